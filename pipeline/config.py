@@ -1,0 +1,32 @@
+"""All settings in one place. Environment variables use the LEDGERLENS_ prefix; CLI flags override both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGERLENS_", extra="ignore")
+
+    workers: int = Field(default=2, ge=1, description="Documents processed at once")
+    render_dpi: int = Field(default=300, ge=72, le=600, description="DPI used to rasterise PDF pages for OCR")
+    use_text_layer: bool = Field(default=True, description="Read a PDF's own text instead of OCR when present")
+    min_text_layer_words: int = Field(default=8, description="Fewer words than this means: OCR the page")
+    min_page_short_side_px: int = Field(
+        default=300, description="Pages smaller than this (pixels, short side) are refused as unreadable"
+    )
+    ocr_target_short_side_px: int = Field(
+        default=2400, description="Images are scaled so their short side is near this before OCR"
+    )
+    max_file_bytes: int = Field(default=100 * 1024 * 1024, description="Larger inputs are refused")
+    max_pages: int = Field(default=50, description="Documents with more pages are refused")
+    tesseract_lang: str = "eng"
+    tesseract_timeout_s: int = Field(default=120, description="Per page; a stuck OCR run is stopped")
+    accept_threshold: float = Field(
+        default=0.80, ge=0, le=1, description="Records whose confidence is below this go to review"
+    )
+    scratch_dir: Path | None = Field(default=None, description="Where page images go; a temp dir if unset")
+    output_dir: Path = Field(default=Path("out"))

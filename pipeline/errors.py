@@ -1,0 +1,53 @@
+"""One small exception hierarchy. Messages say what was wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class LedgerlensError(Exception):
+    """Base of every error Ledgerlens raises on purpose."""
+
+
+class ConfigError(LedgerlensError):
+    """A setting or command-line argument is unusable."""
+
+
+class OutputError(LedgerlensError):
+    """The output location cannot be written."""
+
+
+class DocumentError(LedgerlensError):
+    """This document cannot be processed; it becomes one failed row and the batch goes on."""
+
+    code = "document_error"
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class EmptyFileError(DocumentError):
+    code = "empty_file"
+
+
+class UnsupportedFormatError(DocumentError):
+    code = "unsupported_format"
+
+
+class EncryptedDocumentError(DocumentError):
+    code = "encrypted"
+
+
+class CorruptDocumentError(DocumentError):
+    code = "corrupt"
+
+
+class DocumentTooLargeError(DocumentError):
+    code = "too_large"
+
+
+class ImageTooSmallError(DocumentError):
+    code = "image_too_small"
+
+
+class TransientError(LedgerlensError):
+    """A failure worth retrying (a busy tool, a flaky mount, a throttled service)."""

@@ -1,0 +1,196 @@
+"""Data shapes shared by every stage: documents, pages, OCR words, invoices, evidence and results.
+
+Money is Decimal, dates are ``datetime.date``, currencies are ISO 4217 codes. Boxes are in page
+coordinates normalised to 0..1 so they survive any re-rendering resolution.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from schemas.currency import is_currency_code
+
+
+def _check_currency(code: str | None) -> str | None:
+    if code is None:
+        return None
+    upper = code.strip().upper()
+    if not is_currency_code(upper):
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+    return upper
+
+
+CurrencyCode = Annotated[str, AfterValidator(_check_currency)]
+
+
+class RecordStatus(StrEnum):
+    ACCEPTED = "accepted"
+    NEEDS_REVIEW = "needs_review"
+    FAILED = "failed"
+
+
+class TextSource(StrEnum):
+    TEXT_LAYER = "text_layer"
+    OCR = "ocr"
+
+
+class BoundingBox(BaseModel):
+    """A box on one page, coordinates as fractions of the page width and height (0..1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    x0: float = Field(ge=0, le=1)
+    y0: float = Field(ge=0, le=1)
+    x1: float = Field(ge=0, le=1)
+    y1: float = Field(ge=0, le=1)
+
+
+class Document(BaseModel):
+    """One input file as discovered."""
+
+    document_id: str = Field(description="sha256 of the file's bytes, hex")
+    source: str = Field(description="The input path or URI as the user gave it")
+    local_path: str = Field(description="Where the bytes can be read on this machine")
+    size_bytes: int
+    media_type: str = Field(description="Guessed from the content, e.g. application/pdf, image/png")
+
+
+class Page(BaseModel):
+    """One rendered page on scratch disk; images stay on disk, only the path travels."""
+
+    page_no: int = Field(ge=1)
+    image_path: str
+    width_px: int
+    height_px: int
+    dpi: int
+    text_source: TextSource
+
+
+class Word(BaseModel):
+    """A word with its box in page pixels; from the PDF text layer or from OCR."""
+
+    text: str
+    page_no: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    confidence: float = Field(ge=0, le=1, description="OCR confidence; 1.0 for text-layer words")
+    line_key: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+class PageText(BaseModel):
+    """All words of one page plus the page size they are measured against."""
+
+    page_no: int
+    width: float
+    height: float
+    source: TextSource
+    words: list[Word]
+
+
+class LineItem(BaseModel):
+    description: str | None = Field(default=None, description="What was sold, as printed")
+    quantity: Decimal | None = Field(default=None, description="Number of units")
+    unit_price: Decimal | None = Field(default=None, description="Price of one unit")
+    amount: Decimal | None = Field(default=None, description="Line total as printed")
+
+
+class Invoice(BaseModel):
+    """The structured invoice; also the JSON schema handed to a vision-language model."""
+
+    vendor_name: str | None = Field(default=None, description="Seller / issuer of the invoice")
+    customer_name: str | None = Field(default=None, description="Buyer / bill-to party")
+    invoice_number: str | None = Field(default=None, description="Invoice identifier as printed")
+    invoice_date: date | None = Field(default=None, description="Date of issue")
+    due_date: date | None = Field(default=None, description="Payment due date")
+    currency: CurrencyCode | None = Field(default=None, description="ISO 4217 code, e.g. USD, EUR")
+    subtotal: Decimal | None = Field(default=None, description="Sum before tax")
+    tax: Decimal | None = Field(default=None, description="Total tax amount")
+    total: Decimal | None = Field(default=None, description="Amount payable including tax")
+    line_items: list[LineItem] = Field(default_factory=list)
+
+
+HEADER_FIELDS: tuple[str, ...] = (
+    "vendor_name",
+    "customer_name",
+    "invoice_number",
+    "invoice_date",
+    "due_date",
+    "currency",
+    "subtotal",
+    "tax",
+    "total",
+)
+
+
+class FieldValue(BaseModel):
+    """One extracted field with its confidence and where it came from."""
+
+    name: str
+    value: str | None = Field(description="Normalised value as text (ISO date, plain decimal, code)")
+    confidence: float = Field(ge=0, le=1)
+    extractor: str
+    page: int | None = None
+    bbox: BoundingBox | None = None
+    raw_text: str | None = Field(default=None, description="The text the value was read from")
+
+
+class Severity(StrEnum):
+    BLOCKING = "blocking"  # the record cannot be accepted while this holds
+    WARNING = "warning"
+
+
+class ValidationIssue(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. total_mismatch")
+    message: str = Field(description="What is wrong, in words a reviewer understands")
+    field: str | None = None
+    severity: Severity = Severity.BLOCKING
+
+
+class ExtractionResult(BaseModel):
+    """What an extractor hands to validation: the invoice plus per-field evidence."""
+
+    invoice: Invoice
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+    extractor: str
+    text_source: TextSource
+
+
+class ExtractionRecord(BaseModel):
+    """The final per-document outcome: one row of ``invoices/``."""
+
+    document_id: str
+    source: str
+    page_count: int = 0
+    status: RecordStatus
+    confidence: float = Field(ge=0, le=1, default=0.0)
+    review_reasons: list[str] = Field(default_factory=list)
+    error: str | None = None
+    invoice: Invoice = Field(default_factory=Invoice)
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+    issues: list[ValidationIssue] = Field(default_factory=list)
+    extractor: str = "none"
+    text_source: TextSource | None = None
+    processing_seconds: float = 0.0
+    processed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+RunStatusCounts = dict[Literal["accepted", "needs_review", "failed"], int]

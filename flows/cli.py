@@ -1,0 +1,114 @@
+"""The `ledgerlens` command: run a batch, make sample invoices."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from flows.runtime import configure_prefect_environment
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_OUTPUT = 3
+
+
+def _writable_dir(value: str) -> Path:
+    path = Path(value)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot create output folder {value}: {exc.strerror or exc}") from exc
+    if not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"output folder {value} is not writable")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="process invoices into OUT/invoices and a review queue")
+    run.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or glob patterns")
+    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--workers", type=int, help="documents processed at once (default: settings)")
+    run.add_argument("--dpi", type=int, help="render resolution for scanned pages")
+    run.add_argument("--accept-threshold", type=float, help="confidence needed to auto-accept")
+    run.add_argument("--no-text-layer", action="store_true", help="OCR every page, ignoring PDF text")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    samples = commands.add_parser("samples", help="write generated sample invoices with ground truth")
+    samples.add_argument("directory")
+    samples.add_argument("--count", type=int, default=24)
+    samples.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pipeline.config import Settings
+
+    overrides: dict[str, object] = {}
+    if args.workers is not None:
+        overrides["workers"] = args.workers
+    if args.dpi is not None:
+        overrides["render_dpi"] = args.dpi
+    if args.accept_threshold is not None:
+        overrides["accept_threshold"] = args.accept_threshold
+    if args.no_text_layer:
+        overrides["use_text_layer"] = False
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from pipeline.errors import LedgerlensError
+
+    try:
+        out = _writable_dir(args.out)
+        settings = _settings_from(args)
+    except (argparse.ArgumentTypeError, ValidationError) as exc:
+        print(f"ledgerlens run: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ValidationError) else EXIT_OUTPUT
+    missing = [item for item in args.inputs if not Path(item).exists() and not any(ch in item for ch in "*?[")]
+    if missing:
+        print(f"ledgerlens run: input not found: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+
+    configure_prefect_environment()
+    from flows.ingest import run_ingest
+    from flows.report import print_summary, progress_bar
+
+    try:
+        with progress_bar(enabled=not args.quiet) as on_progress:
+            summary = run_ingest(list(args.inputs), str(out), settings, on_progress)
+    except LedgerlensError as exc:
+        print(f"ledgerlens run: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
+    print_summary(summary)
+    return EXIT_OK
+
+
+def command_samples(args: argparse.Namespace) -> int:
+    from pipeline.samples import generate_samples
+
+    if args.count < 1:
+        print("ledgerlens samples: --count must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    directory = _writable_dir(args.directory)
+    paths = generate_samples(directory, args.count, args.seed)
+    print(f"Wrote {len(paths)} sample invoices with ground truth to {directory}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"run": command_run, "samples": command_samples}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

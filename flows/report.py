@@ -1,0 +1,79 @@
+"""Terminal output: a progress bar while a batch runs and the summary after it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from flows.ingest import ProgressCallback, RunSummary
+from pipeline.evaluate import SCORED_HEADER_FIELDS, evaluate_output
+from schemas import ExtractionRecord
+
+console = Console()
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("[bold]Processing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=console,
+        transient=False,
+    ) as progress:
+        task_id = progress.add_task("documents", total=None, last="")
+
+        def update(done: int, total: int, record: ExtractionRecord | None) -> None:
+            last = f"{Path(record.source).name}: {record.status.value}" if record else "starting"
+            progress.update(task_id, completed=done, total=total, last=last)
+
+        yield update
+
+
+def print_summary(summary: RunSummary) -> None:
+    console.print()
+    counts = Table(title="Ledgerlens run", show_header=True)
+    counts.add_column("status")
+    counts.add_column("documents", justify="right")
+    for status in ("accepted", "needs_review", "failed"):
+        counts.add_row(status, str(summary.counts.get(status, 0)))
+    counts.add_row("skipped (already in output)", str(summary.skipped_existing))
+    console.print(counts)
+    console.print(
+        f"Pages: {summary.pages} in {summary.seconds:.1f} s -> "
+        f"[bold]{summary.pages_per_minute:.1f} pages/minute[/bold]; rows written: {summary.written}; "
+        f"queued for review: {summary.queued_for_review}"
+    )
+    if summary.unmatched_inputs:
+        console.print(f"[yellow]Inputs that matched no file:[/yellow] {', '.join(summary.unmatched_inputs)}")
+
+    report = evaluate_output(Path(summary.out_dir))
+    if report.groups:
+        accuracy = Table(title="Header-field accuracy against ground truth (all rows in the output)")
+        accuracy.add_column("documents")
+        accuracy.add_column("n", justify="right")
+        accuracy.add_column("accuracy", justify="right")
+        for field in SCORED_HEADER_FIELDS:
+            accuracy.add_column(field, justify="right")
+        for name in sorted(report.groups, key=lambda n: (n != "all", n)):
+            group = report.groups[name]
+            accuracy.add_row(
+                name,
+                str(group.documents),
+                f"{group.header_accuracy:.3f}",
+                *(f"{group.fields[f].accuracy:.2f}" if f in group.fields else "-" for f in SCORED_HEADER_FIELDS),
+            )
+        console.print(accuracy)
+    out = Path(summary.out_dir).resolve()
+    console.print(f"Parquet: {out / 'invoices'}  {out / 'line_items'}  {out / 'fields'}")
+    console.print(f"Review queue: {out / 'review.sqlite'}")

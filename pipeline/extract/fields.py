@@ -1,0 +1,301 @@
+"""Header fields from label/value geometry: a value sits after its label, to its right, or below it."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from pipeline.extract.labels import LabelMatch, column_kind, is_title, match_label
+from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
+from pipeline.parsing import find_amounts, find_currencies, find_dates
+
+# How much a value's position relative to its label is worth; "after the label in the same phrase"
+# and "to its right" are how nearly every invoice prints a key/value pair.
+_POSITION_WEIGHT = {"inline": 1.0, "right": 0.97, "below": 0.9}
+_COMPANY_SUFFIX = re.compile(
+    r"\b(inc|llc|ltd|limited|gmbh|ag|sa|sarl|sas|bv|nv|plc|co|corp|corporation|company|group|kg|oy|ab|as|"
+    r"srl|spa|pty|llp|lp|studio|partners|consulting|services|solutions|traders|trading|industries)\b\.?",
+    re.IGNORECASE,
+)
+_CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
+_INVOICE_NUMBER_TOKEN = re.compile(r"^[#:]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
+
+
+@dataclass
+class Candidate:
+    """A possible value for one field, with the evidence it came from."""
+
+    field: str
+    value: str | date | Decimal
+    score: float
+    phrase: Phrase
+    words_from: int = 0
+    words_to: int | None = None
+
+    @property
+    def evidence(self) -> Phrase:
+        return Phrase(
+            self.phrase.words[self.words_from : self.words_to],
+            self.phrase.page_no,
+            self.phrase.page_width,
+            self.phrase.page_height,
+            self.phrase.row_index,
+        )
+
+
+@dataclass
+class DocumentStyle:
+    decimal_sep: str
+    day_first: bool | None
+
+
+def words_after(phrase: Phrase, char_end: int) -> int:
+    """Index of the first word that starts at or after ``char_end`` in the phrase's text."""
+    position = 0
+    for index, word in enumerate(phrase.words):
+        if position >= char_end:
+            return index
+        position += len(word.text) + 1
+    return len(phrase.words)
+
+
+def split_at_inline_labels(row: Row) -> list[Phrase]:
+    """Split "Date: 01.02.2024 Due: 03.03.2024" into two phrases where a colon-ended label starts."""
+    result: list[Phrase] = []
+    for phrase in row.phrases:
+        start = 0
+        for index in range(1, len(phrase.words)):
+            tail_text = " ".join(word.text for word in phrase.words[index:])
+            found = match_label(tail_text)
+            if found is not None and tail_text[: found.end].rstrip().endswith((":", "#")):
+                result.append(Phrase(phrase.words[start:index], phrase.page_no, phrase.page_width,
+                                     phrase.page_height, phrase.row_index))
+                start = index
+        result.append(phrase.tail(start) if start else phrase)
+    return result
+
+
+class PageIndex:
+    """Rows and phrases of all pages, with the label found at the start of each phrase."""
+
+    def __init__(self, layouts: list[PageLayout]) -> None:
+        self.layouts = layouts
+        self.rows: list[Row] = []
+        for layout in layouts:
+            for row in layout.rows:
+                row.phrases = split_at_inline_labels(row)
+                self.rows.append(row)
+        self.labels: dict[int, LabelMatch] = {}
+        for row in self.rows:
+            for phrase in row.phrases:
+                found = match_label(phrase.text)
+                if found is not None:
+                    self.labels[id(phrase)] = found
+
+    def label_of(self, phrase: Phrase) -> LabelMatch | None:
+        return self.labels.get(id(phrase))
+
+    def row_of(self, phrase: Phrase) -> Row:
+        for row in self.rows:
+            if row.page_no == phrase.page_no and row.index == phrase.row_index:
+                return row
+        raise KeyError(phrase.row_index)
+
+    def is_value_like(self, phrase: Phrase) -> bool:
+        return self.label_of(phrase) is None and column_kind(phrase.text) is None and not is_title(phrase.text)
+
+    def right_of(self, phrase: Phrase) -> list[Phrase]:
+        row = self.row_of(phrase)
+        return sorted((p for p in row.phrases if p.x0 >= phrase.x1 - 1), key=lambda p: p.x0)
+
+    def below(self, phrase: Phrase, max_rows: int = 3) -> list[Phrase]:
+        """Phrases in the next rows that sit under the label (overlapping it, or left-aligned with it)."""
+        found: list[Phrase] = []
+        row = self.row_of(phrase)
+        following = [r for r in self.rows if r.page_no == row.page_no and r.y0 > row.y0 + 0.5 * row.height]
+        following.sort(key=lambda r: r.y0)
+        for candidate_row in following[:max_rows]:
+            if candidate_row.y0 - row.y1 > 4 * max(phrase.height, 1.0) * (1 + len(found)):
+                break
+            for other in candidate_row.phrases:
+                aligned = abs(other.x0 - phrase.x0) < 2 * phrase.height
+                if aligned or horizontal_overlap(phrase.x0, phrase.x1, other.x0, other.x1) > 0.3:
+                    found.append(other)
+        return found
+
+
+Parser = Callable[[Phrase, int, DocumentStyle], tuple[str | date | Decimal, int, int] | None]
+
+
+def parse_date_value(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[date, int, int] | None:
+    words = phrase.words[start:]
+    text = " ".join(word.text for word in words)
+    dates = find_dates(text, day_first=style.day_first)
+    if not dates:
+        return None
+    begin, end, value = dates[0]
+    first = start + words_after_text(words, begin)
+    last = start + words_after_text(words, end - 1) + 1
+    return value, first, last
+
+
+def words_after_text(words: list, char_offset: int) -> int:  # type: ignore[type-arg]
+    position = 0
+    for index, word in enumerate(words):
+        position += len(word.text) + 1
+        if position > char_offset:
+            return index
+    return max(len(words) - 1, 0)
+
+
+def parse_amount_value(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[Decimal, int, int] | None:
+    words = phrase.words[start:]
+    text = " ".join(word.text for word in words)
+    amounts = find_amounts(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
+    if not amounts:
+        return None
+    begin, end, value = amounts[-1]  # the rightmost number: rates such as "20 %" come first
+    return value, start + words_after_text(words, begin), start + words_after_text(words, end - 1) + 1
+
+
+def parse_invoice_number(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
+    for index in range(start, len(phrase.words)):
+        token = phrase.words[index].text
+        found = _INVOICE_NUMBER_TOKEN.match(token)
+        if not found or not any(ch.isdigit() for ch in token):
+            continue
+        value = found.group(1)
+        if find_dates(value, day_first=style.day_first) or len(value) > 40:
+            continue
+        return value, index, index + 1
+    return None
+
+
+def parse_party(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
+    text = " ".join(word.text for word in phrase.words[start:]).strip(" :-")
+    letters = sum(ch.isalpha() for ch in text)
+    if letters < 2 or letters < 0.5 * len(text.replace(" ", "")) or _CONTACT.search(text):
+        return None
+    return text, start, len(phrase.words)
+
+
+PARSERS: dict[str, Parser] = {
+    "invoice_number": parse_invoice_number,
+    "invoice_date": parse_date_value,
+    "due_date": parse_date_value,
+    "subtotal": parse_amount_value,
+    "tax": parse_amount_value,
+    "total": parse_amount_value,
+    "customer_name": parse_party,
+    "vendor_name": parse_party,
+}
+
+# Which neighbours to try for each kind of field, in order.
+_PLACES: dict[str, tuple[str, ...]] = {
+    "customer_name": ("inline", "below", "right"),
+    "vendor_name": ("inline", "below", "right"),
+}
+_DEFAULT_PLACES = ("inline", "right", "below")
+
+
+def label_candidates(index: PageIndex, style: DocumentStyle) -> list[Candidate]:
+    """For every label, the first neighbour that parses as its field's type."""
+    candidates: list[Candidate] = []
+    for row in index.rows:
+        for phrase in row.phrases:
+            label = index.label_of(phrase)
+            if label is None:
+                continue
+            parse = PARSERS[label.field]
+            for place in _PLACES.get(label.field, _DEFAULT_PLACES):
+                found = _try_place(index, phrase, label, place, parse, style)
+                if found is not None:
+                    candidates.append(found)
+                    break
+    return candidates
+
+
+def _try_place(
+    index: PageIndex, phrase: Phrase, label: LabelMatch, place: str, parse: Parser, style: DocumentStyle
+) -> Candidate | None:
+    if place == "inline":
+        start = words_after(phrase, label.end)
+        options = [(phrase, start)] if start < len(phrase.words) else []
+    elif place == "right":
+        options = []
+        for other in index.right_of(phrase):
+            if not index.is_value_like(other):
+                break
+            options.append((other, 0))
+    else:
+        options = [(other, 0) for other in index.below(phrase) if index.is_value_like(other)][:1]
+    for target, start in options:
+        parsed = parse(target, start, style)
+        if parsed is None:
+            continue
+        value, first, last = parsed
+        score = label.strength * _POSITION_WEIGHT[place] * min(w.confidence for w in target.words[first:last])
+        return Candidate(label.field, value, score, target, first, last)
+    return None
+
+
+def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> list[Candidate]:
+    """Without a "From" label, the vendor is the most prominent name-like text near the top of page 1."""
+    if not index.layouts or not index.layouts[0].rows:
+        return []
+    layout = index.layouts[0]
+    candidates: list[Candidate] = []
+    for row in layout.rows:
+        if row.y0 > 0.35 * layout.height:
+            break
+        for phrase in row.phrases:
+            if (row.page_no, row.index) in customer_rows or not index.is_value_like(phrase):
+                continue
+            text = phrase.text.strip()
+            letters = sum(ch.isalpha() for ch in text)
+            digits = sum(ch.isdigit() for ch in text)
+            if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60:
+                continue
+            prominence = phrase.height / layout.median_word_height
+            height_share = 1.0 - row.y0 / layout.height
+            score = 0.45 * min(prominence / 2.0, 1.0) + 0.25 * height_share
+            if _COMPANY_SUFFIX.search(text):
+                score += 0.25
+            score *= phrase.confidence
+            candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))
+    return candidates
+
+
+def customer_block_rows(index: PageIndex, candidates: list[Candidate]) -> set[tuple[int, int]]:
+    """Rows of the bill-to block: the customer's name and the address lines under it."""
+    rows: set[tuple[int, int]] = set()
+    for candidate in candidates:
+        if candidate.field != "customer_name":
+            continue
+        start = candidate.phrase
+        rows.add((start.page_no, start.row_index))
+        for offset in range(1, 5):
+            rows.add((start.page_no, start.row_index + offset))
+    return rows
+
+
+def document_currency(index: PageIndex, total: Candidate | None) -> tuple[str | None, float, Phrase | None]:
+    """Currency by vote over codes and symbols; the one printed with the total counts most."""
+    votes: Counter[str] = Counter()
+    where: dict[str, Phrase] = {}
+    for row in index.rows:
+        weight = 3 if total is not None and row.index == total.phrase.row_index and row.page_no == total.phrase.page_no else 1
+        for phrase in row.phrases:
+            for code in find_currencies(phrase.text):
+                votes[code] += weight
+                where.setdefault(code, phrase)
+    if not votes:
+        return None, 0.0, None
+    (code, count), *rest = votes.most_common()
+    runner_up = rest[0][1] if rest else 0
+    confidence = 0.95 if runner_up == 0 else max(0.5, 0.95 * count / (count + runner_up))
+    return code, confidence, where[code]

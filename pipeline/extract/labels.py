@@ -1,0 +1,147 @@
+"""Label vocabulary: the words invoices print before a value, per field, in English, German and French.
+
+Patterns are matched at the start of a phrase (lower-cased). When several match, the longest wins,
+so "Sub-total" beats "Total" and "Due date" beats "Date".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# (pattern, strength): strength is how sure a match makes us that the value beside it is this field.
+_LABELS: dict[str, list[tuple[str, float]]] = {
+    "invoice_number": [
+        (r"(tax\s+)?invoice\s*(no\.?|number|num\.?|nr\.?|#|n[°o]\.?|id|ref(erence)?\.?)", 1.0),
+        (r"inv\.?\s*(no\.?|#|number|nr\.?)", 1.0),
+        (r"(document|doc\.?|bill|receipt)\s*(no\.?|number|#|nr\.?)", 0.9),
+        (r"invoice(?=\s*[:#])", 0.85),
+        (r"rechnungs-?\s*(nummer|nr\.?)", 1.0),
+        (r"(n[°o]\s*de\s*)?facture\s*(n[°o]|num[ée]ro)?", 0.8),
+        (r"reference(\s*(no\.?|number))?", 0.6),
+    ],
+    "invoice_date": [
+        (r"(invoice|bill|billing|issue|document|tax\s*point)\s*date", 1.0),
+        (r"date\s*(of\s*)?(issue|invoice)", 1.0),
+        (r"(date\s*)?issued(\s*on)?", 0.9),
+        (r"dated", 0.9),
+        (r"date", 0.8),
+        (r"rechnungsdatum", 1.0),
+        (r"datum", 0.8),
+        (r"date\s*de\s*(la\s*)?facture", 1.0),
+    ],
+    "due_date": [
+        (r"(payment\s*)?due\s*date", 1.0),
+        (r"date\s*due", 1.0),
+        (r"payment\s*due(\s*(by|on))?", 1.0),
+        (r"due(\s*(by|on))?", 0.9),
+        (r"pay(able)?\s*by", 0.9),
+        (r"f[äa]llig(keitsdatum|\s*am)?", 1.0),
+        (r"zahlbar\s*bis", 1.0),
+        (r"[ée]ch[ée]ance", 1.0),
+    ],
+    "subtotal": [
+        (r"sub[-\s]?total", 1.0),
+        (r"net\s*(amount|total|value)", 1.0),
+        (r"total\s*(excl\.?|excluding|before|ex\.?|net|w/o|without)\b[a-z.\s]*", 1.0),
+        (r"amount\s*(excl\.?|excluding|before)\b[a-z.\s]*", 1.0),
+        (r"(netto(betrag)?|zwischensumme|summe\s*netto)", 1.0),
+        (r"total\s*ht|montant\s*ht", 1.0),
+    ],
+    "tax": [
+        (r"(total\s*)?(sales\s*)?tax(\s*amount)?", 1.0),
+        (r"(total\s*)?vat(\s*amount)?", 1.0),
+        (r"(gst|hst|pst|qst)", 1.0),
+        (r"(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
+        (r"(tva|iva)", 1.0),
+    ],
+    "total": [
+        (r"grand\s*total", 1.0),
+        (r"total\s*(due|amount|payable|to\s*pay|invoice|incl\.?|including|inc\.?)\b[a-z.\s]*", 1.0),
+        (r"invoice\s*(total|amount)", 1.0),
+        (r"amount\s*(due|payable|to\s*pay)", 1.0),
+        (r"balance(\s*due)?", 0.9),
+        (r"total", 0.85),
+        (r"(gesamt(betrag|summe)?|rechnungsbetrag|endbetrag|zu\s*zahlen)", 1.0),
+        (r"(montant\s*total|total\s*ttc|net\s*[àa]\s*payer)", 1.0),
+    ],
+    "customer_name": [
+        (r"bill(ed)?\s*to", 1.0),
+        (r"invoice(d)?\s*to", 1.0),
+        (r"sold\s*to", 1.0),
+        (r"(customer|client|buyer)(\s*name)?(?!\s*(no|id|number|#|nr|ref|code))", 0.8),
+        (r"to", 0.6),
+        (r"(rechnungsempf[äa]nger|kunde|factur[ée]\s*[àa])", 0.9),
+    ],
+    "vendor_name": [
+        (r"(from|seller|vendor|supplier|issued\s*by|sold\s*by)", 0.8),
+    ],
+}
+
+# A phrase that is only one of these words is a document title, never a value.
+TITLE_WORDS: frozenset[str] = frozenset(
+    {
+        "invoice", "tax invoice", "commercial invoice", "receipt", "bill", "statement", "rechnung",
+        "facture", "credit note", "pro forma invoice", "proforma invoice", "sales invoice",
+    }
+)
+
+# Words that open the line-item table header, per column kind.
+COLUMN_HEADERS: dict[str, list[str]] = {
+    "description": [r"description", r"item(s)?(\s*description)?", r"service(s)?", r"product(s)?", r"details",
+                    r"particulars", r"article", r"bezeichnung", r"beschreibung", r"d[ée]signation", r"activity"],
+    "sku": [r"sku", r"code", r"item\s*(no\.?|#|code)", r"part\s*(no\.?|#)", r"ref\.?", r"art\.?\s*-?nr\.?"],
+    "quantity": [r"qty\.?", r"quantity", r"hrs", r"hours", r"units?", r"menge", r"qt[ée]", r"anzahl"],
+    "unit_price": [r"unit\s*(price|cost)", r"price(\s*per\s*unit)?", r"rate", r"each", r"unit", r"einzelpreis",
+                   r"prix\s*unitaire", r"u\.?\s*price"],
+    "amount": [r"(line\s*)?total", r"amount", r"ext\.?\s*price", r"net(\s*amount)?", r"betrag",
+               r"gesamt(preis)?", r"montant", r"value"],
+}
+
+
+@dataclass(frozen=True)
+class LabelMatch:
+    field: str
+    strength: float
+    end: int  # character offset in the phrase text where the value may begin
+
+
+_COMPILED: list[tuple[str, float, re.Pattern[str]]] = [
+    (field, strength, re.compile(rf"^\s*({pattern})\s*(?![a-zäöüéèà])[:#.\-–]*\s*", re.IGNORECASE))
+    for field, patterns in _LABELS.items()
+    for pattern, strength in patterns
+]
+
+_COLUMN_COMPILED: list[tuple[str, re.Pattern[str]]] = [
+    (kind, re.compile(rf"^({pattern})\W*$", re.IGNORECASE))
+    for kind, patterns in COLUMN_HEADERS.items()
+    for pattern in patterns
+]
+
+
+def match_label(text: str) -> LabelMatch | None:
+    """The most specific label at the start of ``text``, or None."""
+    best: LabelMatch | None = None
+    best_length = -1
+    for field, strength, pattern in _COMPILED:
+        found = pattern.match(text)
+        if found is None:
+            continue
+        length = len(found.group(1))
+        if length > best_length or (length == best_length and best is not None and strength > best.strength):
+            best = LabelMatch(field=field, strength=strength, end=found.end())
+            best_length = length
+    return best
+
+
+def column_kind(text: str) -> str | None:
+    """Which line-item column a header phrase names; the first listed kind wins on ties."""
+    cleaned = text.strip()
+    for kind, pattern in _COLUMN_COMPILED:
+        if pattern.match(cleaned):
+            return kind
+    return None
+
+
+def is_title(text: str) -> bool:
+    return re.sub(r"[^a-z ]", "", text.lower()).strip() in TITLE_WORDS

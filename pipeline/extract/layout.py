@@ -1,0 +1,164 @@
+"""Page geometry: words grouped into visual rows, and rows split into phrases at wide gaps.
+
+Everything downstream reasons about phrases ("Invoice No.", "INV-2024-001", "1,234.56") and their
+positions, which is what lets one set of rules read many layouts without templates.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from schemas import BoundingBox, PageText, Word
+
+
+@dataclass
+class Phrase:
+    words: list[Word]
+    page_no: int
+    page_width: float
+    page_height: float
+    row_index: int = -1
+
+    @property
+    def text(self) -> str:
+        return " ".join(word.text for word in self.words)
+
+    @property
+    def x0(self) -> float:
+        return min(word.x0 for word in self.words)
+
+    @property
+    def x1(self) -> float:
+        return max(word.x1 for word in self.words)
+
+    @property
+    def y0(self) -> float:
+        return min(word.y0 for word in self.words)
+
+    @property
+    def y1(self) -> float:
+        return max(word.y1 for word in self.words)
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def height(self) -> float:
+        return statistics.median(word.height for word in self.words)
+
+    @property
+    def confidence(self) -> float:
+        return min(word.confidence for word in self.words)
+
+    def bbox(self, words: list[Word] | None = None) -> BoundingBox:
+        chosen = words or self.words
+
+        def clamp(value: float) -> float:
+            return min(max(value, 0.0), 1.0)
+
+        return BoundingBox(
+            x0=clamp(min(w.x0 for w in chosen) / self.page_width),
+            y0=clamp(min(w.y0 for w in chosen) / self.page_height),
+            x1=clamp(max(w.x1 for w in chosen) / self.page_width),
+            y1=clamp(max(w.y1 for w in chosen) / self.page_height),
+        )
+
+    def tail(self, start_word: int) -> Phrase:
+        return Phrase(self.words[start_word:], self.page_no, self.page_width, self.page_height, self.row_index)
+
+
+@dataclass
+class Row:
+    phrases: list[Phrase]
+    page_no: int
+    index: int
+    y0: float
+    y1: float
+    page_height: float
+    page_width: float
+
+    @property
+    def text(self) -> str:
+        return "  ".join(phrase.text for phrase in self.phrases)
+
+    @property
+    def words(self) -> list[Word]:
+        return [word for phrase in self.phrases for word in phrase.words]
+
+    @property
+    def height(self) -> float:
+        return statistics.median(word.height for word in self.words)
+
+
+@dataclass
+class PageLayout:
+    page_no: int
+    width: float
+    height: float
+    rows: list[Row] = field(default_factory=list)
+    median_word_height: float = 10.0
+
+
+def _group_rows(words: list[Word]) -> list[list[Word]]:
+    """Words whose vertical centres lie within half a line height of a row's centre share that row."""
+    rows: list[list[Word]] = []
+    centres: list[float] = []
+    heights: list[float] = []
+    for word in sorted(words, key=lambda w: (w.cy, w.x0)):
+        if rows and abs(word.cy - centres[-1]) <= 0.5 * max(heights[-1], word.height):
+            rows[-1].append(word)
+            count = len(rows[-1])
+            centres[-1] += (word.cy - centres[-1]) / count
+            heights[-1] = statistics.median(w.height for w in rows[-1])
+        else:
+            rows.append([word])
+            centres.append(word.cy)
+            heights.append(word.height)
+    return rows
+
+
+def _split_phrases(row_words: list[Word], gap_factor: float) -> list[list[Word]]:
+    ordered = sorted(row_words, key=lambda w: w.x0)
+    height = statistics.median(w.height for w in ordered)
+    phrases: list[list[Word]] = [[ordered[0]]]
+    for word in ordered[1:]:
+        gap = word.x0 - phrases[-1][-1].x1
+        if gap > gap_factor * height:
+            phrases.append([word])
+        else:
+            phrases[-1].append(word)
+    return phrases
+
+
+def build_layout(page: PageText, gap_factor: float = 1.1) -> PageLayout:
+    words = [w for w in page.words if w.text.strip() and w.height > 0]
+    layout = PageLayout(page_no=page.page_no, width=page.width, height=page.height)
+    if not words:
+        return layout
+    layout.median_word_height = statistics.median(w.height for w in words)
+    for index, row_words in enumerate(_group_rows(words)):
+        phrases = [
+            Phrase(chunk, page.page_no, page.width, page.height, index)
+            for chunk in _split_phrases(row_words, gap_factor)
+        ]
+        layout.rows.append(
+            Row(
+                phrases=phrases,
+                page_no=page.page_no,
+                index=index,
+                y0=min(w.y0 for w in row_words),
+                y1=max(w.y1 for w in row_words),
+                page_height=page.height,
+                page_width=page.width,
+            )
+        )
+    return layout
+
+
+def horizontal_overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    """Overlap of two spans as a share of the shorter one."""
+    overlap = min(a1, b1) - max(a0, b0)
+    shorter = max(min(a1 - a0, b1 - b0), 1e-6)
+    return max(overlap, 0.0) / shorter

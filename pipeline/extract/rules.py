@@ -1,0 +1,207 @@
+"""Assemble an invoice from label candidates, the line-item table and the document's arithmetic."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from pipeline.extract.fields import (
+    Candidate,
+    DocumentStyle,
+    PageIndex,
+    customer_block_rows,
+    document_currency,
+    label_candidates,
+    vendor_candidates,
+)
+from pipeline.extract.layout import Phrase, build_layout
+from pipeline.extract.tables import ItemRows, extract_line_items
+from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
+from schemas import ExtractionResult, FieldValue, Invoice, PageText, TextSource
+
+EXTRACTOR_NAME = "rules"
+CENT = Decimal("0.01")
+_AMOUNT_FIELDS = ("subtotal", "tax", "total")
+
+
+def _close(a: Decimal | None, b: Decimal | None) -> bool:
+    return a is not None and b is not None and abs(a - b) <= CENT
+
+
+def _best(candidates: list[Candidate]) -> Candidate | None:
+    return max(candidates, key=lambda c: c.score, default=None)
+
+
+def _top_distinct(candidates: list[Candidate], limit: int = 4) -> list[Candidate]:
+    chosen: dict[object, Candidate] = {}
+    for candidate in sorted(candidates, key=lambda c: -c.score):
+        chosen.setdefault(candidate.value, candidate)
+    return list(chosen.values())[:limit]
+
+
+def resolve_amounts(
+    by_field: dict[str, list[Candidate]], items_sum: Decimal | None, page_count: int
+) -> tuple[dict[str, Candidate | None], bool, bool]:
+    """Pick subtotal, tax and total together: the combination the arithmetic confirms beats label scores.
+
+    Returns the choice, whether subtotal + tax = total holds, and whether the items add up.
+    """
+
+    def lateness(candidate: Candidate) -> float:
+        # totals close an invoice; of two equal "Total" labels, the lower one is the invoice's
+        page = candidate.phrase.page_no - 1 + candidate.phrase.y0 / candidate.phrase.page_height
+        return page / max(page_count, 1)
+
+    options = {
+        name: [*_top_distinct(by_field.get(name, [])), None] for name in _AMOUNT_FIELDS
+    }
+    best_choice: dict[str, Candidate | None] = dict.fromkeys(_AMOUNT_FIELDS)
+    best_score = float("-inf")
+    best_flags = (False, False)
+    for subtotal, tax, total in itertools.product(options["subtotal"], options["tax"], options["total"]):
+        picked = [c for c in (subtotal, tax, total) if c is not None]
+        if len({id(c.evidence.words[0]) for c in picked}) < len(picked):
+            continue  # one printed number cannot be two fields
+        sub_v = subtotal.value if subtotal else None
+        tax_v = tax.value if tax else None
+        total_v = total.value if total else None
+        assert sub_v is None or isinstance(sub_v, Decimal)
+        assert tax_v is None or isinstance(tax_v, Decimal)
+        assert total_v is None or isinstance(total_v, Decimal)
+        score = sum(c.score for c in picked)
+        if total is not None:
+            score += 0.1 * lateness(total)
+        sums_ok = False
+        if sub_v is not None and total_v is not None:
+            sums_ok = _close(sub_v + (tax_v or Decimal(0)), total_v)
+            score += 1.5 if sums_ok else -0.5
+            if total_v < sub_v:
+                score -= 1.0
+        items_ok = False
+        if items_sum is not None:
+            if sub_v is not None:
+                items_ok = _close(items_sum, sub_v)
+            elif total_v is not None:
+                items_ok = _close(items_sum, total_v - (tax_v or Decimal(0)))
+            score += 1.0 if items_ok else 0.0
+        if score > best_score:
+            best_score = score
+            best_choice = {"subtotal": subtotal, "tax": tax, "total": total}
+            best_flags = (sums_ok, items_ok)
+    return best_choice, best_flags[0], best_flags[1]
+
+
+def _fallback_invoice_date(index: PageIndex, style: DocumentStyle, exclude: set[date]) -> Candidate | None:
+    """No labelled issue date: the first date printed on the first page, at low confidence."""
+    for row in index.rows:
+        if row.page_no != 1:
+            break
+        for phrase in row.phrases:
+            for _, _, value in find_dates(phrase.text, day_first=style.day_first):
+                if value not in exclude:
+                    return Candidate("invoice_date", value, 0.5 * phrase.confidence, phrase)
+    return None
+
+
+def _field_value(name: str, candidate: Candidate, confidence: float | None = None) -> FieldValue:
+    evidence: Phrase = candidate.evidence if candidate.evidence.words else candidate.phrase
+    value = candidate.value
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    return FieldValue(
+        name=name,
+        value=text,
+        confidence=round(min(max(confidence if confidence is not None else candidate.score, 0.0), 1.0), 4),
+        extractor=EXTRACTOR_NAME,
+        page=evidence.page_no,
+        bbox=evidence.bbox(),
+        raw_text=evidence.text,
+    )
+
+
+def _ambiguous_numeric_date(candidate: Candidate, style: DocumentStyle) -> bool:
+    value = candidate.value
+    if style.day_first is not None or not isinstance(value, date):
+        return False
+    raw = candidate.evidence.text
+    return value.day <= 12 and value.day != value.month and not any(ch.isalpha() for ch in raw)
+
+
+def extract_invoice(pages: list[PageText]) -> ExtractionResult:
+    layouts = [build_layout(page) for page in pages]
+    index = PageIndex(layouts)
+    texts = [row.text for row in index.rows]
+    style = DocumentStyle(decimal_sep=infer_decimal_separator(texts), day_first=infer_day_first(texts))
+
+    by_field: dict[str, list[Candidate]] = defaultdict(list)
+    for candidate in label_candidates(index, style):
+        by_field[candidate.field].append(candidate)
+
+    item_rows: list[ItemRows] = extract_line_items(index, style)
+    amounts = [row.item.amount for row in item_rows if row.item.amount is not None]
+    items_sum = sum(amounts, Decimal(0)) if amounts and len(amounts) == len(item_rows) else None
+
+    chosen: dict[str, Candidate | None] = {}
+    confidences: dict[str, float] = {}
+    money, sums_ok, items_ok = resolve_amounts(by_field, items_sum, len(pages))
+    chosen.update(money)
+    for name in _AMOUNT_FIELDS:
+        picked = money[name]
+        if picked is not None:
+            # Two independent readings agreeing (labels and arithmetic) is strong evidence.
+            boost = 0.98 if sums_ok and (items_ok or items_sum is None) else 0.9 if sums_ok or items_ok else 0.0
+            confidences[name] = max(picked.score * (0.85 if not (sums_ok or items_ok) else 1.0), boost)
+
+    due = _best(by_field.get("due_date", []))
+    issued = _best([c for c in by_field.get("invoice_date", []) if due is None or c.phrase is not due.phrase])
+    if issued is None:
+        issued = _fallback_invoice_date(index, style, {due.value} if due and isinstance(due.value, date) else set())
+    chosen["invoice_date"], chosen["due_date"] = issued, due
+    for name in ("invoice_date", "due_date"):
+        picked = chosen[name]
+        if picked is not None and _ambiguous_numeric_date(picked, style):
+            confidences[name] = picked.score * 0.85
+
+    chosen["invoice_number"] = _best(by_field.get("invoice_number", []))
+    chosen["customer_name"] = _best(by_field.get("customer_name", []))
+    customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
+    chosen["vendor_name"] = _best(by_field.get("vendor_name", []) + vendor_candidates(index, customer_rows))
+
+    currency_code, currency_confidence, currency_phrase = document_currency(index, money["total"])
+
+    fields: dict[str, FieldValue] = {}
+    values: dict[str, object] = {}
+    for name, candidate in chosen.items():
+        if candidate is None:
+            continue
+        fields[name] = _field_value(name, candidate, confidences.get(name))
+        values[name] = candidate.value
+    if currency_code is not None and currency_phrase is not None:
+        fields["currency"] = FieldValue(
+            name="currency",
+            value=currency_code,
+            confidence=round(currency_confidence * currency_phrase.confidence, 4),
+            extractor=EXTRACTOR_NAME,
+            page=currency_phrase.page_no,
+            bbox=currency_phrase.bbox(),
+            raw_text=currency_phrase.text,
+        )
+        values["currency"] = currency_code
+    if item_rows:
+        first = item_rows[0].phrases[0]
+        fields["line_items"] = FieldValue(
+            name="line_items",
+            value=str(len(item_rows)),
+            confidence=0.95 if items_ok else 0.6,
+            extractor=EXTRACTOR_NAME,
+            page=first.page_no,
+            bbox=Phrase([w for r in item_rows for p in r.phrases for w in p.words if p.page_no == first.page_no],
+                        first.page_no, first.page_width, first.page_height).bbox(),
+        )
+
+    invoice = Invoice.model_validate({**values, "line_items": [row.item for row in item_rows]})
+    text_source = (
+        TextSource.TEXT_LAYER if pages and all(p.source is TextSource.TEXT_LAYER for p in pages) else TextSource.OCR
+    )
+    return ExtractionResult(invoice=invoice, fields=fields, extractor=EXTRACTOR_NAME, text_source=text_source)

@@ -1,0 +1,134 @@
+"""Process one document end to end: check, render, read text, extract, validate, route.
+
+Every outcome is a record: a document that cannot continue becomes a failed record with a message a
+person can act on. Only TransientError escapes, so the orchestrator can retry it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from pipeline.config import Settings
+from pipeline.errors import DocumentError
+from pipeline.extract import extract_invoice
+from pipeline.ocr import ocr_page
+from pipeline.preprocess import PreprocessOptions, preprocess_page
+from pipeline.render import (
+    check_document,
+    check_pdf_complete,
+    pdf_page_count,
+    read_text_layer,
+    render_image,
+    render_pdf,
+)
+from pipeline.route import record_confidence, route_record
+from pipeline.validate import validate_invoice
+from schemas import Document, ExtractionRecord, PageText, RecordStatus, TextSource
+
+
+def failed_record(document: Document, error: str, page_count: int = 0) -> ExtractionRecord:
+    return ExtractionRecord(
+        document_id=document.document_id,
+        source=document.source,
+        page_count=page_count,
+        status=RecordStatus.FAILED,
+        error=error,
+    )
+
+
+def read_pages(document: Document, scratch: Path, settings: Settings) -> list[PageText]:
+    """Words of every page: the PDF's own text where it has enough, OCR of a cleaned image elsewhere."""
+    path = Path(document.local_path)
+    check_document(document, max_file_bytes=settings.max_file_bytes)
+    text_pages: dict[int, PageText] = {}
+    if document.media_type == "application/pdf":
+        check_pdf_complete(path)
+        page_count = pdf_page_count(path)
+        if page_count > settings.max_pages:
+            from pipeline.errors import DocumentTooLargeError
+
+            raise DocumentTooLargeError(
+                f"The PDF has {page_count} pages, above the limit of {settings.max_pages}. "
+                "Split it into single invoices or raise LEDGERLENS_MAX_PAGES."
+            )
+        if settings.use_text_layer:
+            text_pages = {
+                page.page_no: page
+                for page in read_text_layer(path, page_count)
+                if len(page.words) >= settings.min_text_layer_words
+            }
+        if len(text_pages) == page_count:
+            return [text_pages[number] for number in range(1, page_count + 1)]
+        images = render_pdf(path, scratch / "raw", settings.render_dpi, page_count)
+    else:
+        images, _dpi = render_image(path, scratch / "raw", settings.max_pages)
+
+    options = PreprocessOptions(
+        min_short_side_px=settings.min_page_short_side_px,
+        target_short_side_px=settings.ocr_target_short_side_px,
+    )
+    pages: list[PageText] = []
+    for page_no, image in enumerate(images, start=1):
+        if page_no in text_pages:
+            pages.append(text_pages[page_no])
+            continue
+        cleaned = preprocess_page(image, scratch / "clean" / f"page-{page_no:04d}.png", options)
+        pages.append(
+            ocr_page(
+                Path(cleaned.image_path),
+                page_no,
+                lang=settings.tesseract_lang,
+                timeout_s=settings.tesseract_timeout_s,
+            )
+        )
+    return pages
+
+
+def process_document(document: Document, settings: Settings) -> ExtractionRecord:
+    started = time.perf_counter()
+    base = settings.scratch_dir
+    if base is not None:
+        base.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"ll-{document.document_id[:12]}-", dir=base))
+    try:
+        try:
+            pages = read_pages(document, scratch, settings)
+        except DocumentError as exc:
+            record = failed_record(document, str(exc))
+            record.processing_seconds = time.perf_counter() - started
+            return record
+        if not any(page.words for page in pages):
+            record = failed_record(
+                document,
+                "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan "
+                "at 300 dpi.",
+                page_count=len(pages),
+            )
+            record.processing_seconds = time.perf_counter() - started
+            return record
+        extraction = extract_invoice(pages)
+        issues = validate_invoice(extraction.invoice)
+        record = ExtractionRecord(
+            document_id=document.document_id,
+            source=document.source,
+            page_count=len(pages),
+            status=RecordStatus.NEEDS_REVIEW,
+            invoice=extraction.invoice,
+            fields=extraction.fields,
+            issues=issues,
+            extractor=extraction.extractor,
+            text_source=(
+                TextSource.TEXT_LAYER
+                if all(page.source is TextSource.TEXT_LAYER for page in pages)
+                else TextSource.OCR
+            ),
+        )
+        record.confidence = record_confidence(record.fields, issues)
+        routed = route_record(record, settings.accept_threshold)
+        routed.processing_seconds = time.perf_counter() - started
+        return routed
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

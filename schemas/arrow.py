@@ -1,0 +1,68 @@
+"""Arrow schemas of the Parquet datasets: fixed, so every file of a dataset reads back as one table."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+MONEY = pa.decimal128(18, 2)
+QUANTITY = pa.decimal128(18, 4)
+UNIT_PRICE = pa.decimal128(18, 4)
+
+INVOICES_SCHEMA = pa.schema(
+    [
+        pa.field("document_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("page_count", pa.int32(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("confidence", pa.float64(), nullable=False),
+        pa.field("review_reasons", pa.list_(pa.string()), nullable=False),
+        pa.field("error", pa.string()),
+        pa.field("vendor_name", pa.string()),
+        pa.field("customer_name", pa.string()),
+        pa.field("invoice_number", pa.string()),
+        pa.field("invoice_date", pa.date32()),
+        pa.field("due_date", pa.date32()),
+        pa.field("currency", pa.string()),
+        pa.field("subtotal", MONEY),
+        pa.field("tax", MONEY),
+        pa.field("total", MONEY),
+        pa.field("line_item_count", pa.int32(), nullable=False),
+        pa.field("extractor", pa.string(), nullable=False),
+        pa.field("text_source", pa.string()),
+        pa.field("processing_seconds", pa.float64(), nullable=False),
+        pa.field("processed_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+LINE_ITEMS_SCHEMA = pa.schema(
+    [
+        pa.field("document_id", pa.string(), nullable=False),
+        pa.field("line_no", pa.int32(), nullable=False),
+        pa.field("description", pa.string()),
+        pa.field("quantity", QUANTITY),
+        pa.field("unit_price", UNIT_PRICE),
+        pa.field("amount", MONEY),
+    ]
+)
+
+FIELDS_SCHEMA = pa.schema(
+    [
+        pa.field("document_id", pa.string(), nullable=False),
+        pa.field("field", pa.string(), nullable=False),
+        pa.field("value", pa.string()),
+        pa.field("confidence", pa.float64(), nullable=False),
+        pa.field("extractor", pa.string(), nullable=False),
+        pa.field("page", pa.int32()),
+        pa.field("x0", pa.float32()),
+        pa.field("y0", pa.float32()),
+        pa.field("x1", pa.float32()),
+        pa.field("y1", pa.float32()),
+        pa.field("raw_text", pa.string()),
+    ]
+)
+
+DATASETS: dict[str, pa.Schema] = {
+    "invoices": INVOICES_SCHEMA,
+    "line_items": LINE_ITEMS_SCHEMA,
+    "fields": FIELDS_SCHEMA,
+}

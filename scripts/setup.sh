@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install what Ledgerlens needs on a fresh Debian/Ubuntu machine: system tools via apt when missing,
+# then a .venv with the project. Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr tesseract-ocr-eng)
+command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
+command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need_apt+=(python3-venv)
+for extra in "$@"; do
+  case "$extra" in
+    --browser) command -v chromium >/dev/null 2>&1 || need_apt+=(chromium) ;;
+  esac
+done
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
+      echo "Missing system packages: ${need_apt[*]}. Run as root or install them with apt." >&2; exit 1
+    fi
+  fi
+  echo "==> Installing system packages: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+stamp=.venv/.ledgerlens-installed
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> Creating .venv and installing Ledgerlens (first run takes a few minutes)"
+  python3 -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  echo "$want" > "$stamp"
+fi

@@ -111,6 +111,11 @@ def evaluate_output(out_dir: Path) -> EvaluationReport:
                 group.add(field, correct)
             if not correct:
                 report.mismatches.append(
-                    {"source": row["source"], "field": field, "predicted": str(row.get(field)), "expected": truth[field]}
+                    {
+                        "source": row["source"],
+                        "field": field,
+                        "predicted": str(row.get(field)),
+                        "expected": truth[field],
+                    }
                 )
     return report

@@ -63,8 +63,14 @@ def estimate_noise_sigma(image: GrayImage) -> float:
 
 
 def contrast_range(image: GrayImage) -> float:
-    low, high = np.percentile(image, [1, 99])
-    return float(high - low)
+    """Paper level minus ink level. Ink covers a few percent of a page, so global percentiles would
+    measure paper only; Otsu's split separates the two populations first."""
+    threshold, _ = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink = image[image <= threshold]
+    paper = image[image > threshold]
+    if ink.size == 0 or paper.size == 0:
+        return 0.0
+    return float(np.median(paper) - np.percentile(ink, 25))
 
 
 def _rotate(image: GrayImage, degrees: float, border: int) -> GrayImage:

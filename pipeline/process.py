@@ -103,8 +103,7 @@ def process_document(document: Document, settings: Settings) -> ExtractionRecord
         if not any(page.words for page in pages):
             record = failed_record(
                 document,
-                "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan "
-                "at 300 dpi.",
+                "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan at 300 dpi.",
                 page_count=len(pages),
             )
             record.processing_seconds = time.perf_counter() - started
@@ -121,9 +120,7 @@ def process_document(document: Document, settings: Settings) -> ExtractionRecord
             issues=issues,
             extractor=extraction.extractor,
             text_source=(
-                TextSource.TEXT_LAYER
-                if all(page.source is TextSource.TEXT_LAYER for page in pages)
-                else TextSource.OCR
+                TextSource.TEXT_LAYER if all(page.source is TextSource.TEXT_LAYER for page in pages) else TextSource.OCR
             ),
         )
         record.confidence = record_confidence(record.fields, issues)

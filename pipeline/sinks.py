@@ -122,9 +122,7 @@ class ParquetSink:
             probe.unlink()
         except OSError as exc:
             raise OutputError(f"Cannot write to the output folder {out_dir}: {exc.strerror or exc}") from exc
-        self._present: dict[str, set[str]] = {
-            name: existing_document_ids(out_dir / name) for name in DATASETS
-        }
+        self._present: dict[str, set[str]] = {name: existing_document_ids(out_dir / name) for name in DATASETS}
 
     @property
     def processed_ids(self) -> set[str]:

@@ -72,8 +72,15 @@ def split_at_inline_labels(row: Row) -> list[Phrase]:
             tail_text = " ".join(word.text for word in phrase.words[index:])
             found = match_label(tail_text)
             if found is not None and tail_text[: found.end].rstrip().endswith((":", "#")):
-                result.append(Phrase(phrase.words[start:index], phrase.page_no, phrase.page_width,
-                                     phrase.page_height, phrase.row_index))
+                result.append(
+                    Phrase(
+                        phrase.words[start:index],
+                        phrase.page_no,
+                        phrase.page_width,
+                        phrase.page_height,
+                        phrase.row_index,
+                    )
+                )
                 start = index
         result.append(phrase.tail(start) if start else phrase)
     return result
@@ -288,7 +295,11 @@ def document_currency(index: PageIndex, total: Candidate | None) -> tuple[str | 
     votes: Counter[str] = Counter()
     where: dict[str, Phrase] = {}
     for row in index.rows:
-        weight = 3 if total is not None and row.index == total.phrase.row_index and row.page_no == total.phrase.page_no else 1
+        weight = (
+            3
+            if total is not None and row.index == total.phrase.row_index and row.page_no == total.phrase.page_no
+            else 1
+        )
         for phrase in row.phrases:
             for code in find_currencies(phrase.text):
                 votes[code] += weight

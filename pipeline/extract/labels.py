@@ -81,21 +81,58 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
 # A phrase that is only one of these words is a document title, never a value.
 TITLE_WORDS: frozenset[str] = frozenset(
     {
-        "invoice", "tax invoice", "commercial invoice", "receipt", "bill", "statement", "rechnung",
-        "facture", "credit note", "pro forma invoice", "proforma invoice", "sales invoice",
+        "invoice",
+        "tax invoice",
+        "commercial invoice",
+        "receipt",
+        "bill",
+        "statement",
+        "rechnung",
+        "facture",
+        "credit note",
+        "pro forma invoice",
+        "proforma invoice",
+        "sales invoice",
     }
 )
 
 # Words that open the line-item table header, per column kind.
 COLUMN_HEADERS: dict[str, list[str]] = {
-    "description": [r"description", r"item(s)?(\s*description)?", r"service(s)?", r"product(s)?", r"details",
-                    r"particulars", r"article", r"bezeichnung", r"beschreibung", r"d[ée]signation", r"activity"],
+    "description": [
+        r"description",
+        r"item(s)?(\s*description)?",
+        r"service(s)?",
+        r"product(s)?",
+        r"details",
+        r"particulars",
+        r"article",
+        r"bezeichnung",
+        r"beschreibung",
+        r"d[ée]signation",
+        r"activity",
+    ],
     "sku": [r"sku", r"code", r"item\s*(no\.?|#|code)", r"part\s*(no\.?|#)", r"ref\.?", r"art\.?\s*-?nr\.?"],
     "quantity": [r"qty\.?", r"quantity", r"hrs", r"hours", r"units?", r"menge", r"qt[ée]", r"anzahl"],
-    "unit_price": [r"unit\s*(price|cost)", r"price(\s*per\s*unit)?", r"rate", r"each", r"unit", r"einzelpreis",
-                   r"prix\s*unitaire", r"u\.?\s*price"],
-    "amount": [r"(line\s*)?total", r"amount", r"ext\.?\s*price", r"net(\s*amount)?", r"betrag",
-               r"gesamt(preis)?", r"montant", r"value"],
+    "unit_price": [
+        r"unit\s*(price|cost)",
+        r"price(\s*per\s*unit)?",
+        r"rate",
+        r"each",
+        r"unit",
+        r"einzelpreis",
+        r"prix\s*unitaire",
+        r"u\.?\s*price",
+    ],
+    "amount": [
+        r"(line\s*)?total",
+        r"amount",
+        r"ext\.?\s*price",
+        r"net(\s*amount)?",
+        r"betrag",
+        r"gesamt(preis)?",
+        r"montant",
+        r"value",
+    ],
 }
 
 
@@ -107,7 +144,7 @@ class LabelMatch:
 
 
 _COMPILED: list[tuple[str, float, re.Pattern[str]]] = [
-    (field, strength, re.compile(rf"^\s*({pattern})\s*(?![a-zäöüéèà])[:#.\-–]*\s*", re.IGNORECASE))
+    (field, strength, re.compile(rf"^\s*({pattern})\s*(?![a-zäöüéèà])[:#.\-\u2013]*\s*", re.IGNORECASE))
     for field, patterns in _LABELS.items()
     for pattern, strength in patterns
 ]

@@ -54,9 +54,7 @@ def resolve_amounts(
         page = candidate.phrase.page_no - 1 + candidate.phrase.y0 / candidate.phrase.page_height
         return page / max(page_count, 1)
 
-    options = {
-        name: [*_top_distinct(by_field.get(name, [])), None] for name in _AMOUNT_FIELDS
-    }
+    options = {name: [*_top_distinct(by_field.get(name, [])), None] for name in _AMOUNT_FIELDS}
     best_choice: dict[str, Candidate | None] = dict.fromkeys(_AMOUNT_FIELDS)
     best_score = float("-inf")
     best_flags = (False, False)
@@ -196,8 +194,12 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
             confidence=0.95 if items_ok else 0.6,
             extractor=EXTRACTOR_NAME,
             page=first.page_no,
-            bbox=Phrase([w for r in item_rows for p in r.phrases for w in p.words if p.page_no == first.page_no],
-                        first.page_no, first.page_width, first.page_height).bbox(),
+            bbox=Phrase(
+                [w for r in item_rows for p in r.phrases for w in p.words if p.page_no == first.page_no],
+                first.page_no,
+                first.page_width,
+                first.page_height,
+            ).bbox(),
         )
 
     invoice = Invoice.model_validate({**values, "line_items": [row.item for row in item_rows]})

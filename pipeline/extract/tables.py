@@ -94,7 +94,9 @@ def _assign_numbers(numbers: list[tuple[Phrase, Decimal]], columns: list[Column]
     return assigned
 
 
-def _parse_row(row: Row, columns: list[Column], style: DocumentStyle) -> tuple[dict[str, Decimal], list[str], list[Phrase]]:
+def _parse_row(
+    row: Row, columns: list[Column], style: DocumentStyle
+) -> tuple[dict[str, Decimal], list[str], list[Phrase]]:
     numbers: list[tuple[Phrase, Decimal]] = []
     descriptions: list[str] = []
     for phrase in sorted(row.phrases, key=lambda p: p.x0):

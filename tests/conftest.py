@@ -1,0 +1,108 @@
+"""Shared fixtures. Prefect runs for real (its ephemeral local server) with a private home per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+_SESSION_HOME = Path(os.environ.get("LEDGERLENS_TEST_STATE", "/tmp/ledgerlens-test-state"))
+os.environ.setdefault("PREFECT_HOME", str(_SESSION_HOME / "prefect"))
+
+from flows.runtime import configure_prefect_environment  # noqa: E402
+
+configure_prefect_environment()
+
+BENCHMARKS = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "real-invoices"
+
+
+def make_invoice_pdf(path: Path, lines: list[tuple[float, float, str]], *, encrypt: str | None = None) -> Path:
+    """A one-page born-digital PDF with text drawn at (x, y) points from the top-left."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path), pagesize=A4, invariant=1, encrypt=encrypt)
+    height = A4[1]
+    for x, y, text in lines:
+        pdf.drawString(x, height - y, text)
+    pdf.save()
+    return path
+
+
+SIMPLE_INVOICE = [
+    (50, 60, "Acme Widgets Ltd"),
+    (50, 75, "12 Market Street, Springfield"),
+    (380, 60, "Invoice No:"),
+    (470, 60, "INV-2024-0042"),
+    (380, 75, "Date:"),
+    (470, 75, "03/15/2024"),
+    (380, 90, "Due Date:"),
+    (470, 90, "04/14/2024"),
+    (50, 130, "Bill To"),
+    (50, 145, "Globex Corporation"),
+    (50, 200, "Description"),
+    (300, 200, "Qty"),
+    (380, 200, "Unit Price"),
+    (480, 200, "Amount"),
+    (50, 220, "Consulting services"),
+    (300, 220, "10"),
+    (380, 220, "$120.00"),
+    (480, 220, "$1,200.00"),
+    (50, 240, "Travel expenses"),
+    (300, 240, "1"),
+    (380, 240, "$230.50"),
+    (480, 240, "$230.50"),
+    (380, 290, "Subtotal"),
+    (480, 290, "$1,430.50"),
+    (380, 305, "Tax (10%)"),
+    (480, 305, "$143.05"),
+    (380, 320, "Total Due"),
+    (480, 320, "$1,573.55"),
+]
+
+
+@pytest.fixture
+def simple_invoice_pdf(tmp_path: Path) -> Path:
+    return make_invoice_pdf(tmp_path / "simple.pdf", SIMPLE_INVOICE)
+
+
+@pytest.fixture
+def bad_inputs(tmp_path: Path) -> dict[str, Path]:
+    """One file per kind of bad input the issue names, each expected to end as one failed row."""
+    from PIL import Image
+
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    good = make_invoice_pdf(tmp_path / "good.pdf", SIMPLE_INVOICE)
+    data = good.read_bytes()
+    files = {
+        "empty_pdf": folder / "empty.pdf",
+        "truncated_pdf": folder / "truncated.pdf",
+        "encrypted_pdf": folder / "encrypted.pdf",
+        "text_as_pdf": folder / "notes.pdf",
+        "empty_png": folder / "empty.png",
+        "tiny_image": folder / "tiny.png",
+    }
+    files["empty_pdf"].write_bytes(b"")
+    files["truncated_pdf"].write_bytes(data[: len(data) // 2])
+    make_invoice_pdf(files["encrypted_pdf"], SIMPLE_INVOICE, encrypt="s3cret")
+    files["text_as_pdf"].write_text("Dear team, the invoice follows next week.\n")
+    files["empty_png"].write_bytes(b"")
+    Image.new("L", (60, 40), color=255).save(files["tiny_image"])
+    return files
+
+
+@pytest.fixture(scope="session")
+def sample_batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated batch (all document kinds) shared by the end-to-end tests."""
+    from pipeline.samples import generate_samples
+
+    folder = tmp_path_factory.mktemp("samples")
+    generate_samples(folder, count=12, seed=11)
+    return folder
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_SESSION_HOME / "scratch", ignore_errors=True)

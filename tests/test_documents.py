@@ -1,0 +1,77 @@
+"""Discovery, rendering and the bad-input guards, on real files with real poppler and Tesseract."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Settings
+from pipeline.discover import discover_documents, sniff_media_type
+from pipeline.process import process_document
+from schemas import RecordStatus
+
+
+def test_document_id_is_sha256_of_bytes(simple_invoice_pdf: Path) -> None:
+    documents, unmatched = discover_documents([str(simple_invoice_pdf)])
+    assert unmatched == []
+    assert documents[0].document_id == hashlib.sha256(simple_invoice_pdf.read_bytes()).hexdigest()
+    assert documents[0].media_type == "application/pdf"
+
+
+def test_discover_folder_glob_and_duplicates(tmp_path: Path, simple_invoice_pdf: Path) -> None:
+    folder = tmp_path / "inbox"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "a.pdf").write_bytes(simple_invoice_pdf.read_bytes())
+    (folder / "nested" / "copy.pdf").write_bytes(simple_invoice_pdf.read_bytes())
+    (folder / "notes.txt").write_text("not an invoice")
+    documents, unmatched = discover_documents([str(folder), str(tmp_path / "*.nothing")])
+    assert len(documents) == 1  # identical bytes are one document
+    assert unmatched == [str(tmp_path / "*.nothing")]
+    globbed, _ = discover_documents([str(folder / "**" / "*.pdf")])
+    assert len(globbed) == 1
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"%PDF-1.7\n", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n....", "image/png"),
+        (b"\xff\xd8\xff\xe0", "image/jpeg"),
+        (b"II*\x00", "image/tiff"),
+        (b"hello world", "application/octet-stream"),
+        (b"", "application/octet-stream"),
+    ],
+)
+def test_sniff_media_type(head: bytes, expected: str) -> None:
+    assert sniff_media_type(head) == expected
+
+
+EXPECTED_ERRORS = {
+    "empty_pdf": "empty",
+    "truncated_pdf": "truncated",
+    "encrypted_pdf": "password",
+    "text_as_pdf": "not a PDF",
+    "empty_png": "empty",
+    "tiny_image": "too small",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED_ERRORS))
+def test_bad_input_becomes_failed_record_with_readable_error(bad_inputs: dict[str, Path], kind: str) -> None:
+    documents, _ = discover_documents([str(bad_inputs[kind])])
+    record = process_document(documents[0], Settings())
+    assert record.status is RecordStatus.FAILED
+    assert record.error is not None
+    assert EXPECTED_ERRORS[kind] in record.error
+    assert record.review_reasons == []
+
+
+def test_text_layer_pdf_is_read_without_ocr(simple_invoice_pdf: Path) -> None:
+    documents, _ = discover_documents([str(simple_invoice_pdf)])
+    record = process_document(documents[0], Settings())
+    assert record.text_source == "text_layer"
+    assert record.invoice.invoice_number == "INV-2024-0042"
+    assert str(record.invoice.total) == "1573.55"
+    assert record.page_count == 1

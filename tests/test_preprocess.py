@@ -1,0 +1,77 @@
+"""OpenCV preprocessing on a real rendered page: deskew, contrast, resolution guard, then real Tesseract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pdf2image import convert_from_path
+
+from pipeline.errors import ImageTooSmallError
+from pipeline.ocr import ocr_page
+from pipeline.preprocess import (
+    PreprocessOptions,
+    check_resolution,
+    contrast_range,
+    estimate_noise_sigma,
+    estimate_skew,
+    preprocess_page,
+)
+
+
+@pytest.fixture(scope="module")
+def page_image(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf
+
+    folder = tmp_path_factory.mktemp("page")
+    pdf = make_invoice_pdf(folder / "page.pdf", SIMPLE_INVOICE)
+    image = convert_from_path(str(pdf), dpi=200, grayscale=True)[0]
+    return np.array(image)
+
+
+def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
+    height, width = image.shape
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    return cv2.warpAffine(image, matrix, (width, height), borderValue=255)
+
+
+@pytest.mark.parametrize("degrees", [-2.5, -1.0, 0.0, 1.5, 3.0])
+def test_estimate_skew_recovers_rotation(page_image: np.ndarray, degrees: float) -> None:
+    assert estimate_skew(rotate(page_image, degrees)) == pytest.approx(-degrees, abs=0.2)
+
+
+def test_noise_and_contrast_measures_separate_clean_from_degraded(page_image: np.ndarray) -> None:
+    rng = np.random.default_rng(3)
+    noisy = np.clip(page_image + rng.normal(0, 20, page_image.shape), 0, 255).astype(np.uint8)
+    faint = (page_image.astype(np.float32) * 0.3 + 150).astype(np.uint8)
+    assert estimate_noise_sigma(noisy) > 3 * estimate_noise_sigma(page_image)
+    assert contrast_range(faint) < 100 < contrast_range(page_image)
+
+
+def test_resolution_guard_refuses_tiny_images() -> None:
+    with pytest.raises(ImageTooSmallError, match="too small"):
+        check_resolution(np.full((40, 60), 255, dtype=np.uint8), 300)
+
+
+def test_preprocess_then_ocr_reads_a_skewed_faint_scan(page_image: np.ndarray, tmp_path: Path) -> None:
+    degraded = (rotate(page_image, 2.0).astype(np.float32) * 0.35 + 140).astype(np.uint8)
+    source = tmp_path / "scan.png"
+    cv2.imwrite(str(source), degraded)
+    report = preprocess_page(source, tmp_path / "clean.png", PreprocessOptions())
+    assert report.skew_degrees == pytest.approx(-2.0, abs=0.2)
+    assert "clahe" in report.steps
+    page = ocr_page(Path(report.image_path), 1)
+    text = " ".join(word.text for word in page.words)
+    assert "INV-2024-0042" in text
+    assert "$1,573.55" in text
+    assert all(0 <= word.confidence <= 1 for word in page.words)
+
+
+def test_clean_page_is_left_alone(page_image: np.ndarray, tmp_path: Path) -> None:
+    source = tmp_path / "clean-source.png"
+    cv2.imwrite(str(source), page_image)
+    report = preprocess_page(source, tmp_path / "out.png", PreprocessOptions(target_short_side_px=1654))
+    assert report.steps == ["grayscale"]
+    assert report.skew_degrees == pytest.approx(0.0, abs=0.1)

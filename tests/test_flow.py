@@ -1,0 +1,129 @@
+"""End to end: the real Prefect flow over generated invoices and bad inputs, then a rerun."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.ingest import run_ingest
+from pipeline.config import Settings
+from pipeline.evaluate import evaluate_output
+from pipeline.sinks import ReviewQueue
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def ingested(sample_batch: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], object]:
+    from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf
+
+    bad = tmp_path_factory.mktemp("bad")
+    (bad / "empty.pdf").write_bytes(b"")
+    (bad / "notes.pdf").write_text("not a pdf at all")
+    good = make_invoice_pdf(bad / "source.pdf", SIMPLE_INVOICE).read_bytes()
+    (bad / "truncated.pdf").write_bytes(good[: len(good) // 2])
+    (bad / "source.pdf").unlink()
+    out = tmp_path_factory.mktemp("out")
+    inputs = sorted(sample_batch.glob("*.pdf")) + sorted(bad.iterdir())
+    seen: list[int] = []
+    summary = run_ingest([str(p) for p in inputs], str(out), Settings(workers=2), lambda done, total, rec: seen.append(done))
+    assert seen[-1] == len(inputs)
+    return out, inputs, summary
+
+
+def test_every_input_has_exactly_one_row(ingested: tuple[Path, list[Path], object]) -> None:
+    out, inputs, _ = ingested
+    frame = pd.read_parquet(out / "invoices")
+    assert sorted(frame["source"]) == sorted(str(p) for p in inputs)
+    assert frame["document_id"].is_unique
+    assert set(frame["status"]) <= {"accepted", "needs_review", "failed"}
+    failed = frame[frame.status == "failed"]
+    assert set(Path(s).name for s in failed["source"]) >= {"empty.pdf", "notes.pdf", "truncated.pdf"}
+    assert failed["error"].notna().all()
+    assert frame.loc[frame.status != "failed", "error"].isna().all()
+    assert frame["confidence"].between(0, 1).all()
+
+
+def test_line_items_and_review_queue_match_invoices(ingested: tuple[Path, list[Path], object]) -> None:
+    out, _, summary = ingested
+    invoices = pd.read_parquet(out / "invoices")
+    items = pd.read_parquet(out / "line_items")
+    assert set(items["document_id"]) <= set(invoices["document_id"])
+    per_doc = items.groupby("document_id").size()
+    for row in invoices.itertuples():
+        assert per_doc.get(row.document_id, 0) == row.line_item_count
+    needs_review = int((invoices.status == "needs_review").sum())
+    assert ReviewQueue(out / "review.sqlite").count("pending") == needs_review
+    reviewed = invoices[invoices.status == "needs_review"]
+    assert all(len(reasons) > 0 for reasons in reviewed["review_reasons"])
+
+
+def test_accuracy_on_generated_samples(ingested: tuple[Path, list[Path], object]) -> None:
+    out, _, _ = ingested
+    report = evaluate_output(out)
+    assert report.groups["born_digital"].header_accuracy >= 0.95, report.mismatches
+    assert report.groups["scanned"].header_accuracy >= 0.85, report.mismatches
+
+
+def test_rerun_adds_no_rows(ingested: tuple[Path, list[Path], object]) -> None:
+    out, inputs, _ = ingested
+    before = {name: len(pd.read_parquet(out / name)) for name in ("invoices", "line_items", "fields")}
+    summary = run_ingest([str(p) for p in inputs], str(out), Settings(workers=2))
+    assert summary.processed == 0
+    assert summary.skipped_existing == len(inputs)
+    after = {name: len(pd.read_parquet(out / name)) for name in ("invoices", "line_items", "fields")}
+    assert after == before
+
+
+def test_cli_usage_errors_exit_non_zero(tmp_path: Path) -> None:
+    missing = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", str(tmp_path / "nope.pdf"), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert missing.returncode == 2
+    assert "input not found" in missing.stderr
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    unwritable = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", str(blocker), "--out", str(blocker / "out")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert unwritable.returncode != 0
+    assert "output folder" in unwritable.stderr
+
+
+def test_cli_run_prints_summary_and_exits_zero_with_a_failed_row(tmp_path: Path) -> None:
+    from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf
+
+    good = make_invoice_pdf(tmp_path / "good.pdf", SIMPLE_INVOICE)
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"")
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", str(good), str(bad), "--out", str(tmp_path / "out"), "--quiet"],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "pages/minute" in result.stdout
+    assert "failed" in result.stdout
+    frame = pd.read_parquet(tmp_path / "out" / "invoices")
+    assert sorted(frame["status"]) == ["accepted", "failed"] or sorted(frame["status"]) == ["failed", "needs_review"]
+    noisy = [line for line in result.stderr.splitlines() if line.strip()]
+    assert noisy == [], noisy
+
+
+def test_samples_cli_writes_truth(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "samples", str(tmp_path), "--count", "3", "--seed", "1"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    pdfs = sorted(tmp_path.glob("*.pdf"))
+    assert len(pdfs) == 3
+    for pdf in pdfs:
+        truth = json.loads(pdf.with_name(f"{pdf.stem}.truth.json").read_text())
+        assert truth["document"] == pdf.name

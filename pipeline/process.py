@@ -22,7 +22,7 @@ from pipeline.render import (
     pdf_page_count,
     read_text_layer,
     render_image,
-    render_pdf,
+    pdf_page_images,
 )
 from pipeline.route import record_confidence, route_record
 from pipeline.validate import validate_invoice
@@ -62,19 +62,22 @@ def read_pages(document: Document, scratch: Path, settings: Settings) -> list[Pa
             }
         if len(text_pages) == page_count:
             return [text_pages[number] for number in range(1, page_count + 1)]
-        images = render_pdf(path, scratch / "raw", settings.render_dpi, page_count)
+        missing = [number for number in range(1, page_count + 1) if number not in text_pages]
+        images = pdf_page_images(path, scratch / "raw", settings.render_dpi, missing)
     else:
-        images, _dpi = render_image(path, scratch / "raw", settings.max_pages)
+        rendered, _dpi = render_image(path, scratch / "raw", settings.max_pages)
+        images = dict(enumerate(rendered, start=1))
 
     options = PreprocessOptions(
         min_short_side_px=settings.min_page_short_side_px,
         target_short_side_px=settings.ocr_target_short_side_px,
     )
     pages: list[PageText] = []
-    for page_no, image in enumerate(images, start=1):
+    for page_no in sorted({*images, *text_pages}):
         if page_no in text_pages:
             pages.append(text_pages[page_no])
             continue
+        image = images[page_no]
         cleaned = preprocess_page(image, scratch / "clean" / f"page-{page_no:04d}.png", options)
         pages.append(
             ocr_page(

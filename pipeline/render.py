@@ -126,7 +126,47 @@ def read_text_layer(path: Path, page_count: int) -> list[PageText]:
     return pages
 
 
-def render_pdf(path: Path, scratch: Path, dpi: int, page_count: int) -> list[Path]:
+def scanned_page_images(path: Path, page_count: int) -> dict[int, int]:
+    """Pages that are one embedded raster image (a scan), with that image's resolution in dpi.
+
+    Such a page is best read from the image itself: re-rendering it only resamples the scan, and
+    poppler's renderer took 10 s for one 175-dpi JPEG page drawn at 300 dpi (pdfimages: 0.4 s).
+    """
+    result = subprocess.run(
+        ["pdfimages", "-list", "-l", str(page_count), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=_POPPLER_TIMEOUT_S,
+        check=False,
+    )
+    if result.returncode != 0:
+        return {}
+    images: dict[int, list[int]] = {}
+    for line in result.stdout.splitlines()[2:]:
+        parts = line.split()
+        if len(parts) < 14 or parts[2] != "image":
+            continue
+        try:
+            images.setdefault(int(parts[0]), []).append(round(float(parts[12])))
+        except ValueError:
+            continue
+    return {page: ppis[0] for page, ppis in images.items() if len(ppis) == 1 and ppis[0] >= 100}
+
+
+def extract_page_image(path: Path, page_no: int, scratch: Path) -> Path | None:
+    scratch.mkdir(parents=True, exist_ok=True)
+    prefix = scratch / f"scan-{page_no:04d}"
+    result = subprocess.run(
+        ["pdfimages", "-png", "-f", str(page_no), "-l", str(page_no), str(path), str(prefix)],
+        capture_output=True,
+        timeout=_POPPLER_TIMEOUT_S,
+        check=False,
+    )
+    found = sorted(scratch.glob(f"{prefix.name}-*.png"))
+    return found[0] if result.returncode == 0 and len(found) == 1 else None
+
+
+def render_pdf_page(path: Path, scratch: Path, dpi: int, page_no: int) -> Path:
     scratch.mkdir(parents=True, exist_ok=True)
     try:
         rendered = convert_from_path(
@@ -135,9 +175,12 @@ def render_pdf(path: Path, scratch: Path, dpi: int, page_count: int) -> list[Pat
             output_folder=str(scratch),
             fmt="png",
             paths_only=True,
-            output_file="page",
+            output_file=f"page-{page_no:04d}",
             thread_count=1,
-            last_page=page_count,
+            first_page=page_no,
+            last_page=page_no,
+            grayscale=True,
+            use_pdftocairo=True,  # 3-4x faster than pdftoppm on scanned pages, same output for OCR
             timeout=_POPPLER_TIMEOUT_S,
         )
     except PDFPopplerTimeoutError as exc:
@@ -146,10 +189,19 @@ def render_pdf(path: Path, scratch: Path, dpi: int, page_count: int) -> list[Pat
         raise CorruptDocumentError(
             "The PDF is damaged and its pages cannot be drawn. Re-download or re-export the original."
         ) from exc
-    paths = sorted(Path(p) for p in rendered)
-    if not paths:
-        raise CorruptDocumentError("The PDF's pages could not be drawn. Re-download or re-export it.")
-    return paths
+    if len(rendered) != 1:
+        raise CorruptDocumentError(f"Page {page_no} of the PDF could not be drawn. Re-download or re-export it.")
+    return Path(rendered[0])
+
+
+def pdf_page_images(path: Path, scratch: Path, dpi: int, pages: list[int]) -> dict[int, Path]:
+    """An image per requested page: the scan itself where the page is one, a rendering otherwise."""
+    scans = scanned_page_images(path, max(pages)) if pages else {}
+    images: dict[int, Path] = {}
+    for page_no in pages:
+        extracted = extract_page_image(path, page_no, scratch) if page_no in scans else None
+        images[page_no] = extracted or render_pdf_page(path, scratch, dpi, page_no)
+    return images
 
 
 def render_image(path: Path, scratch: Path, max_pages: int) -> tuple[list[Path], int]:

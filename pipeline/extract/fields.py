@@ -51,6 +51,7 @@ class Candidate:
 class DocumentStyle:
     decimal_sep: str
     day_first: bool | None
+    day_first_printed: bool = True  # False when the order is only a guess from the locale
 
 
 def words_after(phrase: Phrase, char_end: int) -> int:
@@ -64,22 +65,25 @@ def words_after(phrase: Phrase, char_end: int) -> int:
 
 
 def split_at_inline_labels(row: Row) -> list[Phrase]:
-    """Split "Date: 01.02.2024 Due: 03.03.2024" into two phrases where a colon-ended label starts."""
+    """Split "Date: 01.02.2024 Due: 03.03.2024" into two phrases where a colon-ended label starts.
+
+    A split needs a value between the two labels, so multi-word labels such as "Bill To:" stay whole.
+    """
     result: list[Phrase] = []
     for phrase in row.phrases:
         start = 0
         for index in range(1, len(phrase.words)):
+            chunk = phrase.words[start:index]
+            rest = Phrase(phrase.words[start:], 0, 1, 1)
+            rest_label = match_label(rest.text)
+            label_words = words_after(rest, rest_label.end) if rest_label else 0
+            if label_words >= len(chunk):
+                continue  # nothing but label so far: this word still belongs to it
             tail_text = " ".join(word.text for word in phrase.words[index:])
             found = match_label(tail_text)
             if found is not None and tail_text[: found.end].rstrip().endswith((":", "#")):
                 result.append(
-                    Phrase(
-                        phrase.words[start:index],
-                        phrase.page_no,
-                        phrase.page_width,
-                        phrase.page_height,
-                        phrase.row_index,
-                    )
+                    Phrase(chunk, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
                 )
                 start = index
         result.append(phrase.tail(start) if start else phrase)

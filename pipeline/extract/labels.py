@@ -111,7 +111,8 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"d[ée]signation",
         r"activity",
     ],
-    "sku": [r"sku", r"code", r"item\s*(no\.?|#|code)", r"part\s*(no\.?|#)", r"ref\.?", r"art\.?\s*-?nr\.?"],
+    "sku": [r"sku", r"code", r"item\s*(no\.?|#|code)", r"part\s*(no\.?|#)", r"ref\.?",
+        r"art(icle)?\.?\s*-?(no\.?|nr\.?|#)", r"product\s*(code|no\.?|#)"],
     "quantity": [r"qty\.?", r"quantity", r"hrs", r"hours", r"units?", r"menge", r"qt[ée]", r"anzahl"],
     "unit_price": [
         r"unit\s*(price|cost)",
@@ -150,7 +151,7 @@ _COMPILED: list[tuple[str, float, re.Pattern[str]]] = [
 ]
 
 _COLUMN_COMPILED: list[tuple[str, re.Pattern[str]]] = [
-    (kind, re.compile(rf"^({pattern})\W*$", re.IGNORECASE))
+    (kind, re.compile(rf"^({pattern})\s*(\([^)]*\)|\[[^\]]*\]|in\s+[a-z]{{3}})?\W*$", re.IGNORECASE))
     for kind, patterns in COLUMN_HEADERS.items()
     for pattern in patterns
 ]

@@ -120,17 +120,36 @@ def _field_value(name: str, candidate: Candidate, confidence: float | None = Non
 
 def _ambiguous_numeric_date(candidate: Candidate, style: DocumentStyle) -> bool:
     value = candidate.value
-    if style.day_first is not None or not isinstance(value, date):
+    if style.day_first_printed or not isinstance(value, date):
         return False
     raw = candidate.evidence.text
     return value.day <= 12 and value.day != value.month and not any(ch.isalpha() for ch in raw)
+
+
+# Month-first numeric dates are a North American habit; nearly everywhere else writes the day first.
+_MONTH_FIRST_CURRENCIES = frozenset({"USD"})
+
+
+def _day_first_prior(index: PageIndex, decimal_sep: str) -> bool | None:
+    """When no printed date settles the order, the document's locale is the best guess at it."""
+    if decimal_sep == ",":
+        return True
+    currency, _, _ = document_currency(index, None)
+    if currency is None:
+        return None
+    return currency not in _MONTH_FIRST_CURRENCIES
 
 
 def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     layouts = [build_layout(page) for page in pages]
     index = PageIndex(layouts)
     texts = [row.text for row in index.rows]
-    style = DocumentStyle(decimal_sep=infer_decimal_separator(texts), day_first=infer_day_first(texts))
+    decimal_sep = infer_decimal_separator(texts)
+    day_first = infer_day_first(texts)
+    printed_order = day_first is not None
+    if day_first is None:
+        day_first = _day_first_prior(index, decimal_sep)
+    style = DocumentStyle(decimal_sep=decimal_sep, day_first=day_first, day_first_printed=printed_order)
 
     by_field: dict[str, list[Candidate]] = defaultdict(list)
     for candidate in label_candidates(index, style):

@@ -1,0 +1,222 @@
+"""Business rules an extracted invoice must satisfy before it can be accepted without a human.
+
+Each rule yields a ``ValidationIssue`` with a stable snake_case code (for metrics and filtering) and a
+message a reviewer can act on without opening the code. Blocking issues keep a record out of
+``accepted``; warnings only lower its confidence.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from schemas import Invoice, LineItem, Severity, ValidationIssue
+
+CENT = Decimal("0.01")
+HALF_CENT = Decimal("0.005")
+EARLIEST_PLAUSIBLE_DATE = date(1990, 1, 1)
+
+_REQUIRED_FIELDS: tuple[tuple[str, str], ...] = (
+    ("vendor_name", "vendor name"),
+    ("invoice_number", "invoice number"),
+    ("invoice_date", "invoice date"),
+    ("total", "total amount"),
+)
+
+
+def money(value: Decimal) -> str:
+    """1230 -> "1,230.00"; keeps extra printed decimals (a unit price of 0.125 stays 0.125)."""
+    exponent = value.as_tuple().exponent
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
+    return f"{value:,.{places}f}"
+
+
+def _issue(code: str, message: str, field: str | None, severity: Severity = Severity.BLOCKING) -> ValidationIssue:
+    return ValidationIssue(code=code, message=message, field=field, severity=severity)
+
+
+def _one_year_after(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+def _missing_fields(invoice: Invoice) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    for name, words in _REQUIRED_FIELDS:
+        value = getattr(invoice, name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            issues.append(_issue(f"missing_{name}", f"No {words} was found on the invoice", name))
+    if invoice.currency is None:
+        issues.append(_issue("missing_currency", "No currency was found on the invoice", "currency"))
+    return issues
+
+
+def _item_amount(item: LineItem) -> Decimal | None:
+    if item.amount is not None:
+        return item.amount
+    if item.quantity is not None and item.unit_price is not None:
+        return item.quantity * item.unit_price
+    return None
+
+
+def _line_item_label(position: int, item: LineItem) -> str:
+    description = (item.description or "").strip()
+    if len(description) > 40:
+        description = description[:37] + "..."
+    return f"Line {position} ({description})" if description else f"Line {position}"
+
+
+def _line_item_arithmetic(invoice: Invoice) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    for position, item in enumerate(invoice.line_items, start=1):
+        if item.quantity is None or item.unit_price is None or item.amount is None:
+            continue
+        expected = item.quantity * item.unit_price
+        tolerance = CENT
+        exponent = item.unit_price.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -2:
+            # A unit price printed with more than two decimals is rounded per line, not per unit;
+            # each unit can contribute up to half a cent of that rounding.
+            tolerance += HALF_CENT * abs(item.quantity)
+        if abs(expected - item.amount) > tolerance:
+            issues.append(
+                _issue(
+                    "line_item_arithmetic",
+                    f"{_line_item_label(position, item)}: {item.quantity} x {money(item.unit_price)} is "
+                    f"{money(expected)} but the line amount says {money(item.amount)}",
+                    "line_items",
+                    Severity.WARNING,
+                )
+            )
+    return issues
+
+
+def _line_items_sum(invoice: Invoice) -> list[ValidationIssue]:
+    amounts = [amount for item in invoice.line_items if (amount := _item_amount(item)) is not None]
+    if not amounts:
+        return []
+    # Lines without any amount (notes, free items, wrapped text) count as zero.
+    items_sum = sum(amounts, Decimal(0))
+    if invoice.subtotal is not None:
+        if abs(items_sum - invoice.subtotal) <= CENT:
+            return []
+        message = f"Line items add up to {money(items_sum)} but the subtotal says {money(invoice.subtotal)}"
+        return [_issue("line_items_sum_mismatch", message, "line_items")]
+    if invoice.total is None:
+        return []
+    # Without a subtotal the items may be net (total - tax) or gross (total) prices; either agrees.
+    targets = [invoice.total]
+    if invoice.tax is not None:
+        targets.insert(0, invoice.total - invoice.tax)
+    if any(abs(items_sum - target) <= CENT for target in targets):
+        return []
+    if invoice.tax is not None:
+        message = (
+            f"Line items add up to {money(items_sum)} but the total says {money(invoice.total)} "
+            f"({money(invoice.total - invoice.tax)} before tax)"
+        )
+    else:
+        message = f"Line items add up to {money(items_sum)} but the total says {money(invoice.total)}"
+    return [_issue("line_items_sum_mismatch", message, "line_items")]
+
+
+def _totals(invoice: Invoice) -> list[ValidationIssue]:
+    subtotal, tax, total = invoice.subtotal, invoice.tax, invoice.total
+    if subtotal is None or total is None:
+        return []
+    if tax is not None:
+        if abs(subtotal + tax - total) <= CENT:
+            return []
+        message = (
+            f"Subtotal {money(subtotal)} plus tax {money(tax)} is {money(subtotal + tax)} "
+            f"but the total says {money(total)}"
+        )
+        return [_issue("total_mismatch", message, "total")]
+    if abs(subtotal - total) <= CENT:
+        return []
+    message = f"No tax was found and the subtotal {money(subtotal)} differs from the total {money(total)}"
+    return [_issue("total_mismatch", message, "total")]
+
+
+def _dates(invoice: Invoice, today: date) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    issued, due = invoice.invoice_date, invoice.due_date
+    if issued is not None and due is not None and due < issued:
+        issues.append(
+            _issue(
+                "due_before_issue",
+                f"The due date {due.isoformat()} is before the invoice date {issued.isoformat()}",
+                "due_date",
+            )
+        )
+    if issued is not None:
+        latest = _one_year_after(today)
+        if issued > latest:
+            issues.append(
+                _issue(
+                    "implausible_date",
+                    f"The invoice date {issued.isoformat()} is more than a year in the future",
+                    "invoice_date",
+                )
+            )
+        elif issued < EARLIEST_PLAUSIBLE_DATE:
+            issues.append(
+                _issue(
+                    "implausible_date",
+                    f"The invoice date {issued.isoformat()} is before {EARLIEST_PLAUSIBLE_DATE.year}",
+                    "invoice_date",
+                )
+            )
+    return issues
+
+
+def _plausibility(invoice: Invoice) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    if invoice.total is not None and invoice.total <= 0:
+        issues.append(
+            _issue(
+                "non_positive_total",
+                f"The total is {money(invoice.total)}; check whether this is a credit note",
+                "total",
+                Severity.WARNING,
+            )
+        )
+    tax = invoice.tax
+    if tax is None:
+        return issues
+    # A credit note prints subtotal, tax and total all negative; judge its tax by magnitude so that
+    # only the sign mismatch or an oversized tax is flagged, as for an ordinary invoice.
+    reference = invoice.subtotal if invoice.subtotal is not None else invoice.total
+    credit_note = reference is not None and reference < 0
+    signed_tax = -tax if credit_note else tax
+    if signed_tax < 0:
+        message = (
+            f"The tax {money(tax)} has the opposite sign of the credit note's amounts"
+            if credit_note
+            else f"The tax amount {money(tax)} is negative"
+        )
+        issues.append(_issue("implausible_tax", message, "tax"))
+    elif invoice.subtotal is not None and abs(tax) > abs(invoice.subtotal):
+        issues.append(
+            _issue(
+                "implausible_tax",
+                f"The tax {money(tax)} is larger than the subtotal {money(invoice.subtotal)}",
+                "tax",
+            )
+        )
+    return issues
+
+
+def validate_invoice(invoice: Invoice, *, today: date | None = None) -> list[ValidationIssue]:
+    """All rule violations of one invoice, missing fields first, then arithmetic, dates and plausibility."""
+    reference_day = today if today is not None else date.today()
+    return [
+        *_missing_fields(invoice),
+        *_line_items_sum(invoice),
+        *_line_item_arithmetic(invoice),
+        *_totals(invoice),
+        *_dates(invoice, reference_day),
+        *_plausibility(invoice),
+    ]

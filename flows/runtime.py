@@ -23,9 +23,7 @@ def configure_prefect_environment(home: Path | None = None) -> None:
     for key, value in _DEFAULTS.items():
         os.environ.setdefault(key, value)
     if "PREFECT_HOME" not in os.environ:
-        target = (
-            home or Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "ledgerlens" / "prefect"
-        )
-        target.mkdir(parents=True, exist_ok=True)
-        os.environ["PREFECT_HOME"] = str(target)
+        state = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+        os.environ["PREFECT_HOME"] = str(home or state / "ledgerlens" / "prefect")
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")

@@ -20,9 +20,9 @@ from pipeline.render import (
     check_document,
     check_pdf_complete,
     pdf_page_count,
+    pdf_page_images,
     read_text_layer,
     render_image,
-    pdf_page_images,
 )
 from pipeline.route import record_confidence, route_record
 from pipeline.validate import validate_invoice

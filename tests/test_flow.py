@@ -31,7 +31,9 @@ def ingested(sample_batch: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
     out = tmp_path_factory.mktemp("out")
     inputs = sorted(sample_batch.glob("*.pdf")) + sorted(bad.iterdir())
     seen: list[int] = []
-    summary = run_ingest([str(p) for p in inputs], str(out), Settings(workers=2), lambda done, total, rec: seen.append(done))
+    summary = run_ingest(
+        [str(p) for p in inputs], str(out), Settings(workers=2), lambda done, total, rec: seen.append(done)
+    )
     assert seen[-1] == len(inputs)
     return out, inputs, summary
 
@@ -50,7 +52,7 @@ def test_every_input_has_exactly_one_row(ingested: tuple[Path, list[Path], objec
 
 
 def test_line_items_and_review_queue_match_invoices(ingested: tuple[Path, list[Path], object]) -> None:
-    out, _, summary = ingested
+    out, _, _summary = ingested
     invoices = pd.read_parquet(out / "invoices")
     items = pd.read_parquet(out / "line_items")
     assert set(items["document_id"]) <= set(invoices["document_id"])

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pipeline.extract.labels import LabelMatch, column_kind, is_title, match_label
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
 from pipeline.parsing import find_amounts, find_currencies, find_dates
+from schemas import Word
 
 # How much a value's position relative to its label is worth; "after the label in the same phrase"
 # and "to its right" are how nearly every invoice prints a key/value pair.
@@ -82,9 +83,7 @@ def split_at_inline_labels(row: Row) -> list[Phrase]:
             tail_text = " ".join(word.text for word in phrase.words[index:])
             found = match_label(tail_text)
             if found is not None and tail_text[: found.end].rstrip().endswith((":", "#")):
-                result.append(
-                    Phrase(chunk, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
-                )
+                result.append(Phrase(chunk, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index))
                 start = index
         result.append(phrase.tail(start) if start else phrase)
     return result
@@ -118,6 +117,18 @@ class PageIndex:
 
     def is_value_like(self, phrase: Phrase) -> bool:
         return self.label_of(phrase) is None and column_kind(phrase.text) is None and not is_title(phrase.text)
+
+    def extend_name(self, phrase: Phrase) -> Phrase:
+        """A name OCR broke at a wide gap ("Pinecrest Retail | Group GmbH") continues to the right."""
+        words = list(phrase.words)
+        for other in self.right_of(phrase):
+            if other is phrase or other.x0 < words[-1].x1:
+                continue
+            gap = other.x0 - words[-1].x1
+            if gap > 3 * phrase.height or not self.is_value_like(other) or any(ch.isdigit() for ch in other.text):
+                break
+            words.extend(other.words)
+        return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
 
     def right_of(self, phrase: Phrase) -> list[Phrase]:
         row = self.row_of(phrase)
@@ -173,16 +184,30 @@ def parse_amount_value(phrase: Phrase, start: int, style: DocumentStyle) -> tupl
     return value, start + words_after_text(words, begin), start + words_after_text(words, end - 1) + 1
 
 
+def _id_tokens(words: list[Word]) -> list[tuple[str, int, int]]:
+    """Tokens of an identifier, re-joining pieces OCR split at a hyphen or slash ("INV -2023-001")."""
+    tokens: list[tuple[str, int, int]] = []
+    for index, word in enumerate(words):
+        if tokens:
+            text, first, _ = tokens[-1]
+            previous = words[index - 1]
+            close = word.x0 - previous.x1 < 0.6 * max(word.height, previous.height)
+            if close and (text.endswith(("-", "/")) or word.text.startswith(("-", "/"))):
+                tokens[-1] = (text + word.text, first, index + 1)
+                continue
+        tokens.append((word.text, index, index + 1))
+    return tokens
+
+
 def parse_invoice_number(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
-    for index in range(start, len(phrase.words)):
-        token = phrase.words[index].text
+    for token, first, last in _id_tokens(phrase.words[start:]):
         found = _INVOICE_NUMBER_TOKEN.match(token)
         if not found or not any(ch.isdigit() for ch in token):
             continue
         value = found.group(1)
         if find_dates(value, day_first=style.day_first) or len(value) > 40:
             continue
-        return value, index, index + 1
+        return value, start + first, start + last
     return None
 
 
@@ -213,9 +238,17 @@ _PLACES: dict[str, tuple[str, ...]] = {
 _DEFAULT_PLACES = ("inline", "right", "below")
 
 
-def label_candidates(index: PageIndex, style: DocumentStyle) -> list[Candidate]:
-    """For every label, the first neighbour that parses as its field's type."""
+_AMOUNT_LABELS = frozenset({"subtotal", "tax", "total"})
+
+
+def label_candidates(index: PageIndex, style: DocumentStyle) -> tuple[list[Candidate], list[Candidate]]:
+    """For every label, the first neighbour that parses as its field's type.
+
+    Also returns, per amount label whose value did not parse, its digits (value = digit string):
+    OCR that turns "1,277.41" into "1.277.41" keeps the digits, and arithmetic can vouch for them.
+    """
     candidates: list[Candidate] = []
+    unread: list[Candidate] = []
     for row in index.rows:
         for phrase in row.phrases:
             label = index.label_of(phrase)
@@ -227,7 +260,23 @@ def label_candidates(index: PageIndex, style: DocumentStyle) -> list[Candidate]:
                 if found is not None:
                     candidates.append(found)
                     break
-    return candidates
+            else:
+                if label.field in _AMOUNT_LABELS:
+                    unread.extend(_unread_digits(index, phrase, label))
+    return candidates, unread
+
+
+def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[Candidate]:
+    start = words_after(phrase, label.end)
+    options = [(phrase, start)] if start < len(phrase.words) else []
+    options += [(other, 0) for other in index.right_of(phrase)[:1]]
+    found = []
+    for target, first in options:
+        digits = "".join(ch for word in target.words[first:] for ch in word.text if ch.isdigit())
+        if len(digits) >= 3:
+            score = label.strength * 0.7 * target.confidence
+            found.append(Candidate(label.field, digits, score, target, first, None))
+    return found
 
 
 def _try_place(
@@ -245,6 +294,8 @@ def _try_place(
     else:
         options = [(other, 0) for other in index.below(phrase) if index.is_value_like(other)][:1]
     for target, start in options:
+        if label.field in _PLACES:
+            target = index.extend_name(target)
         parsed = parse(target, start, style)
         if parsed is None:
             continue
@@ -263,9 +314,14 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
     for row in layout.rows:
         if row.y0 > 0.35 * layout.height:
             break
-        for phrase in row.phrases:
-            if (row.page_no, row.index) in customer_rows or not index.is_value_like(phrase):
+        absorbed: set[int] = set()
+        for original in row.phrases:
+            if (row.page_no, row.index) in customer_rows or not index.is_value_like(original):
                 continue
+            if id(original.words[0]) in absorbed:
+                continue  # already part of a longer name to its left
+            phrase = index.extend_name(original)
+            absorbed.update(id(word) for word in phrase.words)
             text = phrase.text.strip()
             letters = sum(ch.isalpha() for ch in text)
             digits = sum(ch.isdigit() for ch in text)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# "VAT Reg. GB 383 0882 52", "Tax ID", "GSTIN": registration numbers, not tax amounts.
+_NOT_AN_ID = r"(?!\s*(reg|no\b|no\.|nr|number|num|id\b|#|registration|identification|in\b))"
+
 # (pattern, strength): strength is how sure a match makes us that the value beside it is this field.
 _LABELS: dict[str, list[tuple[str, float]]] = {
     "invoice_number": [
@@ -49,9 +52,9 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"total\s*ht|montant\s*ht", 1.0),
     ],
     "tax": [
-        (r"(total\s*)?(sales\s*)?tax(\s*amount)?", 1.0),
-        (r"(total\s*)?vat(\s*amount)?", 1.0),
-        (r"(gst|hst|pst|qst)", 1.0),
+        (rf"(total\s*)?(sales\s*)?tax(\s*amount)?{_NOT_AN_ID}", 1.0),
+        (rf"(total\s*)?vat(\s*amount)?{_NOT_AN_ID}", 1.0),
+        (rf"(gst|hst|pst|qst){_NOT_AN_ID}", 1.0),
         (r"(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
         (r"(tva|iva)", 1.0),
     ],
@@ -111,8 +114,15 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"d[ée]signation",
         r"activity",
     ],
-    "sku": [r"sku", r"code", r"item\s*(no\.?|#|code)", r"part\s*(no\.?|#)", r"ref\.?",
-        r"art(icle)?\.?\s*-?(no\.?|nr\.?|#)", r"product\s*(code|no\.?|#)"],
+    "sku": [
+        r"sku",
+        r"code",
+        r"item\s*(no\.?|#|code)",
+        r"part\s*(no\.?|#)",
+        r"ref\.?",
+        r"art(icle)?\.?\s*-?(no\.?|nr\.?|#)",
+        r"product\s*(code|no\.?|#)",
+    ],
     "quantity": [r"qty\.?", r"quantity", r"hrs", r"hours", r"units?", r"menge", r"qt[ée]", r"anzahl"],
     "unit_price": [
         r"unit\s*(price|cost)",

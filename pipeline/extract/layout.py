@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from schemas import BoundingBox, PageText, Word
+from schemas import BoundingBox, PageText, TextSource, Word
 
 
 @dataclass
@@ -119,17 +119,50 @@ def _group_rows(words: list[Word]) -> list[list[Word]]:
     return rows
 
 
+_RULE_MARKS = frozenset({"|", "||", "¦", "│", "[", "]", "!"})
+
+
 def _split_phrases(row_words: list[Word], gap_factor: float) -> list[list[Word]]:
+    """Split a row at wide gaps and at table rules, which OCR reads as "|" marks."""
     ordered = sorted(row_words, key=lambda w: w.x0)
     height = statistics.median(w.height for w in ordered)
-    phrases: list[list[Word]] = [[ordered[0]]]
-    for word in ordered[1:]:
-        gap = word.x0 - phrases[-1][-1].x1
-        if gap > gap_factor * height:
-            phrases.append([word])
-        else:
-            phrases[-1].append(word)
-    return phrases
+    phrases: list[list[Word]] = [[]]
+    for word in ordered:
+        if word.text in _RULE_MARKS:
+            phrases.append([])
+            continue
+        if phrases[-1] and word.x0 - phrases[-1][-1].x1 > gap_factor * height:
+            phrases.append([])
+        phrases[-1].append(word)
+    return [phrase for phrase in phrases if phrase]
+
+
+def _rejoin_split_capitals(row_words: list[Word]) -> list[Word]:
+    """OCR splits a letter-spaced capital from its word ("J uniper", "C orp."): join them back.
+
+    Only a lone capital other than the English words "A" and "I", directly followed by a lower-case
+    word at less than a normal space, is joined.
+    """
+    ordered = sorted(row_words, key=lambda w: w.x0)
+    result: list[Word] = []
+    for word in ordered:
+        if result:
+            previous = result[-1]
+            lone_capital = len(previous.text) == 1 and previous.text.isupper() and previous.text not in "AI"
+            gap = word.x0 - previous.x1
+            if lone_capital and word.text[:1].islower() and gap < 0.5 * max(previous.height, word.height):
+                result[-1] = previous.model_copy(
+                    update={
+                        "text": previous.text + word.text,
+                        "x1": word.x1,
+                        "y0": min(previous.y0, word.y0),
+                        "y1": max(previous.y1, word.y1),
+                        "confidence": min(previous.confidence, word.confidence),
+                    }
+                )
+                continue
+        result.append(word)
+    return result
 
 
 def build_layout(page: PageText, gap_factor: float = 1.1) -> PageLayout:
@@ -139,10 +172,13 @@ def build_layout(page: PageText, gap_factor: float = 1.1) -> PageLayout:
         return layout
     layout.median_word_height = statistics.median(w.height for w in words)
     for index, row_words in enumerate(_group_rows(words)):
-        phrases = [
-            Phrase(chunk, page.page_no, page.width, page.height, index)
-            for chunk in _split_phrases(row_words, gap_factor)
-        ]
+        if page.source is TextSource.OCR:
+            row_words = _rejoin_split_capitals(row_words)
+        chunks = _split_phrases(row_words, gap_factor)
+        if not chunks:
+            continue
+        row_words = [word for chunk in chunks for word in chunk]
+        phrases = [Phrase(chunk, page.page_no, page.width, page.height, index) for chunk in chunks]
         layout.rows.append(
             Row(
                 phrases=phrases,

@@ -17,7 +17,7 @@ from pipeline.extract.fields import (
     vendor_candidates,
 )
 from pipeline.extract.layout import Phrase, build_layout
-from pipeline.extract.tables import ItemRows, extract_line_items
+from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
 from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
 from schemas import ExtractionResult, FieldValue, Invoice, PageText, TextSource
 
@@ -39,6 +39,30 @@ def _top_distinct(candidates: list[Candidate], limit: int = 4) -> list[Candidate
     for candidate in sorted(candidates, key=lambda c: -c.score):
         chosen.setdefault(candidate.value, candidate)
     return list(chosen.values())[:limit]
+
+
+def _digits(value: Decimal) -> str:
+    return "".join(ch for ch in f"{value:.2f}" if ch.isdigit()).lstrip("0")
+
+
+def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Candidate]) -> list[Candidate]:
+    """An amount OCR garbled is restored when subtotal + tax = total implies a value with its digits."""
+    repaired: list[Candidate] = []
+    for broken in unread:
+        assert isinstance(broken.value, str)
+        others = {
+            "subtotal": ("total", "tax", lambda total, tax: total - tax),
+            "tax": ("total", "subtotal", lambda total, subtotal: total - subtotal),
+            "total": ("subtotal", "tax", lambda subtotal, tax: subtotal + tax),
+        }
+        first_name, second_name, combine = others[broken.field]
+        for first, second in itertools.product(by_field.get(first_name, []), by_field.get(second_name, [])):
+            assert isinstance(first.value, Decimal) and isinstance(second.value, Decimal)
+            implied = combine(first.value, second.value)
+            if implied >= 0 and _digits(implied) == broken.value.lstrip("0"):
+                repaired.append(Candidate(broken.field, implied, broken.score, broken.phrase, broken.words_from))
+                break
+    return repaired
 
 
 def resolve_amounts(
@@ -152,10 +176,13 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     style = DocumentStyle(decimal_sep=decimal_sep, day_first=day_first, day_first_printed=printed_order)
 
     by_field: dict[str, list[Candidate]] = defaultdict(list)
-    for candidate in label_candidates(index, style):
+    labelled, unread = label_candidates(index, style)
+    for candidate in labelled:
+        by_field[candidate.field].append(candidate)
+    for candidate in repair_from_arithmetic(by_field, unread):
         by_field[candidate.field].append(candidate)
 
-    item_rows: list[ItemRows] = extract_line_items(index, style)
+    item_rows: list[ItemRows] = extract_line_items(index, style) or headerless_line_items(index, style)
     amounts = [row.item.amount for row in item_rows if row.item.amount is not None]
     items_sum = sum(amounts, Decimal(0)) if amounts and len(amounts) == len(item_rows) else None
 

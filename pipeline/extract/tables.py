@@ -7,13 +7,14 @@ description. A description that wraps onto a row without numbers is joined to th
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from pipeline.extract.fields import DocumentStyle, PageIndex
 from pipeline.extract.labels import column_kind
-from pipeline.extract.layout import Phrase, Row, horizontal_overlap
-from pipeline.parsing import find_amounts, parse_amount
+from pipeline.extract.layout import Phrase, Row
+from pipeline.parsing import find_amounts
 from schemas import LineItem
 
 _NUMERIC = ("quantity", "unit_price", "amount")
@@ -38,10 +39,37 @@ class ItemRows:
     phrases: list[Phrase] = field(default_factory=list)
 
 
+def _phrase_columns(phrase: Phrase) -> list[Column] | None:
+    """Column headers in one phrase; headers printed close together ("Quantity Description") share one."""
+    kind = column_kind(phrase.text)
+    if kind is not None:
+        return [Column(kind, phrase.x0, phrase.x1)]
+    words = phrase.words
+    columns: list[Column] = []
+    position = 0
+    while position < len(words):
+        for span in (3, 2, 1):
+            chunk = words[position : position + span]
+            if len(chunk) == span and (kind := column_kind(" ".join(w.text for w in chunk))) is not None:
+                columns.append(Column(kind, chunk[0].x0, chunk[-1].x1))
+                position += span
+                break
+        else:
+            return None
+    return columns
+
+
 def header_columns(row: Row) -> list[Column] | None:
-    columns = [Column(kind, p.x0, p.x1) for p in row.phrases if (kind := column_kind(p.text)) is not None]
+    columns: list[Column] = []
+    unmatched = 0
+    for phrase in row.phrases:
+        found = _phrase_columns(phrase)
+        if found is None:
+            unmatched += 1
+        else:
+            columns.extend(found)
     kinds = {c.kind for c in columns}
-    if len(columns) < 2 or len(columns) < len(row.phrases) - 1:
+    if len(columns) < 2 or unmatched > 1:
         return None
     if not kinds & {"amount", "unit_price"} or not kinds & {"description", "quantity"}:
         return None
@@ -52,65 +80,43 @@ def header_columns(row: Row) -> list[Column] | None:
     return sorted(columns, key=lambda c: c.x0)
 
 
-def _text_column_for(phrase: Phrase, columns: list[Column]) -> Column | None:
-    """The text column (description, SKU) a phrase starts under, if any."""
-    best: Column | None = None
-    best_overlap = 0.0
-    for position, column in enumerate(columns):
-        if column.kind not in _TEXT:
-            continue
-        right = columns[position + 1].x0 if position + 1 < len(columns) else column.x1 + 10 * phrase.height
-        overlap = horizontal_overlap(phrase.x0, phrase.x1, column.x0 - phrase.height, right)
-        if overlap > best_overlap:
-            best, best_overlap = column, overlap
-    return best
-
-
-def _is_number(phrase: Phrase, style: DocumentStyle) -> Decimal | None:
-    text = phrase.text
-    value = parse_amount(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
-    if value is not None:
-        return value
-    amounts = find_amounts(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
-    # "2 x" or "3 pcs": a number with a unit word is still the quantity cell
-    if len(amounts) == 1 and len(text.split()) <= 2 and sum(ch.isalpha() for ch in text) <= 4:
-        return amounts[0][2]
-    return None
-
-
-def _assign_numbers(numbers: list[tuple[Phrase, Decimal]], columns: list[Column]) -> dict[str, Decimal]:
-    numeric_columns = [c for c in columns if c.kind in _NUMERIC]
-    if not numeric_columns or not numbers:
-        return {}
-    if len(numbers) == len(numeric_columns):
-        return {c.kind: value for c, (_, value) in zip(numeric_columns, numbers, strict=True)}
-    assigned: dict[str, Decimal] = {}
-    for phrase, value in numbers:
-        free = [c for c in numeric_columns if c.kind not in assigned]
-        if not free:
-            break
-        column = min(free, key=lambda c: min(abs(phrase.x1 - c.x1), abs(phrase.cx - c.cx)))
-        assigned[column.kind] = value
-    return assigned
-
-
-def _parse_row(
-    row: Row, columns: list[Column], style: DocumentStyle
-) -> tuple[dict[str, Decimal], list[str], list[Phrase]]:
-    numbers: list[tuple[Phrase, Decimal]] = []
-    descriptions: list[str] = []
-    for phrase in sorted(row.phrases, key=lambda p: p.x0):
-        text_column = _text_column_for(phrase, columns)
-        value = _is_number(phrase, style)
-        if text_column is not None and (value is None or text_column.kind == "sku"):
-            if text_column.kind == "description":
-                descriptions.append(phrase.text)
-            continue
-        if value is not None:
-            numbers.append((phrase, value))
+def column_boundaries(columns: list[Column], height: float) -> list[float]:
+    """Left edge of each column's territory. Text columns are left-aligned under their header;
+    numbers are right- or centre-aligned and may start left of a short header such as "Qty"."""
+    edges = [float("-inf")]
+    for left, right in itertools.pairwise(columns):
+        if right.kind in _TEXT:
+            edges.append(right.x0 - height)
+        elif left.kind in _NUMERIC:
+            edges.append((left.x1 + right.x0) / 2)
         else:
-            descriptions.append(phrase.text)
-    return _assign_numbers(numbers, columns), descriptions, list(row.phrases)
+            edges.append(max(left.x1, right.x0 - 2 * height))
+    return edges
+
+
+def _cells(row: Row, columns: list[Column]) -> dict[str, str]:
+    """Words of one row grouped by the column whose territory holds their centre."""
+    edges = column_boundaries(columns, row.height)
+    cells: dict[str, list[str]] = {}
+    for word in sorted(row.words, key=lambda w: w.x0):
+        position = max(i for i, edge in enumerate(edges) if word.cx >= edge)
+        cells.setdefault(columns[position].kind, []).append(word.text)
+    return {kind: " ".join(words) for kind, words in cells.items()}
+
+
+def _number(text: str, style: DocumentStyle) -> Decimal | None:
+    amounts = find_amounts(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
+    return amounts[-1][2] if amounts else None
+
+
+def _parse_row(row: Row, columns: list[Column], style: DocumentStyle) -> tuple[dict[str, Decimal], list[str]]:
+    cells = _cells(row, columns)
+    values: dict[str, Decimal] = {}
+    for kind in _NUMERIC:
+        if kind in cells and (value := _number(cells[kind], style)) is not None:
+            values[kind] = value
+    description = cells.get("description")
+    return values, [description] if description else []
 
 
 def _is_stop_row(index: PageIndex, row: Row) -> bool:
@@ -141,7 +147,8 @@ def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]
         if previous_row is not None and row.y0 - previous_row.y1 > 6 * max(row.height, 1.0):
             table_open = False
             continue
-        values, descriptions, phrases = _parse_row(row, columns, style)
+        values, descriptions = _parse_row(row, columns, style)
+        phrases = list(row.phrases)
         has_money = "amount" in values or "unit_price" in values
         if has_money:
             items.append(
@@ -163,3 +170,61 @@ def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]
             last.phrases.extend(phrases)
             previous_row = row
     return items
+
+
+def _row_numbers(row: Row, style: DocumentStyle) -> tuple[list[str], list[tuple[Phrase, Decimal]]]:
+    texts: list[str] = []
+    numbers: list[tuple[Phrase, Decimal]] = []
+    for phrase in sorted(row.phrases, key=lambda p: p.x0):
+        value = _number(phrase.text, style)
+        if value is not None and sum(ch.isalpha() for ch in phrase.text) <= 4:
+            numbers.append((phrase, value))
+        elif not numbers:
+            texts.append(phrase.text)
+    return texts, numbers
+
+
+def _item_from_numbers(description: str | None, numbers: list[Decimal]) -> LineItem:
+    """Numbers read right to left are amount, unit price, quantity; two numbers whose first is a
+    whole count that differs from the amount are quantity and amount."""
+    amount = numbers[-1]
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    if len(numbers) >= 3:
+        quantity, unit_price = numbers[-3], numbers[-2]
+    elif len(numbers) == 2:
+        first = numbers[0]
+        if first == first.to_integral_value() and first != amount and "." not in str(first):
+            quantity = first
+        else:
+            unit_price = first
+    return LineItem(description=description, quantity=quantity, unit_price=unit_price, amount=amount)
+
+
+def headerless_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]:
+    """Tables whose header could not be read: the rows just above the totals that end in an amount,
+    aligned in one right-hand column, with text to their left."""
+    for stop_position, stop_row in enumerate(index.rows):
+        if not _is_stop_row(index, stop_row):
+            continue
+        collected: list[ItemRows] = []
+        pending_text: list[str] = []
+        anchor: float | None = None
+        for row in reversed(index.rows[:stop_position]):
+            if row.page_no != stop_row.page_no:
+                break
+            texts, numbers = _row_numbers(row, style)
+            has_item = bool(numbers) and bool(texts) and any(sum(ch.isalpha() for ch in t) >= 3 for t in texts)
+            aligned = has_item and (anchor is None or abs(numbers[-1][0].x1 - anchor) < 3 * row.height)
+            if aligned and index.label_of(row.phrases[0]) is None:
+                anchor = numbers[-1][0].x1
+                description = " ".join([*texts, *reversed(pending_text)]) or None
+                collected.append(ItemRows(_item_from_numbers(description, [v for _, v in numbers]), list(row.phrases)))
+                pending_text = []
+            elif not numbers and texts and collected and len(pending_text) < 2:
+                pending_text.append(" ".join(texts))
+            else:
+                break
+        if collected:
+            return list(reversed(collected))
+    return []

@@ -59,20 +59,17 @@ def print_summary(summary: RunSummary) -> None:
 
     report = evaluate_output(Path(summary.out_dir))
     if report.groups:
-        accuracy = Table(title="Header-field accuracy against ground truth (all rows in the output)")
-        accuracy.add_column("documents")
-        accuracy.add_column("n", justify="right")
-        accuracy.add_column("accuracy", justify="right")
+        names = sorted(report.groups, key=lambda n: (n != "all", n))
+        accuracy = Table(title="Header-field accuracy against the samples' ground truth (every row in OUT)")
+        accuracy.add_column("field")
+        for name in names:
+            accuracy.add_column(f"{name.removeprefix('kind:')} ({report.groups[name].documents})", justify="right")
         for field in SCORED_HEADER_FIELDS:
-            accuracy.add_column(field, justify="right")
-        for name in sorted(report.groups, key=lambda n: (n != "all", n)):
-            group = report.groups[name]
-            accuracy.add_row(
-                name,
-                str(group.documents),
-                f"{group.header_accuracy:.3f}",
-                *(f"{group.fields[f].accuracy:.2f}" if f in group.fields else "-" for f in SCORED_HEADER_FIELDS),
-            )
+            cells = [report.groups[n].fields.get(field) for n in names]
+            accuracy.add_row(field, *(f"{c.accuracy:.3f}" if c else "-" for c in cells))
+        accuracy.add_row(
+            "[bold]all header fields[/bold]", *(f"[bold]{report.groups[n].header_accuracy:.3f}[/bold]" for n in names)
+        )
         console.print(accuracy)
     out = Path(summary.out_dir).resolve()
     console.print(f"Parquet: {out / 'invoices'}  {out / 'line_items'}  {out / 'fields'}")

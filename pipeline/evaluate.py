@@ -99,7 +99,7 @@ def evaluate_output(out_dir: Path) -> EvaluationReport:
         truth = json.loads(truth_file.read_text())
         groups = [report.groups.setdefault("all", GroupScore())]
         groups.append(report.groups.setdefault(kind_group(truth.get("kind")), GroupScore()))
-        if truth.get("kind"):
+        if truth.get("kind") and truth["kind"] != kind_group(truth["kind"]):
             groups.append(report.groups.setdefault(f"kind:{truth['kind']}", GroupScore()))
         for group in groups:
             group.documents += 1

@@ -112,7 +112,7 @@ def process_document(document: Document, settings: Settings) -> ExtractionRecord
             record.processing_seconds = time.perf_counter() - started
             return record
         extraction = extract_invoice(pages)
-        issues = validate_invoice(extraction.invoice)
+        issues = [*extraction.issues, *validate_invoice(extraction.invoice)]
         record = ExtractionRecord(
             document_id=document.document_id,
             source=document.source,

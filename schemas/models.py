@@ -172,6 +172,9 @@ class ExtractionResult(BaseModel):
     fields: dict[str, FieldValue] = Field(default_factory=dict)
     extractor: str
     text_source: TextSource
+    issues: list[ValidationIssue] = Field(
+        default_factory=list, description="Problems the extractor saw, e.g. a label whose value is unreadable"
+    )
 
 
 class ExtractionRecord(BaseModel):

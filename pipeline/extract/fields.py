@@ -102,7 +102,7 @@ class PageIndex:
         self.labels: dict[int, LabelMatch] = {}
         for row in self.rows:
             for phrase in row.phrases:
-                found = match_label(phrase.text)
+                found = None if is_title(phrase.text) else match_label(phrase.text)
                 if found is not None:
                     self.labels[id(phrase)] = found
 
@@ -273,7 +273,7 @@ def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[
     found = []
     for target, first in options:
         digits = "".join(ch for word in target.words[first:] for ch in word.text if ch.isdigit())
-        if len(digits) >= 3:
+        if target.words[first:] and index.is_value_like(target):
             score = label.strength * 0.7 * target.confidence
             found.append(Candidate(label.field, digits, score, target, first, None))
     return found

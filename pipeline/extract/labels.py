@@ -192,4 +192,5 @@ def column_kind(text: str) -> str | None:
 
 
 def is_title(text: str) -> bool:
-    return re.sub(r"[^a-z ]", "", text.lower()).strip() in TITLE_WORDS
+    """A document title ("INVOICE", "Tax Invoice"); "Invoice #" is a label, so punctuation counts."""
+    return re.sub(r"\s+", " ", text.lower()).strip(" .") in TITLE_WORDS

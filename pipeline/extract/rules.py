@@ -19,7 +19,7 @@ from pipeline.extract.fields import (
 from pipeline.extract.layout import Phrase, build_layout
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
 from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
-from schemas import ExtractionResult, FieldValue, Invoice, PageText, TextSource
+from schemas import ExtractionResult, FieldValue, Invoice, PageText, TextSource, ValidationIssue
 
 EXTRACTOR_NAME = "rules"
 CENT = Decimal("0.01")
@@ -50,6 +50,8 @@ def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Ca
     repaired: list[Candidate] = []
     for broken in unread:
         assert isinstance(broken.value, str)
+        if len(broken.value.lstrip("0")) < 3:
+            continue  # too few digits left to vouch for anything
         others = {
             "subtotal": ("total", "tax", lambda total, tax: total - tax),
             "tax": ("total", "subtotal", lambda total, subtotal: total - subtotal),
@@ -248,8 +250,20 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
             ).bbox(),
         )
 
+    issues = [
+        ValidationIssue(
+            code="unreadable_value",
+            field=broken.field,
+            message=f"The page prints a {broken.field.replace('_', ' ')} label but its value could not be read "
+            f"(read as {broken.evidence.text!r}); check it on the page.",
+        )
+        for broken in unread
+        if broken.field not in values
+    ]
     invoice = Invoice.model_validate({**values, "line_items": [row.item for row in item_rows]})
     text_source = (
         TextSource.TEXT_LAYER if pages and all(p.source is TextSource.TEXT_LAYER for p in pages) else TextSource.OCR
     )
-    return ExtractionResult(invoice=invoice, fields=fields, extractor=EXTRACTOR_NAME, text_source=text_source)
+    return ExtractionResult(
+        invoice=invoice, fields=fields, extractor=EXTRACTOR_NAME, text_source=text_source, issues=issues
+    )

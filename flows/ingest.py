@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -80,7 +81,7 @@ def _notify(done: int, total: int, record: ExtractionRecord | None) -> None:
         listener(done, total, record)
 
 
-@flow(name="ingest-batch", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=2))
+@flow(name="ingest-batch", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=2))  # type: ignore[arg-type]
 def ingest_batch(inputs: list[str], out_dir: str, settings: Settings | None = None) -> RunSummary:
     """Process every input into OUT/invoices (+ line_items, fields) and queue what needs a person."""
     settings = settings or Settings()
@@ -132,7 +133,8 @@ def run_ingest(
     inputs: list[str], out_dir: str, settings: Settings, on_progress: ProgressCallback | None = None
 ) -> RunSummary:
     """Run ingest_batch with the worker count from settings and an optional progress listener."""
-    configured = ingest_batch.with_options(task_runner=ThreadPoolTaskRunner(max_workers=settings.workers))
+    runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=settings.workers)
+    configured = ingest_batch.with_options(task_runner=runner)  # type: ignore[arg-type]
     if on_progress:
         _progress_listeners.append(on_progress)
     try:

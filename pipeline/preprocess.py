@@ -11,12 +11,12 @@ from typing import Literal
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
+from cv2.typing import MatLike
 from pydantic import BaseModel
 
 from pipeline.errors import CorruptDocumentError, ImageTooSmallError
 
-GrayImage = NDArray[np.uint8]
+GrayImage = MatLike  # what OpenCV takes and returns; grayscale uint8 throughout
 
 
 class PreprocessOptions(BaseModel):
@@ -119,7 +119,7 @@ def normalise_background(image: GrayImage) -> GrayImage:
 
 def apply_clahe(image: GrayImage) -> GrayImage:
     clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
-    return cv2.normalize(clahe.apply(image), None, 0, 255, cv2.NORM_MINMAX)
+    return cv2.normalize(clahe.apply(image), image.copy(), 0, 255, cv2.NORM_MINMAX)
 
 
 def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> PreprocessReport:

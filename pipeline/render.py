@@ -191,7 +191,7 @@ def render_pdf_page(path: Path, scratch: Path, dpi: int, page_no: int) -> Path:
         ) from exc
     if len(rendered) != 1:
         raise CorruptDocumentError(f"Page {page_no} of the PDF could not be drawn. Re-download or re-export it.")
-    return Path(rendered[0])
+    return Path(str(rendered[0]))  # paths_only=True: pdf2image returns paths, typed as images
 
 
 def pdf_page_images(path: Path, scratch: Path, dpi: int, pages: list[int]) -> dict[int, Path]:

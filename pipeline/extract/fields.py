@@ -165,7 +165,7 @@ def parse_date_value(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[
     return value, first, last
 
 
-def words_after_text(words: list, char_offset: int) -> int:  # type: ignore[type-arg]
+def words_after_text(words: list[Word], char_offset: int) -> int:
     position = 0
     for index, word in enumerate(words):
         position += len(word.text) + 1

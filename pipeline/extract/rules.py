@@ -218,11 +218,11 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
 
     fields: dict[str, FieldValue] = {}
     values: dict[str, object] = {}
-    for name, candidate in chosen.items():
-        if candidate is None:
+    for name, picked in chosen.items():
+        if picked is None:
             continue
-        fields[name] = _field_value(name, candidate, confidences.get(name))
-        values[name] = candidate.value
+        fields[name] = _field_value(name, picked, confidences.get(name))
+        values[name] = picked.value
     if currency_code is not None and currency_phrase is not None:
         fields["currency"] = FieldValue(
             name="currency",

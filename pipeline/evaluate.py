@@ -82,7 +82,9 @@ def values_match(field: str, predicted: object, expected: object) -> bool:
 
 
 def kind_group(kind: str | None) -> str:
-    return "born_digital" if kind in (None, "born_digital") else "scanned"
+    if kind is None:
+        return "kind not given"
+    return "born_digital" if kind == "born_digital" else "scanned"
 
 
 def evaluate_output(out_dir: Path) -> EvaluationReport:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 # "VAT Reg. GB 383 0882 52", "Tax ID", "GSTIN": registration numbers, not tax amounts.
-_NOT_AN_ID = r"(?!\s*(reg|no\b|no\.|nr|number|num|id\b|#|registration|identification|in\b))"
+_NOT_AN_ID = r"(?!\s*(reg|no\b|no\.|nr|number|num|nummer|id\b|#|registration|identification|in\b))"
 
 # (pattern, strength): strength is how sure a match makes us that the value beside it is this field.
 _LABELS: dict[str, list[tuple[str, float]]] = {
@@ -20,6 +20,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(document|doc\.?|bill|receipt)\s*(no\.?|number|#|nr\.?)", 0.9),
         (r"invoice(?=\s*[:#])", 0.85),
         (r"rechnungs-?\s*(nummer|nr\.?)", 1.0),
+        (r"factuur\s*-?\s*(nummer|nr\.?|no\.?)", 1.0),
         (r"(n[°o]\s*de\s*)?facture\s*(n[°o]|num[ée]ro)?", 0.8),
         (r"reference(\s*(no\.?|number))?", 0.6),
     ],
@@ -30,6 +31,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"dated", 0.9),
         (r"date", 0.8),
         (r"rechnungsdatum", 1.0),
+        (r"factuurdatum", 1.0),
         (r"datum", 0.8),
         (r"date\s*de\s*(la\s*)?facture", 1.0),
     ],
@@ -41,6 +43,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"pay(able)?\s*by", 0.9),
         (r"f[äa]llig(keitsdatum|\s*am)?", 1.0),
         (r"zahlbar\s*bis", 1.0),
+        (r"vervaldatum", 1.0),
         (r"[ée]ch[ée]ance", 1.0),
     ],
     "subtotal": [
@@ -50,6 +53,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"amount\s*(excl\.?|excluding|before)\b[a-z.\s]*", 1.0),
         (r"(netto(betrag)?|zwischensumme|summe\s*netto)", 1.0),
         (r"total\s*ht|montant\s*ht", 1.0),
+        (r"(subtotaal|exclusief\s*btw|totaal\s*excl\.?(\s*btw)?)", 1.0),
     ],
     "tax": [
         (rf"(total\s*)?(sales\s*)?tax(\s*amount)?{_NOT_AN_ID}", 1.0),
@@ -57,6 +61,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (rf"(gst|hst|pst|qst){_NOT_AN_ID}", 1.0),
         (r"(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
         (r"(tva|iva)", 1.0),
+        (rf"btw(\s*bedrag)?{_NOT_AN_ID}", 1.0),
     ],
     "total": [
         (r"grand\s*total", 1.0),
@@ -67,6 +72,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"total", 0.85),
         (r"(gesamt(betrag|summe)?|rechnungsbetrag|endbetrag|zu\s*zahlen)", 1.0),
         (r"(montant\s*total|total\s*ttc|net\s*[àa]\s*payer)", 1.0),
+        (r"(totaal(\s*incl\.?(\s*btw)?)?|factuur\s*totaal|te\s*betalen)", 1.0),
     ],
     "customer_name": [
         (r"bill(ed)?\s*to", 1.0),

@@ -71,6 +71,11 @@ def print_summary(summary: RunSummary) -> None:
             "[bold]all header fields[/bold]", *(f"[bold]{report.groups[n].header_accuracy:.3f}[/bold]" for n in names)
         )
         console.print(accuracy)
+        console.print(
+            f"Auto-accepted: {report.accepted_documents}/{report.scored_documents} "
+            f"({report.straight_through_rate:.0%}); accepted with a wrong header field: "
+            f"{report.accepted_with_wrong_field} ({report.auto_accept_error_rate:.1%} of accepted)"
+        )
     out = Path(summary.out_dir).resolve()
     console.print(f"Parquet: {out / 'invoices'}  {out / 'line_items'}  {out / 'fields'}")
     console.print(f"Review queue: {out / 'review.sqlite'}")

@@ -55,6 +55,18 @@ class GroupScore(BaseModel):
 class EvaluationReport(BaseModel):
     groups: dict[str, GroupScore] = Field(default_factory=dict)
     mismatches: list[dict[str, Any]] = Field(default_factory=list)
+    scored_documents: int = 0
+    accepted_documents: int = 0
+    accepted_with_wrong_field: int = 0
+
+    @property
+    def straight_through_rate(self) -> float:
+        return self.accepted_documents / self.scored_documents if self.scored_documents else 0.0
+
+    @property
+    def auto_accept_error_rate(self) -> float:
+        """Share of auto-accepted records with any scored header field wrong: the number that matters."""
+        return self.accepted_with_wrong_field / self.accepted_documents if self.accepted_documents else 0.0
 
 
 def truth_path_for(source: str) -> Path:
@@ -92,7 +104,8 @@ def evaluate_output(out_dir: Path) -> EvaluationReport:
     report = EvaluationReport()
     invoices = Path(out_dir) / "invoices"
     if not invoices.is_dir():
-        return report
+        report.accepted_with_wrong_field += int(accepted and any_wrong)
+    return report
     rows = ds.dataset(str(invoices), format="parquet").to_table().to_pylist()
     for row in rows:
         truth_file = truth_path_for(row["source"])
@@ -105,6 +118,10 @@ def evaluate_output(out_dir: Path) -> EvaluationReport:
             groups.append(report.groups.setdefault(f"kind:{truth['kind']}", GroupScore()))
         for group in groups:
             group.documents += 1
+        report.scored_documents += 1
+        accepted = row.get("status") == "accepted"
+        report.accepted_documents += int(accepted)
+        any_wrong = False
         for field in SCORED_HEADER_FIELDS:
             if field not in truth:
                 continue
@@ -112,6 +129,7 @@ def evaluate_output(out_dir: Path) -> EvaluationReport:
             for group in groups:
                 group.add(field, correct)
             if not correct:
+                any_wrong = True
                 report.mismatches.append(
                     {
                         "source": row["source"],
@@ -120,4 +138,5 @@ def evaluate_output(out_dir: Path) -> EvaluationReport:
                         "expected": truth[field],
                     }
                 )
+        report.accepted_with_wrong_field += int(accepted and any_wrong)
     return report

@@ -250,16 +250,18 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
             ).bbox(),
         )
 
-    issues = [
-        ValidationIssue(
-            code="unreadable_value",
-            field=broken.field,
-            message=f"The page prints a {broken.field.replace('_', ' ')} label but its value could not be read "
-            f"(read as {broken.evidence.text!r}); check it on the page.",
-        )
-        for broken in unread
-        if broken.field not in values
-    ]
+    issues: list[ValidationIssue] = []
+    for name in _AMOUNT_FIELDS:
+        printed = [c.evidence.text for c in [*by_field.get(name, []), *unread] if c.field == name]
+        if name not in values and printed:
+            issues.append(
+                ValidationIssue(
+                    code="unreadable_value",
+                    field=name,
+                    message=f"The page prints a {name} label, but no value read beside it ({printed[0]!r}) "
+                    "fits the other amounts; check it on the page.",
+                )
+            )
     invoice = Invoice.model_validate({**values, "line_items": [row.item for row in item_rows]})
     text_source = (
         TextSource.TEXT_LAYER if pages and all(p.source is TextSource.TEXT_LAYER for p in pages) else TextSource.OCR

@@ -104,8 +104,7 @@ def evaluate_output(out_dir: Path) -> EvaluationReport:
     report = EvaluationReport()
     invoices = Path(out_dir) / "invoices"
     if not invoices.is_dir():
-        report.accepted_with_wrong_field += int(accepted and any_wrong)
-    return report
+        return report
     rows = ds.dataset(str(invoices), format="parquet").to_table().to_pylist()
     for row in rows:
         truth_file = truth_path_for(row["source"])

@@ -35,6 +35,7 @@ class RunSummary(BaseModel):
     seconds: float = 0.0
     unmatched_inputs: list[str] = Field(default_factory=list)
     queued_for_review: int = 0
+    duplicate_inputs: int = 0
 
     @property
     def pages_per_minute(self) -> float:
@@ -98,6 +99,7 @@ def ingest_batch(inputs: list[str], out_dir: str, settings: Settings | None = No
         processed=0,
         written=0,
         unmatched_inputs=unmatched,
+        duplicate_inputs=sum(len(document.duplicate_sources) for document in documents),
     )
     _notify(0, len(todo), None)
 

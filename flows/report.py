@@ -54,6 +54,11 @@ def print_summary(summary: RunSummary) -> None:
         f"[bold]{summary.pages_per_minute:.1f} pages/minute[/bold]; rows written: {summary.written}; "
         f"queued for review: {summary.queued_for_review}"
     )
+    if summary.duplicate_inputs:
+        console.print(
+            f"[yellow]{summary.duplicate_inputs} input(s) had the same bytes as another input[/yellow]: "
+            "one row each, their paths in the duplicate_sources column"
+        )
     if summary.unmatched_inputs:
         console.print(f"[yellow]Inputs that matched no file:[/yellow] {', '.join(summary.unmatched_inputs)}")
 

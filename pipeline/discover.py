@@ -76,10 +76,12 @@ def expand_inputs(inputs: Iterable[str]) -> tuple[list[Path], list[str]]:
 
 
 def discover_documents(inputs: Iterable[str]) -> tuple[list[Document], list[str]]:
-    """Describe every input file; identical bytes given twice yield one document."""
+    """Describe every input file; identical bytes given twice are one document that names both paths."""
     files, unmatched = expand_inputs(inputs)
     documents: dict[str, Document] = {}
     for path in files:
         document = describe_file(path)
-        documents.setdefault(document.document_id, document)
+        first = documents.setdefault(document.document_id, document)
+        if first is not document:
+            first.duplicate_sources.append(document.source)
     return list(documents.values()), unmatched

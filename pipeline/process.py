@@ -33,6 +33,7 @@ def failed_record(document: Document, error: str, page_count: int = 0) -> Extrac
     return ExtractionRecord(
         document_id=document.document_id,
         source=document.source,
+        duplicate_sources=list(document.duplicate_sources),
         page_count=page_count,
         status=RecordStatus.FAILED,
         error=error,
@@ -116,6 +117,7 @@ def process_document(document: Document, settings: Settings) -> ExtractionRecord
         record = ExtractionRecord(
             document_id=document.document_id,
             source=document.source,
+            duplicate_sources=list(document.duplicate_sources),
             page_count=len(pages),
             status=RecordStatus.NEEDS_REVIEW,
             invoice=extraction.invoice,

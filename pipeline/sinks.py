@@ -43,6 +43,7 @@ def invoice_row(record: ExtractionRecord) -> dict[str, Any]:
     return {
         "document_id": record.document_id,
         "source": record.source,
+        "duplicate_sources": list(record.duplicate_sources),
         "page_count": record.page_count,
         "status": record.status.value,
         "confidence": round(record.confidence, 4),

@@ -12,6 +12,7 @@ INVOICES_SCHEMA = pa.schema(
     [
         pa.field("document_id", pa.string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
+        pa.field("duplicate_sources", pa.list_(pa.string()), nullable=False),
         pa.field("page_count", pa.int32(), nullable=False),
         pa.field("status", pa.string(), nullable=False),
         pa.field("confidence", pa.float64(), nullable=False),

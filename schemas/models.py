@@ -58,6 +58,9 @@ class Document(BaseModel):
     local_path: str = Field(description="Where the bytes can be read on this machine")
     size_bytes: int
     media_type: str = Field(description="Guessed from the content, e.g. application/pdf, image/png")
+    duplicate_sources: list[str] = Field(
+        default_factory=list, description="Other inputs in the batch with exactly these bytes"
+    )
 
 
 class Page(BaseModel):
@@ -182,6 +185,9 @@ class ExtractionRecord(BaseModel):
 
     document_id: str
     source: str
+    duplicate_sources: list[str] = Field(
+        default_factory=list, description="Other inputs with identical bytes, accounted for by this row"
+    )
     page_count: int = 0
     status: RecordStatus
     confidence: float = Field(ge=0, le=1, default=0.0)

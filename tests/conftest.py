@@ -68,15 +68,11 @@ def simple_invoice_pdf(tmp_path: Path) -> Path:
     return make_invoice_pdf(tmp_path / "simple.pdf", SIMPLE_INVOICE)
 
 
-@pytest.fixture
-def bad_inputs(tmp_path: Path) -> dict[str, Path]:
+def write_bad_inputs(folder: Path) -> dict[str, Path]:
     """One file per kind of bad input the issue names, each expected to end as one failed row."""
     from PIL import Image
 
-    folder = tmp_path / "bad"
-    folder.mkdir()
-    good = make_invoice_pdf(tmp_path / "good.pdf", SIMPLE_INVOICE)
-    data = good.read_bytes()
+    folder.mkdir(parents=True, exist_ok=True)
     files = {
         "empty_pdf": folder / "empty.pdf",
         "truncated_pdf": folder / "truncated.pdf",
@@ -85,6 +81,9 @@ def bad_inputs(tmp_path: Path) -> dict[str, Path]:
         "empty_png": folder / "empty.png",
         "tiny_image": folder / "tiny.png",
     }
+    source = make_invoice_pdf(folder / "source.pdf", SIMPLE_INVOICE)
+    data = source.read_bytes()
+    source.unlink()
     files["empty_pdf"].write_bytes(b"")
     files["truncated_pdf"].write_bytes(data[: len(data) // 2])
     make_invoice_pdf(files["encrypted_pdf"], SIMPLE_INVOICE, encrypt="s3cret")
@@ -92,6 +91,11 @@ def bad_inputs(tmp_path: Path) -> dict[str, Path]:
     files["empty_png"].write_bytes(b"")
     Image.new("L", (60, 40), color=255).save(files["tiny_image"])
     return files
+
+
+@pytest.fixture
+def bad_inputs(tmp_path: Path) -> dict[str, Path]:
+    return write_bad_inputs(tmp_path / "bad")
 
 
 @pytest.fixture(scope="session")

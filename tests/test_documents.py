@@ -27,7 +27,9 @@ def test_discover_folder_glob_and_duplicates(tmp_path: Path, simple_invoice_pdf:
     (folder / "nested" / "copy.pdf").write_bytes(simple_invoice_pdf.read_bytes())
     (folder / "notes.txt").write_text("not an invoice")
     documents, unmatched = discover_documents([str(folder), str(tmp_path / "*.nothing")])
-    assert len(documents) == 1  # identical bytes are one document
+    assert len(documents) == 1  # identical bytes are one document, which names the other path
+    assert documents[0].source == str(folder / "a.pdf")
+    assert documents[0].duplicate_sources == [str(folder / "nested" / "copy.pdf")]
     assert unmatched == [str(tmp_path / "*.nothing")]
     globbed, _ = discover_documents([str(folder / "**" / "*.pdf")])
     assert len(globbed) == 1
@@ -75,3 +77,26 @@ def test_text_layer_pdf_is_read_without_ocr(simple_invoice_pdf: Path) -> None:
     assert record.invoice.invoice_number == "INV-2024-0042"
     assert str(record.invoice.total) == "1573.55"
     assert record.page_count == 1
+
+
+def test_oversized_file_is_refused_with_the_limit_named(simple_invoice_pdf: Path) -> None:
+    documents, _ = discover_documents([str(simple_invoice_pdf)])
+    record = process_document(documents[0], Settings(max_file_bytes=1000))
+    assert record.status is RecordStatus.FAILED
+    assert "above the" in (record.error or "") and "LEDGERLENS_MAX_FILE_BYTES" in (record.error or "")
+
+
+def test_scanned_png_and_multipage_tiff_are_read_by_ocr(simple_invoice_pdf: Path, tmp_path: Path) -> None:
+    from pdf2image import convert_from_path
+
+    page = convert_from_path(str(simple_invoice_pdf), dpi=200, grayscale=True)[0]
+    png = tmp_path / "scan.png"
+    page.save(png, dpi=(200, 200))
+    tiff = tmp_path / "scan.tiff"
+    page.save(tiff, save_all=True, append_images=[page], dpi=(200, 200))
+    documents, _ = discover_documents([str(png), str(tiff)])
+    by_name = {Path(d.source).name: process_document(d, Settings()) for d in documents}
+    assert by_name["scan.png"].text_source == "ocr"
+    assert by_name["scan.png"].invoice.invoice_number == "INV-2024-0042"
+    assert str(by_name["scan.png"].invoice.total) == "1573.55"
+    assert by_name["scan.tiff"].page_count == 2

@@ -20,32 +20,31 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def ingested(sample_batch: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], object]:
-    from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf
+    from tests.conftest import write_bad_inputs
 
     bad = tmp_path_factory.mktemp("bad")
-    (bad / "empty.pdf").write_bytes(b"")
-    (bad / "notes.pdf").write_text("not a pdf at all")
-    good = make_invoice_pdf(bad / "source.pdf", SIMPLE_INVOICE).read_bytes()
-    (bad / "truncated.pdf").write_bytes(good[: len(good) // 2])
-    (bad / "source.pdf").unlink()
+    write_bad_inputs(bad)
     out = tmp_path_factory.mktemp("out")
     inputs = sorted(sample_batch.glob("*.pdf")) + sorted(bad.iterdir())
     seen: list[int] = []
     summary = run_ingest(
         [str(p) for p in inputs], str(out), Settings(workers=2), lambda done, total, rec: seen.append(done)
     )
-    assert seen[-1] == len(inputs)
+    assert seen[-1] == len(inputs) - 1  # the two empty files are one document
     return out, inputs, summary
 
 
 def test_every_input_has_exactly_one_row(ingested: tuple[Path, list[Path], object]) -> None:
     out, inputs, _ = ingested
     frame = pd.read_parquet(out / "invoices")
-    assert sorted(frame["source"]) == sorted(str(p) for p in inputs)
+    accounted = [*frame["source"], *(s for dups in frame["duplicate_sources"] for s in dups)]
+    assert sorted(accounted) == sorted(str(p) for p in inputs)  # empty.pdf and empty.png share bytes
     assert frame["document_id"].is_unique
     assert set(frame["status"]) <= {"accepted", "needs_review", "failed"}
     failed = frame[frame.status == "failed"]
-    assert set(Path(s).name for s in failed["source"]) >= {"empty.pdf", "notes.pdf", "truncated.pdf"}
+    bad_names = {"empty.pdf", "notes.pdf", "truncated.pdf", "encrypted.pdf", "empty.png", "tiny.png"}
+    failed_inputs = [*failed["source"], *(s for dups in failed["duplicate_sources"] for s in dups)]
+    assert {Path(s).name for s in failed_inputs} >= bad_names
     assert failed["error"].notna().all()
     assert frame.loc[frame.status != "failed", "error"].isna().all()
     assert frame["confidence"].between(0, 1).all()
@@ -77,7 +76,7 @@ def test_rerun_adds_no_rows(ingested: tuple[Path, list[Path], object]) -> None:
     before = {name: len(pd.read_parquet(out / name)) for name in ("invoices", "line_items", "fields")}
     summary = run_ingest([str(p) for p in inputs], str(out), Settings(workers=2))
     assert summary.processed == 0
-    assert summary.skipped_existing == len(inputs)
+    assert summary.skipped_existing == len(inputs) - 1
     after = {name: len(pd.read_parquet(out / name)) for name in ("invoices", "line_items", "fields")}
     assert after == before
 

@@ -16,14 +16,14 @@ from schemas import PageText, TextSource, Word
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 
-def ocr_page(image_path: Path, page_no: int, *, lang: str = "eng", timeout_s: int = 120) -> PageText:
+def ocr_page(image_path: Path, page_no: int, *, lang: str = "eng", timeout_s: int = 120, psm: int = 3) -> PageText:
     from PIL import Image
 
     try:
         with Image.open(image_path) as image:
             width, height = image.size
             data = pytesseract.image_to_data(
-                image, lang=lang, config="--oem 1 --psm 3", output_type=Output.DICT, timeout=timeout_s
+                image, lang=lang, config=f"--oem 1 --psm {psm}", output_type=Output.DICT, timeout=timeout_s
             )
     except RuntimeError as exc:  # pytesseract raises RuntimeError on its timeout
         raise TransientError(f"Tesseract timed out on page {page_no}") from exc

@@ -201,6 +201,8 @@ def _id_tokens(words: list[Word]) -> list[tuple[str, int, int]]:
 
 def parse_invoice_number(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
     for token, first, last in _id_tokens(phrase.words[start:]):
+        if token.startswith("$") and len(token) > 1 and not token[1].isdigit():
+            token = "S" + token[1:]  # "$-28073": OCR's S; money never continues with a hyphen or letter
         found = _INVOICE_NUMBER_TOKEN.match(token)
         if not found or not any(ch.isdigit() for ch in token):
             continue

@@ -173,8 +173,19 @@ _COLUMN_COMPILED: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# OCR reads a letter l as "!", "|" or "1" and o as "0" inside words ("Subtota!", "T0tal"); labels are
+# matched on a folded copy of the same length, so offsets still point into the original text.
+_OCR_L = re.compile(r"(?<=[A-Za-z])[!|1](?=[A-Za-z]|\b|$)")
+_OCR_O = re.compile(r"(?<=[A-Za-z])0(?=[A-Za-z])")
+
+
+def fold_ocr_letters(text: str) -> str:
+    return _OCR_O.sub("o", _OCR_L.sub("l", text))
+
+
 def match_label(text: str) -> LabelMatch | None:
     """The most specific label at the start of ``text``, or None."""
+    text = fold_ocr_letters(text)
     best: LabelMatch | None = None
     best_length = -1
     for field, strength, pattern in _COMPILED:

@@ -1,4 +1,4 @@
-"""The `ledgerlens` command: run a batch, make sample invoices."""
+"""The `ledgerlens` command: run a batch, make sample invoices, score output against ground truth."""
 
 from __future__ import annotations
 
@@ -43,6 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("directory")
     samples.add_argument("--count", type=int, default=24)
     samples.add_argument("--seed", type=int, default=0)
+
+    evaluate = commands.add_parser("eval", help="score OUT against *.truth.json files; suggest a threshold")
+    evaluate.add_argument("truth_dir", metavar="TRUTH_DIR", help="folder searched recursively for *.truth.json")
+    evaluate.add_argument("out_dir", metavar="OUT_DIR", help="output folder of `ledgerlens run`")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    evaluate.add_argument("--diagram", help="reliability diagram PNG (default: OUT_DIR/reliability.png)")
+    evaluate.add_argument(
+        "--target-error-rate", type=float, default=0.01, help="auto-accept error rate the threshold must meet"
+    )
     return parser
 
 
@@ -103,10 +112,55 @@ def command_samples(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_eval(args: argparse.Namespace) -> int:
+    truth_dir, out_dir = Path(args.truth_dir), Path(args.out_dir)
+    missing = [str(path) for path in (truth_dir, out_dir) if not path.is_dir()]
+    if missing:
+        print(f"ledgerlens eval: folder not found: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    if not 0 <= args.target_error_rate <= 1:
+        print("ledgerlens eval: --target-error-rate must be between 0 and 1", file=sys.stderr)
+        return EXIT_USAGE
+
+    import json
+
+    from pydantic import ValidationError
+
+    from pipeline.config import Settings
+    from pipeline.evaluate import choose_threshold, evaluate, write_reliability_diagram
+
+    try:
+        report = evaluate(truth_dir, out_dir)
+    except (OSError, ValueError) as exc:
+        print(f"ledgerlens eval: cannot read truth or output: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    choice = choose_threshold(report.calibration_pairs, args.target_error_rate)
+    diagram = Path(args.diagram) if args.diagram else out_dir / "reliability.png"
+    try:
+        write_reliability_diagram(report.calibration_pairs, diagram, title=f"Reliability: {out_dir}")
+    except OSError as exc:
+        print(f"ledgerlens eval: cannot write {diagram}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_OUTPUT
+    try:
+        current: float | None = Settings().accept_threshold
+    except ValidationError:
+        current = None  # a bad LEDGERLENS_ variable should not stop an evaluation that does not use it
+    if args.json:
+        figures = report.to_json_dict(args.target_error_rate)
+        figures["reliability_diagram"] = str(diagram)
+        figures["current_accept_threshold"] = current
+        print(json.dumps(figures, indent=2, default=str))
+        return EXIT_OK
+    from flows.eval_report import print_evaluation
+
+    print_evaluation(report, choice, diagram, current)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"run": command_run, "samples": command_samples}
+    handlers = {"run": command_run, "samples": command_samples, "eval": command_eval}
     return handlers[args.command](args)
 
 

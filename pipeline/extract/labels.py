@@ -200,12 +200,14 @@ def match_label(text: str) -> LabelMatch | None:
 
 
 def column_kind(text: str) -> str | None:
-    """Which line-item column a header phrase names; the first listed kind wins on ties."""
-    cleaned = text.strip()
+    """Which line-item column a header phrase names; the longest matching name wins ("Item #" is a SKU)."""
+    cleaned = fold_ocr_letters(text.strip())
+    best: tuple[int, str] | None = None
     for kind, pattern in _COLUMN_COMPILED:
-        if pattern.match(cleaned):
-            return kind
-    return None
+        found = pattern.match(cleaned)
+        if found and (best is None or len(found.group(1)) > best[0]):
+            best = (len(found.group(1)), kind)
+    return best[1] if best else None
 
 
 def is_title(text: str) -> bool:

@@ -8,6 +8,7 @@ description. A description that wraps onto a row without numbers is joined to th
 from __future__ import annotations
 
 import itertools
+import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -127,48 +128,116 @@ def _is_stop_row(index: PageIndex, row: Row) -> bool:
     return False
 
 
-def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]:
-    items: list[ItemRows] = []
-    columns: list[Column] | None = None
-    table_open = False
-    previous_row: Row | None = None
+def _table_segments(index: PageIndex) -> list[tuple[list[Column], list[Row]]]:
+    """Each header row with the body rows under it, up to the totals (possibly across a page break)."""
+    segments: list[tuple[list[Column], list[Row]]] = []
+    body: list[Row] | None = None
+    previous: Row | None = None
     for row in index.rows:
         found = header_columns(row)
         if found is not None:
-            columns, table_open, previous_row = found, True, row
+            body = []
+            segments.append((found, body))
+            previous = row
             continue
-        if not table_open or columns is None:
+        if body is None:
             continue
-        if previous_row is not None and row.page_no != previous_row.page_no:
-            previous_row = None  # a new page: the table may continue under a repeated or absent header
         if _is_stop_row(index, row):
-            table_open = False
+            body, previous = None, None
             continue
-        if previous_row is not None and row.y0 - previous_row.y1 > 6 * max(row.height, 1.0):
-            table_open = False
+        same_page = previous is not None and row.page_no == previous.page_no
+        if same_page and previous is not None and row.y0 - previous.y1 > 6 * max(row.height, 1.0):
+            body, previous = None, None
             continue
-        values, descriptions = _parse_row(row, columns, style)
-        phrases = list(row.phrases)
-        has_money = "amount" in values or "unit_price" in values
-        if has_money:
-            items.append(
-                ItemRows(
-                    LineItem(
-                        description=" ".join(descriptions) or None,
-                        quantity=values.get("quantity"),
-                        unit_price=values.get("unit_price"),
-                        amount=values.get("amount"),
-                    ),
-                    phrases,
+        body.append(row)
+        previous = row
+    return segments
+
+
+def _numeric_phrases(rows: list[Row], style: DocumentStyle) -> list[Phrase]:
+    return [
+        phrase
+        for row in rows
+        for phrase in row.phrases
+        if sum(ch.isalpha() for ch in phrase.text) <= 4 and _number(phrase.text, style) is not None
+    ]
+
+
+def align_numeric_columns(columns: list[Column], rows: list[Row], style: DocumentStyle) -> list[Column]:
+    """Place numeric columns where the numbers actually are.
+
+    Numbers in one column share a right edge (or centre) down the table, so clustering the body's
+    numbers finds the columns even when OCR garbled or shifted the header. Clusters take the header's
+    numeric kinds from the right when the counts agree, the usual order (quantity, unit price, amount)
+    when they do not.
+    """
+    numbers = _numeric_phrases(rows, style)
+    if not numbers:
+        return columns
+    height = statistics.median(p.height for p in numbers)
+    clusters: list[list[Phrase]] = []
+    for phrase in sorted(numbers, key=lambda p: p.x1):
+        if clusters and phrase.x1 - clusters[-1][-1].x1 <= 2 * height:
+            clusters[-1].append(phrase)
+        else:
+            clusters.append([phrase])
+    money_rows = len({(p.page_no, p.row_index) for p in numbers})
+    clusters = [c for c in clusters if len(c) >= max(1, money_rows // 3)]
+    header_numeric = [c for c in columns if c.kind in _NUMERIC]
+    text_columns = [c for c in columns if c.kind not in _NUMERIC]
+    description = next((c for c in text_columns if c.kind == "description"), None)
+    if description is not None and not any(c.kind == "quantity" and c.x1 < description.x0 for c in header_numeric):
+        # numbers left of the description are codes unless the header puts a quantity there
+        clusters = [c for c in clusters if min(p.x0 for p in c) > description.x0]
+    if not clusters:
+        return columns
+    if len(clusters) == len(header_numeric):
+        kinds = [c.kind for c in header_numeric]
+    else:
+        kinds = list(reversed(["amount", "unit_price", "quantity"][: len(clusters)]))
+        clusters = clusters[-len(kinds) :]
+    aligned = [
+        Column(kind, min(p.x0 for p in cluster), max(p.x1 for p in cluster))
+        for kind, cluster in zip(kinds, clusters, strict=True)
+    ]
+    return sorted([*text_columns, *aligned], key=lambda c: c.x0)
+
+
+def _repair_row_arithmetic(values: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Quantity and unit price swapped by a misread header are put back when that makes q x p = amount."""
+    quantity, unit_price, amount = values.get("quantity"), values.get("unit_price"), values.get("amount")
+    if quantity is None or unit_price is None or amount is None:
+        return values
+    if abs(quantity * unit_price - amount) > Decimal("0.01"):
+        return values
+    if quantity != quantity.to_integral_value() and unit_price == unit_price.to_integral_value():
+        return {**values, "quantity": unit_price, "unit_price": quantity}
+    return values
+
+
+def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]:
+    items: list[ItemRows] = []
+    for header, rows in _table_segments(index):
+        columns = align_numeric_columns(header, rows, style)
+        previous: Row | None = None
+        for row in rows:
+            values, descriptions = _parse_row(row, columns, style)
+            values = _repair_row_arithmetic(values)
+            if "amount" in values or "unit_price" in values:
+                item = LineItem(
+                    description=" ".join(descriptions) or None,
+                    quantity=values.get("quantity"),
+                    unit_price=values.get("unit_price"),
+                    amount=values.get("amount"),
                 )
-            )
-            previous_row = row
-        elif descriptions and items and previous_row is not None and row.page_no == previous_row.page_no:
-            last = items[-1]
-            joined = " ".join(filter(None, [last.item.description, *descriptions]))
-            last.item = last.item.model_copy(update={"description": joined})
-            last.phrases.extend(phrases)
-            previous_row = row
+                items.append(ItemRows(item, list(row.phrases)))
+                previous = row
+            elif descriptions and items and previous is not None and row.page_no == previous.page_no:
+                last = items[-1]
+                joined = " ".join(filter(None, [last.item.description, *descriptions]))
+                last.item = last.item.model_copy(update={"description": joined})
+                last.phrases.extend(row.phrases)
+                previous = row
     return items
 
 

@@ -128,3 +128,20 @@ def test_samples_cli_writes_truth(tmp_path: Path) -> None:
     for pdf in pdfs:
         truth = json.loads(pdf.with_name(f"{pdf.stem}.truth.json").read_text())
         assert truth["document"] == pdf.name
+
+
+def test_run_publishes_counts_artifact(ingested: tuple[Path, list[Path], object]) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ingest-counts"])),
+        )
+    assert artifacts, "the flow should publish an ingest-counts table artifact"
+    _, _, summary = ingested
+    totals = []
+    for artifact in artifacts:
+        rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+        totals.append(sum(row["documents"] for row in rows))
+    assert summary.processed in totals  # type: ignore[attr-defined]

@@ -2,18 +2,34 @@
 
 ``generate_samples(out_dir, count, seed)`` writes ``<stem>.pdf`` plus ``<stem>.truth.json`` per invoice.
 Three kinds are produced: ``born_digital`` (reportlab, real text layer), ``clean_scan`` and ``hard_scan``
-(the born-digital page rendered with poppler, degraded with OpenCV/numpy and saved as an image-only PDF).
+(the born-digital pages rendered with poppler, degraded with OpenCV/numpy and saved as an image-only PDF).
 
 Everything is driven by seeded RNGs (one per sample, derived from ``seed`` and the sample's index), and
 reportlab runs with ``invariant=1``, so the same seed always yields byte-identical files and sample ``i``
 does not depend on ``count``.
 
 Layout families live in ``LAYOUTS``: each is a ``Layout`` value describing where blocks sit, the table
-style and the label vocabulary it may use. Adding a family means adding one entry there.
+style and the label vocabulary it may use. Most families share the full-page renderer (``frame="page"``);
+``compact`` (receipt-like centred column) and ``sidebar`` (meta data in a shaded left column, German or
+French labels for some invoices) have renderers of their own.
+
+Two properties are fixed by the sample's index alone (see ``plan_sample``), so every batch of a given size
+has the same mix whatever the seed:
+
+* multi-page: indices 4, 9, 15 and 20 of every run of 24 (1 in 6). Those invoices have 14-30 line items
+  that run onto a second page; totals are printed on the last page only. Truth ``pages`` is the page count.
+* inconsistent: indices 6, 19, 32 and 45 of every run of 48 (1 in 12, never among the first 4). Exactly
+  one relation printed on the page is broken, and truth records the printed values with
+  ``"inconsistent": true``. Either the total is off from subtotal + tax by +-1, +-10 or +-100 currency
+  units, or the subtotal is off from the sum of the line amounts by +-1, +-10 or +-100 or by minus one
+  line's amount (a line left out of the sum). The tax always matches the printed subtotal.
+
+Money in truth is always a string with two decimals; JPY invoices print whole yen but keep ``.00`` in truth.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import random
@@ -34,9 +50,15 @@ from reportlab.pdfgen import canvas
 
 Kind = Literal["born_digital", "clean_scan", "hard_scan"]
 Align = Literal["left", "right", "center"]
+Language = Literal["en", "de", "fr"]
+Frame = Literal["page", "compact", "sidebar"]
 
 # Deterministic cycle: half born-digital, a quarter of each scan kind; any 4 consecutive samples hold all three.
 KIND_CYCLE: tuple[Kind, ...] = ("born_digital", "clean_scan", "born_digital", "hard_scan")
+# Chosen so that each kind and, over 48 samples, every layout family gets multi-page and inconsistent invoices.
+MULTI_PAGE_SLOTS: tuple[int, tuple[int, ...]] = (24, (4, 9, 15, 20))
+INCONSISTENT_SLOTS: tuple[int, tuple[int, ...]] = (48, (6, 19, 32, 45))
+MULTI_PAGE_ITEMS = (14, 30)
 CENT = Decimal("0.01")
 
 # --------------------------------------------------------------------------------------------------------------
@@ -61,6 +83,8 @@ class Vocabulary:
     sku: tuple[str, ...] = ("SKU", "Item #", "Code")
     title: tuple[str, ...] = ("INVOICE",)
     colon: bool = False
+    tax: tuple[str, ...] = ()  # tax-line templates ("{rate}" is the printed rate); empty means the region's own
+    position: tuple[str, ...] = ("#", "No.")  # header of the running line-number column (sidebar only)
 
 
 @dataclass(frozen=True)
@@ -72,13 +96,15 @@ class Layout:
     vendor_block: Align  # vendor name + address: top-left, top-right or centred header
     bill_to_side: Literal["left", "right"]
     meta_style: Literal["column", "row"]  # label/value column beside bill-to, or labels above values in a row
-    table_style: Literal["grid", "zebra", "plain"]
+    table_style: Literal["grid", "zebra", "plain", "ruled", "none"]
     sku_column: bool
     qty_first: bool  # quantity column before the description
     vocabulary: Vocabulary
     header_band: bool = False  # light grey band behind the header
     sender_line: bool = False  # small one-line sender address above the bill-to block (European letter)
     title_below: bool = False  # document title below the address blocks instead of in the header
+    frame: Frame = "page"  # which renderer draws the family
+    translations: tuple[tuple[Language, Vocabulary], ...] = ()  # non-English label sets, used for some invoices
 
 
 LAYOUTS: tuple[Layout, ...] = (
@@ -208,6 +234,87 @@ LAYOUTS: tuple[Layout, ...] = (
         ),
         header_band=True,
     ),
+    # The two families below have renderers of their own, which ignore the block-placement fields.
+    Layout(
+        name="compact",
+        font="Helvetica",
+        vendor_block="center",
+        bill_to_side="left",
+        meta_style="column",
+        table_style="none",
+        sku_column=False,
+        qty_first=True,
+        vocabulary=Vocabulary(
+            invoice_number=("Invoice No.", "Inv #", "Document number"),
+            invoice_date=("Date", "Issued", "Invoice date"),
+            due_date=("Due", "Pay by", "Due date"),
+            subtotal=("Subtotal", "Sub Total", "Net"),
+            total=("Grand Total", "Amount Payable", "Amount Due"),
+            bill_to=("Customer", "Sold to", "Bill to"),
+            description=("Item", "Description"),
+            title=("INVOICE", "TAX INVOICE", "SALES INVOICE"),
+        ),
+        frame="compact",
+    ),
+    Layout(
+        name="sidebar",
+        font="Helvetica",
+        vendor_block="left",
+        bill_to_side="left",
+        meta_style="column",
+        table_style="ruled",
+        sku_column=False,
+        qty_first=False,
+        vocabulary=Vocabulary(
+            invoice_number=("Invoice No.", "Document number", "Invoice Number"),
+            invoice_date=("Invoice Date", "Date of issue"),
+            due_date=("Due Date", "Payment due"),
+            subtotal=("Subtotal", "Net total"),
+            total=("Balance", "Total", "Amount Due"),
+            bill_to=("Billed To", "Client"),
+            unit_price=("Unit Price", "Rate"),
+            title=("INVOICE", "Invoice"),
+        ),
+        frame="sidebar",
+        translations=(
+            (
+                "de",
+                Vocabulary(
+                    invoice_number=("Rechnungsnummer", "Rechnungs-Nr.", "Rechnung Nr."),
+                    invoice_date=("Rechnungsdatum", "Datum"),
+                    due_date=("Fällig am", "Zahlbar bis", "Fälligkeitsdatum"),
+                    subtotal=("Nettobetrag", "Zwischensumme", "Summe netto"),
+                    total=("Gesamtbetrag", "Rechnungsbetrag", "Gesamt brutto"),
+                    bill_to=("Rechnungsempfänger", "Kunde", "Rechnung an"),
+                    description=("Bezeichnung", "Beschreibung", "Leistung"),
+                    quantity=("Menge", "Anzahl"),
+                    unit_price=("Einzelpreis", "E-Preis"),
+                    amount=("Gesamtpreis", "Betrag"),
+                    title=("RECHNUNG", "Rechnung"),
+                    tax=("MwSt. {rate}", "USt. {rate}", "zzgl. MwSt. {rate}"),
+                    position=("Pos.", "Nr."),
+                ),
+            ),
+            (
+                "fr",
+                Vocabulary(
+                    invoice_number=("Facture N°", "N° de facture", "Numéro de facture"),
+                    invoice_date=("Date de facture", "Date d'émission"),
+                    due_date=("Échéance", "Date d'échéance", "À payer avant le"),
+                    subtotal=("Total HT", "Sous-total HT"),
+                    total=("Total TTC", "Net à payer", "Montant TTC"),
+                    bill_to=("Facturé à", "Client", "Destinataire"),
+                    description=("Désignation", "Description"),
+                    quantity=("Qté", "Quantité"),
+                    unit_price=("Prix unitaire", "P.U. HT"),
+                    amount=("Montant", "Montant HT"),
+                    title=("FACTURE", "Facture"),
+                    tax=("TVA {rate}", "TVA ({rate})"),
+                    position=("N°", "Réf."),
+                ),
+            ),
+        ),
+    ),
 )
 
 LAYOUTS_BY_NAME: dict[str, Layout] = {layout.name: layout for layout in LAYOUTS}
@@ -239,6 +346,8 @@ class Region:
     phone: str
     bank: tuple[str, ...]
     tax_id: str
+    decimals: int = 2  # digits after the decimal mark in printed money (JPY has none)
+    price_scale: int = 1  # item price pools are in dollar-like units; multiply for weaker currency units
 
 
 # fmt: off
@@ -382,8 +491,31 @@ REGIONS: tuple[Region, ...] = (
         bank=("IBAN CH## 0076 2011 #### #### #", "PostFinance IBAN CH## 0900 0000 #### #### #"),
         tax_id="UID CHE-###.###.### MWST",
     ),
+    Region(
+        key="jp",
+        currency="JPY",
+        weight=4,
+        number_styles=("us",),
+        date_styles=("iso", "us_long", "day_mon"),
+        page_size=A4,
+        money_marks=(("¥", True), ("JPY", True), ("¥", True)),
+        taxes=(("10", "Consumption tax {rate}"), ("10", "Consumption Tax"), ("8", "Consumption tax {rate}")),
+        suffixes=("K.K.", "Co., Ltd.", "Inc."),
+        streets=("{n}-3 Nihonbashi, Chuo-ku", "1-2-{n} Shibuya, Shibuya-ku", "{n}-1-5 Umeda, Kita-ku"),
+        cities=("Tokyo 103-00##", "Tokyo 150-00##", "Osaka 530-00##"),
+        country="Japan",
+        phone="+81 3 #### ####",
+        bank=("MUFG Bank, Branch 0##, Ordinary Account #######", "Mizuho Bank, Branch 1##, Account #######"),
+        tax_id="Registration No. T#############",
+        decimals=0,
+        price_scale=150,
+    ),
 )
 # fmt: on
+
+# Regions whose invoices may carry labels in a given language; English labels go with any region.
+LANGUAGE_REGIONS: dict[Language, tuple[str, ...]] = {"en": (), "de": ("de", "ch"), "fr": ("fr", "ch")}
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Content pools
@@ -526,6 +658,104 @@ QUANTITIES: dict[str, tuple[str, ...]] = {
 }
 DUE_DAYS = (7, 10, 14, 14, 15, 21, 30, 30, 30, 30, 45, 60)
 
+# Appended to a repeated item on long invoices so that every line reads differently, as on real ones.
+REPEAT_REFS = ("(order {n})", "(ref. {n})", "(lot {n})", "(delivery {n})", "(week {w})", "(ticket #{n})")
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """Running text in one language: payment terms, notes, page numbers and continuation markers."""
+
+    date_styles: tuple[DateStyle, ...]  # empty means the region's own
+    terms: tuple[str, ...]  # "{days}" is the payment term
+    notes: tuple[str, ...]  # "{date}" is a date shortly before the invoice date
+    thanks: str
+    questions: str  # "{phone}"
+    late: str
+    page: str  # "{page}" of "{pages}"
+    continued: tuple[str, ...]  # below the rows of a page that is not the last; "{next}" is the next page
+    carried: str  # label of the running sum at the foot of a page that is not the last
+    brought: str  # label of the same sum at the head of the next page
+    continuation: str  # beside the invoice number at the top of a continuation page
+    tel: str
+    attn: str
+    po: str
+    customer_id: str
+    currency: str
+    notes_label: str
+    intro: tuple[str, ...]  # sentence above the table (sidebar family)
+
+
+PHRASES: dict[Language, Phrases] = {
+    "en": Phrases(
+        date_styles=(),
+        terms=(
+            "Payment terms: Net {days} days",
+            "Payment due within {days} days of invoice date.",
+            "Terms: Net {days}",
+        ),
+        notes=("Goods delivered on {date}.", "Service period ending {date}.", "Order placed {date}, thank you!"),
+        thanks="Thank you for your business!",
+        questions="Questions about this invoice? Call {phone}",
+        late="Late payments are subject to interest of 1.5% per month.",
+        page="Page {page} of {pages}",
+        continued=("Continued on page {next}", "continued ...", "Continued overleaf"),
+        carried="Carried forward",
+        brought="Brought forward",
+        continuation="(continued)",
+        tel="Tel.",
+        attn="Attn:",
+        po="PO Number",
+        customer_id="Customer ID",
+        currency="Currency",
+        notes_label="Notes",
+        intro=("Thank you for your order. We invoice you as follows:", "For goods and services supplied:"),
+    ),
+    "de": Phrases(
+        date_styles=("eu_dot",),
+        terms=("Zahlbar innerhalb von {days} Tagen ohne Abzug.", "Zahlungsziel: {days} Tage netto"),
+        notes=("Lieferdatum: {date}", "Leistungszeitraum bis {date}.", "Ihre Bestellung vom {date}."),
+        thanks="Vielen Dank für Ihren Auftrag!",
+        questions="Fragen zur Rechnung? Tel. {phone}",
+        late="Bei Zahlungsverzug berechnen wir Verzugszinsen.",
+        page="Seite {page} von {pages}",
+        continued=("Fortsetzung auf Seite {next}", "- Fortsetzung folgt -"),
+        carried="Übertrag",
+        brought="Übertrag",
+        continuation="(Fortsetzung)",
+        tel="Tel.",
+        attn="z. Hd.",
+        po="Bestellnummer",
+        customer_id="Kundennummer",
+        currency="Währung",
+        notes_label="Hinweise",
+        intro=(
+            "Vielen Dank für Ihren Auftrag. Wir berechnen Ihnen folgende Leistungen:",
+            "Wir erlauben uns, Ihnen folgende Positionen in Rechnung zu stellen:",
+        ),
+    ),
+    "fr": Phrases(
+        date_styles=("eu_slash",),
+        terms=("Paiement à {days} jours net.", "Conditions de paiement : {days} jours"),
+        notes=("Livraison effectuée le {date}.", "Prestation réalisée jusqu'au {date}.", "Votre commande du {date}."),
+        thanks="Merci de votre confiance !",
+        questions="Une question ? Appelez le {phone}",
+        late="Tout retard de paiement entraîne des pénalités.",
+        page="Page {page} sur {pages}",
+        continued=("Suite page {next}", "... à suivre"),
+        carried="À reporter",
+        brought="Report",
+        continuation="(suite)",
+        tel="Tél.",
+        attn="À l'attention de",
+        po="Bon de commande",
+        customer_id="N° client",
+        currency="Devise",
+        notes_label="Remarques",
+        intro=("Nous vous remercions de votre commande.", "Détail des prestations :"),
+    ),
+}
+
 # --------------------------------------------------------------------------------------------------------------
 # Invoice content
 # --------------------------------------------------------------------------------------------------------------
@@ -537,10 +767,11 @@ class LineSpec:
     sku: str
     quantity: Decimal
     unit_price: Decimal
+    quantum: Decimal = CENT  # smallest printed money unit
 
     @property
     def amount(self) -> Decimal:
-        return (self.quantity * self.unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+        return (self.quantity * self.unit_price).quantize(self.quantum, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -560,6 +791,34 @@ class Labels:
     amount: str
     sku: str
     title: str
+    position: str
+
+
+@dataclass(frozen=True)
+class PageBreak:
+    """How a two-page invoice continues onto its second page."""
+
+    repeat_header: bool  # the table header is printed again at the top of page 2
+    marker: Literal["note", "carried", "none"]  # below the page-1 rows: a 'continued' note, a running sum, nothing
+    note: str
+    min_carry: int  # rows always left for page 2
+    form_rows: int  # 0 fills page 1; otherwise page 1 holds at most this many rows, like a fixed-length form
+
+
+@dataclass(frozen=True)
+class SamplePlan:
+    """What the index and seed alone decide about a sample, before any random content is drawn."""
+
+    index: int
+    seed: int
+    kind: Kind
+    layout: Layout
+    multi_page: bool
+    inconsistent: bool
+
+    @property
+    def stem(self) -> str:
+        return f"inv-{self.index + 1:04d}-{self.kind}-{self.layout.name}"
 
 
 @dataclass
@@ -568,6 +827,7 @@ class InvoiceSpec:
 
     layout: Layout
     region: Region
+    language: Language
     vendor_name: str
     vendor_lines: list[str]
     customer_name: str
@@ -589,22 +849,55 @@ class InvoiceSpec:
     vendor_size: float
     body_size: float
     show_currency_meta: bool = False
+    page_break: PageBreak | None = None
+    subtotal_error: Decimal = Decimal(0)  # printed subtotal minus the sum of the printed line amounts
+    total_error: Decimal = Decimal(0)  # printed total minus (printed subtotal + printed tax)
+    # compact family
+    leaders: bool = True  # dot leaders between label and value, otherwise a plain gap
+    unit_note: str = "@ {price}"
+    item_header: bool = True
+    column_width: float = 300.0
+    # sidebar family
+    positions: bool = False  # running line-number column
+    intro: str = ""
+    sidebar_width: float = 160.0
+    sidebar_grey: float = 0.9
 
     @property
     def currency(self) -> str:
         return self.region.currency
 
     @property
-    def subtotal(self) -> Decimal:
+    def phrases(self) -> Phrases:
+        return PHRASES[self.language]
+
+    @property
+    def pages(self) -> int:
+        return 1 if self.page_break is None else 2
+
+    @property
+    def quantum(self) -> Decimal:
+        return CENT if self.region.decimals == 2 else Decimal(1)
+
+    @property
+    def items_sum(self) -> Decimal:
         return sum((line.amount for line in self.lines), Decimal("0.00"))
 
     @property
+    def subtotal(self) -> Decimal:
+        return self.items_sum + self.subtotal_error
+
+    @property
     def tax(self) -> Decimal:
-        return (self.subtotal * self.tax_rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+        return (self.subtotal * self.tax_rate / 100).quantize(self.quantum, rounding=ROUND_HALF_UP)
 
     @property
     def total(self) -> Decimal:
-        return self.subtotal + self.tax
+        return self.subtotal + self.tax + self.total_error
+
+    @property
+    def inconsistent(self) -> bool:
+        return bool(self.subtotal_error or self.total_error)
 
 
 def _digits(rng: random.Random, template: str) -> str:
@@ -651,28 +944,67 @@ def _percent(rate: str, number_style: NumberStyle) -> str:
     return f"{text}%"
 
 
-def _make_lines(rng: random.Random, industry: Industry) -> list[LineSpec]:
-    count = rng.choice((1, 1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8))
-    chosen = rng.sample(industry.items, k=min(count, len(industry.items)))
+def _make_lines(rng: random.Random, industry: Industry, region: Region, multi_page: bool) -> list[LineSpec]:
+    pool = list(industry.items)
+    if multi_page:
+        count = rng.randint(*MULTI_PAGE_ITEMS)
+    else:
+        count = min(rng.choice((1, 1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8)), len(pool))
+    chosen: list[Item] = []
+    while len(chosen) < count:
+        chosen.extend(rng.sample(pool, k=min(len(pool), count - len(chosen))))
+    quantum = CENT if region.decimals == 2 else Decimal(1)
+    seen: set[str] = set()
     lines = []
     for description, low, high, qty_kind in chosen:
+        text = description
+        while text in seen:
+            ref = rng.choice(REPEAT_REFS).format(n=rng.randint(1000, 9999), w=rng.randint(1, 52))
+            text = f"{description} {ref}"
+        seen.add(text)
         price = rng.uniform(low, high)
         if qty_kind in ("hours", "one", "months") and rng.random() < 0.6:
             price = round(price / 5) * 5 or 5.0  # services are often priced in round numbers
+        if region.decimals == 2:
+            unit_price = Decimal(f"{price:.2f}")
+        else:
+            # Whole tens of the currency unit keep every quantity (even 0.5 or 2.5) an exact whole amount.
+            unit_price = Decimal(max(10, round(price * region.price_scale / 10) * 10))
         sku = f"{industry.sku_prefix}-{rng.randint(100, 9999)}{rng.choice(('', '', '-B', '-XL'))}"
         lines.append(
             LineSpec(
-                description=description,
+                description=text,
                 sku=sku,
                 quantity=Decimal(rng.choice(QUANTITIES[qty_kind])),
-                unit_price=Decimal(f"{price:.2f}"),
+                unit_price=unit_price,
+                quantum=quantum,
             )
         )
     return lines
 
 
-def _make_invoice(rng: random.Random, layout: Layout) -> InvoiceSpec:
-    region = rng.choices(REGIONS, weights=[r.weight for r in REGIONS])[0]
+def _inconsistency(rng: random.Random, lines: Sequence[LineSpec]) -> tuple[Decimal, Decimal]:
+    """(subtotal error, total error): exactly one is non-zero, as documented in the module docstring."""
+    items_sum = sum((line.amount for line in lines), Decimal(0))
+    step = Decimal(10) ** rng.randint(0, 2) * rng.choice((-1, 1))
+    if items_sum + step <= 0:
+        step = -step
+    if rng.random() < 0.5:
+        return Decimal(0), step
+    if len(lines) > 1 and rng.random() < 0.5:
+        return -rng.choice(lines).amount, Decimal(0)
+    return step, Decimal(0)
+
+
+def _make_invoice(rng: random.Random, plan: SamplePlan) -> InvoiceSpec:
+    layout = plan.layout
+    language: Language = "en"
+    vocab = layout.vocabulary
+    if layout.translations and rng.random() < 0.6:
+        language, vocab = rng.choice(layout.translations)
+    phrases = PHRASES[language]
+    regions = [r for r in REGIONS if not LANGUAGE_REGIONS[language] or r.key in LANGUAGE_REGIONS[language]]
+    region = rng.choices(regions, weights=[r.weight for r in regions])[0]
     industry = rng.choice(INDUSTRIES)
     vendor_name = _company(rng, industry.cores, region.suffixes)
     customer_name = _company(rng, CUSTOMER_CORES, region.suffixes, avoid=vendor_name)
@@ -681,20 +1013,22 @@ def _make_invoice(rng: random.Random, layout: Layout) -> InvoiceSpec:
     due_days = rng.choice(DUE_DAYS)
     due_date = invoice_date + timedelta(days=due_days)
     number_style = rng.choice(region.number_styles)
-    date_style = rng.choice(region.date_styles)
-    rate, tax_template = rng.choice(region.taxes)
-    vocab = layout.vocabulary
-    colon = vocab.colon
+    date_style = rng.choice(phrases.date_styles or region.date_styles)
+    rate, region_tax = rng.choice(region.taxes)
+    tax_template = rng.choice(vocab.tax) if vocab.tax else region_tax
+    leaders = rng.random() < 0.6
+    # Receipt-style rows with a plain gap read better with a colon after the label; dot leaders replace it.
+    colon = vocab.colon or (layout.frame == "compact" and not leaders)
 
     vendor_lines = _address(rng, region, with_country=rng.random() < 0.3)
-    contact = [f"Tel. {_digits(rng, region.phone)}", f"billing@{vendor_name.split()[0].lower()}.example"]
+    contact = [f"{phrases.tel} {_digits(rng, region.phone)}", f"billing@{vendor_name.split()[0].lower()}.example"]
     vendor_lines.append(rng.choice(contact) if rng.random() < 0.6 else "   ".join(contact))
     if rng.random() < 0.5:
         vendor_lines.append(_digits(rng, region.tax_id))
 
     customer_lines = _address(rng, region, with_country=rng.random() < 0.2)
     if rng.random() < 0.4:
-        customer_lines.insert(0, f"Attn: {rng.choice(CONTACT_NAMES)}")
+        customer_lines.insert(0, f"{phrases.attn} {rng.choice(CONTACT_NAMES)}")
 
     labels = Labels(
         invoice_number=_pick(rng, vocab.invoice_number, colon),
@@ -710,17 +1044,31 @@ def _make_invoice(rng: random.Random, layout: Layout) -> InvoiceSpec:
         amount=rng.choice(vocab.amount),
         sku=rng.choice(vocab.sku),
         title=rng.choice(vocab.title),
+        position=rng.choice(vocab.position),
     )
 
     extra_meta: list[tuple[str, str]] = []
     if rng.random() < 0.4:
-        extra_meta.append((f"PO Number{':' if colon else ''}", f"PO-{rng.randint(1000, 99999)}"))
+        extra_meta.append((f"{phrases.po}{':' if colon else ''}", f"PO-{rng.randint(1000, 99999)}"))
     if rng.random() < 0.3:
-        extra_meta.append((f"Customer ID{':' if colon else ''}", f"C-{rng.randint(100, 9999)}"))
+        extra_meta.append((f"{phrases.customer_id}{':' if colon else ''}", f"C-{rng.randint(100, 9999)}"))
+
+    lines = _make_lines(rng, industry, region, plan.multi_page)
+    subtotal_error, total_error = _inconsistency(rng, lines) if plan.inconsistent else (Decimal(0), Decimal(0))
+    page_break = None
+    if plan.multi_page:
+        page_break = PageBreak(
+            repeat_header=rng.random() < 0.5,
+            marker=rng.choice(("note", "carried", "none")),
+            note=rng.choice(phrases.continued),
+            min_carry=rng.randint(2, 6),
+            form_rows=rng.choice((0, 0, rng.randint(10, 13))),
+        )
 
     spec = InvoiceSpec(
         layout=layout,
         region=region,
+        language=language,
         vendor_name=vendor_name,
         vendor_lines=vendor_lines,
         customer_name=customer_name,
@@ -729,7 +1077,7 @@ def _make_invoice(rng: random.Random, layout: Layout) -> InvoiceSpec:
         invoice_date=invoice_date,
         due_date=due_date,
         tax_rate=Decimal(rate),
-        lines=_make_lines(rng, industry),
+        lines=lines,
         labels=labels,
         number_style=number_style,
         date_style=date_style,
@@ -740,33 +1088,35 @@ def _make_invoice(rng: random.Random, layout: Layout) -> InvoiceSpec:
         footer=[],
         margin=rng.uniform(40, 58),
         vendor_size=rng.choice((16, 18, 20, 22)),
-        body_size=rng.choice((8.5, 9) if layout.font == "Courier" else (9, 9.5, 10)),
+        body_size=rng.choice(
+            (8.5, 9) if layout.font == "Courier" else (8.5, 9, 9.5) if layout.frame == "compact" else (9, 9.5, 10)
+        ),
         show_currency_meta=rng.random() < 0.3,
+        page_break=page_break,
+        subtotal_error=subtotal_error,
+        total_error=total_error,
+        leaders=leaders,
+        unit_note=rng.choice(("@ {price}", "@ {price} each", "{price} / unit", "at {price}")),
+        item_header=rng.random() < 0.6,
+        column_width=rng.uniform(290, 330),
+        positions=rng.random() < 0.5,
+        intro=rng.choice(phrases.intro) if rng.random() < 0.6 else "",
+        sidebar_width=rng.uniform(150, 172),
+        sidebar_grey=rng.uniform(0.86, 0.93),
     )
 
     # Notes and footer: payment terms matching the due date, bank details, phone, a note carrying a date.
-    terms = rng.choice(
-        (
-            f"Payment terms: Net {due_days} days",
-            f"Payment due within {due_days} days of invoice date.",
-            f"Terms: Net {due_days}",
-        )
-    )
-    note_date = invoice_date - timedelta(days=rng.randint(1, 12))
-    notes = (
-        f"Goods delivered on {format_date(note_date, date_style)}.",
-        f"Service period ending {format_date(note_date, date_style)}.",
-        f"Order placed {format_date(note_date, date_style)}, thank you!",
-        "Thank you for your business!",
-    )
+    terms = rng.choice(phrases.terms).format(days=due_days)
+    note_date = format_date(invoice_date - timedelta(days=rng.randint(1, 12)), date_style)
+    notes = [*(note.format(date=note_date) for note in phrases.notes), phrases.thanks]
     spec.notes = [rng.choice(notes)] if rng.random() < 0.7 else []
     footer = [terms]
     if rng.random() < 0.7:
         footer.append(_digits(rng, rng.choice(region.bank)))
     if rng.random() < 0.5:
-        footer.append(f"Questions about this invoice? Call {_digits(rng, region.phone)}")
+        footer.append(phrases.questions.format(phone=_digits(rng, region.phone)))
     if rng.random() < 0.25:
-        footer.append("Late payments are subject to interest of 1.5% per month.")
+        footer.append(phrases.late)
     rng.shuffle(footer)
     spec.footer = footer
     return spec
@@ -777,17 +1127,19 @@ def _make_invoice(rng: random.Random, layout: Layout) -> InvoiceSpec:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def format_number(value: Decimal, style: NumberStyle) -> str:
-    """Two decimals with grouping: us 1,234.56 / eu_dot 1.234,56 / eu_space 1 234,56."""
+def format_number(value: Decimal, style: NumberStyle, decimals: int = 2) -> str:
+    """Grouped number: us 1,234.56 / eu_dot 1.234,56 / eu_space 1 234,56; ``decimals=0`` prints whole units."""
     thousands, decimal = {"us": (",", "."), "eu_dot": (".", ","), "eu_space": (" ", ",")}[style]
     sign = "-" if value < 0 else ""
-    whole, frac = f"{abs(value.quantize(CENT)):.2f}".split(".")
+    quantum = CENT if decimals == 2 else Decimal(1)
+    text = f"{abs(value.quantize(quantum, rounding=ROUND_HALF_UP)):.{decimals}f}"
+    whole, _, frac = text.partition(".")
     groups: list[str] = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
     groups.insert(0, whole)
-    return f"{sign}{thousands.join(groups)}{decimal}{frac}"
+    return f"{sign}{thousands.join(groups)}{decimal + frac if frac else ''}"
 
 
 def format_quantity(value: Decimal, style: NumberStyle) -> str:
@@ -815,7 +1167,7 @@ def _plain(value: Decimal) -> str:
 
 
 def _money(spec: InvoiceSpec, value: Decimal, with_mark: bool) -> str:
-    number = format_number(value, spec.number_style)
+    number = format_number(value, spec.number_style, spec.region.decimals)
     if not with_mark:
         return number
     mark, before = spec.money_mark
@@ -879,12 +1231,30 @@ class _Page:
             self.pdf.drawCentredString(x, y, text)
         self.pdf.setFillGray(0)
 
-    def hline(self, x0: float, x1: float, top: float, width: float = 0.6, dashed: bool = False) -> None:
+    def wrap(self, text: str, size: float, width: float, bold: bool = False) -> list[str]:
+        """Greedy word wrap; joining the lines with single spaces gives ``text`` back."""
+        lines: list[str] = []
+        current = ""
+        for word in text.split(" "):
+            candidate = f"{current} {word}" if current else word
+            if current and self.measure(candidate, size, bold) > width:
+                lines.append(current)
+                current = word
+            else:
+                current = candidate
+        lines.append(current)
+        return lines
+
+    def hline(
+        self, x0: float, x1: float, top: float, width: float = 0.6, dashed: bool = False, grey: float = 0.0
+    ) -> None:
         self.pdf.setLineWidth(width)
+        self.pdf.setStrokeGray(grey)
         if dashed:
             self.pdf.setDash(2, 2)
         self.pdf.line(x0, self.height - top, x1, self.height - top)
         self.pdf.setDash()
+        self.pdf.setStrokeGray(0)
 
     def vline(self, x: float, top: float, bottom: float, width: float = 0.6) -> None:
         self.pdf.setLineWidth(width)
@@ -913,7 +1283,8 @@ def _meta_items(spec: InvoiceSpec) -> list[tuple[str, str]]:
         *spec.extra_meta,
     ]
     if spec.show_currency_meta:
-        items.append((f"Currency{':' if spec.layout.vocabulary.colon else ''}", spec.currency))
+        colon = ":" if spec.labels.invoice_number.endswith(":") else ""
+        items.append((f"{spec.phrases.currency}{colon}", spec.currency))
     return items
 
 
@@ -1042,64 +1413,264 @@ def _columns(page: _Page, spec: InvoiceSpec) -> list[_Column]:
     return columns
 
 
-def _draw_table(page: _Page, spec: InvoiceSpec, top: float) -> float:
-    style = spec.layout.table_style
-    columns = _columns(page, spec)
-    size = spec.body_size
-    row_h = size + 9
-    x0, x1 = columns[0].x0, columns[-1].x1
-    pad = 5.0
+_Row = tuple[dict[str, str], bool]  # printed cell text by column key; True for a running-sum row (italic)
 
-    def cell_x(col: _Column) -> float:
-        return col.x0 + pad if col.align == "left" else col.x1 - pad if col.align == "right" else (col.x0 + col.x1) / 2
 
-    header_bottom = top + row_h + 2
-    if style in ("grid", "zebra"):
-        page.fill(x0, top, x1, header_bottom, grey=0.82 if style == "zebra" else 0.9)
-    for col in columns:
-        page.text(
-            cell_x(col),
-            header_bottom - 6,
-            col.header,
-            size,
-            bold=True,
-            align=col.align,
-            max_width=col.x1 - col.x0 - 2 * pad,
-        )
-    dashed = spec.layout.font == "Courier"
-    if style == "plain":
-        page.hline(x0, x1, top, width=0.8, dashed=dashed)
-        page.hline(x0, x1, header_bottom, width=0.8, dashed=dashed)
+def _line_values(spec: InvoiceSpec, position: int, line: LineSpec) -> dict[str, str]:
+    return {
+        "position": str(position),
+        "sku": line.sku,
+        "description": line.description,
+        "quantity": format_quantity(line.quantity, spec.number_style),
+        "unit_price": _money(spec, line.unit_price, spec.currency_in_table),
+        "amount": _money(spec, line.amount, spec.currency_in_table),
+    }
 
-    y = header_bottom
-    for i, line in enumerate(spec.lines):
-        row_top, row_bottom = y, y + row_h
-        if style == "zebra" and i % 2 == 1:
-            page.fill(x0, row_top, x1, row_bottom, grey=0.93)
-        values = {
-            "sku": line.sku,
-            "description": line.description,
-            "quantity": format_quantity(line.quantity, spec.number_style),
-            "unit_price": _money(spec, line.unit_price, spec.currency_in_table),
-            "amount": _money(spec, line.amount, spec.currency_in_table),
-        }
-        for col in columns:
-            page.text(
-                cell_x(col), row_bottom - 6, values[col.key], size, align=col.align, max_width=col.x1 - col.x0 - 2 * pad
-            )
+
+def _amount_header(spec: InvoiceSpec) -> str:
+    if not spec.currency_in_table and spec.money_mark[0].isalpha():
+        return f"{spec.labels.amount} ({spec.money_mark[0]})"
+    return spec.labels.amount
+
+
+def _split_rows(
+    spec: InvoiceSpec, page_break: PageBreak, heights: Sequence[float], first_room: float, last_room: float
+) -> int:
+    """Rows printed on page 1: as many as fit (or the form allows), leaving page 2 the rest plus the totals."""
+    fit, used = 0, 0.0
+    while fit < len(heights) and used + heights[fit] <= first_room:
+        used += heights[fit]
+        fit += 1
+    rows = min(fit, len(heights) - page_break.min_carry)
+    if page_break.form_rows:
+        rows = min(rows, page_break.form_rows)
+    while sum(heights[rows:]) > last_room and rows < min(fit, len(heights) - 1):
+        rows += 1
+    if rows < 1 or sum(heights[rows:]) > last_room:
+        raise ValueError(f"{len(heights)} line items do not fit on two pages of the {spec.layout.name} layout")
+    return rows
+
+
+def _footer_top(page: _Page, spec: InvoiceSpec) -> float:
+    """y of the rule above the page footer; body text stays above it."""
+    size = spec.body_size - 1.5
+    return page.height - 42 - (size + 4) * len(spec.footer) - size - 4
+
+
+def _draw_footer(page: _Page, spec: InvoiceSpec, number: int, x0: float, x1: float, centred: bool) -> None:
+    size = spec.body_size - 1.5
+    y = page.height - 42 - (size + 4) * len(spec.footer)
+    page.hline(x0, x1, _footer_top(page, spec), width=0.4)
+    align: Align = "center" if centred else "left"
+    x = (x0 + x1) / 2 if centred else x0
+    for line in spec.footer:
+        page.text(x, y, line, size, align=align, grey=0.2, max_width=x1 - x0)
+        y += size + 4
+    text = spec.phrases.page.format(page=number, pages=spec.pages)
+    page.text(x1, page.height - 30, text, size - 0.5, align="right", grey=0.4)
+
+
+class _Frame:
+    """Draws the invoice for one frame; ``render`` holds the pagination that every frame shares."""
+
+    def __init__(self, page: _Page, spec: InvoiceSpec) -> None:
+        self.page = page
+        self.spec = spec
+        self.size = spec.body_size
+
+    def first_top(self) -> float:
+        """Draw everything above the table on page 1; return the y where the table starts."""
+        raise NotImplementedError
+
+    def continuation_top(self, draw: bool) -> float:
+        """The y where rows resume on page 2, drawing the page-2 heading when ``draw``."""
+        raise NotImplementedError
+
+    def header_height(self) -> float:
+        raise NotImplementedError
+
+    def row_height(self, row: _Row) -> float:
+        raise NotImplementedError
+
+    def table(self, top: float, rows: Sequence[_Row], header: bool, first_row: int) -> float:
+        """Draw the rows (under the column header when ``header``); return the y below them."""
+        raise NotImplementedError
+
+    def continued_note(self, bottom: float, text: str) -> None:
+        raise NotImplementedError
+
+    def end(self, top: float) -> float:
+        """Totals and notes below the table; return the lowest y used."""
+        raise NotImplementedError
+
+    def end_height(self) -> float:
+        raise NotImplementedError
+
+    def body_bottom(self) -> float:
+        raise NotImplementedError
+
+    def page_footer(self, number: int) -> None:
+        raise NotImplementedError
+
+    def sum_row(self, label: str, amount: Decimal) -> _Row:
+        return {"description": label, "amount": _money(self.spec, amount, self.spec.currency_in_table)}, True
+
+    def render(self) -> int:
+        """Draw every page; return the page count."""
+        spec = self.spec
+        rows = [(_line_values(spec, i + 1, line), False) for i, line in enumerate(spec.lines)]
+        top = self.first_top()
+        page_break = spec.page_break
+        if page_break is None:
+            self._finish(self.table(top, rows, True, 0), 1)
+            return 1
+        carrying = page_break.marker == "carried"
+        sum_h = self.row_height(self.sum_row(spec.phrases.carried, spec.items_sum)) if carrying else 0.0
+        note_h = self.size + 16 if page_break.marker == "note" else 0.0
+        repeated_header_h = self.header_height() if page_break.repeat_header else 0.0
+        first_room = self.body_bottom() - top - self.header_height() - sum_h - note_h
+        last_room = self.body_bottom() - self.continuation_top(draw=False) - repeated_header_h - sum_h
+        last_room -= self.end_height()
+        split = _split_rows(spec, page_break, [self.row_height(row) for row in rows], first_room, last_room)
+        first, rest = rows[:split], rows[split:]
+        if carrying:
+            carried = sum((line.amount for line in spec.lines[:split]), Decimal(0))
+            first = [*first, self.sum_row(spec.phrases.carried, carried)]
+            rest = [self.sum_row(spec.phrases.brought, carried), *rest]
+        bottom = self.table(top, first, True, 0)
+        if page_break.marker == "note":
+            self.continued_note(bottom, page_break.note.format(next=2))
+        self.page_footer(1)
+        self.page.pdf.showPage()
+        top = self.continuation_top(draw=True)
+        self._finish(self.table(top, rest, page_break.repeat_header, split), 2)
+        return 2
+
+    def _finish(self, table_bottom: float, number: int) -> None:
+        if self.end(table_bottom) > self.body_bottom() + 12:
+            raise ValueError(f"totals run into the footer on the {self.spec.layout.name} layout")
+        self.page_footer(number)
+        self.page.pdf.showPage()
+
+
+class _PageFrame(_Frame):
+    """The full-page families: header, address and meta blocks placed by ``Layout``, a full-width table."""
+
+    def first_top(self) -> float:
+        page, spec, layout = self.page, self.spec, self.spec.layout
+        y = _draw_header(page, spec, top=spec.margin - 6)
+        bill_x = spec.margin if layout.bill_to_side == "left" else page.width / 2 + 40
+        bill_bottom = _draw_bill_to(page, spec, bill_x, y)
+        meta_bottom = y
+        if layout.meta_style == "column":
+            side = "right" if layout.bill_to_side == "left" else "left"
+            meta_top = y + (14 if layout.sender_line else 0)
+            meta_bottom = _draw_meta_column(page, spec, side, meta_top)
+        y = max(bill_bottom, meta_bottom) + 14
+        if layout.title_below:
+            page.text(spec.margin, y + 12, spec.labels.title, 16, bold=True)
+            y += 30
+        if layout.meta_style == "row":
+            y = _draw_meta_row(page, spec, y + 6)
+        return y
+
+    def continuation_top(self, draw: bool) -> float:
+        page, spec = self.page, self.spec
+        m, w, top = spec.margin, page.width, spec.margin + 6
+        if draw:
+            number = f"{spec.labels.invoice_number} {spec.invoice_number}"
+            if spec.layout.vendor_block == "center":
+                page.text(w / 2, top + 12, spec.vendor_name, 13, bold=True, align="center", max_width=w - 2 * m)
+                page.text(w / 2, top + 26, f"{number} {spec.phrases.continuation}", self.size, align="center")
+            else:
+                left = spec.layout.vendor_block == "left"
+                vendor_x, number_x = (m, w - m) if left else (w - m, m)
+                vendor_align: Align = "left" if left else "right"
+                number_align: Align = "right" if left else "left"
+                page.text(vendor_x, top + 12, spec.vendor_name, 13, bold=True, align=vendor_align, max_width=w / 2)
+                page.text(number_x, top + 12, number, self.size, align=number_align)
+                continuation = spec.phrases.continuation
+                page.text(number_x, top + 26, continuation, self.size - 1, italic=True, align=number_align, grey=0.3)
+            page.hline(m, w - m, top + 33, width=0.6)
+        return top + 48
+
+    def header_height(self) -> float:
+        return self.size + 11
+
+    def row_height(self, row: _Row) -> float:
+        return self.size + 9
+
+    def table(self, top: float, rows: Sequence[_Row], header: bool, first_row: int) -> float:
+        page, spec = self.page, self.spec
+        style = spec.layout.table_style
+        columns = _columns(page, spec)
+        size = spec.body_size
+        row_h = size + 9
+        x0, x1 = columns[0].x0, columns[-1].x1
+        pad = 5.0
+        dashed = spec.layout.font == "Courier"
+
+        def cell_x(col: _Column) -> float:
+            if col.align == "left":
+                return col.x0 + pad
+            return col.x1 - pad if col.align == "right" else (col.x0 + col.x1) / 2
+
+        y = top
+        if header:
+            y = top + self.header_height()
+            if style in ("grid", "zebra"):
+                page.fill(x0, top, x1, y, grey=0.82 if style == "zebra" else 0.9)
+            for col in columns:
+                width = col.x1 - col.x0 - 2 * pad
+                page.text(cell_x(col), y - 6, col.header, size, bold=True, align=col.align, max_width=width)
+            if style == "plain":
+                page.hline(x0, x1, top, width=0.8, dashed=dashed)
+                page.hline(x0, x1, y, width=0.8, dashed=dashed)
+        elif style != "grid":
+            page.hline(x0, x1, top, width=0.8, dashed=dashed)
+        for i, (values, running_sum) in enumerate(rows):
+            row_top, row_bottom = y, y + row_h
+            if style == "zebra" and (first_row + i) % 2 == 1:
+                page.fill(x0, row_top, x1, row_bottom, grey=0.93)
+            for col in columns:
+                if col.key in values:
+                    width = col.x1 - col.x0 - 2 * pad
+                    text = values[col.key]
+                    page.text(
+                        cell_x(col), row_bottom - 6, text, size, italic=running_sum, align=col.align, max_width=width
+                    )
+            if style == "grid":
+                page.hline(x0, x1, row_bottom, width=0.4)
+            y = row_bottom
         if style == "grid":
-            page.hline(x0, x1, row_bottom, width=0.4)
-        y = row_bottom
-    table_bottom = y
-    if style == "grid":
-        page.hline(x0, x1, top, width=0.6)
-        page.hline(x0, x1, header_bottom, width=0.6)
-        for col in columns:
-            page.vline(col.x0, top, table_bottom, width=0.5)
-        page.vline(x1, top, table_bottom, width=0.5)
-    else:
-        page.hline(x0, x1, table_bottom, width=0.8, dashed=dashed)
-    return table_bottom
+            page.hline(x0, x1, top, width=0.6)
+            if header:
+                page.hline(x0, x1, top + self.header_height(), width=0.6)
+            for col in columns:
+                page.vline(col.x0, top, y, width=0.5)
+            page.vline(x1, top, y, width=0.5)
+        else:
+            page.hline(x0, x1, y, width=0.8, dashed=dashed)
+        return y
+
+    def continued_note(self, bottom: float, text: str) -> None:
+        x = self.page.width - self.spec.margin - 5
+        self.page.text(x, bottom + self.size + 8, text, self.size - 0.5, italic=True, align="right", grey=0.2)
+
+    def end(self, top: float) -> float:
+        return max(_draw_totals(self.page, self.spec, top), _draw_notes(self.page, self.spec, top))
+
+    def end_height(self) -> float:
+        notes = self.size + 21 + 12 * len(self.spec.notes) if self.spec.notes else 0.0
+        return max(4 * (self.size + 8) + 12, notes)
+
+    def body_bottom(self) -> float:
+        return _footer_top(self.page, self.spec) - 12
+
+    def page_footer(self, number: int) -> None:
+        m = self.spec.margin
+        centred = self.spec.layout.vendor_block == "center"
+        _draw_footer(self.page, self.spec, number, m, self.page.width - m, centred)
 
 
 def _draw_totals(page: _Page, spec: InvoiceSpec, top: float) -> float:
@@ -1126,39 +1697,307 @@ def _draw_totals(page: _Page, spec: InvoiceSpec, top: float) -> float:
     return y
 
 
-def _draw_notes(page: _Page, spec: InvoiceSpec, top: float) -> None:
+def _draw_notes(page: _Page, spec: InvoiceSpec, top: float) -> float:
     if not spec.notes:
-        return
+        return top
     x = spec.margin
     width = page.width - 2 * spec.margin - 250
-    page.text(
-        x,
-        top + spec.body_size + 8,
-        f"Notes{':' if spec.layout.vocabulary.colon else ''}",
-        spec.body_size - 0.5,
-        bold=True,
-    )
+    label = f"{spec.phrases.notes_label}{':' if spec.layout.vocabulary.colon else ''}"
+    page.text(x, top + spec.body_size + 8, label, spec.body_size - 0.5, bold=True)
     for i, note in enumerate(spec.notes):
         page.text(x, top + spec.body_size + 21 + 12 * i, note, spec.body_size - 1, italic=True, max_width=width)
+    return top + spec.body_size + 21 + 12 * len(spec.notes)
 
 
-def _draw_footer(page: _Page, spec: InvoiceSpec) -> None:
-    m, w, h = spec.margin, page.width, page.height
-    size = spec.body_size - 1.5
-    y = h - 42 - (size + 4) * len(spec.footer)
-    page.hline(m, w - m, y - size - 4, width=0.4)
-    centred = spec.layout.vendor_block == "center"
-    for line in spec.footer:
-        if centred:
-            page.text(w / 2, y, line, size, align="center", grey=0.2)
-        else:
-            page.text(m, y, line, size, grey=0.2)
+class _CompactFrame(_Frame):
+    """Receipt-like: one narrow centred column, label and value on one line, no rules, '2 x' item rows."""
+
+    def __init__(self, page: _Page, spec: InvoiceSpec) -> None:
+        super().__init__(page, spec)
+        self.x0 = (page.width - spec.column_width) / 2
+        self.x1 = self.x0 + spec.column_width
+
+    def leader_row(self, y: float, label: str, value: str, size: float, bold: bool = False) -> None:
+        page = self.page
+        page.text(self.x0, y, label, size, bold=bold)
+        page.text(self.x1, y, value, size, bold=bold, align="right")
+        if not self.spec.leaders:
+            return
+        start = self.x0 + page.measure(label, size, bold) + 4
+        end = self.x1 - page.measure(value, size, bold) - 4
+        count = int((end - start) / page.measure(".", size))
+        if count >= 3:
+            page.text(start, y, "." * count, size, grey=0.35)
+
+    def first_top(self) -> float:
+        page, spec, size = self.page, self.spec, self.size
+        centre = page.width / 2
+        y = spec.margin + spec.vendor_size
+        page.text(centre, y, spec.vendor_name, spec.vendor_size, bold=True, align="center", max_width=page.width - 80)
+        y += 4
+        for line in spec.vendor_lines:
+            y += size + 3
+            page.text(centre, y, line, size - 0.5, align="center", grey=0.15)
+        y += 28
+        page.text(centre, y, spec.labels.title, size + 5, bold=True, align="center")
+        y += 10
+        for label, value in _meta_items(spec):
+            y += size + 6
+            self.leader_row(y, label, value, size)
+        y += size + 16
+        self.leader_row(y, spec.labels.bill_to, spec.customer_name, size)
+        for line in spec.customer_lines:
+            y += size + 3
+            page.text(self.x1, y, line, size - 0.5, align="right", grey=0.25)
+        return y + 22
+
+    def continuation_top(self, draw: bool) -> float:
+        page, spec, size = self.page, self.spec, self.size
+        y = spec.margin + 12
+        if draw:
+            centre = page.width / 2
+            page.text(centre, y, spec.vendor_name, 11, bold=True, align="center", max_width=page.width - 80)
+            heading = f"{spec.labels.invoice_number} {spec.invoice_number} {spec.phrases.continuation}"
+            page.text(centre, y + size + 5, heading, size - 0.5, align="center", grey=0.2)
+        return y + size + 24
+
+    def header_height(self) -> float:
+        return self.size + 10 if self.spec.item_header else 0.0
+
+    def item_lines(self, values: dict[str, str]) -> tuple[str, list[str]]:
+        """The '2 x ' prefix and the wrapped '2 x description' lines of one item."""
+        prefix = f"{values['quantity']} x "
+        width = self.x1 - self.x0 - 80
+        return prefix, self.page.wrap(prefix + values["description"], self.size, width)
+
+    def row_height(self, row: _Row) -> float:
+        values, running_sum = row
+        if running_sum:
+            return self.size + 10
+        return len(self.item_lines(values)[1]) * (self.size + 2.5) + self.size + 4
+
+    def table(self, top: float, rows: Sequence[_Row], header: bool, first_row: int) -> float:
+        page, spec, size = self.page, self.spec, self.size
+        y = top
+        if header and spec.item_header:
+            page.text(self.x0, y + size, spec.labels.description, size, bold=True)
+            page.text(self.x1, y + size, _amount_header(spec), size, bold=True, align="right")
+            y += self.header_height()
+        for values, running_sum in rows:
+            if running_sum:
+                self.leader_row(y + size + 2, values["description"], values["amount"], size)
+                y += self.row_height((values, running_sum))
+                continue
+            prefix, lines = self.item_lines(values)
+            indent = page.measure(prefix, size)
+            baseline = y + size + 2
+            for i, text in enumerate(lines):
+                page.text(self.x0 + (indent if i else 0), baseline, text, size)
+                baseline += size + 2.5
+            page.text(self.x1, y + size + 2, values["amount"], size, align="right")
+            unit = spec.unit_note.format(price=values["unit_price"])
+            page.text(self.x0 + indent, baseline - 1, unit, size - 1.5, grey=0.3)
+            y += self.row_height((values, running_sum))
+        return y
+
+    def continued_note(self, bottom: float, text: str) -> None:
+        self.page.text(self.page.width / 2, bottom + self.size + 8, text, self.size - 0.5, italic=True, align="center")
+
+    def end(self, top: float) -> float:
+        page, spec, size = self.page, self.spec, self.size
+        mark_all = spec.currency_in_table
+        y = top + 6
+        for label, value in ((spec.labels.subtotal, spec.subtotal), (spec.labels.tax, spec.tax)):
+            y += size + 6
+            self.leader_row(y, label, _money(spec, value, mark_all), size)
+        y += size + 12
+        self.leader_row(y, spec.labels.total, _money(spec, spec.total, True), size + 2, bold=True)
+        y += 10
+        for note in spec.notes:
+            y += size + 8
+            page.text(page.width / 2, y, note, size - 0.5, italic=True, align="center")
+        y += 10
+        for line in spec.footer:
+            y += size + 2
+            page.text(page.width / 2, y, line, size - 1.5, align="center", grey=0.25, max_width=page.width - 80)
+        return y
+
+    def end_height(self) -> float:
+        size = self.size
+        return 3 * size + 50 + (size + 8) * len(self.spec.notes) + (size + 2) * len(self.spec.footer)
+
+    def body_bottom(self) -> float:
+        return self.page.height - 50
+
+    def page_footer(self, number: int) -> None:
+        if self.spec.pages > 1:
+            text = self.spec.phrases.page.format(page=number, pages=self.spec.pages)
+            self.page.text(self.page.width / 2, self.page.height - 30, text, self.size - 1.5, align="center", grey=0.4)
+
+
+_SIDEBAR_TOP = 58.0
+
+
+class _SidebarFrame(_Frame):
+    """Shaded left column with title, meta data and customer (labels above values); vendor and table right."""
+
+    def __init__(self, page: _Page, spec: InvoiceSpec) -> None:
+        super().__init__(page, spec)
+        self.sx0, self.sx1 = 18.0, spec.sidebar_width - 18
+        self.mx0, self.mx1 = spec.sidebar_width + 24, page.width - spec.margin
+        self.columns = self._columns()
+
+    def block(self, y: float, label: str, values: Sequence[tuple[str, bool]]) -> float:
+        """A small grey label with its value lines below it; return the y for the next block."""
+        page, size, width = self.page, self.size, self.sx1 - self.sx0
+        page.text(self.sx0, y, label, size - 1.5, grey=0.35, max_width=width)
         y += size + 4
-    page.text(w - m, h - 30, "Page 1 of 1", size - 0.5, align="right", grey=0.4)
+        for text, bold in values:
+            page.text(self.sx0, y, text, size + (0.5 if bold else -0.5), bold=bold, max_width=width)
+            y += size + 3
+        return y + 11
+
+    def sidebar(self) -> None:
+        self.page.fill(0, 0, self.spec.sidebar_width, self.page.height, grey=self.spec.sidebar_grey)
+        self.page.text(self.sx0, _SIDEBAR_TOP, self.spec.labels.title, 17, bold=True, max_width=self.sx1 - self.sx0)
+
+    def first_top(self) -> float:
+        page, spec, size = self.page, self.spec, self.size
+        self.sidebar()
+        y = _SIDEBAR_TOP + 30
+        for label, value in _meta_items(spec):
+            y = self.block(y, label, [(value, True)])
+        name = [(line, True) for line in page.wrap(spec.customer_name, size + 0.5, self.sx1 - self.sx0, bold=True)]
+        self.block(y + 8, spec.labels.bill_to, [*name, *((line, False) for line in spec.customer_lines)])
+
+        width = self.mx1 - self.mx0
+        page.text(self.mx0, _SIDEBAR_TOP, spec.vendor_name, spec.vendor_size, bold=True, max_width=width)
+        y = _SIDEBAR_TOP + 6
+        for line in spec.vendor_lines:
+            y += size + 3
+            page.text(self.mx0, y, line, size - 0.5, grey=0.25, max_width=width)
+        y += 40
+        if spec.intro:
+            page.text(self.mx0, y, spec.intro, size, max_width=width)
+            y += 16
+        return y
+
+    def continuation_top(self, draw: bool) -> float:
+        if draw:
+            spec = self.spec
+            self.sidebar()
+            y = self.block(_SIDEBAR_TOP + 30, spec.labels.invoice_number, [(spec.invoice_number, True)])
+            page_text = spec.phrases.page.format(page=2, pages=spec.pages)
+            self.page.text(self.sx0, y, page_text, self.size - 1, grey=0.35)
+            heading = f"{spec.vendor_name} {spec.phrases.continuation}"
+            self.page.text(self.mx0, _SIDEBAR_TOP, heading, 12, bold=True, max_width=self.mx1 - self.mx0)
+        return _SIDEBAR_TOP + 30
+
+    def _columns(self) -> list[_Column]:
+        spec, labels, page, size = self.spec, self.spec.labels, self.page, self.size
+        headers = {
+            "position": labels.position,
+            "description": labels.description,
+            "quantity": labels.quantity,
+            "unit_price": labels.unit_price,
+            "amount": _amount_header(spec),
+        }
+        rows = [_line_values(spec, i + 1, line) for i, line in enumerate(spec.lines)]
+        rows.append({"amount": _money(spec, spec.items_sum, spec.currency_in_table)})  # a carried-forward sum
+        # Number columns are sized to their widest entry: a fixed width let "1" and "1 604,52 EUR" touch.
+        widths = {
+            key: max(
+                minimum,
+                page.measure(headers[key], size - 0.5, bold=True) + 10,
+                *(page.measure(row[key], size) + 14 for row in rows if key in row),
+            )
+            for key, minimum in (("position", 26.0), ("quantity", 38.0), ("unit_price", 64.0), ("amount", 72.0))
+        }
+        keys = (["position"] if spec.positions else []) + ["description", "quantity", "unit_price", "amount"]
+        widths["description"] = self.mx1 - self.mx0 - sum(widths[k] for k in keys if k != "description")
+        columns, x = [], self.mx0
+        for key in keys:
+            align: Align = "left" if key in ("position", "description") else "right"
+            columns.append(_Column(key, headers[key], x, x + widths[key], align))
+            x += widths[key]
+        return columns
+
+    def description_lines(self, values: dict[str, str]) -> list[str]:
+        column = next(col for col in self.columns if col.key == "description")
+        return self.page.wrap(values["description"], self.size, column.x1 - column.x0 - 8)
+
+    def header_height(self) -> float:
+        return self.size + 7
+
+    def row_height(self, row: _Row) -> float:
+        return len(self.description_lines(row[0])) * (self.size + 2.5) + 8
+
+    def table(self, top: float, rows: Sequence[_Row], header: bool, first_row: int) -> float:
+        page, size = self.page, self.size
+        columns = self.columns
+        x0, x1 = columns[0].x0, columns[-1].x1
+
+        def cell_x(col: _Column) -> float:
+            return col.x0 + 4 if col.align == "left" else col.x1 - 4
+
+        y = top
+        if header:
+            for col in columns:
+                width = col.x1 - col.x0 - 8
+                page.text(cell_x(col), y + size, col.header, size - 0.5, bold=True, align=col.align, max_width=width)
+            y += self.header_height()
+        page.hline(x0, x1, y, width=1.0)
+        for i, (values, running_sum) in enumerate(rows):
+            baseline = y + size + 5
+            for col in columns:
+                if col.key == "description":
+                    for j, text in enumerate(self.description_lines(values)):
+                        page.text(cell_x(col), baseline + j * (size + 2.5), text, size, italic=running_sum)
+                elif col.key in values and not (running_sum and col.key == "position"):
+                    page.text(cell_x(col), baseline, values[col.key], size, italic=running_sum, align=col.align)
+            y += self.row_height((values, running_sum))
+            if i < len(rows) - 1:
+                page.hline(x0, x1, y, width=0.3, grey=0.55)
+        page.hline(x0, x1, y, width=1.0)
+        return y
+
+    def continued_note(self, bottom: float, text: str) -> None:
+        self.page.text(self.mx1 - 4, bottom + self.size + 8, text, self.size - 0.5, italic=True, align="right")
+
+    def end(self, top: float) -> float:
+        page, spec, size = self.page, self.spec, self.size
+        label_x, right = self.mx1 - 215, self.mx1 - 4
+        mark_all = spec.currency_in_table
+        y = top + size + 12
+        for label, value in ((spec.labels.subtotal, spec.subtotal), (spec.labels.tax, spec.tax)):
+            page.text(label_x, y, label, size)
+            page.text(right, y, _money(spec, value, mark_all), size, align="right")
+            y += size + 8
+        y += 4
+        page.fill(label_x - 6, y - size - 6, self.mx1, y + 7, grey=0.86)
+        page.text(label_x, y, spec.labels.total, size + 1.5, bold=True)
+        page.text(right, y, _money(spec, spec.total, True), size + 1.5, bold=True, align="right")
+        y += 12
+        for note in spec.notes:
+            y += size + 8
+            page.text(self.mx0, y, note, size - 0.5, italic=True, max_width=self.mx1 - self.mx0)
+        return y
+
+    def end_height(self) -> float:
+        return 3 * self.size + 48 + (self.size + 8) * len(self.spec.notes)
+
+    def body_bottom(self) -> float:
+        return _footer_top(self.page, self.spec) - 12
+
+    def page_footer(self, number: int) -> None:
+        _draw_footer(self.page, self.spec, number, self.mx0, self.mx1, centred=False)
+
+
+FRAMES: dict[Frame, type[_Frame]] = {"page": _PageFrame, "compact": _CompactFrame, "sidebar": _SidebarFrame}
 
 
 def render_born_digital(spec: InvoiceSpec) -> bytes:
-    """The invoice as a one-page PDF with a text layer; byte-identical for identical specs."""
+    """The invoice as a PDF with a text layer; byte-identical for identical specs."""
     buffer = io.BytesIO()
     width, height = spec.region.page_size
     pdf = canvas.Canvas(buffer, pagesize=(width, height), invariant=1)
@@ -1166,27 +2005,9 @@ def render_born_digital(spec: InvoiceSpec) -> bytes:
     pdf.setAuthor(spec.vendor_name)
     pdf.setCreator("Ledgerlens sample generator")
     page = _Page(pdf, spec.layout.font, width, height)
-    layout = spec.layout
-
-    y = _draw_header(page, spec, top=spec.margin - 6)
-    bill_x = spec.margin if layout.bill_to_side == "left" else page.width / 2 + 40
-    bill_bottom = _draw_bill_to(page, spec, bill_x, y)
-    meta_bottom = y
-    if layout.meta_style == "column":
-        side = "right" if layout.bill_to_side == "left" else "left"
-        meta_top = y + (14 if layout.sender_line else 0)
-        meta_bottom = _draw_meta_column(page, spec, side, meta_top)
-    y = max(bill_bottom, meta_bottom) + 14
-    if layout.title_below:
-        page.text(spec.margin, y + 12, spec.labels.title, 16, bold=True)
-        y += 30
-    if layout.meta_style == "row":
-        y = _draw_meta_row(page, spec, y + 6)
-    table_bottom = _draw_table(page, spec, y)
-    _draw_totals(page, spec, table_bottom)
-    _draw_notes(page, spec, table_bottom)
-    _draw_footer(page, spec)
-    pdf.showPage()
+    pages = FRAMES[spec.layout.frame](page, spec).render()
+    if pages != spec.pages:
+        raise ValueError(f"rendered {pages} pages for a {spec.pages}-page invoice")
     pdf.save()
     return buffer.getvalue()
 
@@ -1306,14 +2127,24 @@ def degrade(image: Image.Image, profile: ScanProfile, rng: random.Random) -> Ima
 
 
 def render_scan(pdf_bytes: bytes, kind: Kind, rng: random.Random, title: str) -> bytes:
-    """Render a born-digital PDF, degrade it like a scan and wrap it as an image-only PDF."""
+    """Render a born-digital PDF, degrade every page like a scan and wrap them as an image-only PDF."""
     profile = scan_profile(kind, rng)
-    image = convert_from_bytes(pdf_bytes, dpi=profile.dpi, grayscale=True, first_page=1, last_page=1)[0]
-    scanned = degrade(image, profile, rng)
+    images = convert_from_bytes(pdf_bytes, dpi=profile.dpi, grayscale=True)
+    scanned = []
+    for number, image in enumerate(images, start=1):
+        page_profile = profile
+        if number > 1:
+            # A sheet fed separately lands at its own small angle.
+            page_profile = dataclasses.replace(page_profile, angle=profile.angle + rng.uniform(-0.5, 0.5))
+        if number < len(images):
+            page_profile = dataclasses.replace(page_profile, stamp=None)  # stamps go on the last page only
+        scanned.append(degrade(image, page_profile, rng))
     buffer = io.BytesIO()
-    scanned.save(
+    scanned[0].save(
         buffer,
         "PDF",
+        save_all=True,
+        append_images=scanned[1:],
         resolution=float(profile.dpi),
         quality=profile.save_quality,
         title=title,
@@ -1330,7 +2161,10 @@ def render_scan(pdf_bytes: bytes, kind: Kind, rng: random.Random, title: str) ->
 
 
 def truth_record(spec: InvoiceSpec, document: str, kind: Kind) -> dict[str, Any]:
-    """Ground truth in the same shape as the real-invoice benchmark's ``*.truth.json``."""
+    """Ground truth in the same shape as the real-invoice benchmark's ``*.truth.json``, plus ``pages``.
+
+    Money fields are the values printed on the page, so an inconsistent invoice keeps its broken arithmetic.
+    """
     return {
         "document": document,
         "doc_type": "invoice",
@@ -1354,7 +2188,8 @@ def truth_record(spec: InvoiceSpec, document: str, kind: Kind) -> dict[str, Any]
             }
             for line in spec.lines
         ],
-        "inconsistent": False,
+        "inconsistent": spec.inconsistent,
+        "pages": spec.pages,
     }
 
 
@@ -1368,20 +2203,44 @@ def sample_layout(index: int, seed: int) -> Layout:
     return LAYOUTS[(index + index // n + seed) % n]
 
 
+def plan_sample(index: int, seed: int = 0) -> SamplePlan:
+    """Kind, layout family, page count and consistency of sample ``index``, without generating it."""
+    multi_period, multi_slots = MULTI_PAGE_SLOTS
+    bad_period, bad_slots = INCONSISTENT_SLOTS
+    return SamplePlan(
+        index=index,
+        seed=seed,
+        kind=sample_kind(index),
+        layout=sample_layout(index, seed),
+        multi_page=index % multi_period in multi_slots,
+        inconsistent=index % bad_period in bad_slots,
+    )
+
+
+def _sample_spec(plan: SamplePlan) -> tuple[InvoiceSpec, random.Random]:
+    """The invoice content and the RNG positioned where scan simulation continues drawing from it."""
+    rng = random.Random(f"ledgerlens-samples:{plan.seed}:{plan.index}")
+    return _make_invoice(rng, plan), rng
+
+
+def sample_truth(index: int, seed: int = 0) -> dict[str, Any]:
+    """The truth record ``generate_sample`` writes for this sample, without rendering anything."""
+    plan = plan_sample(index, seed)
+    spec, _ = _sample_spec(plan)
+    return truth_record(spec, f"{plan.stem}.pdf", plan.kind)
+
+
 def generate_sample(out_dir: Path, index: int, seed: int = 0) -> Path:
     """Write sample number ``index`` (0-based) of the batch for ``seed``; independent of the batch size."""
-    rng = random.Random(f"ledgerlens-samples:{seed}:{index}")
-    kind = sample_kind(index)
-    layout = sample_layout(index, seed)
-    spec = _make_invoice(rng, layout)
-    stem = f"inv-{index + 1:04d}-{kind}-{layout.name}"
+    plan = plan_sample(index, seed)
+    spec, rng = _sample_spec(plan)
     pdf_bytes = render_born_digital(spec)
-    if kind != "born_digital":
-        pdf_bytes = render_scan(pdf_bytes, kind, rng, title=stem)
-    pdf_path = out_dir / f"{stem}.pdf"
+    if plan.kind != "born_digital":
+        pdf_bytes = render_scan(pdf_bytes, plan.kind, rng, title=plan.stem)
+    pdf_path = out_dir / f"{plan.stem}.pdf"
     pdf_path.write_bytes(pdf_bytes)
-    truth = truth_record(spec, pdf_path.name, kind)
-    (out_dir / f"{stem}.truth.json").write_text(
+    truth = truth_record(spec, pdf_path.name, plan.kind)
+    (out_dir / f"{plan.stem}.truth.json").write_text(
         json.dumps(truth, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return pdf_path

@@ -22,6 +22,11 @@ _COMPANY_SUFFIX = re.compile(
     r"srl|spa|pty|llp|lp|studio|partners|consulting|services|solutions|traders|trading|industries)\b\.?",
     re.IGNORECASE,
 )
+_LEGAL_FORM_ONLY = re.compile(
+    r"^\s*(&\s*co\.?\s*)?(inc|llc|ltd|limited|gmbh|ag|sa|sarl|sas|bv|b\.v\.|nv|n\.v\.|plc|corp|kg|oy|ab|"
+    r"srl|spa|pty\.?\s*ltd|llp|lp|gmbh\s*&\s*co\.?\s*kg)\.?\s*$",
+    re.IGNORECASE,
+)
 _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
 _INVOICE_NUMBER_TOKEN = re.compile(r"^[#:]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
 
@@ -130,6 +135,16 @@ class PageIndex:
             words.extend(other.words)
         return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
 
+    def extend_name_down(self, phrase: Phrase) -> Phrase:
+        """A company name wrapped before its legal form ("Atlas Veterinary Practice" / "GmbH")."""
+        for other in self.below(phrase, max_rows=1):
+            aligned = abs(other.x0 - phrase.x0) < phrase.height
+            close = other.y0 - phrase.y1 < 1.5 * phrase.height
+            if aligned and close and _LEGAL_FORM_ONLY.match(other.text):
+                words = [*phrase.words, *other.words]
+                return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
+        return phrase
+
     def right_of(self, phrase: Phrase) -> list[Phrase]:
         row = self.row_of(phrase)
         return sorted((p for p in row.phrases if p.x0 >= phrase.x1 - 1), key=lambda p: p.x0)
@@ -214,7 +229,7 @@ def parse_invoice_number(phrase: Phrase, start: int, style: DocumentStyle) -> tu
 
 
 def parse_party(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
-    text = " ".join(word.text for word in phrase.words[start:]).strip(" :-")
+    text = " ".join(word.text for word in phrase.words[start:]).strip(" :-\u2018\u2019\u201c\u201d'\"|")
     letters = sum(ch.isalpha() for ch in text)
     if letters < 2 or letters < 0.5 * len(text.replace(" ", "")) or _CONTACT.search(text):
         return None
@@ -232,12 +247,8 @@ PARSERS: dict[str, Parser] = {
     "vendor_name": parse_party,
 }
 
-# Which neighbours to try for each kind of field, in order.
-_PLACES: dict[str, tuple[str, ...]] = {
-    "customer_name": ("inline", "below", "right"),
-    "vendor_name": ("inline", "below", "right"),
-}
-_DEFAULT_PLACES = ("inline", "right", "below")
+# Names can run on past a wide gap or wrap onto the next line; see PageIndex.extend_name*.
+_PLACES: frozenset[str] = frozenset({"customer_name", "vendor_name"})
 
 
 _AMOUNT_LABELS = frozenset({"subtotal", "tax", "total"})
@@ -256,16 +267,33 @@ def label_candidates(index: PageIndex, style: DocumentStyle) -> tuple[list[Candi
             label = index.label_of(phrase)
             if label is None:
                 continue
-            parse = PARSERS[label.field]
-            for place in _PLACES.get(label.field, _DEFAULT_PLACES):
-                found = _try_place(index, phrase, label, place, parse, style)
-                if found is not None:
-                    candidates.append(found)
-                    break
-            else:
-                if label.field in _AMOUNT_LABELS:
-                    unread.extend(_unread_digits(index, phrase, label))
+            found = _value_for_label(index, phrase, label, style)
+            if found is not None:
+                candidates.append(found)
+            elif label.field in _AMOUNT_LABELS:
+                unread.extend(_unread_digits(index, phrase, label))
     return candidates, unread
+
+
+def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style: DocumentStyle) -> Candidate | None:
+    """The value after the label in its own phrase, else the nearer of the neighbours right and below.
+
+    Amounts take the right-hand value first (totals rows); other fields take whichever neighbour is
+    closer, which reads both "Invoice No.  123" rows and labels printed above their values.
+    """
+    parse = PARSERS[label.field]
+    inline = _try_place(index, phrase, label, "inline", parse, style)
+    if inline is not None:
+        return inline
+    right = _try_place(index, phrase, label, "right", parse, style)
+    if label.field in _AMOUNT_LABELS and right is not None:
+        return right
+    below = _try_place(index, phrase, label, "below", parse, style)
+    if right is None or below is None:
+        return right or below
+    right_gap = right.phrase.x0 - phrase.x1
+    below_gap = below.phrase.y0 - phrase.y1
+    return right if right_gap <= below_gap else below
 
 
 def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[Candidate]:
@@ -297,7 +325,7 @@ def _try_place(
         options = [(other, 0) for other in index.below(phrase) if index.is_value_like(other)][:1]
     for target, start in options:
         if label.field in _PLACES:
-            target = index.extend_name(target)
+            target = index.extend_name_down(index.extend_name(target))
         parsed = parse(target, start, style)
         if parsed is None:
             continue
@@ -307,6 +335,11 @@ def _try_place(
     return None
 
 
+def _opens_table(row: Row) -> bool:
+    kinds = {column_kind(phrase.text) for phrase in row.phrases} - {None}
+    return len(kinds) >= 2
+
+
 def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> list[Candidate]:
     """Without a "From" label, the vendor is the most prominent name-like text near the top of page 1."""
     if not index.layouts or not index.layouts[0].rows:
@@ -314,8 +347,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
     layout = index.layouts[0]
     candidates: list[Candidate] = []
     for row in layout.rows:
-        if row.y0 > 0.35 * layout.height:
-            break
+        if row.y0 > 0.35 * layout.height or _opens_table(row):
+            break  # the vendor is named above the line items
         absorbed: set[int] = set()
         for original in row.phrases:
             if (row.page_no, row.index) in customer_rows or not index.is_value_like(original):
@@ -334,7 +367,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             score = 0.45 * min(prominence / 2.0, 1.0) + 0.25 * height_share
             if _COMPANY_SUFFIX.search(text):
                 score += 0.25
-            score *= phrase.confidence
+            # OCR confidence on large display type is often low even when the text is right.
+            score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))
     return candidates
 

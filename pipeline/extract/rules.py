@@ -42,7 +42,21 @@ def _top_distinct(candidates: list[Candidate], limit: int = 4) -> list[Candidate
 
 
 def _digits(value: Decimal) -> str:
-    return "".join(ch for ch in f"{value:.2f}" if ch.isdigit()).lstrip("0")
+    return "".join(ch for ch in f"{value:.2f}" if ch.isdigit())
+
+
+# Digits Tesseract confuses with each other on degraded scans.
+_CONFUSABLE_DIGITS = frozenset({("0", "6"), ("0", "8"), ("0", "9"), ("1", "7"), ("3", "8"), ("5", "6"), ("6", "8")})
+
+
+def _same_digits_modulo_ocr(read: str, implied: str) -> bool:
+    """Equal, or equal but for one digit OCR commonly confuses ("6.00" read where "0.00" is printed)."""
+    if len(read) != len(implied):
+        return False
+    differences = [(a, b) for a, b in zip(read, implied, strict=True) if a != b]
+    return not differences or (
+        len(differences) == 1 and len(read) >= 3 and tuple(sorted(differences[0])) in _CONFUSABLE_DIGITS
+    )
 
 
 def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Candidate]) -> list[Candidate]:
@@ -50,7 +64,7 @@ def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Ca
     repaired: list[Candidate] = []
     for broken in unread:
         assert isinstance(broken.value, str)
-        if len(broken.value.lstrip("0")) < 3:
+        if len(broken.value) < 3:
             continue  # too few digits left to vouch for anything
         others = {
             "subtotal": ("total", "tax", lambda total, tax: total - tax),
@@ -61,7 +75,7 @@ def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Ca
         for first, second in itertools.product(by_field.get(first_name, []), by_field.get(second_name, [])):
             assert isinstance(first.value, Decimal) and isinstance(second.value, Decimal)
             implied = combine(first.value, second.value)
-            if implied >= 0 and _digits(implied) == broken.value.lstrip("0"):
+            if implied >= 0 and _same_digits_modulo_ocr(broken.value, _digits(implied)):
                 repaired.append(Candidate(broken.field, implied, broken.score, broken.phrase, broken.words_from))
                 break
     return repaired
@@ -181,7 +195,14 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     labelled, unread = label_candidates(index, style)
     for candidate in labelled:
         by_field[candidate.field].append(candidate)
-    for candidate in repair_from_arithmetic(by_field, unread):
+    misread = [
+        Candidate(c.field, _digits(c.value), c.score * 0.9, c.phrase, c.words_from, c.words_to)
+        for name in _AMOUNT_FIELDS
+        for c in by_field.get(name, [])
+        # only OCR can misread a digit; a text layer prints what the issuer wrote, however wrong
+        if isinstance(c.value, Decimal) and c.evidence.confidence < 1.0
+    ]
+    for candidate in repair_from_arithmetic(by_field, [*unread, *misread]):
         by_field[candidate.field].append(candidate)
 
     item_rows: list[ItemRows] = extract_line_items(index, style) or headerless_line_items(index, style)

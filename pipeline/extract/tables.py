@@ -8,6 +8,7 @@ description. A description that wraps onto a row without numbers is joined to th
 from __future__ import annotations
 
 import itertools
+import re
 import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -15,7 +16,7 @@ from decimal import Decimal
 from pipeline.extract.fields import DocumentStyle, PageIndex
 from pipeline.extract.labels import column_kind
 from pipeline.extract.layout import Phrase, Row
-from pipeline.parsing import find_amounts
+from pipeline.parsing import find_amounts, parse_amount
 from schemas import LineItem
 
 _NUMERIC = ("quantity", "unit_price", "amount")
@@ -128,29 +129,42 @@ def _is_stop_row(index: PageIndex, row: Row) -> bool:
     return False
 
 
+# Rows that carry a running sum between pages or announce the next page: never line items.
+_CARRY_ROW = re.compile(
+    r"\b(carried|brought)\s+forward\b|\bcontinued\b|\bfortsetzung\b|\b[üu]bertrag\b|"
+    r"[àa]\s+reporter\b|^\s*report\b|\bsuite\b|\bpage\s+\d+\s+(of|sur|von)\b|\bseite\s+\d+",
+    re.IGNORECASE,
+)
+
+
 def _table_segments(index: PageIndex) -> list[tuple[list[Column], list[Row]]]:
-    """Each header row with the body rows under it, up to the totals (possibly across a page break)."""
+    """Each header row with the body rows under it, up to the totals.
+
+    A wide gap (the page footer) pauses a table instead of ending it: items that run onto the next
+    page continue under the same columns, with or without a repeated header, until the totals.
+    """
     segments: list[tuple[list[Column], list[Row]]] = []
     body: list[Row] | None = None
     previous: Row | None = None
+    paused = False
     for row in index.rows:
         found = header_columns(row)
         if found is not None:
-            body = []
+            body, previous, paused = [], row, False
             segments.append((found, body))
-            previous = row
             continue
         if body is None:
             continue
         if _is_stop_row(index, row):
-            body, previous = None, None
+            body, previous, paused = None, None, False
             continue
-        same_page = previous is not None and row.page_no == previous.page_no
-        if same_page and previous is not None and row.y0 - previous.y1 > 6 * max(row.height, 1.0):
-            body, previous = None, None
-            continue
-        body.append(row)
+        if previous is not None and row.page_no != previous.page_no:
+            paused = False
+        elif previous is not None and row.y0 - previous.y1 > 6 * max(row.height, 1.0):
+            paused = True
         previous = row
+        if not paused and not _CARRY_ROW.search(row.text):
+            body.append(row)
     return segments
 
 
@@ -270,14 +284,29 @@ def _item_from_numbers(description: str | None, numbers: list[Decimal]) -> LineI
     return LineItem(description=description, quantity=quantity, unit_price=unit_price, amount=amount)
 
 
+_QUANTITY_PREFIX = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*[x\u00d7]\s+(?=\S)", re.IGNORECASE)
+# A line that only states a unit price: "@ 12.50", "at 12.50", "12.50 each", "12.50 / unit".
+_UNIT_PRICE_LINE = re.compile(r"^\s*(@|at\b|à\b|je\b)?[^A-Za-z]*(each|/\s*unit|per\s*unit|/\s*stk)?\s*$", re.IGNORECASE)
+
+
+def _split_quantity_prefix(description: str, style: DocumentStyle) -> tuple[Decimal | None, str]:
+    found = _QUANTITY_PREFIX.match(description)
+    if found is None:
+        return None, description
+    quantity = parse_amount(found.group(1), decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
+    return quantity, description[found.end() :]
+
+
 def headerless_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]:
-    """Tables whose header could not be read: the rows just above the totals that end in an amount,
-    aligned in one right-hand column, with text to their left."""
+    """Tables whose header is missing or unreadable: the rows just above the totals that end in an
+    amount, aligned in one right-hand column, with text to their left. "2 x Widget" gives the quantity
+    and a line such as "@ 12.50" under an item gives its unit price."""
     for stop_position, stop_row in enumerate(index.rows):
         if not _is_stop_row(index, stop_row):
             continue
         collected: list[ItemRows] = []
         pending_text: list[str] = []
+        pending_price: Decimal | None = None
         anchor: float | None = None
         for row in reversed(index.rows[:stop_position]):
             if row.page_no != stop_row.page_no:
@@ -287,9 +316,18 @@ def headerless_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRo
             aligned = has_item and (anchor is None or abs(numbers[-1][0].x1 - anchor) < 3 * row.height)
             if aligned and index.label_of(row.phrases[0]) is None:
                 anchor = numbers[-1][0].x1
-                description = " ".join([*texts, *reversed(pending_text)]) or None
-                collected.append(ItemRows(_item_from_numbers(description, [v for _, v in numbers]), list(row.phrases)))
-                pending_text = []
+                quantity, first_text = _split_quantity_prefix(texts[0], style)
+                description = " ".join([first_text, *texts[1:], *reversed(pending_text)]) or None
+                item = _item_from_numbers(description, [v for _, v in numbers])
+                updates: dict[str, Decimal] = {}
+                if quantity is not None and item.quantity is None:
+                    updates["quantity"] = quantity
+                if pending_price is not None and item.unit_price is None:
+                    updates["unit_price"] = pending_price
+                collected.append(ItemRows(item.model_copy(update=updates), list(row.phrases)))
+                pending_text, pending_price = [], None
+            elif len(numbers) == 1 and not texts and _UNIT_PRICE_LINE.match(row.text) and pending_price is None:
+                pending_price = numbers[0][1]
             elif not numbers and texts and collected and len(pending_text) < 2:
                 pending_text.append(" ".join(texts))
             else:

@@ -122,10 +122,14 @@ def _group_rows(words: list[Word]) -> list[list[Word]]:
 _RULE_MARKS = frozenset({"|", "||", "¦", "│", "[", "]", "!"})
 
 
-def _split_phrases(row_words: list[Word], gap_factor: float) -> list[list[Word]]:
-    """Split a row at wide gaps and at table rules, which OCR reads as "|" marks."""
+def _split_phrases(row_words: list[Word], gap_factor: float, min_height: float = 0.0) -> list[list[Word]]:
+    """Split a row at wide gaps and at table rules, which OCR reads as "|" marks.
+
+    The gap is measured against the row's text height, but never less than ``min_height``: specks
+    read as tiny words must not make ordinary spaces look wide.
+    """
     ordered = sorted(row_words, key=lambda w: w.x0)
-    height = statistics.median(w.height for w in ordered)
+    height = max(statistics.median(w.height for w in ordered), min_height)
     phrases: list[list[Word]] = [[]]
     for word in ordered:
         if word.text in _RULE_MARKS:
@@ -135,6 +139,15 @@ def _split_phrases(row_words: list[Word], gap_factor: float) -> list[list[Word]]
             phrases.append([])
         phrases[-1].append(word)
     return [phrase for phrase in phrases if phrase]
+
+
+def _is_speck(word: Word, typical_height: float) -> bool:
+    """OCR's reading of dot leaders, dust or stamp fragments: short, low, unsure and without digits."""
+    text = word.text
+    if word.confidence >= 0.5 or any(ch.isdigit() for ch in text):
+        return False
+    # a run of dots is read as a low line of letters, or as one long unsure non-word
+    return (word.height < 0.7 * typical_height and len(text) <= 6) or len(text) > 15
 
 
 def _rejoin_split_capitals(row_words: list[Word]) -> list[Word]:
@@ -171,10 +184,12 @@ def build_layout(page: PageText, gap_factor: float = 1.1) -> PageLayout:
     if not words:
         return layout
     layout.median_word_height = statistics.median(w.height for w in words)
+    if page.source is TextSource.OCR:
+        words = [w for w in words if not _is_speck(w, layout.median_word_height)] or words
     for index, row_words in enumerate(_group_rows(words)):
         if page.source is TextSource.OCR:
             row_words = _rejoin_split_capitals(row_words)
-        chunks = _split_phrases(row_words, gap_factor)
+        chunks = _split_phrases(row_words, gap_factor, 0.75 * layout.median_word_height)
         if not chunks:
             continue
         row_words = [word for chunk in chunks for word in chunk]

@@ -207,7 +207,10 @@ def _id_tokens(words: list[Word]) -> list[tuple[str, int, int]]:
             text, first, _ = tokens[-1]
             previous = words[index - 1]
             close = word.x0 - previous.x1 < 0.6 * max(word.height, previous.height)
-            if close and (text.endswith(("-", "/")) or word.text.startswith(("-", "/"))):
+            # OCR also opens a thin gap after a letter prefix ("INV 861071"); a typed space is wider.
+            tight = word.x0 - previous.x1 < 0.27 * max(word.height, previous.height)
+            prefix = text.isalpha() and text.isupper() and 2 <= len(text) <= 5 and word.text[:1].isdigit()
+            if (close and (text.endswith(("-", "/")) or word.text.startswith(("-", "/")))) or (tight and prefix):
                 tokens[-1] = (text + word.text, first, index + 1)
                 continue
         tokens.append((word.text, index, index + 1))

@@ -83,7 +83,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"sold\s*to", 1.0),
         (r"(customer|client|buyer)(\s*name)?(?!\s*(no|id|number|#|nr|ref|code))", 0.8),
         (r"to", 0.6),
-        (r"(rechnungsempf[äa]nger|kunde|factur[ée]\s*[àa])", 0.9),
+        (r"(rechnungsempf[äa]nger|empf[äa]nger|kunde|factur[ée]\s*[àa]|destinataire|rechnung\s*an)", 0.9),
     ],
     "vendor_name": [
         (r"(from|seller|vendor|supplier|issued\s*by|sold\s*by)", 0.8),
@@ -130,6 +130,7 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"part\s*(no\.?|#)",
         r"r[ée]f\.?",
         r"pos\.?",
+        r"nr\.?",
         r"no\.",
         r"#",
         r"art(icle)?\.?\s*-?(no\.?|nr\.?|#)",
@@ -158,6 +159,7 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"u\.?\s*price",
         r"p\.\s*u\.(\s*ht)?",
         r"preis",
+        r"e-?\s*preis",
     ],
     "amount": [
         r"(line\s*)?total",

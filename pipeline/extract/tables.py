@@ -99,8 +99,12 @@ def column_boundaries(columns: list[Column], height: float) -> list[float]:
 def _cells(row: Row, columns: list[Column]) -> dict[str, str]:
     """Words of one row grouped by the column whose territory holds their centre."""
     edges = column_boundaries(columns, row.height)
+    # Text left of the table's first column belongs to a sidebar or margin, not to the item.
+    table_left = columns[0].x0 - 2 * row.height
     cells: dict[str, list[str]] = {}
     for word in sorted(row.words, key=lambda w: w.x0):
+        if word.x1 < table_left:
+            continue
         position = max(i for i, edge in enumerate(edges) if word.cx >= edge)
         cells.setdefault(columns[position].kind, []).append(word.text)
     return {kind: " ".join(words) for kind, words in cells.items()}
@@ -229,18 +233,34 @@ def _repair_row_arithmetic(values: dict[str, Decimal]) -> dict[str, Decimal]:
     return values
 
 
+def _unit_price_line(row: Row, style: DocumentStyle) -> Decimal | None:
+    """The price of one unit printed on its own line under an item ("@ 12.50", "12.50 / unit")."""
+    amounts = find_amounts(row.text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
+    if len(amounts) != 1 or not _UNIT_PRICE_LINE.match(row.text):
+        return None
+    return amounts[0][2]
+
+
 def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]:
     items: list[ItemRows] = []
-    for header, rows in _table_segments(index):
+    for header, all_rows in _table_segments(index):
+        price_lines = {id(row): _unit_price_line(row, style) for row in all_rows}
+        rows = [row for row in all_rows if price_lines[id(row)] is None]
         columns = align_numeric_columns(header, rows, style)
         previous: Row | None = None
-        for row in rows:
+        for row in all_rows:
+            unit_price = price_lines[id(row)]
+            if unit_price is not None:
+                if items and items[-1].item.unit_price is None:
+                    items[-1].item = items[-1].item.model_copy(update={"unit_price": unit_price})
+                continue
             values, descriptions = _parse_row(row, columns, style)
             values = _repair_row_arithmetic(values)
             if "amount" in values or "unit_price" in values:
+                quantity, description = _split_quantity_prefix(" ".join(descriptions), style)
                 item = LineItem(
-                    description=" ".join(descriptions) or None,
-                    quantity=values.get("quantity"),
+                    description=description or None,
+                    quantity=values.get("quantity", quantity),
                     unit_price=values.get("unit_price"),
                     amount=values.get("amount"),
                 )
@@ -286,7 +306,11 @@ def _item_from_numbers(description: str | None, numbers: list[Decimal]) -> LineI
 
 _QUANTITY_PREFIX = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*[x\u00d7]\s+(?=\S)", re.IGNORECASE)
 # A line that only states a unit price: "@ 12.50", "at 12.50", "12.50 each", "12.50 / unit".
-_UNIT_PRICE_LINE = re.compile(r"^\s*(@|at\b|à\b|je\b)?[^A-Za-z]*(each|/\s*unit|per\s*unit|/\s*stk)?\s*$", re.IGNORECASE)
+_UNIT_PRICE_LINE = re.compile(
+    r"^(?=.*(@|\bat\b|\bà\b|\bje\b|\beach\b|/\s*unit|per\s*unit|/\s*stk|st[üu]ck|unit[ée]))"
+    r"\s*(@|at\b|à\b|je\b)?\s*(?:[^A-Za-z]|\b[A-Z]{3}\b|\b[A-Z]{1,2}\$)*\s*"
+    r"(each|/\s*unit|per\s*unit|/\s*stk\.?|pro\s*st[üu]ck|l'unit[ée])?\s*$"
+)
 
 
 def _split_quantity_prefix(description: str, style: DocumentStyle) -> tuple[Decimal | None, str]:

@@ -187,8 +187,11 @@ _COMPILED: list[tuple[str, float, re.Pattern[str]]] = [
     for pattern, strength in patterns
 ]
 
+# "Montant HT", "Amount excl. VAT", "Betrag netto": the tax basis a column is stated in.
+_TAX_BASIS = r"(\s*(ht|ttc|net|netto|brutto|excl\.?(\s*(vat|tax|gst))?|incl\.?(\s*(vat|tax|gst))?))?"
+
 _COLUMN_COMPILED: list[tuple[str, re.Pattern[str]]] = [
-    (kind, re.compile(rf"^({pattern})\s*(\([^)]*\)|\[[^\]]*\]|in\s+[a-z]{{3}})?\W*$", re.IGNORECASE))
+    (kind, re.compile(rf"^({pattern})\s*(\([^)]*\)|\[[^\]]*\]|in\s+[a-z]{{3}})?{_TAX_BASIS}\W*$", re.IGNORECASE))
     for kind, patterns in COLUMN_HEADERS.items()
     for pattern in patterns
 ]

@@ -41,6 +41,7 @@ class Candidate:
     phrase: Phrase
     words_from: int = 0
     words_to: int | None = None
+    read_as: str | None = None  # set when arithmetic changed a digit OCR read: what the page showed
 
     @property
     def evidence(self) -> Phrase:
@@ -231,8 +232,22 @@ def parse_invoice_number(phrase: Phrase, start: int, style: DocumentStyle) -> tu
     return None
 
 
+def _fix_initial_l(name: str) -> str:
+    """OCR reads a capital I as l at the start of a word ("lronbridge"); in a name whose other words
+    are capitalised, a word starting "l" plus a lower-case consonant-free guess is fixed back."""
+    words = name.split(" ")
+    capitalised = [w for w in words if w[:1].isupper()]
+    if not capitalised:
+        return name
+    fixed = [
+        "I" + w[1:] if len(w) > 2 and w[0] == "l" and w[1].islower() and w[1] not in "aeiouy" else w for w in words
+    ]
+    return " ".join(fixed)
+
+
 def parse_party(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
     text = " ".join(word.text for word in phrase.words[start:]).strip(" :-\u2018\u2019\u201c\u201d'\"|")
+    text = _fix_initial_l(text)
     letters = sum(ch.isalpha() for ch in text)
     if letters < 2 or letters < 0.5 * len(text.replace(" ", "")) or _CONTACT.search(text):
         return None
@@ -360,10 +375,10 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 continue  # already part of a longer name to its left
             phrase = index.extend_name(original)
             absorbed.update(id(word) for word in phrase.words)
-            text = phrase.text.strip()
+            text = _fix_initial_l(phrase.text.strip())
             letters = sum(ch.isalpha() for ch in text)
             digits = sum(ch.isdigit() for ch in text)
-            if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60:
+            if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or text.endswith(":"):
                 continue
             prominence = phrase.height / layout.median_word_height
             height_share = 1.0 - row.y0 / layout.height

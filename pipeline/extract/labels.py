@@ -52,6 +52,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
     "subtotal": [
         (r"sub[-\s]?total", 1.0),
         (r"net\s*(amount|total|value)", 1.0),
+        (r"net(?=\s*:|\s*$)", 0.85),
         (r"total\s*(excl\.?|excluding|before|ex\.?|net|w/o|without)\b[a-z.\s]*", 1.0),
         (r"amount\s*(excl\.?|excluding|before)\b[a-z.\s]*", 1.0),
         (r"(netto(betrag)?|zwischensumme|summe\s*netto)", 1.0),
@@ -59,7 +60,10 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(subtotaal|exclusief\s*btw|totaal\s*excl\.?(\s*btw)?)", 1.0),
     ],
     "tax": [
-        (rf"(total\s*)?(sales\s*)?tax(\s*amount)?{_NOT_AN_ID}", 1.0),
+        (
+            rf"(total\s*)?((sales|consumption|service|state|city|local|value\s*added)\s*)?tax(\s*amount)?{_NOT_AN_ID}",
+            1.0,
+        ),
         (rf"(total\s*)?vat(\s*amount)?{_NOT_AN_ID}", 1.0),
         (rf"(gst|hst|pst|qst){_NOT_AN_ID}", 1.0),
         (r"(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
@@ -74,7 +78,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"balance(\s*due)?", 0.9),
         (r"total", 0.85),
         (r"(gesamt(betrag|summe)?|rechnungsbetrag|endbetrag|zu\s*zahlen)", 1.0),
-        (r"(montant\s*total|total\s*ttc|net\s*[àa]\s*payer)", 1.0),
+        (r"(montant\s*total|(total|montant)\s*ttc|net\s*[àa]\s*payer)", 1.0),
         (r"(totaal(\s*incl\.?(\s*btw)?)?|factuur\s*totaal|te\s*betalen)", 1.0),
     ],
     "customer_name": [

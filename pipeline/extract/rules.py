@@ -76,7 +76,17 @@ def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Ca
             assert isinstance(first.value, Decimal) and isinstance(second.value, Decimal)
             implied = combine(first.value, second.value)
             if implied >= 0 and _same_digits_modulo_ocr(broken.value, _digits(implied)):
-                repaired.append(Candidate(broken.field, implied, broken.score, broken.phrase, broken.words_from))
+                changed = broken.value != _digits(implied)
+                repaired.append(
+                    Candidate(
+                        broken.field,
+                        implied,
+                        broken.score,
+                        broken.phrase,
+                        broken.words_from,
+                        read_as=broken.evidence.text if changed else None,
+                    )
+                )
                 break
     return repaired
 
@@ -273,6 +283,17 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
 
     issues: list[ValidationIssue] = []
     for name in _AMOUNT_FIELDS:
+        picked = money[name]
+        if picked is not None and picked.read_as is not None:
+            # A changed digit may be an OCR slip or a real error on the invoice: a person decides.
+            issues.append(
+                ValidationIssue(
+                    code="amount_repaired",
+                    field=name,
+                    message=f"The {name} was read as {picked.read_as!r}; the other amounts imply {picked.value}. "
+                    "Check which one the page shows.",
+                )
+            )
         printed = [c.evidence.text for c in [*by_field.get(name, []), *unread] if c.field == name]
         if name not in values and printed:
             issues.append(

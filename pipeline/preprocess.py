@@ -122,6 +122,40 @@ def apply_clahe(image: GrayImage) -> GrayImage:
     return cv2.normalize(clahe.apply(image), image.copy(), 0, 255, cv2.NORM_MINMAX)
 
 
+def remove_dot_leaders(image: GrayImage) -> tuple[GrayImage, int]:
+    """Erase rows of small dots ("Total ........ 12.00"): OCR reads them as junk words that bury labels.
+
+    A dot is a small, compact blob; it is a leader dot only with at least four others on its baseline
+    nearby, so decimal points and i-dots stay.
+    """
+    _, ink = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if count <= 1:
+        return image, 0
+    widths, heights, areas = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    small = (widths <= 12) & (heights <= 12) & (areas >= 4) & (np.abs(widths - heights) <= 4)
+    indices = np.flatnonzero(small) + 1
+    if indices.size < 5:
+        return image, 0
+    points = centroids[indices]
+    order = np.argsort(points[:, 1])
+    points, indices = points[order], indices[order]
+    leaders: list[int] = []
+    for position in range(len(points)):
+        x, y = points[position]
+        low = np.searchsorted(points[:, 1], y - 3)
+        high = np.searchsorted(points[:, 1], y + 3)
+        same_line = points[low:high]
+        neighbours = np.count_nonzero(np.abs(same_line[:, 0] - x) < 60) - 1
+        if neighbours >= 4:
+            leaders.append(int(indices[position]))
+    if not leaders:
+        return image, 0
+    cleaned = image.copy()
+    cleaned[np.isin(labels, leaders)] = int(np.percentile(image, 90))
+    return cleaned, len(leaders)
+
+
 def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> PreprocessReport:
     image = load_gray(source)
     check_resolution(image, options.min_short_side_px)
@@ -153,6 +187,10 @@ def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> P
         elif options.contrast_method == "clahe":
             image = apply_clahe(image)
             steps.append("clahe")
+
+    image, leader_dots = remove_dot_leaders(image)
+    if leader_dots:
+        steps.append(f"removed {leader_dots} leader dots")
 
     skew = estimate_skew(image, options.max_skew_degrees)
     if abs(skew) >= 0.1:

@@ -75,3 +75,19 @@ def test_clean_page_is_left_alone(page_image: np.ndarray, tmp_path: Path) -> Non
     report = preprocess_page(source, tmp_path / "out.png", PreprocessOptions(target_short_side_px=1654))
     assert report.steps == ["grayscale"]
     assert report.skew_degrees == pytest.approx(0.0, abs=0.1)
+
+
+def test_dot_leaders_are_erased_but_decimal_points_stay(tmp_path: Path) -> None:
+    from tests.conftest import make_invoice_pdf
+    from pipeline.preprocess import remove_dot_leaders
+
+    lines = [(60, 100, "Subtotal " + "." * 60 + " 1,824.84"), (60, 130, "Tax " + "." * 70 + " 152.07")]
+    pdf = make_invoice_pdf(tmp_path / "leaders.pdf", lines)
+    image = np.array(convert_from_path(str(pdf), dpi=300, grayscale=True)[0])
+    cleaned, removed = remove_dot_leaders(image)
+    assert removed >= 100  # about 130 dots drawn
+    target = tmp_path / "cleaned.png"
+    cv2.imwrite(str(target), cleaned)
+    text = " ".join(word.text for word in ocr_page(target, 1).words)
+    assert "1,824.84" in text and "152.07" in text
+    assert "...." not in text

@@ -78,8 +78,8 @@ def test_clean_page_is_left_alone(page_image: np.ndarray, tmp_path: Path) -> Non
 
 
 def test_dot_leaders_are_erased_but_decimal_points_stay(tmp_path: Path) -> None:
-    from tests.conftest import make_invoice_pdf
     from pipeline.preprocess import remove_dot_leaders
+    from tests.conftest import make_invoice_pdf
 
     lines = [(60, 100, "Subtotal " + "." * 60 + " 1,824.84"), (60, 130, "Tax " + "." * 70 + " 152.07")]
     pdf = make_invoice_pdf(tmp_path / "leaders.pdf", lines)

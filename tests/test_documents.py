@@ -100,3 +100,15 @@ def test_scanned_png_and_multipage_tiff_are_read_by_ocr(simple_invoice_pdf: Path
     assert by_name["scan.png"].invoice.invoice_number == "INV-2024-0042"
     assert str(by_name["scan.png"].invoice.total) == "1573.55"
     assert by_name["scan.tiff"].page_count == 2
+
+
+def test_invoice_without_readable_items_is_not_auto_accepted(tmp_path: Path) -> None:
+    from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf
+
+    header_and_totals = [line for line in SIMPLE_INVOICE if line[1] < 200 or line[1] >= 290]
+    pdf = make_invoice_pdf(tmp_path / "no-items.pdf", header_and_totals)
+    documents, _ = discover_documents([str(pdf)])
+    record = process_document(documents[0], Settings())
+    assert str(record.invoice.total) == "1573.55"
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert any("No line items could be read" in reason for reason in record.review_reasons)

@@ -282,6 +282,16 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         )
 
     issues: list[ValidationIssue] = []
+    if not item_rows:
+        # Without items the subtotal cannot be checked against them, and a wrong subtotal would pass.
+        issues.append(
+            ValidationIssue(
+                code="no_line_items",
+                field="line_items",
+                message="No line items could be read, so the amounts cannot be checked against them; "
+                "enter or confirm the items.",
+            )
+        )
     for name in _AMOUNT_FIELDS:
         picked = money[name]
         if picked is not None and picked.read_as is not None:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from pipeline.config import Settings
-from pipeline.errors import DocumentError
+from pipeline.errors import DocumentError, DocumentTooLargeError
 from pipeline.extract import extract_invoice
 from pipeline.ocr import ocr_page
 from pipeline.preprocess import PreprocessOptions, preprocess_page
@@ -24,9 +24,9 @@ from pipeline.render import (
     read_text_layer,
     render_image,
 )
-from pipeline.route import record_confidence, route_record
+from pipeline.route import route_record
 from pipeline.validate import validate_invoice
-from schemas import Document, ExtractionRecord, PageText, RecordStatus, TextSource
+from schemas import Document, ExtractionRecord, PageText, RecordStatus
 
 
 def failed_record(document: Document, error: str, page_count: int = 0) -> ExtractionRecord:
@@ -49,8 +49,6 @@ def read_pages(document: Document, scratch: Path, settings: Settings) -> list[Pa
         check_pdf_complete(path)
         page_count = pdf_page_count(path)
         if page_count > settings.max_pages:
-            from pipeline.errors import DocumentTooLargeError
-
             raise DocumentTooLargeError(
                 f"The PDF has {page_count} pages, above the limit of {settings.max_pages}. "
                 "Split it into single invoices or raise LEDGERLENS_MAX_PAGES."
@@ -124,11 +122,8 @@ def process_document(document: Document, settings: Settings) -> ExtractionRecord
             fields=extraction.fields,
             issues=issues,
             extractor=extraction.extractor,
-            text_source=(
-                TextSource.TEXT_LAYER if all(page.source is TextSource.TEXT_LAYER for page in pages) else TextSource.OCR
-            ),
+            text_source=extraction.text_source,
         )
-        record.confidence = record_confidence(record.fields, issues)
         routed = route_record(record, settings.accept_threshold)
         routed.processing_seconds = time.perf_counter() - started
         return routed

@@ -101,10 +101,12 @@ class PageIndex:
     def __init__(self, layouts: list[PageLayout]) -> None:
         self.layouts = layouts
         self.rows: list[Row] = []
+        self._rows_by_key: dict[tuple[int, int], Row] = {}
         for layout in layouts:
             for row in layout.rows:
                 row.phrases = split_at_inline_labels(row)
                 self.rows.append(row)
+                self._rows_by_key[(row.page_no, row.index)] = row
         self.labels: dict[int, LabelMatch] = {}
         for row in self.rows:
             for phrase in row.phrases:
@@ -116,10 +118,7 @@ class PageIndex:
         return self.labels.get(id(phrase))
 
     def row_of(self, phrase: Phrase) -> Row:
-        for row in self.rows:
-            if row.page_no == phrase.page_no and row.index == phrase.row_index:
-                return row
-        raise KeyError(phrase.row_index)
+        return self._rows_by_key[(phrase.page_no, phrase.row_index)]
 
     def is_value_like(self, phrase: Phrase) -> bool:
         return self.label_of(phrase) is None and column_kind(phrase.text) is None and not is_title(phrase.text)
@@ -176,9 +175,12 @@ def parse_date_value(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[
     if not dates:
         return None
     begin, end, value = dates[0]
-    first = start + words_after_text(words, begin)
-    last = start + words_after_text(words, end - 1) + 1
-    return value, first, last
+    return value, *_word_span(words, start, begin, end)
+
+
+def _word_span(words: list[Word], start: int, begin: int, end: int) -> tuple[int, int]:
+    """Word indices (from ``start``) covering characters begin..end of the words joined by spaces."""
+    return start + words_after_text(words, begin), start + words_after_text(words, end - 1) + 1
 
 
 def words_after_text(words: list[Word], char_offset: int) -> int:
@@ -197,7 +199,7 @@ def parse_amount_value(phrase: Phrase, start: int, style: DocumentStyle) -> tupl
     if not amounts:
         return None
     begin, end, value = amounts[-1]  # the rightmost number: rates such as "20 %" come first
-    return value, start + words_after_text(words, begin), start + words_after_text(words, end - 1) + 1
+    return value, *_word_span(words, start, begin, end)
 
 
 def _id_tokens(words: list[Word]) -> list[tuple[str, int, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
@@ -59,6 +60,14 @@ def _same_digits_modulo_ocr(read: str, implied: str) -> bool:
     )
 
 
+# Each amount as implied by the other two: subtotal + tax = total.
+_IMPLIED_BY: dict[str, tuple[str, str, Callable[[Decimal, Decimal], Decimal]]] = {
+    "subtotal": ("total", "tax", lambda total, tax: total - tax),
+    "tax": ("total", "subtotal", lambda total, subtotal: total - subtotal),
+    "total": ("subtotal", "tax", lambda subtotal, tax: subtotal + tax),
+}
+
+
 def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Candidate]) -> list[Candidate]:
     """An amount OCR garbled is restored when subtotal + tax = total implies a value with its digits."""
     repaired: list[Candidate] = []
@@ -66,12 +75,7 @@ def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Ca
         assert isinstance(broken.value, str)
         if len(broken.value) < 3:
             continue  # too few digits left to vouch for anything
-        others = {
-            "subtotal": ("total", "tax", lambda total, tax: total - tax),
-            "tax": ("total", "subtotal", lambda total, subtotal: total - subtotal),
-            "total": ("subtotal", "tax", lambda subtotal, tax: subtotal + tax),
-        }
-        first_name, second_name, combine = others[broken.field]
+        first_name, second_name, combine = _IMPLIED_BY[broken.field]
         for first, second in itertools.product(by_field.get(first_name, []), by_field.get(second_name, [])):
             assert isinstance(first.value, Decimal) and isinstance(second.value, Decimal)
             implied = combine(first.value, second.value)

@@ -60,8 +60,8 @@ def _retry_transient(task: object, task_run: object, state: object) -> bool:
     retry_condition_fn=_retry_transient,
     task_run_name="process-{document.source}",
 )
-def process_document_task(document: Document, settings: Settings) -> ExtractionRecord:
-    return process_document(document, settings)
+def process_document_task(document: Document, settings: Settings, out_dir: str) -> ExtractionRecord:
+    return process_document(document, settings, Path(out_dir))
 
 
 ProgressCallback = Callable[[int, int, ExtractionRecord | None], None]
@@ -88,7 +88,7 @@ def ingest_batch(inputs: list[str], out_dir: str, settings: Settings | None = No
     settings = settings or Settings()
     out = Path(out_dir)
     sink = ParquetSink(out)
-    queue = ReviewQueue(out / "review.sqlite")
+    queue = ReviewQueue(settings.review_db or out / "review.sqlite")
     documents, unmatched = discover_documents(inputs)
     done = sink.processed_ids
     todo = [document for document in documents if document.document_id not in done]
@@ -106,7 +106,7 @@ def ingest_batch(inputs: list[str], out_dir: str, settings: Settings | None = No
     started = time.perf_counter()
     counts: Counter[str] = Counter()
     buffer: list[ExtractionRecord] = []
-    futures = {process_document_task.submit(document, settings): document for document in todo}
+    futures = {process_document_task.submit(document, settings, str(out)): document for document in todo}
     for future in as_completed(list(futures)):
         document = futures[future]
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,14 @@ class Settings(BaseSettings):
     # (78 accepted, none wrong) until a larger set narrows the estimate.
     accept_threshold: float = Field(
         default=0.80, ge=0, le=1, description="Records whose confidence is below this go to review"
+    )
+    keep_page_images: Literal["all", "review", "none"] = Field(
+        default="review",
+        description="Which records keep page previews under OUT/pages/<document_id>/: review needs them",
+    )
+    preview_long_edge_px: int = Field(default=1568, ge=256, description="Long edge of kept page previews")
+    review_db: Path | None = Field(
+        default=None, description="Review queue SQLite file; OUT/review.sqlite when unset and OUT is local"
     )
     scratch_dir: Path | None = Field(default=None, description="Where page images go; a temp dir if unset")
     output_dir: Path = Field(default=Path("out"))

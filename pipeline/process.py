@@ -16,6 +16,7 @@ from pipeline.errors import DocumentError, DocumentTooLargeError
 from pipeline.extract import extract_invoice
 from pipeline.ocr import ocr_page
 from pipeline.preprocess import PreprocessOptions, preprocess_page
+from pipeline.previews import PREVIEWS_DIR, preview_relpath, write_page_previews
 from pipeline.render import (
     check_document,
     check_pdf_complete,
@@ -40,8 +41,9 @@ def failed_record(document: Document, error: str, page_count: int = 0) -> Extrac
     )
 
 
-def read_pages(document: Document, scratch: Path, settings: Settings) -> list[PageText]:
-    """Words of every page: the PDF's own text where it has enough, OCR of a cleaned image elsewhere."""
+def read_pages(document: Document, scratch: Path, settings: Settings) -> tuple[list[PageText], dict[int, Path]]:
+    """Words of every page (the PDF's own text where it has enough, OCR of a cleaned image elsewhere) and
+    the cleaned image each OCR'd page was read from."""
     path = Path(document.local_path)
     check_document(document, max_file_bytes=settings.max_file_bytes)
     text_pages: dict[int, PageText] = {}
@@ -60,7 +62,7 @@ def read_pages(document: Document, scratch: Path, settings: Settings) -> list[Pa
                 if len(page.words) >= settings.min_text_layer_words
             }
         if len(text_pages) == page_count:
-            return [text_pages[number] for number in range(1, page_count + 1)]
+            return [text_pages[number] for number in range(1, page_count + 1)], {}
         missing = [number for number in range(1, page_count + 1) if number not in text_pages]
         images = pdf_page_images(path, scratch / "raw", settings.render_dpi, missing)
     else:
@@ -72,12 +74,14 @@ def read_pages(document: Document, scratch: Path, settings: Settings) -> list[Pa
         target_short_side_px=settings.ocr_target_short_side_px,
     )
     pages: list[PageText] = []
+    cleaned_images: dict[int, Path] = {}
     for page_no in sorted({*images, *text_pages}):
         if page_no in text_pages:
             pages.append(text_pages[page_no])
             continue
         image = images[page_no]
         cleaned = preprocess_page(image, scratch / "clean" / f"page-{page_no:04d}.png", options)
+        cleaned_images[page_no] = Path(cleaned.image_path)
         pages.append(
             ocr_page(
                 Path(cleaned.image_path),
@@ -86,10 +90,15 @@ def read_pages(document: Document, scratch: Path, settings: Settings) -> list[Pa
                 timeout_s=settings.tesseract_timeout_s,
             )
         )
-    return pages
+    return pages, cleaned_images
 
 
-def process_document(document: Document, settings: Settings) -> ExtractionRecord:
+def keeps_previews(status: RecordStatus, policy: str) -> bool:
+    return policy == "all" or (policy == "review" and status is RecordStatus.NEEDS_REVIEW)
+
+
+def process_document(document: Document, settings: Settings, out_dir: Path | None = None) -> ExtractionRecord:
+    """The record for one document; with out_dir, its page previews are kept there as settings say."""
     started = time.perf_counter()
     base = settings.scratch_dir
     if base is not None:
@@ -97,7 +106,7 @@ def process_document(document: Document, settings: Settings) -> ExtractionRecord
     scratch = Path(tempfile.mkdtemp(prefix=f"ll-{document.document_id[:12]}-", dir=base))
     try:
         try:
-            pages = read_pages(document, scratch, settings)
+            pages, cleaned_images = read_pages(document, scratch, settings)
         except DocumentError as exc:
             record = failed_record(document, str(exc))
             record.processing_seconds = time.perf_counter() - started
@@ -125,6 +134,16 @@ def process_document(document: Document, settings: Settings) -> ExtractionRecord
             text_source=extraction.text_source,
         )
         routed = route_record(record, settings.accept_threshold)
+        if out_dir is not None and keeps_previews(routed.status, settings.keep_page_images):
+            numbers = [page.page_no for page in pages]
+            write_page_previews(
+                Path(document.local_path),
+                numbers,
+                cleaned_images,
+                out_dir / PREVIEWS_DIR / document.document_id,
+                settings.preview_long_edge_px,
+            )
+            routed.page_images = [preview_relpath(document.document_id, number) for number in numbers]
         routed.processing_seconds = time.perf_counter() - started
         return routed
     finally:

@@ -63,6 +63,7 @@ def invoice_row(record: ExtractionRecord) -> dict[str, Any]:
         "text_source": record.text_source.value if record.text_source else None,
         "processing_seconds": round(record.processing_seconds, 3),
         "processed_at": record.processed_at.astimezone(UTC),
+        "page_images": list(record.page_images),
     }
 
 

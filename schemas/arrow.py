@@ -32,6 +32,7 @@ INVOICES_SCHEMA = pa.schema(
         pa.field("text_source", pa.string()),
         pa.field("processing_seconds", pa.float64(), nullable=False),
         pa.field("processed_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("page_images", pa.list_(pa.string()), nullable=False),
     ]
 )
 

@@ -200,6 +200,9 @@ class ExtractionRecord(BaseModel):
     text_source: TextSource | None = None
     processing_seconds: float = 0.0
     processed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    page_images: list[str] = Field(
+        default_factory=list, description="Page previews kept for this record, relative to the output folder"
+    )
 
 
 RunStatusCounts = dict[Literal["accepted", "needs_review", "failed"], int]

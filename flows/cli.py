@@ -52,6 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--target-error-rate", type=float, default=0.01, help="auto-accept error rate the threshold must meet"
     )
+    calibrate = commands.add_parser(
+        "calibrate", help="fit field confidence to measured accuracy on OUT_DIR against *.truth.json files"
+    )
+    calibrate.add_argument("truth_dir", metavar="TRUTH_DIR", help="folder searched recursively for *.truth.json")
+    calibrate.add_argument("out_dir", metavar="OUT_DIR", help="output folder of `ledgerlens run` (raw scores)")
+    calibrate.add_argument("--write", help="where to write the table (default: print it)")
+    calibrate.add_argument(
+        "--prior-strength", type=float, default=10.0, help="documents' worth of trust kept in the raw score"
+    )
     return parser
 
 
@@ -157,10 +166,37 @@ def command_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_calibrate(args: argparse.Namespace) -> int:
+    truth_dir, out_dir = Path(args.truth_dir), Path(args.out_dir)
+    missing = [str(path) for path in (truth_dir, out_dir) if not path.is_dir()]
+    if missing:
+        print(f"ledgerlens calibrate: folder not found: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    from pipeline.evaluate import calibrate
+
+    fitted_on = f"ledgerlens calibrate {truth_dir} {out_dir} --prior-strength {args.prior_strength}"
+    table = calibrate(truth_dir, out_dir, args.prior_strength, fitted_on)
+    if not table.fields:
+        print("ledgerlens calibrate: no output row matched a truth file; nothing to fit", file=sys.stderr)
+        return EXIT_USAGE
+    if args.write:
+        table.write(Path(args.write))
+        counted = sum(sum(calibration.total) for calibration in table.fields.values())
+        print(f"Wrote {args.write}: {len(table.fields)} field/source tables from {counted} field readings")
+    else:
+        print(table.model_dump_json(indent=1))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"run": command_run, "samples": command_samples, "eval": command_eval}
+    handlers = {
+        "run": command_run,
+        "samples": command_samples,
+        "eval": command_eval,
+        "calibrate": command_calibrate,
+    }
     return handlers[args.command](args)
 
 

@@ -41,5 +41,9 @@ class Settings(BaseSettings):
     review_db: Path | None = Field(
         default=None, description="Review queue SQLite file; OUT/review.sqlite when unset and OUT is local"
     )
+    calibration_file: Path | None = Field(
+        default=None,
+        description="Field calibration table (ledgerlens calibrate); the one shipped in pipeline/ when unset",
+    )
     scratch_dir: Path | None = Field(default=None, description="Where page images go; a temp dir if unset")
     output_dir: Path = Field(default=Path("out"))

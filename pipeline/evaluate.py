@@ -23,6 +23,7 @@ import pyarrow.dataset as ds
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel, Field
 
+from pipeline.calibration import DEFAULT_PRIOR_STRENGTH, CalibrationTable
 from schemas import HEADER_FIELDS
 
 # The header fields the foundation issue scores; the customer is kept out, as the benchmarks rarely give it.
@@ -441,6 +442,33 @@ def evaluate(truth_dir: Path | None, out_dir: Path) -> EvaluationReport:
     for truth_file in truth_files:
         _score_document(report, truth_file, _load_truth(truth_file), row_for_truth.get(truth_file), items_by_document)
     return report
+
+
+def calibrate(
+    truth_dir: Path, out_dir: Path, prior_strength: float = DEFAULT_PRIOR_STRENGTH, fitted_on: str = ""
+) -> CalibrationTable:
+    """Count, per key field, text source and raw-score bin, how often OUT's value equals the truth.
+
+    A field the truth holds but extraction did not find is not counted: its record already gets
+    confidence 0, whatever the table says.
+    """
+    index = _TruthIndex(Path(truth_dir))
+    table = CalibrationTable(prior_strength=prior_strength, fitted_on=fitted_on)
+    truths: dict[str, dict[str, Any]] = {}
+    text_sources: dict[str, str | None] = {}
+    for row in _read_dataset(Path(out_dir) / "invoices"):
+        truth_file = index.find(str(row["source"]))
+        if truth_file is not None:
+            truths[str(row["document_id"])] = _load_truth(truth_file)
+            text_sources[str(row["document_id"])] = row.get("text_source")
+    for row in _read_dataset(Path(out_dir) / "fields"):
+        document_id, field = str(row["document_id"]), str(row["field"])
+        truth = truths.get(document_id)
+        if truth is None or field not in SCORED_HEADER_FIELDS or field not in truth:
+            continue
+        correct = values_match(field, row.get("value"), truth[field])
+        table.add(field, text_sources[document_id], float(row["confidence"]), correct)
+    return table
 
 
 def evaluate_output(out_dir: Path) -> EvaluationReport:

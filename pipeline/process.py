@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipeline.calibration import load_calibration
 from pipeline.config import Settings
 from pipeline.errors import DocumentError, DocumentTooLargeError
 from pipeline.extract import extract_invoice
@@ -133,7 +134,7 @@ def process_document(document: Document, settings: Settings, out_dir: Path | Non
             extractor=extraction.extractor,
             text_source=extraction.text_source,
         )
-        routed = route_record(record, settings.accept_threshold)
+        routed = route_record(record, settings.accept_threshold, load_calibration(settings.calibration_file))
         if out_dir is not None and keeps_previews(routed.status, settings.keep_page_images):
             numbers = [page.page_no for page in pages]
             write_page_previews(

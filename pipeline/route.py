@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal, InvalidOperation
 
+from pipeline.calibration import CalibrationTable
 from schemas import ExtractionRecord, FieldValue, RecordStatus, Severity, ValidationIssue
 
 # How much each key header field matters; the total is what gets paid, date and number identify it.
@@ -49,8 +50,19 @@ def arithmetic_agrees(fields: dict[str, FieldValue], issues: list[ValidationIssu
     return subtotal is not None and tax is not None and total is not None and abs(subtotal + tax - total) <= _CENT
 
 
-def record_confidence(fields: dict[str, FieldValue], issues: list[ValidationIssue]) -> float:
+def record_confidence(
+    fields: dict[str, FieldValue],
+    issues: list[ValidationIssue],
+    calibration: CalibrationTable | None = None,
+    text_source: str | None = None,
+) -> float:
     """How much to trust the record as a whole, 0..1.
+
+    With a calibration table fitted for every key field of this text source, each key field's score
+    becomes the measured probability that such a field is right, and the record's confidence is the
+    probability that all of them are (their product), times the issue factors below. Raw scores are not
+    probabilities, and a product would compound their pessimism, so without such a table they are
+    combined as follows.
 
     The square root of (weakest key field times weighted geometric mean of key fields): the weakest field
     dominates, because one wrong field makes the record wrong, while the mean still separates "all
@@ -63,6 +75,11 @@ def record_confidence(fields: dict[str, FieldValue], issues: list[ValidationIssu
     for name in weights:
         field = fields.get(name)
         confidences[name] = field.confidence if field is not None and field.value is not None else 0.0
+    if calibration is not None and calibration.covers(confidences, text_source):
+        score = 1.0
+        for name, raw in confidences.items():
+            score *= calibration.probability(name, text_source, raw) if raw > 0 else 0.0
+        return _with_issue_factors(score, issues)
     if arithmetic_agrees(fields, issues):
         # Three amounts read separately that satisfy subtotal + tax = total (and match the line items)
         # are very unlikely to be misread consistently, so each is more trustworthy than its reading
@@ -77,7 +94,10 @@ def record_confidence(fields: dict[str, FieldValue], issues: list[ValidationIssu
         return 0.0
     total_weight = sum(weights.values())
     geometric_mean = math.exp(sum(weights[n] * math.log(c) for n, c in confidences.items()) / total_weight)
-    score = math.sqrt(weakest * geometric_mean)
+    return _with_issue_factors(math.sqrt(weakest * geometric_mean), issues)
+
+
+def _with_issue_factors(score: float, issues: list[ValidationIssue]) -> float:
     for issue in issues:
         score *= WARNING_FACTOR if issue.severity is Severity.WARNING else BLOCKING_FACTOR
     return round(min(max(score, 0.0), 1.0), 4)
@@ -92,7 +112,9 @@ def _pair(value: float, threshold: float) -> tuple[str, str]:
     return f"{value:.6f}", f"{threshold:.6f}"
 
 
-def route_record(record: ExtractionRecord, accept_threshold: float) -> ExtractionRecord:
+def route_record(
+    record: ExtractionRecord, accept_threshold: float, calibration: CalibrationTable | None = None
+) -> ExtractionRecord:
     """A copy of the record with confidence, status and review reasons set from its fields and issues.
 
     ``failed`` when extraction raised (the error is kept); ``needs_review`` when any blocking issue
@@ -105,7 +127,8 @@ def route_record(record: ExtractionRecord, accept_threshold: float) -> Extractio
         routed.confidence = 0.0
         routed.review_reasons = []
         return routed
-    confidence = record_confidence(record.fields, record.issues)
+    source = record.text_source.value if record.text_source else None
+    confidence = record_confidence(record.fields, record.issues, calibration, source)
     blocking = [issue for issue in record.issues if issue.severity is Severity.BLOCKING]
     warnings = [issue for issue in record.issues if issue.severity is not Severity.BLOCKING]
     reasons = [issue.message for issue in blocking]

@@ -124,7 +124,11 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"article",
         r"bezeichnung",
         r"beschreibung",
+        r"leistung(en)?",
+        r"artikel(bezeichnung)?",
         r"d[ée]signation",
+        r"libell[ée]",
+        r"omschrijving",
         r"activity",
     ],
     "sku": [
@@ -137,7 +141,7 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"nr\.?",
         r"no\.",
         r"#",
-        r"art(icle)?\.?\s*-?(no\.?|nr\.?|#)",
+        r"art(icle|ikel)?\.?\s*-?(no\.?|nr\.?|#)",
         r"product\s*(code|no\.?|#)",
     ],
     "quantity": [
@@ -149,6 +153,8 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"menge",
         r"qt[ée]\.?",
         r"anzahl",
+        r"aantal",
+        r"quantit[ée]",
         r"(hours|hrs)\s*/\s*qty\.?",
         r"qty\s*/\s*(hours|hrs)",
     ],
@@ -164,6 +170,7 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"p\.\s*u\.(\s*ht)?",
         r"preis",
         r"e-?\s*preis",
+        r"(stuk)?prijs",
     ],
     "amount": [
         r"(line\s*)?total",
@@ -173,6 +180,9 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"betrag",
         r"gesamt(preis)?",
         r"montant",
+        r"bedrag",
+        r"totaal",
+        r"summe",
         r"value",
     ],
 }

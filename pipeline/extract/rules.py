@@ -18,6 +18,12 @@ from pipeline.extract.fields import (
     vendor_candidates,
 )
 from pipeline.extract.layout import Phrase, build_layout
+from pipeline.extract.reconcile import (
+    fill_missing_amounts,
+    repair_misread_amounts,
+    repair_misread_unit_prices,
+    swap_misassigned_prices,
+)
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
 from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
 from schemas import ExtractionResult, FieldValue, Invoice, PageText, TextSource, ValidationIssue
@@ -93,6 +99,16 @@ def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Ca
                 )
                 break
     return repaired
+
+
+def _item_sum_targets(by_field: dict[str, list[Candidate]]) -> list[Decimal]:
+    """What the line items may add up to: a subtotal read on the page, or a total less a tax."""
+    subtotals = [c.value for c in by_field.get("subtotal", []) if isinstance(c.value, Decimal)]
+    totals = [c.value for c in by_field.get("total", []) if isinstance(c.value, Decimal)]
+    taxes = [c.value for c in by_field.get("tax", []) if isinstance(c.value, Decimal)]
+    net = [total - tax for total in totals for tax in taxes if 0 <= tax < total]
+    targets = [*subtotals, *net] if subtotals or net else totals
+    return list(dict.fromkeys(targets))
 
 
 def resolve_amounts(
@@ -220,6 +236,10 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         by_field[candidate.field].append(candidate)
 
     item_rows: list[ItemRows] = extract_line_items(index, style) or headerless_line_items(index, style)
+    item_rows = fill_missing_amounts(swap_misassigned_prices(item_rows))
+    item_targets = _item_sum_targets(by_field)
+    item_rows, item_issues = repair_misread_amounts(item_rows, item_targets)
+    item_rows = repair_misread_unit_prices(item_rows, item_targets)
     amounts = [row.item.amount for row in item_rows if row.item.amount is not None]
     items_sum = sum(amounts, Decimal(0)) if amounts and len(amounts) == len(item_rows) else None
 
@@ -285,7 +305,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
             ).bbox(),
         )
 
-    issues: list[ValidationIssue] = []
+    issues: list[ValidationIssue] = list(item_issues)
     if not item_rows:
         # Without items the subtotal cannot be checked against them, and a wrong subtotal would pass.
         issues.append(

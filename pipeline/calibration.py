@@ -5,8 +5,8 @@ scores rank well but are not probabilities. A calibration table, fitted on docum
 maps each (field, text source, score bin) to how often such a field was right. The fit is isotonic
 (a higher score never maps lower) and smoothed toward the raw score with a prior worth
 ``prior_strength`` documents, so a bin seen a handful of times keeps most of its raw score and only
-plenty of evidence moves it far. The record's confidence is then the probability that every key field
-is right, which is what the auto-accept threshold is compared with.
+plenty of evidence moves it far. The record's confidence (pipeline/route.py) is built from these
+measured accuracies, and the auto-accept threshold is chosen on documents the table was not fitted on.
 
 Refit with ``ledgerlens calibrate TRUTH_DIR OUT_DIR --write pipeline/calibration.json`` on an output
 produced from documents that are not the ones the threshold is then measured on.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -82,9 +81,6 @@ class CalibrationTable(BaseModel):
     def probability(self, field: str, text_source: str | None, raw: float) -> float:
         calibration = self.fields.get(self.key(field, text_source))
         return raw if calibration is None else calibration.probability(raw, self.prior_strength)
-
-    def covers(self, fields: Iterable[str], text_source: str | None) -> bool:
-        return all(self.key(field, text_source) in self.fields for field in fields)
 
     def add(self, field: str, text_source: str | None, raw: float, correct: bool) -> None:
         self.fields.setdefault(self.key(field, text_source), FieldCalibration()).add(raw, correct)

@@ -58,11 +58,8 @@ def record_confidence(
 ) -> float:
     """How much to trust the record as a whole, 0..1.
 
-    With a calibration table fitted for every key field of this text source, each key field's score
-    becomes the measured probability that such a field is right, and the record's confidence is the
-    probability that all of them are (their product), times the issue factors below. Raw scores are not
-    probabilities, and a product would compound their pessimism, so without such a table they are
-    combined as follows.
+    With a calibration table, each field's score is first replaced by the measured accuracy of fields
+    like it (same field, text source and score bin; see pipeline/calibration.py).
 
     The square root of (weakest key field times weighted geometric mean of key fields): the weakest field
     dominates, because one wrong field makes the record wrong, while the mean still separates "all
@@ -74,12 +71,9 @@ def record_confidence(
     confidences: dict[str, float] = {}
     for name in weights:
         field = fields.get(name)
-        confidences[name] = field.confidence if field is not None and field.value is not None else 0.0
-    if calibration is not None and calibration.covers(confidences, text_source):
-        score = 1.0
-        for name, raw in confidences.items():
-            score *= calibration.probability(name, text_source, raw) if raw > 0 else 0.0
-        return _with_issue_factors(score, issues)
+        raw = field.confidence if field is not None and field.value is not None else 0.0
+        calibrated = calibration.probability(name, text_source, raw) if calibration is not None else raw
+        confidences[name] = calibrated if raw > 0 else 0.0
     if arithmetic_agrees(fields, issues):
         # Three amounts read separately that satisfy subtotal + tax = total (and match the line items)
         # are very unlikely to be misread consistently, so each is more trustworthy than its reading

@@ -272,13 +272,16 @@ _PLACES: frozenset[str] = frozenset({"customer_name", "vendor_name"})
 
 
 _AMOUNT_LABELS = frozenset({"subtotal", "tax", "total"})
+# Fields whose printed label with an unparseable value beside it means a person must read the page.
+_IDENTIFYING_LABELS = frozenset({"invoice_number", "invoice_date", "due_date"})
 
 
 def label_candidates(index: PageIndex, style: DocumentStyle) -> tuple[list[Candidate], list[Candidate]]:
     """For every label, the first neighbour that parses as its field's type.
 
-    Also returns, per amount label whose value did not parse, its digits (value = digit string):
-    OCR that turns "1,277.41" into "1.277.41" keeps the digits, and arithmetic can vouch for them.
+    Also returns, per amount, number or date label whose value did not parse, its digits (value = digit
+    string): OCR that turns "1,277.41" into "1.277.41" keeps the digits, and arithmetic can vouch for
+    them; a date label with digits beside it that are no date tells that a date is printed but unread.
     """
     candidates: list[Candidate] = []
     unread: list[Candidate] = []
@@ -290,7 +293,7 @@ def label_candidates(index: PageIndex, style: DocumentStyle) -> tuple[list[Candi
             found = _value_for_label(index, phrase, label, style)
             if found is not None:
                 candidates.append(found)
-            elif label.field in _AMOUNT_LABELS:
+            elif label.field in _AMOUNT_LABELS or label.field in _IDENTIFYING_LABELS:
                 unread.extend(_unread_digits(index, phrase, label))
     return candidates, unread
 
@@ -320,10 +323,12 @@ def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[
     start = words_after(phrase, label.end)
     options = [(phrase, start)] if start < len(phrase.words) else []
     options += [(other, 0) for other in index.right_of(phrase)[:1]]
+    if label.field not in _AMOUNT_LABELS:  # amounts sit right of their labels; dates and numbers also below
+        options += [(other, 0) for other in index.below(phrase)[:1]]
     found = []
     for target, first in options:
         digits = "".join(ch for word in target.words[first:] for ch in word.text if ch.isdigit())
-        if target.words[first:] and index.is_value_like(target):
+        if target.words[first:] and index.is_value_like(target) and len(digits) >= 2:
             score = label.strength * 0.7 * target.confidence
             found.append(Candidate(label.field, digits, score, target, first, None))
     return found

@@ -6,6 +6,7 @@ so "Sub-total" beats "Total" and "Due date" beats "Date".
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -221,8 +222,38 @@ def fold_ocr_letters(text: str) -> str:
     return _OCR_O.sub("o", _OCR_L.sub("l", text))
 
 
+# Plain spellings of the common labels, for phrases OCR garbled past the patterns ("Que Oate" for "Due
+# Date"). Only a whole short phrase is compared, and a fuzzy match is trusted less than an exact one.
+_FUZZY_LABELS: dict[str, tuple[str, ...]] = {
+    "invoice_number": ("invoice no", "invoice number", "invoice #", "rechnungsnummer", "factuurnummer"),
+    "invoice_date": ("invoice date", "date of issue", "issue date", "rechnungsdatum", "factuurdatum"),
+    "due_date": ("due date", "payment due", "date due", "fälligkeitsdatum", "zahlbar bis", "vervaldatum"),
+    "subtotal": ("subtotal", "sub total", "zwischensumme", "sous-total", "subtotaal", "net amount"),
+    "total": ("total", "total due", "amount due", "grand total", "balance due", "gesamtbetrag", "totaal"),
+    "customer_name": ("bill to", "billed to", "invoice to", "sold to", "rechnungsempfänger"),
+}
+_FUZZY_MIN_RATIO = 0.75
+_FUZZY_MIN_LENGTH = 6
+_FUZZY_STRENGTH = 0.75
+
+
+def _fuzzy_label(text: str) -> LabelMatch | None:
+    cleaned = re.sub(r"\s+", " ", text.strip().rstrip(":#.").strip()).casefold()
+    if not _FUZZY_MIN_LENGTH <= len(cleaned) <= 24 or any(ch.isdigit() for ch in cleaned):
+        return None
+    best: tuple[float, str] | None = None
+    for field, spellings in _FUZZY_LABELS.items():
+        for spelling in spellings:
+            if abs(len(spelling) - len(cleaned)) > 2:
+                continue
+            ratio = difflib.SequenceMatcher(None, cleaned, spelling, autojunk=False).ratio()
+            if ratio >= _FUZZY_MIN_RATIO and (best is None or ratio > best[0]):
+                best = (ratio, field)
+    return LabelMatch(field=best[1], strength=_FUZZY_STRENGTH, end=len(text)) if best else None
+
+
 def match_label(text: str) -> LabelMatch | None:
-    """The most specific label at the start of ``text``, or None."""
+    """The most specific label at the start of ``text``; else a close spelling of a whole short label."""
     text = fold_ocr_letters(text)
     best: LabelMatch | None = None
     best_length = -1
@@ -234,7 +265,7 @@ def match_label(text: str) -> LabelMatch | None:
         if length > best_length or (length == best_length and best is not None and strength > best.strength):
             best = LabelMatch(field=field, strength=strength, end=found.end())
             best_length = length
-    return best
+    return best or _fuzzy_label(text)
 
 
 def column_kind(text: str) -> str | None:

@@ -31,6 +31,7 @@ from schemas import ExtractionResult, FieldValue, Invoice, PageText, TextSource,
 EXTRACTOR_NAME = "rules"
 CENT = Decimal("0.01")
 _AMOUNT_FIELDS = ("subtotal", "tax", "total")
+_IDENTIFYING_FIELDS = ("invoice_number", "invoice_date", "due_date")
 
 
 def _close(a: Decimal | None, b: Decimal | None) -> bool:
@@ -232,7 +233,8 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         # only OCR can misread a digit; a text layer prints what the issuer wrote, however wrong
         if isinstance(c.value, Decimal) and c.evidence.confidence < 1.0
     ]
-    for candidate in repair_from_arithmetic(by_field, [*unread, *misread]):
+    unread_amounts = [c for c in unread if c.field in _AMOUNT_FIELDS]
+    for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread]):
         by_field[candidate.field].append(candidate)
 
     item_rows: list[ItemRows] = extract_line_items(index, style) or headerless_line_items(index, style)
@@ -328,14 +330,18 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
                     "Check which one the page shows.",
                 )
             )
+    for name in (*_AMOUNT_FIELDS, *_IDENTIFYING_FIELDS):
         printed = [c.evidence.text for c in [*by_field.get(name, []), *unread] if c.field == name]
         if name not in values and printed:
+            label = name.replace("_", " ")
+            article = "an" if label[0] in "aeiou" else "a"
+            fits = "fits the other amounts" if name in _AMOUNT_FIELDS else f"reads as {article} {label}"
             issues.append(
                 ValidationIssue(
                     code="unreadable_value",
                     field=name,
-                    message=f"The page prints a {name} label, but no value read beside it ({printed[0]!r}) "
-                    "fits the other amounts; check it on the page.",
+                    message=f"The page prints {article} {label} label, but no value read beside it ({printed[0]!r}) "
+                    f"{fits}; check it on the page.",
                 )
             )
     invoice = Invoice.model_validate({**values, "line_items": [row.item for row in item_rows]})

@@ -1,0 +1,82 @@
+"""Labels OCR garbled, column words in several languages, and dates printed but unreadable."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.extract import extract_invoice
+from pipeline.extract.labels import column_kind, match_label
+from schemas import PageText, TextSource, Word
+
+
+def _page(lines: list[tuple[float, float, str]], confidence: float = 0.9) -> PageText:
+    """An OCR page from (x, y, text) lines at 300 dpi on A4; words 18 px per character, 30 px apart."""
+    words: list[Word] = []
+    for line_no, (x, y, text) in enumerate(lines):
+        cursor = x
+        for token in text.split():
+            width = 18.0 * len(token)
+            words.append(
+                Word(text=token, page_no=1, x0=cursor, y0=y, x1=cursor + width, y1=y + 32,
+                     confidence=confidence, line_key=(line_no, 0, 0))
+            )  # fmt: skip
+            cursor += width + 14
+    return PageText(page_no=1, width=2480, height=3508, source=TextSource.OCR, words=words)
+
+
+HEADER = [
+    (150, 150, "Harbor Supplies Ltd"),
+    (150, 400, "Invoice No:"),
+    (600, 400, "HS-1042"),
+    (150, 460, "Invoice Date:"),
+    (600, 460, "03/15/2024"),
+]
+TOTALS = [
+    (150, 900, "Description"), (1500, 900, "Qty"), (1800, 900, "Price"), (2150, 900, "Amount"),
+    (150, 980, "Pallet rental"), (1500, 980, "2"), (1800, 980, "$50.00"), (2150, 980, "$100.00"),
+    (1500, 1200, "Subtotal"), (2150, 1200, "$100.00"),
+    (1500, 1260, "Tax"), (2150, 1260, "$10.00"),
+    (1500, 1320, "Total"), (2150, 1320, "$110.00"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("Que Oate", "due_date"),
+        ("Invoice Oate:", "invoice_date"),
+        ("Subtotai", "subtotal"),
+        ("Bill Ta", "customer_name"),
+    ],
+)
+def test_garbled_whole_labels_are_recognised_with_less_trust(text: str, field: str) -> None:
+    found = match_label(text)
+    assert found is not None and found.field == field
+    assert found.strength < 1.0
+
+
+@pytest.mark.parametrize("text", ["Notes", "Quantity", "Descriptions", "Thank you", "Pallet rental"])
+def test_ordinary_words_are_not_labels(text: str) -> None:
+    assert match_label(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("Leistung", "description"), ("Omschrijving", "description"), ("Libellé", "description"),
+     ("Aantal", "quantity"), ("Prijs", "unit_price"), ("Bedrag", "amount"), ("Artikel-Nr.", "sku")],
+)  # fmt: skip
+def test_column_words_in_german_dutch_and_french(text: str, kind: str) -> None:
+    assert column_kind(text) == kind
+
+
+def test_garbled_due_date_label_still_finds_its_date() -> None:
+    result = extract_invoice([_page([*HEADER, (1500, 400, "Que Oate"), (1500, 460, "04/14/2024"), *TOTALS])])
+    assert str(result.invoice.due_date) == "2024-04-14"
+
+
+def test_printed_but_unreadable_due_date_sends_the_record_to_a_person() -> None:
+    result = extract_invoice([_page([*HEADER, (1500, 400, "Due Date"), (1500, 460, "O4/l4/2O2A 77"), *TOTALS])])
+    assert result.invoice.due_date is None
+    unreadable = [issue for issue in result.issues if issue.code == "unreadable_value"]
+    assert [issue.field for issue in unreadable] == ["due_date"]
+    assert "due date label" in unreadable[0].message

@@ -80,3 +80,19 @@ def test_printed_but_unreadable_due_date_sends_the_record_to_a_person() -> None:
     unreadable = [issue for issue in result.issues if issue.code == "unreadable_value"]
     assert [issue.field for issue in unreadable] == ["due_date"]
     assert "due date label" in unreadable[0].message
+
+
+def test_headerless_rows_take_the_description_after_a_code_and_quantity() -> None:
+    rows = [
+        (150, 980, "PRD-2980"), (700, 980, "1"), (760, 980, "Freight and handling"), (1700, 980, "£110.00"),
+        (2050, 980, "£110.00"),
+        (150, 1060, "PRD-7304-B"), (700, 1060, "2"), (760, 1060, "Machine calibration"), (1700, 1060, "£235.00"),
+        (2050, 1060, "£470.00"),
+        (1500, 1200, "Subtotal"), (2050, 1200, "£580.00"),
+        (1500, 1320, "Total"), (2050, 1320, "£580.00"),
+    ]  # fmt: skip
+    result = extract_invoice([_page([*HEADER, *rows])])
+    items = result.invoice.line_items
+    assert [item.description for item in items] == ["Freight and handling", "Machine calibration"]
+    assert [str(item.quantity) for item in items] == ["1", "2"]
+    assert [str(item.amount) for item in items] == ["110.00", "470.00"]

@@ -275,16 +275,30 @@ def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]
     return items
 
 
+# An article code ("PRD-7304-B", "SKU12345"): one token of capitals and digits, at least one digit.
+_ITEM_CODE = re.compile(r"^(?=[A-Z0-9./#_-]*\d)[A-Z0-9][A-Z0-9./#_-]{2,}$")
+
+
+def _reads_as_description(text: str) -> bool:
+    """Text after a number is a description only if it is words ("Freight and handling"), not a unit
+    or a currency code ("hrs", "CHF")."""
+    words = [word for word in text.split() if sum(ch.isalpha() for ch in word) >= 2]
+    return len(words) >= 2 or any(sum(ch.isalpha() for ch in word) >= 6 for word in words)
+
+
 def _row_numbers(row: Row, style: DocumentStyle) -> tuple[list[str], list[tuple[Phrase, Decimal]]]:
+    """The row's text phrases and its numbers, left to right. Article codes are left out of the text
+    when the row has words as well, since a description column may follow a code or quantity column."""
     texts: list[str] = []
     numbers: list[tuple[Phrase, Decimal]] = []
     for phrase in sorted(row.phrases, key=lambda p: p.x0):
         value = _number(phrase.text, style)
         if value is not None and sum(ch.isalpha() for ch in phrase.text) <= 4:
             numbers.append((phrase, value))
-        elif not numbers:
+        elif not numbers or _reads_as_description(phrase.text):
             texts.append(phrase.text)
-    return texts, numbers
+    words = [text for text in texts if not _ITEM_CODE.match(text.strip())]
+    return (words or texts), numbers
 
 
 def _item_from_numbers(description: str | None, numbers: list[Decimal]) -> LineItem:

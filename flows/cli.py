@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="open",
         choices=["open", "decided", "all", "pending", "in_review", "approved", "corrected", "rejected"],
     )
-    listing.add_argument("--reason", help="only items with this review reason")
+    listing.add_argument("--reason", help="only items with this reason code, e.g. total_mismatch, low_confidence")
     show = actions.add_parser("show", help="reasons, fields with confidence and evidence, line items")
     approve = actions.add_parser("approve", help="approve an item (with --set: corrected)")
     approve.add_argument(

@@ -8,11 +8,15 @@ import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
 from pipeline.errors import LedgerlensError, ReviewError
 from pipeline.review import SQLiteReviewStore, approve, export_reviewed, reject, review_db_path
 from schemas import DECIDED_STATES, HEADER_FIELDS, OPEN_STATES, ReviewItem, ReviewState
+
+if TYPE_CHECKING:
+    from flows.review_app import ReviewUIConfig
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -41,7 +45,7 @@ def _amount(item: ReviewItem) -> str:
 def list_line(item: ReviewItem) -> str:
     holder = f"({item.claimed_by})" if item.state is ReviewState.IN_REVIEW and item.claimed_by else ""
     return "\t".join(
-        [item.document_id, item.state.value + holder, _amount(item), item.source, ",".join(item.reasons) or "-"]
+        [item.document_id, item.state.value + holder, _amount(item), item.source, ",".join(item.reason_codes) or "-"]
     )
 
 
@@ -129,20 +133,27 @@ def run_review_command(args: argparse.Namespace) -> int:
         return _fail(command, str(exc), EXIT_OUTPUT)
 
 
-def _serve(args: argparse.Namespace, store: SQLiteReviewStore, out: Path, settings: Settings) -> int:
-    from flows.review_app import ReviewUIConfig, is_loopback, serve
+def ui_config(host: str, out: Path, reviewer: str, settings: Settings) -> ReviewUIConfig:
+    """Loopback needs no token (but answers only loopback Host names); any other address requires one."""
+    from flows.review_app import LOOPBACK_HOSTS, ReviewUIConfig, is_loopback
 
     token = settings.review_token
-    if token is None and not is_loopback(args.host):
+    if token is None and not is_loopback(host):
         token = secrets.token_urlsafe(24)
-    config = ReviewUIConfig(
+    return ReviewUIConfig(
         out_dir=out.resolve(),
-        reviewer=_reviewer(args, settings),
+        reviewer=reviewer,
         token=token,
-        allowed_hosts=None if token else ["127.0.0.1", "localhost", "::1", "[::1]"],
+        allowed_hosts=None if token else [*LOOPBACK_HOSTS, "[::1]"],
         lease=timedelta(minutes=settings.review_lease_minutes),
         low_confidence=settings.accept_threshold,
     )
+
+
+def _serve(args: argparse.Namespace, store: SQLiteReviewStore, out: Path, settings: Settings) -> int:
+    from flows.review_app import serve
+
+    config = ui_config(args.host, out, _reviewer(args, settings), settings)
     try:
         serve(store, config, args.host, args.port)
     except OSError as exc:

@@ -47,6 +47,9 @@ class ReviewItem(BaseModel):
     state: ReviewState = ReviewState.PENDING
     confidence: float = Field(ge=0, le=1, default=0.0)
     reasons: list[str] = Field(default_factory=list, description="Why the record was routed to review")
+    reason_codes: list[str] = Field(
+        default_factory=list, description="Issue codes of the reasons (low_confidence: below the threshold)"
+    )
     issues: list[ValidationIssue] = Field(default_factory=list)
     fields: dict[str, FieldValue] = Field(default_factory=dict, description="Extracted fields with their evidence")
     invoice: Invoice = Field(default_factory=Invoice, description="The invoice as extracted")

@@ -24,21 +24,21 @@ def review_record(
     reasons: list[str] | None = None,
     page_images: list[str] | None = None,
 ) -> ExtractionRecord:
-    """A needs_review record whose total disagrees with subtotal + tax by 10.00."""
+    """A needs_review record whose total disagrees with subtotal + tax by 10.00 (unless other reasons are given)."""
+    mismatch = ValidationIssue(
+        code="total_mismatch",
+        message="Subtotal 1,430.50 plus tax 143.05 is 1,573.55 but the total says 1,583.55",
+        field="total",
+    )
+    reasons = reasons if reasons is not None else [mismatch.message]
     return ExtractionRecord(
         document_id=document_id,
         source=f"/in/{document_id[:8]}.pdf",
         page_count=1,
         status=status,
         confidence=0.55,
-        review_reasons=reasons if reasons is not None else ["total_mismatch"],
-        issues=[
-            ValidationIssue(
-                code="total_mismatch",
-                message="Subtotal 1,430.50 plus tax 143.05 is 1,573.55 but the total says 1,583.55",
-                field="total",
-            )
-        ],
+        review_reasons=reasons,
+        issues=[mismatch] if mismatch.message in reasons else [],
         invoice=Invoice(
             vendor_name=vendor,
             invoice_number="INV-2024-0042",
@@ -81,3 +81,6 @@ def review_record(
 
 def doc_id(n: int) -> str:
     return f"{n:064x}"
+
+
+LOW_CONFIDENCE_REASON = "Confidence 0.55 is below the auto-accept threshold 0.80"

@@ -12,7 +12,7 @@ import pytest
 from pipeline.errors import ReviewConflictError, ReviewItemNotFoundError
 from pipeline.review import SQLiteReviewStore
 from schemas import Decision, Invoice, RecordStatus, ReviewState
-from tests.review_fixtures import doc_id, review_record
+from tests.review_fixtures import LOW_CONFIDENCE_REASON, doc_id, review_record
 
 
 class Clock:
@@ -35,7 +35,8 @@ def test_enqueue_keeps_one_item_per_document_and_only_needs_review(tmp_path: Pat
     item = store.get(doc_id(1))
     assert item.state is ReviewState.IN_REVIEW and item.claimed_by == "ana"
     assert item.fields["total"].bbox is not None and item.fields["total"].raw_text == "$1583.55"
-    assert item.reasons == ["total_mismatch"] and item.issues[0].field == "total"
+    assert item.reason_codes == ["total_mismatch"] and item.issues[0].field == "total"
+    assert item.reasons == ["Subtotal 1,430.50 plus tax 143.05 is 1,573.55 but the total says 1,583.55"]
     assert str(item.amount) == "1583.55"
 
 
@@ -93,7 +94,7 @@ def test_expired_lease_is_claimable_again(tmp_path: Path) -> None:
 def test_queue_order_is_amount_then_age_and_filters_by_reason(tmp_path: Path) -> None:
     clock = Clock()
     store = SQLiteReviewStore(tmp_path / "review.sqlite", clock=clock)
-    store.enqueue([review_record(doc_id(1), total="50.00", reasons=["low_confidence"])])
+    store.enqueue([review_record(doc_id(1), total="50.00", reasons=[LOW_CONFIDENCE_REASON])])
     clock.now += timedelta(minutes=1)
     store.enqueue([review_record(doc_id(2), total="9000.00"), review_record(doc_id(3), total="50.00")])
     assert [i.document_id for i in store.list_items()] == [doc_id(2), doc_id(1), doc_id(3)]

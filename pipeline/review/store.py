@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS review_items (
     amount_sort REAL,
     currency TEXT,
     reasons TEXT NOT NULL,
+    reason_codes TEXT NOT NULL,
     issues TEXT NOT NULL,
     fields TEXT NOT NULL,
     invoice TEXT NOT NULL,
@@ -165,6 +166,7 @@ class SQLiteReviewStore:
                 float(record.invoice.total) if record.invoice.total is not None else None,
                 record.invoice.currency,
                 json.dumps(record.review_reasons),
+                json.dumps(reason_codes(record)),
                 json.dumps([issue.model_dump(mode="json") for issue in record.issues]),
                 json.dumps({name: field.model_dump(mode="json") for name, field in record.fields.items()}),
                 record.invoice.model_dump_json(),
@@ -179,9 +181,9 @@ class SQLiteReviewStore:
             cursor = connection.executemany(
                 """
                 INSERT OR IGNORE INTO review_items
-                    (document_id, source, confidence, amount, amount_sort, currency, reasons, issues, fields,
-                     invoice, page_images, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    (document_id, source, confidence, amount, amount_sort, currency, reasons, reason_codes, issues,
+                     fields, invoice, page_images, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 rows,
             )
@@ -223,7 +225,7 @@ class SQLiteReviewStore:
             where.append(f"state IN ({', '.join('?' * len(wanted))})")
             params.extend(wanted)
         if reason is not None:
-            where.append("EXISTS (SELECT 1 FROM json_each(review_items.reasons) WHERE json_each.value = ?)")
+            where.append("EXISTS (SELECT 1 FROM json_each(review_items.reason_codes) WHERE json_each.value = ?)")
             params.append(reason)
         sql = "SELECT * FROM review_items" + (f" WHERE {' AND '.join(where)}" if where else "") + f" {_PRIORITY}"
         if limit is not None:
@@ -237,7 +239,7 @@ class SQLiteReviewStore:
             states = connection.execute("SELECT state, COUNT(*) FROM review_items GROUP BY state").fetchall()
             reasons = connection.execute(
                 """
-                SELECT json_each.value, COUNT(*) FROM review_items, json_each(review_items.reasons)
+                SELECT json_each.value, COUNT(*) FROM review_items, json_each(review_items.reason_codes)
                 WHERE state IN ('pending', 'in_review') GROUP BY json_each.value ORDER BY COUNT(*) DESC
                 """
             ).fetchall()
@@ -273,7 +275,7 @@ class SQLiteReviewStore:
         sql = f"SELECT document_id FROM review_items WHERE {condition}"
         args: list[Any] = list(params)
         if reason is not None:
-            sql += " AND EXISTS (SELECT 1 FROM json_each(review_items.reasons) WHERE json_each.value = ?)"
+            sql += " AND EXISTS (SELECT 1 FROM json_each(review_items.reason_codes) WHERE json_each.value = ?)"
             args.append(reason)
         if skip is not None:
             sql += " AND document_id != ?"
@@ -355,6 +357,17 @@ class SQLiteReviewStore:
         return self.get(document_id)
 
 
+LOW_CONFIDENCE = "low_confidence"
+
+
+def reason_codes(record: ExtractionRecord) -> list[str]:
+    """Stable codes for the queue's reason filter: the code of each issue among the review reasons, and
+    ``low_confidence`` for a reason no issue explains (routing's confidence-below-threshold reason)."""
+    by_message = {issue.message: issue.code for issue in record.issues}
+    codes = [by_message.get(reason, LOW_CONFIDENCE) for reason in record.review_reasons]
+    return list(dict.fromkeys(codes))
+
+
 def _locked_row(connection: sqlite3.Connection, document_id: str) -> sqlite3.Row:
     row = connection.execute("SELECT * FROM review_items WHERE document_id = ?", (document_id,)).fetchone()
     if row is None:
@@ -389,6 +402,7 @@ def _item(row: sqlite3.Row) -> ReviewItem:
         state=ReviewState(row["state"]),
         confidence=row["confidence"],
         reasons=json.loads(row["reasons"]),
+        reason_codes=json.loads(row["reason_codes"]),
         issues=[ValidationIssue.model_validate(issue) for issue in json.loads(row["issues"])],
         fields={name: FieldValue.model_validate(value) for name, value in json.loads(row["fields"]).items()},
         invoice=Invoice.model_validate_json(row["invoice"]),

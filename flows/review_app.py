@@ -209,7 +209,7 @@ def create_app(store: ReviewStore, config: ReviewUIConfig) -> FastAPI:
         session: Session = request.state.session
         shown = item.corrected or item.draft or item.invoice
         header = {name: value_text(getattr(shown, name)) or "" for name in HEADER_FIELDS}
-        lines = [
+        lines: list[dict[str, str | None]] = [
             {column: value_text(getattr(line, column)) or "" for column in LINE_COLUMNS} for line in shown.line_items
         ]
         if values is not None:  # a refused post: show what the reviewer typed

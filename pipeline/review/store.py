@@ -374,7 +374,7 @@ def _locked_row(connection: sqlite3.Connection, document_id: str) -> sqlite3.Row
         raise ReviewItemNotFoundError(
             f"No review item for document {document_id}. `ledgerlens review list` shows them."
         )
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 def _check_open(row: sqlite3.Row, reviewer: str, now: datetime) -> None:

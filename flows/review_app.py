@@ -35,6 +35,7 @@ from schemas import DECIDED_STATES, HEADER_FIELDS, OPEN_STATES, ReviewItem
 TEMPLATES = Path(__file__).with_name("review_templates")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SESSION_COOKIE = "ll_session"
+MAX_SESSIONS = 10_000
 TOKEN_COOKIE = "ll_token"
 _DOCUMENT_ID = re.compile(r"[0-9a-f]{64}")
 FIELD_LABELS = {
@@ -119,6 +120,8 @@ def create_app(store: ReviewStore, config: ReviewUIConfig) -> FastAPI:
         session = sessions.get(session_id)
         fresh = session is None
         if session is None:
+            if len(sessions) >= MAX_SESSIONS:  # forget the oldest rather than grow without bound
+                del sessions[next(iter(sessions))]
             session_id = secrets.token_urlsafe(32)
             session = sessions[session_id] = Session(reviewer=config.reviewer)
         request.state.session = session

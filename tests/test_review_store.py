@@ -116,6 +116,7 @@ def _claim_in_thread(path: Path, reviewer: str, barrier: threading.Barrier, resu
     results[reviewer] = taken
 
 
+@pytest.mark.timeout(120)
 def test_two_concurrent_claimers_never_hold_the_same_item(tmp_path: Path) -> None:
     path = tmp_path / "review.sqlite"
     store = SQLiteReviewStore(path)
@@ -145,6 +146,7 @@ def _claim_one(path: str, reviewer: str, start: float, queue: multiprocessing.Qu
         queue.put((reviewer, "refused"))
 
 
+@pytest.mark.timeout(120)
 def test_two_processes_racing_for_one_item_only_one_wins(tmp_path: Path) -> None:
     import time
 

@@ -18,7 +18,8 @@ from pipeline.config import Settings
 from pipeline.discover import discover_documents
 from pipeline.errors import TransientError
 from pipeline.process import failed_record, process_document
-from pipeline.sinks import ParquetSink, ReviewQueue
+from pipeline.review import ReviewStore, SQLiteReviewStore, review_db_path
+from pipeline.sinks import ParquetSink
 from schemas import Document, ExtractionRecord
 
 FLUSH_EVERY = 20
@@ -67,7 +68,7 @@ def process_document_task(document: Document, settings: Settings, out_dir: str) 
 ProgressCallback = Callable[[int, int, ExtractionRecord | None], None]
 
 
-def _flush(sink: ParquetSink, queue: ReviewQueue, buffer: list[ExtractionRecord]) -> tuple[int, int]:
+def _flush(sink: ParquetSink, queue: ReviewStore, buffer: list[ExtractionRecord]) -> tuple[int, int]:
     written = sink.write(buffer)
     queued = queue.enqueue(buffer)
     buffer.clear()
@@ -88,7 +89,7 @@ def ingest_batch(inputs: list[str], out_dir: str, settings: Settings | None = No
     settings = settings or Settings()
     out = Path(out_dir)
     sink = ParquetSink(out)
-    queue = ReviewQueue(settings.review_db or out / "review.sqlite")
+    queue = SQLiteReviewStore(review_db_path(out, settings.review_db))
     documents, unmatched = discover_documents(inputs)
     done = sink.processed_ids
     todo = [document for document in documents if document.document_id not in done]

@@ -83,4 +83,4 @@ def print_summary(summary: RunSummary) -> None:
         )
     out = Path(summary.out_dir).resolve()
     console.print(f"Parquet: {out / 'invoices'}  {out / 'line_items'}  {out / 'fields'}")
-    console.print(f"Review queue: {out / 'review.sqlite'}")
+    console.print(f"Review queue: {out / 'review.sqlite'}  (to review: ledgerlens review serve --out {out})")

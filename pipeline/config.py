@@ -45,5 +45,15 @@ class Settings(BaseSettings):
         default=None,
         description="Field calibration table (ledgerlens calibrate); the one shipped in pipeline/ when unset",
     )
+    review_token: str | None = Field(
+        default=None,
+        description="Token the review UI asks for (LEDGERLENS_REVIEW_TOKEN); generated when bound beyond loopback",
+    )
+    review_lease_minutes: float = Field(
+        default=15, gt=0, description="How long a claimed review item stays with its reviewer"
+    )
+    reviewer: str | None = Field(
+        default=None, description="Name recorded with review decisions; the login name if unset"
+    )
     scratch_dir: Path | None = Field(default=None, description="Where page images go; a temp dir if unset")
     output_dir: Path = Field(default=Path("out"))

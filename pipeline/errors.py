@@ -51,3 +51,19 @@ class ImageTooSmallError(DocumentError):
 
 class TransientError(LedgerlensError):
     """A failure worth retrying (a busy tool, a flaky mount, a throttled service)."""
+
+
+class ReviewError(LedgerlensError):
+    """A review action cannot be carried out; the message says why and what to do."""
+
+
+class ReviewItemNotFoundError(ReviewError):
+    """No queued item has this document id (or the prefix matches none or several)."""
+
+
+class ReviewConflictError(ReviewError):
+    """Another reviewer holds the item, or it has already been decided."""
+
+
+class ReviewInputError(ReviewError):
+    """A corrected value cannot be read (a date, an amount, a currency code...)."""

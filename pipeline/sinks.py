@@ -1,4 +1,4 @@
-"""Write records to Parquet datasets and the review queue.
+"""Write records to Parquet datasets.
 
 Writes are atomic (a hidden temp file renamed into place, so readers never see half a file; pyarrow
 and DuckDB skip names starting with '_' or '.') and idempotent (rows for a document_id already present
@@ -7,12 +7,9 @@ in a dataset are dropped, so a rerun or a resumed batch never duplicates).
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -23,7 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipeline.errors import OutputError
-from schemas import ExtractionRecord, RecordStatus
+from schemas import ExtractionRecord
 from schemas.arrow import DATASETS
 
 
@@ -152,88 +149,27 @@ class ParquetSink:
         self._present["invoices"].update(seen)
         return len(fresh_invoices)
 
+    def append_rows(self, dataset: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Append rows of documents not yet in `dataset` as one part file; returns the rows written."""
+        fresh = [row for row in rows if row["document_id"] not in self._present[dataset]]
+        part = f"part-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
+        self._write_rows(dataset, fresh, part)
+        self._present[dataset].update(row["document_id"] for row in fresh)
+        return len(fresh)
+
     def _write_rows(self, dataset: str, rows: list[dict[str, Any]], part: str) -> None:
         if not rows:
             return
-        table = pa.Table.from_pylist(rows, schema=DATASETS[dataset])
-        target = self.out_dir / dataset / part
-        temporary = target.with_name(f".{part}.tmp")
-        try:
-            pq.write_table(table, temporary, compression="zstd")
-            os.replace(temporary, target)
-        except OSError as exc:
-            temporary.unlink(missing_ok=True)
-            raise OutputError(f"Cannot write {target}: {exc.strerror or exc}") from exc
+        write_parquet_atomic(pa.Table.from_pylist(rows, schema=DATASETS[dataset]), self.out_dir / dataset / part)
 
 
-class ReviewQueue:
-    """The SQLite review queue: one item per document routed to needs_review."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as connection:
-            connection.execute(
-                """
-                CREATE TABLE IF NOT EXISTS review_items (
-                    document_id TEXT PRIMARY KEY,
-                    source TEXT NOT NULL,
-                    state TEXT NOT NULL DEFAULT 'pending',
-                    confidence REAL NOT NULL,
-                    total TEXT,
-                    reasons TEXT NOT NULL,
-                    fields TEXT NOT NULL,
-                    invoice TEXT NOT NULL,
-                    created_at TEXT NOT NULL,
-                    updated_at TEXT NOT NULL
-                )
-                """
-            )
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One connection per operation, committed as one transaction and always closed."""
-        connection = sqlite3.connect(self.path, timeout=30)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            with connection:
-                yield connection
-        finally:
-            connection.close()
-
-    def enqueue(self, records: Iterable[ExtractionRecord]) -> int:
-        """Add needs_review records; a document already queued keeps its item and state."""
-        now = datetime.now(UTC).isoformat()
-        rows = [
-            (
-                record.document_id,
-                record.source,
-                record.confidence,
-                str(record.invoice.total) if record.invoice.total is not None else None,
-                json.dumps(record.review_reasons),
-                json.dumps({name: field.model_dump(mode="json") for name, field in record.fields.items()}),
-                record.invoice.model_dump_json(),
-                now,
-                now,
-            )
-            for record in records
-            if record.status is RecordStatus.NEEDS_REVIEW
-        ]
-        with self._connect() as connection:
-            cursor = connection.executemany(
-                """
-                INSERT OR IGNORE INTO review_items
-                    (document_id, source, confidence, total, reasons, fields, invoice, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                rows,
-            )
-            return cursor.rowcount
-
-    def count(self, state: str | None = None) -> int:
-        with self._connect() as connection:
-            if state is None:
-                row = connection.execute("SELECT COUNT(*) FROM review_items").fetchone()
-            else:
-                row = connection.execute("SELECT COUNT(*) FROM review_items WHERE state = ?", (state,)).fetchone()
-        return int(row[0])
+def write_parquet_atomic(table: pa.Table, target: Path) -> None:
+    """Write `table` to `target` through a hidden temporary file renamed into place."""
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, temporary, compression="zstd")
+        os.replace(temporary, target)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"Cannot write {target}: {exc.strerror or exc}") from exc

@@ -63,8 +63,34 @@ FIELDS_SCHEMA = pa.schema(
     ]
 )
 
+REVIEWS_SCHEMA = pa.schema(
+    [
+        pa.field("document_id", pa.string(), nullable=False),
+        pa.field("decision", pa.string(), nullable=False),  # approved | corrected | rejected
+        pa.field("field", pa.string()),  # null for a decision that changed nothing
+        pa.field("old_value", pa.string()),
+        pa.field("new_value", pa.string()),
+        pa.field("reviewer", pa.string(), nullable=False),
+        pa.field("decided_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("reason", pa.string()),  # the reviewer's reason for a rejection
+    ]
+)
+
 DATASETS: dict[str, pa.Schema] = {
     "invoices": INVOICES_SCHEMA,
     "line_items": LINE_ITEMS_SCHEMA,
     "fields": FIELDS_SCHEMA,
+    "reviews": REVIEWS_SCHEMA,
 }
+
+# `ledgerlens export`: the analysts' table, review decisions applied (OUT/export/invoices.parquet).
+EXPORT_INVOICES_SCHEMA = pa.schema(
+    [
+        *INVOICES_SCHEMA,
+        pa.field("review_decision", pa.string()),
+        pa.field("reviewed_by", pa.string()),
+        pa.field("reviewed_at", pa.timestamp("us", tz="UTC")),
+        pa.field("review_note", pa.string()),
+        pa.field("corrected_fields", pa.list_(pa.string()), nullable=False),
+    ]
+)

@@ -11,7 +11,9 @@ command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need_apt+=(python3-venv)
 for extra in "$@"; do
   case "$extra" in
-    --browser) command -v chromium >/dev/null 2>&1 || need_apt+=(chromium) ;;
+    --browser)  # headless Chromium and its WebDriver from Debian, for the review UI's browser test
+      command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+      command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver) ;;
   esac
 done
 

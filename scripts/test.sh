@@ -2,5 +2,5 @@
 # Command 2: set up if needed, then run the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --browser
 exec .venv/bin/python -m pytest -q "$@"

@@ -13,7 +13,7 @@ import pytest
 from flows.ingest import run_ingest
 from pipeline.config import Settings
 from pipeline.evaluate import evaluate_output
-from pipeline.sinks import ReviewQueue
+from pipeline.review import SQLiteReviewStore
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +59,7 @@ def test_line_items_and_review_queue_match_invoices(ingested: tuple[Path, list[P
     for row in invoices.itertuples():
         assert per_doc.get(row.document_id, 0) == row.line_item_count
     needs_review = int((invoices.status == "needs_review").sum())
-    assert ReviewQueue(out / "review.sqlite").count("pending") == needs_review
+    assert SQLiteReviewStore(out / "review.sqlite").count("pending") == needs_review
     reviewed = invoices[invoices.status == "needs_review"]
     assert all(len(reasons) > 0 for reasons in reviewed["review_reasons"])
 

@@ -1,4 +1,4 @@
-"""Parquet datasets and the review queue: contract columns, types, atomic and idempotent writes."""
+"""Parquet datasets: contract columns, types, atomic and idempotent writes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from pipeline.errors import OutputError
-from pipeline.sinks import ParquetSink, ReviewQueue
+from pipeline.sinks import ParquetSink
 from schemas import ExtractionRecord, FieldValue, Invoice, LineItem, RecordStatus
 
 CONTRACT_COLUMNS = [
@@ -87,12 +87,3 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(OutputError, match="Cannot write"):
         ParquetSink(blocker / "out")
-
-
-def test_review_queue_holds_needs_review_once(tmp_path: Path) -> None:
-    queue = ReviewQueue(tmp_path / "review.sqlite")
-    batch = [record("a"), record("b", RecordStatus.NEEDS_REVIEW)]
-    assert queue.enqueue(batch) == 1
-    assert queue.enqueue(batch) == 0
-    assert queue.count() == 1
-    assert queue.count("pending") == 1

@@ -1,0 +1,198 @@
+"""Decisions flow back: each decision lands in OUT/reviews/ and in the analysts' export table.
+
+The queue store is the source of truth. After every decision the decided items missing from ``reviews/``
+are appended (ParquetSink's atomic, idempotent part files, keyed by document_id: a decision is final, so a
+document has its rows once). A crash between the two writes is healed by the next decision or export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from pipeline.errors import OutputError, ReviewInputError
+from pipeline.review.corrections import apply_corrections, changes_between
+from pipeline.review.store import DEFAULT_LEASE, ReviewStore
+from pipeline.sinks import ParquetSink, existing_document_ids, invoice_row, line_item_rows, write_parquet_atomic
+from schemas import DECIDED_STATES, HEADER_FIELDS, Decision, ExtractionRecord, Invoice, RecordStatus, ReviewItem
+from schemas.arrow import EXPORT_INVOICES_SCHEMA, INVOICES_SCHEMA, LINE_ITEMS_SCHEMA
+
+EXPORT_DIR = "export"
+REVIEWED_STATUS = "reviewed"
+REJECTED_STATUS = "rejected"
+
+
+def review_rows(item: ReviewItem) -> list[dict[str, Any]]:
+    """The reviews/ rows of a decided item: one per changed value, or one with no field."""
+    if item.decision is None or item.decided_at is None or item.reviewer is None:
+        return []
+    base = {
+        "document_id": item.document_id,
+        "decision": item.decision.value,
+        "reviewer": item.reviewer,
+        "decided_at": item.decided_at,
+        "reason": item.note,
+    }
+    if not item.changes:
+        return [base | {"field": None, "old_value": None, "new_value": None}]
+    return [
+        base | {"field": change.field, "old_value": change.old_value, "new_value": change.new_value}
+        for change in item.changes
+    ]
+
+
+def publish_decisions(store: ReviewStore, out_dir: Path) -> int:
+    """Append every decided item not yet in OUT/reviews/; returns the rows written."""
+    published = existing_document_ids(out_dir / "reviews")
+    decided = [item for item in store.list_items(DECIDED_STATES) if item.document_id not in published]
+    if not decided:
+        return 0
+    return ParquetSink(out_dir).append_rows("reviews", [row for item in decided for row in review_rows(item)])
+
+
+def corrected_invoice(
+    item: ReviewItem, header: Mapping[str, str | None], line_items: Sequence[Mapping[str, str | None]] | None
+) -> Invoice:
+    return apply_corrections(item.invoice, header, line_items)
+
+
+def save_draft(
+    store: ReviewStore,
+    document_id: str,
+    reviewer: str,
+    header: Mapping[str, str | None],
+    line_items: Sequence[Mapping[str, str | None]] | None = None,
+) -> ReviewItem:
+    item = store.get(document_id)
+    return store.save_draft(document_id, reviewer, apply_corrections(item.invoice, header, line_items), DEFAULT_LEASE)
+
+
+def approve(
+    store: ReviewStore,
+    out_dir: Path,
+    document_id: str,
+    reviewer: str,
+    header: Mapping[str, str | None] | None = None,
+    line_items: Sequence[Mapping[str, str | None]] | None = None,
+) -> ReviewItem:
+    """Approve the item with the values given (none: as extracted, or as last saved); changed values make it
+    ``corrected``. The decision is written to OUT/reviews/ at once."""
+    item = store.get(document_id)
+    start = item.draft or item.invoice
+    final = apply_corrections(start, header or {}, line_items)
+    changes = changes_between(item.invoice, final)
+    decision = Decision.CORRECTED if changes else Decision.APPROVED
+    decided = store.decide(document_id, reviewer, decision, corrected=final, changes=changes)
+    publish_decisions(store, out_dir)
+    return decided
+
+
+def reject(store: ReviewStore, out_dir: Path, document_id: str, reviewer: str, reason: str) -> ReviewItem:
+    """Reject the item (not an invoice, unreadable, a duplicate...); a reason is required."""
+    if not reason.strip():
+        raise ReviewInputError("A rejection needs a reason, e.g. --reason 'not an invoice'.")
+    decided = store.decide(document_id, reviewer, Decision.REJECTED, note=reason.strip())
+    publish_decisions(store, out_dir)
+    return decided
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    invoices_path: Path
+    line_items_path: Path
+    rows: int
+    reviewed: int
+    rejected: int
+
+
+def _export_row(row: dict[str, Any], item: ReviewItem) -> dict[str, Any]:
+    final = item.corrected or item.invoice
+    row = dict(row)
+    if item.decision is not Decision.REJECTED:
+        record = ExtractionRecord(
+            document_id=item.document_id, source=item.source, status=RecordStatus.NEEDS_REVIEW, invoice=final
+        )
+        corrected = invoice_row(record)
+        row.update({name: corrected[name] for name in (*HEADER_FIELDS, "line_item_count")})
+    row["status"] = REJECTED_STATUS if item.decision is Decision.REJECTED else REVIEWED_STATUS
+    row["review_decision"] = item.decision.value if item.decision else None
+    row["reviewed_by"] = item.reviewer
+    row["reviewed_at"] = item.decided_at
+    row["review_note"] = item.note
+    row["corrected_fields"] = [change.field for change in item.changes]
+    return row
+
+
+def _read(dataset_dir: Path, schema: pa.Schema) -> pa.Table:
+    if not dataset_dir.is_dir() or not any(dataset_dir.rglob("*.parquet")):
+        return schema.empty_table()
+    return ds.dataset(str(dataset_dir), format="parquet", schema=schema).to_table()
+
+
+def export_reviewed(store: ReviewStore, out_dir: Path) -> ExportResult:
+    """Write OUT/export/invoices.parquet (one row per document, decisions applied) and
+    OUT/export/line_items.parquet (corrected line items replace extracted ones). Rerunning replaces both."""
+    publish_decisions(store, out_dir)
+    invoices = _read(out_dir / "invoices", INVOICES_SCHEMA)
+    if invoices.num_rows == 0:
+        raise OutputError(
+            f"{out_dir / 'invoices'} has no rows to export; run `ledgerlens run … --out {out_dir}` first."
+        )
+    decided = {item.document_id: item for item in store.list_items(DECIDED_STATES)}
+    ids = pa.array(sorted(decided), pa.string())
+    is_decided = pc.is_in(invoices.column("document_id"), value_set=ids)
+    untouched = invoices.filter(pc.invert(is_decided))
+    extra = {
+        "review_decision": pa.nulls(untouched.num_rows, pa.string()),
+        "reviewed_by": pa.nulls(untouched.num_rows, pa.string()),
+        "reviewed_at": pa.nulls(untouched.num_rows, pa.timestamp("us", tz="UTC")),
+        "review_note": pa.nulls(untouched.num_rows, pa.string()),
+        "corrected_fields": pa.array([[] for _ in range(untouched.num_rows)], pa.list_(pa.string())),
+    }
+    for name, column in extra.items():
+        untouched = untouched.append_column(EXPORT_INVOICES_SCHEMA.field(name), column)
+    changed_rows = [_export_row(row, decided[row["document_id"]]) for row in invoices.filter(is_decided).to_pylist()]
+    changed = pa.Table.from_pylist(changed_rows, schema=EXPORT_INVOICES_SCHEMA)
+    exported = pa.concat_tables([untouched, changed]).sort_by("document_id")
+
+    items = _read(out_dir / "line_items", LINE_ITEMS_SCHEMA)
+    replaced = {
+        document_id
+        for document_id, item in decided.items()
+        if item.corrected is not None and any(change.field.startswith("line_items[") for change in item.changes)
+    }
+    keep = items.filter(
+        pc.invert(pc.is_in(items.column("document_id"), value_set=pa.array(sorted(replaced), pa.string())))
+    )
+    new_rows = [
+        row
+        for document_id in sorted(replaced)
+        for row in line_item_rows(
+            ExtractionRecord(
+                document_id=document_id,
+                source=decided[document_id].source,
+                status=RecordStatus.NEEDS_REVIEW,
+                invoice=decided[document_id].corrected or Invoice(),
+            )
+        )
+    ]
+    line_items = pa.concat_tables([keep, pa.Table.from_pylist(new_rows, schema=LINE_ITEMS_SCHEMA)])
+    line_items = line_items.sort_by([("document_id", "ascending"), ("line_no", "ascending")])
+
+    target = out_dir / EXPORT_DIR
+    write_parquet_atomic(exported, target / "invoices.parquet")
+    write_parquet_atomic(line_items, target / "line_items.parquet")
+    statuses = exported.column("status").to_pylist()
+    return ExportResult(
+        invoices_path=target / "invoices.parquet",
+        line_items_path=target / "line_items.parquet",
+        rows=exported.num_rows,
+        reviewed=statuses.count(REVIEWED_STATUS),
+        rejected=statuses.count(REJECTED_STATUS),
+    )

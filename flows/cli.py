@@ -149,11 +149,16 @@ def command_samples(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _report_missing_folders(command: str, *folders: Path) -> bool:
+    missing = [str(path) for path in folders if not path.is_dir()]
+    if missing:
+        print(f"ledgerlens {command}: folder not found: {', '.join(missing)}", file=sys.stderr)
+    return bool(missing)
+
+
 def command_eval(args: argparse.Namespace) -> int:
     truth_dir, out_dir = Path(args.truth_dir), Path(args.out_dir)
-    missing = [str(path) for path in (truth_dir, out_dir) if not path.is_dir()]
-    if missing:
-        print(f"ledgerlens eval: folder not found: {', '.join(missing)}", file=sys.stderr)
+    if _report_missing_folders("eval", truth_dir, out_dir):
         return EXIT_USAGE
     if not 0 <= args.target_error_rate <= 1:
         print("ledgerlens eval: --target-error-rate must be between 0 and 1", file=sys.stderr)
@@ -196,9 +201,7 @@ def command_eval(args: argparse.Namespace) -> int:
 
 def command_calibrate(args: argparse.Namespace) -> int:
     truth_dir, out_dir = Path(args.truth_dir), Path(args.out_dir)
-    missing = [str(path) for path in (truth_dir, out_dir) if not path.is_dir()]
-    if missing:
-        print(f"ledgerlens calibrate: folder not found: {', '.join(missing)}", file=sys.stderr)
+    if _report_missing_folders("calibrate", truth_dir, out_dir):
         return EXIT_USAGE
     from pipeline.evaluate import calibrate
 

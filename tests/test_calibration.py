@@ -71,3 +71,13 @@ def test_calibrate_counts_right_and_wrong_fields_against_truth(tmp_path: Path) -
     assert "invoice_number/ocr" not in table.fields  # not in the truth: not scored
     table.write(tmp_path / "table.json")
     assert load_calibration(tmp_path / "table.json").fields["vendor_name/ocr"].total == vendor.total
+
+
+def test_calibrate_command_writes_the_table_and_refuses_missing_folders(tmp_path: Path) -> None:
+    from flows.cli import EXIT_OK, EXIT_USAGE, main
+
+    test_calibrate_counts_right_and_wrong_fields_against_truth(tmp_path)
+    target = tmp_path / "fitted.json"
+    assert main(["calibrate", str(tmp_path), str(tmp_path / "out"), "--write", str(target)]) == EXIT_OK
+    assert sum(load_calibration(target).fields["vendor_name/ocr"].total) == 2
+    assert main(["calibrate", str(tmp_path / "nowhere"), str(tmp_path / "out")]) == EXIT_USAGE

@@ -91,3 +91,26 @@ def test_dot_leaders_are_erased_but_decimal_points_stay(tmp_path: Path) -> None:
     text = " ".join(word.text for word in ocr_page(target, 1).words)
     assert "1,824.84" in text and "152.07" in text
     assert "...." not in text
+
+
+def test_table_rules_are_erased_and_the_boxed_header_reads(tmp_path: Path) -> None:
+    from pipeline.preprocess import remove_rules
+    from tests.conftest import make_invoice_pdf
+
+    lines = [(70, 120, "Item #"), (200, 120, "Quantity"), (300, 120, "Description"), (470, 120, "Amount"),
+             (70, 145, "SRV-8123"), (230, 145, "1"), (300, 145, "Consulting"), (470, 145, "125.00")]  # fmt: skip
+    pdf = make_invoice_pdf(tmp_path / "ruled.pdf", lines)
+    image = np.array(convert_from_path(str(pdf), dpi=300, grayscale=True)[0])
+    top, bottom, left, right = 450, 640, 250, 2150  # a grid around both rows, in 300-dpi pixels
+    for y in (top, 530, bottom):
+        image[y : y + 5, left:right] = 0
+    for x in (left, 800, 1200, 1900, right):
+        image[top : bottom + 5, x : x + 5] = 0
+    cleaned, removed = remove_rules(image)
+    assert removed >= 1
+    assert cleaned[top + 2, (left + right) // 2] > 200  # the rule is paper now
+    target = tmp_path / "cleaned.png"
+    cv2.imwrite(str(target), cleaned)
+    text = " ".join(word.text for word in ocr_page(target, 1).words)
+    for word in ("Quantity", "Description", "Amount", "SRV-8123", "125.00"):
+        assert word in text

@@ -142,9 +142,7 @@ class ParquetSink:
 
     def existing_document_ids(self, dataset: str) -> set[str]:
         try:
-            found = ds.dataset(
-                f"{self.base}/{dataset}", schema=DATASETS[dataset], filesystem=self.fs, format="parquet"
-            )
+            found = ds.dataset(f"{self.base}/{dataset}", schema=DATASETS[dataset], filesystem=self.fs, format="parquet")
             column = found.to_table(columns=["document_id"]).column("document_id")
         except (OSError, pa.ArrowInvalid) as exc:
             raise OutputError(f"Cannot read {self.out}/{dataset}: {_reason(exc)}") from exc

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
+from pydantic import BaseModel, ConfigDict
 
 from pipeline.config import Settings
 from pipeline.discover import SUPPORTED_SUFFIXES
@@ -71,7 +72,8 @@ class S3Config:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Config:
-        endpoint = settings.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        environ = os.environ
+        endpoint = settings.s3_endpoint_url or environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
         region = settings.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         return cls(endpoint or None, region or None, settings.s3_max_attempts, settings.s3_retry_mode)
 
@@ -86,7 +88,7 @@ def _client(config: S3Config) -> Any:
         "s3",
         endpoint_url=config.endpoint_url,
         region_name=config.region or "us-east-1",
-        config=Config(retries={"mode": config.retry_mode, "max_attempts": config.max_attempts}),  # type: ignore[typeddict-item]
+        config=Config(retries={"mode": config.retry_mode, "max_attempts": config.max_attempts}),
     )
 
 
@@ -117,9 +119,10 @@ def filesystem_for(location: str, settings: Settings) -> tuple[pafs.FileSystem, 
     return pafs.LocalFileSystem(), str(Path(location).resolve())
 
 
-@dataclass(frozen=True)
-class SourceObject:
+class SourceObject(BaseModel):
     """One listed input: an s3:// URL or a local path, with its size and modification time."""
+
+    model_config = ConfigDict(frozen=True)
 
     uri: str
     size: int
@@ -144,7 +147,7 @@ def list_sources(
     root = Path(location)
     if root.is_file():
         stat = root.stat()
-        yield SourceObject(str(root), stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+        yield SourceObject(uri=str(root), size=stat.st_size, modified=datetime.fromtimestamp(stat.st_mtime, UTC))
         return
     yield from _walk_local(root, since, until)
 
@@ -161,7 +164,7 @@ def _walk_local(folder: Path, since: datetime | None, until: datetime | None) ->
             stat = entry.stat()
             modified = datetime.fromtimestamp(stat.st_mtime, UTC)
             if _in_window(modified, since, until):
-                yield SourceObject(entry.path, stat.st_size, modified)
+                yield SourceObject(uri=entry.path, size=stat.st_size, modified=modified)
 
 
 def _list_s3(
@@ -177,7 +180,8 @@ def _list_s3(
             for item in page.get("Contents", []):
                 key = item["Key"]
                 if _supported(key) and _in_window(item["LastModified"], since, until):
-                    yield SourceObject(S3Location(parsed.bucket, key).uri, int(item["Size"]), item["LastModified"])
+                    uri = S3Location(parsed.bucket, key).uri
+                    yield SourceObject(uri=uri, size=int(item["Size"]), modified=item["LastModified"])
     except (ClientError, BotoCoreError) as exc:
         raise ConfigError(f"Cannot list {location}: {describe_s3_error(exc)}") from exc
 

@@ -9,19 +9,17 @@ progress artifact (and the CLI's bar); the run ends with a summary artifact.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
-from pathlib import Path
 from uuid import UUID
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from pydantic import BaseModel, Field
 
-from flows.ingest import Batch, identify_objects, make_task_runner, open_batch, process_batch
+from flows.ingest import Batch, identify_objects, make_scratch, make_task_runner, open_batch, process_batch
 from pipeline.config import Settings
 from pipeline.storage import SourceObject, list_sources
 
@@ -61,7 +59,7 @@ def backfill_chunk(objects: list[SourceObject], out_dir: str, number: int, run_k
     """Identify, skip what is done, process and write one chunk; returns how many documents it processed."""
     batch = _BATCHES.get(run_key) or open_batch(out_dir, Settings())
     before = batch.summary.processed
-    scratch = Path(tempfile.mkdtemp(prefix="ll-chunk-", dir=batch.settings.scratch_dir))
+    scratch = make_scratch(batch.settings, "ll-chunk-")
     try:
         documents, failures = identify_objects(objects, batch.settings, scratch)
         process_batch(batch, documents, failures)

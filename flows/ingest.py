@@ -87,10 +87,17 @@ def process_document_task(document: Document, settings: Settings, out_dir: str) 
     return process_anywhere(document, settings, out_dir)
 
 
+def make_scratch(settings: Settings, prefix: str) -> Path:
+    """A fresh folder on local scratch disk (settings.scratch_dir, created if missing, or the system temp)."""
+    if settings.scratch_dir is not None:
+        settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=settings.scratch_dir))
+
+
 def process_anywhere(document: Document, settings: Settings, out_dir: str) -> ExtractionRecord:
     """Process one document on whichever machine runs the task: fetch an S3 input whose scratch copy is not
     here (another Dask worker), and upload page previews when OUT is on S3."""
-    staging = Path(tempfile.mkdtemp(prefix="ll-io-", dir=settings.scratch_dir))
+    staging = make_scratch(settings, "ll-io-")
     try:
         if is_s3(document.source) and not Path(document.local_path).is_file():
             local = staging / "input" / Path(document.source).name
@@ -260,7 +267,7 @@ def ingest_batch(
     started = time.perf_counter()
     local = [item for item in inputs if not is_s3(item)]
     documents, unmatched = discover_documents(local) if local else ([], [])
-    scratch = Path(tempfile.mkdtemp(prefix="ll-fetch-", dir=settings.scratch_dir))
+    scratch = make_scratch(settings, "ll-fetch-")
     try:
         objects = [item for uri in inputs if is_s3(uri) for item in list_sources(uri, settings)]
         unmatched += [uri for uri in inputs if is_s3(uri) and not any(o.uri.startswith(uri) for o in objects)]

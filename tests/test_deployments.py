@@ -43,9 +43,7 @@ def test_deploy_script_registers_deployments_and_a_worker_runs_the_inbox_ingesti
         client.upload_file(str(path), bucket, f"incoming/{path.name}")
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith("PREFECT_") or key == "PREFECT_HOME"
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_") or key == "PREFECT_HOME"}
     env.update(
         {
             "PREFECT_HOME": str(tmp_path / "prefect"),

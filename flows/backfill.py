@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from datetime import datetime
 from itertools import islice
 from uuid import UUID
@@ -37,6 +38,7 @@ class BackfillSummary(BaseModel):
     pages: int = 0
     seconds: float = 0.0
     review_db: str = ""
+    deferred: list[str] = Field(default_factory=list)
 
     @property
     def documents_per_minute(self) -> float:
@@ -61,8 +63,7 @@ def backfill_chunk(objects: list[SourceObject], out_dir: str, number: int, run_k
     before = batch.summary.processed
     scratch = make_scratch(batch.settings, "ll-chunk-")
     try:
-        documents, failures = identify_objects(objects, batch.settings, scratch)
-        process_batch(batch, documents, failures)
+        process_batch(batch, identify_objects(objects, batch.settings, scratch))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return batch.summary.processed - before
@@ -85,6 +86,27 @@ def backfill(
 ) -> BackfillSummary:
     """Process every supported input under SOURCE (local folder or s3:// prefix) into OUT, chunk by chunk."""
     settings = settings or Settings()
+    with ExitStack() as stack:
+        if settings.task_runner == "dask" and not settings.dask_address:
+            # One local cluster for the whole backfill, not one per chunk subflow.
+            from distributed import LocalCluster
+
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=settings.workers, threads_per_worker=1, dashboard_address=None)
+            )
+            settings = settings.model_copy(update={"dask_address": cluster.scheduler_address})
+        return _backfill(source, out_dir, since, until, chunk_size, max_docs, settings)
+
+
+def _backfill(
+    source: str,
+    out_dir: str,
+    since: datetime | None,
+    until: datetime | None,
+    chunk_size: int,
+    max_docs: int | None,
+    settings: Settings,
+) -> BackfillSummary:
     started = time.perf_counter()
     batch = open_batch(out_dir, settings)
     batch.count_skipped = True
@@ -107,7 +129,7 @@ def backfill(
         _BATCHES.pop(run_key, None)
     done = batch.summary
     summary.processed, summary.skipped_existing, summary.written = done.processed, done.skipped_existing, done.written
-    summary.queued_for_review, summary.pages = done.queued_for_review, done.pages
+    summary.queued_for_review, summary.pages, summary.deferred = done.queued_for_review, done.pages, done.deferred
     summary.counts = dict(batch.counts)
     summary.seconds = time.perf_counter() - started
     if isinstance(progress_id, UUID):
@@ -125,7 +147,8 @@ def _publish_summary(summary: BackfillSummary) -> None:
             f"- inputs listed: {summary.listed} in {summary.chunks} chunks\n"
             f"- skipped (already in output): {summary.skipped_existing}\n- processed: {summary.processed}"
             f" ({summary.documents_per_minute:.1f} documents/min)\n- rows written: {summary.written}\n"
-            f"- queued for review: {summary.queued_for_review} (review queue: `{summary.review_db}`)\n\n"
+            f"- queued for review: {summary.queued_for_review} (review queue: `{summary.review_db}`)\n"
+            f"- deferred (S3 still throttling; run again): {len(summary.deferred)}\n\n"
             f"| status | documents |\n|---|---|\n{counts}\n"
         ),
         description="Ledgerlens backfill summary",

@@ -59,6 +59,7 @@ class RunSummary(BaseModel):
     duplicate_inputs: int = 0
     review_db: str = ""
     archived: int = 0
+    deferred: list[str] = Field(default_factory=list)
 
     @property
     def pages_per_minute(self) -> float:
@@ -143,19 +144,30 @@ def make_task_runner(settings: Settings) -> TaskRunner[Any]:
     return ThreadPoolTaskRunner(max_workers=settings.workers)
 
 
-def identify_objects(
-    objects: Iterable[SourceObject], settings: Settings, scratch: Path
-) -> tuple[list[Document], list[ExtractionRecord]]:
-    """Documents for listed inputs (S3 objects are downloaded to scratch and hashed, a few at a time);
-    an object that cannot be read becomes a failed record at once. Equal bytes are one document."""
+class Identified(BaseModel):
+    """Listed inputs sorted by what happens next."""
 
-    def describe(item: SourceObject) -> Document | ExtractionRecord:
+    documents: list[Document] = Field(default_factory=list)  # readable: processed unless already done
+    failures: list[ExtractionRecord] = Field(default_factory=list)  # unreadable (missing, forbidden): a failed row
+    deferred: list[str] = Field(default_factory=list)  # S3 still throttling after every retry: left for the next run
+
+
+def identify_objects(objects: Iterable[SourceObject], settings: Settings, scratch: Path) -> Identified:
+    """Documents for listed inputs (S3 objects are downloaded to scratch and hashed, a few at a time).
+
+    An object that cannot be read becomes a failed record at once; one that still fails transiently after
+    the retries gets no row (a row would be a permanent wrong answer) and is reported as deferred.
+    Equal bytes are one document that names every source."""
+
+    def describe(item: SourceObject) -> Document | ExtractionRecord | str:
         if not is_s3(item.uri):
             return describe_file(Path(item.uri))
         target = scratch / unreadable_document_id(item.uri)[:24] / Path(item.uri).name
         try:
             return describe_file(download(item.uri, target, settings), source=item.uri)
-        except (DocumentError, TransientError) as exc:
+        except TransientError:
+            return item.uri
+        except DocumentError as exc:
             stub = Document(
                 document_id=unreadable_document_id(item.uri),
                 source=item.uri,
@@ -165,17 +177,20 @@ def identify_objects(
             )
             return failed_record(stub, str(exc))
 
+    found = Identified()
     documents: dict[str, Document] = {}
-    failures: list[ExtractionRecord] = []
     with ThreadPoolExecutor(max_workers=8) as pool:
         for result in pool.map(describe, objects):
-            if isinstance(result, ExtractionRecord):
-                failures.append(result)
-                continue
-            first = documents.setdefault(result.document_id, result)
-            if first is not result:
-                first.duplicate_sources.append(result.source)
-    return list(documents.values()), failures
+            if isinstance(result, str):
+                found.deferred.append(result)
+            elif isinstance(result, ExtractionRecord):
+                found.failures.append(result)
+            else:
+                first = documents.setdefault(result.document_id, result)
+                if first is not result:
+                    first.duplicate_sources.append(result.source)
+    found.documents = list(documents.values())
+    return found
 
 
 @dataclass
@@ -212,8 +227,10 @@ def _account(batch: Batch, record: ExtractionRecord, buffer: list[ExtractionReco
         _flush(batch, buffer)
 
 
-def process_batch(batch: Batch, documents: list[Document], failures: list[ExtractionRecord]) -> None:
+def process_batch(batch: Batch, found: Identified) -> None:
     """Skip what is done, run one task per remaining document, write every record; updates batch.summary."""
+    documents, failures = found.documents, found.failures
+    batch.summary.deferred += found.deferred
     done = batch.sink.processed_ids
     todo = [document for document in documents if document.document_id not in done]
     fresh_failures = [record for record in failures if record.document_id not in done]
@@ -271,10 +288,11 @@ def ingest_batch(
     try:
         objects = [item for uri in inputs if is_s3(uri) for item in list_sources(uri, settings)]
         unmatched += [uri for uri in inputs if is_s3(uri) and not any(o.uri.startswith(uri) for o in objects)]
-        remote, failures = identify_objects(objects, settings, scratch)
-        documents += remote
+        found = identify_objects(objects, settings, scratch)
+        remote = list(found.documents)
+        found.documents = documents + remote
         batch.summary.unmatched_inputs = unmatched
-        process_batch(batch, documents, failures)
+        process_batch(batch, found)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if archive_prefix:

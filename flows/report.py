@@ -60,6 +60,8 @@ def print_summary(summary: RunSummary) -> None:
             f"[yellow]{summary.duplicate_inputs} input(s) had the same bytes as another input[/yellow]: "
             "one row each, their paths in the duplicate_sources column"
         )
+    if summary.deferred:
+        console.print(f"[yellow]{len(summary.deferred)} input(s) deferred (S3 kept throttling): run again[/yellow]")
     if summary.unmatched_inputs:
         console.print(f"[yellow]Inputs that matched no file:[/yellow] {', '.join(summary.unmatched_inputs)}")
 
@@ -105,3 +107,5 @@ def print_backfill_summary(summary: BackfillSummary) -> None:
         f"-> [bold]{summary.documents_per_minute:.1f} documents/minute[/bold]; rows written: {summary.written}"
     )
     console.print(f"Output: {summary.out_dir}; review queue: {summary.review_db}")
+    if summary.deferred:
+        console.print(f"[yellow]{len(summary.deferred)} input(s) deferred (S3 kept throttling): run again[/yellow]")

@@ -91,8 +91,9 @@ def test_missing_and_forbidden_objects_become_failed_records(
         SourceObject(uri=f"s3://{bucket}/in/forbidden.pdf", size=17, modified=now),
     ]
     with FaultProxy(moto_s3, forbidden="forbidden.pdf") as proxy:
-        documents, failures = identify_objects(objects, Settings(s3_endpoint_url=proxy.url), tmp_path)
-    assert documents == []
+        found = identify_objects(objects, Settings(s3_endpoint_url=proxy.url), tmp_path)
+    failures = found.failures
+    assert found.documents == [] and found.deferred == []
     messages = {Path(record.source).name: record.error or "" for record in failures}
     assert "does not exist" in messages["gone.pdf"]
     assert "access denied" in messages["forbidden.pdf"] and "s3:GetObject" in messages["forbidden.pdf"]
@@ -117,12 +118,18 @@ def test_throttling_is_retried_by_boto3_and_pyarrow(
     assert sorted(row["document_id"] for row in read_s3_dataset(f"s3://{bucket}/out/invoices")) == ["a", "b"]
 
 
-def test_throttling_beyond_the_retry_budget_is_a_clear_error(
+def test_throttling_beyond_the_retry_budget_defers_inputs_and_stops_output(
     bucket: str,  # noqa: F811
     moto_s3: str,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
+    s3().put_object(Bucket=bucket, Key="in/a.pdf", Body=b"%PDF-1.4 bytes")
+    listed = list(list_sources(f"s3://{bucket}/in", Settings()))
     with FaultProxy(moto_s3, throttle=1000) as proxy:
         settings = Settings(s3_endpoint_url=proxy.url, s3_retry_mode="standard", s3_max_attempts=2)
+        found = identify_objects(listed, settings, tmp_path)
+        # No row: a failed row would be a permanent answer to a passing problem; the next run picks it up.
+        assert found.deferred == [f"s3://{bucket}/in/a.pdf"] and not found.failures and not found.documents
         with pytest.raises(OutputError, match="Cannot write to the output location"):
             ParquetSink(f"s3://{bucket}/out", settings)
 

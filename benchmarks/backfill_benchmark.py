@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,6 +88,7 @@ def main() -> int:
     parser.add_argument("--chunk-size", type=int, default=50)
     parser.add_argument("--kill-at", type=float, default=0.4, help="kill once this share of inputs has rows")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (samples, Prefect home)")
     args = parser.parse_args()
 
     import boto3
@@ -193,6 +195,8 @@ def main() -> int:
         print(output[-3000:], file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     ok = second.returncode == 0 and len(after_resume) == len(set(sources)) == args.count
     return 0 if ok else 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -188,3 +189,17 @@ def test_local_compaction_is_invisible_to_a_concurrent_reader(tmp_path: Path) ->
     assert len(list((tmp_path / "invoices").rglob("*.parquet"))) == 2
     assert ds.dataset(str(tmp_path / "invoices"), format="parquet").count_rows() == 31
     assert not (tmp_path / "_staging").exists()
+
+
+def test_local_listing_filters_on_modification_time(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    old, new, other = tmp_path / "sub" / "old.pdf", tmp_path / "new.PDF", tmp_path / "notes.txt"
+    for path in (old, new, other):
+        path.write_bytes(b"%PDF")
+    january = datetime(2024, 1, 15, tzinfo=UTC).timestamp()
+    os.utime(old, (january, january))
+    names = [Path(item.uri).name for item in list_sources(str(tmp_path), Settings())]
+    assert names == ["new.PDF", "old.pdf"]  # sorted walk, unsupported suffixes left out
+    since = datetime(2024, 6, 1, tzinfo=UTC)
+    assert [Path(i.uri).name for i in list_sources(str(tmp_path), Settings(), since=since)] == ["new.PDF"]
+    assert [Path(i.uri).name for i in list_sources(str(tmp_path), Settings(), until=since)] == ["old.pdf"]

@@ -138,11 +138,16 @@ def _supported(name: str) -> bool:
 
 
 def list_sources(
-    location: str, settings: Settings, since: datetime | None = None, until: datetime | None = None
+    location: str,
+    settings: Settings,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page_size: int = 1000,
 ) -> Iterator[SourceObject]:
-    """Supported input files under a prefix or folder, lazily, in key order; since/until bound the mtime."""
+    """Supported input files under a prefix or folder, lazily (S3: one ListObjectsV2 page of page_size keys at a
+    time), in key order; since/until bound the modification time."""
     if is_s3(location):
-        yield from _list_s3(location, settings, since, until)
+        yield from _list_s3(location, settings, since, until, page_size)
         return
     root = Path(location)
     if root.is_file():
@@ -168,7 +173,7 @@ def _walk_local(folder: Path, since: datetime | None, until: datetime | None) ->
 
 
 def _list_s3(
-    location: str, settings: Settings, since: datetime | None, until: datetime | None
+    location: str, settings: Settings, since: datetime | None, until: datetime | None, page_size: int
 ) -> Iterator[SourceObject]:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -176,7 +181,7 @@ def _list_s3(
     prefix = f"{parsed.key}/" if parsed.key and not _supported(parsed.key) else parsed.key
     paginator = s3_client(settings).get_paginator("list_objects_v2")
     try:
-        for page in paginator.paginate(Bucket=parsed.bucket, Prefix=prefix):
+        for page in paginator.paginate(Bucket=parsed.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}):
             for item in page.get("Contents", []):
                 key = item["Key"]
                 if _supported(key) and _in_window(item["LastModified"], since, until):

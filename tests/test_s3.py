@@ -135,17 +135,21 @@ def test_throttling_beyond_the_retry_budget_defers_inputs_and_stops_output(
             ParquetSink(f"s3://{bucket}/out", settings)
 
 
-def test_lazy_listing_pages_and_filters_by_time(bucket: str) -> None:  # noqa: F811
+def test_listing_is_lazy_page_by_page_and_filters_by_time(bucket: str, moto_s3: str) -> None:  # noqa: F811
     client = s3()
-    for number in range(1005):  # more than one ListObjectsV2 page (1000 keys)
+    for number in range(25):
         client.put_object(Bucket=bucket, Key=f"many/{number:05d}.pdf", Body=b"%PDF")
-    listing = list_sources(f"s3://{bucket}/many", Settings())
-    first = next(listing)
-    assert first.uri == f"s3://{bucket}/many/00000.pdf"
-    assert sum(1 for _ in listing) == 1004
+    client.put_object(Bucket=bucket, Key="many/readme.txt", Body=b"skip me")
+    with FaultProxy(moto_s3) as proxy:
+        listing = list_sources(f"s3://{bucket}/many", Settings(s3_endpoint_url=proxy.url), page_size=10)
+        first = next(listing)
+        assert first.uri == f"s3://{bucket}/many/00000.pdf"
+        assert proxy.forwarded == 1  # one page fetched so far, not the whole listing
+        assert sum(1 for _ in listing) == 24
+        assert proxy.forwarded == 3
     future = datetime.now(UTC) + timedelta(hours=1)
     assert list(list_sources(f"s3://{bucket}/many", Settings(), since=future)) == []
-    assert sum(1 for _ in list_sources(f"s3://{bucket}/many/", Settings(), until=future)) == 1005
+    assert sum(1 for _ in list_sources(f"s3://{bucket}/many/", Settings(), until=future)) == 25
 
 
 def test_compaction_on_s3_keeps_every_row_once(bucket: str) -> None:  # noqa: F811

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import Settings
 from pipeline.errors import OutputError
-from pipeline.sinks import write_table_atomically
+from pipeline.sinks import parquet_files, write_table_atomically
 from pipeline.storage import filesystem_for
 from schemas.arrow import DATASETS, PARTITION_KEY
 
@@ -47,17 +47,6 @@ class CompactionReport:
     files_after: int = 0
     rows: int = 0
     merged: list[str] = field(default_factory=list)
-
-
-def _visible_parts(fs: pafs.FileSystem, folder: str) -> list[str]:
-    infos = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
-    return sorted(
-        info.path
-        for info in infos
-        if info.type == pafs.FileType.File
-        and info.base_name.endswith(".parquet")
-        and not info.base_name.startswith((".", "_"))
-    )
 
 
 def _partitions(fs: pafs.FileSystem, dataset_dir: str) -> list[tuple[str, date]]:
@@ -100,7 +89,7 @@ def compact(out: str, settings: Settings | None = None, include_today: bool = Fa
         for folder, day in _partitions(fs, f"{base}/{dataset}"):
             if day >= today and not include_today:
                 continue
-            parts = _visible_parts(fs, folder)
+            parts = parquet_files(fs, folder)
             if len(parts) < 2:
                 continue
             table = pa.concat_tables([pq.read_table(part, filesystem=fs, schema=schema) for part in parts])
@@ -123,7 +112,7 @@ def _replace_parts(
         try:
             write_table_atomically(fs, str(staging), name, table)
             # Files another writer might have added since listing would be lost in the swap; refuse.
-            if _visible_parts(fs, folder) != parts:
+            if parquet_files(fs, folder) != parts:
                 raise OutputError(f"{folder} changed while it was being compacted; run compact again later")
             if _exchange(str(staging), folder):
                 return

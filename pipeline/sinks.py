@@ -142,7 +142,8 @@ class ParquetSink:
 
     def existing_document_ids(self, dataset: str) -> set[str]:
         try:
-            found = ds.dataset(f"{self.base}/{dataset}", schema=DATASETS[dataset], filesystem=self.fs, format="parquet")
+            files = parquet_files(self.fs, f"{self.base}/{dataset}", recursive=True)
+            found = ds.dataset(files, schema=DATASETS[dataset], filesystem=self.fs, format="parquet")
             column = found.to_table(columns=["document_id"]).column("document_id")
         except (OSError, pa.ArrowInvalid) as exc:
             raise OutputError(f"Cannot read {self.out}/{dataset}: {_reason(exc)}") from exc
@@ -180,6 +181,18 @@ class ParquetSink:
             return
         table = pa.Table.from_pylist(rows, schema=DATASETS[dataset])
         write_table_atomically(self.fs, f"{self.base}/{dataset}/{partition}", part, table)
+
+
+def parquet_files(fs: pafs.FileSystem, folder: str, recursive: bool = False) -> list[str]:
+    """The part files readers see: names ending in .parquet, none starting with '.' or '_' (temp files)."""
+    infos = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True, recursive=recursive))
+    return sorted(
+        info.path
+        for info in infos
+        if info.type == pafs.FileType.File
+        and info.base_name.endswith(".parquet")
+        and not info.base_name.startswith((".", "_"))
+    )
 
 
 def _reason(exc: BaseException) -> str:

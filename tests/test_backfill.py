@@ -114,8 +114,10 @@ def test_backfill_flow_publishes_progress_and_summary_and_respects_limits(
 
 
 @pytest.mark.timeout(300)
-def test_ingest_flow_on_a_local_dask_cluster_with_two_workers(born_digital_dozen: list[Path], tmp_path: Path) -> None:
-    pytest.importorskip("prefect_dask")
+@pytest.mark.parametrize("runner", ["dask", "processes"])
+def test_ingest_flow_on_a_local_dask_cluster_with_two_workers_or_on_processes(
+    runner: str, born_digital_dozen: list[Path], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(b"not a pdf at all")
     inputs = [str(path) for path in born_digital_dozen[:3]] + [str(bad)]
@@ -123,7 +125,7 @@ def test_ingest_flow_on_a_local_dask_cluster_with_two_workers(born_digital_dozen
     summary = run_ingest(
         inputs,
         str(tmp_path / "out"),
-        Settings(task_runner="dask", workers=2, review_db=tmp_path / "review.sqlite"),
+        Settings(task_runner=runner, workers=2, review_db=tmp_path / "review.sqlite"),  # type: ignore[arg-type]
         on_progress=lambda done, total, record: seen.append(done),
     )
     table = ds.dataset(str(tmp_path / "out" / "invoices"), format="parquet").to_table().to_pylist()

@@ -207,3 +207,20 @@ def test_local_listing_filters_on_modification_time(tmp_path: Path) -> None:
     since = datetime(2024, 6, 1, tzinfo=UTC)
     assert [Path(i.uri).name for i in list_sources(str(tmp_path), Settings(), since=since)] == ["new.PDF"]
     assert [Path(i.uri).name for i in list_sources(str(tmp_path), Settings(), until=since)] == ["old.pdf"]
+
+
+def test_crash_between_datasets_is_repaired_by_the_rerun_without_duplicates(tmp_path: Path) -> None:
+    day = date(2024, 1, 2)
+    blocker = tmp_path / "invoices" / "ingest_date=2024-01-02"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where the partition folder should be: the invoices write fails")
+    sink = ParquetSink(tmp_path, ingest_date=day)
+    with pytest.raises(OutputError):
+        sink.write([record("a")])
+    assert ds.dataset(str(tmp_path / "line_items"), format="parquet").count_rows() == 1  # written before invoices
+    blocker.unlink()
+    rerun = ParquetSink(tmp_path, ingest_date=day)
+    assert "a" not in rerun.processed_ids  # no invoice row: the document is not done, so it is redone
+    assert rerun.write([record("a")]) == 1
+    for dataset in ("invoices", "line_items", "fields"):
+        assert ds.dataset(str(tmp_path / dataset), format="parquet").count_rows() == 1, dataset

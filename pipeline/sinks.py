@@ -106,6 +106,15 @@ def field_rows(record: ExtractionRecord) -> list[dict[str, Any]]:
     return rows
 
 
+def existing_document_ids(dataset_dir: Path) -> set[str]:
+    """document_ids in a local dataset folder (every partition)."""
+    files = parquet_files(pafs.LocalFileSystem(), str(Path(dataset_dir).resolve()), recursive=True)
+    if not files:
+        return set()
+    column = ds.dataset(files, format="parquet").to_table(columns=["document_id"]).column("document_id")
+    return {str(value) for value in column.to_pylist()}
+
+
 def ingest_date_today() -> date:
     return datetime.now(UTC).date()
 
@@ -176,6 +185,15 @@ class ParquetSink:
         self._present["invoices"].update(seen)
         return len(fresh_invoices)
 
+    def append_rows(self, dataset: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Append rows of documents not yet in `dataset` as one part file; returns the rows written."""
+        fresh = [row for row in rows if row["document_id"] not in self._present[dataset]]
+        part = f"part-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
+        partition = f"{PARTITION_KEY}={(self.ingest_date or ingest_date_today()).isoformat()}"
+        self._write_rows(dataset, partition, fresh, part)
+        self._present[dataset].update(row["document_id"] for row in fresh)
+        return len(fresh)
+
     def _write_rows(self, dataset: str, partition: str, rows: list[dict[str, Any]], part: str) -> None:
         if not rows:
             return
@@ -193,6 +211,11 @@ def parquet_files(fs: pafs.FileSystem, folder: str, recursive: bool = False) -> 
         and info.base_name.endswith(".parquet")
         and not info.base_name.startswith((".", "_"))
     )
+
+
+def write_parquet_atomic(table: pa.Table, target: Path) -> None:
+    """Write `table` to a local `target` through a hidden temporary file renamed into place."""
+    write_table_atomically(pafs.LocalFileSystem(), str(Path(target).parent.resolve()), Path(target).name, table)
 
 
 def _reason(exc: BaseException) -> str:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flows.runtime import configure_prefect_environment
@@ -26,18 +27,50 @@ def _writable_dir(value: str) -> Path:
     return path
 
 
+def _timestamp(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time: {value!r} (e.g. 2024-03-01)") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _output(value: str) -> str:
+    """An s3:// URL as given (checked when the sink opens it) or a writable local folder."""
+    return value if value.startswith("s3://") else str(_writable_dir(value))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="process invoices into OUT/invoices and a review queue")
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or glob patterns")
-    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
+    run.add_argument("--archive", help="move S3 inputs whose rows are written to this s3:// prefix")
     run.add_argument("--workers", type=int, help="documents processed at once (default: settings)")
+    run.add_argument("--task-runner", choices=["threads", "processes", "dask"], help="default: settings")
     run.add_argument("--dpi", type=int, help="render resolution for scanned pages")
     run.add_argument("--accept-threshold", type=float, help="confidence needed to auto-accept")
     run.add_argument("--no-text-layer", action="store_true", help="OCR every page, ignoring PDF text")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    backfill = commands.add_parser("backfill", help="process a large folder or s3:// prefix in resumable chunks")
+    backfill.add_argument("source", metavar="SOURCE", help="folder or s3://bucket/prefix")
+    backfill.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
+    backfill.add_argument("--since", type=_timestamp, help="only inputs modified at or after (ISO date/time, UTC)")
+    backfill.add_argument("--until", type=_timestamp, help="only inputs modified before (ISO date/time, UTC)")
+    backfill.add_argument("--chunk-size", type=int, default=100, help="documents per chunk subflow")
+    backfill.add_argument("--max-docs", type=int, help="stop after this many listed inputs")
+    backfill.add_argument("--workers", type=int, help="documents processed at once (default: settings)")
+    backfill.add_argument("--task-runner", choices=["threads", "processes", "dask"], help="default: settings")
+    backfill.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    compact = commands.add_parser("compact", help="merge small Parquet part files per partition")
+    compact.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
+    compact.add_argument(
+        "--include-today", action="store_true", help="also today's partitions (only while no ingest is running)"
+    )
 
     samples = commands.add_parser("samples", help="write generated sample invoices with ground truth")
     samples.add_argument("directory")
@@ -98,12 +131,14 @@ def _settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     overrides: dict[str, object] = {}
     if args.workers is not None:
         overrides["workers"] = args.workers
-    if args.dpi is not None:
+    if getattr(args, "dpi", None) is not None:
         overrides["render_dpi"] = args.dpi
-    if args.accept_threshold is not None:
+    if getattr(args, "accept_threshold", None) is not None:
         overrides["accept_threshold"] = args.accept_threshold
-    if args.no_text_layer:
+    if getattr(args, "no_text_layer", False):
         overrides["use_text_layer"] = False
+    if getattr(args, "task_runner", None):
+        overrides["task_runner"] = args.task_runner
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -113,12 +148,16 @@ def command_run(args: argparse.Namespace) -> int:
     from pipeline.errors import LedgerlensError
 
     try:
-        out = _writable_dir(args.out)
+        out = _output(args.out)
         settings = _settings_from(args)
     except (argparse.ArgumentTypeError, ValidationError) as exc:
         print(f"ledgerlens run: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValidationError) else EXIT_OUTPUT
-    missing = [item for item in args.inputs if not Path(item).exists() and not any(ch in item for ch in "*?[")]
+    missing = [
+        item
+        for item in args.inputs
+        if not item.startswith("s3://") and not Path(item).exists() and not any(ch in item for ch in "*?[")
+    ]
     if missing:
         print(f"ledgerlens run: input not found: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
@@ -129,11 +168,65 @@ def command_run(args: argparse.Namespace) -> int:
 
     try:
         with progress_bar(enabled=not args.quiet) as on_progress:
-            summary = run_ingest(list(args.inputs), str(out), settings, on_progress)
+            summary = run_ingest(list(args.inputs), out, settings, on_progress, archive_prefix=args.archive)
     except LedgerlensError as exc:
         print(f"ledgerlens run: {exc}", file=sys.stderr)
         return EXIT_OUTPUT
     print_summary(summary)
+    return EXIT_OK
+
+
+def command_backfill(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from pipeline.errors import LedgerlensError
+
+    if args.chunk_size < 1 or (args.max_docs is not None and args.max_docs < 1):
+        print("ledgerlens backfill: --chunk-size and --max-docs must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.source.startswith("s3://") and not Path(args.source).exists():
+        print(f"ledgerlens backfill: source not found: {args.source}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        out = _output(args.out)
+        settings = _settings_from(args)
+    except (argparse.ArgumentTypeError, ValidationError) as exc:
+        print(f"ledgerlens backfill: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ValidationError) else EXIT_OUTPUT
+
+    configure_prefect_environment()
+    from flows.backfill import backfill
+    from flows.ingest import _progress_listeners
+    from flows.report import print_backfill_summary, progress_bar
+
+    try:
+        with progress_bar(enabled=not args.quiet) as on_progress:
+            if on_progress:
+                _progress_listeners.append(on_progress)
+            summary = backfill(
+                source=args.source, out_dir=out, since=args.since, until=args.until,
+                chunk_size=args.chunk_size, max_docs=args.max_docs, settings=settings,
+            )  # fmt: skip
+    except LedgerlensError as exc:
+        print(f"ledgerlens backfill: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
+    print_backfill_summary(summary)
+    return EXIT_OK
+
+
+def command_compact(args: argparse.Namespace) -> int:
+    from pipeline.compact import compact
+    from pipeline.errors import LedgerlensError
+
+    try:
+        report = compact(args.out, include_today=args.include_today)
+    except (LedgerlensError, OSError) as exc:
+        print(f"ledgerlens compact: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
+    print(
+        f"Compacted {report.partitions} partition(s): {report.files_before} part files into {report.files_after}, "
+        f"{report.rows} rows"
+    )
     return EXIT_OK
 
 
@@ -236,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handlers = {
         "run": command_run,
+        "backfill": command_backfill,
+        "compact": command_compact,
         "samples": command_samples,
         "eval": command_eval,
         "calibrate": command_calibrate,

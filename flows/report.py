@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from flows.backfill import BackfillSummary
 from flows.ingest import ProgressCallback, RunSummary
 from pipeline.evaluate import SCORED_HEADER_FIELDS, evaluate_output
 from schemas import ExtractionRecord
@@ -59,9 +60,15 @@ def print_summary(summary: RunSummary) -> None:
             f"[yellow]{summary.duplicate_inputs} input(s) had the same bytes as another input[/yellow]: "
             "one row each, their paths in the duplicate_sources column"
         )
+    if summary.deferred:
+        console.print(f"[yellow]{len(summary.deferred)} input(s) deferred (S3 kept throttling): run again[/yellow]")
     if summary.unmatched_inputs:
         console.print(f"[yellow]Inputs that matched no file:[/yellow] {', '.join(summary.unmatched_inputs)}")
 
+    if summary.out_dir.startswith("s3://"):
+        console.print(f"Parquet: {summary.out_dir}/{{invoices,line_items,fields}}/")
+        console.print(f"Review queue (local, OUT is on S3): {summary.review_db}")
+        return
     report = evaluate_output(Path(summary.out_dir))
     if report.groups:
         names = sorted(report.groups, key=lambda n: (n != "all", n))
@@ -83,4 +90,24 @@ def print_summary(summary: RunSummary) -> None:
         )
     out = Path(summary.out_dir).resolve()
     console.print(f"Parquet: {out / 'invoices'}  {out / 'line_items'}  {out / 'fields'}")
-    console.print(f"Review queue: {out / 'review.sqlite'}  (to review: ledgerlens review serve --out {out})")
+    console.print(
+        f"Review queue: {summary.review_db or out / 'review.sqlite'}  (to review: ledgerlens review serve --out {out})"
+    )
+
+
+def print_backfill_summary(summary: BackfillSummary) -> None:
+    console.print()
+    counts = Table(title=f"Ledgerlens backfill of {summary.source}", show_header=True)
+    counts.add_column("status")
+    counts.add_column("documents", justify="right")
+    for status in ("accepted", "needs_review", "failed"):
+        counts.add_row(status, str(summary.counts.get(status, 0)))
+    counts.add_row("skipped (already in output)", str(summary.skipped_existing))
+    console.print(counts)
+    console.print(
+        f"{summary.listed} inputs in {summary.chunks} chunks; processed {summary.processed} in {summary.seconds:.1f} s "
+        f"-> [bold]{summary.documents_per_minute:.1f} documents/minute[/bold]; rows written: {summary.written}"
+    )
+    console.print(f"Output: {summary.out_dir}; review queue: {summary.review_db}")
+    if summary.deferred:
+        console.print(f"[yellow]{len(summary.deferred)} input(s) deferred (S3 kept throttling): run again[/yellow]")

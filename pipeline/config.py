@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     )
     preview_long_edge_px: int = Field(default=1568, ge=256, description="Long edge of kept page previews")
     review_db: Path | None = Field(
-        default=None, description="Review queue SQLite file; OUT/review.sqlite when unset and OUT is local"
+        default=None,
+        description="Review queue SQLite file; unset: OUT/review.sqlite, or for an s3:// OUT a local file under "
+        "the Ledgerlens state dir named after the URL",
     )
     calibration_file: Path | None = Field(
         default=None,
@@ -58,3 +60,17 @@ class Settings(BaseSettings):
     )
     scratch_dir: Path | None = Field(default=None, description="Where page images go; a temp dir if unset")
     output_dir: Path = Field(default=Path("out"))
+    task_runner: Literal["threads", "processes", "dask"] = Field(
+        default="threads", description="How documents run in parallel: threads, processes, or a Dask cluster"
+    )
+    dask_address: str | None = Field(
+        default=None, description="Scheduler address (tcp://host:8786); unset with task_runner=dask: a local cluster"
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint; unset: AWS_ENDPOINT_URL, then AWS's own"
+    )
+    s3_region: str | None = Field(default=None, description="S3 region; unset: AWS_REGION / the AWS config chain")
+    s3_max_attempts: int = Field(default=10, ge=1, description="Attempts per S3 call (throttling, 5xx, resets)")
+    s3_retry_mode: Literal["standard", "adaptive"] = Field(
+        default="adaptive", description="botocore retry mode; adaptive also slows down when S3 throttles"
+    )

@@ -1,27 +1,30 @@
 """Write records to Parquet datasets.
 
-Writes are atomic (a hidden temp file renamed into place, so readers never see half a file; pyarrow
-and DuckDB skip names starting with '_' or '.') and idempotent (rows for a document_id already present
-in a dataset are dropped, so a rerun or a resumed batch never duplicates).
+Writes are atomic (local: a hidden temp file renamed into place, so readers never see half a file; pyarrow
+skips names starting with '_' or '.', and the temp name does not end in .parquet for DuckDB's glob; S3: one
+PUT of the whole object) and idempotent (rows for a document_id already present in a dataset are dropped,
+so a rerun or a resumed batch never duplicates). Datasets are hive-partitioned by ingest date.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipeline.errors import OutputError
+from pipeline.config import Settings
+from pipeline.errors import ConfigError, OutputError
+from pipeline.storage import filesystem_for
 from schemas import ExtractionRecord
-from schemas.arrow import DATASETS
+from schemas.arrow import DATASETS, PARTITION_KEY
 
 
 def _quantize(value: Decimal | None, scale: int) -> Decimal | None:
@@ -101,27 +104,56 @@ def field_rows(record: ExtractionRecord) -> list[dict[str, Any]]:
 
 
 def existing_document_ids(dataset_dir: Path) -> set[str]:
-    if not dataset_dir.is_dir() or not any(dataset_dir.rglob("*.parquet")):
+    """document_ids in a local dataset folder (every partition)."""
+    files = parquet_files(pafs.LocalFileSystem(), str(Path(dataset_dir).resolve()), recursive=True)
+    if not files:
         return set()
-    dataset = ds.dataset(str(dataset_dir), format="parquet")
-    column = dataset.to_table(columns=["document_id"]).column("document_id")
+    column = ds.dataset(files, format="parquet").to_table(columns=["document_id"]).column("document_id")
     return {str(value) for value in column.to_pylist()}
 
 
-class ParquetSink:
-    """Appends records to OUT/invoices, OUT/line_items and OUT/fields, never twice per document."""
+def ingest_date_today() -> date:
+    return datetime.now(UTC).date()
 
-    def __init__(self, out_dir: Path) -> None:
-        self.out_dir = out_dir
+
+class ParquetSink:
+    """Appends records to OUT/{invoices,line_items,fields}/ingest_date=YYYY-MM-DD/part-*.parquet, once per document.
+
+    OUT is a local folder or an s3:// prefix (through pyarrow's filesystem). A document's line items and
+    fields are written before its invoice row, and the invoice row is the "done" marker: after a crash
+    between the two, the rerun reprocesses the document, skips the datasets that already hold it, and
+    writes the missing invoice row.
+    """
+
+    def __init__(self, out: str | Path, settings: Settings | None = None, ingest_date: date | None = None) -> None:
+        self.out = str(out)
+        self.settings = settings or Settings()
+        self.ingest_date = ingest_date
         try:
+            self.fs, self.base = filesystem_for(self.out, self.settings)
             for name in DATASETS:
-                (out_dir / name).mkdir(parents=True, exist_ok=True)
-            probe = out_dir / f".write-probe-{uuid.uuid4().hex}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise OutputError(f"Cannot write to the output folder {out_dir}: {exc.strerror or exc}") from exc
-        self._present: dict[str, set[str]] = {name: existing_document_ids(out_dir / name) for name in DATASETS}
+                self.fs.create_dir(f"{self.base}/{name}", recursive=True)
+            probe = f"{self.base}/.write-probe-{uuid.uuid4().hex}"
+            with self.fs.open_output_stream(probe) as stream:
+                stream.write(b"")
+            self.fs.delete_file(probe)
+        except (OSError, ConfigError) as exc:
+            raise OutputError(f"Cannot write to the output location {self.out}: {_reason(exc)}") from exc
+        self._present: dict[str, set[str]] = {name: self.existing_document_ids(name) for name in DATASETS}
+
+    @property
+    def out_dir(self) -> Path:
+        """The local output folder (only meaningful when OUT is local)."""
+        return Path(self.out)
+
+    def existing_document_ids(self, dataset: str) -> set[str]:
+        try:
+            files = parquet_files(self.fs, f"{self.base}/{dataset}", recursive=True)
+            found = ds.dataset(files, schema=DATASETS[dataset], filesystem=self.fs, format="parquet")
+            column = found.to_table(columns=["document_id"]).column("document_id")
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise OutputError(f"Cannot read {self.out}/{dataset}: {_reason(exc)}") from exc
+        return {str(value) for value in column.to_pylist()}
 
     @property
     def processed_ids(self) -> set[str]:
@@ -132,11 +164,12 @@ class ParquetSink:
         if not records:
             return 0
         part = f"part-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
+        partition = f"{PARTITION_KEY}={(self.ingest_date or ingest_date_today()).isoformat()}"
         builders = {"line_items": line_item_rows, "fields": field_rows}
         # Invoices go last: a document counts as done only once its invoice row exists.
         for name, build in builders.items():
-            fresh = [r for r in records if r.document_id not in self._present[name]]
-            self._write_rows(name, [row for r in fresh for row in build(r)], part)
+            fresh = list({r.document_id: r for r in records if r.document_id not in self._present[name]}.values())
+            self._write_rows(name, partition, [row for r in fresh for row in build(r)], part)
             self._present[name].update(r.document_id for r in fresh)
         fresh_invoices = []
         seen: set[str] = set()
@@ -145,7 +178,7 @@ class ParquetSink:
                 continue
             seen.add(record.document_id)
             fresh_invoices.append(invoice_row(record))
-        self._write_rows("invoices", fresh_invoices, part)
+        self._write_rows("invoices", partition, fresh_invoices, part)
         self._present["invoices"].update(seen)
         return len(fresh_invoices)
 
@@ -153,23 +186,59 @@ class ParquetSink:
         """Append rows of documents not yet in `dataset` as one part file; returns the rows written."""
         fresh = [row for row in rows if row["document_id"] not in self._present[dataset]]
         part = f"part-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
-        self._write_rows(dataset, fresh, part)
+        partition = f"{PARTITION_KEY}={(self.ingest_date or ingest_date_today()).isoformat()}"
+        self._write_rows(dataset, partition, fresh, part)
         self._present[dataset].update(row["document_id"] for row in fresh)
         return len(fresh)
 
-    def _write_rows(self, dataset: str, rows: list[dict[str, Any]], part: str) -> None:
+    def _write_rows(self, dataset: str, partition: str, rows: list[dict[str, Any]], part: str) -> None:
         if not rows:
             return
-        write_parquet_atomic(pa.Table.from_pylist(rows, schema=DATASETS[dataset]), self.out_dir / dataset / part)
+        table = pa.Table.from_pylist(rows, schema=DATASETS[dataset])
+        write_table_atomically(self.fs, f"{self.base}/{dataset}/{partition}", part, table)
+
+
+def parquet_files(fs: pafs.FileSystem, folder: str, recursive: bool = False) -> list[str]:
+    """The part files readers see: names ending in .parquet, none starting with '.' or '_' (temp files)."""
+    infos = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True, recursive=recursive))
+    return sorted(
+        info.path
+        for info in infos
+        if info.type == pafs.FileType.File
+        and info.base_name.endswith(".parquet")
+        and not info.base_name.startswith((".", "_"))
+    )
 
 
 def write_parquet_atomic(table: pa.Table, target: Path) -> None:
-    """Write `table` to `target` through a hidden temporary file renamed into place."""
-    temporary = target.with_name(f".{target.name}.tmp")
+    """Write `table` to a local `target` through a hidden temporary file renamed into place."""
+    write_table_atomically(pafs.LocalFileSystem(), str(Path(target).parent.resolve()), Path(target).name, table)
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else None) or str(exc)
+
+
+def write_table_atomically(fs: pafs.FileSystem, folder: str, name: str, table: pa.Table) -> str:
+    """Local: a hidden temp file renamed into place. S3: one PUT of the whole object (never a partial object)."""
+    target = f"{folder}/{name}"
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer, compression="zstd")
+    data = buffer.getvalue()
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, temporary, compression="zstd")
-        os.replace(temporary, target)
+        fs.create_dir(folder, recursive=True)
+        if isinstance(fs, pafs.LocalFileSystem):
+            temporary = f"{folder}/.{name}.tmp"
+            try:
+                with fs.open_output_stream(temporary) as stream:
+                    stream.write(data)
+                fs.move(temporary, target)
+            finally:
+                if fs.get_file_info(temporary).type != pafs.FileType.NotFound:
+                    fs.delete_file(temporary)
+        else:
+            with fs.open_output_stream(target) as stream:
+                stream.write(data)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise OutputError(f"Cannot write {target}: {exc.strerror or exc}") from exc
+        raise OutputError(f"Cannot write {target}: {_reason(exc)}") from exc
+    return target

@@ -76,6 +76,10 @@ REVIEWS_SCHEMA = pa.schema(
     ]
 )
 
+# Every dataset is hive-partitioned by the UTC date its rows were written: OUT/<dataset>/ingest_date=YYYY-MM-DD/.
+# The column comes from the folder name (pyarrow/pandas/duckdb with hive partitioning); the files do not hold it.
+PARTITION_KEY = "ingest_date"
+
 DATASETS: dict[str, pa.Schema] = {
     "invoices": INVOICES_SCHEMA,
     "line_items": LINE_ITEMS_SCHEMA,

@@ -59,10 +59,10 @@ def test_written_dataset_has_contract_schema_and_reads_in_pandas_and_duckdb(tmp_
     frame = pd.read_parquet(tmp_path / "invoices")
     assert sorted(frame["document_id"]) == ["a", "b"]
     assert frame.loc[frame.document_id == "a", "total"].iloc[0] == Decimal("12.00")
-    items = duckdb.sql(f"SELECT document_id, line_no, amount FROM read_parquet('{tmp_path}/line_items/*.parquet')")
+    items = duckdb.sql(f"SELECT document_id, line_no, amount FROM read_parquet('{tmp_path}/line_items/**/*.parquet')")
     assert sorted(items.fetchall()) == [("a", 1, Decimal("10.00")), ("b", 1, Decimal("10.00"))]
     reasons = duckdb.sql(
-        f"SELECT review_reasons FROM read_parquet('{tmp_path}/invoices/*.parquet') WHERE status='needs_review'"
+        f"SELECT review_reasons FROM read_parquet('{tmp_path}/invoices/**/*.parquet') WHERE status='needs_review'"
     )
     assert reasons.fetchall() == [(["Total does not match"],)]
 

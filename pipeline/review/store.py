@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.errors import ReviewConflictError, ReviewItemNotFoundError
+from pipeline.storage import default_review_db
 from schemas import (
     DECIDED_STATES,
     Decision,
@@ -423,6 +424,7 @@ def _item(row: sqlite3.Row) -> ReviewItem:
     )
 
 
-def review_db_path(out_dir: Path, configured: Path | None = None) -> Path:
-    """Where the queue lives: Settings.review_db when set, else OUT/review.sqlite."""
-    return configured if configured is not None else out_dir / "review.sqlite"
+def review_db_path(out_dir: Path | str, configured: Path | None = None) -> Path:
+    """Where the queue lives: Settings.review_db when set, else OUT/review.sqlite (for an S3 OUT, a local
+    file named after the URL: SQLite needs a local disk)."""
+    return configured if configured is not None else default_review_db(str(out_dir))

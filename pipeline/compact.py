@@ -1,0 +1,146 @@
+"""Merge the small part files of each dataset partition into one file, never losing or duplicating a row.
+
+How a reader is kept from seeing both the parts and the merged file (or neither):
+- Local output: the merged file is written into a staging folder *outside* the dataset (OUT/_staging/,
+  which neither `pandas.read_parquet(OUT/"invoices")` nor DuckDB's `OUT/invoices/**/*.parquet` glob reaches),
+  then the staging folder and the partition folder are swapped in one atomic `renameat2(RENAME_EXCHANGE)`
+  call (Linux). A reader lists either the old parts or the merged file; one that listed the old parts
+  just before the swap and opens them after it gets "file not found" and reads again, never wrong rows.
+- S3 has no multi-object transaction: the merged object is one PUT, then the parts go in one
+  DeleteObjects request. Between those two calls (milliseconds) a listing reader could see both; that
+  window is the price of an object store, and it is the one place where readers that must be exact
+  should read the invoices once more or dedupe on document_id (which is the dataset's key).
+- Where the exchange call is missing (not Linux), local output falls back to the S3 order.
+Only closed partitions (ingest_date before today, UTC) are compacted by default: writers only append to
+today's partition, so no part can land in a partition while it is being swapped out.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from pipeline.config import Settings
+from pipeline.errors import OutputError
+from pipeline.sinks import parquet_files, write_table_atomically
+from pipeline.storage import filesystem_for
+from schemas.arrow import DATASETS, PARTITION_KEY
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+@dataclass
+class CompactionReport:
+    partitions: int = 0
+    files_before: int = 0
+    files_after: int = 0
+    rows: int = 0
+    merged: list[str] = field(default_factory=list)
+
+
+def _partitions(fs: pafs.FileSystem, dataset_dir: str) -> list[tuple[str, date]]:
+    found = []
+    for info in fs.get_file_info(pafs.FileSelector(dataset_dir, allow_not_found=True)):
+        name = info.base_name
+        if info.type == pafs.FileType.Directory and name.startswith(f"{PARTITION_KEY}="):
+            try:
+                found.append((info.path, date.fromisoformat(name.split("=", 1)[1])))
+            except ValueError:
+                continue
+    return sorted(found)
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result != 0:
+        errno = ctypes.get_errno()
+        if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the filesystem cannot exchange
+            return False
+        raise OutputError(f"Cannot swap {a} and {b}: {os.strerror(errno)}")
+    return True
+
+
+def compact(out: str, settings: Settings | None = None, include_today: bool = False) -> CompactionReport:
+    """Merge every partition with more than one part file into a single file per partition."""
+    settings = settings or Settings()
+    fs, base = filesystem_for(out, settings)
+    today = datetime.now(UTC).date()
+    report = CompactionReport()
+    for dataset, schema in DATASETS.items():
+        for folder, day in _partitions(fs, f"{base}/{dataset}"):
+            if day >= today and not include_today:
+                continue
+            parts = parquet_files(fs, folder)
+            if len(parts) < 2:
+                continue
+            table = pa.concat_tables([pq.read_table(part, filesystem=fs, schema=schema) for part in parts])
+            name = f"part-compact-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
+            _replace_parts(fs, base, folder, parts, name, table, settings)
+            report.partitions += 1
+            report.files_before += len(parts)
+            report.files_after += 1
+            report.rows += table.num_rows
+            report.merged.append(folder)
+    return report
+
+
+def _replace_parts(
+    fs: pafs.FileSystem, base: str, folder: str, parts: list[str], name: str, table: pa.Table, settings: Settings
+) -> None:
+    if isinstance(fs, pafs.LocalFileSystem):
+        staging = Path(base) / "_staging" / f"compact-{uuid.uuid4().hex}"
+        staging.mkdir(parents=True)
+        try:
+            write_table_atomically(fs, str(staging), name, table)
+            # Files another writer might have added since listing would be lost in the swap; refuse.
+            if parquet_files(fs, folder) != parts:
+                raise OutputError(f"{folder} changed while it was being compacted; run compact again later")
+            if _exchange(str(staging), folder):
+                return
+            fs.move(f"{staging}/{name}", f"{folder}/{name}")
+            for part in parts:
+                fs.delete_file(part)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            if staging.parent.is_dir() and not any(staging.parent.iterdir()):
+                staging.parent.rmdir()
+        return
+    write_table_atomically(fs, folder, name, table)
+    _delete_many(fs, parts, settings)
+
+
+def _delete_many(fs: pafs.FileSystem, paths: list[str], settings: Settings) -> None:
+    if isinstance(fs, pafs.S3FileSystem):
+        # pyarrow's delete_dir_contents is many calls; boto3's DeleteObjects removes up to 1000 keys in one request.
+        from pipeline.storage import s3_client
+
+        by_bucket: dict[str, list[str]] = {}
+        for path in paths:
+            bucket, _, key = path.partition("/")
+            by_bucket.setdefault(bucket, []).append(key)
+        for bucket, keys in by_bucket.items():
+            for start in range(0, len(keys), 1000):
+                batch = [{"Key": key} for key in keys[start : start + 1000]]
+                s3_client(settings).delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        return
+    for path in paths:
+        fs.delete_file(path)

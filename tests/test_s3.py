@@ -1,0 +1,227 @@
+"""S3 in and out through moto's server on loopback: ingest, unreadable objects, throttling, archive, compaction."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from flows.ingest import identify_objects, run_ingest
+from pipeline.compact import compact
+from pipeline.config import Settings
+from pipeline.errors import OutputError
+from pipeline.review import SQLiteReviewStore
+from pipeline.samples import generate_sample
+from pipeline.sinks import ParquetSink
+from pipeline.storage import SourceObject, download, list_sources, s3_filesystem
+from schemas import RecordStatus
+from tests.s3_support import FaultProxy, bucket, moto_s3, s3  # noqa: F401
+from tests.test_sinks import record
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+
+def read_s3_dataset(uri: str, columns: list[str] | None = None) -> list[dict[str, object]]:
+    path = uri.removeprefix("s3://")
+    dataset = ds.dataset(path, filesystem=s3_filesystem(Settings()), format="parquet", partitioning="hive")
+    return dataset.to_table(columns=columns).to_pylist()
+
+
+@pytest.fixture(scope="module")
+def born_digital(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("s3-samples")
+    return [generate_sample(folder, index, seed=5) for index in (0, 2, 4)]  # even indices are born-digital
+
+
+def test_ingest_from_s3_to_s3_one_row_per_object_then_archive(
+    bucket: str,  # noqa: F811
+    born_digital: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    client = s3()
+    for path in born_digital:
+        client.upload_file(str(path), bucket, f"inbox/2024/{path.name}")
+    client.put_object(Bucket=bucket, Key="inbox/2024/corrupt.pdf", Body=b"%PDF-1.7\n garbage, no xref")
+    client.put_object(Bucket=bucket, Key="inbox/notes.txt", Body=b"not an invoice")  # unsupported: not listed
+    inbox, out = f"s3://{bucket}/inbox", f"s3://{bucket}/out"
+    settings = Settings(workers=2, keep_page_images="all")
+
+    summary = run_ingest([inbox], out, settings)
+    rows = read_s3_dataset(f"{out}/invoices")
+    assert sorted(row["source"] for row in rows) == sorted(
+        [f"{inbox}/2024/{p.name}" for p in born_digital] + [f"{inbox}/2024/corrupt.pdf"]
+    )
+    assert len({row["document_id"] for row in rows}) == 4
+    by_source = {Path(str(row["source"])).name: row for row in rows}
+    assert by_source["corrupt.pdf"]["status"] == "failed" and by_source["corrupt.pdf"]["error"]
+    assert {row["ingest_date"] for row in rows} == {datetime.now(UTC).date().isoformat()}
+    # Previews were uploaded to OUT/pages/<id>/ under the relative paths the rows name.
+    keys = {item["Key"] for item in client.list_objects_v2(Bucket=bucket, Prefix="out/pages/")["Contents"]}
+    for row in rows:
+        for relative in row["page_images"]:  # type: ignore[attr-defined]
+            assert f"out/{relative}" in keys
+    # The review queue cannot live on S3: it defaults to a local file named after the OUT URL.
+    review_db = Path(summary.review_db)
+    assert review_db.is_relative_to(tmp_path / "state") and bucket in review_db.name
+    assert SQLiteReviewStore(review_db).count() == sum(row["status"] == "needs_review" for row in rows)
+
+    again = run_ingest([inbox], out, settings, archive_prefix=f"s3://{bucket}/archive")
+    assert again.processed == 0 and again.skipped_existing == 4
+    assert len(read_s3_dataset(f"{out}/invoices")) == 4
+    assert again.archived == 4
+    left = client.list_objects_v2(Bucket=bucket, Prefix="inbox/")["Contents"]
+    assert [item["Key"] for item in left] == ["inbox/notes.txt"]
+    archived = {item["Key"] for item in client.list_objects_v2(Bucket=bucket, Prefix="archive/")["Contents"]}
+    assert archived == {f"archive/2024/{p.name}" for p in born_digital} | {"archive/2024/corrupt.pdf"}
+
+
+def test_missing_and_forbidden_objects_become_failed_records(
+    bucket: str,  # noqa: F811
+    moto_s3: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    s3().put_object(Bucket=bucket, Key="in/forbidden.pdf", Body=b"%PDF-1.4 whatever")
+    now = datetime.now(UTC)
+    objects = [
+        SourceObject(uri=f"s3://{bucket}/in/gone.pdf", size=10, modified=now),
+        SourceObject(uri=f"s3://{bucket}/in/forbidden.pdf", size=17, modified=now),
+    ]
+    with FaultProxy(moto_s3, forbidden="forbidden.pdf") as proxy:
+        found = identify_objects(objects, Settings(s3_endpoint_url=proxy.url), tmp_path)
+    failures = found.failures
+    assert found.documents == [] and found.deferred == []
+    messages = {Path(record.source).name: record.error or "" for record in failures}
+    assert "does not exist" in messages["gone.pdf"]
+    assert "access denied" in messages["forbidden.pdf"] and "s3:GetObject" in messages["forbidden.pdf"]
+    assert all(record.status is RecordStatus.FAILED for record in failures)
+    assert len({record.document_id for record in failures}) == 2
+
+
+def test_throttling_is_retried_by_boto3_and_pyarrow(
+    bucket: str,  # noqa: F811
+    moto_s3: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    s3().put_object(Bucket=bucket, Key="in/a.pdf", Body=b"%PDF-1.4 bytes")
+    with FaultProxy(moto_s3, throttle=3) as proxy:
+        settings = Settings(s3_endpoint_url=proxy.url, s3_retry_mode="standard", s3_max_attempts=6)
+        assert download(f"s3://{bucket}/in/a.pdf", tmp_path / "a.pdf", settings).read_bytes() == b"%PDF-1.4 bytes"
+        assert proxy.throttled == 3
+        proxy.throttle += 3  # and again, now for pyarrow's S3 client writing a dataset
+        sink = ParquetSink(f"s3://{bucket}/out", settings)
+        assert sink.write([record("a"), record("b")]) == 2
+        assert proxy.throttled == 6
+    assert sorted(row["document_id"] for row in read_s3_dataset(f"s3://{bucket}/out/invoices")) == ["a", "b"]
+
+
+def test_throttling_beyond_the_retry_budget_defers_inputs_and_stops_output(
+    bucket: str,  # noqa: F811
+    moto_s3: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    s3().put_object(Bucket=bucket, Key="in/a.pdf", Body=b"%PDF-1.4 bytes")
+    listed = list(list_sources(f"s3://{bucket}/in", Settings()))
+    with FaultProxy(moto_s3, throttle=1000) as proxy:
+        settings = Settings(s3_endpoint_url=proxy.url, s3_retry_mode="standard", s3_max_attempts=2)
+        found = identify_objects(listed, settings, tmp_path)
+        # No row: a failed row would be a permanent answer to a passing problem; the next run picks it up.
+        assert found.deferred == [f"s3://{bucket}/in/a.pdf"] and not found.failures and not found.documents
+        with pytest.raises(OutputError, match="Cannot write to the output location"):
+            ParquetSink(f"s3://{bucket}/out", settings)
+
+
+def test_listing_is_lazy_page_by_page_and_filters_by_time(bucket: str, moto_s3: str) -> None:  # noqa: F811
+    client = s3()
+    for number in range(25):
+        client.put_object(Bucket=bucket, Key=f"many/{number:05d}.pdf", Body=b"%PDF")
+    client.put_object(Bucket=bucket, Key="many/readme.txt", Body=b"skip me")
+    with FaultProxy(moto_s3) as proxy:
+        listing = list_sources(f"s3://{bucket}/many", Settings(s3_endpoint_url=proxy.url), page_size=10)
+        first = next(listing)
+        assert first.uri == f"s3://{bucket}/many/00000.pdf"
+        assert proxy.forwarded == 1  # one page fetched so far, not the whole listing
+        assert sum(1 for _ in listing) == 24
+        assert proxy.forwarded == 3
+    future = datetime.now(UTC) + timedelta(hours=1)
+    assert list(list_sources(f"s3://{bucket}/many", Settings(), since=future)) == []
+    assert sum(1 for _ in list_sources(f"s3://{bucket}/many/", Settings(), until=future)) == 25
+
+
+def test_compaction_on_s3_keeps_every_row_once(bucket: str) -> None:  # noqa: F811
+    out = f"s3://{bucket}/out"
+    old = ParquetSink(out, ingest_date=date(2024, 1, 2))
+    for name in "abcd":
+        old.write([record(name)])
+    report = compact(out)
+    assert report.files_before == 12 and report.files_after == 3
+    rows = read_s3_dataset(f"{out}/invoices", ["document_id", "ingest_date"])
+    assert sorted(row["document_id"] for row in rows) == list("abcd")
+    assert len(read_s3_dataset(f"{out}/line_items")) == 4
+    keys = [item["Key"] for item in s3().list_objects_v2(Bucket=bucket, Prefix="out/invoices/")["Contents"]]
+    assert len([key for key in keys if key.endswith(".parquet")]) == 1
+
+
+def test_local_compaction_is_invisible_to_a_concurrent_reader(tmp_path: Path) -> None:
+    old = ParquetSink(tmp_path, ingest_date=date(2024, 1, 2))
+    for number in range(30):
+        old.write([record(f"doc-{number:02d}")])
+    ParquetSink(tmp_path).write([record("today")])  # today's partition is left alone
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def read_continuously() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(ds.dataset(str(tmp_path / "invoices"), format="parquet").count_rows())
+            except (FileNotFoundError, OSError):
+                continue  # listed the old parts just before the swap: read again
+
+    reader = threading.Thread(target=read_continuously)
+    reader.start()
+    try:
+        report = compact(str(tmp_path))
+    finally:
+        stop.set()
+        reader.join()
+    assert report.partitions == 3 and report.files_before == 90
+    assert seen and set(seen) == {31}, sorted(set(seen))
+    assert len(list((tmp_path / "invoices").rglob("*.parquet"))) == 2
+    assert ds.dataset(str(tmp_path / "invoices"), format="parquet").count_rows() == 31
+    assert not (tmp_path / "_staging").exists()
+
+
+def test_local_listing_filters_on_modification_time(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    old, new, other = tmp_path / "sub" / "old.pdf", tmp_path / "new.PDF", tmp_path / "notes.txt"
+    for path in (old, new, other):
+        path.write_bytes(b"%PDF")
+    january = datetime(2024, 1, 15, tzinfo=UTC).timestamp()
+    os.utime(old, (january, january))
+    names = [Path(item.uri).name for item in list_sources(str(tmp_path), Settings())]
+    assert names == ["new.PDF", "old.pdf"]  # sorted walk, unsupported suffixes left out
+    since = datetime(2024, 6, 1, tzinfo=UTC)
+    assert [Path(i.uri).name for i in list_sources(str(tmp_path), Settings(), since=since)] == ["new.PDF"]
+    assert [Path(i.uri).name for i in list_sources(str(tmp_path), Settings(), until=since)] == ["old.pdf"]
+
+
+def test_crash_between_datasets_is_repaired_by_the_rerun_without_duplicates(tmp_path: Path) -> None:
+    day = date(2024, 1, 2)
+    blocker = tmp_path / "invoices" / "ingest_date=2024-01-02"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where the partition folder should be: the invoices write fails")
+    sink = ParquetSink(tmp_path, ingest_date=day)
+    with pytest.raises(OutputError):
+        sink.write([record("a")])
+    assert ds.dataset(str(tmp_path / "line_items"), format="parquet").count_rows() == 1  # written before invoices
+    blocker.unlink()
+    rerun = ParquetSink(tmp_path, ingest_date=day)
+    assert "a" not in rerun.processed_ids  # no invoice row: the document is not done, so it is redone
+    assert rerun.write([record("a")]) == 1
+    for dataset in ("invoices", "line_items", "fields"):
+        assert ds.dataset(str(tmp_path / dataset), format="parquet").count_rows() == 1, dataset

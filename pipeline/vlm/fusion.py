@@ -1,0 +1,279 @@
+"""Fuse the OCR reading with the model's answer, field by field, on evidence from the page itself.
+
+- Both agree: the OCR field (with its box) is kept and its doubt shrinks.
+- Only the model has a value: it is accepted only if the page text shows it (then its box is where).
+- They disagree: amounts are decided by the arithmetic (subtotal + tax = total, items = subtotal); other
+  fields by where each value stands on the page; with no deciding evidence the record goes to review.
+- A model value found nowhere in the page text is flagged as a possible hallucination and never used.
+  This is also the defence against instructions printed on the page ("set the total to 0").
+Each field's ``extractor`` says which source won: ``rules``, ``vlm:<model>`` or ``rules+vlm:<model>``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pipeline.extract.labels import match_label
+from pipeline.extract.layout import Phrase, Row, build_layout
+from pipeline.extract.rules import EXTRACTOR_NAME
+from pipeline.parsing import find_amounts, find_currencies, find_dates, infer_decimal_separator
+from pipeline.validate import money
+from schemas import HEADER_FIELDS, ExtractionResult, FieldValue, Invoice, PageText, Severity, ValidationIssue
+from schemas.vlm import VlmInvoice
+
+AMOUNT_FIELDS = ("subtotal", "tax", "total")
+CENT = Decimal("0.01")
+# Share of the OCR field's doubt left when the model read the same value independently.
+AGREEMENT_DOUBT_KEPT = 0.4
+# Confidence of a value only the model read, found on the page beside its label / elsewhere on the page.
+VLM_ONLY_NEAR_LABEL = 0.85
+VLM_ONLY_ELSEWHERE = 0.6
+ARITHMETIC_DECIDED = 0.9
+UNDECIDED_FACTOR = 0.6
+UNRESOLVED_CODES = frozenset(
+    {"extractors_disagree", "possible_hallucination", "total_mismatch", "line_items_sum_mismatch"}
+)
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+@dataclass(frozen=True)
+class Hit:
+    row: Row
+    near_label: bool
+
+    def bbox_field(self, name: str, value: str, model: str, confidence: float) -> FieldValue:
+        first = self.row.phrases[0]
+        phrase = Phrase(self.row.words, self.row.page_no, first.page_width, first.page_height)
+        return FieldValue(
+            name=name,
+            value=value,
+            confidence=round(min(max(confidence, 0.0), 1.0), 4),
+            extractor=f"vlm:{model}",
+            page=self.row.page_no,
+            bbox=phrase.bbox(),
+            raw_text=self.row.text,
+        )
+
+
+class PageEvidence:
+    """Looks values up in the page text, row by row, and says whether a row labels them."""
+
+    def __init__(self, pages: list[PageText]) -> None:
+        self.rows = [row for page in pages for row in build_layout(page).rows]
+        self.decimal_sep = infer_decimal_separator(row.text for row in self.rows)
+
+    def _labelled(self, index: int, name: str) -> bool:
+        # the label sits on the value's row, or on the row above it (stacked layouts)
+        for row in self.rows[max(0, index - 1) : index + 1]:
+            for phrase in row.phrases:
+                found = match_label(phrase.text)
+                if found is not None and found.field == name:
+                    return True
+        return False
+
+    def _matches(self, name: str, value: Any, text: str) -> bool:
+        if name in AMOUNT_FIELDS:
+            return any(abs(amount - value) < CENT / 2 for _, _, amount in find_amounts(text, self.decimal_sep))
+        if isinstance(value, date):
+            return any(found == value for order in (None, True, False) for _, _, found in find_dates(text, order))
+        if name == "currency":
+            return value in find_currencies(text) or re.search(rf"\b{re.escape(str(value))}\b", text) is not None
+        wanted = _alnum(str(value))
+        return bool(wanted) and wanted in _alnum(text)
+
+    def find(self, name: str, value: Any) -> Hit | None:
+        """The best row showing the value: one its label names first, else the first row showing it."""
+        first: Hit | None = None
+        for index, row in enumerate(self.rows):
+            if self._matches(name, value, row.text):
+                hit = Hit(row, self._labelled(index, name))
+                if hit.near_label:
+                    return hit
+                first = first or hit
+        return first
+
+
+def _same(name: str, a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
+    if isinstance(a, Decimal) and isinstance(b, Decimal):
+        return abs(a - b) < CENT / 2
+    if isinstance(a, str) and isinstance(b, str):
+        return _alnum(a) == _alnum(b)
+    return bool(a == b)
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _sums_hold(subtotal: Decimal | None, tax: Decimal | None, total: Decimal | None, items: Decimal | None) -> bool:
+    if total is None:
+        return False
+    if subtotal is not None and abs(subtotal + (tax or Decimal(0)) - total) > CENT:
+        return False
+    if items is not None:
+        net = subtotal if subtotal is not None else total - (tax or Decimal(0))
+        if abs(items - net) > CENT:
+            return False
+    return subtotal is not None or items is not None
+
+
+def _items_sum(invoice: Invoice) -> Decimal | None:
+    amounts = [item.amount for item in invoice.line_items]
+    if not amounts or any(amount is None for amount in amounts):
+        return None
+    return sum((amount for amount in amounts if amount is not None), Decimal(0))
+
+
+@dataclass
+class Fusion:
+    result: ExtractionResult
+    issues: list[ValidationIssue] = field(default_factory=list)
+
+    @property
+    def unresolved(self) -> bool:
+        return any(issue.code in UNRESOLVED_CODES for issue in self.issues)
+
+
+def _issue(code: str, name: str, message: str, severity: Severity = Severity.BLOCKING) -> ValidationIssue:
+    return ValidationIssue(code=code, field=name, message=message, severity=severity)
+
+
+def fuse(
+    ocr: ExtractionResult, answer: VlmInvoice, pages: list[PageText], model: str, *, prefer_vlm: bool = False
+) -> Fusion:
+    """The fused extraction and the issues fusion raised (disagreements, possible hallucinations)."""
+    evidence = PageEvidence(pages)
+    fields: dict[str, FieldValue] = {}
+    values: dict[str, Any] = {}
+    issues: list[ValidationIssue] = []
+    conflicts: dict[str, tuple[Any, Any, Hit]] = {}
+    both = f"{EXTRACTOR_NAME}+vlm:{model}"
+
+    for name in HEADER_FIELDS:
+        ocr_field = ocr.fields.get(name)
+        ocr_value = getattr(ocr.invoice, name)
+        vlm_value = answer.value(name)
+        if vlm_value is None:
+            if ocr_field is not None and ocr_value is not None:
+                fields[name], values[name] = ocr_field, ocr_value
+            continue
+        if _same(name, ocr_value, vlm_value) and ocr_field is not None:
+            doubt = 1.0 - ocr_field.confidence
+            fields[name] = ocr_field.model_copy(
+                update={"confidence": round(1.0 - doubt * AGREEMENT_DOUBT_KEPT, 4), "extractor": both}
+            )
+            values[name] = ocr_value
+            continue
+        hit = evidence.find(name, vlm_value)
+        if hit is None:
+            issues.append(
+                _issue(
+                    "possible_hallucination",
+                    name,
+                    f"The model read the {name} as {_text(vlm_value)!r}, which the page text does not show; "
+                    "it was not used. Check the page.",
+                    Severity.WARNING,
+                )
+            )
+            if ocr_field is not None and ocr_value is not None:
+                fields[name], values[name] = ocr_field, ocr_value
+            continue
+        if ocr_value is None or ocr_field is None:
+            confidence = VLM_ONLY_NEAR_LABEL if hit.near_label else VLM_ONLY_ELSEWHERE
+            fields[name] = hit.bbox_field(name, _text(vlm_value), model, confidence)
+            values[name] = vlm_value
+            continue
+        conflicts[name] = (ocr_value, vlm_value, hit)
+        fields[name], values[name] = ocr_field, ocr_value
+
+    ocr_items = ocr.invoice.line_items
+    vlm_items = answer.to_invoice().line_items
+    item_options = [ocr_items]
+    if vlm_items and all(item.amount is not None and evidence.find("total", item.amount) for item in vlm_items):
+        item_options.append(vlm_items)  # every line amount the model read is printed on the page
+    items_source = ocr_items or (vlm_items if len(item_options) > 1 else [])
+    amount_conflicts = [name for name in AMOUNT_FIELDS if name in conflicts]
+    if amount_conflicts or len(item_options) > 1:
+        # Try every mix of readings; the first mix the arithmetic confirms wins, fewest model values first.
+        choices = [[(name, "ocr"), (name, "vlm")] for name in amount_conflicts]
+        choices.append([("items", "ocr"), ("items", "vlm")][: len(item_options)])
+        mixes = sorted(itertools.product(*choices), key=lambda mix: sum(pick == "vlm" for _, pick in mix))
+        for mix in mixes:
+            picks = dict(mix)
+            trial = {
+                name: conflicts[name][1] if picks.get(name) == "vlm" else values.get(name) for name in AMOUNT_FIELDS
+            }
+            items = item_options[1] if picks["items"] == "vlm" else ocr_items
+            if not _sums_hold(trial["subtotal"], trial["tax"], trial["total"], _items_sum(items)):
+                continue
+            items_source = items
+            for name in amount_conflicts:
+                ocr_value, vlm_value, hit = conflicts.pop(name)
+                if picks[name] == "vlm":
+                    fields[name] = hit.bbox_field(name, _text(vlm_value), model, ARITHMETIC_DECIDED)
+                    values[name] = vlm_value
+                    winner = f"the model's {money(vlm_value)}"
+                else:
+                    confidence = min(fields[name].confidence, ARITHMETIC_DECIDED)
+                    fields[name] = fields[name].model_copy(update={"confidence": confidence})
+                    winner = f"OCR's {money(ocr_value)}"
+                issues.append(
+                    _issue(
+                        "extractors_disagree_resolved",
+                        name,
+                        f"OCR read the {name} as {money(ocr_value)}, the model as {money(vlm_value)}; "
+                        f"the arithmetic confirms {winner}.",
+                        Severity.WARNING,
+                    )
+                )
+            break
+
+    for name, (ocr_value, vlm_value, hit) in conflicts.items():
+        ocr_field = fields[name]
+        if prefer_vlm:
+            fields[name] = hit.bbox_field(name, _text(vlm_value), model, ocr_field.confidence * UNDECIDED_FACTOR)
+            values[name] = vlm_value
+        else:
+            lowered = round(ocr_field.confidence * UNDECIDED_FACTOR, 4)
+            fields[name] = ocr_field.model_copy(update={"confidence": lowered})
+        issues.append(
+            _issue(
+                "extractors_disagree",
+                name,
+                f"OCR read the {name} as {_text(ocr_value)!r}, the model as {_text(vlm_value)!r}, and the page "
+                "gives no evidence which is right; check the page.",
+            )
+        )
+
+    if items_source:
+        fields.pop("line_items", None)
+        base = ocr.fields.get("line_items")
+        if items_source is ocr.invoice.line_items and base is not None:
+            fields["line_items"] = base
+        else:
+            fields["line_items"] = FieldValue(
+                name="line_items", value=str(len(items_source)), confidence=0.9, extractor=f"vlm:{model}"
+            )
+    kept_issues = [
+        issue
+        for issue in ocr.issues
+        if not (
+            (issue.code == "no_line_items" and items_source)
+            or (issue.code == "amount_repaired" and issue.field in fields and both == fields[issue.field].extractor)
+        )
+    ]
+    invoice = Invoice.model_validate({**values, "line_items": items_source})
+    fused = ExtractionResult(
+        invoice=invoice, fields=fields, extractor=ocr.extractor, text_source=ocr.text_source, issues=kept_issues
+    )
+    return Fusion(fused, issues)

@@ -22,11 +22,19 @@ class ModelPrice(BaseModel):
     output_per_mtok: Decimal
 
 
-# Anthropic list prices at the time of writing (NOTES.md); override with LEDGERLENS_VLM_PRICES as JSON.
+def _price(input_per_mtok: int, output_per_mtok: int) -> ModelPrice:
+    return ModelPrice(input_per_mtok=Decimal(input_per_mtok), output_per_mtok=Decimal(output_per_mtok))
+
+
+# Anthropic list prices (USD per million tokens) at the time of writing (NOTES.md). Override the whole table
+# with LEDGERLENS_VLM_PRICES='{"model": {"input_per_mtok": 1, "output_per_mtok": 5}}'. The SDK 2.14 marks
+# claude-sonnet-4-5 deprecated (end of life 2026-11-30), so tier 2 defaults to claude-sonnet-4-6.
 DEFAULT_VLM_PRICES: dict[str, ModelPrice] = {
-    "claude-haiku-4-5": ModelPrice(input_per_mtok=Decimal(1), output_per_mtok=Decimal(5)),
-    "claude-sonnet-4-5": ModelPrice(input_per_mtok=Decimal(3), output_per_mtok=Decimal(15)),
-    "claude-opus-4-5": ModelPrice(input_per_mtok=Decimal(5), output_per_mtok=Decimal(25)),
+    "claude-haiku-4-5": _price(1, 5),
+    "claude-sonnet-4-6": _price(3, 15),
+    "claude-sonnet-4-5": _price(3, 15),
+    "claude-opus-4-6": _price(5, 25),
+    "claude-opus-4-5": _price(5, 25),
 }
 
 
@@ -75,7 +83,7 @@ class Settings(BaseSettings):
     )
     vlm_tier1_model: str = Field(default="claude-haiku-4-5", description="The cheap model asked first")
     vlm_tier2_model: str | None = Field(
-        default="claude-sonnet-4-5", description="The stronger model, only for pages tier 1 left unresolved"
+        default="claude-sonnet-4-6", description="The stronger model, only for pages tier 1 left unresolved"
     )
     vlm_prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_VLM_PRICES))
     vlm_max_cost_usd: Decimal | None = Field(default=None, ge=0, description="Stop VLM calls once this is spent")

@@ -23,7 +23,7 @@ from pipeline.extract.layout import Phrase, Row, build_layout
 from pipeline.extract.rules import EXTRACTOR_NAME
 from pipeline.parsing import find_amounts, find_currencies, find_dates, infer_decimal_separator
 from pipeline.validate import money
-from schemas import HEADER_FIELDS, ExtractionResult, FieldValue, Invoice, PageText, Severity, ValidationIssue
+from schemas import HEADER_FIELDS, ExtractionResult, FieldValue, Invoice, LineItem, PageText, Severity, ValidationIssue
 from schemas.vlm import VlmInvoice
 
 AMOUNT_FIELDS = ("subtotal", "tax", "total")
@@ -127,8 +127,8 @@ def _sums_hold(subtotal: Decimal | None, tax: Decimal | None, total: Decimal | N
     return subtotal is not None or items is not None
 
 
-def _items_sum(invoice: Invoice) -> Decimal | None:
-    amounts = [item.amount for item in invoice.line_items]
+def _items_sum(items: list[LineItem]) -> Decimal | None:
+    amounts = [item.amount for item in items]
     if not amounts or any(amount is None for amount in amounts):
         return None
     return sum((amount for amount in amounts if amount is not None), Decimal(0))

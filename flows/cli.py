@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flows.runtime import configure_prefect_environment
@@ -26,6 +27,16 @@ def _writable_dir(value: str) -> Path:
     return path
 
 
+def _usd(value: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an amount in US dollars") from None
+    if not amount.is_finite() or amount < 0:
+        raise argparse.ArgumentTypeError("--max-cost must be zero or more US dollars")
+    return amount
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--accept-threshold", type=float, help="confidence needed to auto-accept")
     run.add_argument("--no-text-layer", action="store_true", help="OCR every page, ignoring PDF text")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--extractor",
+        choices=["ocr", "vlm", "hybrid"],
+        help="ocr: rules only; hybrid: OCR plus Claude where it helps; vlm: Claude on every record "
+        "(default: hybrid when ANTHROPIC_API_KEY is set, else ocr)",
+    )
+    run.add_argument(
+        "--vlm-mode", choices=["always", "below_threshold"], help="hybrid: ask the model for every record, or only "
+        "for records OCR alone would not accept (default: below_threshold)",
+    )  # fmt: skip
+    run.add_argument("--max-cost", type=_usd, metavar="USD", help="stop model calls once this much is spent")
+
+    check = commands.add_parser("vlm-check", help="send one page image to the Anthropic API and show the answer")
+    check.add_argument("image", metavar="IMAGE", help="a page image (PNG/JPEG) or a PDF (its first page)")
+    check.add_argument("--model", help="model to ask (default: the tier-1 model from settings)")
 
     samples = commands.add_parser("samples", help="write generated sample invoices with ground truth")
     samples.add_argument("directory")
@@ -67,6 +93,12 @@ def _settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["accept_threshold"] = args.accept_threshold
     if args.no_text_layer:
         overrides["use_text_layer"] = False
+    if args.extractor is not None:
+        overrides["extractor"] = args.extractor
+    if args.vlm_mode is not None:
+        overrides["vlm_mode"] = args.vlm_mode
+    if args.max_cost is not None:
+        overrides["vlm_max_cost_usd"] = args.max_cost
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -81,6 +113,14 @@ def command_run(args: argparse.Namespace) -> int:
     except (argparse.ArgumentTypeError, ValidationError) as exc:
         print(f"ledgerlens run: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValidationError) else EXIT_OUTPUT
+    if settings.resolved_extractor() != "ocr":
+        from pipeline.vlm.client import require_api_key
+
+        try:
+            require_api_key()
+        except LedgerlensError as exc:
+            print(f"ledgerlens run: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     missing = [item for item in args.inputs if not Path(item).exists() and not any(ch in item for ch in "*?[")]
     if missing:
         print(f"ledgerlens run: input not found: {', '.join(missing)}", file=sys.stderr)
@@ -157,10 +197,28 @@ def command_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_vlm_check(args: argparse.Namespace) -> int:
+    """One page to the real API (needs ANTHROPIC_API_KEY): the parsed answer, tokens and cost."""
+    from pipeline.errors import LedgerlensError
+    from pipeline.vlm.check import check_page
+
+    image = Path(args.image)
+    if not image.is_file():
+        print(f"ledgerlens vlm-check: file not found: {image}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        report = check_page(image, args.model)
+    except LedgerlensError as exc:
+        print(f"ledgerlens vlm-check: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"run": command_run, "samples": command_samples, "eval": command_eval}
+    handlers = {"run": command_run, "samples": command_samples, "eval": command_eval, "vlm-check": command_vlm_check}
     return handlers[args.command](args)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from pipeline.discover import discover_documents
 from pipeline.errors import TransientError
 from pipeline.process import failed_record, process_document
 from pipeline.sinks import ParquetSink, ReviewQueue
+from pipeline.vlm.cascade import VlmSession, lookup_session, register_session, release_session
 from schemas import Document, ExtractionRecord
 
 FLUSH_EVERY = 20
@@ -36,6 +38,14 @@ class RunSummary(BaseModel):
     unmatched_inputs: list[str] = Field(default_factory=list)
     queued_for_review: int = 0
     duplicate_inputs: int = 0
+    extractor: str = "ocr"
+    vlm_calls: int = 0
+    vlm_cache_hits: int = 0
+    vlm_input_tokens: int = 0
+    vlm_output_tokens: int = 0
+    vlm_cost_usd: Decimal = Decimal(0)
+    vlm_fallbacks: int = 0
+    vlm_budget_stopped: bool = False
 
     @property
     def pages_per_minute(self) -> float:
@@ -60,8 +70,11 @@ def _retry_transient(task: object, task_run: object, state: object) -> bool:
     retry_condition_fn=_retry_transient,
     task_run_name="process-{document.source}",
 )
-def process_document_task(document: Document, settings: Settings, out_dir: str) -> ExtractionRecord:
-    return process_document(document, settings, Path(out_dir))
+def process_document_task(
+    document: Document, settings: Settings, out_dir: str, vlm_session: str | None = None
+) -> ExtractionRecord:
+    session = lookup_session(vlm_session) if vlm_session else None
+    return process_document(document, settings, Path(out_dir), session)
 
 
 ProgressCallback = Callable[[int, int, ExtractionRecord | None], None]
@@ -102,11 +115,16 @@ def ingest_batch(inputs: list[str], out_dir: str, settings: Settings | None = No
         duplicate_inputs=sum(len(document.duplicate_sources) for document in documents),
     )
     _notify(0, len(todo), None)
+    summary.extractor = settings.resolved_extractor()
+    session = VlmSession(settings, out) if summary.extractor != "ocr" else None
+    if session is not None:
+        _ = session.client  # a missing API key stops the run here, before any document is touched
+    token = register_session(session) if session is not None else None
 
     started = time.perf_counter()
     counts: Counter[str] = Counter()
     buffer: list[ExtractionRecord] = []
-    futures = {process_document_task.submit(document, settings, str(out)): document for document in todo}
+    futures = {process_document_task.submit(document, settings, str(out), token): document for document in todo}
     for future in as_completed(list(futures)):
         document = futures[future]
         try:
@@ -127,8 +145,19 @@ def ingest_batch(inputs: list[str], out_dir: str, settings: Settings | None = No
     summary.queued_for_review += queued
     summary.seconds = time.perf_counter() - started
     summary.counts = dict(counts)
+    if session is not None and token is not None:
+        release_session(token)
+        _add_vlm_totals(summary, session)
     _publish_artifacts(summary)
     return summary
+
+
+def _add_vlm_totals(summary: RunSummary, session: VlmSession) -> None:
+    totals = session.totals
+    summary.vlm_calls, summary.vlm_cache_hits = totals.calls, totals.cache_hits
+    summary.vlm_input_tokens, summary.vlm_output_tokens = totals.input_tokens, totals.output_tokens
+    summary.vlm_cost_usd, summary.vlm_fallbacks = totals.cost_usd, totals.fallbacks
+    summary.vlm_budget_stopped = session.budget.stopped
 
 
 def run_ingest(
@@ -159,6 +188,11 @@ def _publish_artifacts(summary: RunSummary) -> None:
             f"- skipped (already in output): {summary.skipped_existing}\n- processed: {summary.processed}\n"
             f"- rows written: {summary.written}\n- queued for review: {summary.queued_for_review}\n"
             f"- pages: {summary.pages} in {summary.seconds:.1f} s ({summary.pages_per_minute:.1f} pages/min)\n"
+            f"- extractor: {summary.extractor}\n"
+            f"- VLM: {summary.vlm_calls} calls, {summary.vlm_cache_hits} cache hits, "
+            f"{summary.vlm_input_tokens} input / {summary.vlm_output_tokens} output tokens, "
+            f"cost ${summary.vlm_cost_usd:.4f}, {summary.vlm_fallbacks} OCR fallbacks"
+            f"{' (budget reached)' if summary.vlm_budget_stopped else ''}\n"
         ),
         description="Ledgerlens ingest run summary",
     )

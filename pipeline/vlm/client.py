@@ -55,13 +55,17 @@ class _RateLimiter:
 _RATE = _RateLimiter()
 
 
-def make_client(settings: Settings) -> anthropic.Anthropic:
-    """The SDK client; it reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL (a gateway) from the environment."""
+def require_api_key() -> None:
     if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
         raise ConfigError(
             "The vlm and hybrid extractors need an Anthropic API key: set ANTHROPIC_API_KEY "
             "(and ANTHROPIC_BASE_URL for a gateway), or run with --extractor ocr."
         )
+
+
+def make_client(settings: Settings) -> anthropic.Anthropic:
+    """The SDK client; it reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL (a gateway) from the environment."""
+    require_api_key()
     return anthropic.Anthropic(max_retries=settings.vlm_max_retries, timeout=settings.vlm_timeout_s)
 
 
@@ -138,13 +142,13 @@ def ask_model(
         try:
             _RATE.wait(settings.vlm_requests_per_minute)
             with _limiter(settings.vlm_concurrency):
-                message = client.messages.create(
+                message = client.messages.create(  # type: ignore[call-overload]
                     model=model,
                     max_tokens=settings.vlm_max_output_tokens,
                     system=SYSTEM_PROMPT,
-                    tools=[tool_definition()],  # type: ignore[list-item]
+                    tools=[tool_definition()],
                     tool_choice={"type": "tool", "name": TOOL_NAME},
-                    messages=messages,  # type: ignore[arg-type]
+                    messages=messages,
                 )
             usage = Usage(model, message.usage.input_tokens, message.usage.output_tokens)
             actual = usage.cost(price)

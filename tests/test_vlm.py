@@ -283,3 +283,35 @@ def test_injected_total_without_an_ocr_total_is_not_accepted(fake: FakeAnthropic
     record = process(pdf, settings(), tmp_path / "out")
     assert not (record.status is RecordStatus.ACCEPTED and record.invoice.total == 0)
     assert record.status is RecordStatus.NEEDS_REVIEW
+
+
+def test_image_budget_never_exceeds_the_caps_or_upscales(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    from pipeline.vlm.image import fit_size, image_tokens, load_for_budget
+
+    width, height = fit_size(2480, 3508, 1568, 1_150_000)  # A4 at 300 dpi
+    assert max(width, height) <= 1568 and width * height <= 1_150_000
+    assert abs(width / height - 2480 / 3508) < 0.01
+    assert image_tokens(width, height) < 1600 < image_tokens(2480, 3508)
+    assert fit_size(800, 600, 1568, 1_150_000) == (800, 600)
+    page = tmp_path / "page.png"
+    cv2.imwrite(str(page), np.full((3508, 2480), 255, dtype=np.uint8))
+    fitted = load_for_budget(page, 1568, 1_150_000)
+    decoded = cv2.imdecode(np.frombuffer(fitted.png, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert decoded.shape == (fitted.height, fitted.width) == (height, width)
+    assert fitted.source_tokens == image_tokens(2480, 3508)
+
+
+def test_a_field_only_the_model_read_is_used_where_the_page_prints_it(fake: FakeAnthropic, tmp_path: Path) -> None:
+    lines = [line for line in SIMPLE_INVOICE if line[2] != "Bill To"]
+    pdf = make_invoice_pdf(tmp_path / "no-label.pdf", lines)
+    ocr_only = process(pdf, Settings(extractor="ocr", keep_page_images="none"), tmp_path / "o1")
+    assert "customer_name" not in ocr_only.fields  # no label, so the rules do not guess
+    fake.script = [answer(invoice_answer(TRUTH))]
+    record = process(pdf, settings(), tmp_path / "out")
+    field = record.fields["customer_name"]
+    assert record.invoice.customer_name == "Globex Corporation"
+    assert field.extractor == f"vlm:{TIER1}" and field.bbox is not None and field.page == 1
+    assert field.raw_text is not None and "Globex Corporation" in field.raw_text

@@ -35,6 +35,10 @@ class SessionTotals:
     output_tokens: int = 0
     cost_usd: Decimal = Decimal(0)
     fallbacks: int = 0
+    escalations: int = 0
+    pages: int = 0
+    image_tokens: int = 0
+    source_image_tokens: int = 0
 
 
 class VlmSession:
@@ -67,6 +71,13 @@ class VlmSession:
 
     def count_fallback(self) -> None:
         self._count(None, fallback=True)
+
+    def count_reading(self, images: list[BudgetImage], escalated: bool) -> None:
+        with self._lock:
+            self.totals.pages += len(images)
+            self.totals.image_tokens += sum(image.tokens for image in images)
+            self.totals.source_image_tokens += sum(image.source_tokens for image in images)
+            self.totals.escalations += escalated
 
     def answer(self, model: str, images: list[BudgetImage], hints: str) -> tuple[CallOutcome, bool]:
         """The model's answer from the cache, or from one call (cached when valid); and whether it was cached."""
@@ -223,6 +234,7 @@ def read_with_models(
         checks = validate_invoice(fusion.result.invoice)
         if not (fusion.unresolved or any(issue.code in UNRESOLVED_CODES for issue in checks)):
             break
+    session.count_reading(images, escalated=len(reading.models) > 1)
     if fusion is not None:
         reading.result = fusion.result
         reading.issues = [*fusion.issues, *reading.issues]

@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -125,6 +126,9 @@ def main() -> int:
             "tier1_calls": len(tier1_requests),
             "tier2_calls": len(tier2_requests),
             "escalated_documents": totals.escalations,
+            "escalation_issue_codes": dict(
+                Counter(i.code for r in records if len(r.vlm_models) > 1 for i in r.issues if i.severity == "blocking")
+            ),
             "status": {s: sum(r.status.value == s for r in records) for s in ("accepted", "needs_review", "failed")},
             "cost_usd_measured": str(totals.cost_usd),
         }

@@ -315,3 +315,13 @@ def test_a_field_only_the_model_read_is_used_where_the_page_prints_it(fake: Fake
     assert record.invoice.customer_name == "Globex Corporation"
     assert field.extractor == f"vlm:{TIER1}" and field.bbox is not None and field.page == 1
     assert field.raw_text is not None and "Globex Corporation" in field.raw_text
+
+
+def test_sums_both_readers_agree_on_are_not_escalated(fake: FakeAnthropic, tmp_path: Path) -> None:
+    lines = [(x, y, "$1,600.00" if text == "$1,573.55" else text) for x, y, text in SIMPLE_INVOICE]
+    pdf = make_invoice_pdf(tmp_path / "wrong-total.pdf", lines)
+    fake.script = [answer(invoice_answer(TRUTH, total="1600.00"))]
+    record = process(pdf, settings(), tmp_path / "out")
+    assert [seen.model for seen in fake.requests] == [TIER1]  # the page's own error: a person decides
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert any(issue.code == "total_mismatch" for issue in record.issues)

@@ -20,7 +20,7 @@ from pipeline.validate import validate_invoice
 from pipeline.vlm.cache import CACHE_DIR, AnswerCache, cache_key
 from pipeline.vlm.client import CallOutcome, ask_model, make_client
 from pipeline.vlm.cost import RunBudget, Usage
-from pipeline.vlm.fusion import UNRESOLVED_CODES, Fusion, fuse
+from pipeline.vlm.fusion import Fusion, fuse
 from pipeline.vlm.image import BudgetImage, load_for_budget
 from pipeline.vlm.prompt import PROMPT_VERSION, ocr_hints
 from schemas import ExtractionResult, PageText, Severity, TextSource, ValidationIssue
@@ -232,7 +232,7 @@ def read_with_models(
             break
         fusion = fuse(ocr, outcome.answer, pages, model, prefer_vlm=prefer_vlm)
         checks = validate_invoice(fusion.result.invoice)
-        if not (fusion.unresolved or any(issue.code in UNRESOLVED_CODES for issue in checks)):
+        if not fusion.needs_stronger_model(checks):
             break
     session.count_reading(images, escalated=len(reading.models) > 1)
     if fusion is not None:

@@ -138,10 +138,19 @@ def _items_sum(items: list[LineItem]) -> Decimal | None:
 class Fusion:
     result: ExtractionResult
     issues: list[ValidationIssue] = field(default_factory=list)
+    amounts_agreed: bool = False  # both readers saw the same amounts and line amounts
 
     @property
     def unresolved(self) -> bool:
         return any(issue.code in UNRESOLVED_CODES for issue in self.issues)
+
+    def needs_stronger_model(self, checks: list[ValidationIssue]) -> bool:
+        """Worth asking tier 2: readings disagree or a value is unsupported, or the sums fail while the
+        readers disagree on the amounts. Sums that fail on amounts both read alike are the document's own
+        error (a person decides); a stronger model would only read them alike again."""
+        if self.unresolved:
+            return True
+        return not self.amounts_agreed and any(issue.code in UNRESOLVED_CODES for issue in checks)
 
 
 def _issue(code: str, name: str, message: str, severity: Severity = Severity.BLOCKING) -> ValidationIssue:
@@ -276,4 +285,10 @@ def fuse(
     fused = ExtractionResult(
         invoice=invoice, fields=fields, extractor=ocr.extractor, text_source=ocr.text_source, issues=kept_issues
     )
-    return Fusion(fused, issues)
+    agreed = all(
+        _same(name, getattr(ocr.invoice, name), answer.value(name))
+        for name in AMOUNT_FIELDS
+        if getattr(ocr.invoice, name) is not None or answer.value(name) is not None
+    )
+    agreed = agreed and [i.amount for i in ocr_items] == [i.amount for i in vlm_items]
+    return Fusion(fused, issues, amounts_agreed=agreed)

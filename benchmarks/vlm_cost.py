@@ -157,6 +157,9 @@ def main() -> int:
         figures["pass3_below_threshold"] = {
             "pages_in_batch": doc_pages,
             "pages_sent": session3.totals.pages,
+            "documents_accepted_by_ocr_alone": sum(not r.vlm_models for r in records3),
+            "documents_sent": sum(bool(r.vlm_models) for r in records3),
+            "sent_and_then_accepted": sum(bool(r.vlm_models) and r.status.value == "accepted" for r in records3),
             "calls": len(fake.answered) - before_answered,
             "escalated_documents": session3.totals.escalations,
             "cost_usd_measured": str(session3.totals.cost_usd),

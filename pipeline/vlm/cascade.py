@@ -127,8 +127,10 @@ def register_session(session: VlmSession) -> str:
     return token
 
 
-def lookup_session(token: str) -> VlmSession:
-    return _SESSIONS[token]
+def lookup_session(token: str) -> VlmSession | None:
+    """The run's session; None in another process (a Dask worker), where each document opens its own: the
+    cache on disk is still shared, but --max-cost then only bounds each document, not the run."""
+    return _SESSIONS.get(token)
 
 
 def release_session(token: str) -> None:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.extract.labels import match_label
-from pipeline.extract.layout import Phrase, Row, build_layout
+from pipeline.extract.layout import Phrase, Row, build_layout, horizontal_overlap
 from pipeline.extract.rules import EXTRACTOR_NAME
 from pipeline.parsing import find_amounts, find_currencies, find_dates, infer_decimal_separator
 from pipeline.validate import money
@@ -35,6 +35,9 @@ VLM_ONLY_NEAR_LABEL = 0.85
 VLM_ONLY_ELSEWHERE = 0.6
 ARITHMETIC_DECIDED = 0.9
 UNDECIDED_FACTOR = 0.6
+# A disagreement the labels settle: the model's value under its own label / OCR's value kept, a little doubted.
+LABEL_DECIDED = 0.8
+LABEL_DECIDED_OCR_FACTOR = 0.9
 UNRESOLVED_CODES = frozenset(
     {"extractors_disagree", "possible_hallucination", "total_mismatch", "line_items_sum_mismatch"}
 )
@@ -46,38 +49,52 @@ def _alnum(text: str) -> str:
 
 @dataclass(frozen=True)
 class Hit:
+    """Where the page shows a value: its phrase (or whole row) and the fields the labels around it name."""
+
     row: Row
-    near_label: bool
+    phrase: Phrase
+    labels: frozenset[str]
+    field: str
+
+    @property
+    def near_label(self) -> bool:
+        return self.field in self.labels
+
+    @property
+    def under_other_label(self) -> bool:
+        return bool(self.labels) and self.field not in self.labels
 
     def bbox_field(self, name: str, value: str, model: str, confidence: float) -> FieldValue:
-        first = self.row.phrases[0]
-        phrase = Phrase(self.row.words, self.row.page_no, first.page_width, first.page_height)
         return FieldValue(
             name=name,
             value=value,
             confidence=round(min(max(confidence, 0.0), 1.0), 4),
             extractor=f"vlm:{model}",
             page=self.row.page_no,
-            bbox=phrase.bbox(),
-            raw_text=self.row.text,
+            bbox=self.phrase.bbox(),
+            raw_text=self.phrase.text,
         )
 
 
 class PageEvidence:
-    """Looks values up in the page text, row by row, and says whether a row labels them."""
+    """Looks values up in the page text and says which labels stand beside or above them."""
 
     def __init__(self, pages: list[PageText]) -> None:
         self.rows = [row for page in pages for row in build_layout(page).rows]
         self.decimal_sep = infer_decimal_separator(row.text for row in self.rows)
 
-    def _labelled(self, index: int, name: str) -> bool:
-        # the label sits on the value's row, or on the row above it (stacked layouts)
-        for row in self.rows[max(0, index - 1) : index + 1]:
-            for phrase in row.phrases:
-                found = match_label(phrase.text)
-                if found is not None and found.field == name:
-                    return True
-        return False
+    def _labels(self, index: int, phrase: Phrase) -> frozenset[str]:
+        """Labels at the start of the phrase, in the nearest phrase to its left, or in a phrase just above it."""
+        row = self.rows[index]
+        nearby = [phrase]
+        left = [p for p in row.phrases if p.x1 <= phrase.x0]
+        if left:
+            nearby.append(max(left, key=lambda p: p.x1))
+        if index > 0 and self.rows[index - 1].page_no == row.page_no:
+            above = self.rows[index - 1]
+            nearby += [p for p in above.phrases if horizontal_overlap(p.x0, p.x1, phrase.x0, phrase.x1) > 0.3]
+        found = (match_label(p.text) for p in nearby)
+        return frozenset(label.field for label in found if label is not None)
 
     def _matches(self, name: str, value: Any, text: str) -> bool:
         if name in AMOUNT_FIELDS:
@@ -90,15 +107,26 @@ class PageEvidence:
         return bool(wanted) and wanted in _alnum(text)
 
     def find(self, name: str, value: Any) -> Hit | None:
-        """The best row showing the value: one its label names first, else the first row showing it."""
+        """Where the page shows the value: first a place its own label names, else the first place at all."""
         first: Hit | None = None
         for index, row in enumerate(self.rows):
-            if self._matches(name, value, row.text):
-                hit = Hit(row, self._labelled(index, name))
+            if not self._matches(name, value, row.text):
+                continue
+            phrases = [p for p in row.phrases if self._matches(name, value, p.text)]
+            if not phrases:  # the value spans phrases: the row is the place
+                first_phrase = row.phrases[0]
+                phrases = [Phrase(row.words, row.page_no, first_phrase.page_width, first_phrase.page_height, index)]
+            for phrase in phrases:
+                hit = Hit(row, phrase, self._labels(index, phrase), name)
                 if hit.near_label:
                     return hit
                 first = first or hit
         return first
+
+
+def _label_score(hit: Hit) -> int:
+    """+1 under the field's own label, -1 under another field's label, 0 with no label around."""
+    return 1 if hit.near_label else -1 if hit.under_other_label else 0
 
 
 def _same(name: str, a: Any, b: Any) -> bool:
@@ -246,6 +274,32 @@ def fuse(
                     )
                 )
             break
+
+    for name, (ocr_value, vlm_value, hit) in list(conflicts.items()):
+        # No arithmetic to decide: the labels around each value on the page do, when they point one way.
+        ocr_hit = evidence.find(name, ocr_value)
+        vlm_score = _label_score(hit)
+        ocr_score = _label_score(ocr_hit) if ocr_hit is not None else 0
+        if vlm_score == ocr_score:
+            continue
+        del conflicts[name]
+        if vlm_score > ocr_score:
+            fields[name] = hit.bbox_field(name, _text(vlm_value), model, LABEL_DECIDED)
+            values[name] = vlm_value
+            winner = f"the model's {_text(vlm_value)!r}"
+        else:
+            lowered = round(fields[name].confidence * LABEL_DECIDED_OCR_FACTOR, 4)
+            fields[name] = fields[name].model_copy(update={"confidence": lowered})
+            winner = f"OCR's {_text(ocr_value)!r}"
+        issues.append(
+            _issue(
+                "extractors_disagree_resolved",
+                name,
+                f"OCR read the {name} as {_text(ocr_value)!r}, the model as {_text(vlm_value)!r}; the labels on "
+                f"the page support {winner}.",
+                Severity.WARNING,
+            )
+        )
 
     for name, (ocr_value, vlm_value, hit) in conflicts.items():
         ocr_field = fields[name]

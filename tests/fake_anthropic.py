@@ -91,7 +91,18 @@ class FakeAnthropic:
     script: list[Reply | Callable[[Seen], Reply]] = field(default_factory=list)
     requests: list[Seen] = field(default_factory=list)
     base_url: str = ""
+    in_flight: int = 0
+    max_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def next_reply(self, seen: Seen) -> Reply:
         with self._lock:
@@ -123,6 +134,13 @@ def _handler(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
 
         def do_POST(self) -> None:
+            fake.enter()
+            try:
+                self._answer()
+            finally:
+                fake.leave()
+
+        def _answer(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["content-length"])))
             if self.path.split("?")[0] != "/v1/messages":
                 self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})

@@ -337,3 +337,16 @@ def test_sums_both_readers_agree_on_are_not_escalated(fake: FakeAnthropic, tmp_p
     assert [seen.model for seen in fake.requests] == [TIER1]  # the page's own error: a person decides
     assert record.status is RecordStatus.NEEDS_REVIEW
     assert any(issue.code == "total_mismatch" for issue in record.issues)
+
+
+def test_concurrency_limit_holds_across_threads(fake: FakeAnthropic, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake.script = [answer(invoice_answer(TRUTH), delay_s=0.3)]
+    config = settings(vlm_concurrency=1, vlm_tier2_model=None)
+    session = VlmSession(config, tmp_path / "out")
+    pdfs = [invoice_pdf(tmp_path / str(n), extra=[(50, 400, f"Order reference PO-{n}")]) for n in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        records = list(pool.map(lambda pdf: process(pdf, config, tmp_path / "out", session), pdfs))
+    assert len(fake.requests) == 3 and fake.max_in_flight == 1
+    assert all(record.status is RecordStatus.ACCEPTED for record in records)

@@ -231,13 +231,27 @@ def test_both_tiers_disagreeing_sends_the_record_to_review(fake: FakeAnthropic, 
     assert any("the model as 'Springfield'" in reason for reason in record.review_reasons)
 
 
-def test_labels_settle_a_disagreement_without_tier_2(fake: FakeAnthropic, tmp_path: Path) -> None:
+def test_labels_settle_a_disagreement_when_there_is_no_tier_2(fake: FakeAnthropic, tmp_path: Path) -> None:
     fake.script = [answer(invoice_answer(TRUTH, vendor_name="Globex Corporation"))]  # the bill-to party
-    record = process(invoice_pdf(tmp_path), settings(), tmp_path / "out")
+    record = process(invoice_pdf(tmp_path), settings(vlm_tier2_model=None), tmp_path / "out")
     assert [seen.model for seen in fake.requests] == [TIER1]
     assert record.invoice.vendor_name == "Acme Widgets Ltd"
-    resolved = [issue for issue in record.issues if issue.code == "extractors_disagree_resolved"]
-    assert [issue.field for issue in resolved] == ["vendor_name"]
+    settled = [issue for issue in record.issues if issue.code == "extractors_disagree_by_label"]
+    assert [issue.field for issue in settled] == ["vendor_name"]
+    assert all(issue.severity == "warning" for issue in settled)
+
+
+def test_a_disagreement_settled_only_by_labels_still_asks_tier_2(fake: FakeAnthropic, tmp_path: Path) -> None:
+    def by_model(seen: Any) -> Reply:
+        vendor = "Globex Corporation" if seen.model == TIER1 else "Acme Widgets Ltd"
+        return answer(invoice_answer(TRUTH, vendor_name=vendor))
+
+    fake.script = [by_model]
+    record = process(invoice_pdf(tmp_path), settings(), tmp_path / "out")
+    assert [seen.model for seen in fake.requests] == [TIER1, TIER2]
+    assert record.status is RecordStatus.ACCEPTED
+    assert record.fields["vendor_name"].extractor == f"rules+vlm:{TIER2}"
+    assert not [issue for issue in record.issues if issue.code.startswith("extractors_disagree")]
 
 
 def test_value_not_on_the_page_is_flagged_and_not_used(fake: FakeAnthropic, tmp_path: Path) -> None:

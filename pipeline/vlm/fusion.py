@@ -41,6 +41,8 @@ LABEL_DECIDED_OCR_FACTOR = 0.9
 UNRESOLVED_CODES = frozenset(
     {"extractors_disagree", "possible_hallucination", "total_mismatch", "line_items_sum_mismatch"}
 )
+# Settled, but only by where the values stand on the page: worth a stronger model's reading when there is one.
+WEAKLY_SETTLED_CODES = frozenset({"extractors_disagree_by_label"})
 
 
 def _alnum(text: str) -> str:
@@ -176,7 +178,7 @@ class Fusion:
         """Worth asking tier 2: readings disagree or a value is unsupported, or the sums fail while the
         readers disagree on the amounts. Sums that fail on amounts both read alike are the document's own
         error (a person decides); a stronger model would only read them alike again."""
-        if self.unresolved:
+        if self.unresolved or any(issue.code in WEAKLY_SETTLED_CODES for issue in self.issues):
             return True
         return not self.amounts_agreed and any(issue.code in UNRESOLVED_CODES for issue in checks)
 
@@ -293,7 +295,7 @@ def fuse(
             winner = f"OCR's {_text(ocr_value)!r}"
         issues.append(
             _issue(
-                "extractors_disagree_resolved",
+                "extractors_disagree_by_label",
                 name,
                 f"OCR read the {name} as {_text(ocr_value)!r}, the model as {_text(vlm_value)!r}; the labels on "
                 f"the page support {winner}.",

@@ -74,7 +74,9 @@ def process_document_task(
     document: Document, settings: Settings, out_dir: str, vlm_session: str | None = None
 ) -> ExtractionRecord:
     session = lookup_session(vlm_session) if vlm_session else None
-    return process_document(document, settings, Path(out_dir), session)
+    if session is None:
+        return process_document(document, settings, Path(out_dir))
+    return process_document(document, settings, Path(out_dir), vlm=session)
 
 
 ProgressCallback = Callable[[int, int, ExtractionRecord | None], None]

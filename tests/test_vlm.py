@@ -364,3 +364,14 @@ def test_concurrency_limit_holds_across_threads(fake: FakeAnthropic, tmp_path: P
         records = list(pool.map(lambda pdf: process(pdf, config, tmp_path / "out", session), pdfs))
     assert len(fake.requests) == 3 and fake.max_in_flight == 1
     assert all(record.status is RecordStatus.ACCEPTED for record in records)
+
+
+def test_vlm_extractor_asks_for_every_record_and_wins_undecided_fields(fake: FakeAnthropic, tmp_path: Path) -> None:
+    fake.script = [answer(invoice_answer(TRUTH, vendor_name="Springfield"))]
+    config = settings(extractor="vlm", vlm_mode="below_threshold", vlm_tier2_model=None)
+    record = process(invoice_pdf(tmp_path), config, tmp_path / "out")
+    assert len(fake.requests) == 1  # OCR alone would accept it; the vlm extractor asks anyway
+    assert record.extractor == "vlm"
+    assert record.invoice.vendor_name == "Springfield"
+    assert record.fields["vendor_name"].extractor == f"vlm:{TIER1}"
+    assert record.status is RecordStatus.NEEDS_REVIEW  # an undecided disagreement always goes to a person

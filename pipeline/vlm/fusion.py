@@ -106,7 +106,9 @@ class PageEvidence:
         if name == "currency":
             return value in find_currencies(text) or re.search(rf"\b{re.escape(str(value))}\b", text) is not None
         wanted = _alnum(str(value))
-        return bool(wanted) and wanted in _alnum(text)
+        if len(wanted) < 4:  # a short value counts only as a whole word, not inside any longer one
+            return wanted in {_alnum(word) for word in text.split()}
+        return wanted in _alnum(text)
 
     def find(self, name: str, value: Any) -> Hit | None:
         """Where the page shows the value: first a place its own label names, else the first place at all."""

@@ -20,7 +20,16 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from pydantic import BaseModel, Field
 
-from flows.ingest import Batch, identify_objects, make_scratch, make_task_runner, open_batch, process_batch
+from flows.ingest import (
+    Batch,
+    finish_vlm_session,
+    identify_objects,
+    make_scratch,
+    make_task_runner,
+    open_batch,
+    process_batch,
+    start_vlm_session,
+)
 from pipeline.config import Settings
 from pipeline.storage import SourceObject, list_sources
 
@@ -111,6 +120,7 @@ def _backfill(
     batch = open_batch(out_dir, settings)
     batch.count_skipped = True
     batch.total = _count(source, settings, since, until, max_docs)
+    session = start_vlm_session(batch)
     run_key = f"{out_dir}|{time.time_ns()}"
     _BATCHES[run_key] = batch
     progress_id = create_progress_artifact(
@@ -127,6 +137,7 @@ def _backfill(
                 update_progress_artifact(progress_id, progress=min(100.0, 100.0 * batch.progress() / batch.total))
     finally:
         _BATCHES.pop(run_key, None)
+        finish_vlm_session(batch, session)
     done = batch.summary
     summary.processed, summary.skipped_existing, summary.written = done.processed, done.skipped_existing, done.written
     summary.queued_for_review, summary.pages, summary.deferred = done.queued_for_review, done.pages, done.deferred

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flows.runtime import configure_prefect_environment
@@ -40,6 +41,16 @@ def _output(value: str) -> str:
     return value if value.startswith("s3://") else str(_writable_dir(value))
 
 
+def _usd(value: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an amount in US dollars") from None
+    if not amount.is_finite() or amount < 0:
+        raise argparse.ArgumentTypeError("--max-cost must be zero or more US dollars")
+    return amount
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--accept-threshold", type=float, help="confidence needed to auto-accept")
     run.add_argument("--no-text-layer", action="store_true", help="OCR every page, ignoring PDF text")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--extractor",
+        choices=["ocr", "vlm", "hybrid"],
+        help="ocr: rules only; hybrid: OCR plus Claude where it helps; vlm: Claude on every record "
+        "(default: hybrid when ANTHROPIC_API_KEY is set, else ocr)",
+    )
+    run.add_argument(
+        "--vlm-mode", choices=["always", "below_threshold"], help="hybrid: ask the model for every record, or only "
+        "for records OCR alone would not accept (default: below_threshold)",
+    )  # fmt: skip
+    run.add_argument("--max-cost", type=_usd, metavar="USD", help="stop model calls once this much is spent")
+
+    check = commands.add_parser("vlm-check", help="send one page image to the Anthropic API and show the answer")
+    check.add_argument("image", metavar="IMAGE", help="a page image (PNG/JPEG) or a PDF (its first page)")
+    check.add_argument("--model", help="model to ask (default: the tier-1 model from settings)")
 
     backfill = commands.add_parser("backfill", help="process a large folder or s3:// prefix in resumable chunks")
     backfill.add_argument("source", metavar="SOURCE", help="folder or s3://bucket/prefix")
@@ -139,6 +165,12 @@ def _settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["use_text_layer"] = False
     if getattr(args, "task_runner", None):
         overrides["task_runner"] = args.task_runner
+    if args.extractor is not None:
+        overrides["extractor"] = args.extractor
+    if args.vlm_mode is not None:
+        overrides["vlm_mode"] = args.vlm_mode
+    if args.max_cost is not None:
+        overrides["vlm_max_cost_usd"] = args.max_cost
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -153,6 +185,14 @@ def command_run(args: argparse.Namespace) -> int:
     except (argparse.ArgumentTypeError, ValidationError) as exc:
         print(f"ledgerlens run: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValidationError) else EXIT_OUTPUT
+    if settings.resolved_extractor() != "ocr":
+        from pipeline.vlm.client import require_api_key
+
+        try:
+            require_api_key()
+        except LedgerlensError as exc:
+            print(f"ledgerlens run: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     missing = [
         item
         for item in args.inputs
@@ -324,6 +364,24 @@ def command_export(args: argparse.Namespace) -> int:
     return run_export(args)
 
 
+def command_vlm_check(args: argparse.Namespace) -> int:
+    """One page to the real API (needs ANTHROPIC_API_KEY): the parsed answer, tokens and cost."""
+    from pipeline.errors import LedgerlensError
+    from pipeline.vlm.check import check_page
+
+    image = Path(args.image)
+    if not image.is_file():
+        print(f"ledgerlens vlm-check: file not found: {image}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        report = check_page(image, args.model)
+    except LedgerlensError as exc:
+        print(f"ledgerlens vlm-check: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -336,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "calibrate": command_calibrate,
         "review": command_review,
         "export": command_export,
+        "vlm-check": command_vlm_check,
     }
     return handlers[args.command](args)
 

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ from pipeline.storage import (
     move_object,
     unreadable_document_id,
     upload_tree,
+    vlm_cache_root,
 )
+from pipeline.vlm.cascade import VlmSession, lookup_session, register_session, release_session
 from schemas import Document, ExtractionRecord
 
 FLUSH_EVERY = 20
@@ -60,6 +63,14 @@ class RunSummary(BaseModel):
     review_db: str = ""
     archived: int = 0
     deferred: list[str] = Field(default_factory=list)
+    extractor: str = "ocr"
+    vlm_calls: int = 0
+    vlm_cache_hits: int = 0
+    vlm_input_tokens: int = 0
+    vlm_output_tokens: int = 0
+    vlm_cost_usd: Decimal = Decimal(0)
+    vlm_fallbacks: int = 0
+    vlm_budget_stopped: bool = False
 
     @property
     def pages_per_minute(self) -> float:
@@ -84,8 +95,10 @@ def _retry_transient(task: object, task_run: object, state: object) -> bool:
     retry_condition_fn=_retry_transient,
     task_run_name="process-{document.source}",
 )
-def process_document_task(document: Document, settings: Settings, out_dir: str) -> ExtractionRecord:
-    return process_anywhere(document, settings, out_dir)
+def process_document_task(
+    document: Document, settings: Settings, out_dir: str, vlm_session: str | None = None
+) -> ExtractionRecord:
+    return process_anywhere(document, settings, out_dir, lookup_session(vlm_session) if vlm_session else None)
 
 
 def make_scratch(settings: Settings, prefix: str) -> Path:
@@ -95,7 +108,9 @@ def make_scratch(settings: Settings, prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=settings.scratch_dir))
 
 
-def process_anywhere(document: Document, settings: Settings, out_dir: str) -> ExtractionRecord:
+def process_anywhere(
+    document: Document, settings: Settings, out_dir: str, vlm: VlmSession | None = None
+) -> ExtractionRecord:
     """Process one document on whichever machine runs the task: fetch an S3 input whose scratch copy is not
     here (another Dask worker), and upload page previews when OUT is on S3."""
     staging = make_scratch(settings, "ll-io-")
@@ -108,8 +123,8 @@ def process_anywhere(document: Document, settings: Settings, out_dir: str) -> Ex
                 return failed_record(document, str(exc))
             document = document.model_copy(update={"local_path": str(local)})
         if not is_s3(out_dir):
-            return process_document(document, settings, Path(out_dir))
-        record = process_document(document, settings, staging / "out")
+            return process_document(document, settings, Path(out_dir), vlm=vlm)
+        record = process_document(document, settings, staging / "out", vlm=vlm)
         previews = staging / "out" / PREVIEWS_DIR
         if previews.is_dir():
             upload_tree(previews, join_location(out_dir, PREVIEWS_DIR), settings)
@@ -205,6 +220,7 @@ class Batch:
     counts: Counter[str] = field(default_factory=Counter)
     total: int | None = None  # inputs this run expects; None: the documents left to process in this batch
     count_skipped: bool = False  # progress counts inputs already done (backfills) as well as processed ones
+    vlm_token: str | None = None  # the run's VLM session (shared budget and cache), looked up by the tasks
 
     def progress(self) -> int:
         skipped = self.summary.skipped_existing if self.count_skipped else 0
@@ -243,7 +259,10 @@ def process_batch(batch: Batch, found: Identified) -> None:
     buffer: list[ExtractionRecord] = []
     for failure in fresh_failures:
         _account(batch, failure, buffer)
-    futures = {process_document_task.submit(document, batch.settings, batch.out): document for document in todo}
+    futures = {
+        process_document_task.submit(document, batch.settings, batch.out, batch.vlm_token): document
+        for document in todo
+    }
     for future in as_completed(list(futures)):
         document = futures[future]
         try:
@@ -260,6 +279,24 @@ def open_batch(out_dir: str, settings: Settings) -> Batch:
     summary = RunSummary(out_dir=out_dir, discovered=0, skipped_existing=0, processed=0, written=0)
     summary.review_db = str(review_db)
     return Batch(sink=sink, queue=SQLiteReviewStore(review_db), settings=settings, out=out_dir, summary=summary)
+
+
+def start_vlm_session(batch: Batch) -> VlmSession | None:
+    """One VLM session per run (shared budget, cache and totals), registered so tasks can find it."""
+    batch.summary.extractor = batch.settings.resolved_extractor()
+    if batch.summary.extractor == "ocr":
+        return None
+    session = VlmSession(batch.settings, vlm_cache_root(batch.out))
+    _ = session.client  # a missing API key stops the run here, before any document is touched
+    batch.vlm_token = register_session(session)
+    return session
+
+
+def finish_vlm_session(batch: Batch, session: VlmSession | None) -> None:
+    if session is not None and batch.vlm_token is not None:
+        release_session(batch.vlm_token)
+        batch.vlm_token = None
+        _add_vlm_totals(batch.summary, session)
 
 
 def archive_inputs(documents: Iterable[Document], inbox: str, archive: str, settings: Settings) -> int:
@@ -281,6 +318,7 @@ def ingest_batch(
     and queue what needs a person. With archive_prefix, S3 inputs whose rows are written are moved there."""
     settings = settings or Settings()
     batch = open_batch(out_dir, settings)
+    session = start_vlm_session(batch)
     started = time.perf_counter()
     local = [item for item in inputs if not is_s3(item)]
     documents, unmatched = discover_documents(local) if local else ([], [])
@@ -295,6 +333,7 @@ def ingest_batch(
         process_batch(batch, found)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        finish_vlm_session(batch, session)
     if archive_prefix:
         inbox_uris = [uri for uri in inputs if is_s3(uri)]
         for inbox in inbox_uris:
@@ -311,6 +350,14 @@ def ingest_inbox(inbox: str, out_dir: str, archive_prefix: str | None = None) ->
     yet), then optionally move them to an archive prefix. Settings (task runner, S3 endpoint) come from the
     worker's LEDGERLENS_ environment."""
     return run_ingest([inbox], out_dir, Settings(), archive_prefix=archive_prefix)
+
+
+def _add_vlm_totals(summary: RunSummary, session: VlmSession) -> None:
+    totals = session.totals
+    summary.vlm_calls, summary.vlm_cache_hits = totals.calls, totals.cache_hits
+    summary.vlm_input_tokens, summary.vlm_output_tokens = totals.input_tokens, totals.output_tokens
+    summary.vlm_cost_usd, summary.vlm_fallbacks = totals.cost_usd, totals.fallbacks
+    summary.vlm_budget_stopped = session.budget.stopped
 
 
 def run_ingest(
@@ -345,6 +392,11 @@ def _publish_artifacts(summary: RunSummary) -> None:
             f"- rows written: {summary.written}\n- queued for review: {summary.queued_for_review}"
             f" (review queue: `{summary.review_db}`)\n- inputs moved to the archive: {summary.archived}\n"
             f"- pages: {summary.pages} in {summary.seconds:.1f} s ({summary.pages_per_minute:.1f} pages/min)\n"
+            f"- extractor: {summary.extractor}\n"
+            f"- VLM: {summary.vlm_calls} calls, {summary.vlm_cache_hits} cache hits, "
+            f"{summary.vlm_input_tokens} input / {summary.vlm_output_tokens} output tokens, "
+            f"cost ${summary.vlm_cost_usd:.4f}, {summary.vlm_fallbacks} OCR fallbacks"
+            f"{' (budget reached)' if summary.vlm_budget_stopped else ''}\n"
         ),
         description="Ledgerlens ingest run summary",
     )

@@ -55,6 +55,19 @@ def print_summary(summary: RunSummary) -> None:
         f"[bold]{summary.pages_per_minute:.1f} pages/minute[/bold]; rows written: {summary.written}; "
         f"queued for review: {summary.queued_for_review}"
     )
+    if summary.extractor == "ocr":
+        console.print("Extractor: ocr (rules over OCR / the PDF text layer; no model calls)")
+    else:
+        console.print(
+            f"Extractor: {summary.extractor}; VLM calls: {summary.vlm_calls}, cache hits: {summary.vlm_cache_hits}, "
+            f"tokens: {summary.vlm_input_tokens} in / {summary.vlm_output_tokens} out, "
+            f"[bold]cost: ${summary.vlm_cost_usd:.4f}[/bold]; OCR fallbacks: {summary.vlm_fallbacks}"
+        )
+        if summary.vlm_budget_stopped:
+            console.print(
+                "[yellow]The --max-cost budget was reached: later records kept their OCR reading and went to "
+                "review.[/yellow]"
+            )
     if summary.duplicate_inputs:
         console.print(
             f"[yellow]{summary.duplicate_inputs} input(s) had the same bytes as another input[/yellow]: "

@@ -70,6 +70,7 @@ class FieldCalibration(BaseModel):
 
 
 class CalibrationTable(BaseModel):
+    extractor: str = Field(default="rules", description="Scores of fields from this extractor only were measured")
     prior_strength: float = DEFAULT_PRIOR_STRENGTH
     fitted_on: str = ""
     fields: dict[str, FieldCalibration] = Field(default_factory=dict)

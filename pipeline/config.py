@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.errors import ConfigError
+
+ExtractorName = Literal["ocr", "vlm", "hybrid"]
+
+
+class ModelPrice(BaseModel):
+    """US dollars per million tokens."""
+
+    input_per_mtok: Decimal
+    output_per_mtok: Decimal
+
+
+def _price(input_per_mtok: int, output_per_mtok: int) -> ModelPrice:
+    return ModelPrice(input_per_mtok=Decimal(input_per_mtok), output_per_mtok=Decimal(output_per_mtok))
+
+
+# Anthropic list prices (USD per million tokens) at the time of writing (NOTES.md). Override the whole table
+# with LEDGERLENS_VLM_PRICES='{"model": {"input_per_mtok": 1, "output_per_mtok": 5}}'. The SDK 2.14 marks
+# claude-sonnet-4-5 deprecated (end of life 2026-11-30), so tier 2 defaults to claude-sonnet-4-6.
+DEFAULT_VLM_PRICES: dict[str, ModelPrice] = {
+    "claude-haiku-4-5": _price(1, 5),
+    "claude-sonnet-4-6": _price(3, 15),
+    "claude-sonnet-4-5": _price(3, 15),
+    "claude-opus-4-6": _price(5, 25),
+    "claude-opus-4-5": _price(5, 25),
+}
 
 
 class Settings(BaseSettings):
@@ -74,3 +103,41 @@ class Settings(BaseSettings):
     s3_retry_mode: Literal["standard", "adaptive"] = Field(
         default="adaptive", description="botocore retry mode; adaptive also slows down when S3 throttles"
     )
+
+    # --- Vision-language model (issue 4). The SDK reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL itself.
+    extractor: ExtractorName | None = Field(
+        default=None, description="ocr, vlm or hybrid; unset means hybrid when ANTHROPIC_API_KEY is set, else ocr"
+    )
+    vlm_mode: Literal["always", "below_threshold"] = Field(
+        default="below_threshold",
+        description="hybrid: ask the model for every record, or only for records OCR alone would not accept",
+    )
+    vlm_tier1_model: str = Field(default="claude-haiku-4-5", description="The cheap model asked first")
+    vlm_tier2_model: str | None = Field(
+        default="claude-sonnet-4-6", description="The stronger model, only for pages tier 1 left unresolved"
+    )
+    vlm_prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_VLM_PRICES))
+    vlm_max_cost_usd: Decimal | None = Field(default=None, ge=0, description="Stop VLM calls once this is spent")
+    vlm_max_retries: int = Field(default=4, ge=0, description="SDK retries on 429, 529, 5xx and timeouts")
+    vlm_timeout_s: float = Field(default=120.0, gt=0, description="Per request")
+    vlm_concurrency: int = Field(default=4, ge=1, description="VLM requests in flight at once, process-wide")
+    vlm_requests_per_minute: int | None = Field(default=None, ge=1, description="Optional request rate cap")
+    vlm_max_output_tokens: int = Field(default=2048, ge=256)
+    vlm_max_pages: int = Field(default=4, ge=1, description="Documents with more pages stay on the OCR path")
+    vlm_image_long_edge_px: int = Field(default=1568, description="The API downscales images beyond this edge")
+    vlm_image_max_pixels: int = Field(
+        default=1_150_000, description="About 1,600 image tokens; larger images are downscaled by the API"
+    )
+
+    def resolved_extractor(self) -> ExtractorName:
+        if self.extractor is not None:
+            return self.extractor
+        return "hybrid" if os.environ.get("ANTHROPIC_API_KEY") else "ocr"
+
+    def price_of(self, model: str) -> ModelPrice:
+        try:
+            return self.vlm_prices[model]
+        except KeyError:
+            raise ConfigError(
+                f"No price for model {model!r}; add it to LEDGERLENS_VLM_PRICES so its cost can be counted."
+            ) from None

@@ -466,6 +466,8 @@ def calibrate(
         truth = truths.get(document_id)
         if truth is None or field not in SCORED_HEADER_FIELDS or field not in truth:
             continue
+        if row.get("extractor") != table.extractor:
+            continue  # a fused or model-read field's score means something else
         correct = values_match(field, row.get("value"), truth[field])
         table.add(field, text_sources[document_id], float(row["confidence"]), correct)
     return table

@@ -28,7 +28,8 @@ from pipeline.render import (
 )
 from pipeline.route import route_record
 from pipeline.validate import validate_invoice
-from schemas import Document, ExtractionRecord, PageText, RecordStatus
+from pipeline.vlm.cascade import SecondReading, VlmSession, page_images, read_with_models, vlm_failure
+from schemas import Document, ExtractionRecord, ExtractionResult, PageText, RecordStatus, ValidationIssue
 
 
 def failed_record(document: Document, error: str, page_count: int = 0) -> ExtractionRecord:
@@ -98,8 +99,37 @@ def keeps_previews(status: RecordStatus, policy: str) -> bool:
     return policy == "all" or (policy == "review" and status is RecordStatus.NEEDS_REVIEW)
 
 
-def process_document(document: Document, settings: Settings, out_dir: Path | None = None) -> ExtractionRecord:
-    """The record for one document; with out_dir, its page previews are kept there as settings say."""
+def _routed(
+    document: Document,
+    page_count: int,
+    extraction: ExtractionResult,
+    extra_issues: list[ValidationIssue],
+    settings: Settings,
+) -> ExtractionRecord:
+    issues = [*extraction.issues, *extra_issues, *validate_invoice(extraction.invoice)]
+    record = ExtractionRecord(
+        document_id=document.document_id,
+        source=document.source,
+        duplicate_sources=list(document.duplicate_sources),
+        page_count=page_count,
+        status=RecordStatus.NEEDS_REVIEW,
+        invoice=extraction.invoice,
+        fields=extraction.fields,
+        issues=issues,
+        extractor=extraction.extractor,
+        text_source=extraction.text_source,
+    )
+    return route_record(record, settings.accept_threshold, load_calibration(settings.calibration_file))
+
+
+def process_document(
+    document: Document, settings: Settings, out_dir: Path | None = None, vlm: VlmSession | None = None
+) -> ExtractionRecord:
+    """The record for one document; with out_dir, its page previews are kept there as settings say.
+
+    With the hybrid or vlm extractor, `vlm` is the run's shared session (cache, budget, client); without
+    one a session for this document alone is opened, its cache under out_dir.
+    """
     started = time.perf_counter()
     base = settings.scratch_dir
     if base is not None:
@@ -121,20 +151,25 @@ def process_document(document: Document, settings: Settings, out_dir: Path | Non
             record.processing_seconds = time.perf_counter() - started
             return record
         extraction = extract_invoice(pages)
-        issues = [*extraction.issues, *validate_invoice(extraction.invoice)]
-        record = ExtractionRecord(
-            document_id=document.document_id,
-            source=document.source,
-            duplicate_sources=list(document.duplicate_sources),
-            page_count=len(pages),
-            status=RecordStatus.NEEDS_REVIEW,
-            invoice=extraction.invoice,
-            fields=extraction.fields,
-            issues=issues,
-            extractor=extraction.extractor,
-            text_source=extraction.text_source,
-        )
-        routed = route_record(record, settings.accept_threshold, load_calibration(settings.calibration_file))
+        routed = _routed(document, len(pages), extraction, [], settings)
+        mode = settings.resolved_extractor()
+        if mode != "ocr":
+            wanted = mode == "vlm" or settings.vlm_mode == "always" or routed.status is not RecordStatus.ACCEPTED
+            if wanted:
+                session = vlm or VlmSession(settings, out_dir if out_dir is not None else scratch)
+                try:
+                    images = page_images(Path(document.local_path), pages, cleaned_images, scratch, settings)
+                    reading = read_with_models(session, extraction, pages, images, prefer_vlm=mode == "vlm")
+                except DocumentError as exc:
+                    reading = SecondReading(
+                        issues=[vlm_failure(f"The pages could not be prepared for the model: {exc}")]
+                    )
+                routed = _routed(document, len(pages), reading.result or extraction, reading.issues, settings)
+                routed.vlm_models = reading.models
+                routed.vlm_input_tokens = reading.input_tokens
+                routed.vlm_output_tokens = reading.output_tokens
+                routed.vlm_cost_usd = reading.cost_usd
+            routed.extractor = mode
         if out_dir is not None and keeps_previews(routed.status, settings.keep_page_images):
             numbers = [page.page_no for page in pages]
             write_page_previews(

@@ -72,7 +72,8 @@ def record_confidence(
     for name in weights:
         field = fields.get(name)
         raw = field.confidence if field is not None and field.value is not None else 0.0
-        calibrated = calibration.probability(name, text_source, raw) if calibration is not None else raw
+        measured = calibration is not None and field is not None and field.extractor == calibration.extractor
+        calibrated = calibration.probability(name, text_source, raw) if measured and calibration else raw
         confidences[name] = calibrated if raw > 0 else 0.0
     if arithmetic_agrees(fields, issues):
         # Three amounts read separately that satisfy subtotal + tax = total (and match the line items)

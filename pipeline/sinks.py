@@ -64,6 +64,10 @@ def invoice_row(record: ExtractionRecord) -> dict[str, Any]:
         "processing_seconds": round(record.processing_seconds, 3),
         "processed_at": record.processed_at.astimezone(UTC),
         "page_images": list(record.page_images),
+        "vlm_models": list(record.vlm_models),
+        "vlm_input_tokens": record.vlm_input_tokens,
+        "vlm_output_tokens": record.vlm_output_tokens,
+        "vlm_cost_usd": _quantize(record.vlm_cost_usd, 8),
     }
 
 

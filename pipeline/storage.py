@@ -269,9 +269,20 @@ def state_dir() -> Path:
     return base / "ledgerlens"
 
 
+def _local_slug(out: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", out[len(S3_SCHEME) :]).strip("_")
+
+
 def default_review_db(out: str) -> Path:
     """The review queue lives on local disk: OUT/review.sqlite, or for an S3 OUT a file named after the URL."""
     if not is_s3(out):
         return Path(out) / "review.sqlite"
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", out[len(S3_SCHEME) :]).strip("_")
-    return state_dir() / "review" / f"{slug}.sqlite"
+    return state_dir() / "review" / f"{_local_slug(out)}.sqlite"
+
+
+def vlm_cache_root(out: str) -> Path:
+    """Where the VLM answer cache goes: under OUT, or for an S3 OUT a local folder named after the URL, so
+    reruns and resumed backfills on this machine never pay twice."""
+    if not is_s3(out):
+        return Path(out)
+    return state_dir() / "vlm" / _local_slug(out)

@@ -7,6 +7,7 @@ import pyarrow as pa
 MONEY = pa.decimal128(18, 2)
 QUANTITY = pa.decimal128(18, 4)
 UNIT_PRICE = pa.decimal128(18, 4)
+COST = pa.decimal128(18, 8)  # model calls cost fractions of a cent
 
 INVOICES_SCHEMA = pa.schema(
     [
@@ -33,6 +34,10 @@ INVOICES_SCHEMA = pa.schema(
         pa.field("processing_seconds", pa.float64(), nullable=False),
         pa.field("processed_at", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("page_images", pa.list_(pa.string()), nullable=False),
+        pa.field("vlm_models", pa.list_(pa.string()), nullable=False),
+        pa.field("vlm_input_tokens", pa.int64(), nullable=False),
+        pa.field("vlm_output_tokens", pa.int64(), nullable=False),
+        pa.field("vlm_cost_usd", COST, nullable=False),
     ]
 )
 

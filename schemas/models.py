@@ -203,6 +203,10 @@ class ExtractionRecord(BaseModel):
     page_images: list[str] = Field(
         default_factory=list, description="Page previews kept for this record, relative to the output folder"
     )
+    vlm_models: list[str] = Field(default_factory=list, description="Models asked for this record, tier order")
+    vlm_input_tokens: int = Field(default=0, description="Input tokens paid for in this run (cache hits: 0)")
+    vlm_output_tokens: int = 0
+    vlm_cost_usd: Decimal = Field(default=Decimal(0), description="US dollars spent on model calls for this record")
 
 
 RunStatusCounts = dict[Literal["accepted", "needs_review", "failed"], int]

@@ -1,0 +1,352 @@
+"""Fuse the OCR reading with the model's answer, field by field, on evidence from the page itself.
+
+- Both agree: the OCR field (with its box) is kept and its doubt shrinks.
+- Only the model has a value: it is accepted only if the page text shows it (then its box is where).
+- They disagree: amounts are decided by the arithmetic (subtotal + tax = total, items = subtotal); other
+  fields by where each value stands on the page; with no deciding evidence the record goes to review.
+- A model value found nowhere in the page text is flagged as a possible hallucination and never used.
+  This is also the defence against instructions printed on the page ("set the total to 0").
+Each field's ``extractor`` says which source won: ``rules``, ``vlm:<model>`` or ``rules+vlm:<model>``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pipeline.extract.labels import match_label
+from pipeline.extract.layout import Phrase, Row, build_layout, horizontal_overlap
+from pipeline.extract.rules import EXTRACTOR_NAME
+from pipeline.parsing import find_amounts, find_currencies, find_dates, infer_decimal_separator
+from pipeline.validate import money
+from schemas import HEADER_FIELDS, ExtractionResult, FieldValue, Invoice, LineItem, PageText, Severity, ValidationIssue
+from schemas.vlm import VlmInvoice
+
+AMOUNT_FIELDS = ("subtotal", "tax", "total")
+CENT = Decimal("0.01")
+# Share of the OCR field's doubt left when the model read the same value independently.
+AGREEMENT_DOUBT_KEPT = 0.4
+# Confidence of a value only the model read, found on the page beside its label / elsewhere on the page.
+VLM_ONLY_NEAR_LABEL = 0.85
+VLM_ONLY_ELSEWHERE = 0.6
+ARITHMETIC_DECIDED = 0.9
+UNDECIDED_FACTOR = 0.6
+# A disagreement the labels settle: the model's value under its own label / OCR's value kept, a little doubted.
+LABEL_DECIDED = 0.8
+LABEL_DECIDED_OCR_FACTOR = 0.9
+UNRESOLVED_CODES = frozenset(
+    {"extractors_disagree", "possible_hallucination", "total_mismatch", "line_items_sum_mismatch"}
+)
+# Settled, but only by where the values stand on the page: worth a stronger model's reading when there is one.
+WEAKLY_SETTLED_CODES = frozenset({"extractors_disagree_by_label"})
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Where the page shows a value: its phrase (or whole row) and the fields the labels around it name."""
+
+    row: Row
+    phrase: Phrase
+    labels: frozenset[str]
+    field: str
+
+    @property
+    def near_label(self) -> bool:
+        return self.field in self.labels
+
+    @property
+    def under_other_label(self) -> bool:
+        return bool(self.labels) and self.field not in self.labels
+
+    def bbox_field(self, name: str, value: str, model: str, confidence: float) -> FieldValue:
+        return FieldValue(
+            name=name,
+            value=value,
+            confidence=round(min(max(confidence, 0.0), 1.0), 4),
+            extractor=f"vlm:{model}",
+            page=self.row.page_no,
+            bbox=self.phrase.bbox(),
+            raw_text=self.phrase.text,
+        )
+
+
+class PageEvidence:
+    """Looks values up in the page text and says which labels stand beside or above them."""
+
+    def __init__(self, pages: list[PageText]) -> None:
+        self.rows = [row for page in pages for row in build_layout(page).rows]
+        self.decimal_sep = infer_decimal_separator(row.text for row in self.rows)
+
+    def _labels(self, index: int, phrase: Phrase) -> frozenset[str]:
+        """Labels at the start of the phrase, in the nearest phrase to its left, or in a phrase just above it."""
+        row = self.rows[index]
+        nearby = [phrase]
+        left = [p for p in row.phrases if p.x1 <= phrase.x0]
+        if left:
+            nearby.append(max(left, key=lambda p: p.x1))
+        if index > 0 and self.rows[index - 1].page_no == row.page_no:
+            above = self.rows[index - 1]
+            nearby += [p for p in above.phrases if horizontal_overlap(p.x0, p.x1, phrase.x0, phrase.x1) > 0.3]
+        found = (match_label(p.text) for p in nearby)
+        return frozenset(label.field for label in found if label is not None)
+
+    def _matches(self, name: str, value: Any, text: str) -> bool:
+        if name in AMOUNT_FIELDS:
+            return any(abs(amount - value) < CENT / 2 for _, _, amount in find_amounts(text, self.decimal_sep))
+        if isinstance(value, date):
+            return any(found == value for order in (None, True, False) for _, _, found in find_dates(text, order))
+        if name == "currency":
+            return value in find_currencies(text) or re.search(rf"\b{re.escape(str(value))}\b", text) is not None
+        wanted = _alnum(str(value))
+        if len(wanted) < 4:  # a short value counts only as a whole word, not inside any longer one
+            return wanted in {_alnum(word) for word in text.split()}
+        return wanted in _alnum(text)
+
+    def find(self, name: str, value: Any) -> Hit | None:
+        """Where the page shows the value: first a place its own label names, else the first place at all."""
+        first: Hit | None = None
+        for index, row in enumerate(self.rows):
+            if not self._matches(name, value, row.text):
+                continue
+            phrases = [p for p in row.phrases if self._matches(name, value, p.text)]
+            if not phrases:  # the value spans phrases: the row is the place
+                first_phrase = row.phrases[0]
+                phrases = [Phrase(row.words, row.page_no, first_phrase.page_width, first_phrase.page_height, index)]
+            for phrase in phrases:
+                hit = Hit(row, phrase, self._labels(index, phrase), name)
+                if hit.near_label:
+                    return hit
+                first = first or hit
+        return first
+
+
+def _label_score(hit: Hit) -> int:
+    """+1 under the field's own label, -1 under another field's label, 0 with no label around."""
+    return 1 if hit.near_label else -1 if hit.under_other_label else 0
+
+
+def _same(name: str, a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
+    if isinstance(a, Decimal) and isinstance(b, Decimal):
+        return abs(a - b) < CENT / 2
+    if isinstance(a, str) and isinstance(b, str):
+        return _alnum(a) == _alnum(b)
+    return bool(a == b)
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _sums_hold(subtotal: Decimal | None, tax: Decimal | None, total: Decimal | None, items: Decimal | None) -> bool:
+    if total is None:
+        return False
+    if subtotal is not None and abs(subtotal + (tax or Decimal(0)) - total) > CENT:
+        return False
+    if items is not None:
+        net = subtotal if subtotal is not None else total - (tax or Decimal(0))
+        if abs(items - net) > CENT:
+            return False
+    return subtotal is not None or items is not None
+
+
+def _items_sum(items: list[LineItem]) -> Decimal | None:
+    amounts = [item.amount for item in items]
+    if not amounts or any(amount is None for amount in amounts):
+        return None
+    return sum((amount for amount in amounts if amount is not None), Decimal(0))
+
+
+@dataclass
+class Fusion:
+    result: ExtractionResult
+    issues: list[ValidationIssue] = field(default_factory=list)
+    amounts_agreed: bool = False  # both readers saw the same amounts and line amounts
+
+    @property
+    def unresolved(self) -> bool:
+        return any(issue.code in UNRESOLVED_CODES for issue in self.issues)
+
+    def needs_stronger_model(self, checks: list[ValidationIssue]) -> bool:
+        """Worth asking tier 2: readings disagree or a value is unsupported, or the sums fail while the
+        readers disagree on the amounts. Sums that fail on amounts both read alike are the document's own
+        error (a person decides); a stronger model would only read them alike again."""
+        if self.unresolved or any(issue.code in WEAKLY_SETTLED_CODES for issue in self.issues):
+            return True
+        return not self.amounts_agreed and any(issue.code in UNRESOLVED_CODES for issue in checks)
+
+
+def _issue(code: str, name: str, message: str, severity: Severity = Severity.BLOCKING) -> ValidationIssue:
+    return ValidationIssue(code=code, field=name, message=message, severity=severity)
+
+
+def fuse(
+    ocr: ExtractionResult, answer: VlmInvoice, pages: list[PageText], model: str, *, prefer_vlm: bool = False
+) -> Fusion:
+    """The fused extraction and the issues fusion raised (disagreements, possible hallucinations)."""
+    evidence = PageEvidence(pages)
+    fields: dict[str, FieldValue] = {}
+    values: dict[str, Any] = {}
+    issues: list[ValidationIssue] = []
+    conflicts: dict[str, tuple[Any, Any, Hit]] = {}
+    both = f"{EXTRACTOR_NAME}+vlm:{model}"
+
+    for name in HEADER_FIELDS:
+        ocr_field = ocr.fields.get(name)
+        ocr_value = getattr(ocr.invoice, name)
+        vlm_value = answer.value(name)
+        if vlm_value is None:
+            if ocr_field is not None and ocr_value is not None:
+                fields[name], values[name] = ocr_field, ocr_value
+            continue
+        if _same(name, ocr_value, vlm_value) and ocr_field is not None:
+            doubt = 1.0 - ocr_field.confidence
+            fields[name] = ocr_field.model_copy(
+                update={"confidence": round(1.0 - doubt * AGREEMENT_DOUBT_KEPT, 4), "extractor": both}
+            )
+            values[name] = ocr_value
+            continue
+        hit = evidence.find(name, vlm_value)
+        if hit is None:
+            issues.append(
+                _issue(
+                    "possible_hallucination",
+                    name,
+                    f"The model read the {name} as {_text(vlm_value)!r}, which the page text does not show; "
+                    "it was not used. Check the page.",
+                    Severity.WARNING,
+                )
+            )
+            if ocr_field is not None and ocr_value is not None:
+                fields[name], values[name] = ocr_field, ocr_value
+            continue
+        if ocr_value is None or ocr_field is None:
+            confidence = VLM_ONLY_NEAR_LABEL if hit.near_label else VLM_ONLY_ELSEWHERE
+            fields[name] = hit.bbox_field(name, _text(vlm_value), model, confidence)
+            values[name] = vlm_value
+            continue
+        conflicts[name] = (ocr_value, vlm_value, hit)
+        fields[name], values[name] = ocr_field, ocr_value
+
+    ocr_items = ocr.invoice.line_items
+    vlm_items = answer.to_invoice().line_items
+    item_options = [ocr_items]
+    if vlm_items and all(item.amount is not None and evidence.find("total", item.amount) for item in vlm_items):
+        item_options.append(vlm_items)  # every line amount the model read is printed on the page
+    items_source = ocr_items or (vlm_items if len(item_options) > 1 else [])
+    amount_conflicts = [name for name in AMOUNT_FIELDS if name in conflicts]
+    if amount_conflicts or len(item_options) > 1:
+        # Try every mix of readings; the first mix the arithmetic confirms wins, fewest model values first.
+        choices = [[(name, "ocr"), (name, "vlm")] for name in amount_conflicts]
+        choices.append([("items", "ocr"), ("items", "vlm")][: len(item_options)])
+        mixes = sorted(itertools.product(*choices), key=lambda mix: sum(pick == "vlm" for _, pick in mix))
+        for mix in mixes:
+            picks = dict(mix)
+            trial = {
+                name: conflicts[name][1] if picks.get(name) == "vlm" else values.get(name) for name in AMOUNT_FIELDS
+            }
+            items = item_options[1] if picks["items"] == "vlm" else ocr_items
+            if not _sums_hold(trial["subtotal"], trial["tax"], trial["total"], _items_sum(items)):
+                continue
+            items_source = items
+            for name in amount_conflicts:
+                ocr_value, vlm_value, hit = conflicts.pop(name)
+                if picks[name] == "vlm":
+                    fields[name] = hit.bbox_field(name, _text(vlm_value), model, ARITHMETIC_DECIDED)
+                    values[name] = vlm_value
+                    winner = f"the model's {money(vlm_value)}"
+                else:
+                    confidence = min(fields[name].confidence, ARITHMETIC_DECIDED)
+                    fields[name] = fields[name].model_copy(update={"confidence": confidence})
+                    winner = f"OCR's {money(ocr_value)}"
+                issues.append(
+                    _issue(
+                        "extractors_disagree_resolved",
+                        name,
+                        f"OCR read the {name} as {money(ocr_value)}, the model as {money(vlm_value)}; "
+                        f"the arithmetic confirms {winner}.",
+                        Severity.WARNING,
+                    )
+                )
+            break
+
+    for name, (ocr_value, vlm_value, hit) in list(conflicts.items()):
+        # No arithmetic to decide: the labels around each value on the page do, when they point one way.
+        ocr_hit = evidence.find(name, ocr_value)
+        vlm_score = _label_score(hit)
+        ocr_score = _label_score(ocr_hit) if ocr_hit is not None else 0
+        if vlm_score == ocr_score:
+            continue
+        del conflicts[name]
+        if vlm_score > ocr_score:
+            fields[name] = hit.bbox_field(name, _text(vlm_value), model, LABEL_DECIDED)
+            values[name] = vlm_value
+            winner = f"the model's {_text(vlm_value)!r}"
+        else:
+            lowered = round(fields[name].confidence * LABEL_DECIDED_OCR_FACTOR, 4)
+            fields[name] = fields[name].model_copy(update={"confidence": lowered})
+            winner = f"OCR's {_text(ocr_value)!r}"
+        issues.append(
+            _issue(
+                "extractors_disagree_by_label",
+                name,
+                f"OCR read the {name} as {_text(ocr_value)!r}, the model as {_text(vlm_value)!r}; the labels on "
+                f"the page support {winner}.",
+                Severity.WARNING,
+            )
+        )
+
+    for name, (ocr_value, vlm_value, hit) in conflicts.items():
+        ocr_field = fields[name]
+        if prefer_vlm:
+            fields[name] = hit.bbox_field(name, _text(vlm_value), model, ocr_field.confidence * UNDECIDED_FACTOR)
+            values[name] = vlm_value
+        else:
+            lowered = round(ocr_field.confidence * UNDECIDED_FACTOR, 4)
+            fields[name] = ocr_field.model_copy(update={"confidence": lowered})
+        issues.append(
+            _issue(
+                "extractors_disagree",
+                name,
+                f"OCR read the {name} as {_text(ocr_value)!r}, the model as {_text(vlm_value)!r}, and the page "
+                "gives no evidence which is right; check the page.",
+            )
+        )
+
+    if items_source:
+        fields.pop("line_items", None)
+        base = ocr.fields.get("line_items")
+        if items_source is ocr.invoice.line_items and base is not None:
+            fields["line_items"] = base
+        else:
+            fields["line_items"] = FieldValue(
+                name="line_items", value=str(len(items_source)), confidence=0.9, extractor=f"vlm:{model}"
+            )
+    kept_issues = [
+        issue
+        for issue in ocr.issues
+        if not (
+            (issue.code == "no_line_items" and items_source)
+            or (issue.code == "amount_repaired" and issue.field in fields and both == fields[issue.field].extractor)
+        )
+    ]
+    invoice = Invoice.model_validate({**values, "line_items": items_source})
+    fused = ExtractionResult(
+        invoice=invoice, fields=fields, extractor=ocr.extractor, text_source=ocr.text_source, issues=kept_issues
+    )
+    agreed = all(
+        _same(name, getattr(ocr.invoice, name), answer.value(name))
+        for name in AMOUNT_FIELDS
+        if getattr(ocr.invoice, name) is not None or answer.value(name) is not None
+    )
+    agreed = agreed and [i.amount for i in ocr_items] == [i.amount for i in vlm_items]
+    return Fusion(fused, issues, amounts_agreed=agreed)

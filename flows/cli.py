@@ -51,6 +51,20 @@ def _usd(value: str) -> Decimal:
     return amount
 
 
+def _add_extractor_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--extractor",
+        choices=["ocr", "vlm", "hybrid"],
+        help="ocr: rules only; hybrid: OCR plus Claude where it helps; vlm: Claude on every record "
+        "(default: hybrid when ANTHROPIC_API_KEY is set, else ocr)",
+    )
+    command.add_argument(
+        "--vlm-mode", choices=["always", "below_threshold"], help="hybrid: ask the model for every record, or only "
+        "for records OCR alone would not accept (default: below_threshold)",
+    )  # fmt: skip
+    command.add_argument("--max-cost", type=_usd, metavar="USD", help="stop model calls once this much is spent")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,17 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--accept-threshold", type=float, help="confidence needed to auto-accept")
     run.add_argument("--no-text-layer", action="store_true", help="OCR every page, ignoring PDF text")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.add_argument(
-        "--extractor",
-        choices=["ocr", "vlm", "hybrid"],
-        help="ocr: rules only; hybrid: OCR plus Claude where it helps; vlm: Claude on every record "
-        "(default: hybrid when ANTHROPIC_API_KEY is set, else ocr)",
-    )
-    run.add_argument(
-        "--vlm-mode", choices=["always", "below_threshold"], help="hybrid: ask the model for every record, or only "
-        "for records OCR alone would not accept (default: below_threshold)",
-    )  # fmt: skip
-    run.add_argument("--max-cost", type=_usd, metavar="USD", help="stop model calls once this much is spent")
+    _add_extractor_options(run)
 
     check = commands.add_parser("vlm-check", help="send one page image to the Anthropic API and show the answer")
     check.add_argument("image", metavar="IMAGE", help="a page image (PNG/JPEG) or a PDF (its first page)")
@@ -91,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--workers", type=int, help="documents processed at once (default: settings)")
     backfill.add_argument("--task-runner", choices=["threads", "processes", "dask"], help="default: settings")
     backfill.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_extractor_options(backfill)
 
     compact = commands.add_parser("compact", help="merge small Parquet part files per partition")
     compact.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")

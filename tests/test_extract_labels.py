@@ -96,3 +96,27 @@ def test_headerless_rows_take_the_description_after_a_code_and_quantity() -> Non
     assert [item.description for item in items] == ["Freight and handling", "Machine calibration"]
     assert [str(item.quantity) for item in items] == ["1", "2"]
     assert [str(item.amount) for item in items] == ["110.00", "470.00"]
+
+
+@pytest.mark.parametrize("text", ["FACTUUR.", "“TAX INVOICE-", "Payment Receipt", "INVOICE"])
+def test_titles_with_ocr_punctuation_are_titles(text: str) -> None:
+    from pipeline.extract.labels import is_title
+
+    assert is_title(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("Amazon Web Services Invoice", "Amazon Web Services"), ("Harbor Supplies Ltd", "Harbor Supplies Ltd"),
+     ("Invoice", "Invoice")],
+)  # fmt: skip
+def test_a_title_printed_after_a_name_is_not_part_of_it(text: str, name: str) -> None:
+    from pipeline.extract.labels import strip_title
+
+    assert strip_title(text) == name
+
+
+def test_invoice_number_label_is_not_a_title() -> None:
+    from pipeline.extract.labels import is_title
+
+    assert not is_title("Invoice #") and not is_title("Invoice No.")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.labels import LabelMatch, column_kind, is_title, match_label
+from pipeline.extract.labels import LabelMatch, column_kind, is_title, match_label, strip_title
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
@@ -382,16 +382,18 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 continue  # already part of a longer name to its left
             phrase = index.extend_name(original)
             absorbed.update(id(word) for word in phrase.words)
-            text = _fix_initial_l(phrase.text.strip())
+            text = strip_title(_fix_initial_l(phrase.text.strip()))
             letters = sum(ch.isalpha() for ch in text)
             digits = sum(ch.isdigit() for ch in text)
-            if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or text.endswith(":"):
-                continue
+            if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or ":" in text:
+                continue  # a label ("Billing method: card") or contact line, not a name
             prominence = phrase.height / layout.median_word_height
             height_share = 1.0 - row.y0 / layout.height
             score = 0.45 * min(prominence / 2.0, 1.0) + 0.25 * height_share
             if _COMPANY_SUFFIX.search(text):
                 score += 0.25
+            if text.endswith(","):
+                score *= 0.6  # a line that runs on is an address ("Lot 6, Jalan Batai,"), rarely a name
             # OCR confidence on large display type is often low even when the text is right.
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))

@@ -106,7 +106,20 @@ TITLE_WORDS: frozenset[str] = frozenset(
         "statement",
         "rechnung",
         "facture",
+        "factuur",
+        "fattura",
+        "gutschrift",
+        "quittung",
+        "avoir",
         "credit note",
+        "payment receipt",
+        "official receipt",
+        "cash receipt",
+        "sales receipt",
+        "payment confirmation",
+        "original",
+        "copy",
+        "duplicate",
         "pro forma invoice",
         "proforma invoice",
         "sales invoice",
@@ -281,4 +294,18 @@ def column_kind(text: str) -> str | None:
 
 def is_title(text: str) -> bool:
     """A document title ("INVOICE", "Tax Invoice"); "Invoice #" is a label, so punctuation counts."""
-    return re.sub(r"\s+", " ", text.lower()).strip(" .") in TITLE_WORDS
+    return _TITLE_PUNCTUATION.sub("", re.sub(r"\s+", " ", text.lower())).strip() in TITLE_WORDS
+
+
+# Quotes, dashes and stars OCR attaches to a title ("“TAX INVOICE-"); "Invoice #" keeps its "#".
+_TITLE_EDGE = r"[\s.:\-\u2013\u2014\"'\u201c\u201d\u2018\u2019*]+"
+_TITLE_PUNCTUATION = re.compile(rf"^{_TITLE_EDGE}|{_TITLE_EDGE}$")
+
+
+def strip_title(text: str) -> str:
+    """A name printed on one line with the document title: "Amazon Web Services Invoice" -> the name."""
+    words = text.split()
+    for count in (2, 1):
+        if len(words) > count and is_title(" ".join(words[-count:])):
+            return " ".join(words[:-count]).rstrip(" ,-")
+    return text

@@ -179,7 +179,8 @@ def _settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
-def command_run(args: argparse.Namespace) -> int:
+def _output_and_settings(command: str, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The output location and settings from the flags, or the exit code after saying what is wrong."""
     from pydantic import ValidationError
 
     from pipeline.errors import LedgerlensError
@@ -188,7 +189,7 @@ def command_run(args: argparse.Namespace) -> int:
         out = _output(args.out)
         settings = _settings_from(args)
     except (argparse.ArgumentTypeError, ValidationError) as exc:
-        print(f"ledgerlens run: {exc}", file=sys.stderr)
+        print(f"ledgerlens {command}: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValidationError) else EXIT_OUTPUT
     if settings.resolved_extractor() != "ocr":
         from pipeline.vlm.client import require_api_key
@@ -196,8 +197,19 @@ def command_run(args: argparse.Namespace) -> int:
         try:
             require_api_key()
         except LedgerlensError as exc:
-            print(f"ledgerlens run: {exc}", file=sys.stderr)
+            print(f"ledgerlens {command}: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    return out, settings
+
+
+def command_run(args: argparse.Namespace) -> int:
+
+    from pipeline.errors import LedgerlensError
+
+    prepared = _output_and_settings("run", args)
+    if isinstance(prepared, int):
+        return prepared
+    out, settings = prepared
     missing = [
         item
         for item in args.inputs
@@ -222,7 +234,6 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_backfill(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
 
     from pipeline.errors import LedgerlensError
 
@@ -232,12 +243,10 @@ def command_backfill(args: argparse.Namespace) -> int:
     if not args.source.startswith("s3://") and not Path(args.source).exists():
         print(f"ledgerlens backfill: source not found: {args.source}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        out = _output(args.out)
-        settings = _settings_from(args)
-    except (argparse.ArgumentTypeError, ValidationError) as exc:
-        print(f"ledgerlens backfill: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, ValidationError) else EXIT_OUTPUT
+    prepared = _output_and_settings("backfill", args)
+    if isinstance(prepared, int):
+        return prepared
+    out, settings = prepared
 
     configure_prefect_environment()
     from flows.backfill import backfill

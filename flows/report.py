@@ -41,15 +41,19 @@ def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback | None]:
         yield update
 
 
-def print_summary(summary: RunSummary) -> None:
+def _print_counts(title: str, counts: dict[str, int], skipped: int) -> None:
     console.print()
-    counts = Table(title="Ledgerlens run", show_header=True)
-    counts.add_column("status")
-    counts.add_column("documents", justify="right")
+    table = Table(title=title, show_header=True)
+    table.add_column("status")
+    table.add_column("documents", justify="right")
     for status in ("accepted", "needs_review", "failed"):
-        counts.add_row(status, str(summary.counts.get(status, 0)))
-    counts.add_row("skipped (already in output)", str(summary.skipped_existing))
-    console.print(counts)
+        table.add_row(status, str(counts.get(status, 0)))
+    table.add_row("skipped (already in output)", str(skipped))
+    console.print(table)
+
+
+def print_summary(summary: RunSummary) -> None:
+    _print_counts("Ledgerlens run", summary.counts, summary.skipped_existing)
     console.print(
         f"Pages: {summary.pages} in {summary.seconds:.1f} s -> "
         f"[bold]{summary.pages_per_minute:.1f} pages/minute[/bold]; rows written: {summary.written}; "
@@ -109,14 +113,7 @@ def print_summary(summary: RunSummary) -> None:
 
 
 def print_backfill_summary(summary: BackfillSummary) -> None:
-    console.print()
-    counts = Table(title=f"Ledgerlens backfill of {summary.source}", show_header=True)
-    counts.add_column("status")
-    counts.add_column("documents", justify="right")
-    for status in ("accepted", "needs_review", "failed"):
-        counts.add_row(status, str(summary.counts.get(status, 0)))
-    counts.add_row("skipped (already in output)", str(summary.skipped_existing))
-    console.print(counts)
+    _print_counts(f"Ledgerlens backfill of {summary.source}", summary.counts, summary.skipped_existing)
     console.print(
         f"{summary.listed} inputs in {summary.chunks} chunks; processed {summary.processed} in {summary.seconds:.1f} s "
         f"-> [bold]{summary.documents_per_minute:.1f} documents/minute[/bold]; rows written: {summary.written}"

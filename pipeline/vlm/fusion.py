@@ -300,8 +300,9 @@ def fuse(
     printed = [item.amount is not None and evidence.find("total", item.amount) is not None for item in vlm_items]
     # A line amount the page text does not show counts only where OCR read that line with a resembling amount
     # (a slip on a scan); a line with no counterpart on the page is never used. Such items must also add up.
+    all_ocr = all(page.source is not TextSource.TEXT_LAYER for page in pages)  # text-layer items are exact
     supported = all(
-        seen or _ocr_counterpart(item, ocr_items) or evidence.misread_line(item) is not None
+        seen or (all_ocr and _ocr_counterpart(item, ocr_items)) or evidence.misread_line(item) is not None
         for item, seen in zip(vlm_items, printed, strict=True)
     )
     if vlm_items and supported:

@@ -6,6 +6,12 @@
   fields by where each value stands on the page; with no deciding evidence the record goes to review.
 - A model value found nowhere in the page text is flagged as a possible hallucination and never used.
   This is also the defence against instructions printed on the page ("set the total to 0").
+- Line items: the model's list may replace OCR's only when it adds up (to the subtotal, or total - tax) and
+  each of its amounts is printed on the page or stands, with the line's description, on an OCR'd page line
+  whose amount OCR read with resembling digits (a scan slip). A line with no counterpart on the page keeps
+  the whole list out; text-layer amounts are exact and never taken as slips.
+- OCR's own issues that the fused reading resolves (no items, a repaired line, an amount it could not read
+  that the model read and the arithmetic confirms) are dropped; validation then runs on the fused invoice.
 Each field's ``extractor`` says which source won: ``rules``, ``vlm:<model>`` or ``rules+vlm:<model>``.
 """
 

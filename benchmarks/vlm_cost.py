@@ -11,6 +11,8 @@ model's accuracy). Prices come from the settings' table. Passes (each with its o
   1. cascade, every record to tier 1 (vlm_mode=always): tokens, cost, escalations
   2. the same output folder again with a fresh session: cache hit rate (must be 100%), new requests (must be 0)
   3. cascade as deployed (vlm_mode=below_threshold): only records OCR alone would not accept go to the model
+Passes 1 and 3 also count accepted records that are wrong against the truth file: a header field that differs
+(`accepted_with_wrong_header_field`, must be 0) and line items that do not all match one to one.
 haiku-only and sonnet-only figures price pass 1's tier-1 requests at each model's price (the requests are
 identical whichever model receives them; a real tokenizer may count a few per cent differently).
 """
@@ -34,9 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import Settings
 from pipeline.discover import discover_documents
+from pipeline.evaluate import match_line_items, truth_path_for, values_match
 from pipeline.process import process_document
 from pipeline.vlm.cascade import VlmSession
-from schemas import ExtractionRecord
+from schemas import HEADER_FIELDS, ExtractionRecord, RecordStatus
 from tests.fake_anthropic import FakeAnthropic, Reply, Seen, answer, invoice_answer, serve, truth_responder
 
 MILLION = Decimal(1_000_000)
@@ -69,6 +72,30 @@ def run_pass(
     with ThreadPoolExecutor(workers) as pool:
         records = list(pool.map(lambda d: process_document(d, settings, out, session), documents))
     return records, session
+
+
+def wrongly_accepted(records: list[ExtractionRecord]) -> dict[str, Any]:
+    """Accepted records whose header fields, or line items, differ from the truth file beside the sample."""
+    wrong_header: list[str] = []
+    wrong_items: list[str] = []
+    for record in records:
+        if record.status is not RecordStatus.ACCEPTED or record.invoice is None:
+            continue
+        truth = json.loads(truth_path_for(record.source).read_text())
+        name = Path(record.source).name
+        fields = [f for f in HEADER_FIELDS if not values_match(f, getattr(record.invoice, f), truth.get(f))]
+        if fields:
+            wrong_header.append(f"{name}: {', '.join(fields)}")
+        predicted = [item.model_dump(mode="json") for item in record.invoice.line_items]
+        expected = truth.get("line_items", [])
+        if not (len(predicted) == len(expected) == match_line_items(predicted, expected)):
+            wrong_items.append(name)
+    return {
+        "accepted_with_wrong_header_field": len(wrong_header),
+        "accepted_with_wrong_header_field_documents": wrong_header,
+        "accepted_with_wrong_line_items": len(wrong_items),
+        "accepted_with_wrong_line_items_documents": wrong_items,
+    }
 
 
 def cost(seen: list[Seen], settings: Settings, model: str) -> Decimal:
@@ -131,6 +158,7 @@ def main() -> int:
             ),
             "status": {s: sum(r.status.value == s for r in records) for s in ("accepted", "needs_review", "failed")},
             "cost_usd_measured": str(totals.cost_usd),
+            **wrongly_accepted(records),
         }
         per_k = Decimal(1000) / pages
         figures["usd_per_1000_pages"] = {
@@ -165,6 +193,10 @@ def main() -> int:
             "cost_usd_measured": str(session3.totals.cost_usd),
             "usd_per_1000_pages_of_batch": float(round(session3.totals.cost_usd * 1000 / doc_pages, 3)),
             "status": {s: sum(r.status.value == s for r in records3) for s in ("accepted", "needs_review", "failed")},
+            "sent_documents_left_in_review": sorted(
+                Path(r.source).name for r in records3 if r.vlm_models and r.status is RecordStatus.NEEDS_REVIEW
+            ),
+            **wrongly_accepted(records3),
         }
     print(json.dumps(figures, indent=2))
     if args.json:

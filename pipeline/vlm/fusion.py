@@ -6,11 +6,18 @@
   fields by where each value stands on the page; with no deciding evidence the record goes to review.
 - A model value found nowhere in the page text is flagged as a possible hallucination and never used.
   This is also the defence against instructions printed on the page ("set the total to 0").
+- Line items: the model's list may replace OCR's only when it adds up (to the subtotal, or total - tax) and
+  each of its amounts is printed on the page or stands, with the line's description, on an OCR'd page line
+  whose amount OCR read with resembling digits (a scan slip). A line with no counterpart on the page keeps
+  the whole list out; text-layer amounts are exact and never taken as slips.
+- OCR's own issues that the fused reading resolves (no items, a repaired line, an amount it could not read
+  that the model read and the arithmetic confirms) are dropped; validation then runs on the fused invoice.
 Each field's ``extractor`` says which source won: ``rules``, ``vlm:<model>`` or ``rules+vlm:<model>``.
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -20,10 +27,21 @@ from typing import Any
 
 from pipeline.extract.labels import match_label
 from pipeline.extract.layout import Phrase, Row, build_layout, horizontal_overlap
+from pipeline.extract.reconcile import _looks_like as looks_like
 from pipeline.extract.rules import EXTRACTOR_NAME
 from pipeline.parsing import find_amounts, find_currencies, find_dates, infer_decimal_separator
-from pipeline.validate import money
-from schemas import HEADER_FIELDS, ExtractionResult, FieldValue, Invoice, LineItem, PageText, Severity, ValidationIssue
+from pipeline.validate import money, validate_invoice
+from schemas import (
+    HEADER_FIELDS,
+    ExtractionResult,
+    FieldValue,
+    Invoice,
+    LineItem,
+    PageText,
+    Severity,
+    TextSource,
+    ValidationIssue,
+)
 from schemas.vlm import VlmInvoice
 
 AMOUNT_FIELDS = ("subtotal", "tax", "total")
@@ -43,6 +61,10 @@ UNRESOLVED_CODES = frozenset(
 )
 # Settled, but only by where the values stand on the page: worth a stronger model's reading when there is one.
 WEAKLY_SETTLED_CODES = frozenset({"extractors_disagree_by_label"})
+# A model line whose amount the page text does not show may still stand on a page line OCR misread: that
+# line must carry (most of) the model's description, in order, and an amount whose digits resemble it.
+MIN_DESCRIPTION_COVERAGE = 0.8
+MIN_DESCRIPTION_CHARS = 4
 
 
 def _alnum(text: str) -> str:
@@ -84,6 +106,19 @@ class PageEvidence:
     def __init__(self, pages: list[PageText]) -> None:
         self.rows = [row for page in pages for row in build_layout(page).rows]
         self.decimal_sep = infer_decimal_separator(row.text for row in self.rows)
+        self.ocr_pages = {page.page_no for page in pages if page.source is not TextSource.TEXT_LAYER}
+
+    def misread_line(self, item: LineItem) -> Row | None:
+        """An OCR'd row that carries the item's description and an amount whose digits resemble the item's:
+        the line the model read, where OCR slipped on the amount. Never a text-layer row (printed exactly)."""
+        if item.amount is None or not item.description:
+            return None
+        for row in self.rows:
+            if row.page_no not in self.ocr_pages or not _covers(item.description, row.text):
+                continue
+            if any(looks_like(read, item.amount) for _, _, read in find_amounts(row.text, self.decimal_sep)):
+                return row
+        return None
 
     def _labels(self, index: int, phrase: Phrase) -> frozenset[str]:
         """Labels at the start of the phrase, in the nearest phrase to its left, or in a phrase just above it."""
@@ -126,6 +161,34 @@ class PageEvidence:
                     return hit
                 first = first or hit
         return first
+
+
+def _covers(description: str, text: str) -> bool:
+    """Most of the description stands in the text, in order, in runs of three or more characters."""
+    wanted = _alnum(description)
+    if len(wanted) < MIN_DESCRIPTION_CHARS:
+        return False
+    matcher = difflib.SequenceMatcher(None, wanted, _alnum(text), autojunk=False)
+    matched = sum(block.size for block in matcher.get_matching_blocks() if block.size >= 3)
+    return matched >= MIN_DESCRIPTION_COVERAGE * len(wanted)
+
+
+def _ocr_counterpart(item: LineItem, ocr_items: list[LineItem]) -> bool:
+    """OCR read a line with the item's description and an amount that resembles the item's digit for digit."""
+    if item.amount is None or not item.description:
+        return False
+    return any(
+        other.amount is not None
+        and other.description
+        and _covers(item.description, other.description)
+        and looks_like(other.amount, item.amount)
+        for other in ocr_items
+    )
+
+
+def _line_problems(items: list[LineItem]) -> int:
+    """Lines whose quantity x unit price is not their amount."""
+    return sum(issue.code == "line_item_arithmetic" for issue in validate_invoice(Invoice(line_items=items)))
 
 
 def _label_score(hit: Hit) -> int:
@@ -240,15 +303,35 @@ def fuse(
     ocr_items = ocr.invoice.line_items
     vlm_items = answer.to_invoice().line_items
     item_options = [ocr_items]
-    if vlm_items and all(item.amount is not None and evidence.find("total", item.amount) for item in vlm_items):
-        item_options.append(vlm_items)  # every line amount the model read is printed on the page
-    items_source = ocr_items or (vlm_items if len(item_options) > 1 else [])
+    printed = [item.amount is not None and evidence.find("total", item.amount) is not None for item in vlm_items]
+    # A line amount the page text does not show counts only where OCR read that line with a resembling amount
+    # (a slip on a scan); a line with no counterpart on the page is never used. Such items must also add up.
+    all_ocr = all(page.source is not TextSource.TEXT_LAYER for page in pages)  # text-layer items are exact
+    supported = all(
+        seen or (all_ocr and _ocr_counterpart(item, ocr_items)) or evidence.misread_line(item) is not None
+        for item, seen in zip(vlm_items, printed, strict=True)
+    )
+    if vlm_items and supported:
+        item_options.append(vlm_items)
+    items_source = ocr_items or (vlm_items if vlm_items and all(printed) else [])
+    # Among item lists that both add up, OCR's comes first unless it has none (an empty list checks nothing)
+    # or the model's has fewer broken lines (OCR's slips count as broken).
+    ocr_slips = sum(issue.code == "line_amount_repaired" for issue in ocr.issues)
+    prefer_model_items = len(item_options) > 1 and (
+        not ocr_items or _line_problems(vlm_items) < _line_problems(ocr_items) + ocr_slips
+    )
     amount_conflicts = [name for name in AMOUNT_FIELDS if name in conflicts]
     if amount_conflicts or len(item_options) > 1:
         # Try every mix of readings; the first mix the arithmetic confirms wins, fewest model values first.
         choices = [[(name, "ocr"), (name, "vlm")] for name in amount_conflicts]
         choices.append([("items", "ocr"), ("items", "vlm")][: len(item_options)])
-        mixes = sorted(itertools.product(*choices), key=lambda mix: sum(pick == "vlm" for _, pick in mix))
+        preferred_items = "vlm" if prefer_model_items else "ocr"
+
+        def departures(mix: tuple[tuple[str, str], ...]) -> int:
+            header = sum(pick == "vlm" for name, pick in mix if name != "items")
+            return header + sum(pick != preferred_items for name, pick in mix if name == "items")
+
+        mixes = sorted(itertools.product(*choices), key=departures)
         for mix in mixes:
             picks = dict(mix)
             trial = {
@@ -322,23 +405,40 @@ def fuse(
             )
         )
 
+    items_from_model = bool(items_source) and items_source is vlm_items
     if items_source:
         fields.pop("line_items", None)
         base = ocr.fields.get("line_items")
-        if items_source is ocr.invoice.line_items and base is not None:
+        if not items_from_model and base is not None:
             fields["line_items"] = base
         else:
+            same = [item.amount for item in ocr_items] == [item.amount for item in vlm_items]
             fields["line_items"] = FieldValue(
-                name="line_items", value=str(len(items_source)), confidence=0.9, extractor=f"vlm:{model}"
+                name="line_items",
+                value=str(len(items_source)),
+                confidence=0.9,
+                extractor=both if same else f"vlm:{model}",
             )
-    kept_issues = [
-        issue
-        for issue in ocr.issues
-        if not (
-            (issue.code == "no_line_items" and items_source)
-            or (issue.code == "amount_repaired" and issue.field in fields and both == fields[issue.field].extractor)
+    confirmed = _sums_hold(values.get("subtotal"), values.get("tax"), values.get("total"), _items_sum(items_source))
+
+    def resolved(issue: ValidationIssue) -> bool:
+        """An OCR issue the fused reading no longer has: items now read, or the model's reading (confirmed by
+        the arithmetic) replaced what OCR misread or could not read."""
+        fused_field = fields.get(issue.field) if issue.field else None
+        from_model = fused_field is not None and f"vlm:{model}" in fused_field.extractor
+        return (
+            (issue.code == "no_line_items" and bool(items_source))
+            or (issue.code == "line_amount_repaired" and items_from_model and confirmed)
+            or (issue.code == "amount_repaired" and fused_field is not None and fused_field.extractor == both)
+            or (
+                issue.code in ("amount_repaired", "unreadable_value")
+                and issue.field in AMOUNT_FIELDS
+                and from_model
+                and confirmed
+            )
         )
-    ]
+
+    kept_issues = [issue for issue in ocr.issues if not resolved(issue)]
     invoice = Invoice.model_validate({**values, "line_items": items_source})
     fused = ExtractionResult(
         invoice=invoice, fields=fields, extractor=ocr.extractor, text_source=ocr.text_source, issues=kept_issues

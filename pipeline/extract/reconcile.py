@@ -42,7 +42,7 @@ def _digits(value: Decimal) -> str:
     return "".join(ch for ch in f"{value:.2f}" if ch.isdigit())
 
 
-def _looks_like(read: Decimal, implied: Decimal) -> bool:
+def digits_look_alike(read: Decimal, implied: Decimal) -> bool:
     left, right = _digits(read), _digits(implied)
     return difflib.SequenceMatcher(None, left, right, autojunk=False).ratio() >= _MIN_DIGIT_SIMILARITY
 
@@ -124,7 +124,7 @@ def repair_misread_amounts(
             and read is not None
             and product is not None
             and not _matches(product, read, _tolerance(row.item))
-            and _looks_like(read, product)
+            and digits_look_alike(read, product)
         ):
             repaired[position] = _with_item(row, amount=product)
             issues.append(_repair_issue(position + 1, read, product, "quantity x unit price", blocking=False))
@@ -138,7 +138,7 @@ def repair_misread_amounts(
             continue
         for target in targets:
             implied = target - others
-            if implied > 0 and (read is None or (implied != read and _looks_like(read, implied))):
+            if implied > 0 and (read is None or (implied != read and digits_look_alike(read, implied))):
                 repaired[position] = _with_item(row, amount=implied)
                 issues.append(_repair_issue(position + 1, read, implied, "the subtotal less the other lines", True))
                 return repaired, issues
@@ -161,7 +161,7 @@ def repair_misread_unit_prices(rows: list[ItemRows], targets: list[Decimal]) -> 
             and not _matches(_product(item), item.amount, _tolerance(item))
         ):
             implied = (item.amount / item.quantity).quantize(CENT)
-            if implied * item.quantity == item.amount and _looks_like(item.unit_price, implied):
+            if implied * item.quantity == item.amount and digits_look_alike(item.unit_price, implied):
                 row = _with_item(row, unit_price=implied)
         fixed.append(row)
     return fixed

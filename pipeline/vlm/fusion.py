@@ -27,7 +27,7 @@ from typing import Any
 
 from pipeline.extract.labels import match_label
 from pipeline.extract.layout import Phrase, Row, build_layout, horizontal_overlap
-from pipeline.extract.reconcile import _looks_like as looks_like
+from pipeline.extract.reconcile import digits_look_alike
 from pipeline.extract.rules import EXTRACTOR_NAME
 from pipeline.parsing import find_amounts, find_currencies, find_dates, infer_decimal_separator
 from pipeline.validate import money, validate_invoice
@@ -116,7 +116,7 @@ class PageEvidence:
         for row in self.rows:
             if row.page_no not in self.ocr_pages or not _covers(item.description, row.text):
                 continue
-            if any(looks_like(read, item.amount) for _, _, read in find_amounts(row.text, self.decimal_sep)):
+            if any(digits_look_alike(read, item.amount) for _, _, read in find_amounts(row.text, self.decimal_sep)):
                 return row
         return None
 
@@ -181,7 +181,7 @@ def _ocr_counterpart(item: LineItem, ocr_items: list[LineItem]) -> bool:
         other.amount is not None
         and other.description
         and _covers(item.description, other.description)
-        and looks_like(other.amount, item.amount)
+        and digits_look_alike(other.amount, item.amount)
         for other in ocr_items
     )
 

@@ -150,15 +150,25 @@ def run_batch(session: VlmSession, requests: list[PlannedRequest], log: Log) -> 
             report.resumed += 1
             report.batch_ids.append(state["batch_id"])
             _wait_and_collect(session, state, Decimal(0), report, log)
-    todo = _uncached(session, requests)
-    if not todo:
-        return report
+    state = submit_batch(session, _uncached(session, requests), log)
+    if state is not None:
+        report.submitted = len(state["models"])
+        report.batch_ids.append(state["batch_id"])
+        _wait_and_collect(session, state, Decimal(state["reserved_usd"]), report, log)
+    return report
+
+
+def submit_batch(session: VlmSession, requests: list[PlannedRequest], log: Log) -> dict[str, Any] | None:
+    """Reserve the worst case of each request in the run budget, submit those admitted as one batch and
+    record its id (vlm-cache/batches/<id>.json); None if nothing was submitted."""
+    if not requests:
+        return None
     budget = session.budget
-    admitted = [request for request in todo if budget.reserve(request.worst_case_usd)]
-    if len(admitted) < len(todo):
-        log(f"The VLM budget admits {len(admitted)} of {len(todo)} batch requests; the rest keep their OCR reading.")
+    admitted = [request for request in requests if budget.reserve(request.worst_case_usd)]
+    if len(admitted) < len(requests):
+        log(f"The VLM budget admits {len(admitted)} of {len(requests)} batch requests; the rest keep OCR's reading.")
     if not admitted:
-        return report
+        return None
     reserved = sum((request.worst_case_usd for request in admitted), Decimal(0))
     try:
         created = session.client.messages.batches.create(
@@ -167,19 +177,17 @@ def run_batch(session: VlmSession, requests: list[PlannedRequest], log: Log) -> 
     except anthropic.APIError as exc:
         budget.settle(reserved, Decimal(0))
         log(f"The Message Batch could not be created ({type(exc).__name__}: {exc}); the model is asked directly.")
-        return report
+        return None
     state = {
         "batch_id": created.id,
         "prompt_version": PROMPT_VERSION,
         "models": {request.key: request.model for request in admitted},
+        "reserved_usd": str(reserved),
         "submitted_at": time.time(),
     }
     _write_state(_state_dir(session) / f"{created.id}.json", state)
-    report.submitted = len(admitted)
-    report.batch_ids.append(created.id)
     log(f"Submitted Message Batch {created.id} with {len(admitted)} requests (batch price).")
-    _wait_and_collect(session, state, reserved, report, log)
-    return report
+    return state
 
 
 def _wait_and_collect(

@@ -212,7 +212,8 @@ def _handler(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
                 fake.leave()
 
         def _answer(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+            body = json.loads(raw) if raw else {}  # a batch cancel has no body
             path = self.path.split("?")[0]
             if path == "/v1/messages/batches":
                 self._create_batch(body)

@@ -193,3 +193,17 @@ def test_the_cli_flag_turns_batches_on() -> None:
     on = _settings_from(parser.parse_args(["backfill", "in", "--out", "o", "--vlm-batch"]))
     off = _settings_from(parser.parse_args(["backfill", "in", "--out", "o"]))
     assert on.vlm_use_batches is True and off.vlm_use_batches is False
+
+
+def test_a_batch_that_does_not_end_in_time_is_canceled_and_asked_directly(
+    fake: FakeAnthropic, inbox: Path, tmp_path: Path
+) -> None:
+    fake.polls_before_end = 10**6
+    out, config = tmp_path / "out", batch_settings(tmp_path, vlm_batch_max_wait_s=0.1)
+    summary = run(inbox, out, config)
+    assert fake.batch_cancels == fake.batch_creates and len(fake.batch_creates) == 1
+    assert len(fake.requests) == 3  # every record asked directly instead
+    assert not list((out / CACHE_DIR / BATCHES_DIR).glob("*.json"))
+    rows = invoices(out)
+    assert len(rows) == 3 and {row["status"] for row in rows} == {"accepted"}
+    assert summary.vlm_cost_usd == price(fake.answered, config)

@@ -30,7 +30,7 @@ import anthropic
 from pydantic import ValidationError
 
 from pipeline.config import Settings
-from pipeline.errors import DocumentError
+from pipeline.errors import ConfigError, DocumentError, TransientError
 from pipeline.process import first_reading, model_wanted
 from pipeline.vlm.cascade import VlmSession, page_images
 from pipeline.vlm.client import estimate_input_tokens, first_request, read_answer
@@ -74,8 +74,8 @@ def plan_document(document: Document, session: VlmSession, scratch: Path) -> Pla
     folder = scratch / document.document_id[:24]
     try:
         pages, cleaned_images, routed = first_reading(document, folder, settings)
-    except DocumentError:
-        return None  # processing meets the same error and writes the failed row
+    except (DocumentError, TransientError):
+        return None  # processing meets the same error and writes the failed row (or retries)
     session.keep_reading(document.document_id, pages, cleaned_images)
     if routed is None or not model_wanted(settings, routed) or len(pages) > settings.vlm_max_pages:
         return None
@@ -100,8 +100,17 @@ def plan_requests(
     documents: Iterable[Document], session: VlmSession, scratch: Path, workers: int
 ) -> list[PlannedRequest]:
     """Phase 1 for a chunk, `workers` documents at a time; one request per distinct cache key."""
+
+    def plan(document: Document) -> PlannedRequest | None:
+        try:
+            return plan_document(document, session, scratch)
+        except ConfigError:
+            raise  # e.g. no price for the model: the run cannot go on
+        except Exception:  # phase 1 only saves work: processing meets the same problem and writes the row
+            return None
+
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        planned = [item for item in pool.map(lambda d: plan_document(d, session, scratch), documents) if item]
+        planned = [item for item in pool.map(plan, documents) if item is not None]
     return list({item.key: item for item in planned}.values())
 
 
@@ -144,17 +153,17 @@ def run_batch(session: VlmSession, requests: list[PlannedRequest], log: Log) -> 
     answer is asked directly in phase 3."""
     report = BatchReport(batch_ids=[])
     wanted = {request.key for request in _uncached(session, requests)}
-    for state in pending_batches(session):
-        if wanted & set(state["models"]):
-            log(f"Resuming Message Batch {state['batch_id']} recorded by an earlier run (not submitting a new one).")
+    for recorded in pending_batches(session):
+        if wanted & set(recorded["models"]):
+            log(f"Resuming Message Batch {recorded['batch_id']} recorded by an earlier run (not submitting a new one).")
             report.resumed += 1
-            report.batch_ids.append(state["batch_id"])
-            _wait_and_collect(session, state, Decimal(0), report, log)
-    state = submit_batch(session, _uncached(session, requests), log)
-    if state is not None:
-        report.submitted = len(state["models"])
-        report.batch_ids.append(state["batch_id"])
-        _wait_and_collect(session, state, Decimal(state["reserved_usd"]), report, log)
+            report.batch_ids.append(recorded["batch_id"])
+            _wait_and_collect(session, recorded, Decimal(0), report, log)
+    submitted = submit_batch(session, _uncached(session, requests), log)
+    if submitted is not None:
+        report.submitted = len(submitted["models"])
+        report.batch_ids.append(submitted["batch_id"])
+        _wait_and_collect(session, submitted, Decimal(submitted["reserved_usd"]), report, log)
     return report
 
 

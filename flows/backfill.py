@@ -13,15 +13,18 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from datetime import datetime
+from decimal import Decimal
 from itertools import islice
+from pathlib import Path
 from uuid import UUID
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from pydantic import BaseModel, Field
 
 from flows.ingest import (
     Batch,
+    Identified,
     finish_vlm_session,
     identify_objects,
     make_scratch,
@@ -32,6 +35,8 @@ from flows.ingest import (
 )
 from pipeline.config import Settings
 from pipeline.storage import SourceObject, list_sources
+from pipeline.vlm.batches import plan_requests, run_batch
+from pipeline.vlm.cascade import VlmSession, lookup_session
 
 
 class BackfillSummary(BaseModel):
@@ -48,6 +53,12 @@ class BackfillSummary(BaseModel):
     seconds: float = 0.0
     review_db: str = ""
     deferred: list[str] = Field(default_factory=list)
+    extractor: str = "ocr"
+    vlm_calls: int = 0
+    vlm_cache_hits: int = 0
+    vlm_batches: int = 0
+    vlm_batch_requests: int = 0
+    vlm_cost_usd: Decimal = Decimal(0)
 
     @property
     def documents_per_minute(self) -> float:
@@ -71,11 +82,29 @@ def backfill_chunk(objects: list[SourceObject], out_dir: str, number: int, run_k
     batch = _BATCHES.get(run_key) or open_batch(out_dir, Settings())
     before = batch.summary.processed
     scratch = make_scratch(batch.settings, "ll-chunk-")
+    session = lookup_session(batch.vlm_token) if batch.vlm_token else None
     try:
-        process_batch(batch, identify_objects(objects, batch.settings, scratch))
+        found = identify_objects(objects, batch.settings, scratch)
+        if session is not None and batch.settings.vlm_use_batches:
+            _answer_by_message_batch(batch, session, found, scratch)
+        process_batch(batch, found)
     finally:
+        if session is not None:
+            session.drop_readings()
         shutil.rmtree(scratch, ignore_errors=True)
     return batch.summary.processed - before
+
+
+def _answer_by_message_batch(batch: Batch, session: VlmSession, found: Identified, scratch: Path) -> None:
+    """Phases 1 and 2 of --vlm-batch (pipeline/vlm/batches.py): read the chunk's new documents once, send
+    their uncached tier-1 requests as one Message Batch and wait for it; process_batch then finds the answers
+    in the cache (and the readings in the session)."""
+    logger = get_run_logger()
+    done = batch.sink.processed_ids
+    todo = [document for document in found.documents if document.document_id not in done]
+    requests = plan_requests(todo, session, scratch / "batch-plan", batch.settings.workers)
+    report = run_batch(session, requests, logger.info)
+    batch.summary.vlm_batches += len(report.batch_ids)
 
 
 def _count(source: str, settings: Settings, since: datetime | None, until: datetime | None, cap: int | None) -> int:
@@ -142,6 +171,9 @@ def _backfill(
     summary.processed, summary.skipped_existing, summary.written = done.processed, done.skipped_existing, done.written
     summary.queued_for_review, summary.pages, summary.deferred = done.queued_for_review, done.pages, done.deferred
     summary.counts = dict(batch.counts)
+    summary.extractor, summary.vlm_calls, summary.vlm_cache_hits = done.extractor, done.vlm_calls, done.vlm_cache_hits
+    summary.vlm_batches, summary.vlm_batch_requests = done.vlm_batches, done.vlm_batch_requests
+    summary.vlm_cost_usd = done.vlm_cost_usd
     summary.seconds = time.perf_counter() - started
     if isinstance(progress_id, UUID):
         update_progress_artifact(progress_id, progress=100.0)
@@ -159,7 +191,10 @@ def _publish_summary(summary: BackfillSummary) -> None:
             f"- skipped (already in output): {summary.skipped_existing}\n- processed: {summary.processed}"
             f" ({summary.documents_per_minute:.1f} documents/min)\n- rows written: {summary.written}\n"
             f"- queued for review: {summary.queued_for_review} (review queue: `{summary.review_db}`)\n"
-            f"- deferred (S3 still throttling; run again): {len(summary.deferred)}\n\n"
+            f"- deferred (S3 still throttling; run again): {len(summary.deferred)}\n"
+            f"- extractor: {summary.extractor}; VLM: {summary.vlm_calls} calls ({summary.vlm_batch_requests} through "
+            f"{summary.vlm_batches} Message Batches), {summary.vlm_cache_hits} cache hits, "
+            f"cost ${summary.vlm_cost_usd:.4f}\n\n"
             f"| status | documents |\n|---|---|\n{counts}\n"
         ),
         description="Ledgerlens backfill summary",

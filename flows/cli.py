@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--workers", type=int, help="documents processed at once (default: settings)")
     backfill.add_argument("--task-runner", choices=["threads", "processes", "dask"], help="default: settings")
     backfill.add_argument("--quiet", action="store_true", help="no progress bar")
+    backfill.add_argument(
+        "--vlm-batch",
+        action="store_true",
+        default=None,
+        help="send each chunk's model requests as one Message Batch (half price, asynchronous; polled until done)",
+    )
     _add_extractor_options(backfill)
 
     compact = commands.add_parser("compact", help="merge small Parquet part files per partition")
@@ -176,6 +182,8 @@ def _settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["vlm_mode"] = args.vlm_mode
     if args.max_cost is not None:
         overrides["vlm_max_cost_usd"] = args.max_cost
+    if getattr(args, "vlm_batch", None):
+        overrides["vlm_use_batches"] = True
     return Settings(**overrides)  # type: ignore[arg-type]
 
 

@@ -71,6 +71,8 @@ class RunSummary(BaseModel):
     vlm_cost_usd: Decimal = Decimal(0)
     vlm_fallbacks: int = 0
     vlm_budget_stopped: bool = False
+    vlm_batches: int = 0  # Message Batches submitted or resumed (backfill --vlm-batch)
+    vlm_batch_requests: int = 0  # model answers that came from them (included in vlm_calls)
 
     @property
     def pages_per_minute(self) -> float:
@@ -365,6 +367,7 @@ def _add_vlm_totals(summary: RunSummary, session: VlmSession) -> None:
     summary.vlm_input_tokens, summary.vlm_output_tokens = totals.input_tokens, totals.output_tokens
     summary.vlm_cost_usd, summary.vlm_fallbacks = totals.cost_usd, totals.fallbacks
     summary.vlm_budget_stopped = session.budget.stopped
+    summary.vlm_batch_requests = totals.batch_requests
 
 
 def run_ingest(

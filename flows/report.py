@@ -119,5 +119,11 @@ def print_backfill_summary(summary: BackfillSummary) -> None:
         f"-> [bold]{summary.documents_per_minute:.1f} documents/minute[/bold]; rows written: {summary.written}"
     )
     console.print(f"Output: {summary.out_dir}; review queue: {summary.review_db}")
+    if summary.extractor != "ocr":
+        console.print(
+            f"Extractor: {summary.extractor}; VLM calls: {summary.vlm_calls} ({summary.vlm_batch_requests} through "
+            f"{summary.vlm_batches} Message Batches), cache hits: {summary.vlm_cache_hits}, "
+            f"[bold]cost: ${summary.vlm_cost_usd:.4f}[/bold]"
+        )
     if summary.deferred:
         console.print(f"[yellow]{len(summary.deferred)} input(s) deferred (S3 kept throttling): run again[/yellow]")

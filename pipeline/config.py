@@ -129,6 +129,17 @@ class Settings(BaseSettings):
         default=1_150_000, description="About 1,600 image tokens; larger images are downscaled by the API"
     )
 
+    # Message Batches (backfills only): half price, asynchronous; tier 1 requests of a chunk go in one batch.
+    vlm_use_batches: bool = Field(default=False, description="Backfills send tier-1 requests as a Message Batch")
+    vlm_batch_price_factor: Decimal = Field(
+        default=Decimal("0.5"), gt=0, le=1, description="Batch price as a share of the price table (Anthropic: half)"
+    )
+    vlm_batch_poll_s: float = Field(default=30.0, gt=0, description="First wait between batch status polls")
+    vlm_batch_poll_max_s: float = Field(default=300.0, gt=0, description="Longest wait between polls (backoff)")
+    vlm_batch_max_wait_s: float = Field(
+        default=86_400.0, gt=0, description="Give up on a batch after this long (it is canceled; calls go direct)"
+    )
+
     def resolved_extractor(self) -> ExtractorName:
         if self.extractor is not None:
             return self.extractor

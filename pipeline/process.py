@@ -122,6 +122,25 @@ def _routed(
     return route_record(record, settings.accept_threshold, load_calibration(settings.calibration_file))
 
 
+def model_wanted(settings: Settings, routed: ExtractionRecord) -> bool:
+    """Whether the vlm/hybrid extractor asks the model about this record (OCR's routing known)."""
+    mode = settings.resolved_extractor()
+    if mode == "ocr":
+        return False
+    return mode == "vlm" or settings.vlm_mode == "always" or routed.status is not RecordStatus.ACCEPTED
+
+
+def first_reading(
+    document: Document, scratch: Path, settings: Settings
+) -> tuple[list[PageText], dict[int, Path], ExtractionRecord | None]:
+    """Pages, cleaned images and OCR's routed record; the record is None when the document cannot go on
+    (unreadable, no text), which process_document turns into a failed row. DocumentError escapes."""
+    pages, cleaned_images = read_pages(document, scratch, settings)
+    if not any(page.words for page in pages):
+        return pages, cleaned_images, None
+    return pages, cleaned_images, _routed(document, len(pages), extract_invoice(pages), [], settings)
+
+
 def process_document(
     document: Document, settings: Settings, out_dir: Path | None = None, vlm: VlmSession | None = None
 ) -> ExtractionRecord:
@@ -136,8 +155,9 @@ def process_document(
         base.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"ll-{document.document_id[:12]}-", dir=base))
     try:
+        kept = vlm.take_reading(document.document_id) if vlm is not None else None
         try:
-            pages, cleaned_images = read_pages(document, scratch, settings)
+            pages, cleaned_images = kept if kept is not None else read_pages(document, scratch, settings)
         except DocumentError as exc:
             record = failed_record(document, str(exc))
             record.processing_seconds = time.perf_counter() - started
@@ -154,8 +174,7 @@ def process_document(
         routed = _routed(document, len(pages), extraction, [], settings)
         mode = settings.resolved_extractor()
         if mode != "ocr":
-            wanted = mode == "vlm" or settings.vlm_mode == "always" or routed.status is not RecordStatus.ACCEPTED
-            if wanted:
+            if model_wanted(settings, routed):
                 session = vlm or VlmSession(settings, out_dir if out_dir is not None else scratch)
                 try:
                     images = page_images(Path(document.local_path), pages, cleaned_images, scratch, settings)

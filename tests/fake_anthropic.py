@@ -87,12 +87,43 @@ class Seen:
 
 
 @dataclass
+class FakeBatch:
+    id: str
+    created_at: str
+    lines: list[dict[str, Any]]  # one per request, in the results file's shape
+    polls: int = 0
+    canceled: bool = False
+
+    def counts(self, ended: bool) -> dict[str, int]:
+        kinds = [line["result"]["type"] for line in self.lines]
+        if not ended:
+            return {"processing": len(kinds), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        return {
+            "processing": 0,
+            **{kind: kinds.count(kind) for kind in ("succeeded", "errored", "canceled", "expired")},
+        }
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+@dataclass
 class FakeAnthropic:
     script: list[Reply | Callable[[Seen], Reply]] = field(default_factory=list)
     requests: list[Seen] = field(default_factory=list)
     base_url: str = ""
     in_flight: int = 0
     max_in_flight: int = 0
+    # Message Batches: what each batch request answers (default: `script`), how many status polls say
+    # in_progress before the batch has ended, and what the server saw.
+    batch_script: list[Reply | Callable[[Seen], Reply]] = field(default_factory=list)
+    polls_before_end: int = 2
+    batch_requests: list[Seen] = field(default_factory=list)
+    batches: dict[str, FakeBatch] = field(default_factory=dict)
+    batch_creates: list[str] = field(default_factory=list)
+    batch_polls: list[str] = field(default_factory=list)
+    batch_cancels: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def enter(self) -> None:
@@ -115,6 +146,46 @@ class FakeAnthropic:
     def answered(self) -> list[Seen]:
         """Requests that got a 200 answer (the ones that cost money)."""
         return [seen for seen in self.requests if seen.usage is not None]
+
+    def next_batch_reply(self, seen: Seen) -> Reply:
+        with self._lock:
+            self.batch_requests.append(seen)
+            script = self.batch_script or self.script
+            step = script[min(len(self.batch_requests) - 1, len(script) - 1)]
+        return step(seen) if callable(step) else step
+
+    @property
+    def batch_answered(self) -> list[Seen]:
+        """Batch requests that succeeded (billed at the batch price)."""
+        return [seen for seen in self.batch_requests if seen.usage is not None]
+
+
+def _message(seen: Seen, reply: Reply, number: int) -> dict[str, Any]:
+    """A Messages API answer to `seen` (usage computed from the request), recorded on `seen`."""
+    if reply.text is not None:
+        content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}]
+        stop, out_chars = "end_turn", len(reply.text)
+    else:
+        tool_input = reply.tool_input or {}
+        content = [{"type": "tool_use", "id": f"toolu_{number:04d}", "name": TOOL_NAME, "input": tool_input}]
+        stop, out_chars = "tool_use", len(json.dumps(tool_input))
+    usage = {
+        "input_tokens": seen.image_tokens + seen.text_tokens,
+        "output_tokens": math.ceil(out_chars / 4) + 20,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
+    seen.usage = usage
+    return {
+        "id": f"msg_{number:06d}",
+        "type": "message",
+        "role": "assistant",
+        "model": seen.body["model"],
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": usage,
+    }
 
 
 def _handler(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
@@ -141,9 +212,17 @@ def _handler(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
                 fake.leave()
 
         def _answer(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-            if self.path.split("?")[0] != "/v1/messages":
-                self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
+            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+            body = json.loads(raw) if raw else {}  # a batch cancel has no body
+            path = self.path.split("?")[0]
+            if path == "/v1/messages/batches":
+                self._create_batch(body)
+                return
+            if path.startswith("/v1/messages/batches/") and path.endswith("/cancel"):
+                self._cancel_batch(path.split("/")[4])
+                return
+            if path != "/v1/messages":
+                self._not_found()
                 return
             images, text = request_usage(body)
             seen = Seen(body, images, text)
@@ -158,34 +237,72 @@ def _handler(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
                     {"retry-after-ms": "20", "x-should-retry": "true"},
                 )
                 return
-            if reply.text is not None:
-                content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}]
-                stop, out_chars = "end_turn", len(reply.text)
-            else:
-                tool_input = reply.tool_input or {}
-                content = [{"type": "tool_use", "id": f"toolu_{len(fake.requests):04d}", "name": TOOL_NAME,
-                            "input": tool_input}]  # fmt: skip
-                stop, out_chars = "tool_use", len(json.dumps(tool_input))
-            usage = {
-                "input_tokens": images + text,
-                "output_tokens": math.ceil(out_chars / 4) + 20,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
+            self._send(200, _message(seen, reply, len(fake.requests)))
+
+        def _not_found(self) -> None:
+            self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
+
+        def _create_batch(self, body: dict[str, Any]) -> None:
+            lines: list[dict[str, Any]] = []
+            for entry in body["requests"]:
+                images, text = request_usage(entry["params"])
+                seen = Seen(entry["params"], images, text)
+                reply = fake.next_batch_reply(seen)
+                if reply.status != 200:
+                    error = {"type": "error", "error": {"type": reply.error_type, "message": "scripted failure"}}
+                    result: dict[str, Any] = {"type": "errored", "error": error}
+                else:
+                    result = {"type": "succeeded", "message": _message(seen, reply, len(fake.batch_requests))}
+                lines.append({"custom_id": entry["custom_id"], "result": result})
+            batch = FakeBatch(id=f"msgbatch_{len(fake.batches) + 1:04d}", created_at=_iso(time.time()), lines=lines)
+            fake.batches[batch.id] = batch
+            fake.batch_creates.append(batch.id)
+            self._send(200, self._batch_json(batch))
+
+        def _cancel_batch(self, batch_id: str) -> None:
+            batch = fake.batches.get(batch_id)
+            if batch is None:
+                self._not_found()
+                return
+            fake.batch_cancels.append(batch_id)
+            batch.canceled = True
+            for line in batch.lines:
+                line["result"] = {"type": "canceled"}
+            self._send(200, self._batch_json(batch))
+
+        def _batch_json(self, batch: FakeBatch, ended: bool = False) -> dict[str, Any]:
+            return {
+                "id": batch.id,
+                "type": "message_batch",
+                "processing_status": "ended" if ended else ("canceling" if batch.canceled else "in_progress"),
+                "request_counts": batch.counts(ended),
+                "created_at": batch.created_at,
+                "expires_at": _iso(time.time() + 86_400),
+                "ended_at": _iso(time.time()) if ended else None,
+                "archived_at": None,
+                "cancel_initiated_at": None,
+                "results_url": f"{fake.base_url}/v1/messages/batches/{batch.id}/results" if ended else None,
             }
-            seen.usage = usage
-            self._send(
-                200,
-                {
-                    "id": f"msg_{len(fake.requests):06d}",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": body["model"],
-                    "content": content,
-                    "stop_reason": stop,
-                    "stop_sequence": None,
-                    "usage": usage,
-                },
+
+        def do_GET(self) -> None:
+            parts = self.path.split("?")[0].strip("/").split("/")  # v1 messages batches ID [results]
+            batch = (
+                fake.batches.get(parts[3]) if len(parts) >= 4 and parts[:3] == ["v1", "messages", "batches"] else None
             )
+            if batch is None:
+                self._not_found()
+                return
+            if len(parts) == 4:
+                fake.batch_polls.append(batch.id)
+                batch.polls += 1
+                self._send(200, self._batch_json(batch, ended=batch.canceled or batch.polls > fake.polls_before_end))
+                return
+            data = "".join(json.dumps(line) + "\n" for line in batch.lines).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/binary")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
     return Handler
 

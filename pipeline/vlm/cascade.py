@@ -39,6 +39,7 @@ class SessionTotals:
     pages: int = 0
     image_tokens: int = 0
     source_image_tokens: int = 0
+    batch_requests: int = 0
 
 
 class VlmSession:
@@ -51,6 +52,11 @@ class VlmSession:
         self.totals = SessionTotals()
         self._client = client
         self._lock = threading.Lock()
+        # A backfill with --vlm-batch reads each document once before its batch (phase 1) and keeps the
+        # reading here for the document's processing; answers fresh from a batch are charged to the first
+        # record that uses them (their cost is already in the run totals and the budget).
+        self._readings: dict[str, tuple[list[PageText], dict[int, Path]]] = {}
+        self._batch_answers: dict[str, Decimal] = {}
 
     @property
     def client(self) -> anthropic.Anthropic:
@@ -79,9 +85,40 @@ class VlmSession:
             self.totals.source_image_tokens += sum(image.source_tokens for image in images)
             self.totals.escalations += escalated
 
+    @staticmethod
+    def key_for(model: str, images: list[BudgetImage], hints: str) -> str:
+        return cache_key([image.png for image in images], PROMPT_VERSION, model, tool_input_schema(), hints)
+
+    def keep_reading(self, document_id: str, pages: list[PageText], cleaned_images: dict[int, Path]) -> None:
+        with self._lock:
+            self._readings[document_id] = (pages, cleaned_images)
+
+    def take_reading(self, document_id: str) -> tuple[list[PageText], dict[int, Path]] | None:
+        with self._lock:
+            return self._readings.pop(document_id, None)
+
+    def drop_readings(self) -> None:
+        with self._lock:
+            self._readings.clear()
+
+    def expect_batch_answer(self, key: str, cost: Decimal) -> None:
+        with self._lock:
+            self._batch_answers[key] = cost
+
+    def count_batch(self, requests: int, input_tokens: int, output_tokens: int, cost: Decimal) -> None:
+        with self._lock:
+            self.totals.calls += requests
+            self.totals.batch_requests += requests
+            self.totals.input_tokens += input_tokens
+            self.totals.output_tokens += output_tokens
+            self.totals.cost_usd += cost
+
     def answer(self, model: str, images: list[BudgetImage], hints: str) -> tuple[CallOutcome, bool]:
-        """The model's answer from the cache, or from one call (cached when valid); and whether it was cached."""
-        key = cache_key([image.png for image in images], PROMPT_VERSION, model, tool_input_schema(), hints)
+        """The model's answer from the cache, or from one call (cached when valid); and whether it was cached.
+
+        An answer a Message Batch of this run put in the cache is not a cache hit for the first record that
+        uses it: that record carries its (batch-priced) usage and cost."""
+        key = self.key_for(model, images, hints)
         entry = self.cache.get(key)
         if entry is not None:
             try:
@@ -89,6 +126,14 @@ class VlmSession:
             except (KeyError, ValueError):
                 outcome = None  # a stale or damaged entry: ask again
             if outcome is not None:
+                with self._lock:
+                    batch_cost = self._batch_answers.pop(key, None)
+                if batch_cost is not None:
+                    outcome.usages.append(
+                        Usage(model, int(entry.get("input_tokens", 0)), int(entry.get("output_tokens", 0)))
+                    )
+                    outcome.cost_usd = batch_cost
+                    return outcome, False
                 self._count(None, cache_hit=True)
                 return outcome, True
         outcome = ask_model(

@@ -116,6 +116,31 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def request_params(model: str, messages: list[dict[str, Any]], settings: Settings) -> dict[str, Any]:
+    """The Messages API request for `messages`: the same for a direct call and a Message Batch entry."""
+    return {
+        "model": model,
+        "max_tokens": settings.vlm_max_output_tokens,
+        "system": SYSTEM_PROMPT,
+        "tools": [tool_definition()],
+        "tool_choice": {"type": "tool", "name": TOOL_NAME},
+        "messages": messages,
+    }
+
+
+def first_request(model: str, images: list[bytes], hints: str, settings: Settings) -> dict[str, Any]:
+    """The first (and usually only) request ask_model makes for these pages."""
+    return request_params(model, [{"role": "user", "content": user_content(images, hints)}], settings)
+
+
+def read_answer(message: anthropic.types.Message) -> VlmInvoice:
+    """The invoice in a message's tool call; ValueError (or ValidationError) if there is none or it is invalid."""
+    _tool_id, tool_input = _tool_input(message)
+    if _tool_id is None:
+        raise ValueError(f"the answer did not call the {TOOL_NAME} tool")
+    return VlmInvoice.model_validate(tool_input)
+
+
 def ask_model(
     client: anthropic.Anthropic,
     model: str,
@@ -128,7 +153,7 @@ def ask_model(
     """Ask `model` for the invoice; re-ask once with the validation error if the answer breaks the schema."""
     price = settings.price_of(model)
     outcome = CallOutcome(model=model)
-    messages: list[dict[str, Any]] = [{"role": "user", "content": user_content(images, hints)}]
+    messages: list[dict[str, Any]] = first_request(model, images, hints, settings)["messages"]
     worst_case = Usage(model, estimate_input_tokens(image_sizes, hints), settings.vlm_max_output_tokens).cost(price)
     for attempt in (1, 2):
         if not budget.reserve(worst_case):
@@ -142,14 +167,7 @@ def ask_model(
         try:
             _RATE.wait(settings.vlm_requests_per_minute)
             with _limiter(settings.vlm_concurrency):
-                message = client.messages.create(  # type: ignore[call-overload]
-                    model=model,
-                    max_tokens=settings.vlm_max_output_tokens,
-                    system=SYSTEM_PROMPT,
-                    tools=[tool_definition()],
-                    tool_choice={"type": "tool", "name": TOOL_NAME},
-                    messages=messages,
-                )
+                message = client.messages.create(**request_params(model, messages, settings))
             usage = Usage(model, message.usage.input_tokens, message.usage.output_tokens)
             actual = usage.cost(price)
             outcome.usages.append(usage)
@@ -162,11 +180,9 @@ def ask_model(
             return outcome
         finally:
             budget.settle(worst_case, actual)
-        tool_id, tool_input = _tool_input(message)
+        tool_id, _ = _tool_input(message)
         try:
-            if tool_id is None:
-                raise ValueError(f"the answer did not call the {TOOL_NAME} tool")
-            outcome.answer = VlmInvoice.model_validate(tool_input)
+            outcome.answer = read_answer(message)
             return outcome
         except (ValidationError, ValueError) as exc:
             problem = str(exc)

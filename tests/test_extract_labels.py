@@ -120,3 +120,12 @@ def test_invoice_number_label_is_not_a_title() -> None:
     from pipeline.extract.labels import is_title
 
     assert not is_title("Invoice #") and not is_title("Invoice No.")
+
+
+def test_a_vendor_name_ocr_broke_apart_is_trusted_less() -> None:
+    def vendor_confidence(name: str) -> float:
+        result = extract_invoice([_page([(150, 150, name), *HEADER[1:], *TOTALS])])
+        assert result.invoice.vendor_name == name
+        return result.fields["vendor_name"].confidence
+
+    assert vendor_confidence("c rescent Provisions GmbH") < vendor_confidence("Crescent Provisions GmbH")

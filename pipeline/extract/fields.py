@@ -17,6 +17,8 @@ from schemas import Word
 # How much a value's position relative to its label is worth; "after the label in the same phrase"
 # and "to its right" are how nearly every invoice prints a key/value pair.
 _POSITION_WEIGHT = {"inline": 1.0, "right": 0.97, "below": 0.9}
+# A lower-case letter standing alone ("c rescent Provisions"): OCR broke a capitalised word apart.
+_BROKEN_NAME = re.compile(r"(?:^|\s)[a-z](?=\s)")
 _COMPANY_SUFFIX = re.compile(
     r"\b(inc|llc|ltd|limited|gmbh|ag|sa|sarl|sas|bv|nv|plc|co|corp|corporation|company|group|kg|oy|ab|as|"
     r"srl|spa|pty|llp|lp|studio|partners|consulting|services|solutions|traders|trading|industries)\b\.?",
@@ -394,6 +396,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 score += 0.25
             if text.endswith(","):
                 score *= 0.6  # a line that runs on is an address ("Lot 6, Jalan Batai,"), rarely a name
+            if _BROKEN_NAME.search(text):
+                score *= 0.7  # names are capitalised: "c rescent Provisions" is OCR splitting a word
             # OCR confidence on large display type is often low even when the text is right.
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))

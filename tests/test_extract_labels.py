@@ -6,22 +6,14 @@ import pytest
 
 from pipeline.extract import extract_invoice
 from pipeline.extract.labels import column_kind, match_label
-from schemas import PageText, TextSource, Word
+from schemas import PageText
+from tests.conftest import page_from_lines
 
 
-def _page(lines: list[tuple[float, float, str]], confidence: float = 0.9) -> PageText:
-    """An OCR page from (x, y, text) lines at 300 dpi on A4; words 18 px per character, 30 px apart."""
-    words: list[Word] = []
-    for line_no, (x, y, text) in enumerate(lines):
-        cursor = x
-        for token in text.split():
-            width = 18.0 * len(token)
-            words.append(
-                Word(text=token, page_no=1, x0=cursor, y0=y, x1=cursor + width, y1=y + 32,
-                     confidence=confidence, line_key=(line_no, 0, 0))
-            )  # fmt: skip
-            cursor += width + 14
-    return PageText(page_no=1, width=2480, height=3508, source=TextSource.OCR, words=words)
+def _page(lines: list[tuple[float, float, str]]) -> PageText:
+    page = page_from_lines(lines)
+    assert isinstance(page, PageText)
+    return page
 
 
 HEADER = [

@@ -12,8 +12,9 @@ from typing import Any
 from pipeline.extract import extract_invoice
 from pipeline.validate import validate_invoice
 from pipeline.vlm.fusion import Fusion, fuse
-from schemas import PageText, Severity, TextSource, ValidationIssue, Word
+from schemas import PageText, Severity, TextSource, ValidationIssue
 from schemas.vlm import VlmInvoice
+from tests.conftest import page_from_lines
 from tests.fake_anthropic import invoice_answer
 
 MODEL = "claude-haiku-4-5"
@@ -55,18 +56,9 @@ def page(
         (1500, 1260, "Tax"), (2150, 1260, "$143.05"),
         (1500, 1320, "Total"), (2150, 1320, total),
     ]  # fmt: skip
-    confidence = 1.0 if source is TextSource.TEXT_LAYER else 0.9
-    words: list[Word] = []
-    for line_no, (x, y, text) in enumerate(lines):
-        cursor = float(x)
-        for token in text.split():
-            width = 18.0 * len(token)
-            words.append(
-                Word(text=token, page_no=1, x0=cursor, y0=y, x1=cursor + width, y1=y + 32,
-                     confidence=confidence, line_key=(line_no, 0, 0))
-            )  # fmt: skip
-            cursor += width + 14
-    return PageText(page_no=1, width=2480, height=3508, source=source, words=words)
+    page = page_from_lines(lines, source.value)
+    assert isinstance(page, PageText)
+    return page
 
 
 def fused(pages: list[PageText], **overrides: Any) -> tuple[Fusion, list[ValidationIssue]]:

@@ -13,18 +13,17 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from datetime import datetime
-from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
-from pydantic import BaseModel, Field
 
 from flows.ingest import (
     Batch,
     Identified,
+    RunSummary,
     finish_vlm_session,
     identify_objects,
     make_scratch,
@@ -39,26 +38,13 @@ from pipeline.vlm.batches import plan_requests, run_batch
 from pipeline.vlm.cascade import VlmSession, lookup_session
 
 
-class BackfillSummary(BaseModel):
+class BackfillSummary(RunSummary):
+    """The run's own totals (RunSummary) plus what a backfill adds: where from, how much was listed, in
+    how many chunks."""
+
     source: str
-    out_dir: str
     listed: int = 0
     chunks: int = 0
-    processed: int = 0
-    skipped_existing: int = 0
-    written: int = 0
-    queued_for_review: int = 0
-    counts: dict[str, int] = Field(default_factory=dict)
-    pages: int = 0
-    seconds: float = 0.0
-    review_db: str = ""
-    deferred: list[str] = Field(default_factory=list)
-    extractor: str = "ocr"
-    vlm_calls: int = 0
-    vlm_cache_hits: int = 0
-    vlm_batches: int = 0
-    vlm_batch_requests: int = 0
-    vlm_cost_usd: Decimal = Decimal(0)
 
     @property
     def documents_per_minute(self) -> float:
@@ -156,25 +142,20 @@ def _backfill(
         progress=0.0, key="backfill-progress", description=f"Backfill of {source} into {out_dir}"
     )
     chunk_flow = backfill_chunk.with_options(task_runner=make_task_runner(settings))
-    summary = BackfillSummary(source=source, out_dir=out_dir, review_db=batch.summary.review_db, listed=batch.total)
+    chunks = 0
     try:
         listing = islice(list_sources(source, settings, since, until), max_docs)
         for number, chunk in enumerate(chunked(listing, chunk_size), start=1):
             chunk_flow(objects=chunk, out_dir=out_dir, number=number, run_key=run_key)
-            summary.chunks = number
+            chunks = number
             if isinstance(progress_id, UUID) and batch.total:
                 update_progress_artifact(progress_id, progress=min(100.0, 100.0 * batch.progress() / batch.total))
     finally:
         _BATCHES.pop(run_key, None)
         finish_vlm_session(batch, session)
-    done = batch.summary
-    summary.processed, summary.skipped_existing, summary.written = done.processed, done.skipped_existing, done.written
-    summary.queued_for_review, summary.pages, summary.deferred = done.queued_for_review, done.pages, done.deferred
-    summary.counts = dict(batch.counts)
-    summary.extractor, summary.vlm_calls, summary.vlm_cache_hits = done.extractor, done.vlm_calls, done.vlm_cache_hits
-    summary.vlm_batches, summary.vlm_batch_requests = done.vlm_batches, done.vlm_batch_requests
-    summary.vlm_cost_usd = done.vlm_cost_usd
-    summary.seconds = time.perf_counter() - started
+    batch.summary.counts = dict(batch.counts)
+    batch.summary.seconds = time.perf_counter() - started
+    summary = BackfillSummary(**batch.summary.model_dump(), source=source, listed=batch.total or 0, chunks=chunks)
     if isinstance(progress_id, UUID):
         update_progress_artifact(progress_id, progress=100.0)
     _publish_summary(summary)

@@ -110,21 +110,17 @@ def make_scratch(settings: Settings, prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=settings.scratch_dir))
 
 
-def _process(document: Document, settings: Settings, out_dir: Path, vlm: VlmSession | None) -> ExtractionRecord:
-    # Without a run session the stage is called exactly as before, so wrappers of process_document keep working.
-    if vlm is None:
-        return process_document(document, settings, out_dir)
-    return process_document(document, settings, out_dir, vlm=vlm)
-
-
 def process_anywhere(
     document: Document, settings: Settings, out_dir: str, vlm: VlmSession | None = None
 ) -> ExtractionRecord:
     """Process one document on whichever machine runs the task: fetch an S3 input whose scratch copy is not
     here (another Dask worker), and upload page previews when OUT is on S3."""
+    fetch = is_s3(document.source) and not Path(document.local_path).is_file()
+    if not fetch and not is_s3(out_dir):
+        return process_document(document, settings, Path(out_dir), vlm=vlm)  # all local: nothing to stage
     staging = make_scratch(settings, "ll-io-")
     try:
-        if is_s3(document.source) and not Path(document.local_path).is_file():
+        if fetch:
             local = staging / "input" / Path(document.source).name
             try:
                 download(document.source, local, settings)
@@ -132,8 +128,8 @@ def process_anywhere(
                 return failed_record(document, str(exc))
             document = document.model_copy(update={"local_path": str(local)})
         if not is_s3(out_dir):
-            return _process(document, settings, Path(out_dir), vlm)
-        record = _process(document, settings, staging / "out", vlm)
+            return process_document(document, settings, Path(out_dir), vlm=vlm)
+        record = process_document(document, settings, staging / "out", vlm=vlm)
         previews = staging / "out" / PREVIEWS_DIR
         if previews.is_dir():
             upload_tree(previews, join_location(out_dir, PREVIEWS_DIR), settings)

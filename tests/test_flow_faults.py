@@ -22,11 +22,13 @@ def test_transient_failure_is_retried_then_succeeds(
     real = flows.ingest.process_document
     calls: list[str] = []
 
-    def flaky(document: Document, settings: Settings, out_dir: Path | None = None) -> ExtractionRecord:
+    def flaky(
+        document: Document, settings: Settings, out_dir: Path | None = None, vlm: object = None
+    ) -> ExtractionRecord:
         calls.append(document.document_id)
         if len(calls) == 1:
             raise TransientError("tesseract was busy")
-        return real(document, settings, out_dir)
+        return real(document, settings, out_dir, vlm=vlm)  # type: ignore[arg-type]
 
     monkeypatch.setattr(flows.ingest, "process_document", flaky)
     summary = run_ingest([str(simple_invoice_pdf)], str(tmp_path / "out"), Settings(workers=1))
@@ -41,7 +43,9 @@ def test_unexpected_crash_is_not_retried_and_leaves_a_failed_row(
 ) -> None:
     calls: list[str] = []
 
-    def broken(document: Document, settings: Settings, out_dir: Path | None = None) -> ExtractionRecord:
+    def broken(
+        document: Document, settings: Settings, out_dir: Path | None = None, vlm: object = None
+    ) -> ExtractionRecord:
         calls.append(document.document_id)
         raise ValueError("a bug in a stage")
 

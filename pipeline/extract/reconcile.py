@@ -38,12 +38,13 @@ def _matches(expected: Decimal | None, value: Decimal | None, tolerance: Decimal
     return expected is not None and value is not None and abs(expected - value) <= tolerance
 
 
-def _digits(value: Decimal) -> str:
+def amount_digits(value: Decimal) -> str:
+    """The digits of an amount as printed with cents: what OCR may garble while keeping most of them."""
     return "".join(ch for ch in f"{value:.2f}" if ch.isdigit())
 
 
 def digits_look_alike(read: Decimal, implied: Decimal) -> bool:
-    left, right = _digits(read), _digits(implied)
+    left, right = amount_digits(read), amount_digits(implied)
     return difflib.SequenceMatcher(None, left, right, autojunk=False).ratio() >= _MIN_DIGIT_SIMILARITY
 
 

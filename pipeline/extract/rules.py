@@ -19,6 +19,7 @@ from pipeline.extract.fields import (
 )
 from pipeline.extract.layout import Phrase, build_layout
 from pipeline.extract.reconcile import (
+    amount_digits,
     fill_missing_amounts,
     repair_misread_amounts,
     repair_misread_unit_prices,
@@ -47,10 +48,6 @@ def _top_distinct(candidates: list[Candidate], limit: int = 4) -> list[Candidate
     for candidate in sorted(candidates, key=lambda c: -c.score):
         chosen.setdefault(candidate.value, candidate)
     return list(chosen.values())[:limit]
-
-
-def _digits(value: Decimal) -> str:
-    return "".join(ch for ch in f"{value:.2f}" if ch.isdigit())
 
 
 # Digits Tesseract confuses with each other on degraded scans.
@@ -86,8 +83,9 @@ def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Ca
         for first, second in itertools.product(by_field.get(first_name, []), by_field.get(second_name, [])):
             assert isinstance(first.value, Decimal) and isinstance(second.value, Decimal)
             implied = combine(first.value, second.value)
-            if implied >= 0 and _same_digits_modulo_ocr(broken.value, _digits(implied)):
-                changed = broken.value != _digits(implied)
+            implied_digits = amount_digits(implied)
+            if implied >= 0 and _same_digits_modulo_ocr(broken.value, implied_digits):
+                changed = broken.value != implied_digits
                 repaired.append(
                     Candidate(
                         broken.field,
@@ -227,7 +225,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     for candidate in labelled:
         by_field[candidate.field].append(candidate)
     misread = [
-        Candidate(c.field, _digits(c.value), c.score * 0.9, c.phrase, c.words_from, c.words_to)
+        Candidate(c.field, amount_digits(c.value), c.score * 0.9, c.phrase, c.words_from, c.words_to)
         for name in _AMOUNT_FIELDS
         for c in by_field.get(name, [])
         # only OCR can misread a digit; a text layer prints what the issuer wrote, however wrong

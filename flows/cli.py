@@ -1,4 +1,7 @@
-"""The `ledgerlens` command: run a batch, make sample invoices, score output against ground truth."""
+"""The `ledgerlens` command: run a batch, make sample invoices, score output against ground truth.
+
+The dev commands (samples, eval, calibrate, run --score-truth) import `devtools` inside their handlers only.
+"""
 
 from __future__ import annotations
 
@@ -79,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--accept-threshold", type=float, help="confidence needed to auto-accept")
     run.add_argument("--no-text-layer", action="store_true", help="OCR every page, ignoring PDF text")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--score-truth",
+        action="store_true",
+        default=None,
+        help="dev: score a local OUT against <stem>.truth.json files beside the inputs (needs the devtools extra)",
+    )
     _add_extractor_options(run)
 
     check = commands.add_parser("vlm-check", help="send one page image to the Anthropic API and show the answer")
@@ -184,6 +193,8 @@ def _settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["vlm_max_cost_usd"] = args.max_cost
     if getattr(args, "vlm_batch", None):
         overrides["vlm_use_batches"] = True
+    if getattr(args, "score_truth", None):
+        overrides["score_truth"] = True
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -238,7 +249,19 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"ledgerlens run: {exc}", file=sys.stderr)
         return EXIT_OUTPUT
     print_summary(summary)
+    if settings.score_truth:
+        _score_truth(summary.out_dir)
     return EXIT_OK
+
+
+def _score_truth(out_dir: str) -> None:
+    """Dev tooling, imported only when asked: a production run never scores against ground truth."""
+    if out_dir.startswith("s3://"):
+        print("ledgerlens run: --score-truth reads a local OUT only; skipped for an s3:// output", file=sys.stderr)
+        return
+    from devtools.eval_report import print_run_accuracy
+
+    print_run_accuracy(Path(out_dir))
 
 
 def command_backfill(args: argparse.Namespace) -> int:
@@ -293,8 +316,15 @@ def command_compact(args: argparse.Namespace) -> int:
 
 
 def command_samples(args: argparse.Namespace) -> int:
-    from pipeline.samples import generate_samples
-
+    try:
+        from devtools.samples import generate_samples
+    except ImportError as exc:  # reportlab comes with the devtools extra, not with the product
+        print(
+            f"ledgerlens samples: the sample generator needs the devtools extra ({exc}); "
+            "install it with: pip install -e '.[devtools]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.count < 1:
         print("ledgerlens samples: --count must be at least 1", file=sys.stderr)
         return EXIT_USAGE
@@ -323,8 +353,9 @@ def command_eval(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
+    from devtools.diagram import write_reliability_diagram
+    from devtools.evaluate import choose_threshold, evaluate
     from pipeline.config import Settings
-    from pipeline.evaluate import choose_threshold, evaluate, write_reliability_diagram
 
     try:
         report = evaluate(truth_dir, out_dir)
@@ -348,7 +379,7 @@ def command_eval(args: argparse.Namespace) -> int:
         figures["current_accept_threshold"] = current
         print(json.dumps(figures, indent=2, default=str))
         return EXIT_OK
-    from flows.eval_report import print_evaluation
+    from devtools.eval_report import print_evaluation
 
     print_evaluation(report, choice, diagram, current)
     return EXIT_OK
@@ -358,7 +389,7 @@ def command_calibrate(args: argparse.Namespace) -> int:
     truth_dir, out_dir = Path(args.truth_dir), Path(args.out_dir)
     if _report_missing_folders("calibrate", truth_dir, out_dir):
         return EXIT_USAGE
-    from pipeline.evaluate import calibrate
+    from devtools.calibrate import calibrate
 
     fitted_on = f"ledgerlens calibrate {truth_dir} {out_dir} --prior-strength {args.prior_strength}"
     table = calibrate(truth_dir, out_dir, args.prior_strength, fitted_on)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from devtools.evaluate import evaluate_output
 from flows.ingest import run_ingest
 from pipeline.config import Settings
-from pipeline.evaluate import evaluate_output
 from pipeline.review import SQLiteReviewStore
 
 pytestmark = pytest.mark.e2e

@@ -3,7 +3,8 @@
 ``evaluate(truth_dir, out_dir)`` is the one entry point: header-field accuracy by document kind and by
 layout family, line-item precision/recall/F1, straight-through and auto-accept error rates, the
 inconsistent invoices' routing, and (confidence, all header fields right) pairs for calibration.
-``choose_threshold`` and ``write_reliability_diagram`` turn those pairs into a threshold and a picture.
+``choose_threshold`` turns those pairs into a threshold (devtools/diagram.py draws them; devtools/calibrate.py
+fits the calibration table from the same matching).
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.dataset as ds
-from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel, Field
 
-from pipeline.calibration import DEFAULT_PRIOR_STRENGTH, CalibrationTable
 from schemas import HEADER_FIELDS
 
 # The header fields the foundation issue scores; the customer is kept out, as the benchmarks rarely give it.
@@ -444,35 +443,6 @@ def evaluate(truth_dir: Path | None, out_dir: Path) -> EvaluationReport:
     return report
 
 
-def calibrate(
-    truth_dir: Path, out_dir: Path, prior_strength: float = DEFAULT_PRIOR_STRENGTH, fitted_on: str = ""
-) -> CalibrationTable:
-    """Count, per key field, text source and raw-score bin, how often OUT's value equals the truth.
-
-    A field the truth holds but extraction did not find is not counted: its record already gets
-    confidence 0, whatever the table says.
-    """
-    index = _TruthIndex(Path(truth_dir))
-    table = CalibrationTable(prior_strength=prior_strength, fitted_on=fitted_on)
-    truths: dict[str, dict[str, Any]] = {}
-    text_sources: dict[str, str | None] = {}
-    for row in _read_dataset(Path(out_dir) / "invoices"):
-        truth_file = index.find(str(row["source"]))
-        if truth_file is not None:
-            truths[str(row["document_id"])] = _load_truth(truth_file)
-            text_sources[str(row["document_id"])] = row.get("text_source")
-    for row in _read_dataset(Path(out_dir) / "fields"):
-        document_id, field = str(row["document_id"]), str(row["field"])
-        truth = truths.get(document_id)
-        if truth is None or field not in SCORED_HEADER_FIELDS or field not in truth:
-            continue
-        if row.get("extractor") != table.extractor:
-            continue  # a fused or model-read field's score means something else
-        correct = values_match(field, row.get("value"), truth[field])
-        table.add(field, text_sources[document_id], float(row["confidence"]), correct)
-    return table
-
-
 def evaluate_output(out_dir: Path) -> EvaluationReport:
     """Header-field accuracy per document kind for every output row whose source has a truth file."""
     return evaluate(None, out_dir)
@@ -605,70 +575,3 @@ def expected_calibration_error(pairs: Iterable[tuple[float, bool]], bins: int = 
     if not total:
         return 0.0
     return sum(item.count * abs(item.accuracy - item.mean_confidence) for item in filled) / total
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has only the fixed-size bitmap font
-        return ImageFont.load_default()
-
-
-def write_reliability_diagram(
-    pairs: Sequence[tuple[float, bool]], path: Path, bins: int = 10, title: str = "Reliability diagram"
-) -> Path:
-    """A PNG of measured accuracy per confidence bin (bars, count above each) against the diagonal."""
-    width, height = 760, 600
-    left, right, top, bottom = 80, 30, 70, 80
-    plot_w, plot_h = width - left - right, height - top - bottom
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    small, normal = _font(13), _font(16)
-
-    def to_xy(x: float, y: float) -> tuple[float, float]:
-        return left + x * plot_w, top + (1 - y) * plot_h
-
-    for step in range(6):
-        value = step / 5
-        x, y = to_xy(value, value)
-        draw.line([to_xy(0, value), to_xy(1, value)], fill=(225, 225, 225))
-        draw.text((left - 10, y), f"{value:.1f}", fill="black", font=small, anchor="rm")
-        draw.text((x, top + plot_h + 10), f"{value:.1f}", fill="black", font=small, anchor="mt")
-
-    items = reliability_bins(pairs, bins)
-    for item in items:
-        if not item.count:
-            continue
-        x0, y0 = to_xy(item.lower, item.accuracy)
-        x1, y1 = to_xy(item.upper, 0)
-        draw.rectangle([x0 + 2, y0, x1 - 2, y1], fill=(70, 130, 200), outline=(30, 60, 120))
-        # A full bar leaves no room above it inside the frame, so its count goes inside the bar.
-        if y0 - top < 18:
-            draw.text(((x0 + x1) / 2, y0 + 4), f"n={item.count}", fill="white", font=small, anchor="mt")
-        else:
-            draw.text(((x0 + x1) / 2, y0 - 4), f"n={item.count}", fill="black", font=small, anchor="mb")
-        # The bin's mean confidence on the accuracy scale: where a calibrated bar's top would be.
-        mx, my = to_xy(item.mean_confidence, item.mean_confidence)
-        draw.ellipse([mx - 3, my - 3, mx + 3, my + 3], outline=(200, 40, 40))
-
-    draw.line([to_xy(0, 0), to_xy(1, 1)], fill=(200, 40, 40), width=2)
-    draw.rectangle([left, top, left + plot_w, top + plot_h], outline="black")
-    ece = expected_calibration_error(pairs, bins)
-    draw.text((width / 2, 15), title, fill="black", font=normal, anchor="mt")
-    draw.text(
-        (width / 2, 40),
-        f"{len(pairs)} documents, {bins} bins, expected calibration error {ece:.3f}; red line: perfect calibration",
-        fill="black",
-        font=small,
-        anchor="mt",
-    )
-    draw.text((left + plot_w / 2, height - 30), "record confidence", fill="black", font=normal, anchor="mt")
-    label = Image.new("RGB", (260, 24), "white")
-    ImageDraw.Draw(label).text((130, 12), "share with all header fields right", fill="black", font=small, anchor="mm")
-    rotated = label.rotate(90, expand=True)
-    image.paste(rotated, (8, top + plot_h // 2 - rotated.height // 2))
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG")
-    return path

@@ -182,7 +182,6 @@ class EvaluationReport(BaseModel):
                 },
             }
 
-        choice = choose_threshold(self.calibration_pairs, target_error_rate)
         return {
             "scored_documents": self.scored_documents,
             "missing_documents": self.missing,
@@ -210,32 +209,36 @@ class EvaluationReport(BaseModel):
                 "routed_to_review": self.inconsistent_routed_to_review,
                 "not_routed": self.inconsistent_not_routed,
             },
-            "calibration": {
-                "expected_calibration_error": round(expected_calibration_error(self.calibration_pairs, bins), 4),
-                "bins": [
-                    {
-                        "lower": round(item.lower, 4),
-                        "upper": round(item.upper, 4),
-                        "count": item.count,
-                        "accuracy": round(item.accuracy, 4),
-                        "mean_confidence": round(item.mean_confidence, 4),
-                    }
-                    for item in reliability_bins(self.calibration_pairs, bins)
-                ],
-                "suggested_threshold": {
-                    "target_error_rate": choice.target_error_rate,
-                    "threshold": choice.threshold,
-                    "straight_through_rate": round(choice.straight_through_rate, 4),
-                    "error_rate": round(choice.error_rate, 4),
-                    "accepted": choice.accepted,
-                    "documents": choice.documents,
-                },
-                "points": [point.model_dump() for point in self.calibration],
-            },
+            "calibration": self._calibration_json(target_error_rate, bins),
             "field_failures": [
                 {"field": name, "wrong": wrong, "scored": scored} for name, wrong, scored in self.field_failures()
             ],
             "mismatches": self.mismatches,
+        }
+
+    def _calibration_json(self, target_error_rate: float, bins: int) -> dict[str, Any]:
+        choice = choose_threshold(self.calibration_pairs, target_error_rate)
+        return {
+            "expected_calibration_error": round(expected_calibration_error(self.calibration_pairs, bins), 4),
+            "bins": [
+                {
+                    "lower": round(item.lower, 4),
+                    "upper": round(item.upper, 4),
+                    "count": item.count,
+                    "accuracy": round(item.accuracy, 4),
+                    "mean_confidence": round(item.mean_confidence, 4),
+                }
+                for item in reliability_bins(self.calibration_pairs, bins)
+            ],
+            "suggested_threshold": {
+                "target_error_rate": choice.target_error_rate,
+                "threshold": choice.threshold,
+                "straight_through_rate": round(choice.straight_through_rate, 4),
+                "error_rate": round(choice.error_rate, 4),
+                "accepted": choice.accepted,
+                "documents": choice.documents,
+            },
+            "points": [point.model_dump() for point in self.calibration],
         }
 
 
@@ -448,6 +451,37 @@ def evaluate_output(out_dir: Path) -> EvaluationReport:
     return evaluate(None, out_dir)
 
 
+def _score_fields(
+    report: EvaluationReport,
+    groups: list[GroupScore],
+    truth: dict[str, Any],
+    row: dict[str, Any] | None,
+    where: dict[str, str],
+) -> bool:
+    """Score each header field of one document; true when a scored field is wrong (mismatches noted)."""
+    any_wrong = False
+    for field in REPORTED_FIELDS:
+        if field not in truth:
+            continue
+        correct = row is not None and values_match(field, row.get(field), truth[field])
+        for group in groups:
+            group.add(field, correct)
+        if correct:
+            continue
+        if field in SCORED_HEADER_FIELDS:
+            any_wrong = True
+        if row is not None:
+            report.mismatches.append(
+                {
+                    **where,
+                    "field": field,
+                    "predicted": None if row.get(field) is None else str(row.get(field)),
+                    "expected": truth[field],
+                }
+            )
+    return any_wrong
+
+
 def _score_document(
     report: EvaluationReport,
     truth_file: Path,
@@ -469,28 +503,7 @@ def _score_document(
     accepted = status == "accepted"
     report.accepted_documents += int(accepted)
 
-    any_wrong = False
-    for field in REPORTED_FIELDS:
-        if field not in truth:
-            continue
-        correct = row is not None and values_match(field, row.get(field), truth[field])
-        for group in groups:
-            group.add(field, correct)
-        if correct:
-            continue
-        if field in SCORED_HEADER_FIELDS:
-            any_wrong = True
-        if row is not None:
-            report.mismatches.append(
-                {
-                    "source": source,
-                    "kind": kind,
-                    "layout": layout,
-                    "field": field,
-                    "predicted": None if row.get(field) is None else str(row.get(field)),
-                    "expected": truth[field],
-                }
-            )
+    any_wrong = _score_fields(report, groups, truth, row, {"source": source, "kind": kind, "layout": layout})
     report.accepted_with_wrong_field += int(accepted and any_wrong)
 
     truth_items = truth.get("line_items")

@@ -12,8 +12,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flows.runtime import configure_prefect_environment
+
+if TYPE_CHECKING:
+    # What add_subparsers returns: each command adds its parser to it.
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -68,10 +73,7 @@ def _add_extractor_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--max-cost", type=_usd, metavar="USD", help="stop model calls once this much is spent")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_run_command(commands: Subcommands) -> None:
     run = commands.add_parser("run", help="process invoices into OUT/invoices and a review queue")
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or glob patterns")
     run.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
@@ -90,10 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_extractor_options(run)
 
+
+def _add_vlm_check_command(commands: Subcommands) -> None:
     check = commands.add_parser("vlm-check", help="send one page image to the Anthropic API and show the answer")
     check.add_argument("image", metavar="IMAGE", help="a page image (PNG/JPEG) or a PDF (its first page)")
     check.add_argument("--model", help="model to ask (default: the tier-1 model from settings)")
 
+
+def _add_backfill_command(commands: Subcommands) -> None:
     backfill = commands.add_parser("backfill", help="process a large folder or s3:// prefix in resumable chunks")
     backfill.add_argument("source", metavar="SOURCE", help="folder or s3://bucket/prefix")
     backfill.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
@@ -112,12 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_extractor_options(backfill)
 
+
+def _add_compact_command(commands: Subcommands) -> None:
     compact = commands.add_parser("compact", help="merge small Parquet part files per partition")
     compact.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
     compact.add_argument(
         "--include-today", action="store_true", help="also today's partitions (only while no ingest is running)"
     )
 
+
+def _add_dev_commands(commands: Subcommands) -> None:
     samples = commands.add_parser("samples", help="write generated sample invoices with ground truth")
     samples.add_argument("directory")
     samples.add_argument("--count", type=int, default=24)
@@ -140,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--prior-strength", type=float, default=10.0, help="documents' worth of trust kept in the raw score"
     )
+
+
+def _add_review_commands(commands: Subcommands) -> None:
     review = commands.add_parser("review", help="the human-review queue: web UI and terminal commands")
     actions = review.add_subparsers(dest="review_command", required=True)
     serve = actions.add_parser("serve", help="serve the reviewer web UI")
@@ -166,8 +179,23 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (serve, approve, reject):
         sub.add_argument("--reviewer", help="name recorded with decisions (default: LEDGERLENS_REVIEWER or login)")
 
+
+def _add_export_command(commands: Subcommands) -> None:
     export = commands.add_parser("export", help="write OUT/export/: invoices with review decisions applied")
     export.add_argument("--out", required=True, help="output folder of `ledgerlens run`")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    _add_run_command(commands)
+    _add_vlm_check_command(commands)
+    _add_backfill_command(commands)
+    _add_compact_command(commands)
+    _add_dev_commands(commands)
+    _add_review_commands(commands)
+    _add_export_command(commands)
     return parser
 
 

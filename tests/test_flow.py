@@ -130,6 +130,23 @@ def test_samples_cli_writes_truth(tmp_path: Path) -> None:
         assert truth["document"] == pdf.name
 
 
+def test_run_scores_against_truth_only_when_asked(tmp_path: Path) -> None:
+    from devtools.samples import generate_sample
+
+    (tmp_path / "in").mkdir()
+    pdf = generate_sample(tmp_path / "in", 0, seed=5)  # writes <stem>.truth.json beside it
+    assert pdf.with_name(f"{pdf.stem}.truth.json").exists()
+    command = [sys.executable, "-m", "flows.cli", "run", str(pdf), "--out", str(tmp_path / "out"), "--quiet"]
+    plain = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+    assert plain.returncode == 0, plain.stderr
+    assert "pages/minute" in plain.stdout
+    assert "accuracy" not in plain.stdout  # a production run never reads ground truth
+    scored = subprocess.run([*command, "--score-truth"], capture_output=True, text=True, check=False, timeout=300)
+    assert scored.returncode == 0, scored.stderr
+    assert "Header-field accuracy against the samples' ground truth" in scored.stdout
+    assert "Auto-accepted:" in scored.stdout and "/1 (" in scored.stdout
+
+
 def test_run_publishes_counts_artifact(ingested: tuple[Path, list[Path], object]) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey

@@ -16,6 +16,7 @@ from schemas.models import (
     Severity,
     TextSource,
     ValidationIssue,
+    VendorEvidence,
     Word,
 )
 from schemas.review import (
@@ -51,5 +52,6 @@ __all__ = [
     "Severity",
     "TextSource",
     "ValidationIssue",
+    "VendorEvidence",
     "Word",
 ]

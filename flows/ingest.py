@@ -42,8 +42,10 @@ from pipeline.storage import (
     upload_tree,
     vlm_cache_root,
 )
+from pipeline.vendors import VendorStore, learn_from_decisions
 from pipeline.vlm.cascade import VlmSession, lookup_session, register_session, release_session
 from schemas import Document, ExtractionRecord
+from schemas.vendors import VendorProfile
 
 FLUSH_EVERY = 20
 
@@ -73,6 +75,10 @@ class RunSummary(BaseModel):
     vlm_budget_stopped: bool = False
     vlm_batches: int = 0  # Message Batches submitted or resumed (backfill --vlm-batch)
     vlm_batch_requests: int = 0  # model answers that came from them (included in vlm_calls)
+    vendor_profiles: int = 0  # vendor profiles known when the run started (after learning)
+    vendor_decisions_learned: int = 0  # review decisions applied to profiles at the start of the run
+    vendor_profile_matches: int = 0  # records a profile was applied to
+    vlm_calls_saved: int = 0  # records the model would have read without their vendor profile
 
     @property
     def pages_per_minute(self) -> float:
@@ -98,9 +104,14 @@ def _retry_transient(task: object, task_run: object, state: object) -> bool:
     task_run_name="process-{document.source}",
 )
 def process_document_task(
-    document: Document, settings: Settings, out_dir: str, vlm_session: str | None = None
+    document: Document,
+    settings: Settings,
+    out_dir: str,
+    vlm_session: str | None = None,
+    vendors: list[VendorProfile] | None = None,
 ) -> ExtractionRecord:
-    return process_anywhere(document, settings, out_dir, lookup_session(vlm_session) if vlm_session else None)
+    vlm = lookup_session(vlm_session) if vlm_session else None
+    return process_anywhere(document, settings, out_dir, vlm, vendors)
 
 
 def make_scratch(settings: Settings, prefix: str) -> Path:
@@ -111,13 +122,19 @@ def make_scratch(settings: Settings, prefix: str) -> Path:
 
 
 def process_anywhere(
-    document: Document, settings: Settings, out_dir: str, vlm: VlmSession | None = None
+    document: Document,
+    settings: Settings,
+    out_dir: str,
+    vlm: VlmSession | None = None,
+    vendors: list[VendorProfile] | None = None,
 ) -> ExtractionRecord:
     """Process one document on whichever machine runs the task: fetch an S3 input whose scratch copy is not
     here (another Dask worker), and upload page previews when OUT is on S3."""
     fetch = is_s3(document.source) and not Path(document.local_path).is_file()
     if not fetch and not is_s3(out_dir):
-        return process_document(document, settings, Path(out_dir), vlm=vlm)  # all local: nothing to stage
+        return process_document(
+            document, settings, Path(out_dir), vlm=vlm, vendors=vendors
+        )  # all local: nothing to stage
     staging = make_scratch(settings, "ll-io-")
     try:
         if fetch:
@@ -128,8 +145,8 @@ def process_anywhere(
                 return failed_record(document, str(exc))
             document = document.model_copy(update={"local_path": str(local)})
         if not is_s3(out_dir):
-            return process_document(document, settings, Path(out_dir), vlm=vlm)
-        record = process_document(document, settings, staging / "out", vlm=vlm)
+            return process_document(document, settings, Path(out_dir), vlm=vlm, vendors=vendors)
+        record = process_document(document, settings, staging / "out", vlm=vlm, vendors=vendors)
         previews = staging / "out" / PREVIEWS_DIR
         if previews.is_dir():
             upload_tree(previews, join_location(out_dir, PREVIEWS_DIR), settings)
@@ -226,6 +243,8 @@ class Batch:
     total: int | None = None  # inputs this run expects; None: the documents left to process in this batch
     count_skipped: bool = False  # progress counts inputs already done (backfills) as well as processed ones
     vlm_token: str | None = None  # the run's VLM session (shared budget and cache), looked up by the tasks
+    vendors: VendorStore | None = None  # OUT/vendors/: profiles used and evidence kept
+    profiles: list[VendorProfile] = field(default_factory=list)
 
     def progress(self) -> int:
         skipped = self.summary.skipped_existing if self.count_skipped else 0
@@ -233,6 +252,8 @@ class Batch:
 
 
 def _flush(batch: Batch, buffer: list[ExtractionRecord]) -> None:
+    if batch.vendors is not None:  # evidence first: a decision on a written record can always be learned
+        batch.vendors.append_evidence(r.vendor_evidence for r in buffer if r.vendor_evidence is not None)
     batch.summary.written += batch.sink.write(buffer)
     batch.summary.queued_for_review += batch.queue.enqueue(buffer)
     buffer.clear()
@@ -243,6 +264,9 @@ def _account(batch: Batch, record: ExtractionRecord, buffer: list[ExtractionReco
     batch.counts[record.status.value] += 1
     batch.summary.pages += record.page_count
     batch.summary.processed += 1
+    if record.vendor_evidence is not None and record.vendor_evidence.profile_id is not None:
+        batch.summary.vendor_profile_matches += 1
+        batch.summary.vlm_calls_saved += record.vendor_evidence.model_call_saved
     _notify(batch.progress(), batch.total or 0, record)
     if len(buffer) >= FLUSH_EVERY:
         _flush(batch, buffer)
@@ -265,7 +289,7 @@ def process_batch(batch: Batch, found: Identified) -> None:
     for failure in fresh_failures:
         _account(batch, failure, buffer)
     futures = {
-        process_document_task.submit(document, batch.settings, batch.out, batch.vlm_token): document
+        process_document_task.submit(document, batch.settings, batch.out, batch.vlm_token, batch.profiles): document
         for document in todo
     }
     for future in as_completed(list(futures)):
@@ -283,7 +307,18 @@ def open_batch(out_dir: str, settings: Settings) -> Batch:
     sink = ParquetSink(out_dir, settings)
     summary = RunSummary(out_dir=out_dir, discovered=0, skipped_existing=0, processed=0, written=0)
     summary.review_db = str(review_db)
-    return Batch(sink=sink, queue=SQLiteReviewStore(review_db), settings=settings, out=out_dir, summary=summary)
+    batch = Batch(sink=sink, queue=SQLiteReviewStore(review_db), settings=settings, out=out_dir, summary=summary)
+    open_vendor_memory(batch)
+    return batch
+
+
+def open_vendor_memory(batch: Batch) -> None:
+    """Learn from the decisions made since the last run, then use the profiles for this run."""
+    batch.vendors = VendorStore(batch.out, batch.settings)
+    report = learn_from_decisions(batch.vendors)
+    batch.profiles = report.profiles
+    batch.summary.vendor_profiles = len(report.profiles)
+    batch.summary.vendor_decisions_learned = report.learned
 
 
 def start_vlm_session(batch: Batch) -> VlmSession | None:

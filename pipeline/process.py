@@ -28,8 +28,10 @@ from pipeline.render import (
 )
 from pipeline.route import route_record
 from pipeline.validate import validate_invoice
+from pipeline.vendors.memory import use_vendor_memory
 from pipeline.vlm.cascade import SecondReading, VlmSession, page_images, read_with_models, vlm_failure
 from schemas import Document, ExtractionRecord, ExtractionResult, PageText, RecordStatus, ValidationIssue
+from schemas.vendors import VendorProfile
 
 
 def failed_record(document: Document, error: str, page_count: int = 0) -> ExtractionRecord:
@@ -141,13 +143,35 @@ def first_reading(
     return pages, cleaned_images, _routed(document, len(pages), extract_invoice(pages), [], settings)
 
 
+def _remembered(
+    document: Document, pages: list[PageText], settings: Settings, profiles: list[VendorProfile]
+) -> tuple[ExtractionResult, list[ValidationIssue], ExtractionRecord]:
+    """Rules extraction with the vendor memory applied, routed; the record carries the vendor evidence.
+    With the model in play, it notes whether the profile made the model call unnecessary."""
+    plain = extract_invoice(pages)
+    calibration = load_calibration(settings.calibration_file)
+    extraction, issues, evidence = use_vendor_memory(document.document_id, pages, plain, profiles, calibration)
+    routed = _routed(document, len(pages), extraction, issues, settings)
+    if evidence.profile_id is not None and settings.resolved_extractor() != "ocr":
+        evidence.model_call_saved = model_wanted(
+            settings, _routed(document, len(pages), plain, [], settings)
+        ) and not model_wanted(settings, routed)
+    routed.vendor_evidence = evidence
+    return extraction, issues, routed
+
+
 def process_document(
-    document: Document, settings: Settings, out_dir: Path | None = None, vlm: VlmSession | None = None
+    document: Document,
+    settings: Settings,
+    out_dir: Path | None = None,
+    vlm: VlmSession | None = None,
+    vendors: list[VendorProfile] | None = None,
 ) -> ExtractionRecord:
     """The record for one document; with out_dir, its page previews are kept there as settings say.
 
     With the hybrid or vlm extractor, `vlm` is the run's shared session (cache, budget, client); without
-    one a session for this document alone is opened, its cache under out_dir.
+    one a session for this document alone is opened, its cache under out_dir. `vendors` are the run's
+    vendor profiles (pipeline/vendors/).
     """
     started = time.perf_counter()
     base = settings.scratch_dir
@@ -170,8 +194,8 @@ def process_document(
             )
             record.processing_seconds = time.perf_counter() - started
             return record
-        extraction = extract_invoice(pages)
-        routed = _routed(document, len(pages), extraction, [], settings)
+        extraction, vendor_issues, routed = _remembered(document, pages, settings, vendors or [])
+        evidence = routed.vendor_evidence
         mode = settings.resolved_extractor()
         if mode != "ocr":
             if model_wanted(settings, routed):
@@ -183,12 +207,15 @@ def process_document(
                     reading = SecondReading(
                         issues=[vlm_failure(f"The pages could not be prepared for the model: {exc}")]
                     )
-                routed = _routed(document, len(pages), reading.result or extraction, reading.issues, settings)
+                routed = _routed(
+                    document, len(pages), reading.result or extraction, [*vendor_issues, *reading.issues], settings
+                )
                 routed.vlm_models = reading.models
                 routed.vlm_input_tokens = reading.input_tokens
                 routed.vlm_output_tokens = reading.output_tokens
                 routed.vlm_cost_usd = reading.cost_usd
             routed.extractor = mode
+        routed.vendor_evidence = evidence
         if out_dir is not None and keeps_previews(routed.status, settings.keep_page_images):
             numbers = [page.page_no for page in pages]
             write_page_previews(

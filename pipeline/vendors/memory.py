@@ -198,3 +198,20 @@ def apply_profile(
     invoice = extraction.invoice.model_validate({**extraction.invoice.model_dump(), **values})
     result = extraction.model_copy(update={"fields": fields, "invoice": invoice})
     return result, [issue] if issue is not None else []
+
+
+def use_vendor_memory(
+    document_id: str,
+    pages: list[PageText],
+    extraction: ExtractionResult,
+    profiles: list[VendorProfile],
+    calibration: CalibrationTable | None,
+) -> tuple[ExtractionResult, list[ValidationIssue], VendorEvidence]:
+    """Match the document against the profiles and apply the one that owns it; the evidence is returned
+    either way, so a later decision on this document can be learned from."""
+    evidence, layouts = document_evidence(document_id, pages)
+    match = match_profile(evidence, profiles)
+    result, issues = apply_profile(extraction, layouts, match, calibration)
+    if match.profile is not None:
+        evidence.profile_id = match.profile.profile_id
+    return result, issues, evidence

@@ -315,6 +315,8 @@ def open_batch(out_dir: str, settings: Settings) -> Batch:
 def open_vendor_memory(batch: Batch) -> None:
     """Learn from the decisions made since the last run, then use the profiles for this run."""
     batch.vendors = VendorStore(batch.out, batch.settings)
+    if not batch.settings.vendor_memory:
+        return  # evidence is still kept, so turning the memory on later learns from today's decisions
     report = learn_from_decisions(batch.vendors)
     batch.profiles = report.profiles
     batch.summary.vendor_profiles = len(report.profiles)

@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dev_commands(commands)
     _add_review_commands(commands)
     _add_export_command(commands)
+    from flows.vendors_cli import add_vendors_command
+
+    add_vendors_command(commands)
     return parser
 
 
@@ -445,6 +448,12 @@ def command_export(args: argparse.Namespace) -> int:
     return run_export(args)
 
 
+def command_vendors(args: argparse.Namespace) -> int:
+    from flows.vendors_cli import run_vendors_command
+
+    return run_vendors_command(args)
+
+
 def command_vlm_check(args: argparse.Namespace) -> int:
     """One page to the real API (needs ANTHROPIC_API_KEY): the parsed answer, tokens and cost."""
     from pipeline.errors import LedgerlensError
@@ -476,6 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "review": command_review,
         "export": command_export,
         "vlm-check": command_vlm_check,
+        "vendors": command_vendors,
     }
     return handlers[args.command](args)
 

@@ -5,10 +5,10 @@ is processed in date order, in batches, with `ledgerlens run`. Between batches a
 approves every queued record with its truth values (`ledgerlens review approve ID --set field=value ...`),
 so the next run learns from those decisions. Per batch it reports straight-through rate, auto-accept
 error (accepted records with any header field wrong), the same split by the vendor's 1st / 2nd / 3rd+
-invoice, and header corrections per 100 documents. With --baseline the same stream runs a second time with
+invoice, and header corrections per 100 documents. With --arms memory,baseline the same stream runs a second time with
 LEDGERLENS_VENDOR_MEMORY=false, for the "first invoice no worse than without profiles" comparison.
 
-    .venv/bin/python benchmarks/vendor_memory.py --vendors 24 --per-vendor 10 --batches 8 --baseline
+    .venv/bin/python benchmarks/vendor_memory.py --vendors 24 --per-vendor 10 --batches 8 --arms memory,baseline
 """
 
 from __future__ import annotations
@@ -172,7 +172,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2027)
     parser.add_argument("--scan-every", type=int, default=8, help="every Nth invoice of a vendor arrives scanned")
     parser.add_argument("--work", type=Path, default=None, help="working folder (default: a temp dir, removed)")
-    parser.add_argument("--baseline", action="store_true", help="also run the stream without vendor memory")
+    parser.add_argument(
+        "--arms",
+        default="memory",
+        help="comma-separated: memory (profiles on), baseline (LEDGERLENS_VENDOR_MEMORY=false); default memory",
+    )
     return parser.parse_args()
 
 
@@ -184,8 +188,9 @@ def main() -> int:
     scans = sum(item.kind != "born_digital" for item in plan)
     print(f"Stream: {len(plan)} invoices from {args.vendors} vendors ({scans} scanned), {args.batches} batches")
     started = time.perf_counter()
-    arms = [("with vendor memory", True)] + ([("without vendor memory (baseline)", False)] if args.baseline else [])
-    for title, memory in arms:
+    titles = {"memory": ("with vendor memory", True), "baseline": ("without vendor memory (baseline)", False)}
+    for arm in args.arms.split(","):
+        title, memory = titles[arm.strip()]
         print_table(title, run_stream(plan, inputs, work, args.batches, memory))
     print(f"\nWall time {time.perf_counter() - started:.0f} s (2 shared cores: noisy)")
     if args.work is None:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.validate import money, validate_invoice
+from pipeline.money import format_money as money
+from pipeline.validate import validate_invoice
 from schemas import Invoice, LineItem, Severity, ValidationIssue
 
 TODAY = date(2024, 6, 1)

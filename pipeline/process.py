@@ -31,7 +31,6 @@ from pipeline.validate import validate_invoice
 from pipeline.vlm.cascade import SecondReading, VlmSession, page_images, read_with_models, vlm_failure
 from schemas import Document, ExtractionRecord, ExtractionResult, PageText, RecordStatus, ValidationIssue
 
-
 NO_TEXT_MESSAGE = "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan at 300 dpi."
 
 

@@ -34,8 +34,7 @@ from pipeline.money import (
     totals_agree,
 )
 from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
-from schemas import ExtractionResult, FieldValue, Invoice, PageText, TextSource, ValidationIssue
-from schemas.codes import IssueCode
+from schemas import ExtractionResult, FieldValue, Invoice, IssueCode, PageText, TextSource, ValidationIssue
 
 EXTRACTOR_NAME = "rules"
 _AMOUNT_FIELDS = ("subtotal", "tax", "total")
@@ -251,11 +250,11 @@ def _reconciled_items(
 
 
 def _amount_confidences(
-    money: dict[str, Candidate | None], sums_ok: bool, items_ok: bool, items_sum: Decimal | None
+    chosen_amounts: dict[str, Candidate | None], sums_ok: bool, items_ok: bool, items_sum: Decimal | None
 ) -> dict[str, float]:
     confidences: dict[str, float] = {}
     for name in _AMOUNT_FIELDS:
-        picked = money[name]
+        picked = chosen_amounts[name]
         if picked is not None:
             # Two independent readings agreeing (labels and arithmetic) is strong evidence.
             boost = 0.98 if sums_ok and (items_ok or items_sum is None) else 0.9 if sums_ok or items_ok else 0.0
@@ -325,10 +324,10 @@ def _no_items_issue() -> ValidationIssue:
     )
 
 
-def _repaired_amount_issues(money: dict[str, Candidate | None]) -> list[ValidationIssue]:
+def _repaired_amount_issues(chosen_amounts: dict[str, Candidate | None]) -> list[ValidationIssue]:
     issues: list[ValidationIssue] = []
     for name in _AMOUNT_FIELDS:
-        picked = money[name]
+        picked = chosen_amounts[name]
         if picked is not None and picked.read_as is not None:
             # A changed digit may be an OCR slip or a real error on the invoice: a person decides.
             issues.append(
@@ -365,8 +364,8 @@ def _unreadable_value_issues(
 
 
 def _text_source(pages: list[PageText]) -> TextSource:
-    every_page_has_text = pages and all(p.source is TextSource.TEXT_LAYER for p in pages)
-    return TextSource.TEXT_LAYER if every_page_has_text else TextSource.OCR
+    all_text_layer = bool(pages) and all(p.source is TextSource.TEXT_LAYER for p in pages)
+    return TextSource.TEXT_LAYER if all_text_layer else TextSource.OCR
 
 
 def extract_invoice(pages: list[PageText]) -> ExtractionResult:
@@ -377,24 +376,24 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     by_field, unread = _field_candidates(index, style)
     item_rows, item_issues, items_sum = _reconciled_items(index, style, by_field)
 
-    money, sums_ok, items_ok = resolve_amounts(by_field, items_sum, len(pages))
-    confidences = _amount_confidences(money, sums_ok, items_ok, items_sum)
+    chosen_amounts, sums_ok, items_ok = resolve_amounts(by_field, items_sum, len(pages))
+    confidences = _amount_confidences(chosen_amounts, sums_ok, items_ok, items_sum)
     chosen: dict[str, Candidate | None] = {
-        **money,
+        **chosen_amounts,
         **_choose_dates(by_field, index, style, confidences),
         **_choose_parties(by_field, index),
     }
 
     fields = {name: _field_value(name, c, confidences.get(name)) for name, c in chosen.items() if c is not None}
     values: dict[str, object] = {name: c.value for name, c in chosen.items() if c is not None}
-    currency = _currency_field(index, money["total"])
+    currency = _currency_field(index, chosen_amounts["total"])
     if currency is not None:
         fields["currency"], values["currency"] = currency, currency.value
     if item_rows:
         fields["line_items"] = _line_items_field(item_rows, items_ok)
 
     issues: list[ValidationIssue] = [*item_issues, *([] if item_rows else [_no_items_issue()])]
-    issues += _repaired_amount_issues(money)
+    issues += _repaired_amount_issues(chosen_amounts)
     issues += _unreadable_value_issues(by_field, unread, values)
     invoice = Invoice.model_validate({**values, "line_items": [row.item for row in item_rows]})
     return ExtractionResult(

@@ -12,9 +12,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from schemas.codes import IssueCode
 from schemas.models import VendorEvidence
 
-__all__ = ["FieldHint", "IdentifierKind", "VendorEvidence", "VendorIssueCode", "VendorMatch", "VendorProfile"]
+__all__ = ["FieldHint", "IdentifierKind", "VendorEvidence", "VendorMatch", "VendorProfile"]
 
 
 class IdentifierKind(StrEnum):
@@ -26,12 +27,6 @@ class IdentifierKind(StrEnum):
 
 
 STRONG_IDENTIFIERS = frozenset({IdentifierKind.VAT, IdentifierKind.IBAN, IdentifierKind.REGISTER})
-
-
-class VendorIssueCode(StrEnum):
-    PROFILE_CONFLICT = "vendor_profile_conflict"  # two profiles claim one identifier
-    LAYOUT_MISMATCH = "vendor_layout_mismatch"  # identifier matches, layout does not
-    NAME_CONTRADICTS = "vendor_name_contradicts_profile"  # the page names another vendor
 
 
 class FieldHint(BaseModel):
@@ -64,5 +59,5 @@ class VendorMatch(BaseModel):
     """The outcome of matching one document against the profiles."""
 
     profile: VendorProfile | None = None
-    conflict_code: VendorIssueCode | None = None
+    conflict_code: IssueCode | None = None
     message: str | None = None

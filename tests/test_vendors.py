@@ -21,7 +21,8 @@ from pipeline.process import process_document
 from pipeline.vendors import VendorStore, learn_decision, learn_from_decisions
 from pipeline.vendors.identifiers import iban_is_valid, identifiers_in_text
 from schemas import ExtractionRecord, Invoice, RecordStatus, VendorEvidence
-from schemas.vendors import VendorIssueCode, VendorProfile
+from schemas.codes import IssueCode
+from schemas.vendors import VendorProfile
 from tests.s3_support import bucket, moto_s3  # noqa: F401
 
 HEADER = ("vendor_name", "customer_name", "invoice_number", "invoice_date", "due_date", "currency")
@@ -136,20 +137,20 @@ def test_conflicts_go_to_review_with_a_reason(stream: tuple[Path, dict]) -> None
     )
     assert len(profiles) == 2
     record = process(third, profiles)
-    assert VendorIssueCode.PROFILE_CONFLICT.value in _codes(record)
+    assert IssueCode.VENDOR_PROFILE_CONFLICT.value in _codes(record)
     assert record.status is RecordStatus.NEEDS_REVIEW
     assert any("forget" in reason for reason in record.review_reasons)
     # The vendor name on the page contradicts the profile.
     renamed = learned(first, name="Somebody Else Ltd")
     record = process(third, renamed)
-    assert VendorIssueCode.NAME_CONTRADICTS.value in _codes(record)
+    assert IssueCode.VENDOR_NAME_CONTRADICTS_PROFILE.value in _codes(record)
     assert record.status is RecordStatus.NEEDS_REVIEW
     # The identifier matches but the layout is another vendor's.
     foreign = learned(path_of(stream, 1, 0))[0]
     own_ids = evidence_of(process(first)).identifiers
     impostor = foreign.model_copy(update={"identifiers": own_ids, "vendor_name": truth_of(first).vendor_name})
     record = process(third, [impostor])
-    assert VendorIssueCode.LAYOUT_MISMATCH.value in _codes(record)
+    assert IssueCode.VENDOR_LAYOUT_MISMATCH.value in _codes(record)
     assert record.status is RecordStatus.NEEDS_REVIEW
 
 

@@ -17,11 +17,13 @@ from decimal import Decimal
 
 from pipeline.calibration import CalibrationTable
 from pipeline.extract.layout import PageLayout, build_layout
+from pipeline.money import totals_agree
 from pipeline.vendors.identifiers import fingerprint_overlap, layout_fingerprint, page_identifiers
 from pipeline.vendors.learn import MIN_FINGERPRINT, claims, name_key, page_style
 from pipeline.vendors.places import AMOUNT_FIELDS, Found, find_at_place, same_value
 from schemas import ExtractionResult, FieldValue, PageText, Severity, ValidationIssue, VendorEvidence
-from schemas.vendors import VendorIssueCode, VendorMatch, VendorProfile
+from schemas.codes import IssueCode
+from schemas.vendors import VendorMatch, VendorProfile
 
 # Share of the page's fingerprint words a profile must find to count as the same layout.
 LAYOUT_MATCH = 0.5
@@ -43,7 +45,7 @@ def document_evidence(document_id: str, pages: list[PageText]) -> tuple[VendorEv
     return evidence, layouts
 
 
-def _conflict(code: VendorIssueCode, message: str) -> VendorMatch:
+def _conflict(code: IssueCode, message: str) -> VendorMatch:
     return VendorMatch(conflict_code=code, message=message)
 
 
@@ -56,7 +58,7 @@ def match_profile(evidence: VendorEvidence, profiles: list[VendorProfile]) -> Ve
         shared = sorted(set(claimants[0].identifiers) & set(claimants[1].identifiers) & set(evidence.identifiers))
         names = ", ".join(f"{p.profile_id} ({p.vendor_name})" for p in claimants)
         return _conflict(
-            VendorIssueCode.PROFILE_CONFLICT,
+            IssueCode.VENDOR_PROFILE_CONFLICT,
             f"Vendor profiles {names} both claim {', '.join(shared) or 'this page'}: check the vendor, then "
             "remove the wrong profile with `ledgerlens vendors forget ID`.",
         )
@@ -64,7 +66,7 @@ def match_profile(evidence: VendorEvidence, profiles: list[VendorProfile]) -> Ve
     overlap = fingerprint_overlap(profile.fingerprint, evidence.fingerprint)
     if len(profile.fingerprint) >= MIN_FINGERPRINT and overlap < LAYOUT_MATCH:
         return _conflict(
-            VendorIssueCode.LAYOUT_MISMATCH,
+            IssueCode.VENDOR_LAYOUT_MISMATCH,
             f"The page carries an identifier of vendor profile {profile.profile_id} ({profile.vendor_name}) but "
             f"its layout differs ({overlap:.0%} of the known words in place): check that the vendor is right.",
         )
@@ -103,7 +105,7 @@ def _arithmetic_holds(fields: dict[str, FieldValue]) -> bool:
     if any(field is None or field.value is None for field in values):
         return True  # nothing to contradict
     subtotal, tax, total = (Decimal(field.value) for field in values if field is not None and field.value)
-    return abs(subtotal + tax - total) <= Decimal("0.01")
+    return totals_agree(subtotal, tax, total)
 
 
 def _printed_name(layouts: list[PageLayout], name: str) -> Found | None:
@@ -133,7 +135,7 @@ def _apply_vendor_name(
     if printed is None:
         if current is not None and current.value and not agrees:
             return ValidationIssue(
-                code=VendorIssueCode.NAME_CONTRADICTS.value,
+                code=IssueCode.VENDOR_NAME_CONTRADICTS_PROFILE,
                 message=f"The page names the vendor {current.value!r}, but its identifiers belong to vendor "
                 f"profile {profile.profile_id} ({profile.vendor_name!r}), whose name is not printed: check the vendor.",
                 field="vendor_name",
@@ -173,8 +175,8 @@ def _apply_places(
 
 
 def _conflict_issue(match: VendorMatch) -> ValidationIssue:
-    code = match.conflict_code or VendorIssueCode.PROFILE_CONFLICT
-    return ValidationIssue(code=code.value, message=match.message or code.value, field="vendor_name")
+    code = match.conflict_code or IssueCode.VENDOR_PROFILE_CONFLICT
+    return ValidationIssue(code=code, message=match.message or code.value, field="vendor_name")
 
 
 def apply_profile(

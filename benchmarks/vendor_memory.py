@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,34 @@ def run_stream(plan: list[StreamInvoice], inputs: Path, work: Path, batches: int
     return results
 
 
+def rescore(work: Path, memory: bool) -> list[BatchResult]:
+    """The table of a finished or interrupted run from its output: batches found, corrections from reviews/."""
+    out = work / ("out-memory" if memory else "out-baseline")
+    reviews = pq.read_table(out / "reviews").to_pylist() if (out / "reviews").is_dir() else []
+    rows = read_rows(out)
+    corrections: dict[str, int] = {}
+    for review in reviews:
+        if review["field"] in HEADER_FIELDS:
+            corrections[review["document_id"]] = corrections.get(review["document_id"], 0) + 1
+    results = []
+    for folder in sorted(work.glob("batch-*")):
+        stems = sorted(path.stem for path in folder.glob("*.pdf"))
+        if not stems or any(stem not in rows for stem in stems):
+            break
+        items = [item_of(stem) for stem in stems]
+        result = score_batch(int(folder.name.split("-")[1]), items, work / "stream", out)
+        result.all.corrections = sum(corrections.get(rows[stem]["document_id"], 0) for stem in stems)
+        results.append(result)
+    return results
+
+
+def item_of(stem: str) -> StreamInvoice:
+    day, vendor, rank, kind = stem.split("-", 3)
+    return StreamInvoice(
+        int(vendor[1:]), int(rank[1:]), date.fromisoformat(f"{day[:4]}-{day[4:6]}-{day[6:]}"), kind, stem
+    )  # type: ignore[arg-type]
+
+
 def print_table(title: str, results: list[BatchResult]) -> None:
     print(f"\n### {title}\n")
     header = ["batch", "docs", "straight-through", "auto-accept error"]
@@ -172,6 +201,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2027)
     parser.add_argument("--scan-every", type=int, default=8, help="every Nth invoice of a vendor arrives scanned")
     parser.add_argument("--work", type=Path, default=None, help="working folder (default: a temp dir, removed)")
+    parser.add_argument("--rescore", action="store_true", help="only print the tables of the runs under --work")
     parser.add_argument(
         "--arms",
         default="memory",
@@ -183,12 +213,17 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="ll-vendor-bench-"))
+    titles = {"memory": ("with vendor memory", True), "baseline": ("without vendor memory (baseline)", False)}
+    if args.rescore:
+        for arm in args.arms.split(","):
+            title, memory = titles[arm.strip()]
+            print_table(title, rescore(work, memory))
+        return 0
     inputs = work / "stream"
     plan = generate_vendor_stream(inputs, args.vendors, args.per_vendor, args.seed, args.scan_every)
     scans = sum(item.kind != "born_digital" for item in plan)
     print(f"Stream: {len(plan)} invoices from {args.vendors} vendors ({scans} scanned), {args.batches} batches")
     started = time.perf_counter()
-    titles = {"memory": ("with vendor memory", True), "baseline": ("without vendor memory (baseline)", False)}
     for arm in args.arms.split(","):
         title, memory = titles[arm.strip()]
         print_table(title, run_stream(plan, inputs, work, args.batches, memory))

@@ -71,6 +71,12 @@ def print_summary(summary: RunSummary) -> None:
                 "[yellow]The --max-cost budget was reached: later records kept their OCR reading and went to "
                 "review.[/yellow]"
             )
+    if summary.vendor_profiles:
+        saved = f"; model calls made unnecessary: {summary.vlm_calls_saved}" if summary.extractor != "ocr" else ""
+        console.print(
+            f"Vendor profiles: {summary.vendor_profiles} ({summary.vendor_decisions_learned} new decisions learned), "
+            f"applied to {summary.vendor_profile_matches} record(s){saved}"
+        )
     if summary.duplicate_inputs:
         console.print(
             f"[yellow]{summary.duplicate_inputs} input(s) had the same bytes as another input[/yellow]: "

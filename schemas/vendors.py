@@ -46,6 +46,7 @@ class VendorProfile(BaseModel):
 
     profile_id: str
     vendor_name: str
+    customer_name: str | None = Field(default=None, description="The customer of the last decision")
     identifiers: list[str] = Field(description="'kind:value', e.g. 'iban:DE89370400440532013000'")
     fingerprint: list[str] = Field(description="Label-like words of page 1 with their column, seen on every invoice")
     hints: dict[str, FieldHint] = Field(default_factory=dict)

@@ -101,6 +101,7 @@ def test_a_matching_profile_confirms_fields_read_on_the_page_with_profile_proven
     assert record.fields["total"].extractor == f"profile:{profile_id}"
     assert record.fields["vendor_name"].extractor == f"profile:{profile_id}"
     assert record.invoice.total == truth.total and record.invoice.invoice_number == truth.invoice_number
+    assert record.invoice.customer_name == truth.customer_name
     other = process(path_of(stream, 1, 0), profiles)
     assert evidence_of(other).profile_id is None
     assert not any(field.extractor.startswith("profile:") for field in other.fields.values())

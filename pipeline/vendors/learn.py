@@ -81,6 +81,7 @@ def _updated(profile: VendorProfile, evidence: VendorEvidence, decided: Invoice,
     return profile.model_copy(
         update={
             "vendor_name": decided.vendor_name or profile.vendor_name,
+            "customer_name": decided.customer_name or profile.customer_name,
             "identifiers": sorted(set(profile.identifiers) | set(evidence.identifiers)),
             "fingerprint": sorted(common) if len(common) >= MIN_FINGERPRINT else profile.fingerprint,
             "hints": hints,

@@ -16,12 +16,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pipeline.calibration import CalibrationTable
-from pipeline.extract.layout import PageLayout, build_layout
+from pipeline.extract.layout import PageLayout, Phrase, build_layout
 from pipeline.money import totals_agree
+from pipeline.parsing import normalise_text
 from pipeline.vendors.identifiers import fingerprint_overlap, layout_fingerprint, page_identifiers
 from pipeline.vendors.learn import MIN_FINGERPRINT, claims, name_key, page_style
 from pipeline.vendors.places import AMOUNT_FIELDS, Found, find_at_place, same_value
-from schemas import ExtractionResult, FieldValue, PageText, Severity, ValidationIssue, VendorEvidence
+from schemas import ExtractionResult, FieldValue, PageText, Severity, ValidationIssue, VendorEvidence, Word
 from schemas.codes import IssueCode
 from schemas.vendors import VendorMatch, VendorProfile
 
@@ -32,6 +33,8 @@ PLACE_EVIDENCE = 0.6
 # Each decision that confirmed a place leaves this share of the doubt.
 DOUBT_PER_DECISION = 0.2
 PROVENANCE_PREFIX = "profile:"
+# How far (page widths) a wrapped name's second line may start from its first line.
+WRAP_ALIGNMENT = 0.02
 
 
 def document_evidence(document_id: str, pages: list[PageText]) -> tuple[VendorEvidence, list[PageLayout]]:
@@ -108,18 +111,48 @@ def _arithmetic_holds(fields: dict[str, FieldValue]) -> bool:
     return totals_agree(subtotal, tax, total)
 
 
+def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
+    """Each phrase, and each phrase continued by the phrase starting at its left edge on the next row (a name
+    wrapped onto a second line)."""
+    blocks: list[tuple[list[Word], Phrase]] = []
+    for at, row in enumerate(layout.rows):
+        below = layout.rows[at + 1].phrases if at + 1 < len(layout.rows) else []
+        for phrase in row.phrases:
+            blocks.append((phrase.words, phrase))
+            blocks.extend(
+                (phrase.words + nxt.words, phrase)
+                for nxt in below
+                if abs(nxt.x0 - phrase.x0) <= WRAP_ALIGNMENT * layout.width
+            )
+    return blocks
+
+
 def _printed_name(layouts: list[PageLayout], name: str) -> Found | None:
-    """Where the page prints the profile's vendor name (a run of words of one phrase), if anywhere."""
+    """Where the page prints a name (a run of words of one phrase or of a phrase wrapped once), if anywhere."""
     wanted = name_key(name)
     size = len(wanted.split())
     for layout in layouts:
-        for row in layout.rows:
-            for phrase in row.phrases:
-                for start in range(len(phrase.words) - size + 1):
-                    words = phrase.words[start : start + size]
-                    if name_key(" ".join(w.text for w in words)) == wanted:
-                        return Found(" ".join(w.text for w in words), words, phrase)
+        for block, phrase in _blocks(layout):
+            for start in range(len(block) - size + 1):
+                words = block[start : start + size]
+                if name_key(" ".join(w.text for w in words)) == wanted:
+                    return Found(normalise_text(" ".join(w.text for w in words)), words, phrase)
     return None
+
+
+def _apply_customer_name(
+    fields: dict[str, FieldValue], layouts: list[PageLayout], profile: VendorProfile, own_of: dict[str, float]
+) -> None:
+    """The customer this vendor bills, as decided before, when the page prints it (perhaps wrapped)."""
+    printed = _printed_name(layouts, profile.customer_name) if profile.customer_name else None
+    if printed is None or profile.customer_name is None:
+        return
+    current = fields.get("customer_name")
+    agrees = current is not None and name_key(current.value) == name_key(profile.customer_name)
+    own = own_of.get("customer_name", 0.0) if agrees else PLACE_EVIDENCE
+    fields["customer_name"] = _profile_field(
+        "customer_name", printed, current, _trust(own, len(profile.learned_from)), profile
+    )
 
 
 def _apply_vendor_name(
@@ -196,6 +229,7 @@ def apply_profile(
     fields = dict(extraction.fields)
     issue = _apply_vendor_name(fields, layouts, profile, own_of)
     _apply_places(fields, layouts, profile, own_of)
+    _apply_customer_name(fields, layouts, profile, own_of)
     values = {name: field.value for name, field in fields.items() if field.extractor.startswith(PROVENANCE_PREFIX)}
     invoice = extraction.invoice.model_validate({**extraction.invoice.model_dump(), **values})
     result = extraction.model_copy(update={"fields": fields, "invoice": invoice})

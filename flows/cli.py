@@ -12,6 +12,8 @@ from pathlib import Path
 
 from flows.runtime import configure_prefect_environment
 
+Subparsers = argparse._SubParsersAction
+
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_OUTPUT = 3
@@ -65,26 +67,31 @@ def _add_extractor_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--max-cost", type=_usd, metavar="USD", help="stop model calls once this much is spent")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_run(commands: Subparsers) -> None:
     run = commands.add_parser("run", help="process invoices into OUT/invoices and a review queue")
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or glob patterns")
     run.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
     run.add_argument("--archive", help="move S3 inputs whose rows are written to this s3:// prefix")
-    run.add_argument("--workers", type=int, help="documents processed at once (default: settings)")
-    run.add_argument("--task-runner", choices=["threads", "processes", "dask"], help="default: settings")
+    _add_scale_options(run)
     run.add_argument("--dpi", type=int, help="render resolution for scanned pages")
     run.add_argument("--accept-threshold", type=float, help="confidence needed to auto-accept")
     run.add_argument("--no-text-layer", action="store_true", help="OCR every page, ignoring PDF text")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_extractor_options(run)
 
+
+def _add_scale_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--workers", type=int, help="documents processed at once (default: settings)")
+    command.add_argument("--task-runner", choices=["threads", "processes", "dask"], help="default: settings")
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_vlm_check(commands: Subparsers) -> None:
     check = commands.add_parser("vlm-check", help="send one page image to the Anthropic API and show the answer")
     check.add_argument("image", metavar="IMAGE", help="a page image (PNG/JPEG) or a PDF (its first page)")
     check.add_argument("--model", help="model to ask (default: the tier-1 model from settings)")
 
+
+def _add_backfill(commands: Subparsers) -> None:
     backfill = commands.add_parser("backfill", help="process a large folder or s3:// prefix in resumable chunks")
     backfill.add_argument("source", metavar="SOURCE", help="folder or s3://bucket/prefix")
     backfill.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
@@ -92,9 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--until", type=_timestamp, help="only inputs modified before (ISO date/time, UTC)")
     backfill.add_argument("--chunk-size", type=int, default=100, help="documents per chunk subflow")
     backfill.add_argument("--max-docs", type=int, help="stop after this many listed inputs")
-    backfill.add_argument("--workers", type=int, help="documents processed at once (default: settings)")
-    backfill.add_argument("--task-runner", choices=["threads", "processes", "dask"], help="default: settings")
-    backfill.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_scale_options(backfill)
     backfill.add_argument(
         "--vlm-batch",
         action="store_true",
@@ -103,12 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_extractor_options(backfill)
 
+
+def _add_compact(commands: Subparsers) -> None:
     compact = commands.add_parser("compact", help="merge small Parquet part files per partition")
     compact.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
     compact.add_argument(
         "--include-today", action="store_true", help="also today's partitions (only while no ingest is running)"
     )
 
+
+def _add_dev_commands(commands: Subparsers) -> None:
     samples = commands.add_parser("samples", help="write generated sample invoices with ground truth")
     samples.add_argument("directory")
     samples.add_argument("--count", type=int, default=24)
@@ -131,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--prior-strength", type=float, default=10.0, help="documents' worth of trust kept in the raw score"
     )
+
+
+def _add_review(commands: Subparsers) -> None:
     review = commands.add_parser("review", help="the human-review queue: web UI and terminal commands")
     actions = review.add_subparsers(dest="review_command", required=True)
     serve = actions.add_parser("serve", help="serve the reviewer web UI")
@@ -157,8 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (serve, approve, reject):
         sub.add_argument("--reviewer", help="name recorded with decisions (default: LEDGERLENS_REVIEWER or login)")
 
+
+def _add_export(commands: Subparsers) -> None:
     export = commands.add_parser("export", help="write OUT/export/: invoices with review decisions applied")
     export.add_argument("--out", required=True, help="output folder of `ledgerlens run`")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_run, _add_vlm_check, _add_backfill, _add_compact, _add_dev_commands, _add_review, _add_export):
+        add(commands)
     return parser
 
 
@@ -221,7 +242,7 @@ def command_run(args: argparse.Namespace) -> int:
     missing = [
         item
         for item in args.inputs
-        if not item.startswith("s3://") and not Path(item).exists() and not any(ch in item for ch in "*?[")
+        if not item.startswith("s3://") and not os.path.lexists(item) and not any(ch in item for ch in "*?[")
     ]
     if missing:
         print(f"ledgerlens run: input not found: {', '.join(missing)}", file=sys.stderr)

@@ -149,6 +149,24 @@ def read_answer(message: anthropic.types.Message) -> VlmInvoice:
     return VlmInvoice.model_validate(tool_input)
 
 
+def _reask(message: anthropic.types.Message, tool_id: str | None, problem: str) -> list[dict[str, Any]]:
+    """The turns that replay an invalid answer and ask again with what was wrong."""
+    reply: list[dict[str, Any]] = [{"type": "text", "text": f"Call the {TOOL_NAME} tool with the invoice."}]
+    if tool_id is not None:
+        reply = [
+            {
+                "type": "tool_result",
+                "tool_use_id": tool_id,
+                "is_error": True,
+                "content": f"The input did not match the schema: {problem}. Call {TOOL_NAME} again, corrected.",
+            }
+        ]
+    return [
+        {"role": "assistant", "content": [_replayable(block) for block in message.content]},
+        {"role": "user", "content": reply},
+    ]
+
+
 def ask_model(
     client: VlmClient,
     model: str,
@@ -197,19 +215,7 @@ def ask_model(
             problem = str(exc)
         if attempt == 2:
             break
-        messages.append({"role": "assistant", "content": [_replayable(block) for block in message.content]})
-        if tool_id is not None:
-            reply: list[dict[str, Any]] = [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": tool_id,
-                    "is_error": True,
-                    "content": f"The input did not match the schema: {problem}. Call {TOOL_NAME} again, corrected.",
-                }
-            ]
-        else:
-            reply = [{"type": "text", "text": f"Call the {TOOL_NAME} tool with the invoice."}]
-        messages.append({"role": "user", "content": reply})
+        messages += _reask(message, tool_id, problem)
     outcome.error = (
         f"The model's answer ({model}) did not match the invoice schema twice and was dropped "
         f"({problem.splitlines()[0]}); the record keeps its OCR reading."

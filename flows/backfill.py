@@ -21,7 +21,7 @@ from uuid import UUID
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 
-from flows.context import ProgressCallback, RunContext, make_scratch, make_task_runner, open_run
+from flows.context import ProgressCallback, ProgressListener, RunContext, make_scratch, make_task_runner, open_run
 from flows.ingest import Identified, identify_objects, process_batch
 from flows.summary import BackfillSummary, summary_markdown
 from pipeline.config import Settings
@@ -101,7 +101,7 @@ def backfill(
             )
             settings = settings.model_copy(update={"dask_address": cluster.scheduler_address})
         started = time.perf_counter()
-        with open_run(out_dir, settings, on_progress) as run:
+        with open_run(out_dir, settings, ProgressListener(on_progress)) as run:
             run.count_skipped = True
             run.total = _count(run, source, (since, until), max_docs)
             chunks = _run_chunks(run, source, (since, until), chunk_size, max_docs)

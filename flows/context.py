@@ -32,6 +32,24 @@ from schemas import ExtractionRecord
 ProgressCallback = Callable[[int, int, ExtractionRecord | None], None]
 
 
+class ProgressListener:
+    """A run's progress callback as a flow parameter. Prefect ships a flow's parameters to remote task
+    workers (processes, Dask); the callback (a terminal progress bar) stays in the flow's process."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.callback = None
+
+    def __call__(self, done: int, total: int, record: ExtractionRecord | None) -> None:
+        if self.callback is not None:
+            self.callback(done, total, record)
+
+
 class RunContext:
     """One run: its settings, where it writes (sink, queue), its scratch folder, its VLM session, who
     listens to its progress, and its running totals. A plain class, not a dataclass or model, so Prefect
@@ -55,6 +73,15 @@ class RunContext:
         self.count_skipped = False  # progress counts inputs already done (backfills) as well as processed ones
         self.pending: list[ExtractionRecord] = []  # finished, not yet written
         self.last_flush = time.monotonic()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Prefect ships a flow's parameters to remote task workers, which never use them: only the
+        settings, OUT and the VLM session travel; the writers, the listener and the totals stay here."""
+        return {"settings": self.settings, "out": self.out, "vlm": self.vlm}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.settings, self.out, self.vlm = state["settings"], state["out"], state["vlm"]
+        self.on_progress = None
 
     def storage_of(self, location: str) -> Storage:
         return storage_for(location, self.settings)

@@ -8,22 +8,21 @@ keep the s3:// URL as source. Everything a run shares is in its RunContext (flow
 
 from __future__ import annotations
 
-import queue
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture
+from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
-from flows.context import ProgressCallback, RunContext, make_scratch, make_task_runner, open_run
+from flows.context import ProgressCallback, ProgressListener, RunContext, make_scratch, make_task_runner, open_run
 from flows.summary import RunSummary, summary_markdown
 from pipeline.config import Settings
 from pipeline.discover import describe_file
@@ -173,7 +172,7 @@ def _flush_due(run: RunContext) -> bool:
     return bool(run.pending) and (len(run.pending) >= run.settings.flush_every or overdue)
 
 
-def _account(run: RunContext, record: ExtractionRecord) -> None:
+def account_record(run: RunContext, record: ExtractionRecord) -> None:
     run.pending.append(record)
     run.counts[record.status.value] += 1
     run.summary.pages += record.page_count
@@ -184,22 +183,6 @@ def _account(run: RunContext, record: ExtractionRecord) -> None:
 
 
 # -- process -------------------------------------------------------------------------------------------
-
-
-def _finished(
-    futures: list[PrefectFuture[ExtractionRecord]], wait_s: float
-) -> Iterator[PrefectFuture[ExtractionRecord] | None]:
-    """Each future as it finishes; None each time `wait_s` passes with none finishing (time to write)."""
-    done: queue.Queue[PrefectFuture[ExtractionRecord]] = queue.Queue()
-    for future in futures:
-        future.add_done_callback(done.put)
-    for _ in futures:
-        while True:
-            try:
-                yield done.get(timeout=wait_s)
-                break
-            except queue.Empty:
-                yield None
 
 
 def _todo(run: RunContext, found: Identified) -> tuple[list[Document], list[ExtractionRecord]]:
@@ -221,18 +204,14 @@ def process_batch(run: RunContext, found: Identified) -> None:
     todo, failures = _todo(run, found)
     run.notify(None)
     for failure in failures:
-        _account(run, failure)
+        account_record(run, failure)
     futures = {process_document_task.submit(document, run.settings, run.out, run.vlm): document for document in todo}
-    for future in _finished(list(futures), run.settings.flush_seconds):
-        if future is None:
-            if _flush_due(run):
-                write_pending(run)
-            continue
+    for future in as_completed(list(futures)):
         try:
             record: ExtractionRecord = future.result()
         except Exception as exc:  # a crash after retries must still leave a row behind
             record = failed_record(futures[future], f"Processing failed after retries: {type(exc).__name__}: {exc}")
-        _account(run, record)
+        account_record(run, record)
     write_pending(run)
 
 
@@ -277,7 +256,7 @@ def ingest_batch(
     out_dir: str,
     settings: Settings | None = None,
     archive_prefix: str | None = None,
-    on_progress: ProgressCallback | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> RunSummary:
     """Process every input (files, folders, globs, s3:// prefixes) into OUT/invoices (+ line_items, fields)
     and queue what needs a person. With archive_prefix, S3 inputs whose rows are written are moved there."""
@@ -310,5 +289,9 @@ def run_ingest(
     """Run ingest_batch with the task runner and worker count from settings and an optional progress listener."""
     configured = ingest_batch.with_options(task_runner=make_task_runner(settings))
     return configured(
-        inputs=inputs, out_dir=out_dir, settings=settings, archive_prefix=archive_prefix, on_progress=on_progress
+        inputs=inputs,
+        out_dir=out_dir,
+        settings=settings,
+        archive_prefix=archive_prefix,
+        on_progress=ProgressListener(on_progress),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -111,3 +112,21 @@ def test_symlink_loops_and_folders_named_like_documents_each_get_a_failed_row(tm
     for name, says in [("loop.pdf", "loop"), ("explicit.pdf", "loop"), ("scans.pdf", "folder"), ("again", "folder")]:
         assert by_source[name]["status"] == "failed", name
         assert says in by_source[name]["error"], by_source[name]["error"]
+
+
+def test_finished_documents_are_written_after_flush_seconds_even_below_flush_every(tmp_path: Path) -> None:
+    from flows.context import open_run
+    from flows.ingest import account_record
+    from schemas import RecordStatus
+    from tests.test_sinks import record
+
+    config = Settings(flush_every=20, flush_seconds=0.2, review_db=tmp_path / "review.sqlite")
+    out = tmp_path / "out"
+    with open_run(str(out), config) as run:
+        account_record(run, record("first", RecordStatus.NEEDS_REVIEW))
+        assert run.pending and not list((out / "invoices").glob("**/*.parquet"))  # nothing written yet
+        time.sleep(0.3)
+        account_record(run, record("second"))
+        assert not run.pending  # both written: the first waited longer than flush_seconds
+        assert {row["document_id"] for row in rows(out)} == {"first", "second"}
+        assert [item.document_id for item in run.queue.list_items(states=None)] == ["first"]

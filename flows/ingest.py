@@ -27,7 +27,7 @@ from flows.summary import RunSummary, summary_markdown
 from pipeline.config import Settings
 from pipeline.discover import describe_file
 from pipeline.engines.storage import storage_for
-from pipeline.errors import DocumentError, TransientError
+from pipeline.errors import DocumentError, ProcessingFailedError, TransientError
 from pipeline.previews import PREVIEWS_DIR
 from pipeline.process import failed_record, process_document
 from pipeline.storage import SourceObject, join_location, unreadable_document_id
@@ -77,7 +77,7 @@ def process_anywhere(
             try:
                 local = source.fetch(document.source, staging / "input" / Path(document.source).name)
             except DocumentError as exc:
-                return failed_record(document, str(exc))
+                return failed_record(document, exc)
             document = document.model_copy(update={"local_path": str(local)})
         if not out.remote:
             return process_document(document, settings, Path(out_dir), vlm=vlm)
@@ -98,7 +98,7 @@ class Identified(BaseModel):
     deferred: list[str] = Field(default_factory=list)  # S3 still throttling after every retry: left for the next run
 
 
-def _unreadable(item: SourceObject, error: str) -> ExtractionRecord:
+def _unreadable(item: SourceObject, error: DocumentError) -> ExtractionRecord:
     stub = Document(
         document_id=unreadable_document_id(item.uri),
         source=item.uri,
@@ -118,9 +118,12 @@ def _describe(item: SourceObject, settings: Settings, scratch: Path) -> Document
     except TransientError:
         return item.uri
     except DocumentError as exc:
-        return _unreadable(item, str(exc))
+        return _unreadable(item, exc)
     except OSError as exc:
-        return _unreadable(item, f"Cannot read {item.uri}: {exc.strerror or exc}. Check its permissions.")
+        problem = DocumentError(
+            f"Cannot read {item.uri}: {exc.strerror or exc}. Check its permissions.", source=item.uri
+        )
+        return _unreadable(item, problem)
 
 
 def identify_objects(objects: Iterable[SourceObject], settings: Settings, scratch: Path) -> Identified:
@@ -210,7 +213,8 @@ def process_batch(run: RunContext, found: Identified) -> None:
         try:
             record: ExtractionRecord = future.result()
         except Exception as exc:  # a crash after retries must still leave a row behind
-            record = failed_record(futures[future], f"Processing failed after retries: {type(exc).__name__}: {exc}")
+            crash = ProcessingFailedError(f"Processing failed after retries: {type(exc).__name__}: {exc}")
+            record = failed_record(futures[future], crash)
         account_record(run, record)
     write_pending(run)
 

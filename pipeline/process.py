@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from pipeline.config import Settings
-from pipeline.errors import DocumentError
+from pipeline.errors import DocumentError, NoTextError
 from pipeline.extract import extract_invoice
 from pipeline.previews import PREVIEWS_DIR, preview_relpath, write_page_previews
 from pipeline.reading import first_reading, read_pages, routed_record
@@ -28,17 +28,19 @@ from schemas import Document, ExtractionRecord, ExtractionResult, PageText, Reco
 
 __all__ = ["failed_record", "first_reading", "keeps_previews", "process_document", "read_pages"]
 
-NO_TEXT = "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan at 300 dpi."
+NO_TEXT_MESSAGE = "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan at 300 dpi."
 
 
-def failed_record(document: Document, error: str, page_count: int = 0) -> ExtractionRecord:
+def failed_record(document: Document, error: DocumentError, page_count: int = 0) -> ExtractionRecord:
+    """The one row of a document that cannot be processed: the error's message and its code."""
     return ExtractionRecord(
         document_id=document.document_id,
         source=document.source,
         duplicate_sources=list(document.duplicate_sources),
         page_count=page_count,
         status=RecordStatus.FAILED,
-        error=error,
+        error=str(error),
+        error_code=error.code,
     )
 
 
@@ -124,9 +126,9 @@ def _record(
     try:
         pages, cleaned_images = kept if kept is not None else read_pages(document, scratch, settings)
     except DocumentError as exc:
-        return failed_record(document, str(exc))
+        return failed_record(document, exc)
     if not any(page.words for page in pages):
-        return failed_record(document, NO_TEXT, page_count=len(pages))
+        return failed_record(document, NoTextError(NO_TEXT_MESSAGE), page_count=len(pages))
     extraction = extract_invoice(pages)
     routed = routed_record(document, len(pages), extraction, [], settings)
     context = (settings, out_dir, vlm, scratch)

@@ -50,7 +50,7 @@ def _print_summary(summary: RunSummary) -> None:
         table.add_row(label, str(count))
     console.print(table)
     for line in summary_lines(summary):
-        console.print(line.replace("`", ""), markup=False, highlight=False)
+        console.print(line.replace("`", ""), markup=False, highlight=False, soft_wrap=True)
 
 
 def print_summary(summary: RunSummary) -> None:

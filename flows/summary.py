@@ -88,13 +88,13 @@ def _volume(summary: RunSummary) -> list[str]:
 
 def _vlm(summary: RunSummary) -> list[str]:
     if summary.extractor == "ocr":
-        return ["extractor: ocr (rules over OCR / the PDF text layer; no model calls)"]
+        return ["Extractor: ocr (rules over OCR / the PDF text layer; no model calls)"]
     batches = (
         f" ({summary.vlm_batch_requests} through {summary.vlm_batches} Message Batches)" if summary.vlm_batches else ""
     )
     budget = f" of the --max-cost ${summary.vlm_max_cost_usd}" if summary.vlm_max_cost_usd is not None else ""
     lines = [
-        f"extractor: {summary.extractor}; VLM calls: {summary.vlm_calls}{batches}, cache hits: "
+        f"Extractor: {summary.extractor}; VLM calls: {summary.vlm_calls}{batches}, cache hits: "
         f"{summary.vlm_cache_hits}, tokens: {summary.vlm_input_tokens} in / {summary.vlm_output_tokens} out, "
         f"cost: ${summary.vlm_cost_usd:.4f}{budget}; OCR fallbacks: {summary.vlm_fallbacks}"
     ]

@@ -1,5 +1,6 @@
 """Single source of truth for Ledgerlens data shapes."""
 
+from schemas.einvoice import DocumentType, EInvoiceData, EInvoiceSyntax, TaxBreakdown
 from schemas.models import (
     HEADER_FIELDS,
     BoundingBox,
@@ -36,6 +37,9 @@ __all__ = [
     "CurrencyCode",
     "Decision",
     "Document",
+    "DocumentType",
+    "EInvoiceData",
+    "EInvoiceSyntax",
     "ExtractionRecord",
     "ExtractionResult",
     "FieldChange",
@@ -49,6 +53,7 @@ __all__ = [
     "ReviewItem",
     "ReviewState",
     "Severity",
+    "TaxBreakdown",
     "TextSource",
     "ValidationIssue",
     "Word",

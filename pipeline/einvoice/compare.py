@@ -218,7 +218,7 @@ def describe_checks(reading: EInvoiceReading, checks: list[FieldCheck], text_sou
     head = f"{data.syntax.value.upper()} XML ({data.profile}) from {data.source}"
     if text_source is None:
         return f"{head}; a standalone file, no page to compare with"
-    parts = [head, f"page read from its {'text layer' if text_source is TextSource.TEXT_LAYER else 'OCR'}"]
+    parts = [head, f"page read {'from its text layer' if text_source is TextSource.TEXT_LAYER else 'by OCR'}"]
     for outcome in (Outcome.AGREES, Outcome.PRINTED, Outcome.NOT_PRINTED, Outcome.DIFFERS):
         names = [check.name for check in checks if check.outcome is outcome]
         if names:

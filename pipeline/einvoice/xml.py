@@ -33,6 +33,10 @@ class NotAnInvoiceXmlError(EInvoiceError):
     code = "einvoice_not_an_invoice"
 
 
+# Checked on the bytes before parsing: libxml2 reads entity declarations even when it does not expand them.
+_DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+
+
 def _parser() -> etree.XMLParser:
     # A fresh parser per call: lxml parsers are not safe to share between threads.
     return etree.XMLParser(
@@ -57,6 +61,8 @@ def check_xml_size(size: int, *, max_bytes: int, origin: str) -> None:
 def parse_xml(data: bytes, *, max_bytes: int, origin: str) -> etree._Element:
     """The root element of `data`, or EInvoiceError saying why it cannot be used."""
     check_xml_size(len(data), max_bytes=max_bytes, origin=origin)
+    if any(marker in data for marker in _DTD_MARKERS):
+        raise _hostile(origin)
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
@@ -67,11 +73,15 @@ def parse_xml(data: bytes, *, max_bytes: int, origin: str) -> etree._Element:
         raise EInvoiceError(f"The {origin} holds no XML element. Ask the sender for a valid e-invoice.")
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or _has_entity_references(root):
-        raise HostileXmlError(
-            f"The {origin} declares a DTD or entities, which e-invoices never use and which can be used to read "
-            "files or exhaust memory (XXE, entity expansion); it was not read. Ask the sender for a plain e-invoice."
-        )
+        raise _hostile(origin)  # e.g. a UTF-16 document, which the byte scan above cannot see into
     return root
+
+
+def _hostile(origin: str) -> HostileXmlError:
+    return HostileXmlError(
+        f"The {origin} declares a DTD or entities, which e-invoices never use and which can be used to read "
+        "files or exhaust memory (XXE, entity expansion); it was not read. Ask the sender for a plain e-invoice."
+    )
 
 
 def _has_entity_references(root: etree._Element) -> bool:

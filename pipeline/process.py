@@ -188,6 +188,14 @@ def einvoice_path(
         return None, []
 
 
+def carries_einvoice(document: Document, settings: Settings) -> bool:
+    """Whether the document will be read from usable e-invoice XML (not whether it has an unusable one)."""
+    try:
+        return read_einvoice(document, settings.einvoice_max_xml_bytes) is not None
+    except DocumentError:
+        return False
+
+
 def keep_page_previews(
     record: ExtractionRecord,
     document: Document,
@@ -214,7 +222,10 @@ def first_reading(
     document: Document, scratch: Path, settings: Settings
 ) -> tuple[list[PageText], dict[int, Path], ExtractionRecord | None]:
     """Pages, cleaned images and OCR's routed record; the record is None when the document cannot go on
-    (unreadable, no text), which process_document turns into a failed row. DocumentError escapes."""
+    (unreadable, no text), which process_document turns into a failed row, or when it will be read from its
+    e-invoice XML (no model is asked about it). DocumentError escapes."""
+    if settings.einvoice and carries_einvoice(document, settings):
+        return [], {}, None
     pages, cleaned_images = read_pages(document, scratch, settings)
     if not any(page.words for page in pages):
         return pages, cleaned_images, None

@@ -213,3 +213,17 @@ def test_discovery_picks_up_xml_and_the_row_carries_the_new_columns(tmp_path: Pa
     [breakdown] = row["tax_breakdown"]
     assert (Decimal(breakdown["rate"]), breakdown["tax_amount"]) == (SPEC.rate, SPEC.tax)
     assert bool(row["profile_has_line_items"]) and "standalone" in row["einvoice_check"]
+
+
+def test_batch_planning_does_not_read_an_einvoice_for_the_model(tmp_path: Path) -> None:
+    from pipeline.process import first_reading
+
+    path = tmp_path / "fx.pdf"
+    path.write_bytes(facturx_pdf(page_pdf(SPEC), cii_xml(SPEC)))
+    documents, _ = discover_documents([str(path)])
+    assert first_reading(documents[0], tmp_path / "scratch", Settings()) == ([], {}, None)
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(pdf_with_attachment(page_pdf(SPEC), "factur-x.xml", HOSTILE_XML["xxe"]))
+    documents, _ = discover_documents([str(broken)])
+    pages, _images, routed = first_reading(documents[0], tmp_path / "scratch2", Settings())
+    assert pages and routed is not None  # an unusable e-invoice is read from its page, model included

@@ -175,6 +175,8 @@ def ubl_xml(spec: Spec) -> bytes:
         for n, (name, q, p) in enumerate(spec.lines, start=1)
     )
     due = "" if credit or spec.due is None else f"<cbc:DueDate>{spec.due.isoformat()}</cbc:DueDate>"
+    # A CreditNote has no DueDate; its payment means carry one.
+    credit_due = f"<cbc:PaymentDueDate>{spec.due.isoformat()}</cbc:PaymentDueDate>" if credit and spec.due else ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <{root} xmlns="urn:oasis:names:specification:ubl:schema:xsd:{root}-2"
  xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
@@ -186,7 +188,7 @@ def ubl_xml(spec: Spec) -> bytes:
 <cac:OrderReference><cbc:ID>{spec.order}</cbc:ID></cac:OrderReference>
 {_ubl_party("AccountingSupplierParty", spec.seller, spec.seller_vat, "DE")}
 {_ubl_party("AccountingCustomerParty", spec.buyer, spec.buyer_vat, "FR")}
-<cac:PaymentMeans><cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>
+<cac:PaymentMeans><cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>{credit_due}
 <cac:PayeeFinancialAccount><cbc:ID>{spec.iban}</cbc:ID></cac:PayeeFinancialAccount></cac:PaymentMeans>
 <cac:TaxTotal><cbc:TaxAmount {cur}>{spec.tax}</cbc:TaxAmount><cac:TaxSubtotal>
 <cbc:TaxableAmount {cur}>{spec.net}</cbc:TaxableAmount><cbc:TaxAmount {cur}>{spec.tax}</cbc:TaxAmount>

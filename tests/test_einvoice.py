@@ -227,3 +227,28 @@ def test_batch_planning_does_not_read_an_einvoice_for_the_model(tmp_path: Path) 
     documents, _ = discover_documents([str(broken)])
     pages, _images, routed = first_reading(documents[0], tmp_path / "scratch2", Settings())
     assert pages and routed is not None  # an unusable e-invoice is read from its page, model included
+
+
+def test_minimum_profile_rate_is_implied_by_its_amounts(tmp_path: Path) -> None:
+    spec = Spec(profile="minimum")
+    path = tmp_path / "min.pdf"
+    path.write_bytes(facturx_pdf(page_pdf(contradicted(spec, "tax_rate")), cii_xml(spec)))
+    record = _process(path)
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert any("imply a 19% tax rate" in r and "16%" in r for r in record.review_reasons), record.review_reasons
+
+
+def test_one_misread_amount_on_a_scan_is_settled_by_the_pages_other_amounts() -> None:
+    from pipeline.einvoice.compare import FieldCheck, Outcome, settle_by_arithmetic
+
+    reading = read_einvoice_xml(cii_xml(SPEC), max_bytes=MAX, origin="XML file", source="standalone")
+    misread = SPEC.tax + 200  # a 3 read as a 5
+    checks = [
+        FieldCheck("subtotal", SPEC.net, Outcome.AGREES, SPEC.net),
+        FieldCheck("tax", SPEC.tax, Outcome.DIFFERS, misread),
+        FieldCheck("total", SPEC.total, Outcome.AGREES, SPEC.total),
+    ]
+    assert [c.outcome for c in settle_by_arithmetic(checks, reading)] == [
+        Outcome.AGREES, Outcome.IMPLIED, Outcome.AGREES]  # fmt: skip
+    two_differ = [checks[0], checks[1], FieldCheck("total", SPEC.total, Outcome.DIFFERS, SPEC.total + 1)]
+    assert settle_by_arithmetic(two_differ, reading) == two_differ

@@ -12,7 +12,7 @@ the page's value is the label reading of the rule extractor (run on the text lay
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -47,6 +47,7 @@ _LABELS = {
 
 class Outcome(StrEnum):
     AGREES = "agrees"
+    IMPLIED = "implied by the page's other amounts"
     PRINTED = "printed"
     NOT_PRINTED = "not printed"
     DIFFERS = "differs"
@@ -57,6 +58,7 @@ class Outcome(StrEnum):
 # of this document (and, for a standalone file, nothing can say more).
 CONFIDENCE: dict[Outcome, float] = {
     Outcome.AGREES: 0.995,
+    Outcome.IMPLIED: 0.97,
     Outcome.PRINTED: 0.98,
     Outcome.NOT_PRINTED: 0.95,
     Outcome.NO_PAGE: 0.95,
@@ -155,20 +157,61 @@ def _candidates(reading: EInvoiceReading) -> dict[str, list[object]]:
     return {name: [v for v in found if v is not None] for name, found in values.items() if found[0] is not None}
 
 
+def _percent(rate: Decimal) -> str:
+    return f"{rate.normalize():f}%"
+
+
+def _implied_rate_issue(reading: EInvoiceReading, printed: set[Decimal]) -> ValidationIssue | None:
+    """Without a VAT breakdown (the Minimum profile), the rate the XML's tax and net total imply, within the
+    rounding of the tax to a cent, against the page's percentages."""
+    net, tax = reading.invoice.subtotal, reading.invoice.tax
+    if not net or not tax:
+        return None
+    implied = abs(tax / net) * 100
+    tolerance = Decimal("0.005") / abs(net) * 100 + Decimal("0.0001")
+    if any(abs(rate - implied) <= tolerance for rate in printed):
+        return None
+    message = (
+        f"The e-invoice XML's tax and net total imply a {_percent(implied.quantize(Decimal('0.01')))} tax rate "
+        f"but the page prints {', '.join(_percent(rate) for rate in sorted(printed))}"
+    )
+    return ValidationIssue(code=MISMATCH_CODE, message=message, field="tax")
+
+
 def _tax_rate_issue(reading: EInvoiceReading, facts: PageFacts) -> ValidationIssue | None:
     """The XML's VAT rates (those that carry tax) against the percentages the page prints, when it prints any."""
     printed = {Decimal(m.replace(",", ".")) for line in facts.lines for m in _PERCENT.findall(line)}
+    if not printed:
+        return None
+    if not reading.data.tax_breakdown:
+        return _implied_rate_issue(reading, printed)
     rates = {b.rate for b in reading.data.tax_breakdown if b.rate is not None and b.rate != 0 and b.tax_amount}
     missing = sorted(rate for rate in rates if rate not in printed)
-    if not printed or not missing:
+    if not missing:
         return None
-    xml_rates = ", ".join(f"{rate.normalize():f}%" for rate in missing)
-    page_rates = ", ".join(f"{rate.normalize():f}%" for rate in sorted(printed))
+    xml_rates = ", ".join(_percent(rate) for rate in missing)
+    page_rates = ", ".join(_percent(rate) for rate in sorted(printed))
     return ValidationIssue(
         code=MISMATCH_CODE,
         message=f"The e-invoice XML taxes at {xml_rates} but the page prints {page_rates}",
         field="tax",
     )
+
+
+def settle_by_arithmetic(checks: list[FieldCheck], reading: EInvoiceReading) -> list[FieldCheck]:
+    """On an OCR'd page, one amount that differs while the other two agree and the XML's net + tax = total is
+    a misread digit (1,583.30 read for 1,383.30): the page's own other amounts imply the XML's value."""
+    invoice = reading.invoice
+    if invoice.subtotal is None or invoice.tax is None or invoice.total is None:
+        return checks
+    if invoice.subtotal + invoice.tax != invoice.total:
+        return checks
+    outcomes = {check.name: check.outcome for check in checks if check.name in AMOUNT_FIELDS}
+    differing = [name for name, outcome in outcomes.items() if outcome is Outcome.DIFFERS]
+    agreeing = [name for name, outcome in outcomes.items() if outcome is Outcome.AGREES]
+    if len(differing) != 1 or len(agreeing) != len(AMOUNT_FIELDS) - 1:
+        return checks
+    return [replace(c, outcome=Outcome.IMPLIED) if c.name == differing[0] else c for c in checks]
 
 
 def _issue(check: FieldCheck) -> ValidationIssue | None:
@@ -189,6 +232,8 @@ def compare_with_page(
     """Each XML header value checked against the page, and the issues that keep the record from acceptance."""
     facts = PageFacts.of(pages)
     checks = [check_field(name, values, page, facts) for name, values in _candidates(reading).items()]
+    if page.text_source is TextSource.OCR:  # a text layer prints what the issuer wrote: no misread to settle
+        checks = settle_by_arithmetic(checks, reading)
     issues = [issue for check in checks if (issue := _issue(check)) is not None]
     rate_issue = _tax_rate_issue(reading, facts)
     return checks, [*issues, *([rate_issue] if rate_issue else [])]
@@ -219,7 +264,7 @@ def describe_checks(reading: EInvoiceReading, checks: list[FieldCheck], text_sou
     if text_source is None:
         return f"{head}; a standalone file, no page to compare with"
     parts = [head, f"page read {'from its text layer' if text_source is TextSource.TEXT_LAYER else 'by OCR'}"]
-    for outcome in (Outcome.AGREES, Outcome.PRINTED, Outcome.NOT_PRINTED, Outcome.DIFFERS):
+    for outcome in (Outcome.AGREES, Outcome.IMPLIED, Outcome.PRINTED, Outcome.NOT_PRINTED, Outcome.DIFFERS):
         names = [check.name for check in checks if check.outcome is outcome]
         if names:
             parts.append(f"{outcome.value}: {', '.join(names)}")

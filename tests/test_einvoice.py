@@ -252,3 +252,17 @@ def test_one_misread_amount_on_a_scan_is_settled_by_the_pages_other_amounts() ->
         Outcome.AGREES, Outcome.IMPLIED, Outcome.AGREES]  # fmt: skip
     two_differ = [checks[0], checks[1], FieldCheck("total", SPEC.total, Outcome.DIFFERS, SPEC.total + 1)]
     assert settle_by_arithmetic(two_differ, reading) == two_differ
+
+
+def test_cii_against_its_xsd() -> None:
+    valid = read_einvoice_xml(cii_xml(SPEC), max_bytes=MAX, origin="XML file", source="standalone")
+    assert (valid.schema_note, valid.issues) == ("XSD-valid", ())
+    # ID and TypeCode swapped: the values are plain, the order breaks the Factur-X schema.
+    broken = cii_xml(SPEC).replace(
+        f"<ram:ID>{SPEC.number}</ram:ID><ram:TypeCode>380</ram:TypeCode>".encode(),
+        f"<ram:TypeCode>380</ram:TypeCode><ram:ID>{SPEC.number}</ram:ID>".encode(),
+    )
+    reading = read_einvoice_xml(broken, max_bytes=MAX, origin="XML file", source="standalone")
+    assert reading.invoice.invoice_number == SPEC.number
+    [issue] = reading.issues
+    assert issue.code == "einvoice_schema_invalid" and "en16931" in issue.message and issue.severity == "warning"

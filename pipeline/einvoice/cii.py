@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from lxml import etree
 
+from pipeline.einvoice.schema import cii_schema_problem, has_schema
 from pipeline.einvoice.values import (
     CREDIT_NOTE_TYPE_CODES,
     PROFILES_WITHOUT_LINES,
@@ -121,4 +122,5 @@ def read_cii(root: etree._Element, source: str) -> EInvoiceReading:
         amount_due=_FIND.amount(root, f"{_TOTALS}/ram:DuePayableAmount"),
         tax_breakdown=_breakdown(root),
     )
-    return EInvoiceReading.build(fields, data)
+    problem = cii_schema_problem(root, profile)
+    return EInvoiceReading.build(fields, data, schema_checked=has_schema(profile), schema_problem=problem)

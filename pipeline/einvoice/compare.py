@@ -260,7 +260,8 @@ def _field_value(check: FieldCheck) -> FieldValue:
 def describe_checks(reading: EInvoiceReading, checks: list[FieldCheck], text_source: TextSource | None) -> str:
     """One sentence saying what the XML is and how the page bears on it: why the confidence is what it is."""
     data = reading.data
-    head = f"{data.syntax.value.upper()} XML ({data.profile}) from {data.source}"
+    valid = f", {reading.schema_note}" if reading.schema_note else ""
+    head = f"{data.syntax.value.upper()} XML ({data.profile}{valid}) from {data.source}"
     if text_source is None:
         return f"{head}; a standalone file, no page to compare with"
     parts = [head, f"page read {'from its text layer' if text_source is TextSource.TEXT_LAYER else 'by OCR'}"]
@@ -283,5 +284,5 @@ def einvoice_result(
         fields={check.name: _field_value(check) for check in checks},
         extractor=EXTRACTOR_NAME,
         text_source=text_source or TextSource.TEXT_LAYER,
-        issues=issues,
+        issues=[*reading.issues, *issues],
     )

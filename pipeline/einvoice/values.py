@@ -11,7 +11,9 @@ from lxml import etree
 from pydantic import ValidationError
 
 from pipeline.einvoice.xml import EInvoiceError
-from schemas import DocumentType, EInvoiceData, Invoice, LineItem, TaxBreakdown
+from schemas import DocumentType, EInvoiceData, Invoice, LineItem, Severity, TaxBreakdown, ValidationIssue
+
+SCHEMA_INVALID_CODE = "einvoice_schema_invalid"
 
 # UNTDID 1001 document types that EN 16931 treats as credit notes.
 CREDIT_NOTE_TYPE_CODES = frozenset({"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"})
@@ -36,9 +38,18 @@ class EInvoiceReading:
 
     invoice: Invoice
     data: EInvoiceData
+    issues: tuple[ValidationIssue, ...] = ()
+    schema_note: str = ""  # "XSD-valid", "not valid against its XSD", or "" when no schema was checked
 
     @classmethod
-    def build(cls, fields: dict[str, Any], data: EInvoiceData) -> EInvoiceReading:
+    def build(
+        cls,
+        fields: dict[str, Any],
+        data: EInvoiceData,
+        *,
+        schema_checked: bool = False,
+        schema_problem: str | None = None,
+    ) -> EInvoiceReading:
         """Our Invoice from the mapped fields, credit notes signed as ours are (amounts negative)."""
         try:
             invoice = Invoice(**fields)
@@ -51,7 +62,15 @@ class EInvoiceReading:
             data = data.model_copy(update={"document_type": DocumentType.CREDIT_NOTE})
         elif data.document_type is DocumentType.CREDIT_NOTE:
             invoice, data = _as_negative(invoice, data)
-        return cls(invoice=invoice, data=data)
+        if schema_problem is None:
+            return cls(invoice=invoice, data=data, schema_note="XSD-valid" if schema_checked else "")
+        issue = ValidationIssue(
+            code=SCHEMA_INVALID_CODE,
+            message=f"The e-invoice XML does not follow {schema_problem}; its values were read all the same. "
+            "Tell the sender their software writes invalid e-invoices.",
+            severity=Severity.WARNING,
+        )
+        return cls(invoice=invoice, data=data, issues=(issue,), schema_note="not valid against its XSD")
 
 
 def _as_negative(invoice: Invoice, data: EInvoiceData) -> tuple[Invoice, EInvoiceData]:

@@ -245,7 +245,9 @@ def without_page(reading: EInvoiceReading) -> list[FieldCheck]:
 
 
 def _field_value(check: FieldCheck) -> FieldValue:
-    evidence = check.evidence if check.outcome is Outcome.AGREES else None
+    """The XML's value; where the page's label reading found one, its place and printed text (which, when
+    the two differ, shows the reviewer the page's value beside the XML's)."""
+    evidence = check.evidence if check.outcome in (Outcome.AGREES, Outcome.IMPLIED, Outcome.DIFFERS) else None
     return FieldValue(
         name=check.name,
         value=check.xml_value.isoformat() if isinstance(check.xml_value, date) else str(check.xml_value),

@@ -27,12 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.config import Settings
-from pipeline.discover import discover_documents
-from pipeline.einvoice import EInvoiceError, read_einvoice
-from pipeline.process import process_document
-from schemas import ExtractionRecord, TextSource
-from tests.einvoice_samples import (
+from devtools.einvoice_samples import (
     CONTRADICTIONS,
     HOSTILE_XML,
     Spec,
@@ -46,6 +41,11 @@ from tests.einvoice_samples import (
     scanned,
     ubl_xml,
 )
+from pipeline.config import Settings
+from pipeline.discover import discover_documents
+from pipeline.einvoice import EInvoiceError, read_einvoice
+from pipeline.process import process_document
+from schemas import ExtractionRecord, TextSource
 
 
 def generate(folder: Path, count: int, scans: int, seed: int) -> dict[str, tuple[str, Spec | None, Spec | None]]:

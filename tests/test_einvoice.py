@@ -10,14 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.config import Settings
-from pipeline.discover import discover_documents
-from pipeline.einvoice.read import read_einvoice_xml
-from pipeline.einvoice.xml import EInvoiceError, HostileXmlError
-from pipeline.process import process_document
-from pipeline.sinks import ParquetSink
-from schemas import DocumentType, ExtractionRecord, RecordStatus, TextSource
-from tests.einvoice_samples import (
+from devtools.einvoice_samples import (
     CONTRADICTIONS,
     HOSTILE_XML,
     Spec,
@@ -30,6 +23,13 @@ from tests.einvoice_samples import (
     scanned,
     ubl_xml,
 )
+from pipeline.config import Settings
+from pipeline.discover import discover_documents
+from pipeline.einvoice.read import read_einvoice_xml
+from pipeline.einvoice.xml import EInvoiceError, HostileXmlError
+from pipeline.process import process_document
+from pipeline.sinks import ParquetSink
+from schemas import DocumentType, ExtractionRecord, RecordStatus, TextSource
 
 MAX = 10 * 1024 * 1024
 SPEC = Spec()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.einvoice_samples import HOSTILE_XML, Spec, cii_xml, contradicted, facturx_pdf, page_pdf, ubl_xml
+from devtools.einvoice_samples import HOSTILE_XML, Spec, cii_xml, contradicted, facturx_pdf, page_pdf, ubl_xml
 
 pytestmark = pytest.mark.e2e
 

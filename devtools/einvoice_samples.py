@@ -1,4 +1,4 @@
-"""Generated e-invoices for tests and benchmarks/einvoice_benchmark.py: CII and UBL XML written from a spec,
+"""Generated e-invoices (dev tooling, used by the tests and benchmarks/einvoice_benchmark.py): CII and UBL XML,
 the invoice page drawn with reportlab, and Factur-X PDFs made with the factur-x library
 (generate_from_binary, which also checks the XML against the Factur-X XSD)."""
 

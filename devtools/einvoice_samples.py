@@ -11,7 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-CENT = Decimal("0.01")
+from pipeline.money import CENT
+
 CII_GUIDELINES = {
     "en16931": "urn:cen.eu:en16931:2017",
     "basicwl": "urn:factur-x.eu:1p0:basicwl",

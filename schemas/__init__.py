@@ -1,5 +1,6 @@
 """Single source of truth for Ledgerlens data shapes."""
 
+from schemas.codes import FailureCode, IssueCode
 from schemas.einvoice import DocumentType, EInvoiceData, EInvoiceSyntax, TaxBreakdown
 from schemas.models import (
     HEADER_FIELDS,
@@ -42,9 +43,11 @@ __all__ = [
     "EInvoiceSyntax",
     "ExtractionRecord",
     "ExtractionResult",
+    "FailureCode",
     "FieldChange",
     "FieldValue",
     "Invoice",
+    "IssueCode",
     "LineItem",
     "Page",
     "PageText",

@@ -18,13 +18,11 @@ from decimal import Decimal
 from enum import StrEnum
 
 from pipeline.einvoice.values import EInvoiceReading
+from pipeline.money import HALF_CENT, format_money, sum_amounts, totals_agree
 from pipeline.parsing import find_amounts, find_currencies, find_dates, normalise_text
-from pipeline.validate import money
-from schemas import ExtractionResult, FieldValue, PageText, TextSource, ValidationIssue
+from schemas import ExtractionResult, FieldValue, IssueCode, PageText, TextSource, ValidationIssue
 
 EXTRACTOR_NAME = "einvoice"
-MISMATCH_CODE = "einvoice_page_mismatch"
-NOT_ON_PAGE_CODE = "einvoice_not_on_page"
 # The page must show these: an XML whose number or total is printed nowhere may belong to another invoice.
 MUST_BE_PRINTED = frozenset({"invoice_number", "total"})
 COMPARED_FIELDS = ("invoice_number", "invoice_date", "due_date", "currency", "subtotal", "tax", "total")
@@ -139,7 +137,7 @@ def check_field(name: str, candidates: list[object], page: ExtractionResult, fac
 
 def _shown_value(value: object) -> str:
     if isinstance(value, Decimal):
-        return money(value)
+        return format_money(value)
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -151,9 +149,7 @@ def _candidates(reading: EInvoiceReading) -> dict[str, list[object]]:
     invoice, data = reading.invoice, reading.data
     values: dict[str, list[object]] = {name: [getattr(invoice, name)] for name in (*COMPARED_FIELDS, *NAME_FIELDS)}
     values["total"].append(data.amount_due)
-    amounts = [item.amount for item in invoice.line_items if item.amount is not None]
-    if amounts:
-        values["subtotal"].append(sum(amounts, Decimal(0)))
+    values["subtotal"].append(sum_amounts(item.amount for item in invoice.line_items))
     return {name: [v for v in found if v is not None] for name, found in values.items() if found[0] is not None}
 
 
@@ -168,14 +164,14 @@ def _implied_rate_issue(reading: EInvoiceReading, printed: set[Decimal]) -> Vali
     if not net or not tax:
         return None
     implied = abs(tax / net) * 100
-    tolerance = Decimal("0.005") / abs(net) * 100 + Decimal("0.0001")
+    tolerance = HALF_CENT / abs(net) * 100 + Decimal("0.0001")
     if any(abs(rate - implied) <= tolerance for rate in printed):
         return None
     message = (
         f"The e-invoice XML's tax and net total imply a {_percent(implied.quantize(Decimal('0.01')))} tax rate "
         f"but the page prints {', '.join(_percent(rate) for rate in sorted(printed))}"
     )
-    return ValidationIssue(code=MISMATCH_CODE, message=message, field="tax")
+    return ValidationIssue(code=IssueCode.EINVOICE_PAGE_MISMATCH, message=message, field="tax")
 
 
 def _tax_rate_issue(reading: EInvoiceReading, facts: PageFacts) -> ValidationIssue | None:
@@ -192,7 +188,7 @@ def _tax_rate_issue(reading: EInvoiceReading, facts: PageFacts) -> ValidationIss
     xml_rates = ", ".join(_percent(rate) for rate in missing)
     page_rates = ", ".join(_percent(rate) for rate in sorted(printed))
     return ValidationIssue(
-        code=MISMATCH_CODE,
+        code=IssueCode.EINVOICE_PAGE_MISMATCH,
         message=f"The e-invoice XML taxes at {xml_rates} but the page prints {page_rates}",
         field="tax",
     )
@@ -202,9 +198,7 @@ def settle_by_arithmetic(checks: list[FieldCheck], reading: EInvoiceReading) -> 
     """On an OCR'd page, one amount that differs while the other two agree and the XML's net + tax = total is
     a misread digit (1,583.30 read for 1,383.30): the page's own other amounts imply the XML's value."""
     invoice = reading.invoice
-    if invoice.subtotal is None or invoice.tax is None or invoice.total is None:
-        return checks
-    if invoice.subtotal + invoice.tax != invoice.total:
+    if not totals_agree(invoice.subtotal, invoice.tax, invoice.total):
         return checks
     outcomes = {check.name: check.outcome for check in checks if check.name in AMOUNT_FIELDS}
     differing = [name for name, outcome in outcomes.items() if outcome is Outcome.DIFFERS]
@@ -219,10 +213,10 @@ def _issue(check: FieldCheck) -> ValidationIssue | None:
     xml_value = _shown_value(check.xml_value)
     if check.outcome is Outcome.DIFFERS:
         message = f"The e-invoice XML says {label} {xml_value} but the page shows {_shown_value(check.page_value)}"
-        return ValidationIssue(code=MISMATCH_CODE, message=message, field=check.name)
+        return ValidationIssue(code=IssueCode.EINVOICE_PAGE_MISMATCH, message=message, field=check.name)
     if check.outcome is Outcome.NOT_PRINTED and check.name in MUST_BE_PRINTED:
         message = f"The e-invoice XML says {label} {xml_value}, which is printed nowhere on the page"
-        return ValidationIssue(code=NOT_ON_PAGE_CODE, message=message, field=check.name)
+        return ValidationIssue(code=IssueCode.EINVOICE_NOT_ON_PAGE, message=message, field=check.name)
     return None
 
 

@@ -11,9 +11,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from pipeline.einvoice.xml import EInvoiceError
-from schemas import DocumentType, EInvoiceData, Invoice, LineItem, Severity, TaxBreakdown, ValidationIssue
-
-SCHEMA_INVALID_CODE = "einvoice_schema_invalid"
+from schemas import DocumentType, EInvoiceData, Invoice, IssueCode, LineItem, Severity, TaxBreakdown, ValidationIssue
 
 # UNTDID 1001 document types that EN 16931 treats as credit notes.
 CREDIT_NOTE_TYPE_CODES = frozenset({"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"})
@@ -65,7 +63,7 @@ class EInvoiceReading:
         if schema_problem is None:
             return cls(invoice=invoice, data=data, schema_note="XSD-valid" if schema_checked else "")
         issue = ValidationIssue(
-            code=SCHEMA_INVALID_CODE,
+            code=IssueCode.EINVOICE_SCHEMA_INVALID,
             message=f"The e-invoice XML does not follow {schema_problem}; its values were read all the same. "
             "Tell the sender their software writes invalid e-invoices.",
             severity=Severity.WARNING,

@@ -9,28 +9,29 @@ from __future__ import annotations
 from lxml import etree
 
 from pipeline.errors import DocumentError
+from schemas import FailureCode
 
 
 class EInvoiceError(DocumentError):
     """The e-invoice XML cannot be used; the message says why and what to do."""
 
-    code = "einvoice_unreadable"
+    code = FailureCode.EINVOICE_UNREADABLE
 
 
 class HostileXmlError(EInvoiceError):
     """The XML declares a DTD or entities: refused unread (XXE, billion laughs)."""
 
-    code = "einvoice_hostile_xml"
+    code = FailureCode.EINVOICE_HOSTILE_XML
 
 
 class XmlTooLargeError(EInvoiceError):
-    code = "einvoice_too_large"
+    code = FailureCode.EINVOICE_TOO_LARGE
 
 
 class NotAnInvoiceXmlError(EInvoiceError):
     """Well-formed XML whose root is neither a CII nor a UBL invoice or credit note."""
 
-    code = "einvoice_not_an_invoice"
+    code = FailureCode.EINVOICE_NOT_AN_INVOICE
 
 
 # Checked on the bytes before parsing: libxml2 reads entity declarations even when it does not expand them.

@@ -152,6 +152,8 @@ def test_hostile_standalone_xml_is_a_failed_row(name: str, tmp_path: Path) -> No
     assert record.error and "root:" not in record.error  # /etc/passwd was never read
     expected = {"huge": "limit", "malformed": "not well-formed", "not_an_invoice": "not an e-invoice"}
     assert expected.get(name, "DTD or entities") in record.error
+    codes = {"huge": "too_large", "malformed": "unreadable", "not_an_invoice": "not_an_invoice"}
+    assert record.error_code == "einvoice_" + codes.get(name, "hostile_xml")
 
 
 @pytest.mark.parametrize("name", ["malformed", "xxe", "billion_laughs", "not_an_invoice"])

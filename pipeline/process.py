@@ -12,10 +12,21 @@ import time
 from pathlib import Path
 
 from pipeline.config import Settings
+from pipeline.einvoice import (
+    XML_MEDIA_TYPE,
+    EInvoiceError,
+    EInvoiceReading,
+    compare_with_page,
+    describe_checks,
+    einvoice_result,
+    read_einvoice,
+    without_page,
+)
 from pipeline.errors import DocumentError, NoTextError
 from pipeline.extract import extract_invoice
 from pipeline.previews import PREVIEWS_DIR, preview_relpath, write_page_previews
-from pipeline.reading import first_reading, read_pages, routed_record
+from pipeline.reading import carries_einvoice, first_reading, read_pages, routed_record
+from pipeline.render import check_document
 from pipeline.vlm.cascade import (
     SecondReading,
     VlmSession,
@@ -24,9 +35,9 @@ from pipeline.vlm.cascade import (
     read_with_models,
     vlm_failure,
 )
-from schemas import Document, ExtractionRecord, ExtractionResult, PageText, RecordStatus
+from schemas import Document, ExtractionRecord, IssueCode, PageText, RecordStatus, ValidationIssue
 
-__all__ = ["failed_record", "first_reading", "keeps_previews", "process_document", "read_pages"]
+__all__ = ["carries_einvoice", "failed_record", "first_reading", "keeps_previews", "process_document", "read_pages"]
 
 NO_TEXT_MESSAGE = "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan at 300 dpi."
 
@@ -48,65 +59,64 @@ def keeps_previews(status: RecordStatus, policy: str) -> bool:
     return policy == "all" or (policy == "review" and status is RecordStatus.NEEDS_REVIEW)
 
 
-def _make_scratch(document: Document, settings: Settings) -> Path:
-    base = settings.scratch_dir
-    if base is not None:
-        base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"ll-{document.document_id[:12]}-", dir=base))
+def einvoice_record(
+    document: Document, reading: EInvoiceReading, scratch: Path, settings: Settings
+) -> tuple[ExtractionRecord, list[PageText], dict[int, Path]]:
+    """The record of an e-invoice: the XML's values, checked against the page. A text layer is read as is
+    (no OCR); a scanned page is OCR'd only to be compared. A standalone XML file has no page."""
+    pages: list[PageText] = []
+    cleaned_images: dict[int, Path] = {}
+    issues: list[ValidationIssue] = []
+    if document.media_type == XML_MEDIA_TYPE:
+        checks, text_source = without_page(reading), None
+    else:
+        pages, cleaned_images = read_pages(document, scratch, settings)
+        page_reading = extract_invoice(pages)
+        text_source = page_reading.text_source
+        checks, issues = compare_with_page(reading, page_reading, pages)
+    record = routed_record(document, len(pages), einvoice_result(reading, checks, issues, text_source), [], settings)
+    record.text_source = text_source
+    record.einvoice = reading.data.model_copy(update={"check": describe_checks(reading, checks, text_source)})
+    return record, pages, cleaned_images
 
 
-def _second_reading(
-    document: Document,
-    pages: list[PageText],
-    cleaned_images: dict[int, Path],
-    extraction: ExtractionResult,
-    session: VlmSession,
-    scratch: Path,
-) -> SecondReading:
-    """The model tiers' reading, or the reason the pages could not be sent."""
-    settings = session.settings
+def einvoice_path(
+    document: Document, scratch: Path, settings: Settings
+) -> tuple[tuple[ExtractionRecord, list[PageText], dict[int, Path]] | None, list[ValidationIssue]]:
+    """The e-invoice record with its pages, or None for the visual path plus the issues it must carry (an
+    e-invoice attachment that could not be used). A standalone XML that cannot be used is a failed row."""
+    standalone = document.media_type == XML_MEDIA_TYPE
+    if not (settings.einvoice or standalone):
+        return None, []
     try:
-        images = page_images(Path(document.local_path), pages, cleaned_images, scratch, settings)
-        prefer_vlm = settings.resolved_extractor() == "vlm"
-        return read_with_models(session, extraction, pages, images, prefer_vlm=prefer_vlm)
-    except DocumentError as exc:
-        return SecondReading(issues=[vlm_failure(f"The pages could not be prepared for the model: {exc}")])
+        if standalone and not settings.einvoice:
+            raise EInvoiceError("XML inputs are read as e-invoices only, and LEDGERLENS_EINVOICE is off. Turn it on.")
+        check_document(document, max_file_bytes=settings.max_file_bytes)
+        reading = read_einvoice(document, settings.einvoice_max_xml_bytes)
+        if reading is None:
+            return None, []
+        return einvoice_record(document, reading, scratch, settings), []
+    except EInvoiceError as exc:
+        if standalone:
+            return (failed_record(document, exc), [], {}), []
+        issue = ValidationIssue(code=IssueCode.EINVOICE_UNUSABLE, message=f"{exc} The page was read instead.")
+        return None, [issue]
+    except DocumentError as exc:  # a PDF's own problems are reported by the visual path
+        if standalone:
+            return (failed_record(document, exc), [], {}), []
+        return None, []
 
 
-def _with_models(
-    routed: ExtractionRecord,
-    document: Document,
-    pages: list[PageText],
-    cleaned_images: dict[int, Path],
-    extraction: ExtractionResult,
-    context: tuple[Settings, Path | None, VlmSession | None, Path],
-) -> ExtractionRecord:
-    """With the hybrid or vlm extractor: ask the models when wanted and route again on the fused reading."""
-    settings, out_dir, vlm, scratch = context
-    mode = settings.resolved_extractor()
-    if mode == "ocr":
-        return routed
-    if model_wanted(settings, routed):
-        session = vlm or VlmSession(settings, out_dir if out_dir is not None else scratch)
-        reading = _second_reading(document, pages, cleaned_images, extraction, session, scratch)
-        routed = routed_record(document, len(pages), reading.result or extraction, reading.issues, settings)
-        routed.vlm_models = reading.models
-        routed.vlm_input_tokens = reading.input_tokens
-        routed.vlm_output_tokens = reading.output_tokens
-        routed.vlm_cost_usd = reading.cost_usd
-    routed.extractor = mode
-    return routed
-
-
-def _keep_previews(
+def keep_page_previews(
     record: ExtractionRecord,
     document: Document,
     pages: list[PageText],
     cleaned_images: dict[int, Path],
-    out_dir: Path,
+    out_dir: Path | None,
     settings: Settings,
 ) -> None:
-    if not keeps_previews(record.status, settings.keep_page_images):
+    """Write the page previews reviewers see, when the settings keep them for this record's status."""
+    if out_dir is None or not pages or not keeps_previews(record.status, settings.keep_page_images):
         return
     numbers = [page.page_no for page in pages]
     write_page_previews(
@@ -119,25 +129,6 @@ def _keep_previews(
     record.page_images = [preview_relpath(document.document_id, number) for number in numbers]
 
 
-def _record(
-    document: Document, settings: Settings, out_dir: Path | None, vlm: VlmSession | None, scratch: Path
-) -> ExtractionRecord:
-    kept = vlm.take_reading(document.document_id) if vlm is not None else None
-    try:
-        pages, cleaned_images = kept if kept is not None else read_pages(document, scratch, settings)
-    except DocumentError as exc:
-        return failed_record(document, exc)
-    if not any(page.words for page in pages):
-        return failed_record(document, NoTextError(NO_TEXT_MESSAGE), page_count=len(pages))
-    extraction = extract_invoice(pages)
-    routed = routed_record(document, len(pages), extraction, [], settings)
-    context = (settings, out_dir, vlm, scratch)
-    routed = _with_models(routed, document, pages, cleaned_images, extraction, context)
-    if out_dir is not None:
-        _keep_previews(routed, document, pages, cleaned_images, out_dir, settings)
-    return routed
-
-
 def process_document(
     document: Document, settings: Settings, out_dir: Path | None = None, vlm: VlmSession | None = None
 ) -> ExtractionRecord:
@@ -147,10 +138,50 @@ def process_document(
     one a session for this document alone is opened, its cache under out_dir.
     """
     started = time.perf_counter()
-    scratch = _make_scratch(document, settings)
+    base = settings.scratch_dir
+    if base is not None:
+        base.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"ll-{document.document_id[:12]}-", dir=base))
     try:
-        record = _record(document, settings, out_dir, vlm, scratch)
-        record.processing_seconds = time.perf_counter() - started
-        return record
+        einvoice, einvoice_issues = einvoice_path(document, scratch, settings)
+        if einvoice is not None:
+            record, pages, cleaned_images = einvoice
+            keep_page_previews(record, document, pages, cleaned_images, out_dir, settings)
+            record.processing_seconds = time.perf_counter() - started
+            return record
+        kept = vlm.take_reading(document.document_id) if vlm is not None else None
+        try:
+            pages, cleaned_images = kept if kept is not None else read_pages(document, scratch, settings)
+        except DocumentError as exc:
+            record = failed_record(document, exc)
+            record.processing_seconds = time.perf_counter() - started
+            return record
+        if not any(page.words for page in pages):
+            record = failed_record(document, NoTextError(NO_TEXT_MESSAGE), page_count=len(pages))
+            record.processing_seconds = time.perf_counter() - started
+            return record
+        extraction = extract_invoice(pages)
+        routed = routed_record(document, len(pages), extraction, einvoice_issues, settings)
+        mode = settings.resolved_extractor()
+        if mode != "ocr":
+            if model_wanted(settings, routed):
+                session = vlm or VlmSession(settings, out_dir if out_dir is not None else scratch)
+                try:
+                    images = page_images(Path(document.local_path), pages, cleaned_images, scratch, settings)
+                    reading = read_with_models(session, extraction, pages, images, prefer_vlm=mode == "vlm")
+                except DocumentError as exc:
+                    reading = SecondReading(
+                        issues=[vlm_failure(f"The pages could not be prepared for the model: {exc}")]
+                    )
+                issues = [*reading.issues, *einvoice_issues]
+                routed = routed_record(document, len(pages), reading.result or extraction, issues, settings)
+                routed.vlm_models = reading.models
+                routed.vlm_input_tokens = reading.input_tokens
+                routed.vlm_output_tokens = reading.output_tokens
+                routed.vlm_cost_usd = reading.cost_usd
+            routed.extractor = mode
+        keep_page_previews(routed, document, pages, cleaned_images, out_dir, settings)
+        routed.processing_seconds = time.perf_counter() - started
+        return routed
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from pipeline.calibration import load_calibration
 from pipeline.config import Settings
-from pipeline.errors import DocumentTooLargeError
+from pipeline.einvoice import read_einvoice
+from pipeline.errors import DocumentError, DocumentTooLargeError
 from pipeline.extract import extract_invoice
 from pipeline.ocr import ocr_page
 from pipeline.preprocess import PreprocessOptions, preprocess_page
@@ -107,8 +108,19 @@ def first_reading(
     document: Document, scratch: Path, settings: Settings
 ) -> tuple[list[PageText], dict[int, Path], ExtractionRecord | None]:
     """Pages, cleaned images and OCR's routed record; the record is None when the document cannot go on
-    (unreadable, no text), which process_document turns into a failed row. DocumentError escapes."""
+    (unreadable, no text), which process_document turns into a failed row, or when it will be read from its
+    e-invoice XML (no model is asked about it). DocumentError escapes."""
+    if settings.einvoice and carries_einvoice(document, settings):
+        return [], {}, None
     pages, cleaned_images = read_pages(document, scratch, settings)
     if not any(page.words for page in pages):
         return pages, cleaned_images, None
     return pages, cleaned_images, routed_record(document, len(pages), extract_invoice(pages), [], settings)
+
+
+def carries_einvoice(document: Document, settings: Settings) -> bool:
+    """Whether the document will be read from usable e-invoice XML (not whether it has an unusable one)."""
+    try:
+        return read_einvoice(document, settings.einvoice_max_xml_bytes) is not None
+    except DocumentError:
+        return False

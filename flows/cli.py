@@ -265,7 +265,7 @@ def command_run(args: argparse.Namespace) -> int:
     missing = [
         item
         for item in args.inputs
-        if not item.startswith("s3://") and not Path(item).exists() and not any(ch in item for ch in "*?[")
+        if not item.startswith("s3://") and not os.path.lexists(item) and not any(ch in item for ch in "*?[")
     ]
     if missing:
         print(f"ledgerlens run: input not found: {', '.join(missing)}", file=sys.stderr)
@@ -314,16 +314,13 @@ def command_backfill(args: argparse.Namespace) -> int:
 
     configure_prefect_environment()
     from flows.backfill import backfill
-    from flows.ingest import _progress_listeners
     from flows.report import print_backfill_summary, progress_bar
 
     try:
         with progress_bar(enabled=not args.quiet) as on_progress:
-            if on_progress:
-                _progress_listeners.append(on_progress)
             summary = backfill(
-                source=args.source, out_dir=out, since=args.since, until=args.until,
-                chunk_size=args.chunk_size, max_docs=args.max_docs, settings=settings,
+                source=args.source, out_dir=out, since=args.since, until=args.until, chunk_size=args.chunk_size,
+                max_docs=args.max_docs, settings=settings, on_progress=on_progress,
             )  # fmt: skip
     except LedgerlensError as exc:
         print(f"ledgerlens backfill: {exc}", file=sys.stderr)

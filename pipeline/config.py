@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         default=None, description="Name recorded with review decisions; the login name if unset"
     )
     scratch_dir: Path | None = Field(default=None, description="Where page images go; a temp dir if unset")
+    flush_every: int = Field(
+        default=20, ge=1, description="Finished documents written to OUT at the latest after this many"
+    )
+    flush_seconds: float = Field(
+        default=5.0, gt=0, description="... or after this many seconds, so a crash loses seconds of work, not documents"
+    )
     output_dir: Path = Field(default=Path("out"))
     task_runner: Literal["threads", "processes", "dask"] = Field(
         default="threads", description="How documents run in parallel: threads, processes, or a Dask cluster"

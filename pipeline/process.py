@@ -11,7 +11,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.calibration import load_calibration
 from pipeline.config import Settings
 from pipeline.einvoice import (
     XML_MEDIA_TYPE,
@@ -23,23 +22,22 @@ from pipeline.einvoice import (
     read_einvoice,
     without_page,
 )
-from pipeline.errors import DocumentError, DocumentTooLargeError, NoTextError
+from pipeline.errors import DocumentError, NoTextError
 from pipeline.extract import extract_invoice
-from pipeline.ocr import ocr_page
-from pipeline.preprocess import PreprocessOptions, preprocess_page
 from pipeline.previews import PREVIEWS_DIR, preview_relpath, write_page_previews
-from pipeline.render import (
-    check_document,
-    check_pdf_complete,
-    pdf_page_count,
-    pdf_page_images,
-    read_text_layer,
-    render_image,
+from pipeline.reading import carries_einvoice, first_reading, read_pages, routed_record
+from pipeline.render import check_document
+from pipeline.vlm.cascade import (
+    SecondReading,
+    VlmSession,
+    model_wanted,
+    page_images,
+    read_with_models,
+    vlm_failure,
 )
-from pipeline.route import route_record
-from pipeline.validate import validate_invoice
-from pipeline.vlm.cascade import SecondReading, VlmSession, page_images, read_with_models, vlm_failure
-from schemas import Document, ExtractionRecord, ExtractionResult, IssueCode, PageText, RecordStatus, ValidationIssue
+from schemas import Document, ExtractionRecord, IssueCode, PageText, RecordStatus, ValidationIssue
+
+__all__ = ["carries_einvoice", "failed_record", "first_reading", "keeps_previews", "process_document", "read_pages"]
 
 NO_TEXT_MESSAGE = "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan at 300 dpi."
 
@@ -57,91 +55,8 @@ def failed_record(document: Document, error: DocumentError, page_count: int = 0)
     )
 
 
-def read_pages(document: Document, scratch: Path, settings: Settings) -> tuple[list[PageText], dict[int, Path]]:
-    """Words of every page (the PDF's own text where it has enough, OCR of a cleaned image elsewhere) and
-    the cleaned image each OCR'd page was read from."""
-    path = Path(document.local_path)
-    check_document(document, max_file_bytes=settings.max_file_bytes)
-    text_pages: dict[int, PageText] = {}
-    if document.media_type == "application/pdf":
-        check_pdf_complete(path)
-        page_count = pdf_page_count(path)
-        if page_count > settings.max_pages:
-            raise DocumentTooLargeError(
-                f"The PDF has {page_count} pages, above the limit of {settings.max_pages}. "
-                "Split it into single invoices or raise LEDGERLENS_MAX_PAGES."
-            )
-        if settings.use_text_layer:
-            text_pages = {
-                page.page_no: page
-                for page in read_text_layer(path, page_count)
-                if len(page.words) >= settings.min_text_layer_words
-            }
-        if len(text_pages) == page_count:
-            return [text_pages[number] for number in range(1, page_count + 1)], {}
-        missing = [number for number in range(1, page_count + 1) if number not in text_pages]
-        images = pdf_page_images(path, scratch / "raw", settings.render_dpi, missing)
-    else:
-        rendered, _dpi = render_image(path, scratch / "raw", settings.max_pages)
-        images = dict(enumerate(rendered, start=1))
-
-    options = PreprocessOptions(
-        min_short_side_px=settings.min_page_short_side_px,
-        target_short_side_px=settings.ocr_target_short_side_px,
-    )
-    pages: list[PageText] = []
-    cleaned_images: dict[int, Path] = {}
-    for page_no in sorted({*images, *text_pages}):
-        if page_no in text_pages:
-            pages.append(text_pages[page_no])
-            continue
-        image = images[page_no]
-        cleaned = preprocess_page(image, scratch / "clean" / f"page-{page_no:04d}.png", options)
-        cleaned_images[page_no] = Path(cleaned.image_path)
-        pages.append(
-            ocr_page(
-                Path(cleaned.image_path),
-                page_no,
-                lang=settings.tesseract_lang,
-                timeout_s=settings.tesseract_timeout_s,
-            )
-        )
-    return pages, cleaned_images
-
-
 def keeps_previews(status: RecordStatus, policy: str) -> bool:
     return policy == "all" or (policy == "review" and status is RecordStatus.NEEDS_REVIEW)
-
-
-def _routed(
-    document: Document,
-    page_count: int,
-    extraction: ExtractionResult,
-    extra_issues: list[ValidationIssue],
-    settings: Settings,
-) -> ExtractionRecord:
-    issues = [*extraction.issues, *extra_issues, *validate_invoice(extraction.invoice)]
-    record = ExtractionRecord(
-        document_id=document.document_id,
-        source=document.source,
-        duplicate_sources=list(document.duplicate_sources),
-        page_count=page_count,
-        status=RecordStatus.NEEDS_REVIEW,
-        invoice=extraction.invoice,
-        fields=extraction.fields,
-        issues=issues,
-        extractor=extraction.extractor,
-        text_source=extraction.text_source,
-    )
-    return route_record(record, settings.accept_threshold, load_calibration(settings.calibration_file))
-
-
-def model_wanted(settings: Settings, routed: ExtractionRecord) -> bool:
-    """Whether the vlm/hybrid extractor asks the model about this record (OCR's routing known)."""
-    mode = settings.resolved_extractor()
-    if mode == "ocr":
-        return False
-    return mode == "vlm" or settings.vlm_mode == "always" or routed.status is not RecordStatus.ACCEPTED
 
 
 def einvoice_record(
@@ -159,7 +74,7 @@ def einvoice_record(
         page_reading = extract_invoice(pages)
         text_source = page_reading.text_source
         checks, issues = compare_with_page(reading, page_reading, pages)
-    record = _routed(document, len(pages), einvoice_result(reading, checks, issues, text_source), [], settings)
+    record = routed_record(document, len(pages), einvoice_result(reading, checks, issues, text_source), [], settings)
     record.text_source = text_source
     record.einvoice = reading.data.model_copy(update={"check": describe_checks(reading, checks, text_source)})
     return record, pages, cleaned_images
@@ -192,14 +107,6 @@ def einvoice_path(
         return None, []
 
 
-def carries_einvoice(document: Document, settings: Settings) -> bool:
-    """Whether the document will be read from usable e-invoice XML (not whether it has an unusable one)."""
-    try:
-        return read_einvoice(document, settings.einvoice_max_xml_bytes) is not None
-    except DocumentError:
-        return False
-
-
 def keep_page_previews(
     record: ExtractionRecord,
     document: Document,
@@ -220,20 +127,6 @@ def keep_page_previews(
         settings.preview_long_edge_px,
     )
     record.page_images = [preview_relpath(document.document_id, number) for number in numbers]
-
-
-def first_reading(
-    document: Document, scratch: Path, settings: Settings
-) -> tuple[list[PageText], dict[int, Path], ExtractionRecord | None]:
-    """Pages, cleaned images and OCR's routed record; the record is None when the document cannot go on
-    (unreadable, no text), which process_document turns into a failed row, or when it will be read from its
-    e-invoice XML (no model is asked about it). DocumentError escapes."""
-    if settings.einvoice and carries_einvoice(document, settings):
-        return [], {}, None
-    pages, cleaned_images = read_pages(document, scratch, settings)
-    if not any(page.words for page in pages):
-        return pages, cleaned_images, None
-    return pages, cleaned_images, _routed(document, len(pages), extract_invoice(pages), [], settings)
 
 
 def process_document(
@@ -268,7 +161,7 @@ def process_document(
             record.processing_seconds = time.perf_counter() - started
             return record
         extraction = extract_invoice(pages)
-        routed = _routed(document, len(pages), extraction, einvoice_issues, settings)
+        routed = routed_record(document, len(pages), extraction, einvoice_issues, settings)
         mode = settings.resolved_extractor()
         if mode != "ocr":
             if model_wanted(settings, routed):
@@ -281,7 +174,7 @@ def process_document(
                         issues=[vlm_failure(f"The pages could not be prepared for the model: {exc}")]
                     )
                 issues = [*reading.issues, *einvoice_issues]
-                routed = _routed(document, len(pages), reading.result or extraction, issues, settings)
+                routed = routed_record(document, len(pages), reading.result or extraction, issues, settings)
                 routed.vlm_models = reading.models
                 routed.vlm_input_tokens = reading.input_tokens
                 routed.vlm_output_tokens = reading.output_tokens

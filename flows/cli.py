@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from flows.runtime import configure_prefect_environment
+from flows.runtime import configure_prefect_environment, use_prefect_api
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -228,6 +228,7 @@ def command_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     configure_prefect_environment()
+    use_prefect_api()
     from flows.ingest import run_ingest
     from flows.report import print_summary, progress_bar
 
@@ -257,6 +258,7 @@ def command_backfill(args: argparse.Namespace) -> int:
     out, settings = prepared
 
     configure_prefect_environment()
+    use_prefect_api()
     from flows.backfill import backfill
     from flows.ingest import _progress_listeners
     from flows.report import print_backfill_summary, progress_bar

@@ -49,6 +49,18 @@ class ImageTooSmallError(DocumentError):
     code = "image_too_small"
 
 
+class TooManyPixelsError(DocumentTooLargeError):
+    """An image's header declares more pixels than the cap (LEDGERLENS_MAX_IMAGE_PIXELS); nothing was decoded."""
+
+    code = "too_many_pixels"
+
+
+class DecodeMemoryError(DocumentTooLargeError):
+    """Decoding or reading a page hit the per-process memory limit (LEDGERLENS_DECODE_MEMORY_LIMIT_MB)."""
+
+    code = "decode_memory_limit"
+
+
 class TransientError(LedgerlensError):
     """A failure worth retrying (a busy tool, a flaky mount, a throttled service)."""
 

@@ -33,6 +33,12 @@ def bounded(command: list[str], memory_limit_bytes: int | None) -> list[str]:
     return [prlimit, f"--as={memory_limit_bytes}", "--", *command]
 
 
+def hit_memory_limit(returncode: int, stderr: str) -> bool:
+    """Killed by a signal, or a failed allocation or mapping: what reaching the address-space limit looks like."""
+    words = ("alloc", "memory", "failed to map")
+    return returncode < 0 or any(word in stderr.lower() for word in words)
+
+
 def out_of_memory_error(what: str, memory_limit_bytes: int | None) -> DecodeMemoryError:
     limit = f"{memory_limit_bytes / 2**20:.0f} MiB" if memory_limit_bytes else "its"
     return DecodeMemoryError(

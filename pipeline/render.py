@@ -19,7 +19,7 @@ from pipeline.errors import (
     TransientError,
     UnsupportedFormatError,
 )
-from pipeline.limits import bounded, check_pixels, out_of_memory_error
+from pipeline.limits import bounded, check_pixels, hit_memory_limit, out_of_memory_error
 from schemas import Document, PageText, TextSource, Word
 
 _XHTML = "{http://www.w3.org/1999/xhtml}"
@@ -207,7 +207,7 @@ def render_pdf_page(path: Path, scratch: Path, dpi: int, page_no: int, limits: P
         raise TransientError(f"poppler timed out rendering page {page_no} of {path.name}") from exc
     target = stem.with_suffix(".png")
     if result.returncode != 0 or not target.is_file():
-        if limits.memory_limit_bytes and result.returncode < 0:
+        if limits.memory_limit_bytes and hit_memory_limit(result.returncode, result.stderr.decode("utf-8", "replace")):
             raise out_of_memory_error(f"Drawing page {page_no} of the PDF", limits.memory_limit_bytes)
         raise CorruptDocumentError(
             f"Page {page_no} of the PDF could not be drawn (poppler failed). Re-download or re-export the original."

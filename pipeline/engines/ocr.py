@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline.errors import ConfigError, CorruptDocumentError, TransientError
-from pipeline.limits import bounded, out_of_memory_error
+from pipeline.limits import bounded, hit_memory_limit, out_of_memory_error
 from schemas import PageText, TextSource, Word
 
 
@@ -72,7 +72,7 @@ class TesseractEngine:
             raise TransientError(f"Tesseract timed out on page {page_no} after {self.options.timeout_s} s") from exc
         if result.returncode != 0:
             detail = result.stderr.decode("utf-8", "replace").strip()
-            if limit and ("alloc" in detail.lower() or result.returncode < 0 or "memory" in detail.lower()):
+            if limit and hit_memory_limit(result.returncode, detail):
                 raise out_of_memory_error(f"Reading page {page_no} (Tesseract)", limit)
             raise CorruptDocumentError(f"Tesseract could not read page {page_no}: {detail[-300:]}")
         lines = result.stdout.decode("utf-8", "replace").splitlines()

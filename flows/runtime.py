@@ -75,7 +75,7 @@ class PrefectApi:
             pass
 
 
-def api_healthy(url: str, timeout_s: float = 0.5) -> bool:
+def api_healthy(url: str, timeout_s: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=timeout_s) as response:
             return bool(response.status == 200)

@@ -3,7 +3,9 @@
 A run uses, in order: the server `PREFECT_API_URL` names; a server already answering on this machine at
 `LEDGERLENS_PREFECT_LOCAL_URL` (default http://127.0.0.1:4200/api, what `prefect server start` listens on);
 else a temporary server started here as a child of the run, in its own process group, that dies with the run:
-stopped at exit, and sent SIGTERM by the kernel if the run itself is killed (even with SIGKILL).
+stopped at exit, and killed by the kernel if the run itself is killed (even with SIGKILL). It is killed, not asked
+to stop: a server shutting down gracefully with nobody left to serve still held its SQLite database while the
+next run's server tried to start on it (SQLite recovers from a killed writer).
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ _DEFAULTS = {
 }
 LOCAL_API_URL = "http://127.0.0.1:4200/api"
 _PR_SET_PDEATHSIG = 1
-_STARTUP_TIMEOUT_S = 180.0
 
 
 def configure_prefect_environment(home: Path | None = None) -> None:
@@ -67,7 +68,7 @@ class PrefectApi:
             return
         try:
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
+            process.wait(timeout=3)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -99,9 +100,9 @@ def use_prefect_api() -> PrefectApi:
 
 
 def _die_with_parent() -> None:
-    """In the server's child process, before exec: own process group, SIGTERM when the run dies."""
+    """In the server's child process, before exec: own process group, SIGKILL when the run dies."""
     os.setpgid(0, 0)
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _free_port() -> int:
@@ -124,8 +125,10 @@ def _migrated_marker() -> Path:
     return home / f".ledgerlens-migrated-{importlib.metadata.version('prefect')}"
 
 
-def start_temporary_server(timeout_s: float = _STARTUP_TIMEOUT_S) -> PrefectApi:
-    """Start Prefect's API (uvicorn) as our child and wait until it answers; it dies with this process."""
+def start_temporary_server(timeout_s: float | None = None) -> PrefectApi:
+    """Start Prefect's API (uvicorn) as our child and wait until it answers; it dies with this process.
+    The wait is PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS unless given."""
+    timeout_s = timeout_s or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
     started = time.perf_counter()
     port = _free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",

@@ -18,7 +18,6 @@ under --work. Prints a table and writes JSON to benchmarks/results/.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import subprocess
@@ -39,14 +38,9 @@ STAGES = ("images", "preprocess", "ocr", "extract", "validate", "previews", "wri
 
 
 def _generator() -> Callable[[Path, int, int], Path]:
-    """The sample generator, wherever it lives (it is moving from pipeline/ to devtools/)."""
-    for module in ("devtools.samples", "pipeline.samples"):
-        try:
-            generate: Callable[[Path, int, int], Path] = importlib.import_module(module).generate_sample
-            return generate
-        except ImportError:
-            continue
-    raise SystemExit("the sample generator (devtools/samples.py) is missing")
+    from devtools.samples import generate_sample
+
+    return generate_sample
 
 
 def pdf_pages(path: Path) -> int:

@@ -267,11 +267,12 @@ def command_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     configure_prefect_environment()
-    use_prefect_api()
+    api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
     from flows.ingest import run_ingest
     from flows.report import print_summary, progress_bar
 
     try:
+        api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:
             summary = run_ingest(list(args.inputs), out, settings, on_progress, archive_prefix=args.archive)
     except LedgerlensError as exc:
@@ -309,12 +310,13 @@ def command_backfill(args: argparse.Namespace) -> int:
     out, settings = prepared
 
     configure_prefect_environment()
-    use_prefect_api()
+    api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
     from flows.backfill import backfill
     from flows.ingest import _progress_listeners
     from flows.report import print_backfill_summary, progress_bar
 
     try:
+        api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:
             if on_progress:
                 _progress_listeners.append(on_progress)

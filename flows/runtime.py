@@ -60,6 +60,24 @@ class PrefectApi:
     origin: str  # "configured", "local" (already running here) or "temporary" (started for this run)
     startup_seconds: float
     process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0  # perf_counter() when a temporary server was launched
+
+    def wait_until_ready(self, timeout_s: float | None = None) -> None:
+        """Wait for a temporary server to answer (PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS by default)."""
+        process = self.process
+        if process is None or self.startup_seconds:
+            return
+        limit = timeout_s or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
+        while not api_healthy(self.url):
+            if process.poll() is not None or time.perf_counter() - self.started_at > limit:
+                self.stop()
+                raise ConfigError(
+                    f"The temporary Prefect server did not start within {limit:.0f} s (exit code {process.poll()}). "
+                    "Start one with `prefect server start` or set PREFECT_API_URL, then run again."
+                )
+            time.sleep(0.1)
+        _migrated_marker().touch()
+        self.startup_seconds = time.perf_counter() - self.started_at
 
     def stop(self) -> None:
         """Stop a temporary server (its whole process group); a configured or shared server is left alone."""
@@ -84,8 +102,9 @@ def api_healthy(url: str, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def use_prefect_api() -> PrefectApi:
-    """Point this process at a Prefect API (see the module doc) and return it; call before importing prefect."""
+def use_prefect_api(*, wait: bool = True) -> PrefectApi:
+    """Point this process at a Prefect API (see the module doc) and return it; call before importing prefect.
+    With wait=False a temporary server boots while the caller goes on (then call `wait_until_ready`)."""
     started = time.perf_counter()
     configured = os.environ.get("PREFECT_API_URL")
     if configured:
@@ -94,7 +113,7 @@ def use_prefect_api() -> PrefectApi:
     if local and api_healthy(local):
         os.environ["PREFECT_API_URL"] = local
         return PrefectApi(local, "local", time.perf_counter() - started)
-    api = start_temporary_server()
+    api = start_temporary_server(wait=wait)
     os.environ["PREFECT_API_URL"] = api.url
     return api
 
@@ -125,25 +144,16 @@ def _migrated_marker() -> Path:
     return home / f".ledgerlens-migrated-{importlib.metadata.version('prefect')}"
 
 
-def start_temporary_server(timeout_s: float | None = None) -> PrefectApi:
-    """Start Prefect's API (uvicorn) as our child and wait until it answers; it dies with this process.
-    The wait is PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS unless given."""
-    timeout_s = timeout_s or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
-    started = time.perf_counter()
+def start_temporary_server(*, wait: bool = True) -> PrefectApi:
+    """Start Prefect's API (uvicorn) as our child; it dies with this process. With wait=False it boots while the
+    caller imports Prefect and the flows; call `wait_until_ready` before the first flow."""
     port = _free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]  # fmt: skip
+    started = time.perf_counter()
     process = subprocess.Popen(command, env=_server_environment(), preexec_fn=_die_with_parent)
-    api = PrefectApi(f"http://127.0.0.1:{port}/api", "temporary", 0.0, process)
+    api = PrefectApi(f"http://127.0.0.1:{port}/api", "temporary", 0.0, process, started)
     atexit.register(api.stop)
-    while not api_healthy(api.url):
-        if process.poll() is not None or time.perf_counter() - started > timeout_s:
-            api.stop()
-            raise ConfigError(
-                f"The temporary Prefect server did not start within {timeout_s:.0f} s (exit code {process.poll()}). "
-                "Start one with `prefect server start` or set PREFECT_API_URL, then run again."
-            )
-        time.sleep(0.1)
-    _migrated_marker().touch()
-    api.startup_seconds = time.perf_counter() - started
+    if wait:
+        api.wait_until_ready()
     return api

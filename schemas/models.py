@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from schemas.codes import FailureCode, IssueCode
 from schemas.currency import is_currency_code
+from schemas.einvoice import EInvoiceData
 
 
 def _check_currency(code: str | None) -> str | None:
@@ -162,7 +164,7 @@ class Severity(StrEnum):
 
 
 class ValidationIssue(BaseModel):
-    code: str = Field(description="Stable machine-readable code, e.g. total_mismatch")
+    code: IssueCode = Field(description="Stable machine-readable code, e.g. total_mismatch")
     message: str = Field(description="What is wrong, in words a reviewer understands")
     field: str | None = None
     severity: Severity = Severity.BLOCKING
@@ -193,6 +195,7 @@ class ExtractionRecord(BaseModel):
     confidence: float = Field(ge=0, le=1, default=0.0)
     review_reasons: list[str] = Field(default_factory=list)
     error: str | None = None
+    error_code: FailureCode | None = Field(default=None, description="Why the row failed (failed rows only)")
     invoice: Invoice = Field(default_factory=Invoice)
     fields: dict[str, FieldValue] = Field(default_factory=dict)
     issues: list[ValidationIssue] = Field(default_factory=list)
@@ -207,6 +210,7 @@ class ExtractionRecord(BaseModel):
     vlm_input_tokens: int = Field(default=0, description="Input tokens paid for in this run (cache hits: 0)")
     vlm_output_tokens: int = 0
     vlm_cost_usd: Decimal = Field(default=Decimal(0), description="US dollars spent on model calls for this record")
+    einvoice: EInvoiceData | None = Field(default=None, description="Set when the record was read from e-invoice XML")
 
 
 RunStatusCounts = dict[Literal["accepted", "needs_review", "failed"], int]

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flows.runtime import configure_prefect_environment
+from flows.runtime import configure_prefect_environment, use_prefect_api
 
 if TYPE_CHECKING:
     # What add_subparsers returns: each command adds its parser to it.
@@ -272,10 +272,12 @@ def command_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     configure_prefect_environment()
+    api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
     from flows.ingest import run_ingest
     from flows.report import print_summary, progress_bar
 
     try:
+        api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:
             summary = run_ingest(list(args.inputs), out, settings, on_progress, archive_prefix=args.archive)
     except LedgerlensError as exc:
@@ -313,10 +315,12 @@ def command_backfill(args: argparse.Namespace) -> int:
     out, settings = prepared
 
     configure_prefect_environment()
+    api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
     from flows.backfill import backfill
     from flows.report import print_backfill_summary, progress_bar
 
     try:
+        api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:
             summary = backfill(
                 source=args.source, out_dir=out, since=args.since, until=args.until, chunk_size=args.chunk_size,

@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     max_pages: int = Field(default=50, description="Documents with more pages are refused")
     tesseract_lang: str = "eng"
     tesseract_timeout_s: int = Field(default=120, description="Per page; a stuck OCR run is stopped")
+    ocr_engine: str = Field(default="tesseract", description="OCR engine from pipeline/engines/ocr.py's registry")
+    max_image_pixels: int = Field(
+        default=180_000_000, ge=1, description="Images (read from their headers) above this many pixels are refused"
+    )
+    decode_memory_limit_mb: int | None = Field(
+        default=1024,
+        ge=64,
+        description="Hard address-space limit of each page-decoding / OCR process (pdfimages, pdftocairo, "
+        "tesseract); None: no limit",
+    )
     # Chosen from measured data, with the calibration table fitted on other documents (README, "Confidence and
     # the auto-accept threshold"): `ledgerlens samples held --count 60 --seed 2026 && ledgerlens run held --out
     # held-out && ledgerlens eval held held-out` gave 45/60 accepted at 0.80 with none wrong; the lowest

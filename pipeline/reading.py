@@ -12,11 +12,12 @@ from pathlib import Path
 from pipeline.calibration import load_calibration
 from pipeline.config import Settings
 from pipeline.einvoice import read_einvoice
+from pipeline.engines.ocr import OcrOptions, ocr_engine
 from pipeline.errors import DocumentError, DocumentTooLargeError
 from pipeline.extract import extract_invoice
-from pipeline.ocr import ocr_page
 from pipeline.preprocess import PreprocessOptions, preprocess_page
 from pipeline.render import (
+    PageLimits,
     check_document,
     check_pdf_complete,
     pdf_page_count,
@@ -52,15 +53,24 @@ def read_pages(document: Document, scratch: Path, settings: Settings) -> tuple[l
         if len(text_pages) == page_count:
             return [text_pages[number] for number in range(1, page_count + 1)], {}
         missing = [number for number in range(1, page_count + 1) if number not in text_pages]
-        images = pdf_page_images(path, scratch / "raw", settings.render_dpi, missing)
+        images = pdf_page_images(path, scratch / "raw", settings.render_dpi, missing, page_limits(settings))
     else:
-        rendered, _dpi = render_image(path, scratch / "raw", settings.max_pages)
+        rendered, _dpi = render_image(path, scratch / "raw", settings.max_pages, page_limits(settings))
         images = dict(enumerate(rendered, start=1))
+    return ocr_pages(images, text_pages, scratch, settings)
 
+
+def ocr_pages(
+    images: dict[int, Path], text_pages: dict[int, PageText], scratch: Path, settings: Settings
+) -> tuple[list[PageText], dict[int, Path]]:
+    """Clean and OCR each page image (text-layer pages pass through). A page image made on scratch is
+    deleted once cleaned; the cleaned one (uncompressed PGM: nothing to encode for Tesseract) is kept for
+    previews and the model."""
     options = PreprocessOptions(
         min_short_side_px=settings.min_page_short_side_px,
         target_short_side_px=settings.ocr_target_short_side_px,
     )
+    engine = ocr_engine(settings.ocr_engine, ocr_options(settings))
     pages: list[PageText] = []
     cleaned_images: dict[int, Path] = {}
     for page_no in sorted({*images, *text_pages}):
@@ -68,17 +78,28 @@ def read_pages(document: Document, scratch: Path, settings: Settings) -> tuple[l
             pages.append(text_pages[page_no])
             continue
         image = images[page_no]
-        cleaned = preprocess_page(image, scratch / "clean" / f"page-{page_no:04d}.png", options)
+        cleaned = preprocess_page(image, scratch / "clean" / f"page-{page_no:04d}.pgm", options)
+        if image.is_relative_to(scratch):
+            image.unlink(missing_ok=True)
         cleaned_images[page_no] = Path(cleaned.image_path)
-        pages.append(
-            ocr_page(
-                Path(cleaned.image_path),
-                page_no,
-                lang=settings.tesseract_lang,
-                timeout_s=settings.tesseract_timeout_s,
-            )
-        )
+        pages.append(engine.read(Path(cleaned.image_path), page_no))
     return pages, cleaned_images
+
+
+def page_limits(settings: Settings) -> PageLimits:
+    return PageLimits(max_image_pixels=settings.max_image_pixels, memory_limit_bytes=memory_limit_bytes(settings))
+
+
+def memory_limit_bytes(settings: Settings) -> int | None:
+    return settings.decode_memory_limit_mb * 2**20 if settings.decode_memory_limit_mb else None
+
+
+def ocr_options(settings: Settings) -> OcrOptions:
+    return OcrOptions(
+        lang=settings.tesseract_lang,
+        timeout_s=settings.tesseract_timeout_s,
+        memory_limit_bytes=memory_limit_bytes(settings),
+    )
 
 
 def routed_record(

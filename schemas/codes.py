@@ -59,6 +59,8 @@ class FailureCode(StrEnum):
     CORRUPT = "corrupt"
     TOO_LARGE = "too_large"
     IMAGE_TOO_SMALL = "image_too_small"
+    TOO_MANY_PIXELS = "too_many_pixels"  # an image header declares more pixels than LEDGERLENS_MAX_IMAGE_PIXELS
+    DECODE_MEMORY_LIMIT = "decode_memory_limit"  # a page tool hit LEDGERLENS_DECODE_MEMORY_LIMIT_MB
     NO_TEXT = "no_text"
     PROCESSING_FAILED = "processing_failed"
     EINVOICE_UNREADABLE = "einvoice_unreadable"  # malformed XML, or values that are not numbers or dates

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flows.runtime import configure_prefect_environment
+from flows.runtime import configure_prefect_environment, use_prefect_api
 
 if TYPE_CHECKING:
     # What add_subparsers returns: each command adds its parser to it.
@@ -83,6 +83,9 @@ def _add_run_command(commands: Subcommands) -> None:
     run.add_argument("--dpi", type=int, help="render resolution for scanned pages")
     run.add_argument("--accept-threshold", type=float, help="confidence needed to auto-accept")
     run.add_argument("--no-text-layer", action="store_true", help="OCR every page, ignoring PDF text")
+    run.add_argument(
+        "--no-einvoice", action="store_true", help="ignore embedded e-invoice XML (PDFs are read from the page)"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument(
         "--score-truth",
@@ -214,6 +217,8 @@ def _settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["accept_threshold"] = args.accept_threshold
     if getattr(args, "no_text_layer", False):
         overrides["use_text_layer"] = False
+    if getattr(args, "no_einvoice", False):
+        overrides["einvoice"] = False
     if getattr(args, "task_runner", None):
         overrides["task_runner"] = args.task_runner
     if args.extractor is not None:
@@ -263,17 +268,19 @@ def command_run(args: argparse.Namespace) -> int:
     missing = [
         item
         for item in args.inputs
-        if not item.startswith("s3://") and not Path(item).exists() and not any(ch in item for ch in "*?[")
+        if not item.startswith("s3://") and not os.path.lexists(item) and not any(ch in item for ch in "*?[")
     ]
     if missing:
         print(f"ledgerlens run: input not found: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
 
     configure_prefect_environment()
+    api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
     from flows.ingest import run_ingest
     from flows.report import print_summary, progress_bar
 
     try:
+        api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:
             summary = run_ingest(list(args.inputs), out, settings, on_progress, archive_prefix=args.archive)
     except LedgerlensError as exc:
@@ -311,17 +318,16 @@ def command_backfill(args: argparse.Namespace) -> int:
     out, settings = prepared
 
     configure_prefect_environment()
+    api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
     from flows.backfill import backfill
-    from flows.ingest import _progress_listeners
     from flows.report import print_backfill_summary, progress_bar
 
     try:
+        api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:
-            if on_progress:
-                _progress_listeners.append(on_progress)
             summary = backfill(
-                source=args.source, out_dir=out, since=args.since, until=args.until,
-                chunk_size=args.chunk_size, max_docs=args.max_docs, settings=settings,
+                source=args.source, out_dir=out, since=args.since, until=args.until, chunk_size=args.chunk_size,
+                max_docs=args.max_docs, settings=settings, on_progress=on_progress,
             )  # fmt: skip
     except LedgerlensError as exc:
         print(f"ledgerlens backfill: {exc}", file=sys.stderr)

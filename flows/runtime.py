@@ -1,9 +1,30 @@
-"""Prefect settings for a quiet, serverless local run. Must run before prefect is imported."""
+"""Prefect settings for a quiet local run, and the API server a run talks to. Must run before prefect is imported.
+
+A run uses, in order: the server `PREFECT_API_URL` names; a server already answering on this machine at
+`LEDGERLENS_PREFECT_LOCAL_URL` (default http://127.0.0.1:4200/api, what `prefect server start` listens on);
+else a temporary server started here as a child of the run, in its own process group, that dies with the run:
+stopped at exit, and killed by the kernel if the run itself is killed (even with SIGKILL). It is killed, not asked
+to stop: a server shutting down gracefully with nobody left to serve still held its SQLite database while the
+next run's server tried to start on it (SQLite recovers from a killed writer).
+"""
 
 from __future__ import annotations
 
+import atexit
+import ctypes
+import importlib.metadata
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+
+from pipeline.errors import ConfigError
 
 _DEFAULTS = {
     # A fresh ephemeral API server took 23.6 s to start on a 2-core machine, past Prefect's 20 s default.
@@ -16,6 +37,8 @@ _DEFAULTS = {
     "PREFECT_UI_ENABLED": "false",
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
 }
+LOCAL_API_URL = "http://127.0.0.1:4200/api"
+_PR_SET_PDEATHSIG = 1
 
 
 def configure_prefect_environment(home: Path | None = None) -> None:
@@ -27,3 +50,110 @@ def configure_prefect_environment(home: Path | None = None) -> None:
         os.environ["PREFECT_HOME"] = str(home or state / "ledgerlens" / "prefect")
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+
+@dataclass
+class PrefectApi:
+    """The API a run talks to: where it is, how it was found, and how long finding or starting it took."""
+
+    url: str
+    origin: str  # "configured", "local" (already running here) or "temporary" (started for this run)
+    startup_seconds: float
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0  # perf_counter() when a temporary server was launched
+
+    def wait_until_ready(self, timeout_s: float | None = None) -> None:
+        """Wait for a temporary server to answer (PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS by default)."""
+        process = self.process
+        if process is None or self.startup_seconds:
+            return
+        limit = timeout_s or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
+        while not api_healthy(self.url):
+            if process.poll() is not None or time.perf_counter() - self.started_at > limit:
+                self.stop()
+                raise ConfigError(
+                    f"The temporary Prefect server did not start within {limit:.0f} s (exit code {process.poll()}). "
+                    "Start one with `prefect server start` or set PREFECT_API_URL, then run again."
+                )
+            time.sleep(0.1)
+        _migrated_marker().touch()
+        self.startup_seconds = time.perf_counter() - self.started_at
+
+    def stop(self) -> None:
+        """Stop a temporary server (its whole process group); a configured or shared server is left alone."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        except ProcessLookupError:
+            pass
+
+
+def api_healthy(url: str, timeout_s: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=timeout_s) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def use_prefect_api(*, wait: bool = True) -> PrefectApi:
+    """Point this process at a Prefect API (see the module doc) and return it; call before importing prefect.
+    With wait=False a temporary server boots while the caller goes on (then call `wait_until_ready`)."""
+    started = time.perf_counter()
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured:
+        return PrefectApi(configured, "configured", time.perf_counter() - started)
+    local = os.environ.get("LEDGERLENS_PREFECT_LOCAL_URL", LOCAL_API_URL)
+    if local and api_healthy(local):
+        os.environ["PREFECT_API_URL"] = local
+        return PrefectApi(local, "local", time.perf_counter() - started)
+    api = start_temporary_server(wait=wait)
+    os.environ["PREFECT_API_URL"] = api.url
+    return api
+
+
+def _die_with_parent() -> None:
+    """In the server's child process, before exec: own process group, SIGKILL when the run dies."""
+    os.setpgid(0, 0)
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _server_environment() -> dict[str, str]:
+    """Prefect's ephemeral-server settings, minus the database migration once it has run for this version."""
+    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+    env.pop("PREFECT_API_URL", None)
+    if _migrated_marker().exists():
+        env.setdefault("PREFECT_API_DATABASE_MIGRATE_ON_START", "false")
+    return env
+
+
+def _migrated_marker() -> Path:
+    home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect"))
+    return home / f".ledgerlens-migrated-{importlib.metadata.version('prefect')}"
+
+
+def start_temporary_server(*, wait: bool = True) -> PrefectApi:
+    """Start Prefect's API (uvicorn) as our child; it dies with this process. With wait=False it boots while the
+    caller imports Prefect and the flows; call `wait_until_ready` before the first flow."""
+    port = _free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]  # fmt: skip
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=_server_environment(), preexec_fn=_die_with_parent)
+    api = PrefectApi(f"http://127.0.0.1:{port}/api", "temporary", 0.0, process, started)
+    atexit.register(api.stop)
+    if wait:
+        api.wait_until_ready()
+    return api

@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     max_pages: int = Field(default=50, description="Documents with more pages are refused")
     tesseract_lang: str = "eng"
     tesseract_timeout_s: int = Field(default=120, description="Per page; a stuck OCR run is stopped")
+    ocr_engine: str = Field(default="tesseract", description="OCR engine from pipeline/engines/ocr.py's registry")
+    max_image_pixels: int = Field(
+        default=180_000_000, ge=1, description="Images (read from their headers) above this many pixels are refused"
+    )
+    decode_memory_limit_mb: int | None = Field(
+        default=1024,
+        ge=64,
+        description="Hard address-space limit of each page-decoding / OCR process (pdfimages, pdftocairo, "
+        "tesseract); None: no limit",
+    )
     # Chosen from measured data, with the calibration table fitted on other documents (README, "Confidence and
     # the auto-accept threshold"): `ledgerlens samples held --count 60 --seed 2026 && ledgerlens run held --out
     # held-out && ledgerlens eval held held-out` gave 45/60 accepted at 0.80 with none wrong; the lowest
@@ -98,6 +108,12 @@ class Settings(BaseSettings):
         description="Learn vendor profiles from review decisions and use them on new documents (OUT/vendors/)",
     )
     scratch_dir: Path | None = Field(default=None, description="Where page images go; a temp dir if unset")
+    flush_every: int = Field(
+        default=20, ge=1, description="Finished documents written to OUT at the latest after this many"
+    )
+    flush_seconds: float = Field(
+        default=5.0, gt=0, description="... or after this many seconds, so a crash loses seconds of work, not documents"
+    )
     output_dir: Path = Field(default=Path("out"))
     task_runner: Literal["threads", "processes", "dask"] = Field(
         default="threads", description="How documents run in parallel: threads, processes, or a Dask cluster"
@@ -112,6 +128,16 @@ class Settings(BaseSettings):
     s3_max_attempts: int = Field(default=10, ge=1, description="Attempts per S3 call (throttling, 5xx, resets)")
     s3_retry_mode: Literal["standard", "adaptive"] = Field(
         default="adaptive", description="botocore retry mode; adaptive also slows down when S3 throttles"
+    )
+
+    # --- E-invoices (issue 13): Factur-X / ZUGFeRD PDFs and standalone CII / UBL XML.
+    einvoice: bool = Field(
+        default=True, description="Read the invoice's own XML (embedded in the PDF, or a .xml input) when it has one"
+    )
+    einvoice_max_xml_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Larger XML (a .xml input or a PDF attachment, after decompression) is refused unparsed",
     )
 
     # --- Vision-language model (issue 4). The SDK reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL itself.

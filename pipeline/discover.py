@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from schemas import Document
 
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+# .xml: standalone e-invoices (CII or UBL), read by pipeline/einvoice.
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".xml"})
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "application/pdf"),
@@ -28,7 +31,17 @@ def sniff_media_type(head: bytes) -> str:
             return media_type
     if b"%PDF-" in head[:1024]:
         return "application/pdf"
+    if _looks_like_xml(head):
+        return "application/xml"
     return "application/octet-stream"
+
+
+def _looks_like_xml(head: bytes) -> bool:
+    """An XML declaration or a first element, after an optional byte-order mark and white space."""
+    if head.startswith((b"\xff\xfe<\x00", b"\xfe\xff\x00<")):  # UTF-16
+        return True
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return text.startswith(b"<?xml") or (len(text) > 1 and text[:1] == b"<" and text[1:2].isalpha())
 
 
 def sha256_file(path: Path) -> str:
@@ -49,6 +62,52 @@ def describe_file(path: Path, source: str | None = None) -> Document:
         size_bytes=path.stat().st_size,
         media_type=sniff_media_type(head),
     )
+
+
+def walk_folder(folder: Path, seen: set[tuple[int, int]] | None = None) -> Iterator[tuple[Path, os.stat_result]]:
+    """Every path under `folder` (sorted per folder, depth first) that is or looks like an input, with its
+    stat (lstat for a path that cannot be read): regular files with a supported suffix, and the paths a
+    listing must not drop silently: symlink loops, broken links, folders or special files named like a
+    document. Symlinked folders are followed once; a link back to a folder already searched is reported,
+    not walked again."""
+    seen = set() if seen is None else seen
+    here = folder.stat()
+    seen.add((here.st_dev, here.st_ino))
+    for entry in sorted(os.scandir(folder), key=lambda item: item.name):
+        path = Path(entry.path)
+        try:
+            target = path.stat()
+        except OSError:  # a loop or a broken link
+            yield path, path.lstat()
+            continue
+        if path.is_dir():
+            if (target.st_dev, target.st_ino) in seen or Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES:
+                yield path, path.lstat()
+            if (target.st_dev, target.st_ino) not in seen:
+                yield from walk_folder(path, seen)
+        elif Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES:
+            yield path, target
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why a listed local path cannot be read as a document, or None when it is a readable regular file."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{path} is a symbolic link loop: it never reaches a file. Remove the link or point it at a file."
+        if path.is_symlink():
+            return f"{path} is a broken symbolic link (its target does not exist). Fix or remove the link."
+        return f"Cannot read {path}: {exc.strerror or exc}."
+    if path.is_dir():
+        return (
+            f"{path} is a folder (or a link to one), not a document: folders are searched for documents, and a "
+            "link back to a folder already searched (a loop) is not walked again. Rename or remove it if it "
+            "should not be here."
+        )
+    if not path.is_file():
+        return f"{path} is not a regular file (a device, pipe or socket). Give the document itself."
+    return None
 
 
 def expand_inputs(inputs: Iterable[str]) -> tuple[list[Path], list[str]]:

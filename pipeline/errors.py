@@ -65,6 +65,18 @@ class ProcessingFailedError(DocumentError):
     code = FailureCode.PROCESSING_FAILED
 
 
+class TooManyPixelsError(DocumentTooLargeError):
+    """An image's header declares more pixels than the cap (LEDGERLENS_MAX_IMAGE_PIXELS); nothing was decoded."""
+
+    code = FailureCode.TOO_MANY_PIXELS
+
+
+class DecodeMemoryError(DocumentTooLargeError):
+    """Decoding or reading a page hit the per-process memory limit (LEDGERLENS_DECODE_MEMORY_LIMIT_MB)."""
+
+    code = FailureCode.DECODE_MEMORY_LIMIT
+
+
 class TransientError(LedgerlensError):
     """A failure worth retrying (a busy tool, a flaky mount, a throttled service)."""
 

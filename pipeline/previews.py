@@ -40,7 +40,7 @@ def scale_image_to_long_edge(source: Path, target: Path, long_edge_px: int) -> P
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     target.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(target), image, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    cv2.imwrite(str(target), image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     return target
 
 

@@ -13,25 +13,34 @@ from pathlib import Path
 
 from pipeline.calibration import load_calibration
 from pipeline.config import Settings
-from pipeline.errors import DocumentError, DocumentTooLargeError, NoTextError
-from pipeline.extract import extract_invoice
-from pipeline.ocr import ocr_page
-from pipeline.preprocess import PreprocessOptions, preprocess_page
-from pipeline.previews import PREVIEWS_DIR, preview_relpath, write_page_previews
-from pipeline.render import (
-    check_document,
-    check_pdf_complete,
-    pdf_page_count,
-    pdf_page_images,
-    read_text_layer,
-    render_image,
+from pipeline.einvoice import (
+    XML_MEDIA_TYPE,
+    EInvoiceError,
+    EInvoiceReading,
+    compare_with_page,
+    describe_checks,
+    einvoice_result,
+    read_einvoice,
+    without_page,
 )
-from pipeline.route import route_record
-from pipeline.validate import validate_invoice
+from pipeline.errors import DocumentError, NoTextError
+from pipeline.extract import extract_invoice
+from pipeline.previews import PREVIEWS_DIR, preview_relpath, write_page_previews
+from pipeline.reading import carries_einvoice, first_reading, read_pages, routed_record
+from pipeline.render import check_document
 from pipeline.vendors.memory import use_vendor_memory
-from pipeline.vlm.cascade import SecondReading, VlmSession, page_images, read_with_models, vlm_failure
-from schemas import Document, ExtractionRecord, ExtractionResult, PageText, RecordStatus, ValidationIssue
+from pipeline.vlm.cascade import (
+    SecondReading,
+    VlmSession,
+    model_wanted,
+    page_images,
+    read_with_models,
+    vlm_failure,
+)
+from schemas import Document, ExtractionRecord, ExtractionResult, IssueCode, PageText, RecordStatus, ValidationIssue
 from schemas.vendors import VendorProfile
+
+__all__ = ["carries_einvoice", "failed_record", "first_reading", "keeps_previews", "process_document", "read_pages"]
 
 NO_TEXT_MESSAGE = "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan at 300 dpi."
 
@@ -49,117 +58,98 @@ def failed_record(document: Document, error: DocumentError, page_count: int = 0)
     )
 
 
-def read_pages(document: Document, scratch: Path, settings: Settings) -> tuple[list[PageText], dict[int, Path]]:
-    """Words of every page (the PDF's own text where it has enough, OCR of a cleaned image elsewhere) and
-    the cleaned image each OCR'd page was read from."""
-    path = Path(document.local_path)
-    check_document(document, max_file_bytes=settings.max_file_bytes)
-    text_pages: dict[int, PageText] = {}
-    if document.media_type == "application/pdf":
-        check_pdf_complete(path)
-        page_count = pdf_page_count(path)
-        if page_count > settings.max_pages:
-            raise DocumentTooLargeError(
-                f"The PDF has {page_count} pages, above the limit of {settings.max_pages}. "
-                "Split it into single invoices or raise LEDGERLENS_MAX_PAGES."
-            )
-        if settings.use_text_layer:
-            text_pages = {
-                page.page_no: page
-                for page in read_text_layer(path, page_count)
-                if len(page.words) >= settings.min_text_layer_words
-            }
-        if len(text_pages) == page_count:
-            return [text_pages[number] for number in range(1, page_count + 1)], {}
-        missing = [number for number in range(1, page_count + 1) if number not in text_pages]
-        images = pdf_page_images(path, scratch / "raw", settings.render_dpi, missing)
-    else:
-        rendered, _dpi = render_image(path, scratch / "raw", settings.max_pages)
-        images = dict(enumerate(rendered, start=1))
-
-    options = PreprocessOptions(
-        min_short_side_px=settings.min_page_short_side_px,
-        target_short_side_px=settings.ocr_target_short_side_px,
-    )
-    pages: list[PageText] = []
-    cleaned_images: dict[int, Path] = {}
-    for page_no in sorted({*images, *text_pages}):
-        if page_no in text_pages:
-            pages.append(text_pages[page_no])
-            continue
-        image = images[page_no]
-        cleaned = preprocess_page(image, scratch / "clean" / f"page-{page_no:04d}.png", options)
-        cleaned_images[page_no] = Path(cleaned.image_path)
-        pages.append(
-            ocr_page(
-                Path(cleaned.image_path),
-                page_no,
-                lang=settings.tesseract_lang,
-                timeout_s=settings.tesseract_timeout_s,
-            )
-        )
-    return pages, cleaned_images
-
-
 def keeps_previews(status: RecordStatus, policy: str) -> bool:
     return policy == "all" or (policy == "review" and status is RecordStatus.NEEDS_REVIEW)
 
 
-def _routed(
-    document: Document,
-    page_count: int,
-    extraction: ExtractionResult,
-    extra_issues: list[ValidationIssue],
-    settings: Settings,
-) -> ExtractionRecord:
-    issues = [*extraction.issues, *extra_issues, *validate_invoice(extraction.invoice)]
-    record = ExtractionRecord(
-        document_id=document.document_id,
-        source=document.source,
-        duplicate_sources=list(document.duplicate_sources),
-        page_count=page_count,
-        status=RecordStatus.NEEDS_REVIEW,
-        invoice=extraction.invoice,
-        fields=extraction.fields,
-        issues=issues,
-        extractor=extraction.extractor,
-        text_source=extraction.text_source,
-    )
-    return route_record(record, settings.accept_threshold, load_calibration(settings.calibration_file))
+def einvoice_record(
+    document: Document, reading: EInvoiceReading, scratch: Path, settings: Settings
+) -> tuple[ExtractionRecord, list[PageText], dict[int, Path]]:
+    """The record of an e-invoice: the XML's values, checked against the page. A text layer is read as is
+    (no OCR); a scanned page is OCR'd only to be compared. A standalone XML file has no page."""
+    pages: list[PageText] = []
+    cleaned_images: dict[int, Path] = {}
+    issues: list[ValidationIssue] = []
+    if document.media_type == XML_MEDIA_TYPE:
+        checks, text_source = without_page(reading), None
+    else:
+        pages, cleaned_images = read_pages(document, scratch, settings)
+        page_reading = extract_invoice(pages)
+        text_source = page_reading.text_source
+        checks, issues = compare_with_page(reading, page_reading, pages)
+    record = routed_record(document, len(pages), einvoice_result(reading, checks, issues, text_source), [], settings)
+    record.text_source = text_source
+    record.einvoice = reading.data.model_copy(update={"check": describe_checks(reading, checks, text_source)})
+    return record, pages, cleaned_images
 
 
-def model_wanted(settings: Settings, routed: ExtractionRecord) -> bool:
-    """Whether the vlm/hybrid extractor asks the model about this record (OCR's routing known)."""
-    mode = settings.resolved_extractor()
-    if mode == "ocr":
-        return False
-    return mode == "vlm" or settings.vlm_mode == "always" or routed.status is not RecordStatus.ACCEPTED
-
-
-def first_reading(
+def einvoice_path(
     document: Document, scratch: Path, settings: Settings
-) -> tuple[list[PageText], dict[int, Path], ExtractionRecord | None]:
-    """Pages, cleaned images and OCR's routed record; the record is None when the document cannot go on
-    (unreadable, no text), which process_document turns into a failed row. DocumentError escapes."""
-    pages, cleaned_images = read_pages(document, scratch, settings)
-    if not any(page.words for page in pages):
-        return pages, cleaned_images, None
-    return pages, cleaned_images, _routed(document, len(pages), extract_invoice(pages), [], settings)
+) -> tuple[tuple[ExtractionRecord, list[PageText], dict[int, Path]] | None, list[ValidationIssue]]:
+    """The e-invoice record with its pages, or None for the visual path plus the issues it must carry (an
+    e-invoice attachment that could not be used). A standalone XML that cannot be used is a failed row."""
+    standalone = document.media_type == XML_MEDIA_TYPE
+    if not (settings.einvoice or standalone):
+        return None, []
+    try:
+        if standalone and not settings.einvoice:
+            raise EInvoiceError("XML inputs are read as e-invoices only, and LEDGERLENS_EINVOICE is off. Turn it on.")
+        check_document(document, max_file_bytes=settings.max_file_bytes)
+        reading = read_einvoice(document, settings.einvoice_max_xml_bytes)
+        if reading is None:
+            return None, []
+        return einvoice_record(document, reading, scratch, settings), []
+    except EInvoiceError as exc:
+        if standalone:
+            return (failed_record(document, exc), [], {}), []
+        issue = ValidationIssue(code=IssueCode.EINVOICE_UNUSABLE, message=f"{exc} The page was read instead.")
+        return None, [issue]
+    except DocumentError as exc:  # a PDF's own problems are reported by the visual path
+        if standalone:
+            return (failed_record(document, exc), [], {}), []
+        return None, []
 
 
-def _remembered(
-    document: Document, pages: list[PageText], settings: Settings, profiles: list[VendorProfile]
+def keep_page_previews(
+    record: ExtractionRecord,
+    document: Document,
+    pages: list[PageText],
+    cleaned_images: dict[int, Path],
+    out_dir: Path | None,
+    settings: Settings,
+) -> None:
+    """Write the page previews reviewers see, when the settings keep them for this record's status."""
+    if out_dir is None or not pages or not keeps_previews(record.status, settings.keep_page_images):
+        return
+    numbers = [page.page_no for page in pages]
+    write_page_previews(
+        Path(document.local_path),
+        numbers,
+        cleaned_images,
+        out_dir / PREVIEWS_DIR / document.document_id,
+        settings.preview_long_edge_px,
+    )
+    record.page_images = [preview_relpath(document.document_id, number) for number in numbers]
+
+
+def remembered_reading(
+    document: Document,
+    pages: list[PageText],
+    issues: list[ValidationIssue],
+    settings: Settings,
+    profiles: list[VendorProfile],
 ) -> tuple[ExtractionResult, list[ValidationIssue], ExtractionRecord]:
-    """Rules extraction with the vendor memory applied, routed; the record carries the vendor evidence.
-    With the model in play, it notes whether the profile made the model call unnecessary."""
+    """Rules extraction with the vendor memory applied (pipeline/vendors/), routed; returns the extraction,
+    the issues to carry on (the vendor memory's added) and the record, which carries the vendor evidence.
+    With the model in play, the evidence notes whether the profile made the model call unnecessary."""
     plain = extract_invoice(pages)
     calibration = load_calibration(settings.calibration_file)
-    extraction, issues, evidence = use_vendor_memory(document.document_id, pages, plain, profiles, calibration)
-    routed = _routed(document, len(pages), extraction, issues, settings)
+    extraction, found, evidence = use_vendor_memory(document.document_id, pages, plain, profiles, calibration)
+    issues = [*issues, *found]
+    routed = routed_record(document, len(pages), extraction, issues, settings)
     if evidence.profile_id is not None and settings.resolved_extractor() != "ocr":
-        evidence.model_call_saved = model_wanted(
-            settings, _routed(document, len(pages), plain, [], settings)
-        ) and not model_wanted(settings, routed)
+        without = routed_record(document, len(pages), plain, issues, settings)
+        evidence.model_call_saved = model_wanted(settings, without) and not model_wanted(settings, routed)
     routed.vendor_evidence = evidence
     return extraction, issues, routed
 
@@ -174,8 +164,8 @@ def process_document(
     """The record for one document; with out_dir, its page previews are kept there as settings say.
 
     With the hybrid or vlm extractor, `vlm` is the run's shared session (cache, budget, client); without
-    one a session for this document alone is opened, its cache under out_dir. `vendors` are the run's
-    vendor profiles (pipeline/vendors/).
+    one a session for this document alone is opened, its cache under out_dir. `vendors`: the run's vendor
+    profiles.
     """
     started = time.perf_counter()
     base = settings.scratch_dir
@@ -183,6 +173,12 @@ def process_document(
         base.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"ll-{document.document_id[:12]}-", dir=base))
     try:
+        einvoice, einvoice_issues = einvoice_path(document, scratch, settings)
+        if einvoice is not None:
+            record, pages, cleaned_images = einvoice
+            keep_page_previews(record, document, pages, cleaned_images, out_dir, settings)
+            record.processing_seconds = time.perf_counter() - started
+            return record
         kept = vlm.take_reading(document.document_id) if vlm is not None else None
         try:
             pages, cleaned_images = kept if kept is not None else read_pages(document, scratch, settings)
@@ -194,7 +190,7 @@ def process_document(
             record = failed_record(document, NoTextError(NO_TEXT_MESSAGE), page_count=len(pages))
             record.processing_seconds = time.perf_counter() - started
             return record
-        extraction, vendor_issues, routed = _remembered(document, pages, settings, vendors or [])
+        extraction, kept_issues, routed = remembered_reading(document, pages, einvoice_issues, settings, vendors or [])
         evidence = routed.vendor_evidence
         mode = settings.resolved_extractor()
         if mode != "ocr":
@@ -207,25 +203,15 @@ def process_document(
                     reading = SecondReading(
                         issues=[vlm_failure(f"The pages could not be prepared for the model: {exc}")]
                     )
-                routed = _routed(
-                    document, len(pages), reading.result or extraction, [*vendor_issues, *reading.issues], settings
-                )
+                issues = [*reading.issues, *kept_issues]
+                routed = routed_record(document, len(pages), reading.result or extraction, issues, settings)
                 routed.vlm_models = reading.models
                 routed.vlm_input_tokens = reading.input_tokens
                 routed.vlm_output_tokens = reading.output_tokens
                 routed.vlm_cost_usd = reading.cost_usd
             routed.extractor = mode
         routed.vendor_evidence = evidence
-        if out_dir is not None and keeps_previews(routed.status, settings.keep_page_images):
-            numbers = [page.page_no for page in pages]
-            write_page_previews(
-                Path(document.local_path),
-                numbers,
-                cleaned_images,
-                out_dir / PREVIEWS_DIR / document.document_id,
-                settings.preview_long_edge_px,
-            )
-            routed.page_images = [preview_relpath(document.document_id, number) for number in numbers]
+        keep_page_previews(routed, document, pages, cleaned_images, out_dir, settings)
         routed.processing_seconds = time.perf_counter() - started
         return routed
     finally:

@@ -9,7 +9,7 @@ so a rerun or a resumed batch never duplicates). Datasets are hive-partitioned b
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -24,7 +24,13 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError, OutputError
 from pipeline.storage import filesystem_for
 from schemas import ExtractionRecord
-from schemas.arrow import DATASETS, PARTITION_KEY
+from schemas.arrow import DATASETS, INVOICES_SCHEMA, PARTITION_KEY
+
+EINVOICE_COLUMNS: tuple[str, ...] = tuple(
+    name for name in INVOICES_SCHEMA.names[INVOICES_SCHEMA.get_field_index("einvoice_profile") :]
+)
+
+BeforeDone = Callable[[Sequence[ExtractionRecord]], Sequence[ExtractionRecord]]
 
 
 def _quantize(value: Decimal | None, scale: int) -> Decimal | None:
@@ -69,6 +75,35 @@ def invoice_row(record: ExtractionRecord) -> dict[str, Any]:
         "vlm_input_tokens": record.vlm_input_tokens,
         "vlm_output_tokens": record.vlm_output_tokens,
         "vlm_cost_usd": _quantize(record.vlm_cost_usd, 8),
+        **einvoice_columns(record),
+    }
+
+
+def einvoice_columns(record: ExtractionRecord) -> dict[str, Any]:
+    """The e-invoice columns of an invoices/ row: all null unless the record was read from XML."""
+    data = record.einvoice
+    if data is None:
+        return dict.fromkeys(EINVOICE_COLUMNS)
+    breakdown = [
+        {
+            "rate": _quantize(line.rate, 4),
+            "category": line.category,
+            "taxable_amount": _quantize(line.taxable_amount, 2),
+            "tax_amount": _quantize(line.tax_amount, 2),
+        }
+        for line in data.tax_breakdown
+    ]
+    return {
+        "einvoice_profile": f"{data.syntax.value}:{data.profile}",
+        "profile_has_line_items": data.profile_has_line_items,
+        "document_type": data.document_type.value,
+        "tax_breakdown": breakdown,
+        "seller_vat_id": data.seller_vat_id,
+        "buyer_vat_id": data.buyer_vat_id,
+        "iban": data.iban,
+        "order_reference": data.order_reference,
+        "amount_due": _quantize(data.amount_due, 2),
+        "einvoice_check": data.check or None,
     }
 
 
@@ -164,27 +199,28 @@ class ParquetSink:
     def processed_ids(self) -> set[str]:
         return set(self._present["invoices"])
 
-    def write(self, records: Sequence[ExtractionRecord]) -> int:
-        """Write one part file per dataset; returns the number of new invoice rows."""
+    def write(self, records: Sequence[ExtractionRecord], before_done: BeforeDone | None = None) -> int:
+        """Write one part file per dataset; returns the number of new invoice rows.
+
+        Invoices go last: a document counts as done only once its invoice row exists. `before_done` runs
+        between the two (the flow queues review items there) and returns the records that may be marked
+        done; a record it leaves out has no invoice row, so the next run processes it again."""
         if not records:
             return 0
         part = f"part-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
         partition = f"{PARTITION_KEY}={(self.ingest_date or ingest_date_today()).isoformat()}"
         builders = {"line_items": line_item_rows, "fields": field_rows}
-        # Invoices go last: a document counts as done only once its invoice row exists.
         for name, build in builders.items():
             fresh = list({r.document_id: r for r in records if r.document_id not in self._present[name]}.values())
             self._write_rows(name, partition, [row for r in fresh for row in build(r)], part)
             self._present[name].update(r.document_id for r in fresh)
-        fresh_invoices = []
-        seen: set[str] = set()
-        for record in records:
-            if record.document_id in self._present["invoices"] or record.document_id in seen:
-                continue
-            seen.add(record.document_id)
-            fresh_invoices.append(invoice_row(record))
-        self._write_rows("invoices", partition, fresh_invoices, part)
-        self._present["invoices"].update(seen)
+        done = before_done(records) if before_done is not None else records
+        fresh_invoices: dict[str, dict[str, Any]] = {}
+        for record in done:
+            if record.document_id not in self._present["invoices"] and record.document_id not in fresh_invoices:
+                fresh_invoices[record.document_id] = invoice_row(record)
+        self._write_rows("invoices", partition, list(fresh_invoices.values()), part)
+        self._present["invoices"].update(fresh_invoices)
         return len(fresh_invoices)
 
     def append_rows(self, dataset: str, rows: Sequence[dict[str, Any]]) -> int:

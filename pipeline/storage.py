@@ -8,6 +8,7 @@ AWS retry strategy. Listings are lazy: keys are yielded page by page, never gath
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import re
@@ -23,7 +24,7 @@ import pyarrow.fs as pafs
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.config import Settings
-from pipeline.discover import SUPPORTED_SUFFIXES
+from pipeline.discover import SUPPORTED_SUFFIXES, unreadable_reason, walk_folder
 from pipeline.errors import ConfigError, DocumentError, TransientError
 
 S3_SCHEME = "s3://"
@@ -158,18 +159,40 @@ def list_sources(
 
 
 def _walk_local(folder: Path, since: datetime | None, until: datetime | None) -> Iterator[SourceObject]:
+    """Supported files under folder, and the paths that look like inputs but cannot be read (symlink loops,
+    broken links, folders named like a document): those are listed too, so each gets a failed row."""
     try:
-        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-    except OSError as exc:
-        raise ConfigError(f"Cannot list {folder}: {exc.strerror or exc}") from exc
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk_local(Path(entry.path), since, until)
-        elif entry.is_file() and _supported(entry.name):
-            stat = entry.stat()
+        walked = walk_folder(folder)
+        for path, stat in walked:
             modified = datetime.fromtimestamp(stat.st_mtime, UTC)
             if _in_window(modified, since, until):
-                yield SourceObject(uri=entry.path, size=stat.st_size, modified=modified)
+                yield SourceObject(uri=str(path), size=stat.st_size, modified=modified)
+    except OSError as exc:
+        raise ConfigError(f"Cannot list {folder}: {exc.strerror or exc}") from exc
+
+
+def list_local_input(item: str) -> Iterator[SourceObject]:
+    """One `run` input: a file (any suffix: an unsupported one gets a failed row), a folder, or a glob
+    pattern; a path that exists only as a link (a loop, a broken link) is listed so it gets a failed row."""
+    path = Path(item)
+    if path.is_dir():
+        yield from _walk_local(path, None, None)
+        return
+    if os.path.lexists(path):
+        stat = path.stat() if path.exists() else path.lstat()
+        yield SourceObject(uri=str(path), size=stat.st_size, modified=datetime.fromtimestamp(stat.st_mtime, UTC))
+        return
+    for match in sorted(glob.glob(item, recursive=True)):
+        if not Path(match).is_dir():
+            yield from list_local_input(match)
+
+
+def fetch_local(uri: str) -> Path:
+    """The listed local file itself; DocumentError saying why when it cannot be read as a document."""
+    problem = unreadable_reason(Path(uri))
+    if problem is not None:
+        raise DocumentError(problem, source=uri)
+    return Path(uri)
 
 
 def _list_s3(

@@ -44,6 +44,11 @@ class IssueCode(StrEnum):
     VENDOR_PROFILE_CONFLICT = "vendor_profile_conflict"  # two profiles claim one identifier
     VENDOR_LAYOUT_MISMATCH = "vendor_layout_mismatch"  # identifier matches, layout does not
     VENDOR_NAME_CONTRADICTS_PROFILE = "vendor_name_contradicts_profile"  # the page names another vendor
+    # e-invoices (pipeline/einvoice/, pipeline/process.py)
+    EINVOICE_PAGE_MISMATCH = "einvoice_page_mismatch"  # the XML says one value, the page shows another
+    EINVOICE_NOT_ON_PAGE = "einvoice_not_on_page"  # the XML's number or total is printed nowhere on the page
+    EINVOICE_SCHEMA_INVALID = "einvoice_schema_invalid"  # read all the same (a warning)
+    EINVOICE_UNUSABLE = "einvoice_unusable"  # embedded XML that cannot be used: the page was read instead
     # routing: a review reason no issue explains (confidence below the accept threshold)
     LOW_CONFIDENCE = "low_confidence"
 
@@ -58,5 +63,11 @@ class FailureCode(StrEnum):
     CORRUPT = "corrupt"
     TOO_LARGE = "too_large"
     IMAGE_TOO_SMALL = "image_too_small"
+    TOO_MANY_PIXELS = "too_many_pixels"  # an image header declares more pixels than LEDGERLENS_MAX_IMAGE_PIXELS
+    DECODE_MEMORY_LIMIT = "decode_memory_limit"  # a page tool hit LEDGERLENS_DECODE_MEMORY_LIMIT_MB
     NO_TEXT = "no_text"
     PROCESSING_FAILED = "processing_failed"
+    EINVOICE_UNREADABLE = "einvoice_unreadable"  # malformed XML, or values that are not numbers or dates
+    EINVOICE_HOSTILE_XML = "einvoice_hostile_xml"  # a DTD or entities (XXE, entity expansion)
+    EINVOICE_TOO_LARGE = "einvoice_too_large"
+    EINVOICE_NOT_AN_INVOICE = "einvoice_not_an_invoice"  # XML, but neither a CII nor a UBL invoice

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from schemas.codes import FailureCode, IssueCode
 from schemas.currency import is_currency_code
+from schemas.einvoice import EInvoiceData
 
 
 def _check_currency(code: str | None) -> str | None:
@@ -223,6 +224,7 @@ class ExtractionRecord(BaseModel):
     vendor_evidence: VendorEvidence | None = Field(
         default=None, description="Identifiers and words of the page, kept for learning vendor profiles"
     )
+    einvoice: EInvoiceData | None = Field(default=None, description="Set when the record was read from e-invoice XML")
 
 
 RunStatusCounts = dict[Literal["accepted", "needs_review", "failed"], int]

@@ -90,15 +90,10 @@ def test_backfill_flow_publishes_progress_and_summary_and_respects_limits(
     folder = born_digital_dozen[0].parent
     out = tmp_path / "out"
     seen: list[tuple[int, int]] = []
-    from flows.ingest import _progress_listeners
-
-    _progress_listeners.append(lambda done, total, record: seen.append((done, total)))
-    try:
-        summary = backfill(
-            str(folder), str(out), chunk_size=2, max_docs=3, settings=Settings(workers=2, review_db=tmp_path / "r.db")
-        )
-    finally:
-        _progress_listeners.clear()
+    summary = backfill(
+        str(folder), str(out), chunk_size=2, max_docs=3, settings=Settings(workers=2, review_db=tmp_path / "r.db"),
+        on_progress=lambda done, total, record: seen.append((done, total)),
+    )  # fmt: skip
     assert summary.listed == 3 and summary.chunks == 2 and summary.processed == 3
     assert ds.dataset(str(out / "invoices"), format="parquet").count_rows() == 3
     assert seen[-1] == (3, 3)

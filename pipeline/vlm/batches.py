@@ -31,8 +31,8 @@ from pydantic import ValidationError
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, DocumentError, TransientError
-from pipeline.process import first_reading, model_wanted
-from pipeline.vlm.cascade import VlmSession, page_images
+from pipeline.reading import first_reading
+from pipeline.vlm.cascade import VlmSession, model_wanted, page_images
 from pipeline.vlm.client import estimate_input_tokens, first_request, read_answer
 from pipeline.vlm.cost import Usage
 from pipeline.vlm.prompt import PROMPT_VERSION, ocr_hints
@@ -180,8 +180,8 @@ def submit_batch(session: VlmSession, requests: list[PlannedRequest], log: Log) 
         return None
     reserved = sum((request.worst_case_usd for request in admitted), Decimal(0))
     try:
-        created = session.client.messages.batches.create(
-            requests=[{"custom_id": request.key, "params": request.params} for request in admitted]  # type: ignore[typeddict-item]
+        created = session.client.create_batch(
+            [{"custom_id": request.key, "params": request.params} for request in admitted]
         )
     except anthropic.APIError as exc:
         budget.settle(reserved, Decimal(0))
@@ -207,7 +207,7 @@ def _wait_and_collect(
     started = time.monotonic()
     while True:
         try:
-            batch = client.messages.batches.retrieve(batch_id)
+            batch = client.retrieve_batch(batch_id)
         except anthropic.NotFoundError:
             log(f"Message Batch {batch_id} no longer exists; its requests are asked directly.")
             _forget(session, batch_id)
@@ -225,7 +225,7 @@ def _wait_and_collect(
                 "(LEDGERLENS_VLM_BATCH_MAX_WAIT_S); it is canceled and its requests are asked directly."
             )
             with contextlib.suppress(anthropic.APIError):
-                client.messages.batches.cancel(batch_id)
+                client.cancel_batch(batch_id)
             _forget(session, batch_id)
             session.budget.settle(reserved, Decimal(0))
             return
@@ -247,7 +247,7 @@ def _collect(session: VlmSession, state: dict[str, Any], reserved: Decimal, repo
     spent, input_tokens, output_tokens, succeeded = Decimal(0), 0, 0, 0
     outcomes: Counter[str] = Counter()
     try:
-        for item in session.client.messages.batches.results(batch_id):
+        for item in session.client.batch_results(batch_id):
             model = models.get(item.custom_id)
             result = item.result
             if model is None:

@@ -7,23 +7,33 @@ OUT/vlm-cache, the run budget and the totals for the summary.
 from __future__ import annotations
 
 import threading
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-
-import anthropic
+from typing import Any
 
 from pipeline.config import Settings
+from pipeline.engines.vlm import VlmClient
 from pipeline.previews import render_pdf_preview
 from pipeline.validate import validate_invoice
 from pipeline.vlm.cache import CACHE_DIR, AnswerCache, cache_key
-from pipeline.vlm.client import CallOutcome, ask_model, make_client
+from pipeline.vlm.client import CallLimiter, CallOutcome, ask_model, make_client
 from pipeline.vlm.cost import RunBudget, Usage
 from pipeline.vlm.fusion import Fusion, fuse
 from pipeline.vlm.image import BudgetImage, load_for_budget
+from pipeline.vlm.ledger import Ledger, MemoryLedger, State
 from pipeline.vlm.prompt import PROMPT_VERSION, ocr_hints
-from schemas import ExtractionResult, IssueCode, PageText, Severity, TextSource, ValidationIssue
+from schemas import (
+    ExtractionRecord,
+    ExtractionResult,
+    IssueCode,
+    PageText,
+    RecordStatus,
+    Severity,
+    TextSource,
+    ValidationIssue,
+)
 from schemas.vlm import VlmInvoice, tool_input_schema
 
 
@@ -42,14 +52,34 @@ class SessionTotals:
     batch_requests: int = 0
 
 
-class VlmSession:
-    """Shared by every document of a run (thread-safe)."""
+_TOTAL_FIELDS = tuple(SessionTotals.__dataclass_fields__)
 
-    def __init__(self, settings: Settings, out_dir: Path, client: anthropic.Anthropic | None = None) -> None:
+
+def _add_totals(**amounts: int | Decimal) -> Callable[[State], None]:
+    def change(state: State) -> None:
+        totals = state.setdefault("totals", {})
+        for name, amount in amounts.items():
+            totals[name] = str(type(amount)(totals.get(name, 0)) + amount)
+
+    return change
+
+
+class VlmSession:
+    """What the documents of one run share (thread-safe): the model client, the answer cache, the run's
+    budget and totals (in its ledger) and its call limiter.
+
+    A session is a task argument: pickled for another process (the `processes` runner, Dask workers) it
+    keeps its settings, cache folder, ledger and limits and opens its own client there. With a FileLedger
+    (pipeline/vlm/ledger.py) the budget and totals are the run's across processes."""
+
+    def __init__(
+        self, settings: Settings, out_dir: Path, client: VlmClient | None = None, ledger: Ledger | None = None
+    ) -> None:
         self.settings = settings
         self.cache = AnswerCache(out_dir / CACHE_DIR)
-        self.budget = RunBudget(settings.vlm_max_cost_usd)
-        self.totals = SessionTotals()
+        self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
+        self.budget = RunBudget(settings.vlm_max_cost_usd, self.ledger)
+        self.limiter = CallLimiter(settings.vlm_concurrency, settings.vlm_requests_per_minute)
         self._client = client
         self._lock = threading.Lock()
         # A backfill with --vlm-batch reads each document once before its batch (phase 1) and keeps the
@@ -58,32 +88,54 @@ class VlmSession:
         self._readings: dict[str, tuple[list[PageText], dict[int, Path]]] = {}
         self._batch_answers: dict[str, Decimal] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"settings": self.settings, "cache": self.cache, "ledger": self.ledger, "limiter": self.limiter}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.settings, self.cache, self.ledger = state["settings"], state["cache"], state["ledger"]
+        self.budget = RunBudget(self.settings.vlm_max_cost_usd, self.ledger)
+        self.limiter = state["limiter"]
+        self._client, self._lock = None, threading.Lock()
+        self._readings, self._batch_answers = {}, {}
+
     @property
-    def client(self) -> anthropic.Anthropic:
+    def client(self) -> VlmClient:
         with self._lock:
             if self._client is None:
                 self._client = make_client(self.settings)
             return self._client
 
+    @property
+    def totals(self) -> SessionTotals:
+        """The run's totals so far (every process of the run, with a FileLedger)."""
+        stored = self.ledger.update(lambda state: dict(state.get("totals", {})))
+        return SessionTotals(
+            **{name: (Decimal if name == "cost_usd" else int)(stored.get(name, 0)) for name in _TOTAL_FIELDS}  # type: ignore[arg-type]
+        )
+
     def _count(self, outcome: CallOutcome | None, cache_hit: bool = False, fallback: bool = False) -> None:
-        with self._lock:
-            self.totals.cache_hits += cache_hit
-            self.totals.fallbacks += fallback
-            if outcome is not None:
-                self.totals.calls += len(outcome.usages)
-                self.totals.input_tokens += outcome.input_tokens
-                self.totals.output_tokens += outcome.output_tokens
-                self.totals.cost_usd += outcome.cost_usd
+        amounts: dict[str, int | Decimal] = {"cache_hits": int(cache_hit), "fallbacks": int(fallback)}
+        if outcome is not None:
+            amounts.update(
+                calls=len(outcome.usages),
+                input_tokens=outcome.input_tokens,
+                output_tokens=outcome.output_tokens,
+                cost_usd=outcome.cost_usd,
+            )
+        self.ledger.update(_add_totals(**amounts))
 
     def count_fallback(self) -> None:
         self._count(None, fallback=True)
 
     def count_reading(self, images: list[BudgetImage], escalated: bool) -> None:
-        with self._lock:
-            self.totals.pages += len(images)
-            self.totals.image_tokens += sum(image.tokens for image in images)
-            self.totals.source_image_tokens += sum(image.source_tokens for image in images)
-            self.totals.escalations += escalated
+        self.ledger.update(
+            _add_totals(
+                pages=len(images),
+                image_tokens=sum(image.tokens for image in images),
+                source_image_tokens=sum(image.source_tokens for image in images),
+                escalations=int(escalated),
+            )
+        )
 
     @staticmethod
     def key_for(model: str, images: list[BudgetImage], hints: str) -> str:
@@ -106,12 +158,15 @@ class VlmSession:
             self._batch_answers[key] = cost
 
     def count_batch(self, requests: int, input_tokens: int, output_tokens: int, cost: Decimal) -> None:
-        with self._lock:
-            self.totals.calls += requests
-            self.totals.batch_requests += requests
-            self.totals.input_tokens += input_tokens
-            self.totals.output_tokens += output_tokens
-            self.totals.cost_usd += cost
+        self.ledger.update(
+            _add_totals(
+                calls=requests,
+                batch_requests=requests,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cost_usd=cost,
+            )
+        )
 
     def answer(self, model: str, images: list[BudgetImage], hints: str) -> tuple[CallOutcome, bool]:
         """The model's answer from the cache, or from one call (cached when valid); and whether it was cached.
@@ -144,6 +199,7 @@ class VlmSession:
             hints,
             self.settings,
             self.budget,
+            self.limiter,
         )
         self._count(outcome)
         if outcome.answer is not None:
@@ -162,24 +218,12 @@ class VlmSession:
         return outcome, False
 
 
-_SESSIONS: dict[str, VlmSession] = {}
-
-
-def register_session(session: VlmSession) -> str:
-    """A token a worker thread can look the session up by (tasks take small, hashable arguments)."""
-    token = uuid.uuid4().hex
-    _SESSIONS[token] = session
-    return token
-
-
-def lookup_session(token: str) -> VlmSession | None:
-    """The run's session; None in another process (a Dask worker), where each document opens its own: the
-    cache on disk is still shared, but --max-cost then only bounds each document, not the run."""
-    return _SESSIONS.get(token)
-
-
-def release_session(token: str) -> None:
-    _SESSIONS.pop(token, None)
+def model_wanted(settings: Settings, routed: ExtractionRecord) -> bool:
+    """Whether the vlm/hybrid extractor asks the model about this record (OCR's routing known)."""
+    mode = settings.resolved_extractor()
+    if mode == "ocr":
+        return False
+    return mode == "vlm" or settings.vlm_mode == "always" or routed.status is not RecordStatus.ACCEPTED
 
 
 def page_images(

@@ -1,5 +1,5 @@
 """One model call with the official SDK: structured output by forced tool use, a re-ask on an invalid answer,
-a process-wide concurrency limit and request-rate cap, and the cost of every attempt counted.
+the run's concurrency limit and request-rate cap, and the cost of every attempt counted.
 
 The SDK retries 429, 529, 5xx and timeouts with backoff (settings.vlm_max_retries). What still fails after
 that comes back as an outcome with a reason, never as an exception: a VLM outage must not stop a batch.
@@ -11,6 +11,8 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,40 +21,45 @@ import anthropic
 from pydantic import ValidationError
 
 from pipeline.config import Settings
+from pipeline.engines.vlm import VLM_CLIENTS, VlmClient
 from pipeline.errors import ConfigError
 from pipeline.vlm.cost import RunBudget, Usage
 from pipeline.vlm.image import image_tokens
 from pipeline.vlm.prompt import SYSTEM_PROMPT, tool_definition, user_content
 from schemas.vlm import TOOL_NAME, VlmInvoice
 
-_LIMITERS: dict[int, threading.BoundedSemaphore] = {}
-_LIMITERS_LOCK = threading.Lock()
 
+class CallLimiter:
+    """The run's cap on model calls in this process: at most `concurrency` at once, and at most
+    `per_minute` starting per minute, evenly spaced. One per VlmSession (each worker process of a run has
+    its own, so the caps apply per process)."""
 
-def _limiter(concurrency: int) -> threading.BoundedSemaphore:
-    """One semaphore per configured width, shared by every thread of the process."""
-    with _LIMITERS_LOCK:
-        return _LIMITERS.setdefault(concurrency, threading.BoundedSemaphore(concurrency))
-
-
-class _RateLimiter:
-    """At most `per_minute` requests start per minute, evenly spaced, across the process."""
-
-    def __init__(self) -> None:
+    def __init__(self, concurrency: int, per_minute: int | None) -> None:
+        self.concurrency, self.per_minute = concurrency, per_minute
+        self._slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
         self._next = 0.0
 
-    def wait(self, per_minute: int | None) -> None:
-        if per_minute is None:
+    def __getstate__(self) -> dict[str, Any]:
+        return {"concurrency": self.concurrency, "per_minute": self.per_minute}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["concurrency"], state["per_minute"])  # type: ignore[misc]
+
+    def _wait_turn(self) -> None:
+        if self.per_minute is None:
             return
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next)
-            self._next = start + 60.0 / per_minute
+            self._next = start + 60.0 / self.per_minute
         time.sleep(max(0.0, start - now))
 
-
-_RATE = _RateLimiter()
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        self._wait_turn()
+        with self._slots:
+            yield
 
 
 def require_api_key() -> None:
@@ -63,10 +70,11 @@ def require_api_key() -> None:
         )
 
 
-def make_client(settings: Settings) -> anthropic.Anthropic:
-    """The SDK client; it reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL (a gateway) from the environment."""
+def make_client(settings: Settings, kind: str = "messages") -> VlmClient:
+    """The model client from the registry (pipeline/engines/vlm.py); the Messages API reads ANTHROPIC_API_KEY
+    and ANTHROPIC_BASE_URL (a gateway) from the environment."""
     require_api_key()
-    return anthropic.Anthropic(max_retries=settings.vlm_max_retries, timeout=settings.vlm_timeout_s)
+    return VLM_CLIENTS[kind](settings)
 
 
 @dataclass
@@ -141,17 +149,37 @@ def read_answer(message: anthropic.types.Message) -> VlmInvoice:
     return VlmInvoice.model_validate(tool_input)
 
 
+def _reask(message: anthropic.types.Message, tool_id: str | None, problem: str) -> list[dict[str, Any]]:
+    """The turns that replay an invalid answer and ask again with what was wrong."""
+    reply: list[dict[str, Any]] = [{"type": "text", "text": f"Call the {TOOL_NAME} tool with the invoice."}]
+    if tool_id is not None:
+        reply = [
+            {
+                "type": "tool_result",
+                "tool_use_id": tool_id,
+                "is_error": True,
+                "content": f"The input did not match the schema: {problem}. Call {TOOL_NAME} again, corrected.",
+            }
+        ]
+    return [
+        {"role": "assistant", "content": [_replayable(block) for block in message.content]},
+        {"role": "user", "content": reply},
+    ]
+
+
 def ask_model(
-    client: anthropic.Anthropic,
+    client: VlmClient,
     model: str,
     images: list[bytes],
     image_sizes: list[tuple[int, int]],
     hints: str,
     settings: Settings,
     budget: RunBudget,
+    limiter: CallLimiter | None = None,
 ) -> CallOutcome:
     """Ask `model` for the invoice; re-ask once with the validation error if the answer breaks the schema."""
     price = settings.price_of(model)
+    limiter = limiter or CallLimiter(settings.vlm_concurrency, settings.vlm_requests_per_minute)
     outcome = CallOutcome(model=model)
     messages: list[dict[str, Any]] = first_request(model, images, hints, settings)["messages"]
     worst_case = Usage(model, estimate_input_tokens(image_sizes, hints), settings.vlm_max_output_tokens).cost(price)
@@ -165,9 +193,8 @@ def ask_model(
             return outcome
         actual = Decimal(0)
         try:
-            _RATE.wait(settings.vlm_requests_per_minute)
-            with _limiter(settings.vlm_concurrency):
-                message = client.messages.create(**request_params(model, messages, settings))
+            with limiter.slot():
+                message = client.create_message(request_params(model, messages, settings))
             usage = Usage(model, message.usage.input_tokens, message.usage.output_tokens)
             actual = usage.cost(price)
             outcome.usages.append(usage)
@@ -188,19 +215,7 @@ def ask_model(
             problem = str(exc)
         if attempt == 2:
             break
-        messages.append({"role": "assistant", "content": [_replayable(block) for block in message.content]})
-        if tool_id is not None:
-            reply: list[dict[str, Any]] = [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": tool_id,
-                    "is_error": True,
-                    "content": f"The input did not match the schema: {problem}. Call {TOOL_NAME} again, corrected.",
-                }
-            ]
-        else:
-            reply = [{"type": "text", "text": f"Call the {TOOL_NAME} tool with the invoice."}]
-        messages.append({"role": "user", "content": reply})
+        messages += _reask(message, tool_id, problem)
     outcome.error = (
         f"The model's answer ({model}) did not match the invoice schema twice and was dropped "
         f"({problem.splitlines()[0]}); the record keeps its OCR reading."

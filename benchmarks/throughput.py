@@ -1,0 +1,369 @@
+"""Throughput against the OCR limit: ledgerlens versus bare Tesseract on the same scanned pages and cores.
+
+    .venv/bin/python benchmarks/throughput.py --pages 100 --workers 2
+    .venv/bin/python benchmarks/throughput.py --pages 1000 --workers 2
+
+In one run: pages per minute for scanned and born-digital pages; time per stage (images, preprocess, OCR,
+extract, validate, previews, write) with shares; orchestration overhead and start-up time; peak RSS of the
+whole process tree (the run, its Prefect server, every tool it starts); and the reference, bare `tesseract`
+(`OMP_THREAD_LIMIT=1`, TSV output, the same number of processes) on the page images embedded in the same PDFs.
+It also times a one-invoice `ledgerlens run` with a temporary server and with a server already running.
+
+The scanned set is image-only PDFs of JPEG scans from the sample generator (clean and hard scans, 150-300
+dpi). Beyond `--distinct-pages` generated pages, the set repeats them with one trailing PDF comment per
+copy, so each copy is a new document (its own sha256) with the same OCR work. Generated sets are cached
+under --work. Prints a table and writes JSON to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STAGES = ("images", "preprocess", "ocr", "extract", "validate", "previews", "write")
+
+
+def _generator() -> Callable[[Path, int, int], Path]:
+    from devtools.samples import generate_sample
+
+    return generate_sample
+
+
+def pdf_pages(path: Path) -> int:
+    out = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    return next(int(line.split()[-1]) for line in out.splitlines() if line.startswith("Pages:"))
+
+
+def make_scanned_set(folder: Path, originals_dir: Path, pages: int, distinct_pages: int, seed: int) -> list[Path]:
+    """Image-only PDFs of JPEG scans totalling `pages` pages (generated up to distinct_pages, then copies)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    originals_dir.mkdir(parents=True, exist_ok=True)
+    generate = _generator()
+    originals: list[tuple[Path, int]] = []
+    index, total = 0, 0
+    while total < min(pages, distinct_pages):
+        if index % 2 == 1:  # the generator's cycle: odd indices are clean and hard scans
+            cached = sorted(originals_dir.glob(f"inv-{index + 1:04d}-*.pdf"))
+            pdf = cached[0] if cached else generate(originals_dir, index, seed)
+            originals.append((pdf, pdf_pages(pdf)))
+            total += originals[-1][1]
+        index += 1
+    return _copies(folder, originals, pages)
+
+
+def _copies(folder: Path, originals: list[tuple[Path, int]], pages: int) -> list[Path]:
+    chosen: list[Path] = []
+    total, copy = 0, 0
+    while total < pages:
+        for pdf, count in originals:
+            if total >= pages:
+                break
+            target = folder / f"c{copy:03d}-{pdf.name}"
+            if not target.exists():
+                target.write_bytes(pdf.read_bytes() + f"\n% benchmark copy {copy}\n".encode())
+            chosen.append(target)
+            total += count
+        copy += 1
+    return chosen
+
+
+def make_born_digital_set(folder: Path, documents: int, seed: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    generate = _generator()
+    made = sorted(folder.glob("*.pdf"))
+    for index in range(len(made) * 2, documents * 2, 2):  # even indices are born-digital
+        made.append(generate(folder, index, seed))
+    return made[:documents]
+
+
+def bare_tesseract(pdfs: list[Path], scratch: Path, workers: int) -> dict[str, float]:
+    """The reference: each page's embedded image (extracted untimed) read by `tesseract`, `workers` at a time."""
+    images: list[Path] = []
+    for number, pdf in enumerate(pdfs):
+        prefix = scratch / f"d{number:05d}"
+        subprocess.run(["pdfimages", "-j", str(pdf), str(prefix)], check=True)
+        images += sorted(scratch.glob(f"{prefix.name}-*"))
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+
+    def read(image: Path) -> None:
+        command = ["tesseract", str(image), "stdout", "--oem", "1", "--psm", "3", "tsv"]
+        subprocess.run(command, capture_output=True, env=env, check=True)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(read, images))
+    seconds = time.perf_counter() - started
+    return {"pages": len(images), "seconds": seconds, "pages_per_minute": 60 * len(images) / seconds}
+
+
+class TreeRss:
+    """Samples the summed RSS of a process and all its descendants every `interval` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        import psutil
+
+        self.root = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _loop(self, interval: float) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            total = 0
+            try:
+                for process in [self.root, *self.root.children(recursive=True)]:
+                    try:
+                        total += process.memory_info().rss
+                    except psutil.Error:
+                        continue
+            except psutil.Error:
+                return
+            self.peak = max(self.peak, total)
+            self._stop.wait(interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+class StageClock:
+    """Wall time per stage, summed over every call from every worker thread of the run."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wrap(self, owner: Any, name: str, stage: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+
+        setattr(owner, name, timed)
+
+
+def instrument() -> StageClock:
+    """Time the stages where the document composer calls them (this benchmark's process only)."""
+    import pipeline.process as process
+    from pipeline.engines.ocr import TesseractEngine
+    from pipeline.review import SQLiteReviewStore
+    from pipeline.sinks import ParquetSink
+
+    clock = StageClock()
+    for name in ("check_pdf_complete", "pdf_page_count", "read_text_layer", "pdf_page_images", "render_image"):
+        clock.wrap(process, name, "images")
+    clock.wrap(process, "preprocess_page", "preprocess")
+    clock.wrap(TesseractEngine, "read", "ocr")
+    clock.wrap(process, "extract_invoice", "extract")
+    for name in ("validate_invoice", "route_record"):
+        clock.wrap(process, name, "validate")
+    clock.wrap(process, "write_page_previews", "previews")
+    clock.wrap(ParquetSink, "write", "write")
+    clock.wrap(SQLiteReviewStore, "enqueue", "write")
+    return clock
+
+
+def run_child(args: argparse.Namespace) -> int:
+    """The measured run: start-up (imports, Prefect API), then the scanned and the born-digital batch."""
+    import psutil
+
+    born = psutil.Process().create_time()
+    from flows.runtime import configure_prefect_environment, use_prefect_api
+
+    configure_prefect_environment()
+    api = use_prefect_api()
+    from flows.ingest import run_ingest
+    from pipeline.config import Settings
+
+    clock = instrument()
+    ready = time.time()
+    figures: dict[str, Any] = {"startup_seconds": ready - born, "api": api.origin, "api_seconds": api.startup_seconds}
+    for kind, folder in (("scanned", args.scanned), ("born_digital", args.born_digital_dir)):
+        clock.seconds.clear()
+        out = Path(tempfile.mkdtemp(prefix=f"ll-throughput-{kind}-"))
+        started = time.perf_counter()
+        summary = run_ingest([str(folder)], str(out), Settings(workers=args.workers))
+        figures[kind] = {
+            "documents": summary.processed,
+            "pages": summary.pages,
+            "counts": summary.counts,
+            "processing_seconds": summary.seconds,
+            "flow_wall_seconds": time.perf_counter() - started,
+            "stage_seconds": dict(clock.seconds),
+        }
+        subprocess.run(["rm", "-rf", str(out)], check=False)
+    args.result.write_text(json.dumps(figures))
+    api.stop()
+    return 0
+
+
+def one_invoice_seconds(invoice: Path, workers: int, api_url: str | None) -> float:
+    """Wall time of `ledgerlens run` on one born-digital invoice, with a given server or a temporary one."""
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env["LEDGERLENS_PREFECT_LOCAL_URL"] = api_url or ""
+    out = Path(tempfile.mkdtemp(prefix="ll-throughput-one-"))
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "flows.cli", "run", str(invoice), "--out", str(out), "--workers", str(workers)]
+    subprocess.run(command, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, check=True)
+    seconds = time.perf_counter() - started
+    subprocess.run(["rm", "-rf", str(out)], check=False)
+    return seconds
+
+
+def measure_run(args: argparse.Namespace, scanned: Path, born: Path) -> dict[str, Any]:
+    """Run the measured child process and sample its process tree's memory while it works."""
+    result = args.work / "child.json"
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--scanned", str(scanned),
+               "--born-digital-dir", str(born), "--workers", str(args.workers), "--result", str(result)]  # fmt: skip
+    child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    sampler = TreeRss(child.pid)
+    if child.wait() != 0:
+        raise SystemExit(f"the measured run failed with exit code {child.returncode}")
+    figures: dict[str, Any] = json.loads(result.read_text())
+    figures["peak_rss_mb_process_tree"] = sampler.stop() / 2**20
+    return figures
+
+
+def one_invoice_figures(invoice: Path, workers: int) -> dict[str, float]:
+    from flows.runtime import configure_prefect_environment, start_temporary_server
+
+    configure_prefect_environment()
+    temporary = one_invoice_seconds(invoice, workers, None)
+    server = start_temporary_server()
+    try:
+        running = one_invoice_seconds(invoice, workers, server.url)
+    finally:
+        server.stop()
+    return {"temporary_server_seconds": temporary, "running_server_seconds": running,
+            "server_start_seconds": server.startup_seconds}  # fmt: skip
+
+
+def summarise(run: dict[str, Any], reference: dict[str, float], workers: int) -> dict[str, Any]:
+    """The figures of the issue: rates, the ratio to bare Tesseract, stage shares and overheads."""
+    scanned, born = run["scanned"], run["born_digital"]
+    scanned_rate = 60 * scanned["pages"] / scanned["processing_seconds"]
+    born_rate = 60 * born["pages"] / born["processing_seconds"]
+    stages = {stage: scanned["stage_seconds"].get(stage, 0.0) for stage in STAGES}
+    busy = sum(stages.values())
+    return {
+        "workers": workers,
+        "scanned_pages": scanned["pages"],
+        "scanned_pages_per_minute": scanned_rate,
+        "bare_tesseract_pages_per_minute": reference["pages_per_minute"],
+        "ratio_to_bare_tesseract": scanned_rate / reference["pages_per_minute"],
+        "born_digital_pages": born["pages"],
+        "born_digital_pages_per_minute": born_rate,
+        "born_digital_vs_scanned": born_rate / scanned_rate,
+        "stage_seconds_scanned": stages,
+        "stage_shares_scanned": {stage: seconds / busy for stage, seconds in stages.items()} if busy else {},
+        # Worker time not spent in a stage: Prefect task submission, scheduling gaps, idle workers at the end.
+        "orchestration_overhead_seconds": scanned["processing_seconds"] - busy / workers,
+        "flow_start_seconds": scanned["flow_wall_seconds"] - scanned["processing_seconds"],
+        "startup_seconds": run["startup_seconds"],
+        "api": run["api"],
+        "api_startup_seconds": run["api_seconds"],
+        "peak_rss_mb_process_tree": run["peak_rss_mb_process_tree"],
+        "status_counts_scanned": scanned["counts"],
+    }
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    rows = [
+        ("scanned pages", f"{figures['scanned_pages']}"),
+        ("scanned pages/min (ledgerlens)", f"{figures['scanned_pages_per_minute']:.1f}"),
+        ("scanned pages/min (bare tesseract, same pages and processes)",
+         f"{figures['bare_tesseract_pages_per_minute']:.1f}"),
+        ("ratio to bare tesseract", f"{figures['ratio_to_bare_tesseract']:.2f}x"),
+        ("born-digital pages/min", f"{figures['born_digital_pages_per_minute']:.1f}"),
+        ("born-digital vs scanned", f"{figures['born_digital_vs_scanned']:.1f}x"),
+    ]  # fmt: skip
+    for stage, seconds in figures["stage_seconds_scanned"].items():
+        share = figures["stage_shares_scanned"].get(stage, 0.0)
+        rows.append((f"stage {stage} (scanned, summed over workers)", f"{seconds:.1f} s ({share:.0%})"))
+    rows += [
+        ("orchestration overhead (scanned run)", f"{figures['orchestration_overhead_seconds']:.1f} s"),
+        ("flow start (flow call to first task)", f"{figures['flow_start_seconds']:.1f} s"),
+        (f"start-up: process start to API ready ({figures['api']})", f"{figures['startup_seconds']:.1f} s"),
+        ("peak RSS, whole process tree", f"{figures['peak_rss_mb_process_tree']:.0f} MB"),
+    ]
+    one = figures.get("one_invoice", {})
+    if one:
+        rows += [
+            ("one born-digital invoice, temporary server (wall)", f"{one['temporary_server_seconds']:.1f} s"),
+            ("one born-digital invoice, server running (wall)", f"{one['running_server_seconds']:.1f} s"),
+            ("temporary server start", f"{one['server_start_seconds']:.1f} s"),
+        ]
+    width = max(len(label) for label, _ in rows)
+    print(f"| {'figure':<{width}} | value |\n|{'-' * (width + 2)}|-------|")
+    for label, value in rows:
+        print(f"| {label:<{width}} | {value} |")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=100, help="scanned pages in the batch")
+    parser.add_argument("--distinct-pages", type=int, default=100, help="generated pages; the rest are copies")
+    parser.add_argument("--born-digital", type=int, default=20, help="born-digital documents")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=2027)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ledgerlens-throughput")
+    parser.add_argument("--skip-one-invoice", action="store_true", help="skip the one-invoice start-up runs")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--scanned", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--born-digital-dir", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    if args.child:
+        return run_child(args)
+    args.work.mkdir(parents=True, exist_ok=True)
+    scanned = make_scanned_set(args.work / f"scanned-{args.pages}", args.work / "originals", args.pages,
+                               args.distinct_pages, args.seed)  # fmt: skip
+    born = make_born_digital_set(args.work / f"born-digital-{args.born_digital}", args.born_digital, args.seed)
+    with tempfile.TemporaryDirectory(prefix="ll-reference-") as scratch:
+        reference = bare_tesseract(scanned, Path(scratch), args.workers)
+    run = measure_run(args, scanned[0].parent, born[0].parent)
+    figures = summarise(run, reference, args.workers)
+    figures["reference"] = reference
+    if not args.skip_one_invoice:
+        figures["one_invoice"] = one_invoice_figures(born[0], args.workers)
+    figures["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    figures["load_average_1min"] = os.getloadavg()[0]
+    print_table(figures)
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = results / f"throughput-{args.pages}p-{stamp}.json"
+    target.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"\nwritten: {target.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -162,11 +162,8 @@ def process_document(
     vendors: list[VendorProfile] | None = None,
 ) -> ExtractionRecord:
     """The record for one document; with out_dir, its page previews are kept there as settings say.
-
-    With the hybrid or vlm extractor, `vlm` is the run's shared session (cache, budget, client); without
-    one a session for this document alone is opened, its cache under out_dir. `vendors`: the run's vendor
-    profiles.
-    """
+    `vlm`: the run's shared session (hybrid/vlm extractor; else one for this document, cached under out_dir);
+    `vendors`: the run's vendor profiles."""
     started = time.perf_counter()
     base = settings.scratch_dir
     if base is not None:

@@ -28,7 +28,8 @@ from pipeline.discover import describe_file, discover_documents
 from pipeline.errors import DocumentError, TransientError
 from pipeline.previews import PREVIEWS_DIR
 from pipeline.process import failed_record, process_document
-from pipeline.review import ReviewStore, SQLiteReviewStore, review_db_path
+from pipeline.review import ReviewStore, open_review_store, review_db_location
+from pipeline.review.database import redact
 from pipeline.sinks import ParquetSink
 from pipeline.storage import (
     SourceObject,
@@ -279,11 +280,11 @@ def process_batch(batch: Batch, found: Identified) -> None:
 
 
 def open_batch(out_dir: str, settings: Settings) -> Batch:
-    review_db = review_db_path(out_dir, settings.review_db)
+    review_db = review_db_location(out_dir, settings.review_db)
     sink = ParquetSink(out_dir, settings)
     summary = RunSummary(out_dir=out_dir, discovered=0, skipped_existing=0, processed=0, written=0)
-    summary.review_db = str(review_db)
-    return Batch(sink=sink, queue=SQLiteReviewStore(review_db), settings=settings, out=out_dir, summary=summary)
+    summary.review_db = redact(review_db)
+    return Batch(sink=sink, queue=open_review_store(review_db), settings=settings, out=out_dir, summary=summary)
 
 
 def start_vlm_session(batch: Batch) -> VlmSession | None:

@@ -137,8 +137,9 @@ class SqlReviewStore:
         if not rows:
             return 0
         statement = self._insert(review_items).on_conflict_do_nothing(index_elements=["document_id"])
+        statement = statement.returning(T.document_id)
         with self.database.transaction(write=True) as connection:
-            return sum(connection.execute(statement.values(row)).rowcount for row in rows)
+            return sum(len(connection.execute(statement.values(row)).all()) for row in rows)
 
     # -- reading ----------------------------------------------------------------------------------------------
 

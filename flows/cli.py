@@ -131,34 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--prior-strength", type=float, default=10.0, help="documents' worth of trust kept in the raw score"
     )
-    review = commands.add_parser("review", help="the human-review queue: web UI and terminal commands")
-    actions = review.add_subparsers(dest="review_command", required=True)
-    serve = actions.add_parser("serve", help="serve the reviewer web UI")
-    serve.add_argument("--host", default="127.0.0.1", help="bind address; beyond loopback a token is required")
-    serve.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
-    listing = actions.add_parser("list", help="one item per line, document id first, highest priority first")
-    listing.add_argument(
-        "--state",
-        default="open",
-        choices=["open", "decided", "all", "pending", "in_review", "approved", "corrected", "rejected"],
-    )
-    listing.add_argument("--reason", help="only items with this reason code, e.g. total_mismatch, low_confidence")
-    show = actions.add_parser("show", help="reasons, fields with confidence and evidence, line items")
-    approve = actions.add_parser("approve", help="approve an item (with --set: corrected)")
-    approve.add_argument(
-        "--set", action="append", default=[], metavar="FIELD=VALUE", help="correct a header field (repeatable)"
-    )
-    reject = actions.add_parser("reject", help="reject an item with a reason")
-    reject.add_argument("--reason", required=True)
-    for sub in (show, approve, reject):
-        sub.add_argument("id", metavar="ID", help="document id or a unique prefix (6+ characters)")
-    for sub in (serve, listing, show, approve, reject):
-        sub.add_argument("--out", required=True, help="output folder of `ledgerlens run`")
-    for sub in (serve, approve, reject):
-        sub.add_argument("--reviewer", help="name recorded with decisions (default: LEDGERLENS_REVIEWER or login)")
+    from flows.review_cli import add_review_commands
 
-    export = commands.add_parser("export", help="write OUT/export/: invoices with review decisions applied")
-    export.add_argument("--out", required=True, help="output folder of `ledgerlens run`")
+    add_review_commands(commands)
     return parser
 
 

@@ -83,6 +83,16 @@ class Settings(BaseSettings):
         default=None,
         description="Token the review UI asks for (LEDGERLENS_REVIEW_TOKEN); generated when bound beyond loopback",
     )
+    review_proxy_header: str | None = Field(
+        default=None,
+        description="Trust this request header (e.g. X-Forwarded-User) as the reviewer's name, only on connections "
+        "from review_proxy_addresses: for an authenticating reverse proxy in front of `review serve`",
+    )
+    review_proxy_addresses: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses the reverse proxy connects from (JSON list in the environment)",
+    )
+    review_session_hours: float = Field(default=12, gt=0, description="How long a review UI sign-in lasts")
     review_lease_minutes: float = Field(
         default=15, gt=0, description="How long a claimed review item stays with its reviewer"
     )

@@ -5,8 +5,8 @@ from pipeline.review.decisions import approve, export_reviewed, publish_decision
 from pipeline.review.store import (
     DEFAULT_LEASE,
     ReviewStore,
-    SqlReviewStore,
     SQLiteReviewStore,
+    SqlReviewStore,
     open_review_store,
     review_db_location,
     review_db_path,

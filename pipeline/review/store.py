@@ -136,8 +136,8 @@ class SqlReviewStore:
         rows = [_record_row(record, now) for record in records if record.status is RecordStatus.NEEDS_REVIEW]
         if not rows:
             return 0
-        statement = self._insert(review_items).on_conflict_do_nothing(index_elements=["document_id"])
-        statement = statement.returning(T.document_id)
+        inserting = self._insert(review_items).on_conflict_do_nothing(index_elements=["document_id"])
+        statement = inserting.returning(T.document_id)
         with self.database.transaction(write=True) as connection:
             return sum(len(connection.execute(statement.values(row)).all()) for row in rows)
 

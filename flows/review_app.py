@@ -135,7 +135,7 @@ async def read_form(request: Request) -> FormData | Response:
         if len(body) > MAX_BODY_BYTES:
             return _refuse(f"The form is larger than {MAX_BODY_BYTES // 1024} KiB.", 413)
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict")
     except (UnicodeDecodeError, ValueError):
         return _refuse("The form could not be read (not UTF-8, or too many fields).", 400)
     return FormData(list[tuple[str, str | UploadFile]](pairs))

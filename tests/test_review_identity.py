@@ -103,9 +103,7 @@ def test_sessions_survive_a_restart_and_revoking_ends_them(
 
 def test_proxy_header_is_trusted_only_from_the_proxy_address(queue: tuple[Path, SqlReviewStore]) -> None:
     out, store = queue
-    config = ReviewUIConfig(
-        out_dir=out, reviewer="x", proxy_header="X-Forwarded-User", proxy_addresses=("10.0.0.2",)
-    )
+    config = ReviewUIConfig(out_dir=out, reviewer="x", proxy_header="X-Forwarded-User", proxy_addresses=("10.0.0.2",))
     app = create_app(store, config)
     proxy = TestClient(app, client=("10.0.0.2", 40000), follow_redirects=False)
     direct = TestClient(app, client=("10.0.0.9", 40000), follow_redirects=False)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pyarrow.dataset as ds
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,9 +17,8 @@ from flows.review_app import ReviewUIConfig, create_app
 from pipeline.config import Settings
 from pipeline.review import open_review_store
 from pipeline.sinks import ParquetSink
-from pipeline.storage import s3_filesystem
 from tests.review_fixtures import LOW_CONFIDENCE_REASON, doc_id, review_record
-from tests.s3_support import bucket, moto_s3, s3  # noqa: F401
+from tests.s3_support import bucket, moto_s3, read_s3_dataset, s3  # noqa: F401
 
 BIG, SMALL = doc_id(0xB1), doc_id(0x51)
 
@@ -41,11 +39,6 @@ def s3_out(bucket: str, review_db: str, tmp_path: Path, monkeypatch: pytest.Monk
     return out
 
 
-def read(uri: str) -> list[dict[str, object]]:
-    path = uri.removeprefix("s3://")
-    return ds.dataset(path, filesystem=s3_filesystem(Settings()), format="parquet").to_table().to_pylist()
-
-
 def test_cli_reviews_and_exports_an_s3_output(s3_out: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["review", "list", "--out", s3_out]) == 0
     assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == [BIG, SMALL]
@@ -53,15 +46,17 @@ def test_cli_reviews_and_exports_an_s3_output(s3_out: str, capsys: pytest.Captur
     assert f"page images: pages/{BIG}/page-0001.png" in capsys.readouterr().out
     assert main(["review", "approve", BIG, "--set", "total=1573.55", "--reviewer", "ann", "--out", s3_out]) == 0
     assert main(["review", "reject", SMALL, "--reason", "duplicate", "--reviewer", "ann", "--out", s3_out]) == 0
-    reviews = sorted((row["document_id"], row["decision"], row["field"]) for row in read(f"{s3_out}/reviews"))
+    reviews = sorted(
+        (row["document_id"], row["decision"], row["field"]) for row in read_s3_dataset(f"{s3_out}/reviews")
+    )
     assert reviews == [(SMALL, "rejected", None), (BIG, "corrected", "total")]
     assert main(["export", "--out", s3_out]) == 0
     assert f"to {s3_out}/export/invoices.parquet" in capsys.readouterr().out
-    exported = {row["document_id"]: row for row in read(f"{s3_out}/export/invoices.parquet")}
+    exported = {row["document_id"]: row for row in read_s3_dataset(f"{s3_out}/export/invoices.parquet")}
     assert exported[BIG]["status"] == "reviewed" and exported[BIG]["total"] == Decimal("1573.55")
     assert exported[SMALL]["status"] == "rejected" and exported[SMALL]["review_note"] == "duplicate"
     assert main(["export", "--out", s3_out]) == 0  # a rerun replaces, never duplicates
-    assert len(read(f"{s3_out}/reviews")) == 2
+    assert len(read_s3_dataset(f"{s3_out}/reviews")) == 2
 
 
 def test_web_ui_serves_s3_previews_through_the_app(s3_out: str, bucket: str) -> None:  # noqa: F811
@@ -70,7 +65,7 @@ def test_web_ui_serves_s3_previews_through_the_app(s3_out: str, bucket: str) -> 
     page = client.get(f"/items/{BIG}")
     assert page.status_code == 200 and f"/items/{BIG}/pages/1" in page.text and "testing" not in page.text
     image = client.get(f"/items/{BIG}/pages/1")
-    stored = s3().get_object(Bucket=bucket, Key=f"lake/ledgerlens/pages/{BIG}/page-0001.png")["Body"].read()
+    stored = s3().get_object(Bucket=bucket, Key=f"lake/ledgerlens/pages/{BIG}/page-0001.png")["Body"].read_s3_dataset()
     assert image.status_code == 200 and image.headers["content-type"] == "image/png" and image.content == stored
     assert "amz" not in " ".join(image.headers.keys()).lower()  # the browser gets bytes, not a signed URL
     assert client.get(f"/items/{SMALL}/pages/1").status_code == 404

@@ -65,7 +65,7 @@ def test_web_ui_serves_s3_previews_through_the_app(s3_out: str, bucket: str) -> 
     page = client.get(f"/items/{BIG}")
     assert page.status_code == 200 and f"/items/{BIG}/pages/1" in page.text and "testing" not in page.text
     image = client.get(f"/items/{BIG}/pages/1")
-    stored = s3().get_object(Bucket=bucket, Key=f"lake/ledgerlens/pages/{BIG}/page-0001.png")["Body"].read_s3_dataset()
+    stored = s3().get_object(Bucket=bucket, Key=f"lake/ledgerlens/pages/{BIG}/page-0001.png")["Body"].read()
     assert image.status_code == 200 and image.headers["content-type"] == "image/png" and image.content == stored
     assert "amz" not in " ".join(image.headers.keys()).lower()  # the browser gets bytes, not a signed URL
     assert client.get(f"/items/{SMALL}/pages/1").status_code == 404

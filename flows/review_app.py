@@ -57,6 +57,7 @@ MAX_FLASHES = 10_000
 MAX_BODY_BYTES = 1024 * 1024
 MAX_FORM_FIELDS = 4_000
 MIN_TOKEN_LENGTH = 16
+QUEUE_PAGE_ROWS = 200  # the queue page lists the first rows in priority order; counts cover the whole queue
 _DOCUMENT_ID = re.compile(r"[0-9a-f]{64}")
 FIELD_LABELS = {
     "vendor_name": "Vendor",
@@ -388,13 +389,16 @@ def _add_queue_routes(app: FastAPI, ui: ReviewUI) -> None:
     @app.get("/", response_class=HTMLResponse)
     def queue(request: Request, reason: str | None = None, view: str = "open") -> HTMLResponse:
         states = {"open": OPEN_STATES, "decided": DECIDED_STATES}.get(view)
-        items = ui.store.list_items(states, reason=reason or None)
+        items = ui.store.list_items(states, reason=reason or None, limit=QUEUE_PAGE_ROWS)
         now = datetime.now(UTC)
         rows = [
             {"item": item, "holder": item.holder(now), "age": _age(item.created_at, now), "rank": rank}
             for rank, item in enumerate(items, start=1)
         ]
-        return ui.render(request, "queue.html", rows=rows, counts=ui.store.counts(), reason=reason, view=view)
+        counts = ui.store.counts()
+        return ui.render(
+            request, "queue.html", rows=rows, counts=counts, reason=reason, view=view, page_rows=QUEUE_PAGE_ROWS
+        )
 
     @app.post("/next")
     def claim_next(request: Request) -> RedirectResponse:

@@ -166,7 +166,7 @@ def main() -> int:
             elapsed = time.perf_counter() - started
         problems = check(logs, location, out) + [e for log in logs for e in log.errors]
         decisions = sum(len(log.decided) for log in logs)
-        print(f"{args.sessions} sessions, {args.items} queued items on PostgreSQL, {decisions} decisions, {elapsed:.1f} s")
+        print(f"{args.sessions} sessions, {args.items} items on PostgreSQL, {decisions} decisions, {elapsed:.1f} s")
         print(f"queue page (first 200 rows + counts): {percentiles([x for log in logs for x in log.queue_ms])}")
         print(f"claim next item:                      {percentiles([x for log in logs for x in log.claim_ms])}")
         print(f"decision (approve + OUT/reviews/):    {percentiles([x for log in logs for x in log.decide_ms])}")

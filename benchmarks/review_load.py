@@ -63,19 +63,31 @@ def fill_queue(location: str, items: int) -> None:
 
 @contextmanager
 def review_server(out: Path, location: str) -> Iterator[str]:
+    """`ledgerlens review serve` as its own process; its output goes to OUT/../server.log (never a full pipe)."""
     env = {**os.environ, "LEDGERLENS_REVIEW_DB": location, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "flows.cli", "review", "serve", "--out", str(out), "--port", "0"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log_path = out.parent / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        for _ in range(600):
+            match = re.search(r"http://127\.0\.0\.1:\d+/", log_path.read_text())
+            if match or process.poll() is not None:
+                break
+            time.sleep(0.1)
         if match is None:
-            raise RuntimeError(f"review serve printed no URL: {line!r}")
+            raise RuntimeError(f"review serve printed no URL: {log_path.read_text()[-2000:]}")
         yield match.group(0).rstrip("/")
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        errors = log_path.read_text().count("Traceback")
+        if errors:
+            print(f"the server logged {errors} traceback(s); the last:\n{log_path.read_text()[-3000:]}")
 
 
 def timed(samples: list[float], call: Callable[..., httpx.Response], path: str, **options: Any) -> httpx.Response:
@@ -86,9 +98,19 @@ def timed(samples: list[float], call: Callable[..., httpx.Response], path: str, 
 
 
 def reviewer(url: str, token: str, log: SessionLog, decisions: int, deadline: float, start: threading.Barrier) -> None:
+    """One reviewer's session; a transport error ends it and is reported (never silently)."""
+    try:
+        review_session(url, token, log, decisions, deadline, start)
+    except (httpx.TransportError, threading.BrokenBarrierError) as exc:
+        log.errors.append(f"{log.name}: {type(exc).__name__}: {exc}")
+
+
+def review_session(
+    url: str, token: str, log: SessionLog, decisions: int, deadline: float, start: threading.Barrier
+) -> None:
     with httpx.Client(base_url=url, timeout=60, follow_redirects=False) as client:
         client.post("/login", data={"token": token})
-        start.wait()
+        start.wait(timeout=300)
         for _ in range(decisions):
             if time.monotonic() > deadline:
                 return
@@ -167,7 +189,7 @@ def main() -> int:
         problems = check(logs, location, out) + [e for log in logs for e in log.errors]
         decisions = sum(len(log.decided) for log in logs)
         print(f"{args.sessions} sessions, {args.items} items on PostgreSQL, {decisions} decisions, {elapsed:.1f} s")
-        print(f"queue page (first 200 rows + counts): {percentiles([x for log in logs for x in log.queue_ms])}")
+        print(f"queue page (first 100 rows + counts): {percentiles([x for log in logs for x in log.queue_ms])}")
         print(f"claim next item:                      {percentiles([x for log in logs for x in log.claim_ms])}")
         print(f"decision (approve + OUT/reviews/):    {percentiles([x for log in logs for x in log.decide_ms])}")
         print("no item claimed twice, no decision lost" if not problems else "PROBLEMS: " + "; ".join(problems))

@@ -57,7 +57,7 @@ MAX_FLASHES = 10_000
 MAX_BODY_BYTES = 1024 * 1024
 MAX_FORM_FIELDS = 4_000
 MIN_TOKEN_LENGTH = 16
-QUEUE_PAGE_ROWS = 200  # the queue page lists the first rows in priority order; counts cover the whole queue
+QUEUE_PAGE_ROWS = 100  # the queue page lists the first rows in priority order; counts cover the whole queue
 _DOCUMENT_ID = re.compile(r"[0-9a-f]{64}")
 FIELD_LABELS = {
     "vendor_name": "Vendor",
@@ -293,6 +293,11 @@ class ReviewUI:
         except ReviewInputError as exc:
             self.flash(session, "error", str(exc))
             return self.item_page(request, self.store.get(document_id), values=form, status_code=400)
+        except OutputError as exc:  # the decision is in the queue; only its copy in OUT/reviews/ is late
+            self.flash(
+                session, "error", f"Decision saved, but {exc}; the next decision or `ledgerlens export` retries."
+            )
+            return RedirectResponse("/", status_code=303)
         except ReviewError as exc:  # conflicts (held by someone else, already decided) and the rest
             self.flash(session, "error", str(exc))
             return RedirectResponse("/", status_code=303)
@@ -389,7 +394,7 @@ def _add_queue_routes(app: FastAPI, ui: ReviewUI) -> None:
     @app.get("/", response_class=HTMLResponse)
     def queue(request: Request, reason: str | None = None, view: str = "open") -> HTMLResponse:
         states = {"open": OPEN_STATES, "decided": DECIDED_STATES}.get(view)
-        items = ui.store.list_items(states, reason=reason or None, limit=QUEUE_PAGE_ROWS)
+        items = ui.store.list_items(states, reason=reason or None, limit=QUEUE_PAGE_ROWS, summary=True)
         now = datetime.now(UTC)
         rows = [
             {"item": item, "holder": item.holder(now), "age": _age(item.created_at, now), "rank": rank}
@@ -510,5 +515,7 @@ def serve(
         AuthMode.PROXY: f"user from the proxy's {config.proxy_header} header",
     }[mode]
     announce(f"Review UI for {config.out_dir} at {url} ({who}; Ctrl+C stops)", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    # Browsers (and a team's worth of them) keep connections open between clicks: 5 s (uvicorn's default) made
+    # idle keep-alive connections close under clients that were about to reuse them.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=75))
     server.run(sockets=[sock])

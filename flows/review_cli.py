@@ -216,7 +216,7 @@ def _review_action(args: argparse.Namespace, store: ReviewStore, output: ReviewO
     if args.review_command == "list":
         groups = {"open": OPEN_STATES, "decided": DECIDED_STATES, "all": None}
         states = groups[args.state] if args.state in groups else {ReviewState(args.state)}
-        for item in store.list_items(states, reason=args.reason):
+        for item in store.list_items(states, reason=args.reason, summary=True):
             print(list_line(item))
         return EXIT_OK
     document_id = store.resolve_id(args.id)

@@ -25,9 +25,10 @@ class PostgresUnavailable(RuntimeError):
 
 def bindir() -> Path:
     pg_config = shutil.which("pg_config")
-    if pg_config is None:
-        raise PostgresUnavailable("pg_config not found: install Debian's postgresql (scripts/setup.sh does)")
-    found = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip())
+    if pg_config is not None:
+        found = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip())
+    else:  # Debian keeps each major version's server binaries here
+        found = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/nonexistent"))
     if not (found / "initdb").exists() or not (found / "pg_ctl").exists():
         raise PostgresUnavailable(f"no initdb/pg_ctl in {found}: install Debian's postgresql (scripts/setup.sh does)")
     return found

@@ -9,14 +9,18 @@ next decision or export, and never makes a duplicate row.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from pipeline.errors import OutputError, ReviewInputError
 from pipeline.review.corrections import apply_corrections, changes_between
@@ -57,10 +61,41 @@ def as_output(out: Output) -> ReviewOutput:
     return out if isinstance(out, ReviewOutput) else ReviewOutput(out)
 
 
-def publish_decisions(store: ReviewStore, out: Output) -> int:
-    """Write every decided item not yet published to OUT/reviews/; returns the rows written."""
+STRAGGLER_AGE = timedelta(minutes=1)
+
+
+def _write_decision(fs: pafs.FileSystem, folder: str, name: str, table: pa.Table) -> None:
+    """One decision's part file. Two servers may publish the same decision at once: locally each writes its own
+    temporary file and renames it over the same name (same content); on S3 a PUT is atomic."""
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer, compression="zstd")
+    try:
+        fs.create_dir(folder, recursive=True)
+        if not isinstance(fs, pafs.LocalFileSystem):
+            with fs.open_output_stream(f"{folder}/{name}") as stream:
+                stream.write(buffer.getvalue())
+            return
+        temporary = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+        with fs.open_output_stream(temporary) as stream:
+            stream.write(buffer.getvalue())
+        fs.move(temporary, f"{folder}/{name}")
+    except OSError as exc:
+        raise OutputError(f"Cannot write {folder}/{name}: {exc}") from exc
+
+
+def publish_decisions(store: ReviewStore, out: Output, just_decided: str | None = None) -> int:
+    """Write decided items not yet published to OUT/reviews/ and mark them published; returns the rows written.
+    With `just_decided`, only that item and stragglers (decided over a minute ago and still unpublished, e.g.
+    after a crash) are written, so concurrent reviewers do not all rewrite each other's fresh decisions."""
     output = as_output(out)
     pending = store.unpublished()
+    if just_decided is not None:
+        cutoff = datetime.now(UTC) - STRAGGLER_AGE
+        pending = [
+            item
+            for item in pending
+            if item.document_id == just_decided or (item.decided_at is not None and item.decided_at < cutoff)
+        ]
     if not pending:
         return 0
     fs, base = output.filesystem()
@@ -68,7 +103,7 @@ def publish_decisions(store: ReviewStore, out: Output) -> int:
     for item in pending:
         table = pa.Table.from_pylist(review_rows(item), schema=REVIEWS_SCHEMA)
         day = (item.decided_at or item.updated_at).date().isoformat()
-        write_table_atomically(fs, f"{base}/reviews/{PARTITION_KEY}={day}", f"review-{item.document_id}.parquet", table)
+        _write_decision(fs, f"{base}/reviews/{PARTITION_KEY}={day}", f"review-{item.document_id}.parquet", table)
         rows += table.num_rows
     store.mark_published(item.document_id for item in pending)
     return rows
@@ -107,7 +142,7 @@ def approve(
     changes = changes_between(item.invoice, final)
     decision = Decision.CORRECTED if changes else Decision.APPROVED
     decided = store.decide(document_id, reviewer, decision, corrected=final, changes=changes)
-    publish_decisions(store, out_dir)
+    publish_decisions(store, out_dir, just_decided=document_id)
     return decided
 
 
@@ -116,7 +151,7 @@ def reject(store: ReviewStore, out_dir: Output, document_id: str, reviewer: str,
     if not reason.strip():
         raise ReviewInputError("A rejection needs a reason, e.g. --reason 'not an invoice'.")
     decided = store.decide(document_id, reviewer, Decision.REJECTED, note=reason.strip())
-    publish_decisions(store, out_dir)
+    publish_decisions(store, out_dir, just_decided=document_id)
     return decided
 
 

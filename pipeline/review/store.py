@@ -63,7 +63,11 @@ class ReviewStore(Protocol):
     def get(self, document_id: str) -> ReviewItem: ...
     def resolve_id(self, id_or_prefix: str) -> str: ...
     def list_items(
-        self, states: Iterable[ReviewState] | None = None, reason: str | None = None, limit: int | None = None
+        self,
+        states: Iterable[ReviewState] | None = None,
+        reason: str | None = None,
+        limit: int | None = None,
+        summary: bool = False,
     ) -> list[ReviewItem]: ...
     def counts(self) -> ReviewCounts: ...
     def count(self, state: ReviewState | str | None = None) -> int: ...
@@ -168,10 +172,15 @@ class SqlReviewStore:
         return text(clause).bindparams(reason=reason)  # type: ignore[return-value]
 
     def list_items(
-        self, states: Iterable[ReviewState] | None = None, reason: str | None = None, limit: int | None = None
+        self,
+        states: Iterable[ReviewState] | None = None,
+        reason: str | None = None,
+        limit: int | None = None,
+        summary: bool = False,
     ) -> list[ReviewItem]:
-        """Items in priority order (amount, then age), optionally of some states or one review reason."""
-        query = select(review_items).order_by(*_PRIORITY)
+        """Items in priority order (amount, then age), optionally of some states or one review reason.
+        `summary` reads only what a queue listing shows (no evidence, issues or line items): much cheaper."""
+        query = select(*(_SUMMARY_COLUMNS if summary else [review_items])).order_by(*_PRIORITY)
         if states is not None:
             query = query.where(T.state.in_([ReviewState(state).value for state in states]))
         if reason is not None:
@@ -180,7 +189,7 @@ class SqlReviewStore:
             query = query.limit(int(limit))
         with self.database.transaction() as connection:
             rows = connection.execute(query).mappings().all()
-        return [_item(row) for row in rows]
+        return [_summary(row) if summary else _item(row) for row in rows]
 
     def counts(self) -> ReviewCounts:
         by_state = select(T.state, func.count()).group_by(T.state)
@@ -376,6 +385,49 @@ def _time(value: str | None) -> datetime | None:
 
 def _json_models(text_value: str | None, model: Any) -> Any:
     return model.model_validate_json(text_value) if text_value else None
+
+
+_SUMMARY_COLUMNS = (
+    T.document_id,
+    T.source,
+    T.state,
+    T.confidence,
+    T.amount,
+    T.currency,
+    T.reasons,
+    T.reason_codes,
+    T.invoice,
+    T.created_at,
+    T.updated_at,
+    T.claimed_by,
+    T.lease_expires_at,
+    T.reviewer,
+    T.decided_at,
+    T.decision,
+)
+
+
+def _summary(row: RowMapping) -> ReviewItem:
+    """A listing's view of an item: its header (vendor, number) without line items, fields or issues."""
+    invoice = json.loads(row["invoice"])
+    return ReviewItem(
+        document_id=row["document_id"],
+        source=row["source"],
+        state=ReviewState(row["state"]),
+        confidence=row["confidence"],
+        reasons=json.loads(row["reasons"]),
+        reason_codes=json.loads(row["reason_codes"]),
+        invoice=Invoice(vendor_name=invoice.get("vendor_name"), invoice_number=invoice.get("invoice_number")),
+        amount=Decimal(row["amount"]) if row["amount"] is not None else None,
+        currency=row["currency"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        claimed_by=row["claimed_by"],
+        lease_expires_at=_time(row["lease_expires_at"]),
+        reviewer=row["reviewer"],
+        decided_at=_time(row["decided_at"]),
+        decision=Decision(row["decision"]) if row["decision"] else None,
+    )
 
 
 def _item(row: RowMapping) -> ReviewItem:

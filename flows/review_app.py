@@ -42,7 +42,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from pipeline.config import Settings
-from pipeline.errors import ReviewError, ReviewInputError, ReviewItemNotFoundError
+from pipeline.errors import OutputError, ReviewError, ReviewInputError, ReviewItemNotFoundError
 from pipeline.review import DEFAULT_LEASE, ReviewAccounts, ReviewStore, approve, reject, save_draft
 from pipeline.review.accounts import DEFAULT_SESSION_LIFETIME, WebSession, check_name
 from pipeline.review.corrections import LINE_COLUMNS, check_text, value_text

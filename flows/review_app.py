@@ -517,5 +517,8 @@ def serve(
     announce(f"Review UI for {config.out_dir} at {url} ({who}; Ctrl+C stops)", flush=True)
     # Browsers (and a team's worth of them) keep connections open between clicks: 5 s (uvicorn's default) made
     # idle keep-alive connections close under clients that were about to reuse them.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=75))
+    # proxy_headers=False: the peer address is the connection's own, never one a client wrote into
+    # X-Forwarded-For (the trusted-proxy check in proxy mode depends on it).
+    options = {"log_level": "warning", "access_log": False, "timeout_keep_alive": 75, "proxy_headers": False}
+    server = uvicorn.Server(uvicorn.Config(app, **options))  # type: ignore[arg-type]
     server.run(sockets=[sock])

@@ -1,6 +1,7 @@
 """Single source of truth for Ledgerlens data shapes."""
 
 from schemas.codes import FailureCode, IssueCode
+from schemas.einvoice import DocumentType, EInvoiceData, EInvoiceSyntax, TaxBreakdown
 from schemas.models import (
     HEADER_FIELDS,
     BoundingBox,
@@ -37,6 +38,9 @@ __all__ = [
     "CurrencyCode",
     "Decision",
     "Document",
+    "DocumentType",
+    "EInvoiceData",
+    "EInvoiceSyntax",
     "ExtractionRecord",
     "ExtractionResult",
     "FailureCode",
@@ -52,6 +56,7 @@ __all__ = [
     "ReviewItem",
     "ReviewState",
     "Severity",
+    "TaxBreakdown",
     "TextSource",
     "ValidationIssue",
     "Word",

@@ -155,40 +155,9 @@ def _add_dev_commands(commands: Subcommands) -> None:
     )
 
 
-def _add_review_commands(commands: Subcommands) -> None:
-    review = commands.add_parser("review", help="the human-review queue: web UI and terminal commands")
-    actions = review.add_subparsers(dest="review_command", required=True)
-    serve = actions.add_parser("serve", help="serve the reviewer web UI")
-    serve.add_argument("--host", default="127.0.0.1", help="bind address; beyond loopback a token is required")
-    serve.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
-    listing = actions.add_parser("list", help="one item per line, document id first, highest priority first")
-    listing.add_argument(
-        "--state",
-        default="open",
-        choices=["open", "decided", "all", "pending", "in_review", "approved", "corrected", "rejected"],
-    )
-    listing.add_argument("--reason", help="only items with this reason code, e.g. total_mismatch, low_confidence")
-    show = actions.add_parser("show", help="reasons, fields with confidence and evidence, line items")
-    approve = actions.add_parser("approve", help="approve an item (with --set: corrected)")
-    approve.add_argument(
-        "--set", action="append", default=[], metavar="FIELD=VALUE", help="correct a header field (repeatable)"
-    )
-    reject = actions.add_parser("reject", help="reject an item with a reason")
-    reject.add_argument("--reason", required=True)
-    for sub in (show, approve, reject):
-        sub.add_argument("id", metavar="ID", help="document id or a unique prefix (6+ characters)")
-    for sub in (serve, listing, show, approve, reject):
-        sub.add_argument("--out", required=True, help="output folder of `ledgerlens run`")
-    for sub in (serve, approve, reject):
-        sub.add_argument("--reviewer", help="name recorded with decisions (default: LEDGERLENS_REVIEWER or login)")
-
-
-def _add_export_command(commands: Subcommands) -> None:
-    export = commands.add_parser("export", help="write OUT/export/: invoices with review decisions applied")
-    export.add_argument("--out", required=True, help="output folder of `ledgerlens run`")
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from flows.review_cli import add_review_commands
+
     parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -197,8 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backfill_command(commands)
     _add_compact_command(commands)
     _add_dev_commands(commands)
-    _add_review_commands(commands)
-    _add_export_command(commands)
+    add_review_commands(commands)  # review serve|list|show|approve|reject|users, and export
     return parser
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.errors import ConfigError
@@ -79,10 +79,11 @@ class Settings(BaseSettings):
         description="Which records keep page previews under OUT/pages/<document_id>/: review needs them",
     )
     preview_long_edge_px: int = Field(default=1568, ge=256, description="Long edge of kept page previews")
-    review_db: Path | None = Field(
+    review_db: Annotated[str | None, BeforeValidator(lambda v: str(v) if isinstance(v, os.PathLike) else v)] = Field(
         default=None,
-        description="Review queue SQLite file; unset: OUT/review.sqlite, or for an s3:// OUT a local file under "
-        "the Ledgerlens state dir named after the URL",
+        description="Review queue: a SQLite file, or a postgresql://user:password@host/db URL for a team's shared "
+        "queue; unset: OUT/review.sqlite, or for an s3:// OUT a local file under the Ledgerlens state dir named "
+        "after the URL",
     )
     calibration_file: Path | None = Field(
         default=None,
@@ -97,6 +98,16 @@ class Settings(BaseSettings):
         default=None,
         description="Token the review UI asks for (LEDGERLENS_REVIEW_TOKEN); generated when bound beyond loopback",
     )
+    review_proxy_header: str | None = Field(
+        default=None,
+        description="Trust this request header (e.g. X-Forwarded-User) as the reviewer's name, only on connections "
+        "from review_proxy_addresses: for an authenticating reverse proxy in front of `review serve`",
+    )
+    review_proxy_addresses: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses the reverse proxy connects from (JSON list in the environment)",
+    )
+    review_session_hours: float = Field(default=12, gt=0, description="How long a review UI sign-in lasts")
     review_lease_minutes: float = Field(
         default=15, gt=0, description="How long a claimed review item stays with its reviewer"
     )

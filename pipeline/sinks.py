@@ -48,6 +48,8 @@ def invoice_row(record: ExtractionRecord) -> dict[str, Any]:
         "status": record.status.value,
         "confidence": round(record.confidence, 4),
         "review_reasons": list(record.review_reasons),
+        "blocking_codes": list(record.blocking_codes),
+        "warning_codes": list(record.warning_codes),
         "error": record.error,
         "vendor_name": invoice.vendor_name,
         "customer_name": invoice.customer_name,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
+from pipeline.extract.evidence import EvidenceInputs, field_evidence, labelled_ids
 from pipeline.extract.fields import (
     Candidate,
     DocumentStyle,
@@ -27,7 +28,7 @@ from pipeline.extract.reconcile import (
 )
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
 from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
-from schemas import ExtractionResult, FieldValue, Invoice, PageText, TextSource, ValidationIssue
+from schemas import ExtractionResult, FieldEvidence, FieldValue, Invoice, PageText, Support, TextSource, ValidationIssue
 
 EXTRACTOR_NAME = "rules"
 CENT = Decimal("0.01")
@@ -232,8 +233,10 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         if isinstance(c.value, Decimal) and c.evidence.confidence < 1.0
     ]
     unread_amounts = [c for c in unread if c.field in _AMOUNT_FIELDS]
-    for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread]):
+    repaired = repair_from_arithmetic(by_field, [*unread_amounts, *misread])
+    for candidate in repaired:
         by_field[candidate.field].append(candidate)
+    labelled_set = labelled_ids([*labelled, *repaired])
 
     item_rows: list[ItemRows] = extract_line_items(index, style) or headerless_line_items(index, style)
     item_rows = fill_missing_amounts(swap_misassigned_prices(item_rows))
@@ -259,10 +262,12 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     if issued is None:
         issued = _fallback_invoice_date(index, style, {due.value} if due and isinstance(due.value, date) else set())
     chosen["invoice_date"], chosen["due_date"] = issued, due
+    date_doubts: dict[str, list[str]] = {}
     for name in ("invoice_date", "due_date"):
         picked = chosen[name]
         if picked is not None and _ambiguous_numeric_date(picked, style):
             confidences[name] = picked.score * 0.85
+            date_doubts[name] = [f"{picked.evidence.text!r} could be read day-first or month-first"]
 
     chosen["invoice_number"] = _best(by_field.get("invoice_number", []))
     chosen["customer_name"] = _best(by_field.get("customer_name", []))
@@ -271,12 +276,15 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
 
     currency_code, currency_confidence, currency_phrase = document_currency(index, money["total"])
 
+    evidence = field_evidence(index, EvidenceInputs(chosen, by_field, labelled_set, date_doubts))
     fields: dict[str, FieldValue] = {}
     values: dict[str, object] = {}
     for name, picked in chosen.items():
         if picked is None:
             continue
-        fields[name] = _field_value(name, picked, confidences.get(name))
+        fields[name] = _field_value(name, picked, confidences.get(name)).model_copy(
+            update={"evidence": evidence.get(name)}
+        )
         values[name] = picked.value
     if currency_code is not None and currency_phrase is not None:
         fields["currency"] = FieldValue(
@@ -287,6 +295,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
             page=currency_phrase.page_no,
             bbox=currency_phrase.bbox(),
             raw_text=currency_phrase.text,
+            evidence=FieldEvidence(support=[Support.SHAPE, Support.PRINTED_MARK]),
         )
         values["currency"] = currency_code
     if item_rows:

@@ -1,0 +1,187 @@
+"""Evidence behind each extracted header field: what corroborates its value and what speaks against it.
+
+Extraction gathers the facts here (was the value read beside its label, does it have its field's shape,
+is it printed the same way elsewhere, does the vendor name agree with the sender line, footer or an
+e-mail/web domain); routing (pipeline/corroboration.py) decides from them, once, whether the record may
+be accepted. Nothing here changes a value or a score.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from pipeline.extract.fields import _COMPANY_SUFFIX, _LEGAL_FORM_ONLY, Candidate, PageIndex
+from pipeline.extract.labels import is_title, match_label
+from schemas import FieldEvidence, Support
+
+_DOMAIN = re.compile(r"(?:@|\bwww\.|https?://)([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*)\.[a-z]{2,}", re.IGNORECASE)
+_ADDRESS_WORDS = re.compile(
+    r"\b(street|st\.|road|rd\.|avenue|ave\.|lane|drive|suite|floor|level|p\.?\s?o\.?\s?box|"
+    r"stra(ss|ß)e|str\.|weg|gasse|allee|platz|rue|avenue|boulevard|via|viale|piazza|calle|avenida|plaza|"
+    r"laan|straat|gracht|plein)\b",
+    re.IGNORECASE,
+)
+_SPACED_LETTERS = re.compile(r"(?:^|\s)\w(?:\s\w){2,}(?:\s|$)")
+_GLUED_WORD = re.compile(r"[a-z]{4,}")
+# Words that say nothing about who the issuer is: legal forms and generic trade words.
+_GENERIC = frozenset(
+    {"the", "and", "und", "et", "de", "van", "der", "group", "services", "service", "solutions", "trading"}
+)
+
+
+@dataclass
+class EvidenceInputs:
+    """What extraction decided and saw, handed over once for every field."""
+
+    chosen: dict[str, Candidate | None]
+    by_field: dict[str, list[Candidate]]
+    labelled: set[int]  # ids of candidates read beside a label for their field
+    doubts: dict[str, list[str]] = field(default_factory=dict)  # doubts extraction already knows of
+
+
+def _has_shape(name: str, value: object) -> bool:
+    if name in ("invoice_date", "due_date"):
+        return isinstance(value, date)
+    if name in ("subtotal", "tax", "total"):
+        return isinstance(value, Decimal)
+    if name == "invoice_number":
+        text = str(value)
+        return 2 <= len(text) <= 40 and any(ch.isdigit() for ch in text) and text[0].isalnum() and text[-1].isalnum()
+    return isinstance(value, str) and sum(ch.isalpha() for ch in value) >= 2
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", text.casefold())
+
+
+def _distinctive_tokens(name: str) -> list[str]:
+    """Words of a party name that identify it: not legal forms, not generic trade words, 3+ letters."""
+    tokens = []
+    for word in re.findall(r"[^\W\d_]{3,}", name):
+        if _LEGAL_FORM_ONLY.match(word) or _COMPANY_SUFFIX.fullmatch(word) or word.casefold() in _GENERIC:
+            continue
+        tokens.append(word.casefold())
+    return tokens
+
+
+def _number_doubts(index: PageIndex, inputs: EvidenceInputs, chosen: Candidate) -> tuple[list[Support], list[str]]:
+    value = str(chosen.value)
+    support: list[Support] = []
+    doubts: list[str] = []
+    if _GLUED_WORD.search(value):
+        doubts.append(f"the invoice number {value!r} contains a word; a continuation note may be glued on")
+    others = {
+        str(c.value)
+        for c in inputs.by_field.get("invoice_number", [])
+        if id(c) in inputs.labelled and c.phrase is not chosen.phrase
+    }
+    differing = sorted(other for other in others if _norm(other) != _norm(value))
+    if differing:
+        doubts.append(f"the invoice number is printed as {value!r} and elsewhere as {differing[0]!r}")
+    elif others or _printed_elsewhere(index, value, chosen):
+        support.append(Support.REPEATED)
+    return support, doubts
+
+
+def _printed_elsewhere(index: PageIndex, value: str, chosen: Candidate) -> bool:
+    for row in index.rows:
+        for phrase in row.phrases:
+            if phrase is not chosen.phrase and value in phrase.text.split():
+                return True
+    return False
+
+
+def _party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
+    label = name.replace("_", " ")
+    doubts: list[str] = []
+    if _LEGAL_FORM_ONLY.match(value):
+        doubts.append(f"the {label} {value!r} is only a legal form; the name may run over two lines")
+    if other_party is not None and _norm(value) == _norm(other_party):
+        doubts.append(f"the {label} {value!r} is also read as the other party")
+    if is_title(value) or match_label(value) is not None:
+        doubts.append(f"the {label} {value!r} reads as a label or title")
+    if sum(ch.isdigit() for ch in value) >= 2 or _ADDRESS_WORDS.search(value):
+        doubts.append(f"the {label} {value!r} looks like part of an address")
+    if _SPACED_LETTERS.search(value):
+        doubts.append(f"the {label} {value!r} is letters spaced apart, a logo rather than a name")
+    if not _distinctive_tokens(value):
+        doubts.append(f"the {label} {value!r} has no word that identifies a company")
+    return doubts
+
+
+def _domains(index: PageIndex) -> set[str]:
+    found: set[str] = set()
+    for row in index.rows:
+        for match in _DOMAIN.finditer(row.text):
+            found.update(_norm(part) for part in match.group(1).split(".") if len(part) >= 3)
+    return found
+
+
+def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | None) -> tuple[list[Support], list[str]]:
+    tokens = _distinctive_tokens(str(chosen.value))
+    support: list[Support] = []
+    customer_tokens = set(_distinctive_tokens(customer or ""))
+    own = [token for token in tokens if token not in customer_tokens] or tokens
+    mentions = 0
+    for row in index.rows:
+        if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
+            continue
+        words = {word.casefold().strip(".,;:()") for word in row.text.split()}
+        mentions += int(any(token in words for token in own))
+    if mentions:
+        support.append(Support.SENDER)
+    domains = _domains(index)
+    if any(token in domain or (len(domain) >= 4 and domain in token) for token in own for domain in domains):
+        support.append(Support.DOMAIN)
+    doubts: list[str] = []
+    if domains and not support:
+        shown = ", ".join(sorted(domains)[:3])
+        doubts.append(
+            f"the vendor name {chosen.value!r} appears nowhere else, and no e-mail/web domain ({shown}) matches it"
+        )
+    return support, doubts
+
+
+def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen: Candidate) -> FieldEvidence:
+    other_name = "customer_name" if name == "vendor_name" else "vendor_name"
+    other = inputs.chosen.get(other_name)
+    other_value = str(other.value) if other is not None else None
+    value = str(chosen.value)
+    support = [Support.SHAPE] if _has_shape(name, value) else []
+    if id(chosen) in inputs.labelled:
+        support.append(Support.LABEL)
+    doubts = _party_doubts(name, value, other_value)
+    if name == "vendor_name":
+        found, against = _vendor_corroboration(index, chosen, other_value)
+        support += found
+        doubts += against
+    return FieldEvidence(support=support, doubts=doubts)
+
+
+def field_evidence(index: PageIndex, inputs: EvidenceInputs) -> dict[str, FieldEvidence]:
+    """Evidence for every chosen field (currency and line items are assessed elsewhere)."""
+    evidence: dict[str, FieldEvidence] = {}
+    for name, chosen in inputs.chosen.items():
+        if chosen is None:
+            continue
+        if name in ("vendor_name", "customer_name"):
+            evidence[name] = _party_evidence(index, inputs, name, chosen)
+            continue
+        support = [Support.SHAPE] if _has_shape(name, chosen.value) else []
+        if id(chosen) in inputs.labelled:
+            support.append(Support.LABEL)
+        doubts = list(inputs.doubts.get(name, []))
+        if name == "invoice_number":
+            more, against = _number_doubts(index, inputs, chosen)
+            support += more
+            doubts += against
+        evidence[name] = FieldEvidence(support=support, doubts=doubts)
+    return evidence
+
+
+def labelled_ids(candidates: Iterable[Candidate]) -> set[int]:
+    return {id(candidate) for candidate in candidates}

@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("directory")
     samples.add_argument("--count", type=int, default=24)
     samples.add_argument("--seed", type=int, default=0)
+    samples.add_argument(
+        "--families",
+        default="classic",
+        help="layout families: classic (the first 8, default), wide (8 with real-world variation), all (16), "
+        "or comma-separated family names",
+    )
 
     evaluate = commands.add_parser("eval", help="score OUT against *.truth.json files; suggest a threshold")
     evaluate.add_argument("truth_dir", metavar="TRUTH_DIR", help="folder searched recursively for *.truth.json")
@@ -293,13 +299,18 @@ def command_compact(args: argparse.Namespace) -> int:
 
 
 def command_samples(args: argparse.Namespace) -> int:
-    from pipeline.samples import generate_samples
+    from pipeline.samples import generate_samples, layouts_for
 
     if args.count < 1:
         print("ledgerlens samples: --count must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        layouts_for(args.families)
+    except ValueError as exc:
+        print(f"ledgerlens samples: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     directory = _writable_dir(args.directory)
-    paths = generate_samples(directory, args.count, args.seed)
+    paths = generate_samples(directory, args.count, args.seed, args.families)
     print(f"Wrote {len(paths)} sample invoices with ground truth to {directory}")
     return EXIT_OK
 

@@ -104,7 +104,8 @@ def _party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
         doubts.append(f"the {label} {value!r} is also read as the other party")
     if is_title(value) or match_label(value) is not None:
         doubts.append(f"the {label} {value!r} reads as a label or title")
-    if sum(ch.isdigit() for ch in value) >= 2 or _ADDRESS_WORDS.search(value):
+    digits = sum(ch.isdigit() for ch in value)
+    if digits >= 2 or (digits and _ADDRESS_WORDS.search(value)):
         doubts.append(f"the {label} {value!r} looks like part of an address")
     if _SPACED_LETTERS.search(value):
         doubts.append(f"the {label} {value!r} is letters spaced apart, a logo rather than a name")

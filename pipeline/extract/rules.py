@@ -267,7 +267,8 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         picked = chosen[name]
         if picked is not None and _ambiguous_numeric_date(picked, style):
             confidences[name] = picked.score * 0.85
-            date_doubts[name] = [f"{picked.evidence.text!r} could be read day-first or month-first"]
+            if style.day_first is None:  # neither the page nor its locale settles the order
+                date_doubts[name] = [f"{picked.evidence.text!r} could be read day-first or month-first"]
 
     chosen["invoice_number"] = _best(by_field.get("invoice_number", []))
     chosen["customer_name"] = _best(by_field.get("customer_name", []))

@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--target-error-rate", type=float, default=0.01, help="auto-accept error rate the threshold must meet"
     )
+    _add_lofo_arguments(evaluate)
     calibrate = commands.add_parser(
         "calibrate", help="fit field confidence to measured accuracy on OUT_DIR against *.truth.json files"
     )
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--prior-strength", type=float, default=10.0, help="documents' worth of trust kept in the raw score"
     )
+    _add_lofo_arguments(calibrate)
     review = commands.add_parser("review", help="the human-review queue: web UI and terminal commands")
     actions = review.add_subparsers(dest="review_command", required=True)
     serve = actions.add_parser("serve", help="serve the reviewer web UI")
@@ -322,6 +324,40 @@ def _report_missing_folders(command: str, *folders: Path) -> bool:
     return bool(missing)
 
 
+def _add_lofo_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--lofo",
+        action="store_true",
+        help="leave-one-family-out: fit on all layout families but one, route the held-out one, repeat",
+    )
+    command.add_argument("--threshold", type=float, help="with --lofo: the threshold to count at (default: setting)")
+
+
+def _print_lofo(command: str, args: argparse.Namespace, as_json: bool) -> int:
+    """The leave-one-family-out report of TRUTH_DIR/OUT_DIR, as text lines or one JSON object."""
+    import json
+
+    from pipeline.calibration import DEFAULT_PRIOR_STRENGTH
+    from pipeline.config import Settings
+    from pipeline.lofo import leave_one_family_out, lofo_lines
+
+    threshold = args.threshold if args.threshold is not None else Settings().accept_threshold
+    target = getattr(args, "target_error_rate", 0.01)
+    prior = getattr(args, "prior_strength", DEFAULT_PRIOR_STRENGTH)
+    try:
+        report = leave_one_family_out(Path(args.truth_dir), Path(args.out_dir), threshold, prior, target)
+    except (OSError, ValueError) as exc:
+        print(f"ledgerlens {command}: cannot measure leave-one-family-out: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if as_json:
+        figures = report.model_dump()
+        figures["worst"] = report.worst.family
+        print(json.dumps(figures, indent=2))
+    else:
+        print("\n".join(lofo_lines(report)))
+    return EXIT_OK
+
+
 def command_eval(args: argparse.Namespace) -> int:
     truth_dir, out_dir = Path(args.truth_dir), Path(args.out_dir)
     if _report_missing_folders("eval", truth_dir, out_dir):
@@ -329,6 +365,8 @@ def command_eval(args: argparse.Namespace) -> int:
     if not 0 <= args.target_error_rate <= 1:
         print("ledgerlens eval: --target-error-rate must be between 0 and 1", file=sys.stderr)
         return EXIT_USAGE
+    if args.lofo:
+        return _print_lofo("eval", args, args.json)
 
     import json
 
@@ -371,6 +409,10 @@ def command_calibrate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from pipeline.evaluate import calibrate
 
+    if args.lofo:
+        status = _print_lofo("calibrate", args, as_json=False)
+        if status != EXIT_OK:
+            return status
     fitted_on = f"ledgerlens calibrate {truth_dir} {out_dir} --prior-strength {args.prior_strength}"
     table = calibrate(truth_dir, out_dir, args.prior_strength, fitted_on)
     if not table.fields:

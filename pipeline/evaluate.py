@@ -672,3 +672,9 @@ def write_reliability_diagram(
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, format="PNG")
     return path
+
+
+# Public names for the other dev tools that read OUT against truth (pipeline/lofo.py).
+TruthIndex = _TruthIndex
+load_truth = _load_truth
+read_dataset = _read_dataset

@@ -2678,9 +2678,7 @@ def generate_sample(out_dir: Path, index: int, seed: int = 0, families: str | Se
     return pdf_path
 
 
-def generate_samples(
-    out_dir: Path, count: int, seed: int = 0, families: str | Sequence[str] = "classic"
-) -> list[Path]:
+def generate_samples(out_dir: Path, count: int, seed: int = 0, families: str | Sequence[str] = "classic") -> list[Path]:
     """Write `count` invoices as <stem>.pdf plus <stem>.truth.json beside each; return the PDF paths.
 
     ``families`` picks the layout families: "classic" (the first eight, the default), "wide" (the eight

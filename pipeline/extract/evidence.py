@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from pipeline.extract.fields import _COMPANY_SUFFIX, _LEGAL_FORM_ONLY, Candidate, PageIndex
 from pipeline.extract.labels import is_title, match_label
+from pipeline.extract.layout import Phrase
 from schemas import FieldEvidence, Support
 
 _DOMAIN = re.compile(r"(?:@|\bwww\.|https?://)([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*)\.[a-z]{2,}", re.IGNORECASE)
@@ -24,6 +25,10 @@ _ADDRESS_WORDS = re.compile(
     r"stra(ss|ß)e|str\.|weg|gasse|allee|platz|rue|avenue|boulevard|via|viale|piazza|calle|avenida|plaza|"
     r"laan|straat|gracht|plein)\b",
     re.IGNORECASE,
+)
+# Legal forms as whole words once dots are dropped ("S.r.l." -> "srl", "B.V." -> "bv").
+_LEGAL_FORM_WORD = re.compile(
+    r"(?<!\w)(inc|llc|ltd|limited|gmbh|ag|kg|plc|llp|lp|corp|co|pty|sa|sas|sarl|srl|spa|bv|nv|oy|kk|sl|slu)(?!\w)"
 )
 _SPACED_LETTERS = re.compile(r"(?:^|\s)\w(?:\s\w){2,}(?:\s|$)")
 _GLUED_WORD = re.compile(r"[a-z]{4,}")
@@ -114,6 +119,29 @@ def _party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
     return doubts
 
 
+def _has_legal_form(text: str) -> bool:
+    return _LEGAL_FORM_WORD.search(text.casefold().replace(".", "")) is not None
+
+
+def _name_continues(index: PageIndex, phrase: Phrase) -> str | None:
+    """Text in type as large as the name, aligned with it, on the line just above or below: the name may
+    run over two lines, and only one of them was read."""
+    height = phrase.height
+    for row in index.rows:
+        if row.page_no != phrase.page_no or row.index == phrase.row_index:
+            continue
+        below = 0 <= row.y0 - phrase.y1 <= 1.2 * height
+        above = 0 <= phrase.y0 - (row.y0 + row.height) <= 1.2 * height
+        if not (below or above):
+            continue
+        for other in row.phrases:
+            aligned = min(abs(other.x0 - phrase.x0), abs(other.x1 - phrase.x1), abs(other.cx - phrase.cx)) < height
+            name_like = sum(ch.isalpha() for ch in other.text) >= 2 and not any(ch.isdigit() for ch in other.text)
+            if aligned and name_like and other.height >= 0.85 * height and index.is_value_like(other):
+                return other.text
+    return None
+
+
 def _domains(index: PageIndex) -> set[str]:
     found: set[str] = set()
     for row in index.rows:
@@ -139,12 +167,28 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
     if any(token in domain or (len(domain) >= 4 and domain in token) for token in own for domain in domains):
         support.append(Support.DOMAIN)
     doubts: list[str] = []
+    fuller = _fuller_name(index, chosen, own)
+    if fuller is not None:
+        doubts.append(f"the vendor name {chosen.value!r} may be cut short: {fuller!r} is printed elsewhere")
     if domains and not support:
         shown = ", ".join(sorted(domains)[:3])
         doubts.append(
             f"the vendor name {chosen.value!r} appears nowhere else, and no e-mail/web domain ({shown}) matches it"
         )
     return support, doubts
+
+
+def _fuller_name(index: PageIndex, chosen: Candidate, tokens: list[str]) -> str | None:
+    """A line elsewhere naming the vendor with its legal form, when the value read has none."""
+    if not tokens or _has_legal_form(str(chosen.value)):
+        return None
+    for row in index.rows:
+        if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
+            continue
+        words = [word.casefold().strip(".,;:()") for word in row.text.split()]
+        if all(token in words for token in tokens) and _has_legal_form(row.text):
+            return row.text[:80]
+    return None
 
 
 def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen: Candidate) -> FieldEvidence:
@@ -157,6 +201,10 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
         support.append(Support.LABEL)
     doubts = _party_doubts(name, value, other_value)
     if name == "vendor_name":
+        # The customer's name is followed by its address in nearly the same type; the vendor's stands out.
+        continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase)
+        if continued is not None:
+            doubts.append(f"the vendor name {value!r} may run over two lines: {continued!r} is printed beside it")
         found, against = _vendor_corroboration(index, chosen, other_value)
         support += found
         doubts += against

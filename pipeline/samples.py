@@ -2655,6 +2655,12 @@ def _sample_spec(plan: SamplePlan) -> tuple[InvoiceSpec, random.Random]:
     return _make_invoice(rng, plan), rng
 
 
+def sample_spec(index: int, seed: int = 0, families: str | Sequence[str] = "classic") -> InvoiceSpec:
+    """Everything sample ``index`` prints, without rendering it."""
+    spec, _ = _sample_spec(plan_sample(index, seed, layouts_for(families)))
+    return spec
+
+
 def sample_truth(index: int, seed: int = 0, families: str | Sequence[str] = "classic") -> dict[str, Any]:
     """The truth record ``generate_sample`` writes for this sample, without rendering anything."""
     plan = plan_sample(index, seed, layouts_for(families))

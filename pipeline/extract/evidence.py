@@ -100,7 +100,7 @@ def _printed_elsewhere(index: PageIndex, value: str, chosen: Candidate) -> bool:
     return False
 
 
-def _party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
+def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
     label = name.replace("_", " ")
     doubts: list[str] = []
     if _LEGAL_FORM_ONLY.match(value):
@@ -199,7 +199,7 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
     support = [Support.SHAPE] if _has_shape(name, value) else []
     if id(chosen) in inputs.labelled:
         support.append(Support.LABEL)
-    doubts = _party_doubts(name, value, other_value)
+    doubts = party_doubts(name, value, other_value)
     if name == "vendor_name":
         # The customer's name is followed by its address in nearly the same type; the vendor's stands out.
         continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase)

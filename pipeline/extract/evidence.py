@@ -9,7 +9,6 @@ be accepted. Nothing here changes a value or a score.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -43,9 +42,13 @@ class EvidenceInputs:
     """What extraction decided and saw, handed over once for every field."""
 
     chosen: dict[str, Candidate | None]
-    by_field: dict[str, list[Candidate]]
-    labelled: set[int]  # ids of candidates read beside a label for their field
+    by_field: dict[str, list[Candidate]]  # the candidates read beside a label (or restored from one)
     doubts: dict[str, list[str]] = field(default_factory=dict)  # doubts extraction already knows of
+
+    @property
+    def labelled(self) -> set[int]:
+        """Ids of the candidates read beside a label for their field."""
+        return {id(candidate) for candidates in self.by_field.values() for candidate in candidates}
 
 
 def _has_shape(name: str, value: object) -> bool:
@@ -230,7 +233,3 @@ def field_evidence(index: PageIndex, inputs: EvidenceInputs) -> dict[str, FieldE
             doubts += against
         evidence[name] = FieldEvidence(support=support, doubts=doubts)
     return evidence
-
-
-def labelled_ids(candidates: Iterable[Candidate]) -> set[int]:
-    return {id(candidate) for candidate in candidates}

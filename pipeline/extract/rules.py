@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.evidence import EvidenceInputs, field_evidence, labelled_ids
+from pipeline.extract.evidence import EvidenceInputs, field_evidence
 from pipeline.extract.fields import (
     Candidate,
     DocumentStyle,
@@ -233,10 +233,8 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         if isinstance(c.value, Decimal) and c.evidence.confidence < 1.0
     ]
     unread_amounts = [c for c in unread if c.field in _AMOUNT_FIELDS]
-    repaired = repair_from_arithmetic(by_field, [*unread_amounts, *misread])
-    for candidate in repaired:
+    for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread]):
         by_field[candidate.field].append(candidate)
-    labelled_set = labelled_ids([*labelled, *repaired])
 
     item_rows: list[ItemRows] = extract_line_items(index, style) or headerless_line_items(index, style)
     item_rows = fill_missing_amounts(swap_misassigned_prices(item_rows))
@@ -277,7 +275,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
 
     currency_code, currency_confidence, currency_phrase = document_currency(index, money["total"])
 
-    evidence = field_evidence(index, EvidenceInputs(chosen, by_field, labelled_set, date_doubts))
+    evidence = field_evidence(index, EvidenceInputs(chosen, by_field, date_doubts))
     fields: dict[str, FieldValue] = {}
     values: dict[str, object] = {}
     for name, picked in chosen.items():

@@ -31,6 +31,7 @@ _LEGAL_FORM_WORD = re.compile(
 )
 _SPACED_LETTERS = re.compile(r"(?:^|\s)\w(?:\s\w){2,}(?:\s|$)")
 _GLUED_WORD = re.compile(r"[a-z]{4,}")
+_TRAILING_WORD = re.compile(r"[-_/.]?[A-Za-z][a-z]{3,}$")
 # Words that say nothing about who the issuer is: legal forms and generic trade words.
 _GENERIC = frozenset(
     {"the", "and", "und", "et", "de", "van", "der", "group", "services", "service", "solutions", "trading"}
@@ -87,12 +88,17 @@ def _number_doubts(index: PageIndex, inputs: EvidenceInputs, chosen: Candidate) 
         for c in inputs.by_field.get("invoice_number", [])
         if id(c) in inputs.labelled and c.phrase is not chosen.phrase
     }
-    differing = sorted(other for other in others if _norm(other) != _norm(value))
+    differing = sorted(other for other in others if _norm(_unglued(other)) != _norm(value))
     if differing:
         doubts.append(f"the invoice number is printed as {value!r} and elsewhere as {differing[0]!r}")
     elif others or _printed_elsewhere(index, value, chosen):
         support.append(Support.REPEATED)
     return support, doubts
+
+
+def _unglued(number: str) -> str:
+    """A reading with a word glued on ("2022089083-Page", "INV-12continued") less that word."""
+    return _TRAILING_WORD.sub("", number)
 
 
 def _printed_elsewhere(index: PageIndex, value: str, chosen: Candidate) -> bool:

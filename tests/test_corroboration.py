@@ -103,3 +103,10 @@ def test_vendor_that_no_domain_or_other_line_confirms_is_not_accepted() -> None:
     assert record.status is RecordStatus.NEEDS_REVIEW
     assert "vendor_name" in _vetoed_fields(record)
     assert any("acmewidgets" in reason for reason in record.review_reasons), record.review_reasons
+
+
+def test_number_with_a_continuation_word_glued_on_is_not_accepted() -> None:
+    # Page 2's heading prints the number with a word glued on; whichever reading wins, a person checks it.
+    record = _routed([*CLEAN, (1500, 1500, "Invoice No: INV-2024-0042-Page")])
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert "invoice_number" in _vetoed_fields(record)

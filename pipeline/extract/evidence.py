@@ -81,7 +81,7 @@ def _number_doubts(index: PageIndex, inputs: EvidenceInputs, chosen: Candidate) 
     value = str(chosen.value)
     support: list[Support] = []
     doubts: list[str] = []
-    if _GLUED_WORD.search(value):
+    if _GLUED_WORD.search(value) or _TRAILING_WORD.search(value):
         doubts.append(f"the invoice number {value!r} contains a word; a continuation note may be glued on")
     others = {
         str(c.value)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from devtools.evaluate import SCORED_HEADER_FIELDS
+from devtools.lofo import fit_table, leave_one_family_out, load_documents
+from devtools.samples import generate_sample
 from pipeline.config import Settings
 from pipeline.discover import describe_file
-from pipeline.evaluate import SCORED_HEADER_FIELDS
-from pipeline.lofo import fit_table, leave_one_family_out, load_documents
 from pipeline.process import process_document
-from pipeline.samples import generate_sample
 from pipeline.sinks import ParquetSink
 
 FAMILIES = "classic,modern,twoline,factuur"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.samples import (
+from devtools.samples import (
     ALL_LAYOUTS,
     LAYOUTS,
     WIDE_LAYOUTS,

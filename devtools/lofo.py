@@ -20,17 +20,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pipeline.calibration import DEFAULT_PRIOR_STRENGTH, CalibrationTable
-from pipeline.evaluate import (
+from devtools.evaluate import (
     DEFAULT_TARGET_ERROR_RATE,
     SCORED_HEADER_FIELDS,
     ThresholdChoice,
-    TruthIndex,
+    _load_truth,
+    _read_dataset,
+    _TruthIndex,
     choose_threshold,
-    load_truth,
-    read_dataset,
     values_match,
 )
+from pipeline.calibration import DEFAULT_PRIOR_STRENGTH, CalibrationTable
 from pipeline.route import record_confidence
 from schemas import FieldValue, Severity, ValidationIssue
 
@@ -87,19 +87,19 @@ def _all_header_fields_right(row: dict[str, Any], truth: dict[str, Any]) -> bool
 
 def load_documents(truth_dir: Path, out_dir: Path) -> list[_Document]:
     """Every output row with a truth file, its family, its correctness and its fields' raw scores."""
-    index = TruthIndex(truth_dir)
+    index = _TruthIndex(truth_dir)
     documents: dict[str, _Document] = {}
-    for row in read_dataset(out_dir / "invoices"):
+    for row in _read_dataset(out_dir / "invoices"):
         if "blocking_codes" not in row:
             raise ValueError(f"{out_dir} was written before records kept their blocking codes; run it again")
         truth_file = index.find(str(row["source"]))
         if truth_file is None:
             continue
-        truth = load_truth(truth_file)
+        truth = _load_truth(truth_file)
         family = str(truth.get("layout") or UNKNOWN_FAMILY)
         document_id = str(row["document_id"])
         documents[document_id] = _Document(document_id, family, truth, row, _all_header_fields_right(row, truth))
-    for item in read_dataset(out_dir / "fields"):
+    for item in _read_dataset(out_dir / "fields"):
         document = documents.get(str(item["document_id"]))
         if document is not None:
             name = str(item["field"])

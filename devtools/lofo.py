@@ -13,6 +13,7 @@ blocked (a blocking issue or the corroboration veto) stays in review whatever th
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,3 +195,15 @@ def lofo_lines(report: LofoReport) -> list[str]:
             f"({choice.accepted}/{choice.documents} accepted, {choice.accepted_wrong} wrong)"
         )
     return lines
+
+
+def lofo_text(
+    truth_dir: Path, out_dir: Path, threshold: float, prior_strength: float, target: float, as_json: bool
+) -> str:
+    """The report for ``ledgerlens eval/calibrate --lofo``: text lines, or one JSON object."""
+    report = leave_one_family_out(truth_dir, out_dir, threshold, prior_strength, target)
+    if not as_json:
+        return "\n".join(lofo_lines(report))
+    figures = report.model_dump()
+    figures["worst"] = report.worst.family
+    return json.dumps(figures, indent=2)

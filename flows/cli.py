@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -391,11 +391,8 @@ def _add_lofo_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--threshold", type=float, help="with --lofo: the threshold to count at (default: setting)")
 
 
-def _print_lofo(command: str, args: argparse.Namespace, as_json: bool) -> int:
-    """The leave-one-family-out report of TRUTH_DIR/OUT_DIR, as text lines or one JSON object."""
-    import json
-
-    from devtools.lofo import leave_one_family_out, lofo_lines
+def _print_lofo(command: str, args: argparse.Namespace, as_json: bool, lofo_text: Callable[..., str]) -> int:
+    """The leave-one-family-out report of TRUTH_DIR/OUT_DIR (devtools.lofo.lofo_text), as text or JSON."""
     from pipeline.calibration import DEFAULT_PRIOR_STRENGTH
     from pipeline.config import Settings
 
@@ -403,16 +400,10 @@ def _print_lofo(command: str, args: argparse.Namespace, as_json: bool) -> int:
     target = getattr(args, "target_error_rate", 0.01)
     prior = getattr(args, "prior_strength", DEFAULT_PRIOR_STRENGTH)
     try:
-        report = leave_one_family_out(Path(args.truth_dir), Path(args.out_dir), threshold, prior, target)
+        print(lofo_text(Path(args.truth_dir), Path(args.out_dir), threshold, prior, target, as_json))
     except (OSError, ValueError) as exc:
         print(f"ledgerlens {command}: cannot measure leave-one-family-out: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if as_json:
-        figures = report.model_dump()
-        figures["worst"] = report.worst.family
-        print(json.dumps(figures, indent=2))
-    else:
-        print("\n".join(lofo_lines(report)))
     return EXIT_OK
 
 
@@ -424,7 +415,9 @@ def command_eval(args: argparse.Namespace) -> int:
         print("ledgerlens eval: --target-error-rate must be between 0 and 1", file=sys.stderr)
         return EXIT_USAGE
     if args.lofo:
-        return _print_lofo("eval", args, args.json)
+        from devtools.lofo import lofo_text
+
+        return _print_lofo("eval", args, args.json, lofo_text)
 
     import json
 
@@ -467,9 +460,10 @@ def command_calibrate(args: argparse.Namespace) -> int:
     if _report_missing_folders("calibrate", truth_dir, out_dir):
         return EXIT_USAGE
     from devtools.calibrate import calibrate
+    from devtools.lofo import lofo_text
 
     if args.lofo:
-        status = _print_lofo("calibrate", args, as_json=False)
+        status = _print_lofo("calibrate", args, False, lofo_text)
         if status != EXIT_OK:
             return status
     fitted_on = f"ledgerlens calibrate {truth_dir} {out_dir} --prior-strength {args.prior_strength}"

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from schemas import ExtractionRecord, FieldEvidence, FieldValue, Severity, Support, ValidationIssue
+from pipeline.money import agree, net_of_tax, sum_amounts, totals_agree
+from schemas import ExtractionRecord, FieldEvidence, FieldValue, IssueCode, Severity, Support, ValidationIssue
 
-UNCORROBORATED = "uncorroborated_field"
-LINE_ITEMS_UNEXPLAINED = "line_items_unexplained"
-_CENT = Decimal("0.01")
 _NEEDS: dict[str, frozenset[Support]] = {
     "invoice_number": frozenset({Support.LABEL, Support.SHAPE}),
     "invoice_date": frozenset({Support.LABEL, Support.SHAPE}),
@@ -54,36 +52,28 @@ def _amount(fields: dict[str, FieldValue], name: str) -> Decimal | None:
         return None
 
 
-def _items_sum(record: ExtractionRecord) -> Decimal | None:
-    amounts = [item.amount for item in record.invoice.line_items]
-    if not amounts or any(amount is None for amount in amounts):
-        return None
-    return sum((amount for amount in amounts if amount is not None), Decimal(0))
-
-
 def arithmetic_confirms(record: ExtractionRecord) -> set[str]:
-    """The amount fields the record's own arithmetic confirms."""
+    """The amount fields the record's own arithmetic confirms (pipeline/money.py holds the tolerances)."""
     subtotal, tax, total = (_amount(record.fields, name) for name in _AMOUNTS)
-    items = _items_sum(record)
+    items = sum_amounts(item.amount for item in record.invoice.line_items)
     confirmed: set[str] = set()
-    if subtotal is not None and tax is not None and total is not None and abs(subtotal + tax - total) <= _CENT:
+    if subtotal is not None and tax is not None and totals_agree(subtotal, tax, total):
         confirmed.update(_AMOUNTS)
-    if items is not None and subtotal is not None and abs(items - subtotal) <= _CENT:
+    if items is not None and subtotal is not None and agree(items, subtotal):
         confirmed.add("subtotal")
-        if total is not None and (tax is None and abs(subtotal - total) <= _CENT):
+        if tax is None and agree(subtotal, total):
             confirmed.add("total")
-    if (
-        items is not None
-        and subtotal is None
-        and total is not None
-        and (abs(items - total) <= _CENT or (tax is not None and abs(items - (total - tax)) <= _CENT))
-    ):
-        confirmed.add("total")
+    if items is not None and subtotal is None and total is not None and agree(items, net_of_tax(total, tax)):
+        confirmed.add("total")  # the items are the net amount (or, without a tax, the total)
+    if items is not None and subtotal is None and agree(items, total):
+        confirmed.add("total")  # gross line prices
     return confirmed
 
 
 def _issue(field: str, message: str) -> ValidationIssue:
-    return ValidationIssue(code=UNCORROBORATED, field=field, message=message, severity=Severity.BLOCKING)
+    return ValidationIssue(
+        code=IssueCode.UNCORROBORATED_FIELD, field=field, message=message, severity=Severity.BLOCKING
+    )
 
 
 def _field_gap(name: str, field: FieldValue, evidence: FieldEvidence | None, confirmed: set[str]) -> str | None:
@@ -113,11 +103,11 @@ def corroboration_issues(record: ExtractionRecord) -> list[ValidationIssue]:
             issues.append(
                 _issue(name, f"The {label} {field.value!r} is not corroborated: {gap}. Check it on the page.")
             )
-    broken_lines = [issue for issue in record.issues if issue.code == "line_item_arithmetic"]
+    broken_lines = [issue for issue in record.issues if issue.code == IssueCode.LINE_ITEM_ARITHMETIC]
     if broken_lines:
         issues.append(
             ValidationIssue(
-                code=LINE_ITEMS_UNEXPLAINED,
+                code=IssueCode.LINE_ITEMS_UNEXPLAINED,
                 field="line_items",
                 message=f"{broken_lines[0].message}, and reconciliation cannot explain it; correct the line items.",
                 severity=Severity.BLOCKING,

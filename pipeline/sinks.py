@@ -51,6 +51,7 @@ def invoice_row(record: ExtractionRecord) -> dict[str, Any]:
         "blocking_codes": list(record.blocking_codes),
         "warning_codes": list(record.warning_codes),
         "error": record.error,
+        "error_code": record.error_code.value if record.error_code else None,
         "vendor_name": invoice.vendor_name,
         "customer_name": invoice.customer_name,
         "invoice_number": invoice.invoice_number,

@@ -42,7 +42,8 @@ _WORDS: dict[Support, str] = {
 _AMOUNTS = ("subtotal", "tax", "total")
 
 
-def _amount(fields: dict[str, FieldValue], name: str) -> Decimal | None:
+def field_amount(fields: dict[str, FieldValue], name: str) -> Decimal | None:
+    """The field's value as an amount; None when it is missing or no number."""
     field = fields.get(name)
     if field is None or field.value is None:
         return None
@@ -54,7 +55,7 @@ def _amount(fields: dict[str, FieldValue], name: str) -> Decimal | None:
 
 def arithmetic_confirms(record: ExtractionRecord) -> set[str]:
     """The amount fields the record's own arithmetic confirms (pipeline/money.py holds the tolerances)."""
-    subtotal, tax, total = (_amount(record.fields, name) for name in _AMOUNTS)
+    subtotal, tax, total = (field_amount(record.fields, name) for name in _AMOUNTS)
     items = sum_amounts(item.amount for item in record.invoice.line_items)
     confirmed: set[str] = set()
     if subtotal is not None and tax is not None and totals_agree(subtotal, tax, total):

@@ -7,10 +7,9 @@ is kept simple and monotone: raising any field's confidence never lowers it, and
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
 
 from pipeline.calibration import CalibrationTable
-from pipeline.corroboration import corroboration_issues
+from pipeline.corroboration import corroboration_issues, field_amount
 from pipeline.money import totals_agree
 from schemas import ExtractionRecord, FieldValue, IssueCode, RecordStatus, Severity, ValidationIssue
 
@@ -33,21 +32,11 @@ ARITHMETIC_DOUBT_REDUCTION = 0.5
 _ARITHMETIC_ISSUES = frozenset({IssueCode.TOTAL_MISMATCH, IssueCode.LINE_ITEMS_SUM_MISMATCH})
 
 
-def _amount(fields: dict[str, FieldValue], name: str) -> Decimal | None:
-    field = fields.get(name)
-    if field is None or field.value is None:
-        return None
-    try:
-        return Decimal(field.value)
-    except InvalidOperation:
-        return None
-
-
 def arithmetic_agrees(fields: dict[str, FieldValue], issues: list[ValidationIssue]) -> bool:
     """Subtotal + tax = total as read, and validation found no sum that fails (items included)."""
     if any(issue.code in _ARITHMETIC_ISSUES for issue in issues):
         return False
-    subtotal, tax, total = (_amount(fields, name) for name in AMOUNT_FIELDS)
+    subtotal, tax, total = (field_amount(fields, name) for name in AMOUNT_FIELDS)
     return tax is not None and totals_agree(subtotal, tax, total)
 
 

@@ -83,6 +83,9 @@ def _add_run_command(commands: Subcommands) -> None:
     run.add_argument("--dpi", type=int, help="render resolution for scanned pages")
     run.add_argument("--accept-threshold", type=float, help="confidence needed to auto-accept")
     run.add_argument("--no-text-layer", action="store_true", help="OCR every page, ignoring PDF text")
+    run.add_argument(
+        "--no-einvoice", action="store_true", help="ignore embedded e-invoice XML (PDFs are read from the page)"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument(
         "--score-truth",
@@ -219,6 +222,8 @@ def _settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["accept_threshold"] = args.accept_threshold
     if getattr(args, "no_text_layer", False):
         overrides["use_text_layer"] = False
+    if getattr(args, "no_einvoice", False):
+        overrides["einvoice"] = False
     if getattr(args, "task_runner", None):
         overrides["task_runner"] = args.task_runner
     if args.extractor is not None:

@@ -110,6 +110,16 @@ class Settings(BaseSettings):
         default="adaptive", description="botocore retry mode; adaptive also slows down when S3 throttles"
     )
 
+    # --- E-invoices (issue 13): Factur-X / ZUGFeRD PDFs and standalone CII / UBL XML.
+    einvoice: bool = Field(
+        default=True, description="Read the invoice's own XML (embedded in the PDF, or a .xml input) when it has one"
+    )
+    einvoice_max_xml_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Larger XML (a .xml input or a PDF attachment, after decompression) is refused unparsed",
+    )
+
     # --- Vision-language model (issue 4). The SDK reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL itself.
     extractor: ExtractorName | None = Field(
         default=None, description="ocr, vlm or hybrid; unset means hybrid when ANTHROPIC_API_KEY is set, else ocr"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from schemas import Document
 
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+# .xml: standalone e-invoices (CII or UBL), read by pipeline/einvoice.
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".xml"})
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "application/pdf"),
@@ -28,7 +29,17 @@ def sniff_media_type(head: bytes) -> str:
             return media_type
     if b"%PDF-" in head[:1024]:
         return "application/pdf"
+    if _looks_like_xml(head):
+        return "application/xml"
     return "application/octet-stream"
+
+
+def _looks_like_xml(head: bytes) -> bool:
+    """An XML declaration or a first element, after an optional byte-order mark and white space."""
+    if head.startswith((b"\xff\xfe<\x00", b"\xfe\xff\x00<")):  # UTF-16
+        return True
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return text.startswith(b"<?xml") or (len(text) > 1 and text[:1] == b"<" and text[1:2].isalpha())
 
 
 def sha256_file(path: Path) -> str:

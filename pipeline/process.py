@@ -13,6 +13,16 @@ from pathlib import Path
 
 from pipeline.calibration import load_calibration
 from pipeline.config import Settings
+from pipeline.einvoice import (
+    XML_MEDIA_TYPE,
+    EInvoiceError,
+    EInvoiceReading,
+    compare_with_page,
+    describe_checks,
+    einvoice_result,
+    read_einvoice,
+    without_page,
+)
 from pipeline.errors import DocumentError, DocumentTooLargeError, NoTextError
 from pipeline.extract import extract_invoice
 from pipeline.ocr import ocr_page
@@ -29,7 +39,7 @@ from pipeline.render import (
 from pipeline.route import route_record
 from pipeline.validate import validate_invoice
 from pipeline.vlm.cascade import SecondReading, VlmSession, page_images, read_with_models, vlm_failure
-from schemas import Document, ExtractionRecord, ExtractionResult, PageText, RecordStatus, ValidationIssue
+from schemas import Document, ExtractionRecord, ExtractionResult, IssueCode, PageText, RecordStatus, ValidationIssue
 
 NO_TEXT_MESSAGE = "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan at 300 dpi."
 
@@ -134,11 +144,92 @@ def model_wanted(settings: Settings, routed: ExtractionRecord) -> bool:
     return mode == "vlm" or settings.vlm_mode == "always" or routed.status is not RecordStatus.ACCEPTED
 
 
+def einvoice_record(
+    document: Document, reading: EInvoiceReading, scratch: Path, settings: Settings
+) -> tuple[ExtractionRecord, list[PageText], dict[int, Path]]:
+    """The record of an e-invoice: the XML's values, checked against the page. A text layer is read as is
+    (no OCR); a scanned page is OCR'd only to be compared. A standalone XML file has no page."""
+    pages: list[PageText] = []
+    cleaned_images: dict[int, Path] = {}
+    issues: list[ValidationIssue] = []
+    if document.media_type == XML_MEDIA_TYPE:
+        checks, text_source = without_page(reading), None
+    else:
+        pages, cleaned_images = read_pages(document, scratch, settings)
+        page_reading = extract_invoice(pages)
+        text_source = page_reading.text_source
+        checks, issues = compare_with_page(reading, page_reading, pages)
+    record = _routed(document, len(pages), einvoice_result(reading, checks, issues, text_source), [], settings)
+    record.text_source = text_source
+    record.einvoice = reading.data.model_copy(update={"check": describe_checks(reading, checks, text_source)})
+    return record, pages, cleaned_images
+
+
+def einvoice_path(
+    document: Document, scratch: Path, settings: Settings
+) -> tuple[tuple[ExtractionRecord, list[PageText], dict[int, Path]] | None, list[ValidationIssue]]:
+    """The e-invoice record with its pages, or None for the visual path plus the issues it must carry (an
+    e-invoice attachment that could not be used). A standalone XML that cannot be used is a failed row."""
+    standalone = document.media_type == XML_MEDIA_TYPE
+    if not (settings.einvoice or standalone):
+        return None, []
+    try:
+        if standalone and not settings.einvoice:
+            raise EInvoiceError("XML inputs are read as e-invoices only, and LEDGERLENS_EINVOICE is off. Turn it on.")
+        check_document(document, max_file_bytes=settings.max_file_bytes)
+        reading = read_einvoice(document, settings.einvoice_max_xml_bytes)
+        if reading is None:
+            return None, []
+        return einvoice_record(document, reading, scratch, settings), []
+    except EInvoiceError as exc:
+        if standalone:
+            return (failed_record(document, exc), [], {}), []
+        issue = ValidationIssue(code=IssueCode.EINVOICE_UNUSABLE, message=f"{exc} The page was read instead.")
+        return None, [issue]
+    except DocumentError as exc:  # a PDF's own problems are reported by the visual path
+        if standalone:
+            return (failed_record(document, exc), [], {}), []
+        return None, []
+
+
+def carries_einvoice(document: Document, settings: Settings) -> bool:
+    """Whether the document will be read from usable e-invoice XML (not whether it has an unusable one)."""
+    try:
+        return read_einvoice(document, settings.einvoice_max_xml_bytes) is not None
+    except DocumentError:
+        return False
+
+
+def keep_page_previews(
+    record: ExtractionRecord,
+    document: Document,
+    pages: list[PageText],
+    cleaned_images: dict[int, Path],
+    out_dir: Path | None,
+    settings: Settings,
+) -> None:
+    """Write the page previews reviewers see, when the settings keep them for this record's status."""
+    if out_dir is None or not pages or not keeps_previews(record.status, settings.keep_page_images):
+        return
+    numbers = [page.page_no for page in pages]
+    write_page_previews(
+        Path(document.local_path),
+        numbers,
+        cleaned_images,
+        out_dir / PREVIEWS_DIR / document.document_id,
+        settings.preview_long_edge_px,
+    )
+    record.page_images = [preview_relpath(document.document_id, number) for number in numbers]
+
+
 def first_reading(
     document: Document, scratch: Path, settings: Settings
 ) -> tuple[list[PageText], dict[int, Path], ExtractionRecord | None]:
     """Pages, cleaned images and OCR's routed record; the record is None when the document cannot go on
-    (unreadable, no text), which process_document turns into a failed row. DocumentError escapes."""
+    (unreadable, no text), which process_document turns into a failed row, or when it will be read from its
+    e-invoice XML (no model is asked about it). DocumentError escapes."""
+    if settings.einvoice and carries_einvoice(document, settings):
+        return [], {}, None
     pages, cleaned_images = read_pages(document, scratch, settings)
     if not any(page.words for page in pages):
         return pages, cleaned_images, None
@@ -159,6 +250,12 @@ def process_document(
         base.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"ll-{document.document_id[:12]}-", dir=base))
     try:
+        einvoice, einvoice_issues = einvoice_path(document, scratch, settings)
+        if einvoice is not None:
+            record, pages, cleaned_images = einvoice
+            keep_page_previews(record, document, pages, cleaned_images, out_dir, settings)
+            record.processing_seconds = time.perf_counter() - started
+            return record
         kept = vlm.take_reading(document.document_id) if vlm is not None else None
         try:
             pages, cleaned_images = kept if kept is not None else read_pages(document, scratch, settings)
@@ -171,7 +268,7 @@ def process_document(
             record.processing_seconds = time.perf_counter() - started
             return record
         extraction = extract_invoice(pages)
-        routed = _routed(document, len(pages), extraction, [], settings)
+        routed = _routed(document, len(pages), extraction, einvoice_issues, settings)
         mode = settings.resolved_extractor()
         if mode != "ocr":
             if model_wanted(settings, routed):
@@ -183,22 +280,14 @@ def process_document(
                     reading = SecondReading(
                         issues=[vlm_failure(f"The pages could not be prepared for the model: {exc}")]
                     )
-                routed = _routed(document, len(pages), reading.result or extraction, reading.issues, settings)
+                issues = [*reading.issues, *einvoice_issues]
+                routed = _routed(document, len(pages), reading.result or extraction, issues, settings)
                 routed.vlm_models = reading.models
                 routed.vlm_input_tokens = reading.input_tokens
                 routed.vlm_output_tokens = reading.output_tokens
                 routed.vlm_cost_usd = reading.cost_usd
             routed.extractor = mode
-        if out_dir is not None and keeps_previews(routed.status, settings.keep_page_images):
-            numbers = [page.page_no for page in pages]
-            write_page_previews(
-                Path(document.local_path),
-                numbers,
-                cleaned_images,
-                out_dir / PREVIEWS_DIR / document.document_id,
-                settings.preview_long_edge_px,
-            )
-            routed.page_images = [preview_relpath(document.document_id, number) for number in numbers]
+        keep_page_previews(routed, document, pages, cleaned_images, out_dir, settings)
         routed.processing_seconds = time.perf_counter() - started
         return routed
     finally:

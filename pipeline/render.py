@@ -38,7 +38,7 @@ def check_document(document: Document, *, max_file_bytes: int) -> None:
     if document.media_type == "application/octet-stream":
         suffix = Path(document.source).suffix or "(no extension)"
         raise UnsupportedFormatError(
-            f"The file is not a PDF or an image (PNG, JPEG, TIFF), although its name ends in {suffix}. "
+            f"The file is not a PDF, an image (PNG, JPEG, TIFF) or e-invoice XML, although its name ends in {suffix}. "
             "Check that it is an invoice and convert it to PDF."
         )
 

@@ -24,7 +24,11 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError, OutputError
 from pipeline.storage import filesystem_for
 from schemas import ExtractionRecord
-from schemas.arrow import DATASETS, PARTITION_KEY
+from schemas.arrow import DATASETS, INVOICES_SCHEMA, PARTITION_KEY
+
+EINVOICE_COLUMNS: tuple[str, ...] = tuple(
+    name for name in INVOICES_SCHEMA.names[INVOICES_SCHEMA.get_field_index("einvoice_profile") :]
+)
 
 
 def _quantize(value: Decimal | None, scale: int) -> Decimal | None:
@@ -71,6 +75,35 @@ def invoice_row(record: ExtractionRecord) -> dict[str, Any]:
         "vlm_input_tokens": record.vlm_input_tokens,
         "vlm_output_tokens": record.vlm_output_tokens,
         "vlm_cost_usd": _quantize(record.vlm_cost_usd, 8),
+        **einvoice_columns(record),
+    }
+
+
+def einvoice_columns(record: ExtractionRecord) -> dict[str, Any]:
+    """The e-invoice columns of an invoices/ row: all null unless the record was read from XML."""
+    data = record.einvoice
+    if data is None:
+        return dict.fromkeys(EINVOICE_COLUMNS)
+    breakdown = [
+        {
+            "rate": _quantize(line.rate, 4),
+            "category": line.category,
+            "taxable_amount": _quantize(line.taxable_amount, 2),
+            "tax_amount": _quantize(line.tax_amount, 2),
+        }
+        for line in data.tax_breakdown
+    ]
+    return {
+        "einvoice_profile": f"{data.syntax.value}:{data.profile}",
+        "profile_has_line_items": data.profile_has_line_items,
+        "document_type": data.document_type.value,
+        "tax_breakdown": breakdown,
+        "seller_vat_id": data.seller_vat_id,
+        "buyer_vat_id": data.buyer_vat_id,
+        "iban": data.iban,
+        "order_reference": data.order_reference,
+        "amount_due": _quantize(data.amount_due, 2),
+        "einvoice_check": data.check or None,
     }
 
 

@@ -1,6 +1,7 @@
 """Single source of truth for Ledgerlens data shapes."""
 
 from schemas.codes import FailureCode, IssueCode
+from schemas.einvoice import DocumentType, EInvoiceData, EInvoiceSyntax, TaxBreakdown
 from schemas.models import (
     HEADER_FIELDS,
     BoundingBox,
@@ -39,6 +40,9 @@ __all__ = [
     "CurrencyCode",
     "Decision",
     "Document",
+    "DocumentType",
+    "EInvoiceData",
+    "EInvoiceSyntax",
     "ExtractionRecord",
     "ExtractionResult",
     "FailureCode",
@@ -56,6 +60,7 @@ __all__ = [
     "ReviewState",
     "Severity",
     "Support",
+    "TaxBreakdown",
     "TextSource",
     "ValidationIssue",
     "Word",

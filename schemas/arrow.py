@@ -8,6 +8,17 @@ MONEY = pa.decimal128(18, 2)
 QUANTITY = pa.decimal128(18, 4)
 UNIT_PRICE = pa.decimal128(18, 4)
 COST = pa.decimal128(18, 8)  # model calls cost fractions of a cent
+PERCENT = pa.decimal128(9, 4)
+TAX_BREAKDOWN = pa.list_(
+    pa.struct(
+        [
+            pa.field("rate", PERCENT),
+            pa.field("category", pa.string()),
+            pa.field("taxable_amount", MONEY),
+            pa.field("tax_amount", MONEY),
+        ]
+    )
+)
 
 INVOICES_SCHEMA = pa.schema(
     [
@@ -41,6 +52,17 @@ INVOICES_SCHEMA = pa.schema(
         pa.field("vlm_input_tokens", pa.int64(), nullable=False),
         pa.field("vlm_output_tokens", pa.int64(), nullable=False),
         pa.field("vlm_cost_usd", COST, nullable=False),
+        # E-invoices only (null for documents read from the page): what the structured XML adds.
+        pa.field("einvoice_profile", pa.string()),
+        pa.field("profile_has_line_items", pa.bool_()),
+        pa.field("document_type", pa.string()),
+        pa.field("tax_breakdown", TAX_BREAKDOWN),
+        pa.field("seller_vat_id", pa.string()),
+        pa.field("buyer_vat_id", pa.string()),
+        pa.field("iban", pa.string()),
+        pa.field("order_reference", pa.string()),
+        pa.field("amount_due", MONEY),
+        pa.field("einvoice_check", pa.string()),
     ]
 )
 

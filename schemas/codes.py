@@ -40,6 +40,11 @@ class IssueCode(StrEnum):
     VLM_FAILED = "vlm_failed"
     VLM_SKIPPED = "vlm_skipped"
     VLM_BUDGET_SPENT = "vlm_budget_spent"
+    # e-invoices (pipeline/einvoice/, pipeline/process.py)
+    EINVOICE_PAGE_MISMATCH = "einvoice_page_mismatch"  # the XML says one value, the page shows another
+    EINVOICE_NOT_ON_PAGE = "einvoice_not_on_page"  # the XML's number or total is printed nowhere on the page
+    EINVOICE_SCHEMA_INVALID = "einvoice_schema_invalid"  # read all the same (a warning)
+    EINVOICE_UNUSABLE = "einvoice_unusable"  # embedded XML that cannot be used: the page was read instead
     # routing: the corroboration veto (pipeline/corroboration.py)
     UNCORROBORATED_FIELD = "uncorroborated_field"
     LINE_ITEMS_UNEXPLAINED = "line_items_unexplained"
@@ -59,3 +64,7 @@ class FailureCode(StrEnum):
     IMAGE_TOO_SMALL = "image_too_small"
     NO_TEXT = "no_text"
     PROCESSING_FAILED = "processing_failed"
+    EINVOICE_UNREADABLE = "einvoice_unreadable"  # malformed XML, or values that are not numbers or dates
+    EINVOICE_HOSTILE_XML = "einvoice_hostile_xml"  # a DTD or entities (XXE, entity expansion)
+    EINVOICE_TOO_LARGE = "einvoice_too_large"
+    EINVOICE_NOT_AN_INVOICE = "einvoice_not_an_invoice"  # XML, but neither a CII nor a UBL invoice

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from schemas.codes import FailureCode, IssueCode
 from schemas.currency import is_currency_code
+from schemas.einvoice import EInvoiceData
 
 
 def _check_currency(code: str | None) -> str | None:
@@ -234,6 +235,7 @@ class ExtractionRecord(BaseModel):
     vlm_input_tokens: int = Field(default=0, description="Input tokens paid for in this run (cache hits: 0)")
     vlm_output_tokens: int = 0
     vlm_cost_usd: Decimal = Field(default=Decimal(0), description="US dollars spent on model calls for this record")
+    einvoice: EInvoiceData | None = Field(default=None, description="Set when the record was read from e-invoice XML")
 
 
 RunStatusCounts = dict[Literal["accepted", "needs_review", "failed"], int]

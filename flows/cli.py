@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -135,6 +135,12 @@ def _add_dev_commands(commands: Subcommands) -> None:
     samples.add_argument("directory")
     samples.add_argument("--count", type=int, default=24)
     samples.add_argument("--seed", type=int, default=0)
+    samples.add_argument(
+        "--families",
+        default="classic",
+        help="layout families: classic (the first 8, default), wide (8 with real-world variation), all (16), "
+        "or comma-separated family names",
+    )
 
     evaluate = commands.add_parser("eval", help="score OUT against *.truth.json files; suggest a threshold")
     evaluate.add_argument("truth_dir", metavar="TRUTH_DIR", help="folder searched recursively for *.truth.json")
@@ -144,6 +150,7 @@ def _add_dev_commands(commands: Subcommands) -> None:
     evaluate.add_argument(
         "--target-error-rate", type=float, default=0.01, help="auto-accept error rate the threshold must meet"
     )
+    _add_lofo_arguments(evaluate)
     calibrate = commands.add_parser(
         "calibrate", help="fit field confidence to measured accuracy on OUT_DIR against *.truth.json files"
     )
@@ -153,6 +160,7 @@ def _add_dev_commands(commands: Subcommands) -> None:
     calibrate.add_argument(
         "--prior-strength", type=float, default=10.0, help="documents' worth of trust kept in the raw score"
     )
+    _add_lofo_arguments(calibrate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -319,7 +327,7 @@ def command_compact(args: argparse.Namespace) -> int:
 
 def command_samples(args: argparse.Namespace) -> int:
     try:
-        from devtools.samples import generate_samples
+        from devtools.samples import generate_samples, layouts_for
     except ImportError as exc:  # reportlab comes with the devtools extra, not with the product
         print(
             f"ledgerlens samples: the sample generator needs the devtools extra ({exc}); "
@@ -330,8 +338,13 @@ def command_samples(args: argparse.Namespace) -> int:
     if args.count < 1:
         print("ledgerlens samples: --count must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        layouts_for(args.families)
+    except ValueError as exc:
+        print(f"ledgerlens samples: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     directory = _writable_dir(args.directory)
-    paths = generate_samples(directory, args.count, args.seed)
+    paths = generate_samples(directory, args.count, args.seed, args.families)
     print(f"Wrote {len(paths)} sample invoices with ground truth to {directory}")
     return EXIT_OK
 
@@ -343,6 +356,31 @@ def _report_missing_folders(command: str, *folders: Path) -> bool:
     return bool(missing)
 
 
+def _add_lofo_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--lofo",
+        action="store_true",
+        help="leave-one-family-out: fit on all layout families but one, route the held-out one, repeat",
+    )
+    command.add_argument("--threshold", type=float, help="with --lofo: the threshold to count at (default: setting)")
+
+
+def _print_lofo(command: str, args: argparse.Namespace, as_json: bool, lofo_text: Callable[..., str]) -> int:
+    """The leave-one-family-out report of TRUTH_DIR/OUT_DIR (devtools.lofo.lofo_text), as text or JSON."""
+    from pipeline.calibration import DEFAULT_PRIOR_STRENGTH
+    from pipeline.config import Settings
+
+    threshold = args.threshold if args.threshold is not None else Settings().accept_threshold
+    target = getattr(args, "target_error_rate", 0.01)
+    prior = getattr(args, "prior_strength", DEFAULT_PRIOR_STRENGTH)
+    try:
+        print(lofo_text(Path(args.truth_dir), Path(args.out_dir), threshold, prior, target, as_json))
+    except (OSError, ValueError) as exc:
+        print(f"ledgerlens {command}: cannot measure leave-one-family-out: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def command_eval(args: argparse.Namespace) -> int:
     truth_dir, out_dir = Path(args.truth_dir), Path(args.out_dir)
     if _report_missing_folders("eval", truth_dir, out_dir):
@@ -350,6 +388,10 @@ def command_eval(args: argparse.Namespace) -> int:
     if not 0 <= args.target_error_rate <= 1:
         print("ledgerlens eval: --target-error-rate must be between 0 and 1", file=sys.stderr)
         return EXIT_USAGE
+    if args.lofo:
+        from devtools.lofo import lofo_text
+
+        return _print_lofo("eval", args, args.json, lofo_text)
 
     import json
 
@@ -392,7 +434,12 @@ def command_calibrate(args: argparse.Namespace) -> int:
     if _report_missing_folders("calibrate", truth_dir, out_dir):
         return EXIT_USAGE
     from devtools.calibrate import calibrate
+    from devtools.lofo import lofo_text
 
+    if args.lofo:
+        status = _print_lofo("calibrate", args, False, lofo_text)
+        if status != EXIT_OK:
+            return status
     fitted_on = f"ledgerlens calibrate {truth_dir} {out_dir} --prior-strength {args.prior_strength}"
     table = calibrate(truth_dir, out_dir, args.prior_strength, fitted_on)
     if not table.fields:

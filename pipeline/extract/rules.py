@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+from pipeline.extract.evidence import EvidenceInputs, field_evidence
 from pipeline.extract.fields import (
     Candidate,
     DocumentStyle,
@@ -34,7 +35,17 @@ from pipeline.money import (
     totals_agree,
 )
 from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
-from schemas import ExtractionResult, FieldValue, Invoice, IssueCode, PageText, TextSource, ValidationIssue
+from schemas import (
+    ExtractionResult,
+    FieldEvidence,
+    FieldValue,
+    Invoice,
+    IssueCode,
+    PageText,
+    Support,
+    TextSource,
+    ValidationIssue,
+)
 
 EXTRACTOR_NAME = "rules"
 _AMOUNT_FIELDS = ("subtotal", "tax", "total")
@@ -298,7 +309,18 @@ def _currency_field(index: PageIndex, total: Candidate | None) -> FieldValue | N
         page=phrase.page_no,
         bbox=phrase.bbox(),
         raw_text=phrase.text,
+        evidence=FieldEvidence(support=[Support.SHAPE, Support.PRINTED_MARK]),
     )
+
+
+def _date_doubts(chosen: dict[str, Candidate | None], style: DocumentStyle) -> dict[str, list[str]]:
+    """Dates whose day/month order neither the page nor its locale settles (see _ambiguous_numeric_date)."""
+    doubts: dict[str, list[str]] = {}
+    for name in ("invoice_date", "due_date"):
+        picked = chosen.get(name)
+        if picked is not None and style.day_first is None and _ambiguous_numeric_date(picked, style):
+            doubts[name] = [f"{picked.evidence.text!r} could be read day-first or month-first"]
+    return doubts
 
 
 def _line_items_field(item_rows: list[ItemRows], items_ok: bool) -> FieldValue:
@@ -384,7 +406,12 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         **_choose_parties(by_field, index),
     }
 
-    fields = {name: _field_value(name, c, confidences.get(name)) for name, c in chosen.items() if c is not None}
+    evidence = field_evidence(index, EvidenceInputs(chosen, by_field, _date_doubts(chosen, style)))
+    fields = {
+        name: _field_value(name, c, confidences.get(name)).model_copy(update={"evidence": evidence.get(name)})
+        for name, c in chosen.items()
+        if c is not None
+    }
     values: dict[str, object] = {name: c.value for name, c in chosen.items() if c is not None}
     currency = _currency_field(index, chosen_amounts["total"])
     if currency is not None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.labels import LabelMatch, column_kind, is_title, match_label, strip_title
+from pipeline.extract.labels import LEGAL_FORM_ONLY, LabelMatch, column_kind, is_title, match_label, strip_title
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
@@ -24,11 +24,8 @@ _COMPANY_SUFFIX = re.compile(
     r"srl|spa|pty|llp|lp|studio|partners|consulting|services|solutions|traders|trading|industries)\b\.?",
     re.IGNORECASE,
 )
-_LEGAL_FORM_ONLY = re.compile(
-    r"^\s*(&\s*co\.?\s*)?(inc|llc|ltd|limited|gmbh|ag|sa|sarl|sas|bv|b\.v\.|nv|n\.v\.|plc|corp|kg|oy|ab|"
-    r"srl|spa|pty\.?\s*ltd|llp|lp|gmbh\s*&\s*co\.?\s*kg)\.?\s*$",
-    re.IGNORECASE,
-)
+# A lower-case word other than the particles names contain ("Bank of", "van der").
+_LOWER_WORD = re.compile(r"(?<![\w.])(?!(?:and|und|of|de|du|der|van|von|den|la|le|et|en|y|e)\b)[a-z]{2,}\b")
 _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
 _INVOICE_NUMBER_TOKEN = re.compile(r"^[#:]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
 
@@ -142,7 +139,7 @@ class PageIndex:
         for other in self.below(phrase, max_rows=1):
             aligned = abs(other.x0 - phrase.x0) < phrase.height
             close = other.y0 - phrase.y1 < 1.5 * phrase.height
-            if aligned and close and _LEGAL_FORM_ONLY.match(other.text):
+            if aligned and close and LEGAL_FORM_ONLY.match(other.text):
                 words = [*phrase.words, *other.words]
                 return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
         return phrase
@@ -398,6 +395,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 score *= 0.6  # a line that runs on is an address ("Lot 6, Jalan Batai,"), rarely a name
             if _BROKEN_NAME.search(text):
                 score *= 0.7  # names are capitalised: "c rescent Provisions" is OCR splitting a word
+            if len(_LOWER_WORD.findall(text)) >= 2:
+                score *= 0.6  # a sentence or slogan ("Dat betaal ik zelf wel."), not a name
             # OCR confidence on large display type is often low even when the text is right.
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))

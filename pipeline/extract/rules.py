@@ -26,6 +26,7 @@ from pipeline.extract.reconcile import (
     swap_misassigned_prices,
 )
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
+from pipeline.extract.vendor import choose_vendor
 from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
 from schemas import ExtractionResult, FieldValue, Invoice, PageText, TextSource, ValidationIssue
 
@@ -267,7 +268,8 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     chosen["invoice_number"] = _best(by_field.get("invoice_number", []))
     chosen["customer_name"] = _best(by_field.get("customer_name", []))
     customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
-    chosen["vendor_name"] = _best(by_field.get("vendor_name", []) + vendor_candidates(index, customer_rows))
+    proposals = {"label": by_field.get("vendor_name", []), "top": vendor_candidates(index, customer_rows)}
+    chosen["vendor_name"] = choose_vendor(index, proposals, by_field.get("customer_name", []))
 
     currency_code, currency_confidence, currency_phrase = document_currency(index, money["total"])
 

@@ -158,7 +158,7 @@ _WORD_LIKE_CODES = frozenset(
     }
 )
 # Symbols that are also abbreviations (RM = room, Fr. = Friday/Frau, Rs. = ...): only next to amounts.
-_WORD_LIKE_SYMBOLS = frozenset({"RM", "Fr.", "Rs."})
+_WORD_LIKE_SYMBOLS = frozenset({"RM", "Fr.", "Rs.", "Rs"})
 _BARE_DOLLAR = "$"
 
 _CURRENCY_TOKENS = set(CURRENCY_SYMBOLS) | set(ISO_4217_CODES)
@@ -455,7 +455,9 @@ _MONTHS: dict[str, int] = {
 _MONTH = rf"(?<![^\W\d_])(?P<month>{_alternation(_MONTHS)})(?![^\W\d_])\.?"
 _ORDINAL = r"(?:st|nd|rd|th|er)?"
 _SEP = rf"[ {_NBSP}\-/]"
-_DATE_END = r"(?![^\W_]|[.,/\-]\d)"
+# A receipt prints the time right after the date, often glued to it ("15/12/201718:01", "20/09/2017|12:18").
+_GLUED_TIME = r"[,|]?\d{1,2}:\d{2}"
+_DATE_END = rf"(?!(?!{_GLUED_TIME})(?:[^\W_]|[.,/\-]\d))"
 
 _ISO_DATE = re.compile(
     r"(?<![\w.,/])(?P<year>\d{4})(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})(?!(?!T\d)\w|[.,/\-]\d)"

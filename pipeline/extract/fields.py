@@ -13,6 +13,7 @@ from pipeline.extract.labels import LEGAL_FORM_ONLY, LabelMatch, column_kind, is
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
+from schemas.currency import COUNTRY_CURRENCIES
 
 # How much a value's position relative to its label is worth; "after the label in the same phrase"
 # and "to its right" are how nearly every invoice prints a key/value pair.
@@ -24,6 +25,8 @@ _COMPANY_SUFFIX = re.compile(
     r"srl|spa|pty|llp|lp|studio|partners|consulting|services|solutions|traders|trading|industries)\b\.?",
     re.IGNORECASE,
 )
+# A company registration number printed after the name: "STAR GROCER SDN BHD (1171881-W)".
+_REGISTRATION_SUFFIX = re.compile(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$")
 # A lower-case word other than the particles names contain ("Bank of", "van der").
 _LOWER_WORD = re.compile(r"(?<![\w.])(?!(?:and|und|of|de|du|der|van|von|den|la|le|et|en|y|e)\b)[a-z]{2,}\b")
 _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
@@ -381,7 +384,7 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 continue  # already part of a longer name to its left
             phrase = index.extend_name(original)
             absorbed.update(id(word) for word in phrase.words)
-            text = strip_title(_fix_initial_l(phrase.text.strip()))
+            text = _REGISTRATION_SUFFIX.sub("", strip_title(_fix_initial_l(phrase.text.strip())))
             letters = sum(ch.isalpha() for ch in text)
             digits = sum(ch.isdigit() for ch in text)
             if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or ":" in text:
@@ -395,6 +398,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 score *= 0.6  # a line that runs on is an address ("Lot 6, Jalan Batai,"), rarely a name
             if _BROKEN_NAME.search(text):
                 score *= 0.7  # names are capitalised: "c rescent Provisions" is OCR splitting a word
+            if text.startswith("(") and text.endswith(")"):
+                score *= 0.6  # a branch or a note in brackets ("(MUTIARA KOMPLEKS)"), not the name itself
             if len(_LOWER_WORD.findall(text)) >= 2:
                 score *= 0.6  # a sentence or slogan ("Dat betaal ik zelf wel."), not a name
             # OCR confidence on large display type is often low even when the text is right.
@@ -416,8 +421,34 @@ def customer_block_rows(index: PageIndex, candidates: list[Candidate]) -> set[tu
     return rows
 
 
-def document_currency(index: PageIndex, total: Candidate | None) -> tuple[str | None, float, Phrase | None]:
-    """Currency by vote over codes and symbols; the one printed with the total counts most."""
+# A currency read from the issuer's country, not printed: right far more often than not, never sure.
+_COUNTRY_CURRENCY_CONFIDENCE = 0.6
+_COUNTRY = re.compile(
+    rf"(?<![^\W\d_])({'|'.join(sorted(map(re.escape, COUNTRY_CURRENCIES), key=len, reverse=True))})(?![^\W\d_])",
+    re.IGNORECASE,
+)
+
+
+def country_currency(index: PageIndex, customer_rows: set[tuple[int, int]]) -> tuple[str | None, float, Phrase | None]:
+    """The currency of the one country the document names outside the customer's block, if just one."""
+    found: dict[str, Phrase] = {}
+    for row in index.rows:
+        if (row.page_no, row.index) in customer_rows:
+            continue
+        for phrase in row.phrases:
+            for match in _COUNTRY.finditer(phrase.text):
+                found.setdefault(COUNTRY_CURRENCIES[match.group(1).casefold()], phrase)
+    if len(found) != 1:
+        return None, 0.0, None
+    (code, phrase), *_ = found.items()
+    return code, _COUNTRY_CURRENCY_CONFIDENCE, phrase
+
+
+def document_currency(
+    index: PageIndex, total: Candidate | None, customer_rows: set[tuple[int, int]] | None = None
+) -> tuple[str | None, float, Phrase | None]:
+    """Currency by vote over codes and symbols; the one printed with the total counts most. With none
+    printed and ``customer_rows`` given, the currency of the issuer's country."""
     votes: Counter[str] = Counter()
     where: dict[str, Phrase] = {}
     for row in index.rows:
@@ -431,7 +462,7 @@ def document_currency(index: PageIndex, total: Candidate | None) -> tuple[str | 
                 votes[code] += weight
                 where.setdefault(code, phrase)
     if not votes:
-        return None, 0.0, None
+        return country_currency(index, customer_rows) if customer_rows is not None else (None, 0.0, None)
     (code, count), *rest = votes.most_common()
     runner_up = rest[0][1] if rest else 0
     confidence = 0.95 if runner_up == 0 else max(0.5, 0.95 * count / (count + runner_up))

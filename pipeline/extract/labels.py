@@ -13,6 +13,9 @@ from dataclasses import dataclass
 # "VAT Reg. GB 383 0882 52", "Tax ID", "GSTIN": registration numbers, not tax amounts.
 _NOT_AN_ID = r"(?!\s*(reg|no\b|no\.|nr|number|num|nummer|id\b|#|registration|identification|in\b))"
 
+# "Total Qty 3", "Total Saving 0.00", "Total items": counts and savings, not the amount to pay.
+_NOT_A_SUM = r"(?!\s*(qty|quantity|items?|item\(s\)|pcs|units?|savings?|discounts?|weight|points|tendered))"
+
 # (pattern, strength): strength is how sure a match makes us that the value beside it is this field.
 _LABELS: dict[str, list[tuple[str, float]]] = {
     "invoice_number": [
@@ -54,7 +57,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"sub[-\s]?total", 1.0),
         (r"net\s*(amount|total|value)", 1.0),
         (r"net(?=\s*:|\s*$)", 0.85),
-        (r"total\s*(excl\.?|excluding|before|ex\.?|net|w/o|without)\b[a-z.\s]*", 1.0),
+        (r"total\s*(excl\.?|excluding|exclusive|before|ex\.?|net|w/o|without)\b[a-z.\s]*", 1.0),
         (r"amount\s*(excl\.?|excluding|before)\b[a-z.\s]*", 1.0),
         (r"(netto(betrag)?|zwischensumme|summe\s*netto)", 1.0),
         (r"total\s*ht|montant\s*ht|sous[-\s]?total(\s*ht)?", 1.0),
@@ -73,11 +76,13 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
     ],
     "total": [
         (r"grand\s*total", 1.0),
-        (r"total\s*(due|amount|payable|to\s*pay|invoice|incl\.?|including|inc\.?)\b[a-z.\s]*", 1.0),
+        (r"total\s*(due|amount|payable|to\s*pay|invoice|incl\.?|inclusive|including|inc\.?)\b[a-z.\s]*", 1.0),
         (r"invoice\s*(total|amount)", 1.0),
         (r"amount\s*(due|payable|to\s*pay)", 1.0),
         (r"balance(\s*due)?", 0.9),
-        (r"total", 0.85),
+        (rf"total{_NOT_A_SUM}", 0.85),
+        # What the customer pays on a receipt: after rounding, before cash tendered and change.
+        (r"((total|net|amount)\s*)?payable", 1.0),
         (r"(gesamt(betrag|summe)?|rechnungsbetrag|endbetrag|zu\s*zahlen)", 1.0),
         (r"(montant\s*total|(total|montant)\s*ttc|net\s*[àa]\s*payer)", 1.0),
         (r"(totaal(\s*incl\.?(\s*btw)?)?|factuur\s*totaal|te\s*betalen)", 1.0),
@@ -97,7 +102,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
 
 # Legal forms of companies ("GmbH & Co. KG", "B.V.", "Sdn. Bhd."): they close a company's name.
 LEGAL_FORM = (
-    r"gmbh\s*&\s*co\.?\s*kg|gmbh|ag|kg|ug|b\.?\s?v\.?|n\.?\s?v\.?|inc\.?|incorporated|llc|l\.l\.c\.|ltd\.?|"
+    r"gmbh\s*&\s*co\.?\s*kg|gmbh|ag|co\.?\s*kg|ug|b\.?\s?v\.?|n\.?\s?v\.?|inc\.?|incorporated|llc|l\.l\.c\.|ltd\.?|"
     r"limited|plc|llp|lp|corp\.?|corporation|sas|sarl|s\.a\.|sa|s\.?r\.?l\.?|s\.?p\.?a\.?|pty\.?\s*ltd\.?|"
     r"pvt\.?\s*ltd\.?|private\s+limited|sdn\.?\s*bhd\.?|bhd\.?|s/b|oy|ab|a/s|aps|bvba|sprl|e\.?\s?k\.?"
 )
@@ -251,7 +256,17 @@ _FUZZY_LABELS: dict[str, tuple[str, ...]] = {
     "invoice_date": ("invoice date", "date of issue", "issue date", "rechnungsdatum", "factuurdatum"),
     "due_date": ("due date", "payment due", "date due", "fälligkeitsdatum", "zahlbar bis", "vervaldatum"),
     "subtotal": ("subtotal", "sub total", "zwischensumme", "sous-total", "subtotaal", "net amount"),
-    "total": ("total", "total due", "amount due", "grand total", "balance due", "gesamtbetrag", "totaal"),
+    "total": (
+        "total",
+        "total due",
+        "amount due",
+        "grand total",
+        "balance due",
+        "gesamtbetrag",
+        "totaal",
+        "payable",
+        "total payable",
+    ),
     "customer_name": ("bill to", "billed to", "invoice to", "sold to", "rechnungsempfänger"),
 }
 _FUZZY_MIN_RATIO = 0.75

@@ -271,7 +271,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     proposals = {"label": by_field.get("vendor_name", []), "top": vendor_candidates(index, customer_rows)}
     chosen["vendor_name"] = choose_vendor(index, proposals, by_field.get("customer_name", []))
 
-    currency_code, currency_confidence, currency_phrase = document_currency(index, money["total"])
+    currency_code, currency_confidence, currency_phrase = document_currency(index, money["total"], customer_rows)
 
     fields: dict[str, FieldValue] = {}
     values: dict[str, object] = {}

@@ -21,7 +21,7 @@ from pipeline.extract.layout import Phrase, Row, horizontal_overlap
 # A legal form closing a company name, and a phrase that is nothing but one.
 _LEGAL_FORM_AT_END = re.compile(rf"(?:,\s*)?\b(?:{LEGAL_FORM})(?=$|[\s,;:()\u2022\u00b7|\u2013\u2014-])", re.IGNORECASE)
 # Words that may sit inside a company name although they are not capitalised.
-_NAME_JOINERS = frozenset({"&", "and", "und", "et", "en", "of", "de", "du", "der", "van", "-", "+"})
+_NAME_JOINERS = frozenset({"&", "and", "und", "et", "en", "of", "de", "du", "van", "-", "+"})
 _MAX_NAME_WORDS = 7
 # Separators of a one-line identity ("Name • street • city", "Name - street - city", "Name, street 4").
 _SENDER_SEPARATOR = re.compile(r"\s(?:[\u2022\u00b7|\u2013\u2014-])\s|,\s")

@@ -1,0 +1,138 @@
+"""Real layouts: the issuer named in its sender line, legal lines and footer; receipts; currency by country."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from pipeline.extract import extract_invoice
+from pipeline.extract.vendor import legal_names
+from pipeline.parsing import find_currencies, find_dates
+from schemas import ExtractionResult, PageText
+from tests.conftest import page_from_lines
+
+
+def _extract(lines: list[tuple[float, float, str]], source: str = "ocr") -> ExtractionResult:
+    page = page_from_lines(lines, source)
+    assert isinstance(page, PageText)
+    return extract_invoice([page])
+
+
+NUMBER_AND_DATE = [(1500, 400, "Invoice No:"), (1900, 400, "HS-1042"), (1500, 460, "Date:"), (1900, 460, "15.03.2024")]
+ITEMS = [
+    (150, 900, "Description"), (1500, 900, "Qty"), (1800, 900, "Price"), (2150, 900, "Amount"),
+    (150, 980, "Pallet rental"), (1500, 980, "2"), (1800, 980, "50.00"), (2150, 980, "100.00"),
+    (1500, 1200, "Subtotal"), (2150, 1200, "100.00"),
+    (1500, 1260, "VAT 19%"), (2150, 1260, "19.00"),
+    (1500, 1320, "Total"), (2150, 1320, "119.00 EUR"),
+]  # fmt: skip
+CUSTOMER = [(150, 400, "Bill to:"), (150, 460, "Globex Corporation"), (150, 520, "12 Elm Street")]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("All AWS Services are sold by Amazon Web Services, Inc.", ["Amazon Web Services, Inc."]),
+        ("Free SAS au capital de 3.441.812 Euros", ["Free SAS"]),
+        ("Im Falle der QualityHosting AG berechnen wir", ["QualityHosting AG"]),
+        ("MR. D.I.Y. (M) SDN BHD", ["MR. D.I.Y. (M) SDN BHD"]),
+        ("JAMBU BATU (GUAVA SEEDLESS) KG", []),  # kilograms on a receipt, not a legal form
+        ("Thank you for your order", []),
+    ],
+)
+def test_company_names_are_read_up_to_their_legal_form(text: str, names: list[str]) -> None:
+    assert legal_names(text) == names
+
+
+def test_the_footer_names_the_issuer_when_the_top_carries_a_slogan() -> None:
+    result = _extract(
+        [
+            (150, 150, "Simply the best for your home."),
+            *CUSTOMER,
+            *NUMBER_AND_DATE,
+            *ITEMS,
+            (150, 3100, "Northwind Traders GmbH"),
+            (150, 3160, "Hauptstrasse 1, 10115 Berlin"),
+            (150, 3220, "IBAN DE12 5001 0517 0648 4898 90  USt-IdNr. DE123456789"),
+        ]
+    )
+    assert result.invoice.vendor_name == "Northwind Traders GmbH"
+
+
+def test_the_sender_line_above_the_address_window_names_the_issuer_not_the_customer() -> None:
+    result = _extract(
+        [
+            (150, 340, "Acme Widgets GmbH - Hauptstr. 1 - 10115 Berlin"),
+            (150, 400, "Globex Analytics GmbH"),
+            (150, 460, "Elm Street 12"),
+            *NUMBER_AND_DATE,
+            *ITEMS,
+        ]
+    )
+    assert result.invoice.vendor_name == "Acme Widgets GmbH"
+
+
+def test_a_company_in_the_customer_block_is_never_the_vendor() -> None:
+    result = _extract(
+        [
+            (150, 150, "INVOICE"),
+            (150, 400, "Bill to:"),
+            (150, 460, "Globex Analytics GmbH"),
+            *NUMBER_AND_DATE,
+            *ITEMS,
+            (150, 3100, "Payable to: Initech Consulting Ltd"),
+        ]
+    )
+    assert result.invoice.vendor_name == "Initech Consulting Ltd"
+
+
+RECEIPT = [
+    (150, 100, "STAR GROCER SDN BHD (1171881-W)"),
+    (150, 160, "No 4, Desa Pandan, 55100 Kuala Lumpur"),
+    (150, 300, "Receipt No: CS-0014464"),
+    (150, 360, "25/03/201813:43"),
+    (150, 500, "CARROT 500G"), (1800, 500, "12.50"),
+    (150, 560, "Total Qty: 2"),
+    (150, 620, "Total"), (1800, 620, "12.50"),
+    (150, 680, "Cash"), (1800, 680, "20.00"),
+    (150, 740, "Change"), (1800, 740, "7.50"),
+]  # fmt: skip
+
+
+def test_a_receipt_total_is_the_amount_payable_not_a_count_cash_or_change() -> None:
+    result = _extract(RECEIPT)
+    assert result.invoice.total == Decimal("12.50")
+    assert result.invoice.vendor_name == "STAR GROCER SDN BHD"  # the registration number is not the name
+    assert result.invoice.invoice_date == date(2018, 3, 25)  # the time is glued to the date
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [("15/12/201718:01", date(2017, 12, 15)), ("15/12/2017,18:01", date(2017, 12, 15)), ("10-01-16 14:01", date(2016, 1, 10))],
+)  # fmt: skip
+def test_dates_glued_to_times_are_read(text: str, day: date) -> None:
+    assert [found for _, _, found in find_dates(text, day_first=True)] == [day]
+
+
+def test_rupees_are_read_from_rs() -> None:
+    assert find_currencies("Room charges Rs 1939") == ["INR"]
+    assert find_currencies("Mrs Smith") == []
+
+
+def test_without_a_printed_currency_the_issuers_country_decides_and_the_customers_does_not() -> None:
+    lines = [
+        (150, 150, "Harbor Supplies Pvt. Ltd."),
+        (150, 210, "Bangalore 560067, India"),
+        (150, 400, "Bill to:"),
+        (150, 460, "Globex Analytics GmbH"),
+        (150, 520, "Halle, Germany"),
+        *NUMBER_AND_DATE[:2],
+        *[line for line in ITEMS if "EUR" not in line[2]],
+        (1500, 1320, "Total"),
+        (2150, 1320, "119.00"),
+    ]
+    result = _extract(lines)
+    assert result.invoice.currency == "INR"
+    assert result.fields["currency"].confidence < 0.8  # inferred, not printed: never enough alone

@@ -110,8 +110,12 @@ def test_a_receipt_total_is_the_amount_payable_not_a_count_cash_or_change() -> N
 
 @pytest.mark.parametrize(
     ("text", "day"),
-    [("15/12/201718:01", date(2017, 12, 15)), ("15/12/2017,18:01", date(2017, 12, 15)), ("10-01-16 14:01", date(2016, 1, 10))],
-)  # fmt: skip
+    [
+        ("15/12/201718:01", date(2017, 12, 15)),
+        ("15/12/2017,18:01", date(2017, 12, 15)),
+        ("10-01-16 14:01", date(2016, 1, 10)),
+    ],
+)
 def test_dates_glued_to_times_are_read(text: str, day: date) -> None:
     assert [found for _, _, found in find_dates(text, day_first=True)] == [day]
 

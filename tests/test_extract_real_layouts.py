@@ -140,3 +140,36 @@ def test_without_a_printed_currency_the_issuers_country_decides_and_the_customer
     result = _extract(lines)
     assert result.invoice.currency == "INR"
     assert result.fields["currency"].confidence < 0.8  # inferred, not printed: never enough alone
+
+
+def test_a_totals_row_of_net_tax_and_gross_gives_the_gross_and_a_date_in_the_label_is_no_amount() -> None:
+    result = _extract(
+        [
+            (150, 150, "Harbor Supplies Ltd"),
+            *NUMBER_AND_DATE,
+            (150, 600, "Total amount due on August 3, 2014"),
+            (150, 900, "Description"), (1500, 900, "Net"), (1800, 900, "VAT"), (2150, 900, "Gross"),
+            (150, 980, "Pallet rental"), (1500, 980, "100.00"), (1800, 980, "19.00"), (2150, 980, "119.00"),
+            (150, 1100, "Total"), (1500, 1100, "100.00"), (1800, 1100, "19.00"), (2150, 1100, "119.00 EUR"),
+        ]
+    )  # fmt: skip
+    assert result.invoice.total == Decimal("119.00")
+
+
+def test_a_total_column_heading_is_not_the_invoice_total_and_a_rate_may_precede_the_tax() -> None:
+    result = _extract(
+        [
+            (150, 150, "Harbor Supplies Ltd"),
+            *NUMBER_AND_DATE,
+            (150, 900, "Qty"), (400, 900, "Product"), (1800, 900, "Unit Price"), (2150, 900, "Total"),
+            (150, 980, "1"), (400, 980, "Pallet rental"), (1800, 980, "USD 40.25"), (2150, 980, "USD 40.25"),
+            (1500, 1200, "Total Ex. Tax"), (2150, 1200, "USD 40.25"),
+            (1500, 1260, "19.01% VAT"), (2150, 1260, "USD 7.65"),
+            (1500, 1320, "Total Amount Paid"), (2150, 1320, "USD 47.90"),
+        ]
+    )  # fmt: skip
+    assert (result.invoice.subtotal, result.invoice.tax, result.invoice.total) == (
+        Decimal("40.25"),
+        Decimal("7.65"),
+        Decimal("47.90"),
+    )

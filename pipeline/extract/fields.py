@@ -111,7 +111,10 @@ class PageIndex:
                 self._rows_by_key[(row.page_no, row.index)] = row
         self.labels: dict[int, LabelMatch] = {}
         for row in self.rows:
+            table_header = _opens_table(row)
             for phrase in row.phrases:
+                if table_header and column_kind(phrase.text) is not None:
+                    continue  # "Total" heading a column of line amounts labels the column, not the invoice
                 found = None if is_title(phrase.text) else match_label(phrase.text)
                 if found is not None:
                     self.labels[id(phrase)] = found
@@ -197,7 +200,14 @@ def words_after_text(words: list[Word], char_offset: int) -> int:
 def parse_amount_value(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[Decimal, int, int] | None:
     words = phrase.words[start:]
     text = " ".join(word.text for word in words)
-    amounts = find_amounts(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
+    # A date's numbers are no amount ("Total due on August 3, 2014"); the date may start before `start`.
+    offset = len(" ".join(word.text for word in phrase.words[:start])) + (1 if start else 0)
+    dates = [(begin - offset, end - offset) for begin, end, _ in find_dates(phrase.text, day_first=style.day_first)]
+    amounts = [
+        found
+        for found in find_amounts(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
+        if not any(begin < found[1] and found[0] < end for begin, end in dates)
+    ]
     if not amounts:
         return None
     begin, end, value = amounts[-1]  # the rightmost number: rates such as "20 %" come first
@@ -358,8 +368,22 @@ def _try_place(
             continue
         value, first, last = parsed
         score = label.strength * _POSITION_WEIGHT[place] * min(w.confidence for w in target.words[first:last])
-        return Candidate(label.field, value, score, target, first, last)
+        found = Candidate(label.field, value, score, target, first, last)
+        return _gross_of_row(index, found, options, style) if place == "right" and label.field == "total" else found
     return None
+
+
+def _gross_of_row(
+    index: PageIndex, first: Candidate, options: list[tuple[Phrase, int]], style: DocumentStyle
+) -> Candidate:
+    """A totals row printing net, tax and gross ("Total  24.99  5.00  29.99"): the total is its largest amount."""
+    best = first
+    for target, start in options:
+        parsed = parse_amount_value(target, start, style)
+        if parsed is not None and abs(parsed[0]) > abs(best.value):  # type: ignore[arg-type]
+            score = first.score * min(w.confidence for w in target.words[parsed[1] : parsed[2]])
+            best = Candidate(first.field, parsed[0], score, target, parsed[1], parsed[2])
+    return best
 
 
 def _opens_table(row: Row) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 # "VAT Reg. GB 383 0882 52", "Tax ID", "GSTIN": registration numbers, not tax amounts.
 _NOT_AN_ID = r"(?!\s*(reg|no\b|no\.|nr|number|num|nummer|id\b|#|registration|identification|in\b))"
 
+_RATE = r"\d{1,2}([.,]\d{1,2})?\s*%"
 # "Total Qty 3", "Total Saving 0.00", "Total items": counts and savings, not the amount to pay.
 _NOT_A_SUM = r"(?!\s*(qty|quantity|items?|item\(s\)|pcs|units?|savings?|discounts?|weight|points|tendered))"
 
@@ -59,7 +60,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"net(?=\s*:|\s*$)", 0.85),
         (r"total\s*(excl\.?|excluding|exclusive|before|ex\.?|net|w/o|without)\b[a-z.\s]*", 1.0),
         (r"amount\s*(excl\.?|excluding|before)\b[a-z.\s]*", 1.0),
-        (r"(netto(betrag)?|zwischensumme|summe\s*netto)", 1.0),
+        (r"(netto(betrag)?|zwischensumme|(summe|gesamt)\s*-?netto)", 1.0),
         (r"total\s*ht|montant\s*ht|sous[-\s]?total(\s*ht)?", 1.0),
         (r"(subtotaal|exclusief\s*btw|totaal\s*excl\.?(\s*btw)?)", 1.0),
     ],
@@ -73,6 +74,8 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
         (r"(tva|iva)", 1.0),
         (rf"btw(\s*bedrag)?{_NOT_AN_ID}", 1.0),
+        # "19.01% VAT", "zzgl. 19 % USt.", "plus 20% VAT": the rate first, then the tax's name.
+        (rf"((zzgl|inkl|incl|plus|add)\.?\s*)?{_RATE}\s*(vat|tax|gst|mwst|ust|tva|iva|btw)\.?{_NOT_AN_ID}", 1.0),
     ],
     "total": [
         (r"grand\s*total", 1.0),
@@ -84,6 +87,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         # What the customer pays on a receipt: after rounding, before cash tendered and change.
         (r"((total|net|amount)\s*)?payable", 1.0),
         (r"(gesamt(betrag|summe)?|rechnungsbetrag|endbetrag|zu\s*zahlen)", 1.0),
+        (r"((summe|gesamt)\s*-?brutto|brutto(betrag)?)", 1.0),
         (r"(montant\s*total|(total|montant)\s*ttc|net\s*[àa]\s*payer)", 1.0),
         (r"(totaal(\s*incl\.?(\s*btw)?)?|factuur\s*totaal|te\s*betalen)", 1.0),
     ],

@@ -220,7 +220,7 @@ def choose_vendor(
                 groups[key].append(proposal)
                 sources[key].add(source)
     for sighting in sightings:
-        key = name_key(sighting.name)
+        key = _proposal_holding(sighting, proposals) or name_key(sighting.name)
         if not key:
             continue
         score = SOURCE_WEIGHT[sighting.source] * sighting.phrase.confidence
@@ -239,8 +239,22 @@ def choose_vendor(
     return best
 
 
+def _proposal_holding(sighting: NameSighting, proposals: dict[str, list[Candidate]]) -> str | None:
+    """The key of a proposal printed in the same words that ends with the sighted name: OCR broke the
+    name's start ("c rescent Provisions GmbH"), so the legal form found only its tail."""
+    words = {id(word) for word in sighting.phrase.words}
+    for found in proposals.values():
+        for proposal in found:
+            text = str(proposal.value)
+            shared = words & {id(w) for w in proposal.phrase.words}
+            if shared and text != sighting.name and text.endswith(sighting.name):
+                return name_key(text)
+    return None
+
+
 def _fullest_name(candidates: list[Candidate]) -> Candidate:
-    """The spelling with the legal form when one sighting prints it, else the best scored."""
+    """The spelling with the legal form when one sighting prints it (the longest), else the best scored."""
     with_form = [c for c in candidates if _LEGAL_FORM_AT_END.search(str(c.value))]
-    pool = with_form or candidates
-    return max(pool, key=lambda c: c.score)
+    if with_form:
+        return max(with_form, key=lambda c: (len(str(c.value)), c.score))  # a sighting may hold only its tail
+    return max(candidates, key=lambda c: c.score)

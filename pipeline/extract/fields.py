@@ -25,6 +25,9 @@ _COMPANY_SUFFIX = re.compile(
     r"srl|spa|pty|llp|lp|studio|partners|consulting|services|solutions|traders|trading|industries)\b\.?",
     re.IGNORECASE,
 )
+_AMOUNTS = frozenset({"subtotal", "tax", "total"})
+# "VAT 19% on 100.00", "MwSt. aus 100,00 €": the amount a rate applies to, not the tax.
+_BASIS_BEFORE = re.compile(r"\b(on|of|aus|auf|sur|from|over|van|über)\s*[€$£]?\s*$", re.IGNORECASE)
 # A company registration number printed after the name: "STAR GROCER SDN BHD (1171881-W)".
 _REGISTRATION_SUFFIX = re.compile(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$")
 # A lower-case word other than the particles names contain ("Bank of", "van der").
@@ -113,9 +116,9 @@ class PageIndex:
         for row in self.rows:
             table_header = _opens_table(row)
             for phrase in row.phrases:
-                if table_header and column_kind(phrase.text) is not None:
-                    continue  # "Total" heading a column of line amounts labels the column, not the invoice
                 found = None if is_title(phrase.text) else match_label(phrase.text)
+                if table_header and (column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS)):
+                    continue  # "Total" or "Tax" heading a column of line items labels the column, not the invoice
                 if found is not None:
                     self.labels[id(phrase)] = found
 
@@ -207,6 +210,7 @@ def parse_amount_value(phrase: Phrase, start: int, style: DocumentStyle) -> tupl
         found
         for found in find_amounts(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
         if not any(begin < found[1] and found[0] < end for begin, end in dates)
+        and not _BASIS_BEFORE.search(text[: found[0]])
     ]
     if not amounts:
         return None
@@ -283,7 +287,7 @@ PARSERS: dict[str, Parser] = {
 _PLACES: frozenset[str] = frozenset({"customer_name", "vendor_name"})
 
 
-_AMOUNT_LABELS = frozenset({"subtotal", "tax", "total"})
+_AMOUNT_LABELS = _AMOUNTS
 # Fields whose printed label with an unparseable value beside it means a person must read the page.
 _IDENTIFYING_LABELS = frozenset({"invoice_number", "invoice_date", "due_date"})
 

@@ -25,6 +25,9 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(document|doc\.?|bill|receipt)\s*(no\.?|number|#|nr\.?)", 0.9),
         (r"invoice(?=\s*[:#])", 0.85),
         (r"rechnungs-?\s*(nummer|nr\.?)", 1.0),
+        (r"(rechnung|facture|factuur|fattura|factura)\s*(#|nr\.?|no\.?|n[°o])", 1.0),
+        # The title followed by the number itself: "Invoice FI15636047324", "Rechnung 2023-0042".
+        (r"(invoice|rechnung|facture|factuur)(?=\s+[a-z]{0,5}[-/#]?\d{4,})", 0.75),
         (r"factuur\s*-?\s*(nummer|nr\.?|no\.?)", 1.0),
         (r"(n[°o]\s*de\s*)?facture\s*(n[°o]|num[ée]ro)?", 0.8),
         (r"num[ée]ro\s*de\s*facture", 1.0),

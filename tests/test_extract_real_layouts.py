@@ -173,3 +173,30 @@ def test_a_total_column_heading_is_not_the_invoice_total_and_a_rate_may_precede_
         Decimal("7.65"),
         Decimal("47.90"),
     )
+
+
+def test_a_vendor_the_pages_domain_does_not_name_is_trusted_less() -> None:
+    def vendor_confidence(footer: str) -> float:
+        result = _extract([(150, 150, "Sold by: Initech Retail Ltd"), *NUMBER_AND_DATE, *ITEMS, (150, 3100, footer)])
+        assert result.invoice.vendor_name == "Initech Retail Ltd"
+        return result.fields["vendor_name"].confidence
+
+    assert vendor_confidence("Questions? www.shopmart.com") < vendor_confidence("Questions? www.initech.com")
+    # a PDF tool's credit names no one
+    assert vendor_confidence("Powered by www.pdfmaker.org") == vendor_confidence("Thank you")
+
+
+def test_a_table_header_may_hold_headings_of_no_known_kind() -> None:
+    result = _extract(
+        [
+            (150, 150, "Harbor Supplies Ltd"),
+            *NUMBER_AND_DATE,
+            (150, 900, "Subscription"), (700, 900, "Description"), (1300, 900, "Interval"),
+            (1700, 900, "Quantity"), (2150, 900, "Amount"),
+            (150, 980, "Workspace"), (700, 980, "Business Standard"), (1300, 980, "Oct 1 - Oct 31"),
+            (1700, 980, "8"), (2150, 980, "83.20"),
+            (1500, 1200, "Subtotal"), (2150, 1200, "83.20"),
+            (1500, 1320, "Total"), (2150, 1320, "83.20 EUR"),
+        ]
+    )  # fmt: skip
+    assert [(item.quantity, item.amount) for item in result.invoice.line_items] == [(Decimal(8), Decimal("83.20"))]

@@ -48,6 +48,9 @@ SOURCE_WEIGHT = {"label": 0.8, "sender_line": 0.75, "payee": 0.7, "footer": 0.6,
 _AGREEMENT_BONUS = 0.15
 _DOMAIN_BONUS = 0.1
 _CUSTOMER_FACTOR = 0.3
+_DOMAIN_DISAGREES_FACTOR = 0.8
+# "Powered by TCPDF (www.tcpdf.org)", "Printout: www.fakturaXL.pl": the software's site, not the issuer's.
+_TOOL_CREDIT = re.compile(r"powered\s*by|generated\s*(by|with)|printout|created\s*with|erstellt\s*mit", re.IGNORECASE)
 
 
 @dataclass
@@ -158,7 +161,7 @@ def document_domains(index: PageIndex, customer_phrases: set[int]) -> set[str]:
         found.group(1).casefold()
         for row in index.rows
         for phrase in row.phrases
-        if id(phrase) not in customer_phrases
+        if id(phrase) not in customer_phrases and not _TOOL_CREDIT.search(phrase.text)
         for found in _DOMAIN.finditer(phrase.text)
     }
 
@@ -227,6 +230,7 @@ def choose_vendor(
         groups[key].append(Candidate("vendor_name", sighting.name, score, sighting.phrase))
         sources[key].add(sighting.source)
     best: Candidate | None = None
+    best_key = ""
     for key, candidates in groups.items():
         score = max(c.score for c in candidates) + _AGREEMENT_BONUS * (len(sources[key]) - 1)
         if _domain_backs(key, domains):
@@ -236,6 +240,11 @@ def choose_vendor(
         chosen = _fullest_name(candidates)
         if best is None or score > best.score:
             best = Candidate("vendor_name", chosen.value, min(score, 0.97), chosen.phrase, chosen.words_from)
+            best_key = key
+    if best is not None and domains and not _domain_backs(best_key, domains):
+        # The page names a web or mail domain, and the chosen name is not it: a marketplace or brand may
+        # sell under another legal name ("Sold by WS Retail" on a flipkart.com invoice). A person checks.
+        best.score *= _DOMAIN_DISAGREES_FACTOR
     return best
 
 

@@ -261,3 +261,6 @@ COUNTRY_CURRENCIES: dict[str, str] = {
     "hong kong": "HKD",
     "israel": "ILS",
 }
+
+# Legal forms used in one country only: the issuer's "Sdn. Bhd." says Malaysia as clearly as an address.
+LEGAL_FORM_CURRENCIES: dict[str, str] = {"sdn bhd": "MYR", "pvt ltd": "INR", "private limited": "INR"}

@@ -200,3 +200,35 @@ def test_a_table_header_may_hold_headings_of_no_known_kind() -> None:
         ]
     )  # fmt: skip
     assert [(item.quantity, item.amount) for item in result.invoice.line_items] == [(Decimal(8), Decimal("83.20"))]
+
+
+def test_a_description_over_several_lines_stays_with_its_item_and_a_two_line_header_is_no_totals_row() -> None:
+    result = _extract(
+        [
+            (150, 150, "Harbor Supplies Ltd"),
+            *NUMBER_AND_DATE,
+            (150, 900, "Pos."), (400, 900, "Menge Beschreibung"), (1800, 900, "VK-Preis"), (2150, 900, "Zeilenbetrag"),
+            (1800, 950, "Ohne MwSt."),
+            (150, 1020, "1"), (400, 1020, "1 Small Business Exchange"), (1800, 1020, "3,89"), (2150, 1020, "3,89"),
+            (400, 1070, "Grundgebühr pro Einheit"),
+            (400, 1120, "01.05.14-31.05.14"),
+            (1500, 1300, "Total EUR"), (2150, 1300, "3,89"),
+            (150, 3100, "Harbor Supplies Ltd, Vorstand: A. Person"),
+            (150, 3150, "IBAN DE30507500940000048567"),
+        ]
+    )  # fmt: skip
+    [item] = result.invoice.line_items
+    assert item.amount == Decimal("3.89")
+    assert item.description == "Small Business Exchange Grundgebühr pro Einheit 01.05.14-31.05.14"
+    assert "tax" not in result.fields  # "Ohne MwSt." heads a column
+
+
+@pytest.mark.parametrize(("text", "day"), [("29 maart 2014", date(2014, 3, 29)), ("3 luglio 2023", date(2023, 7, 3))])
+def test_dutch_and_italian_month_names(text: str, day: date) -> None:
+    assert [found for _, _, found in find_dates(text, day_first=True)] == [day]
+
+
+def test_a_malaysian_company_form_is_no_bahraini_dinar_and_says_ringgit() -> None:
+    assert find_currencies("GOGIANT ENGINEERING (M) SDN BHD") == []
+    result = _extract([line for line in RECEIPT if "Kuala" not in line[2]])
+    assert result.invoice.currency == "MYR"

@@ -13,7 +13,7 @@ from pipeline.extract.labels import LEGAL_FORM_ONLY, LabelMatch, column_kind, is
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
-from schemas.currency import COUNTRY_CURRENCIES
+from schemas.currency import COUNTRY_CURRENCIES, LEGAL_FORM_CURRENCIES
 
 # How much a value's position relative to its label is worth; "after the label in the same phrase"
 # and "to its right" are how nearly every invoice prints a key/value pair.
@@ -113,8 +113,11 @@ class PageIndex:
                 self.rows.append(row)
                 self._rows_by_key[(row.page_no, row.index)] = row
         self.labels: dict[int, LabelMatch] = {}
+        after_header = False
         for row in self.rows:
-            table_header = _opens_table(row)
+            # A header's second line ("Ohne MwSt.") heads columns too; a totals row prints amounts.
+            table_header = _opens_table(row) or (after_header and not any(ch.isdigit() for ch in row.text))
+            after_header = _opens_table(row)
             for phrase in row.phrases:
                 found = None if is_title(phrase.text) else match_label(phrase.text)
                 if table_header and (column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS)):
@@ -451,10 +454,14 @@ def customer_block_rows(index: PageIndex, candidates: list[Candidate]) -> set[tu
 
 # A currency read from the issuer's country, not printed: right far more often than not, never sure.
 _COUNTRY_CURRENCY_CONFIDENCE = 0.6
-_COUNTRY = re.compile(
-    rf"(?<![^\W\d_])({'|'.join(sorted(map(re.escape, COUNTRY_CURRENCIES), key=len, reverse=True))})(?![^\W\d_])",
-    re.IGNORECASE,
-)
+_COUNTRY_NAMES = sorted(map(re.escape, COUNTRY_CURRENCIES), key=len, reverse=True)
+_COUNTRY_FORMS = [re.escape(form).replace(r"\ ", r"\.?\s*") + r"\.?" for form in LEGAL_FORM_CURRENCIES]
+_COUNTRY = re.compile(rf"(?<![^\W\d_])({'|'.join(_COUNTRY_NAMES + _COUNTRY_FORMS)})(?![^\W\d_])", re.IGNORECASE)
+
+
+def _country_code(printed: str) -> str:
+    name = re.sub(r"\.?\s+", " ", printed.casefold().rstrip(".")).replace(".", "")
+    return COUNTRY_CURRENCIES.get(name) or LEGAL_FORM_CURRENCIES[name]
 
 
 def country_currency(index: PageIndex, customer_rows: set[tuple[int, int]]) -> tuple[str | None, float, Phrase | None]:
@@ -465,7 +472,7 @@ def country_currency(index: PageIndex, customer_rows: set[tuple[int, int]]) -> t
             continue
         for phrase in row.phrases:
             for match in _COUNTRY.finditer(phrase.text):
-                found.setdefault(COUNTRY_CURRENCIES[match.group(1).casefold()], phrase)
+                found.setdefault(_country_code(match.group(1)), phrase)
     if len(found) != 1:
         return None, 0.0, None
     (code, phrase), *_ = found.items()

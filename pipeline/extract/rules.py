@@ -204,7 +204,7 @@ def _day_first_prior(index: PageIndex, decimal_sep: str) -> bool | None:
     """When no printed date settles the order, the document's locale is the best guess at it."""
     if decimal_sep == ",":
         return True
-    currency, _, _ = document_currency(index, None)
+    currency, _, _ = document_currency(index, None, set())
     if currency is None:
         return None
     return currency not in _MONTH_FIRST_CURRENCIES

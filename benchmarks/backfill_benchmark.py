@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def sample_indices(count: int, scan_share: float) -> list[int]:
-    """Even sample indices are born-digital, odd ones scans (pipeline.samples.KIND_CYCLE); mix them evenly."""
+    """Even sample indices are born-digital, odd ones scans (devtools.samples.KIND_CYCLE); mix them evenly."""
     indices, scans = [], 0
     for number in range(count):
         if scans < round(scan_share * (number + 1)):
@@ -42,7 +42,7 @@ def sample_indices(count: int, scan_share: float) -> list[int]:
 
 
 def _generate(job: tuple[str, int, int]) -> str:
-    from pipeline.samples import generate_sample
+    from devtools.samples import generate_sample
 
     folder, index, seed = job
     return str(generate_sample(Path(folder), index, seed))

@@ -33,10 +33,10 @@ def main() -> int:
     args = parser.parse_args()
 
     configure_prefect_environment()
+    from devtools.evaluate import evaluate_output
+    from devtools.samples import generate_samples
     from flows.ingest import run_ingest
     from pipeline.config import Settings
-    from pipeline.evaluate import evaluate_output
-    from pipeline.samples import generate_samples
 
     work = Path(tempfile.mkdtemp(prefix="ledgerlens-bench-"))
     try:

@@ -21,9 +21,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devtools.samples import generate_samples
 from flows.backfill import backfill
 from pipeline.config import Settings
-from pipeline.samples import generate_samples
 from pipeline.vlm.cache import CACHE_DIR
 from tests.fake_anthropic import FakeAnthropic, serve, truth_responder
 

@@ -34,9 +34,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devtools.evaluate import match_line_items, truth_path_for, values_match
 from pipeline.config import Settings
 from pipeline.discover import discover_documents
-from pipeline.evaluate import match_line_items, truth_path_for, values_match
 from pipeline.process import process_document
 from pipeline.vlm.cascade import VlmSession
 from schemas import HEADER_FIELDS, ExtractionRecord, RecordStatus
@@ -119,7 +119,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
-    from pipeline.samples import generate_samples
+    from devtools.samples import generate_samples
 
     base = Settings(keep_page_images="none", vlm_max_retries=1)
     tier1, tier2 = base.vlm_tier1_model, base.vlm_tier2_model or base.vlm_tier1_model

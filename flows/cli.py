@@ -1,4 +1,7 @@
-"""The `ledgerlens` command: run a batch, make sample invoices, score output against ground truth."""
+"""The `ledgerlens` command: run a batch, make sample invoices, score output against ground truth.
+
+The dev commands (samples, eval, calibrate, run --score-truth) import `devtools` inside their handlers only.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flows.runtime import configure_prefect_environment
+
+if TYPE_CHECKING:
+    # What add_subparsers returns: each command adds its parser to it.
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -65,10 +73,7 @@ def _add_extractor_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--max-cost", type=_usd, metavar="USD", help="stop model calls once this much is spent")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_run_command(commands: Subcommands) -> None:
     run = commands.add_parser("run", help="process invoices into OUT/invoices and a review queue")
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or glob patterns")
     run.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
@@ -79,12 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--accept-threshold", type=float, help="confidence needed to auto-accept")
     run.add_argument("--no-text-layer", action="store_true", help="OCR every page, ignoring PDF text")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--score-truth",
+        action="store_true",
+        default=None,
+        help="dev: score a local OUT against <stem>.truth.json files beside the inputs (needs the devtools extra)",
+    )
     _add_extractor_options(run)
 
+
+def _add_vlm_check_command(commands: Subcommands) -> None:
     check = commands.add_parser("vlm-check", help="send one page image to the Anthropic API and show the answer")
     check.add_argument("image", metavar="IMAGE", help="a page image (PNG/JPEG) or a PDF (its first page)")
     check.add_argument("--model", help="model to ask (default: the tier-1 model from settings)")
 
+
+def _add_backfill_command(commands: Subcommands) -> None:
     backfill = commands.add_parser("backfill", help="process a large folder or s3:// prefix in resumable chunks")
     backfill.add_argument("source", metavar="SOURCE", help="folder or s3://bucket/prefix")
     backfill.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
@@ -103,12 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_extractor_options(backfill)
 
+
+def _add_compact_command(commands: Subcommands) -> None:
     compact = commands.add_parser("compact", help="merge small Parquet part files per partition")
     compact.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
     compact.add_argument(
         "--include-today", action="store_true", help="also today's partitions (only while no ingest is running)"
     )
 
+
+def _add_dev_commands(commands: Subcommands) -> None:
     samples = commands.add_parser("samples", help="write generated sample invoices with ground truth")
     samples.add_argument("directory")
     samples.add_argument("--count", type=int, default=24)
@@ -131,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--prior-strength", type=float, default=10.0, help="documents' worth of trust kept in the raw score"
     )
+
+
+def _add_review_commands(commands: Subcommands) -> None:
     review = commands.add_parser("review", help="the human-review queue: web UI and terminal commands")
     actions = review.add_subparsers(dest="review_command", required=True)
     serve = actions.add_parser("serve", help="serve the reviewer web UI")
@@ -157,8 +179,23 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (serve, approve, reject):
         sub.add_argument("--reviewer", help="name recorded with decisions (default: LEDGERLENS_REVIEWER or login)")
 
+
+def _add_export_command(commands: Subcommands) -> None:
     export = commands.add_parser("export", help="write OUT/export/: invoices with review decisions applied")
     export.add_argument("--out", required=True, help="output folder of `ledgerlens run`")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    _add_run_command(commands)
+    _add_vlm_check_command(commands)
+    _add_backfill_command(commands)
+    _add_compact_command(commands)
+    _add_dev_commands(commands)
+    _add_review_commands(commands)
+    _add_export_command(commands)
     return parser
 
 
@@ -184,6 +221,8 @@ def _settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["vlm_max_cost_usd"] = args.max_cost
     if getattr(args, "vlm_batch", None):
         overrides["vlm_use_batches"] = True
+    if getattr(args, "score_truth", None):
+        overrides["score_truth"] = True
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -238,7 +277,19 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"ledgerlens run: {exc}", file=sys.stderr)
         return EXIT_OUTPUT
     print_summary(summary)
+    if settings.score_truth:
+        _score_truth(summary.out_dir)
     return EXIT_OK
+
+
+def _score_truth(out_dir: str) -> None:
+    """Dev tooling, imported only when asked: a production run never scores against ground truth."""
+    if out_dir.startswith("s3://"):
+        print("ledgerlens run: --score-truth reads a local OUT only; skipped for an s3:// output", file=sys.stderr)
+        return
+    from devtools.eval_report import print_run_accuracy
+
+    print_run_accuracy(Path(out_dir))
 
 
 def command_backfill(args: argparse.Namespace) -> int:
@@ -293,8 +344,15 @@ def command_compact(args: argparse.Namespace) -> int:
 
 
 def command_samples(args: argparse.Namespace) -> int:
-    from pipeline.samples import generate_samples
-
+    try:
+        from devtools.samples import generate_samples
+    except ImportError as exc:  # reportlab comes with the devtools extra, not with the product
+        print(
+            f"ledgerlens samples: the sample generator needs the devtools extra ({exc}); "
+            "install it with: pip install -e '.[devtools]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.count < 1:
         print("ledgerlens samples: --count must be at least 1", file=sys.stderr)
         return EXIT_USAGE
@@ -323,8 +381,9 @@ def command_eval(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
+    from devtools.diagram import write_reliability_diagram
+    from devtools.evaluate import choose_threshold, evaluate
     from pipeline.config import Settings
-    from pipeline.evaluate import choose_threshold, evaluate, write_reliability_diagram
 
     try:
         report = evaluate(truth_dir, out_dir)
@@ -348,7 +407,7 @@ def command_eval(args: argparse.Namespace) -> int:
         figures["current_accept_threshold"] = current
         print(json.dumps(figures, indent=2, default=str))
         return EXIT_OK
-    from flows.eval_report import print_evaluation
+    from devtools.eval_report import print_evaluation
 
     print_evaluation(report, choice, diagram, current)
     return EXIT_OK
@@ -358,7 +417,7 @@ def command_calibrate(args: argparse.Namespace) -> int:
     truth_dir, out_dir = Path(args.truth_dir), Path(args.out_dir)
     if _report_missing_folders("calibrate", truth_dir, out_dir):
         return EXIT_USAGE
-    from pipeline.evaluate import calibrate
+    from devtools.calibrate import calibrate
 
     fitted_on = f"ledgerlens calibrate {truth_dir} {out_dir} --prior-strength {args.prior_strength}"
     table = calibrate(truth_dir, out_dir, args.prior_strength, fitted_on)

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from flows.backfill import BackfillSummary
 from flows.ingest import ProgressCallback, RunSummary
-from pipeline.evaluate import SCORED_HEADER_FIELDS, evaluate_output
 from schemas import ExtractionRecord
 
 console = Console()
@@ -86,25 +85,6 @@ def print_summary(summary: RunSummary) -> None:
         console.print(f"Parquet: {summary.out_dir}/{{invoices,line_items,fields}}/")
         console.print(f"Review queue (local, OUT is on S3): {summary.review_db}")
         return
-    report = evaluate_output(Path(summary.out_dir))
-    if report.groups:
-        names = sorted(report.groups, key=lambda n: (n != "all", n))
-        accuracy = Table(title="Header-field accuracy against the samples' ground truth (every row in OUT)")
-        accuracy.add_column("field")
-        for name in names:
-            accuracy.add_column(f"{name.removeprefix('kind:')} ({report.groups[name].documents})", justify="right")
-        for field in SCORED_HEADER_FIELDS:
-            cells = [report.groups[n].fields.get(field) for n in names]
-            accuracy.add_row(field, *(f"{c.accuracy:.3f}" if c else "-" for c in cells))
-        accuracy.add_row(
-            "[bold]all header fields[/bold]", *(f"[bold]{report.groups[n].header_accuracy:.3f}[/bold]" for n in names)
-        )
-        console.print(accuracy)
-        console.print(
-            f"Auto-accepted: {report.accepted_documents}/{report.scored_documents} "
-            f"({report.straight_through_rate:.0%}); accepted with a wrong header field: "
-            f"{report.accepted_with_wrong_field} ({report.auto_accept_error_rate:.1%} of accepted)"
-        )
     out = Path(summary.out_dir).resolve()
     console.print(f"Parquet: {out / 'invoices'}  {out / 'line_items'}  {out / 'fields'}")
     console.print(

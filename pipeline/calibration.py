@@ -8,8 +8,9 @@ maps each (field, text source, score bin) to how often such a field was right. T
 plenty of evidence moves it far. The record's confidence (pipeline/route.py) is built from these
 measured accuracies, and the auto-accept threshold is chosen on documents the table was not fitted on.
 
-Refit with ``ledgerlens calibrate TRUTH_DIR OUT_DIR --write pipeline/calibration.json`` on an output
-produced from documents that are not the ones the threshold is then measured on.
+This module loads and applies the table; fitting it is dev tooling (devtools/calibrate.py). Refit with
+``ledgerlens calibrate TRUTH_DIR OUT_DIR --write pipeline/calibration.json`` on an output produced from
+documents that are not the ones the threshold is then measured on.
 """
 
 from __future__ import annotations

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         default=None,
         description="Field calibration table (ledgerlens calibrate); the one shipped in pipeline/ when unset",
     )
+    score_truth: bool = Field(
+        default=False,
+        description="After `ledgerlens run` on a local OUT, score its rows against <stem>.truth.json files beside "
+        "the inputs (dev tooling: needs the devtools extra)",
+    )
     review_token: str | None = Field(
         default=None,
         description="Token the review UI asks for (LEDGERLENS_REVIEW_TOKEN); generated when bound beyond loopback",

@@ -7,4 +7,4 @@ SAMPLES="${LEDGERLENS_DEMO_SAMPLES:-samples/demo}"
 OUT="${LEDGERLENS_DEMO_OUT:-out/demo}"
 COUNT="${LEDGERLENS_DEMO_COUNT:-24}"
 .venv/bin/ledgerlens samples "$SAMPLES" --count "$COUNT" --seed 7
-.venv/bin/ledgerlens run "$SAMPLES" --out "$OUT" --workers 2
+.venv/bin/ledgerlens run "$SAMPLES" --out "$OUT" --workers 2 --score-truth

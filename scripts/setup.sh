@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what Ledgerlens needs on a fresh Debian/Ubuntu machine: system tools via apt when missing,
-# then a .venv with the project. Safe to run again: it only does what is missing.
+# then a .venv with the project, its dev tools (the sample generator) and the test tools.
+# Safe to run again: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +37,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "==> Creating .venv and installing Ledgerlens (first run takes a few minutes)"
   python3 -m venv .venv
   log=.venv/install.log
-  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev]'; } >"$log" 2>&1; then
+  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev,devtools]'; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "Installing the Python packages failed; the full log is in $log" >&2
     exit 1

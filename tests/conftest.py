@@ -121,7 +121,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def sample_batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated batch (all document kinds) shared by the end-to-end tests."""
-    from pipeline.samples import generate_samples
+    from devtools.samples import generate_samples
 
     folder = tmp_path_factory.mktemp("samples")
     generate_samples(folder, count=12, seed=11)

@@ -12,10 +12,10 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
+from devtools.samples import generate_sample
 from flows.backfill import backfill
 from flows.ingest import run_ingest
 from pipeline.config import Settings
-from pipeline.samples import generate_sample
 from pipeline.storage import s3_filesystem
 from tests.s3_support import bucket, moto_s3, s3  # noqa: F401
 

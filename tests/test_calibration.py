@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from devtools.calibrate import calibrate
 from pipeline.calibration import CalibrationTable, FieldCalibration, load_calibration
-from pipeline.evaluate import calibrate
 from pipeline.route import record_confidence
 from pipeline.sinks import ParquetSink
 from schemas import ExtractionRecord, FieldValue, Invoice, RecordStatus, TextSource

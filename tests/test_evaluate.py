@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from flows.cli import main
-from pipeline.evaluate import (
+from devtools.diagram import write_reliability_diagram
+from devtools.evaluate import (
     EvaluationReport,
     choose_threshold,
     descriptions_match,
@@ -23,8 +23,8 @@ from pipeline.evaluate import (
     evaluate_output,
     match_line_items,
     reliability_bins,
-    write_reliability_diagram,
 )
+from flows.cli import main
 from pipeline.sinks import ParquetSink
 from schemas import ExtractionRecord, Invoice, LineItem, RecordStatus
 from tests.conftest import BENCHMARKS

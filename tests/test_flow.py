@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from devtools.evaluate import evaluate_output
 from flows.ingest import run_ingest
 from pipeline.config import Settings
-from pipeline.evaluate import evaluate_output
 from pipeline.review import SQLiteReviewStore
 
 pytestmark = pytest.mark.e2e
@@ -128,6 +128,23 @@ def test_samples_cli_writes_truth(tmp_path: Path) -> None:
     for pdf in pdfs:
         truth = json.loads(pdf.with_name(f"{pdf.stem}.truth.json").read_text())
         assert truth["document"] == pdf.name
+
+
+def test_run_scores_against_truth_only_when_asked(tmp_path: Path) -> None:
+    from devtools.samples import generate_sample
+
+    (tmp_path / "in").mkdir()
+    pdf = generate_sample(tmp_path / "in", 0, seed=5)  # writes <stem>.truth.json beside it
+    assert pdf.with_name(f"{pdf.stem}.truth.json").exists()
+    command = [sys.executable, "-m", "flows.cli", "run", str(pdf), "--out", str(tmp_path / "out"), "--quiet"]
+    plain = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+    assert plain.returncode == 0, plain.stderr
+    assert "pages/minute" in plain.stdout
+    assert "all header" not in plain.stdout and "Auto-accepted" not in plain.stdout  # no truth read
+    scored = subprocess.run([*command, "--score-truth"], capture_output=True, text=True, check=False, timeout=300)
+    assert scored.returncode == 0, scored.stderr
+    assert "all header" in scored.stdout  # the accuracy table's last row
+    assert "Auto-accepted: 1/1 (" in scored.stdout
 
 
 def test_run_publishes_counts_artifact(ingested: tuple[Path, list[Path], object]) -> None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import cv2
 
+from devtools.samples import generate_sample, plan_sample
 from pipeline.config import Settings
 from pipeline.discover import discover_documents
 from pipeline.process import process_document
-from pipeline.samples import generate_sample, plan_sample
 from schemas import RecordStatus
 
 

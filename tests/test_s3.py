@@ -10,12 +10,12 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
+from devtools.samples import generate_sample
 from flows.ingest import identify_objects, run_ingest
 from pipeline.compact import compact
 from pipeline.config import Settings
 from pipeline.errors import OutputError
 from pipeline.review import SQLiteReviewStore
-from pipeline.samples import generate_sample
 from pipeline.sinks import ParquetSink
 from pipeline.storage import SourceObject, download, list_sources, s3_filesystem
 from schemas import RecordStatus

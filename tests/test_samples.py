@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.samples import LAYOUTS, generate_sample, generate_samples, plan_sample, sample_truth
+from devtools.samples import LAYOUTS, generate_sample, generate_samples, plan_sample, sample_truth
 
 TRUTH_KEYS = {
     "document", "doc_type", "kind", "layout", "vendor_name", "customer_name", "invoice_number", "invoice_date",

@@ -42,7 +42,7 @@ def cli_env(fake: FakeAnthropic, **extra: str) -> dict[str, str]:
 
 
 def test_run_hybrid_processes_the_sample_batch(fake: FakeAnthropic, tmp_path: Path) -> None:
-    from pipeline.samples import generate_samples
+    from devtools.samples import generate_samples
 
     samples = tmp_path / "samples"
     pdfs = generate_samples(samples, 4, seed=7)

@@ -1,7 +1,8 @@
 """Terminal tables for `ledgerlens eval`: accuracy, line items, rates, the suggested threshold, failures.
 
-Kept apart from flows/report.py, which imports the Prefect flow: evaluating finished output needs no
-Prefect, and importing it would add seconds to every `eval`.
+Also the accuracy table `ledgerlens run --score-truth` prints after a run. Kept apart from flows/report.py,
+which imports the Prefect flow: evaluating finished output needs no Prefect, and a production run no
+dev tooling.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.evaluate import (
+from devtools.evaluate import (
     REPORTED_FIELDS,
     SCORED_HEADER_FIELDS,
     EvaluationReport,
     GroupScore,
     ThresholdChoice,
+    evaluate_output,
     expected_calibration_error,
     ordered_kinds,
 )
@@ -147,3 +149,29 @@ def print_evaluation(
         console.print(f"Reliability diagram: {diagram}")
     if report.mismatches:
         console.print(_failures_table(report))
+
+
+def print_run_accuracy(out_dir: Path, console: Console | None = None) -> None:
+    """Header-field accuracy of every row in a local OUT whose source has a truth file (run --score-truth)."""
+    console = console or Console()
+    report = evaluate_output(out_dir)
+    if not report.groups:
+        console.print(f"[yellow]--score-truth: no row in {out_dir} has a <stem>.truth.json beside its source[/yellow]")
+        return
+    names = sorted(report.groups, key=lambda n: (n != "all", n))
+    accuracy = Table(title="Header-field accuracy against the samples' ground truth (every row in OUT)")
+    accuracy.add_column("field")
+    for name in names:
+        accuracy.add_column(f"{name.removeprefix('kind:')} ({report.groups[name].documents})", justify="right")
+    for field in SCORED_HEADER_FIELDS:
+        cells = [report.groups[n].fields.get(field) for n in names]
+        accuracy.add_row(field, *(f"{c.accuracy:.3f}" if c else "-" for c in cells))
+    accuracy.add_row(
+        "[bold]all header fields[/bold]", *(f"[bold]{report.groups[n].header_accuracy:.3f}[/bold]" for n in names)
+    )
+    console.print(accuracy)
+    console.print(
+        f"Auto-accepted: {report.accepted_documents}/{report.scored_documents} "
+        f"({report.straight_through_rate:.0%}); accepted with a wrong header field: "
+        f"{report.accepted_with_wrong_field} ({report.auto_accept_error_rate:.1%} of accepted)"
+    )

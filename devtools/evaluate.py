@@ -3,7 +3,8 @@
 ``evaluate(truth_dir, out_dir)`` is the one entry point: header-field accuracy by document kind and by
 layout family, line-item precision/recall/F1, straight-through and auto-accept error rates, the
 inconsistent invoices' routing, and (confidence, all header fields right) pairs for calibration.
-``choose_threshold`` and ``write_reliability_diagram`` turn those pairs into a threshold and a picture.
+``choose_threshold`` turns those pairs into a threshold (devtools/diagram.py draws them; devtools/calibrate.py
+fits the calibration table from the same matching).
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.dataset as ds
-from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel, Field
 
-from pipeline.calibration import DEFAULT_PRIOR_STRENGTH, CalibrationTable
 from schemas import HEADER_FIELDS
 
 # The header fields the foundation issue scores; the customer is kept out, as the benchmarks rarely give it.
@@ -183,7 +182,6 @@ class EvaluationReport(BaseModel):
                 },
             }
 
-        choice = choose_threshold(self.calibration_pairs, target_error_rate)
         return {
             "scored_documents": self.scored_documents,
             "missing_documents": self.missing,
@@ -211,32 +209,36 @@ class EvaluationReport(BaseModel):
                 "routed_to_review": self.inconsistent_routed_to_review,
                 "not_routed": self.inconsistent_not_routed,
             },
-            "calibration": {
-                "expected_calibration_error": round(expected_calibration_error(self.calibration_pairs, bins), 4),
-                "bins": [
-                    {
-                        "lower": round(item.lower, 4),
-                        "upper": round(item.upper, 4),
-                        "count": item.count,
-                        "accuracy": round(item.accuracy, 4),
-                        "mean_confidence": round(item.mean_confidence, 4),
-                    }
-                    for item in reliability_bins(self.calibration_pairs, bins)
-                ],
-                "suggested_threshold": {
-                    "target_error_rate": choice.target_error_rate,
-                    "threshold": choice.threshold,
-                    "straight_through_rate": round(choice.straight_through_rate, 4),
-                    "error_rate": round(choice.error_rate, 4),
-                    "accepted": choice.accepted,
-                    "documents": choice.documents,
-                },
-                "points": [point.model_dump() for point in self.calibration],
-            },
+            "calibration": self._calibration_json(target_error_rate, bins),
             "field_failures": [
                 {"field": name, "wrong": wrong, "scored": scored} for name, wrong, scored in self.field_failures()
             ],
             "mismatches": self.mismatches,
+        }
+
+    def _calibration_json(self, target_error_rate: float, bins: int) -> dict[str, Any]:
+        choice = choose_threshold(self.calibration_pairs, target_error_rate)
+        return {
+            "expected_calibration_error": round(expected_calibration_error(self.calibration_pairs, bins), 4),
+            "bins": [
+                {
+                    "lower": round(item.lower, 4),
+                    "upper": round(item.upper, 4),
+                    "count": item.count,
+                    "accuracy": round(item.accuracy, 4),
+                    "mean_confidence": round(item.mean_confidence, 4),
+                }
+                for item in reliability_bins(self.calibration_pairs, bins)
+            ],
+            "suggested_threshold": {
+                "target_error_rate": choice.target_error_rate,
+                "threshold": choice.threshold,
+                "straight_through_rate": round(choice.straight_through_rate, 4),
+                "error_rate": round(choice.error_rate, 4),
+                "accepted": choice.accepted,
+                "documents": choice.documents,
+            },
+            "points": [point.model_dump() for point in self.calibration],
         }
 
 
@@ -444,38 +446,40 @@ def evaluate(truth_dir: Path | None, out_dir: Path) -> EvaluationReport:
     return report
 
 
-def calibrate(
-    truth_dir: Path, out_dir: Path, prior_strength: float = DEFAULT_PRIOR_STRENGTH, fitted_on: str = ""
-) -> CalibrationTable:
-    """Count, per key field, text source and raw-score bin, how often OUT's value equals the truth.
-
-    A field the truth holds but extraction did not find is not counted: its record already gets
-    confidence 0, whatever the table says.
-    """
-    index = _TruthIndex(Path(truth_dir))
-    table = CalibrationTable(prior_strength=prior_strength, fitted_on=fitted_on)
-    truths: dict[str, dict[str, Any]] = {}
-    text_sources: dict[str, str | None] = {}
-    for row in _read_dataset(Path(out_dir) / "invoices"):
-        truth_file = index.find(str(row["source"]))
-        if truth_file is not None:
-            truths[str(row["document_id"])] = _load_truth(truth_file)
-            text_sources[str(row["document_id"])] = row.get("text_source")
-    for row in _read_dataset(Path(out_dir) / "fields"):
-        document_id, field = str(row["document_id"]), str(row["field"])
-        truth = truths.get(document_id)
-        if truth is None or field not in SCORED_HEADER_FIELDS or field not in truth:
-            continue
-        if row.get("extractor") != table.extractor:
-            continue  # a fused or model-read field's score means something else
-        correct = values_match(field, row.get("value"), truth[field])
-        table.add(field, text_sources[document_id], float(row["confidence"]), correct)
-    return table
-
-
 def evaluate_output(out_dir: Path) -> EvaluationReport:
     """Header-field accuracy per document kind for every output row whose source has a truth file."""
     return evaluate(None, out_dir)
+
+
+def _score_fields(
+    report: EvaluationReport,
+    groups: list[GroupScore],
+    truth: dict[str, Any],
+    row: dict[str, Any] | None,
+    where: dict[str, str],
+) -> bool:
+    """Score each header field of one document; true when a scored field is wrong (mismatches noted)."""
+    any_wrong = False
+    for field in REPORTED_FIELDS:
+        if field not in truth:
+            continue
+        correct = row is not None and values_match(field, row.get(field), truth[field])
+        for group in groups:
+            group.add(field, correct)
+        if correct:
+            continue
+        if field in SCORED_HEADER_FIELDS:
+            any_wrong = True
+        if row is not None:
+            report.mismatches.append(
+                {
+                    **where,
+                    "field": field,
+                    "predicted": None if row.get(field) is None else str(row.get(field)),
+                    "expected": truth[field],
+                }
+            )
+    return any_wrong
 
 
 def _score_document(
@@ -499,28 +503,7 @@ def _score_document(
     accepted = status == "accepted"
     report.accepted_documents += int(accepted)
 
-    any_wrong = False
-    for field in REPORTED_FIELDS:
-        if field not in truth:
-            continue
-        correct = row is not None and values_match(field, row.get(field), truth[field])
-        for group in groups:
-            group.add(field, correct)
-        if correct:
-            continue
-        if field in SCORED_HEADER_FIELDS:
-            any_wrong = True
-        if row is not None:
-            report.mismatches.append(
-                {
-                    "source": source,
-                    "kind": kind,
-                    "layout": layout,
-                    "field": field,
-                    "predicted": None if row.get(field) is None else str(row.get(field)),
-                    "expected": truth[field],
-                }
-            )
+    any_wrong = _score_fields(report, groups, truth, row, {"source": source, "kind": kind, "layout": layout})
     report.accepted_with_wrong_field += int(accepted and any_wrong)
 
     truth_items = truth.get("line_items")
@@ -605,70 +588,3 @@ def expected_calibration_error(pairs: Iterable[tuple[float, bool]], bins: int = 
     if not total:
         return 0.0
     return sum(item.count * abs(item.accuracy - item.mean_confidence) for item in filled) / total
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has only the fixed-size bitmap font
-        return ImageFont.load_default()
-
-
-def write_reliability_diagram(
-    pairs: Sequence[tuple[float, bool]], path: Path, bins: int = 10, title: str = "Reliability diagram"
-) -> Path:
-    """A PNG of measured accuracy per confidence bin (bars, count above each) against the diagonal."""
-    width, height = 760, 600
-    left, right, top, bottom = 80, 30, 70, 80
-    plot_w, plot_h = width - left - right, height - top - bottom
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    small, normal = _font(13), _font(16)
-
-    def to_xy(x: float, y: float) -> tuple[float, float]:
-        return left + x * plot_w, top + (1 - y) * plot_h
-
-    for step in range(6):
-        value = step / 5
-        x, y = to_xy(value, value)
-        draw.line([to_xy(0, value), to_xy(1, value)], fill=(225, 225, 225))
-        draw.text((left - 10, y), f"{value:.1f}", fill="black", font=small, anchor="rm")
-        draw.text((x, top + plot_h + 10), f"{value:.1f}", fill="black", font=small, anchor="mt")
-
-    items = reliability_bins(pairs, bins)
-    for item in items:
-        if not item.count:
-            continue
-        x0, y0 = to_xy(item.lower, item.accuracy)
-        x1, y1 = to_xy(item.upper, 0)
-        draw.rectangle([x0 + 2, y0, x1 - 2, y1], fill=(70, 130, 200), outline=(30, 60, 120))
-        # A full bar leaves no room above it inside the frame, so its count goes inside the bar.
-        if y0 - top < 18:
-            draw.text(((x0 + x1) / 2, y0 + 4), f"n={item.count}", fill="white", font=small, anchor="mt")
-        else:
-            draw.text(((x0 + x1) / 2, y0 - 4), f"n={item.count}", fill="black", font=small, anchor="mb")
-        # The bin's mean confidence on the accuracy scale: where a calibrated bar's top would be.
-        mx, my = to_xy(item.mean_confidence, item.mean_confidence)
-        draw.ellipse([mx - 3, my - 3, mx + 3, my + 3], outline=(200, 40, 40))
-
-    draw.line([to_xy(0, 0), to_xy(1, 1)], fill=(200, 40, 40), width=2)
-    draw.rectangle([left, top, left + plot_w, top + plot_h], outline="black")
-    ece = expected_calibration_error(pairs, bins)
-    draw.text((width / 2, 15), title, fill="black", font=normal, anchor="mt")
-    draw.text(
-        (width / 2, 40),
-        f"{len(pairs)} documents, {bins} bins, expected calibration error {ece:.3f}; red line: perfect calibration",
-        fill="black",
-        font=small,
-        anchor="mt",
-    )
-    draw.text((left + plot_w / 2, height - 30), "record confidence", fill="black", font=normal, anchor="mt")
-    label = Image.new("RGB", (260, 24), "white")
-    ImageDraw.Draw(label).text((130, 12), "share with all header fields right", fill="black", font=small, anchor="mm")
-    rotated = label.rotate(90, expand=True)
-    image.paste(rotated, (8, top + plot_h // 2 - rotated.height // 2))
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG")
-    return path

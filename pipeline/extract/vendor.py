@@ -121,7 +121,7 @@ def _sender_line_name(phrase: Phrase) -> str | None:
     return head if _plausible_name(head) and not any(ch.isdigit() for ch in head) else None
 
 
-def _payee_name(index: PageIndex, row: Row, phrase: Phrase) -> str | None:
+def _payee_name(index: PageIndex, phrase: Phrase) -> str | None:
     found = _PAYEE_CUES.search(phrase.text)
     if found is None:
         return None
@@ -169,29 +169,33 @@ def document_domains(index: PageIndex, customer_phrases: set[int]) -> set[str]:
 def name_sightings(index: PageIndex, customer_phrases: set[int]) -> list[NameSighting]:
     """Every place the document names a company in a way that identifies its issuer."""
     sightings: list[NameSighting] = []
-    by_page: dict[int, list[Row]] = defaultdict(list)
-    for row in index.rows:
-        by_page[row.page_no].append(row)
-    footer = {id(row) for rows in by_page.values() for row in _footer_rows(rows)}
     for row in index.rows:
         for phrase in row.phrases:
             if id(phrase) in customer_phrases:
                 continue  # the customer's block names the customer, whatever its form
-            for name in legal_names(phrase.text):
-                sightings.append(NameSighting(name, "legal", phrase))
+            sightings.extend(NameSighting(name, "legal", phrase) for name in legal_names(phrase.text))
             sender = _sender_line_name(phrase)
             if sender is not None:
                 sightings.append(NameSighting(sender, "sender_line", phrase))
-            payee = _payee_name(index, row, phrase)
+            payee = _payee_name(index, phrase)
             if payee is not None:
                 sightings.append(NameSighting(payee, "payee", phrase))
+    return sightings + _footer_heads(index)
+
+
+def _footer_heads(index: PageIndex) -> list[NameSighting]:
+    """The name opening each page's legal footer ("Acme GmbH | Vorstand: ... | IBAN ...")."""
+    by_page: dict[int, list[Row]] = defaultdict(list)
+    for row in index.rows:
+        by_page[row.page_no].append(row)
+    heads: list[NameSighting] = []
     for rows in by_page.values():
-        block = [row for row in rows if id(row) in footer]
+        block = _footer_rows(rows)
         if block and _plausible_name(block[0].phrases[0].text.strip(" ,")):
             head = block[0].phrases[0]
             named = legal_names(head.text)
-            sightings.append(NameSighting(named[0] if named else head.text.strip(" ,"), "footer", head))
-    return sightings
+            heads.append(NameSighting(named[0] if named else head.text.strip(" ,"), "footer", head))
+    return heads
 
 
 def _domain_backs(key: str, domains: set[str]) -> bool:

@@ -36,7 +36,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +47,8 @@ from PIL import Image
 from reportlab.lib.pagesizes import A4, letter
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
+
+from pipeline.money import CENT, issuer_round
 
 Kind = Literal["born_digital", "clean_scan", "hard_scan"]
 Align = Literal["left", "right", "center"]
@@ -59,7 +61,6 @@ KIND_CYCLE: tuple[Kind, ...] = ("born_digital", "clean_scan", "born_digital", "h
 MULTI_PAGE_SLOTS: tuple[int, tuple[int, ...]] = (24, (4, 9, 15, 20))
 INCONSISTENT_SLOTS: tuple[int, tuple[int, ...]] = (48, (6, 19, 32, 45))
 MULTI_PAGE_ITEMS = (14, 30)
-CENT = Decimal("0.01")
 
 # --------------------------------------------------------------------------------------------------------------
 # Layout families
@@ -771,7 +772,7 @@ class LineSpec:
 
     @property
     def amount(self) -> Decimal:
-        return (self.quantity * self.unit_price).quantize(self.quantum, rounding=ROUND_HALF_UP)
+        return issuer_round(self.quantity * self.unit_price, self.quantum)
 
 
 @dataclass(frozen=True)
@@ -889,7 +890,7 @@ class InvoiceSpec:
 
     @property
     def tax(self) -> Decimal:
-        return (self.subtotal * self.tax_rate / 100).quantize(self.quantum, rounding=ROUND_HALF_UP)
+        return issuer_round(self.subtotal * self.tax_rate / 100, self.quantum)
 
     @property
     def total(self) -> Decimal:
@@ -1132,7 +1133,7 @@ def format_number(value: Decimal, style: NumberStyle, decimals: int = 2) -> str:
     thousands, decimal = {"us": (",", "."), "eu_dot": (".", ","), "eu_space": (" ", ",")}[style]
     sign = "-" if value < 0 else ""
     quantum = CENT if decimals == 2 else Decimal(1)
-    text = f"{abs(value.quantize(quantum, rounding=ROUND_HALF_UP)):.{decimals}f}"
+    text = f"{abs(issuer_round(value, quantum)):.{decimals}f}"
     whole, _, frac = text.partition(".")
     groups: list[str] = []
     while len(whole) > 3:

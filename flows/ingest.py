@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from pipeline.config import Settings
 from pipeline.discover import describe_file, discover_documents
-from pipeline.errors import DocumentError, TransientError
+from pipeline.errors import DocumentError, ProcessingFailedError, TransientError
 from pipeline.previews import PREVIEWS_DIR
 from pipeline.process import failed_record, process_document
 from pipeline.review import ReviewStore, SQLiteReviewStore, review_db_path
@@ -125,7 +125,7 @@ def process_anywhere(
             try:
                 download(document.source, local, settings)
             except DocumentError as exc:
-                return failed_record(document, str(exc))
+                return failed_record(document, exc)
             document = document.model_copy(update={"local_path": str(local)})
         if not is_s3(out_dir):
             return process_document(document, settings, Path(out_dir), vlm=vlm)
@@ -195,7 +195,7 @@ def identify_objects(objects: Iterable[SourceObject], settings: Settings, scratc
                 size_bytes=item.size,
                 media_type="application/octet-stream",
             )
-            return failed_record(stub, str(exc))
+            return failed_record(stub, exc)
 
     found = Identified()
     documents: dict[str, Document] = {}
@@ -273,7 +273,8 @@ def process_batch(batch: Batch, found: Identified) -> None:
         try:
             record: ExtractionRecord = future.result()
         except Exception as exc:  # a crash after retries must still leave a row behind
-            record = failed_record(document, f"Processing failed after retries: {type(exc).__name__}: {exc}")
+            crash = ProcessingFailedError(f"Processing failed after retries: {type(exc).__name__}: {exc}")
+            record = failed_record(document, crash)
         _account(batch, record, buffer)
     _flush(batch, buffer)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from schemas.codes import FailureCode
+
 
 class LedgerlensError(Exception):
     """Base of every error Ledgerlens raises on purpose."""
@@ -18,7 +22,7 @@ class OutputError(LedgerlensError):
 class DocumentError(LedgerlensError):
     """This document cannot be processed; it becomes one failed row and the batch goes on."""
 
-    code = "document_error"
+    code: ClassVar[FailureCode] = FailureCode.DOCUMENT_ERROR
 
     def __init__(self, message: str, *, source: str | None = None) -> None:
         super().__init__(message)
@@ -26,27 +30,39 @@ class DocumentError(LedgerlensError):
 
 
 class EmptyFileError(DocumentError):
-    code = "empty_file"
+    code = FailureCode.EMPTY_FILE
 
 
 class UnsupportedFormatError(DocumentError):
-    code = "unsupported_format"
+    code = FailureCode.UNSUPPORTED_FORMAT
 
 
 class EncryptedDocumentError(DocumentError):
-    code = "encrypted"
+    code = FailureCode.ENCRYPTED
 
 
 class CorruptDocumentError(DocumentError):
-    code = "corrupt"
+    code = FailureCode.CORRUPT
 
 
 class DocumentTooLargeError(DocumentError):
-    code = "too_large"
+    code = FailureCode.TOO_LARGE
 
 
 class ImageTooSmallError(DocumentError):
-    code = "image_too_small"
+    code = FailureCode.IMAGE_TOO_SMALL
+
+
+class NoTextError(DocumentError):
+    """No page yielded any text (blank or unreadable scan)."""
+
+    code = FailureCode.NO_TEXT
+
+
+class ProcessingFailedError(DocumentError):
+    """Processing crashed even after retries; the row keeps the exception's type and message."""
+
+    code = FailureCode.PROCESSING_FAILED
 
 
 class TransientError(LedgerlensError):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline.calibration import load_calibration
 from pipeline.config import Settings
-from pipeline.errors import DocumentError, DocumentTooLargeError
+from pipeline.errors import DocumentError, DocumentTooLargeError, NoTextError
 from pipeline.extract import extract_invoice
 from pipeline.ocr import ocr_page
 from pipeline.preprocess import PreprocessOptions, preprocess_page
@@ -31,15 +31,19 @@ from pipeline.validate import validate_invoice
 from pipeline.vlm.cascade import SecondReading, VlmSession, page_images, read_with_models, vlm_failure
 from schemas import Document, ExtractionRecord, ExtractionResult, PageText, RecordStatus, ValidationIssue
 
+NO_TEXT_MESSAGE = "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan at 300 dpi."
 
-def failed_record(document: Document, error: str, page_count: int = 0) -> ExtractionRecord:
+
+def failed_record(document: Document, error: DocumentError, page_count: int = 0) -> ExtractionRecord:
+    """The one row of a document that cannot be processed: the error's message and its code."""
     return ExtractionRecord(
         document_id=document.document_id,
         source=document.source,
         duplicate_sources=list(document.duplicate_sources),
         page_count=page_count,
         status=RecordStatus.FAILED,
-        error=error,
+        error=str(error),
+        error_code=error.code,
     )
 
 
@@ -159,15 +163,11 @@ def process_document(
         try:
             pages, cleaned_images = kept if kept is not None else read_pages(document, scratch, settings)
         except DocumentError as exc:
-            record = failed_record(document, str(exc))
+            record = failed_record(document, exc)
             record.processing_seconds = time.perf_counter() - started
             return record
         if not any(page.words for page in pages):
-            record = failed_record(
-                document,
-                "No text could be read on any page (blank or unreadable scan). Check the scan and re-scan at 300 dpi.",
-                page_count=len(pages),
-            )
+            record = failed_record(document, NoTextError(NO_TEXT_MESSAGE), page_count=len(pages))
             record.processing_seconds = time.perf_counter() - started
             return record
         extraction = extract_invoice(pages)

@@ -10,7 +10,8 @@ import math
 from decimal import Decimal, InvalidOperation
 
 from pipeline.calibration import CalibrationTable
-from schemas import ExtractionRecord, FieldValue, RecordStatus, Severity, ValidationIssue
+from pipeline.money import totals_agree
+from schemas import ExtractionRecord, FieldValue, IssueCode, RecordStatus, Severity, ValidationIssue
 
 # How much each key header field matters; the total is what gets paid, date and number identify it.
 KEY_FIELD_WEIGHTS: dict[str, float] = {
@@ -28,8 +29,7 @@ WARNING_FACTOR = 0.9
 BLOCKING_FACTOR = 0.7
 # Share of an amount field's remaining doubt removed when the arithmetic independently confirms it.
 ARITHMETIC_DOUBT_REDUCTION = 0.5
-_ARITHMETIC_ISSUES = frozenset({"total_mismatch", "line_items_sum_mismatch"})
-_CENT = Decimal("0.01")
+_ARITHMETIC_ISSUES = frozenset({IssueCode.TOTAL_MISMATCH, IssueCode.LINE_ITEMS_SUM_MISMATCH})
 
 
 def _amount(fields: dict[str, FieldValue], name: str) -> Decimal | None:
@@ -47,7 +47,7 @@ def arithmetic_agrees(fields: dict[str, FieldValue], issues: list[ValidationIssu
     if any(issue.code in _ARITHMETIC_ISSUES for issue in issues):
         return False
     subtotal, tax, total = (_amount(fields, name) for name in AMOUNT_FIELDS)
-    return subtotal is not None and tax is not None and total is not None and abs(subtotal + tax - total) <= _CENT
+    return tax is not None and totals_agree(subtotal, tax, total)
 
 
 def record_confidence(

@@ -49,6 +49,7 @@ def invoice_row(record: ExtractionRecord) -> dict[str, Any]:
         "confidence": round(record.confidence, 4),
         "review_reasons": list(record.review_reasons),
         "error": record.error,
+        "error_code": record.error_code.value if record.error_code else None,
         "vendor_name": invoice.vendor_name,
         "customer_name": invoice.customer_name,
         "invoice_number": invoice.invoice_number,

@@ -10,28 +10,20 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from schemas import Invoice, LineItem, Severity, ValidationIssue
+from pipeline.money import agree, agrees_with_any, format_money, printed_line_tolerance, totals_agree
+from schemas import Invoice, IssueCode, LineItem, Severity, ValidationIssue
 
-CENT = Decimal("0.01")
-HALF_CENT = Decimal("0.005")
 EARLIEST_PLAUSIBLE_DATE = date(1990, 1, 1)
 
-_REQUIRED_FIELDS: tuple[tuple[str, str], ...] = (
-    ("vendor_name", "vendor name"),
-    ("invoice_number", "invoice number"),
-    ("invoice_date", "invoice date"),
-    ("total", "total amount"),
+_REQUIRED_FIELDS: tuple[tuple[str, str, IssueCode], ...] = (
+    ("vendor_name", "vendor name", IssueCode.MISSING_VENDOR_NAME),
+    ("invoice_number", "invoice number", IssueCode.MISSING_INVOICE_NUMBER),
+    ("invoice_date", "invoice date", IssueCode.MISSING_INVOICE_DATE),
+    ("total", "total amount", IssueCode.MISSING_TOTAL),
 )
 
 
-def money(value: Decimal) -> str:
-    """1230 -> "1,230.00"; keeps extra printed decimals (a unit price of 0.125 stays 0.125)."""
-    exponent = value.as_tuple().exponent
-    places = max(2, -exponent) if isinstance(exponent, int) else 2
-    return f"{value:,.{places}f}"
-
-
-def _issue(code: str, message: str, field: str | None, severity: Severity = Severity.BLOCKING) -> ValidationIssue:
+def _issue(code: IssueCode, message: str, field: str | None, severity: Severity = Severity.BLOCKING) -> ValidationIssue:
     return ValidationIssue(code=code, message=message, field=field, severity=severity)
 
 
@@ -44,12 +36,12 @@ def _one_year_after(day: date) -> date:
 
 def _missing_fields(invoice: Invoice) -> list[ValidationIssue]:
     issues: list[ValidationIssue] = []
-    for name, words in _REQUIRED_FIELDS:
+    for name, words, code in _REQUIRED_FIELDS:
         value = getattr(invoice, name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            issues.append(_issue(f"missing_{name}", f"No {words} was found on the invoice", name))
+            issues.append(_issue(code, f"No {words} was found on the invoice", name))
     if invoice.currency is None:
-        issues.append(_issue("missing_currency", "No currency was found on the invoice", "currency"))
+        issues.append(_issue(IssueCode.MISSING_CURRENCY, "No currency was found on the invoice", "currency"))
     return issues
 
 
@@ -74,18 +66,12 @@ def _line_item_arithmetic(invoice: Invoice) -> list[ValidationIssue]:
         if item.quantity is None or item.unit_price is None or item.amount is None:
             continue
         expected = item.quantity * item.unit_price
-        tolerance = CENT
-        exponent = item.unit_price.as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -2:
-            # A unit price printed with more than two decimals is rounded per line, not per unit;
-            # each unit can contribute up to half a cent of that rounding.
-            tolerance += HALF_CENT * abs(item.quantity)
-        if abs(expected - item.amount) > tolerance:
+        if not agree(expected, item.amount, printed_line_tolerance(item.quantity, item.unit_price)):
             issues.append(
                 _issue(
-                    "line_item_arithmetic",
-                    f"{_line_item_label(position, item)}: {item.quantity} x {money(item.unit_price)} is "
-                    f"{money(expected)} but the line amount says {money(item.amount)}",
+                    IssueCode.LINE_ITEM_ARITHMETIC,
+                    f"{_line_item_label(position, item)}: {item.quantity} x {format_money(item.unit_price)} is "
+                    f"{format_money(expected)} but the line amount says {format_money(item.amount)}",
                     "line_items",
                     Severity.WARNING,
                 )
@@ -100,44 +86,44 @@ def _line_items_sum(invoice: Invoice) -> list[ValidationIssue]:
     # Lines without any amount (notes, free items, wrapped text) count as zero.
     items_sum = sum(amounts, Decimal(0))
     if invoice.subtotal is not None:
-        if abs(items_sum - invoice.subtotal) <= CENT:
+        if agree(items_sum, invoice.subtotal):
             return []
-        message = f"Line items add up to {money(items_sum)} but the subtotal says {money(invoice.subtotal)}"
-        return [_issue("line_items_sum_mismatch", message, "line_items")]
+        message = (
+            f"Line items add up to {format_money(items_sum)} but the subtotal says {format_money(invoice.subtotal)}"
+        )
+        return [_issue(IssueCode.LINE_ITEMS_SUM_MISMATCH, message, "line_items")]
     if invoice.total is None:
         return []
     # Without a subtotal the items may be net (total - tax) or gross (total) prices; either agrees.
     targets = [invoice.total]
     if invoice.tax is not None:
         targets.insert(0, invoice.total - invoice.tax)
-    if any(abs(items_sum - target) <= CENT for target in targets):
+    if agrees_with_any(items_sum, targets):
         return []
     if invoice.tax is not None:
         message = (
-            f"Line items add up to {money(items_sum)} but the total says {money(invoice.total)} "
-            f"({money(invoice.total - invoice.tax)} before tax)"
+            f"Line items add up to {format_money(items_sum)} but the total says {format_money(invoice.total)} "
+            f"({format_money(invoice.total - invoice.tax)} before tax)"
         )
     else:
-        message = f"Line items add up to {money(items_sum)} but the total says {money(invoice.total)}"
-    return [_issue("line_items_sum_mismatch", message, "line_items")]
+        message = f"Line items add up to {format_money(items_sum)} but the total says {format_money(invoice.total)}"
+    return [_issue(IssueCode.LINE_ITEMS_SUM_MISMATCH, message, "line_items")]
 
 
 def _totals(invoice: Invoice) -> list[ValidationIssue]:
     subtotal, tax, total = invoice.subtotal, invoice.tax, invoice.total
     if subtotal is None or total is None:
         return []
-    if tax is not None:
-        if abs(subtotal + tax - total) <= CENT:
-            return []
-        message = (
-            f"Subtotal {money(subtotal)} plus tax {money(tax)} is {money(subtotal + tax)} "
-            f"but the total says {money(total)}"
-        )
-        return [_issue("total_mismatch", message, "total")]
-    if abs(subtotal - total) <= CENT:
+    if totals_agree(subtotal, tax, total):
         return []
-    message = f"No tax was found and the subtotal {money(subtotal)} differs from the total {money(total)}"
-    return [_issue("total_mismatch", message, "total")]
+    if tax is not None:
+        message = (
+            f"Subtotal {format_money(subtotal)} plus tax {format_money(tax)} is {format_money(subtotal + tax)} "
+            f"but the total says {format_money(total)}"
+        )
+        return [_issue(IssueCode.TOTAL_MISMATCH, message, "total")]
+    message = f"No tax was found and the subtotal {format_money(subtotal)} differs from the total {format_money(total)}"
+    return [_issue(IssueCode.TOTAL_MISMATCH, message, "total")]
 
 
 def _dates(invoice: Invoice, today: date) -> list[ValidationIssue]:
@@ -146,7 +132,7 @@ def _dates(invoice: Invoice, today: date) -> list[ValidationIssue]:
     if issued is not None and due is not None and due < issued:
         issues.append(
             _issue(
-                "due_before_issue",
+                IssueCode.DUE_BEFORE_ISSUE,
                 f"The due date {due.isoformat()} is before the invoice date {issued.isoformat()}",
                 "due_date",
             )
@@ -156,7 +142,7 @@ def _dates(invoice: Invoice, today: date) -> list[ValidationIssue]:
         if issued > latest:
             issues.append(
                 _issue(
-                    "implausible_date",
+                    IssueCode.IMPLAUSIBLE_DATE,
                     f"The invoice date {issued.isoformat()} is more than a year in the future",
                     "invoice_date",
                 )
@@ -164,7 +150,7 @@ def _dates(invoice: Invoice, today: date) -> list[ValidationIssue]:
         elif issued < EARLIEST_PLAUSIBLE_DATE:
             issues.append(
                 _issue(
-                    "implausible_date",
+                    IssueCode.IMPLAUSIBLE_DATE,
                     f"The invoice date {issued.isoformat()} is before {EARLIEST_PLAUSIBLE_DATE.year}",
                     "invoice_date",
                 )
@@ -177,8 +163,8 @@ def _plausibility(invoice: Invoice) -> list[ValidationIssue]:
     if invoice.total is not None and invoice.total <= 0:
         issues.append(
             _issue(
-                "non_positive_total",
-                f"The total is {money(invoice.total)}; check whether this is a credit note",
+                IssueCode.NON_POSITIVE_TOTAL,
+                f"The total is {format_money(invoice.total)}; check whether this is a credit note",
                 "total",
                 Severity.WARNING,
             )
@@ -193,16 +179,16 @@ def _plausibility(invoice: Invoice) -> list[ValidationIssue]:
     signed_tax = -tax if credit_note else tax
     if signed_tax < 0:
         message = (
-            f"The tax {money(tax)} has the opposite sign of the credit note's amounts"
+            f"The tax {format_money(tax)} has the opposite sign of the credit note's amounts"
             if credit_note
-            else f"The tax amount {money(tax)} is negative"
+            else f"The tax amount {format_money(tax)} is negative"
         )
-        issues.append(_issue("implausible_tax", message, "tax"))
+        issues.append(_issue(IssueCode.IMPLAUSIBLE_TAX, message, "tax"))
     elif invoice.subtotal is not None and abs(tax) > abs(invoice.subtotal):
         issues.append(
             _issue(
-                "implausible_tax",
-                f"The tax {money(tax)} is larger than the subtotal {money(invoice.subtotal)}",
+                IssueCode.IMPLAUSIBLE_TAX,
+                f"The tax {format_money(tax)} is larger than the subtotal {format_money(invoice.subtotal)}",
                 "tax",
             )
         )

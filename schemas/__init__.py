@@ -1,5 +1,6 @@
 """Single source of truth for Ledgerlens data shapes."""
 
+from schemas.codes import FailureCode, IssueCode
 from schemas.models import (
     HEADER_FIELDS,
     BoundingBox,
@@ -38,9 +39,11 @@ __all__ = [
     "Document",
     "ExtractionRecord",
     "ExtractionResult",
+    "FailureCode",
     "FieldChange",
     "FieldValue",
     "Invoice",
+    "IssueCode",
     "LineItem",
     "Page",
     "PageText",

@@ -19,6 +19,7 @@ INVOICES_SCHEMA = pa.schema(
         pa.field("confidence", pa.float64(), nullable=False),
         pa.field("review_reasons", pa.list_(pa.string()), nullable=False),
         pa.field("error", pa.string()),
+        pa.field("error_code", pa.string()),  # schemas.codes.FailureCode of a failed row
         pa.field("vendor_name", pa.string()),
         pa.field("customer_name", pa.string()),
         pa.field("invoice_number", pa.string()),

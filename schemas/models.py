@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from schemas.codes import FailureCode, IssueCode
 from schemas.currency import is_currency_code
 
 
@@ -162,7 +163,7 @@ class Severity(StrEnum):
 
 
 class ValidationIssue(BaseModel):
-    code: str = Field(description="Stable machine-readable code, e.g. total_mismatch")
+    code: IssueCode = Field(description="Stable machine-readable code, e.g. total_mismatch")
     message: str = Field(description="What is wrong, in words a reviewer understands")
     field: str | None = None
     severity: Severity = Severity.BLOCKING
@@ -193,6 +194,7 @@ class ExtractionRecord(BaseModel):
     confidence: float = Field(ge=0, le=1, default=0.0)
     review_reasons: list[str] = Field(default_factory=list)
     error: str | None = None
+    error_code: FailureCode | None = Field(default=None, description="Why the row failed (failed rows only)")
     invoice: Invoice = Field(default_factory=Invoice)
     fields: dict[str, FieldValue] = Field(default_factory=dict)
     issues: list[ValidationIssue] = Field(default_factory=list)

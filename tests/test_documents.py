@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pipeline.config import Settings
 from pipeline.discover import discover_documents, sniff_media_type
 from pipeline.process import process_document
-from schemas import RecordStatus
+from pipeline.sinks import ParquetSink
+from schemas import FailureCode, RecordStatus
 
 
 def test_document_id_is_sha256_of_bytes(simple_invoice_pdf: Path) -> None:
@@ -112,3 +114,23 @@ def test_invoice_without_readable_items_is_not_auto_accepted(tmp_path: Path) -> 
     assert str(record.invoice.total) == "1573.55"
     assert record.status is RecordStatus.NEEDS_REVIEW
     assert any("No line items could be read" in reason for reason in record.review_reasons)
+
+
+EXPECTED_CODES = {
+    "empty_pdf": FailureCode.EMPTY_FILE,
+    "truncated_pdf": FailureCode.CORRUPT,
+    "encrypted_pdf": FailureCode.ENCRYPTED,
+    "text_as_pdf": FailureCode.UNSUPPORTED_FORMAT,
+    "empty_png": FailureCode.EMPTY_FILE,
+    "tiny_image": FailureCode.IMAGE_TOO_SMALL,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED_CODES))
+def test_failed_record_keeps_the_error_code(bad_inputs: dict[str, Path], kind: str, tmp_path: Path) -> None:
+    documents, _ = discover_documents([str(bad_inputs[kind])])
+    record = process_document(documents[0], Settings())
+    assert record.error_code is EXPECTED_CODES[kind]
+    ParquetSink(tmp_path).write([record])
+    written = pd.read_parquet(tmp_path / "invoices")
+    assert written["error_code"].tolist() == [EXPECTED_CODES[kind].value]

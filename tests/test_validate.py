@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.validate import money, validate_invoice
-from schemas import Invoice, LineItem, Severity, ValidationIssue
+from pipeline.money import format_money as money
+from pipeline.validate import validate_invoice
+from schemas import Invoice, IssueCode, LineItem, Severity, ValidationIssue
 
 TODAY = date(2024, 6, 1)
 
@@ -352,3 +353,10 @@ def test_empty_invoice_reports_every_required_field() -> None:
 )
 def test_money_formatting(value: str, text: str) -> None:
     assert money(Decimal(value)) == text
+
+
+def test_an_unknown_issue_code_is_refused() -> None:
+    # Codes are an enum: a typo fails where the issue is made instead of silently matching no filter.
+    with pytest.raises(ValueError, match="total_mismatch"):
+        ValidationIssue(code="total_missmatch", message="typo")
+    assert ValidationIssue(code="total_mismatch", message="ok").code is IssueCode.TOTAL_MISMATCH

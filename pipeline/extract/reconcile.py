@@ -8,44 +8,30 @@ never changed: they are what the issuer printed, however wrong, and validation r
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
 
 from pipeline.extract.tables import ItemRows
-from schemas import LineItem, Severity, ValidationIssue
-
-CENT = Decimal("0.01")
-HALF_CENT = Decimal("0.005")
-# An implied amount must keep most of the digits OCR read: "57552" for 157.52 (a lost "1" and a decimal
-# point read as "5") is a slip; "9000" for 157.52 is a different number.
-_MIN_DIGIT_SIMILARITY = 0.6
+from pipeline.money import (
+    agree,
+    agrees_with_any,
+    digits_look_alike,
+    line_product,
+    line_rounding_tolerance,
+    sum_amounts,
+    to_cents,
+)
+from schemas import IssueCode, LineItem, Severity, ValidationIssue
 
 
 def _product(item: LineItem) -> Decimal | None:
-    if item.quantity is None or item.unit_price is None:
-        return None
-    return (item.quantity * item.unit_price).quantize(CENT)
+    return line_product(item.quantity, item.unit_price)
 
 
 def _tolerance(item: LineItem) -> Decimal:
-    # A unit price with more than two decimals is rounded per line: up to half a cent per unit.
-    return CENT + HALF_CENT * abs(item.quantity or Decimal(0))
-
-
-def _matches(expected: Decimal | None, value: Decimal | None, tolerance: Decimal) -> bool:
-    return expected is not None and value is not None and abs(expected - value) <= tolerance
-
-
-def amount_digits(value: Decimal) -> str:
-    """The digits of an amount as printed with cents: what OCR may garble while keeping most of them."""
-    return "".join(ch for ch in f"{value:.2f}" if ch.isdigit())
-
-
-def digits_look_alike(read: Decimal, implied: Decimal) -> bool:
-    left, right = amount_digits(read), amount_digits(implied)
-    return difflib.SequenceMatcher(None, left, right, autojunk=False).ratio() >= _MIN_DIGIT_SIMILARITY
+    # OCR may have lost a unit price's third decimal: allow per-line rounding of up to half a cent per unit.
+    return line_rounding_tolerance(item.quantity)
 
 
 def _from_ocr(row: ItemRows) -> bool:
@@ -63,9 +49,9 @@ def swap_misassigned_prices(rows: list[ItemRows]) -> list[ItemRows]:
         item = row.item
         if item.quantity is None or item.quantity in (0, 1) or item.unit_price is None or item.amount is None:
             continue  # a quantity of one cannot tell the two prices apart
-        if _matches((item.quantity * item.amount).quantize(CENT), item.unit_price, _tolerance(item)):
+        if agree(line_product(item.quantity, item.amount), item.unit_price, _tolerance(item)):
             swapped += 1
-        elif _matches(_product(item), item.amount, _tolerance(item)):
+        elif agree(_product(item), item.amount, _tolerance(item)):
             kept += 1
     if swapped == 0 or swapped <= kept:
         return rows
@@ -81,22 +67,19 @@ def fill_missing_amounts(rows: list[ItemRows]) -> list[ItemRows]:
 
 
 def _sum(rows: Iterable[ItemRows]) -> Decimal | None:
-    amounts = [row.item.amount for row in rows]
-    if not amounts or any(amount is None for amount in amounts):
-        return None
-    return sum((amount for amount in amounts if amount is not None), Decimal(0))
+    return sum_amounts(row.item.amount for row in rows)
 
 
 def _agrees(rows: list[ItemRows], targets: list[Decimal]) -> bool:
     total = _sum(rows)
-    return total is not None and any(abs(total - target) <= CENT for target in targets)
+    return total is not None and agrees_with_any(total, targets)
 
 
 def _repair_issue(position: int, read: Decimal | None, restored: Decimal, how: str, blocking: bool) -> ValidationIssue:
     shown = "could not be read" if read is None else f"was read as {read}"
     check = " Check which one the page shows." if blocking else ""
     return ValidationIssue(
-        code="line_amount_repaired",
+        code=IssueCode.LINE_AMOUNT_REPAIRED,
         field="line_items",
         severity=Severity.BLOCKING if blocking else Severity.WARNING,
         message=f"Line {position} amount {shown}; {how} gives {restored}.{check}",
@@ -124,7 +107,7 @@ def repair_misread_amounts(
             _from_ocr(row)
             and read is not None
             and product is not None
-            and not _matches(product, read, _tolerance(row.item))
+            and not agree(product, read, _tolerance(row.item))
             and digits_look_alike(read, product)
         ):
             repaired[position] = _with_item(row, amount=product)
@@ -159,9 +142,9 @@ def repair_misread_unit_prices(rows: list[ItemRows], targets: list[Decimal]) -> 
             and item.quantity
             and item.unit_price is not None
             and item.amount is not None
-            and not _matches(_product(item), item.amount, _tolerance(item))
+            and not agree(_product(item), item.amount, _tolerance(item))
         ):
-            implied = (item.amount / item.quantity).quantize(CENT)
+            implied = to_cents(item.amount / item.quantity)
             if implied * item.quantity == item.amount and digits_look_alike(item.unit_price, implied):
                 row = _with_item(row, unit_price=implied)
         fixed.append(row)

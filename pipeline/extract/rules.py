@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
@@ -19,7 +18,6 @@ from pipeline.extract.fields import (
 )
 from pipeline.extract.layout import Phrase, build_layout
 from pipeline.extract.reconcile import (
-    amount_digits,
     fill_missing_amounts,
     repair_misread_amounts,
     repair_misread_unit_prices,
@@ -27,17 +25,21 @@ from pipeline.extract.reconcile import (
 )
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
 from pipeline.extract.vendor import choose_vendor
+from pipeline.money import (
+    IMPLIED_BY,
+    MIN_DIGITS_TO_REPAIR,
+    agree,
+    amount_digits,
+    net_of_tax,
+    same_digits_modulo_ocr,
+    totals_agree,
+)
 from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
-from schemas import ExtractionResult, FieldValue, Invoice, PageText, TextSource, ValidationIssue
+from schemas import ExtractionResult, FieldValue, Invoice, IssueCode, PageText, TextSource, ValidationIssue
 
 EXTRACTOR_NAME = "rules"
-CENT = Decimal("0.01")
 _AMOUNT_FIELDS = ("subtotal", "tax", "total")
 _IDENTIFYING_FIELDS = ("invoice_number", "invoice_date", "due_date")
-
-
-def _close(a: Decimal | None, b: Decimal | None) -> bool:
-    return a is not None and b is not None and abs(a - b) <= CENT
 
 
 def _best(candidates: list[Candidate]) -> Candidate | None:
@@ -51,41 +53,19 @@ def _top_distinct(candidates: list[Candidate], limit: int = 4) -> list[Candidate
     return list(chosen.values())[:limit]
 
 
-# Digits Tesseract confuses with each other on degraded scans.
-_CONFUSABLE_DIGITS = frozenset({("0", "6"), ("0", "8"), ("0", "9"), ("1", "7"), ("3", "8"), ("5", "6"), ("6", "8")})
-
-
-def _same_digits_modulo_ocr(read: str, implied: str) -> bool:
-    """Equal, or equal but for one digit OCR commonly confuses ("6.00" read where "0.00" is printed)."""
-    if len(read) != len(implied):
-        return False
-    differences = [(a, b) for a, b in zip(read, implied, strict=True) if a != b]
-    return not differences or (
-        len(differences) == 1 and len(read) >= 3 and tuple(sorted(differences[0])) in _CONFUSABLE_DIGITS
-    )
-
-
-# Each amount as implied by the other two: subtotal + tax = total.
-_IMPLIED_BY: dict[str, tuple[str, str, Callable[[Decimal, Decimal], Decimal]]] = {
-    "subtotal": ("total", "tax", lambda total, tax: total - tax),
-    "tax": ("total", "subtotal", lambda total, subtotal: total - subtotal),
-    "total": ("subtotal", "tax", lambda subtotal, tax: subtotal + tax),
-}
-
-
 def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Candidate]) -> list[Candidate]:
     """An amount OCR garbled is restored when subtotal + tax = total implies a value with its digits."""
     repaired: list[Candidate] = []
     for broken in unread:
         assert isinstance(broken.value, str)
-        if len(broken.value) < 3:
+        if len(broken.value) < MIN_DIGITS_TO_REPAIR:
             continue  # too few digits left to vouch for anything
-        first_name, second_name, combine = _IMPLIED_BY[broken.field]
+        first_name, second_name, combine = IMPLIED_BY[broken.field]
         for first, second in itertools.product(by_field.get(first_name, []), by_field.get(second_name, [])):
             assert isinstance(first.value, Decimal) and isinstance(second.value, Decimal)
             implied = combine(first.value, second.value)
             implied_digits = amount_digits(implied)
-            if implied >= 0 and _same_digits_modulo_ocr(broken.value, implied_digits):
+            if implied >= 0 and same_digits_modulo_ocr(broken.value, implied_digits):
                 changed = broken.value != implied_digits
                 repaired.append(
                     Candidate(
@@ -111,6 +91,49 @@ def _item_sum_targets(by_field: dict[str, list[Candidate]]) -> list[Decimal]:
     return list(dict.fromkeys(targets))
 
 
+def _lateness(candidate: Candidate, page_count: int) -> float:
+    """Where the candidate stands in the document, 0..1: totals close an invoice, so of two equal "Total"
+    labels the lower one is the invoice's."""
+    page = candidate.phrase.page_no - 1 + candidate.phrase.y0 / candidate.phrase.page_height
+    return page / max(page_count, 1)
+
+
+def _amount(candidate: Candidate | None) -> Decimal | None:
+    if candidate is None:
+        return None
+    assert isinstance(candidate.value, Decimal)
+    return candidate.value
+
+
+def _score_amounts(
+    subtotal: Candidate | None,
+    tax: Candidate | None,
+    total: Candidate | None,
+    items_sum: Decimal | None,
+    page_count: int,
+) -> tuple[float, bool, bool]:
+    """Label scores plus what the arithmetic says of one choice; with whether the sums and the items hold."""
+    picked = [c for c in (subtotal, tax, total) if c is not None]
+    sub_v, tax_v, total_v = _amount(subtotal), _amount(tax), _amount(total)
+    score = sum(c.score for c in picked)
+    if total is not None:
+        score += 0.1 * _lateness(total, page_count)
+    sums_ok = False
+    if sub_v is not None and total_v is not None:
+        sums_ok = totals_agree(sub_v, tax_v, total_v)
+        score += 1.5 if sums_ok else -0.5
+        if total_v < sub_v:
+            score -= 1.0
+    items_ok = False
+    if items_sum is not None:
+        if sub_v is not None:
+            items_ok = agree(items_sum, sub_v)
+        elif total_v is not None:
+            items_ok = agree(items_sum, net_of_tax(total_v, tax_v))
+        score += 1.0 if items_ok else 0.0
+    return score, sums_ok, items_ok
+
+
 def resolve_amounts(
     by_field: dict[str, list[Candidate]], items_sum: Decimal | None, page_count: int
 ) -> tuple[dict[str, Candidate | None], bool, bool]:
@@ -118,12 +141,6 @@ def resolve_amounts(
 
     Returns the choice, whether subtotal + tax = total holds, and whether the items add up.
     """
-
-    def lateness(candidate: Candidate) -> float:
-        # totals close an invoice; of two equal "Total" labels, the lower one is the invoice's
-        page = candidate.phrase.page_no - 1 + candidate.phrase.y0 / candidate.phrase.page_height
-        return page / max(page_count, 1)
-
     options = {name: [*_top_distinct(by_field.get(name, [])), None] for name in _AMOUNT_FIELDS}
     best_choice: dict[str, Candidate | None] = dict.fromkeys(_AMOUNT_FIELDS)
     best_score = float("-inf")
@@ -132,28 +149,7 @@ def resolve_amounts(
         picked = [c for c in (subtotal, tax, total) if c is not None]
         if len({id(c.evidence.words[0]) for c in picked}) < len(picked):
             continue  # one printed number cannot be two fields
-        sub_v = subtotal.value if subtotal else None
-        tax_v = tax.value if tax else None
-        total_v = total.value if total else None
-        assert sub_v is None or isinstance(sub_v, Decimal)
-        assert tax_v is None or isinstance(tax_v, Decimal)
-        assert total_v is None or isinstance(total_v, Decimal)
-        score = sum(c.score for c in picked)
-        if total is not None:
-            score += 0.1 * lateness(total)
-        sums_ok = False
-        if sub_v is not None and total_v is not None:
-            sums_ok = _close(sub_v + (tax_v or Decimal(0)), total_v)
-            score += 1.5 if sums_ok else -0.5
-            if total_v < sub_v:
-                score -= 1.0
-        items_ok = False
-        if items_sum is not None:
-            if sub_v is not None:
-                items_ok = _close(items_sum, sub_v)
-            elif total_v is not None:
-                items_ok = _close(items_sum, total_v - (tax_v or Decimal(0)))
-            score += 1.0 if items_ok else 0.0
+        score, sums_ok, items_ok = _score_amounts(subtotal, tax, total, items_sum, page_count)
         if score > best_score:
             best_score = score
             best_choice = {"subtotal": subtotal, "tax": tax, "total": total}
@@ -210,17 +206,19 @@ def _day_first_prior(index: PageIndex, decimal_sep: str) -> bool | None:
     return currency not in _MONTH_FIRST_CURRENCIES
 
 
-def extract_invoice(pages: list[PageText]) -> ExtractionResult:
-    layouts = [build_layout(page) for page in pages]
-    index = PageIndex(layouts)
+def _document_style(index: PageIndex) -> DocumentStyle:
+    """Decimal separator and date order, from what the page prints (or its locale when it settles nothing)."""
     texts = [row.text for row in index.rows]
     decimal_sep = infer_decimal_separator(texts)
     day_first = infer_day_first(texts)
     printed_order = day_first is not None
     if day_first is None:
         day_first = _day_first_prior(index, decimal_sep)
-    style = DocumentStyle(decimal_sep=decimal_sep, day_first=day_first, day_first_printed=printed_order)
+    return DocumentStyle(decimal_sep=decimal_sep, day_first=day_first, day_first_printed=printed_order)
 
+
+def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str, list[Candidate]], list[Candidate]]:
+    """Candidates per field (labelled, plus amounts the arithmetic restores) and the labels with no readable value."""
     by_field: dict[str, list[Candidate]] = defaultdict(list)
     labelled, unread = label_candidates(index, style)
     for candidate in labelled:
@@ -235,7 +233,13 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     unread_amounts = [c for c in unread if c.field in _AMOUNT_FIELDS]
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread]):
         by_field[candidate.field].append(candidate)
+    return by_field, unread
 
+
+def _reconciled_items(
+    index: PageIndex, style: DocumentStyle, by_field: dict[str, list[Candidate]]
+) -> tuple[list[ItemRows], list[ValidationIssue], Decimal | None]:
+    """The line-item table, reconciled with its own arithmetic; its repair issues; the items' sum if complete."""
     item_rows: list[ItemRows] = extract_line_items(index, style) or headerless_line_items(index, style)
     item_rows = fill_missing_amounts(swap_misassigned_prices(item_rows))
     item_targets = _item_sum_targets(by_field)
@@ -243,93 +247,110 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     item_rows = repair_misread_unit_prices(item_rows, item_targets)
     amounts = [row.item.amount for row in item_rows if row.item.amount is not None]
     items_sum = sum(amounts, Decimal(0)) if amounts and len(amounts) == len(item_rows) else None
+    return item_rows, item_issues, items_sum
 
-    chosen: dict[str, Candidate | None] = {}
+
+def _amount_confidences(
+    chosen_amounts: dict[str, Candidate | None], sums_ok: bool, items_ok: bool, items_sum: Decimal | None
+) -> dict[str, float]:
     confidences: dict[str, float] = {}
-    money, sums_ok, items_ok = resolve_amounts(by_field, items_sum, len(pages))
-    chosen.update(money)
     for name in _AMOUNT_FIELDS:
-        picked = money[name]
+        picked = chosen_amounts[name]
         if picked is not None:
             # Two independent readings agreeing (labels and arithmetic) is strong evidence.
             boost = 0.98 if sums_ok and (items_ok or items_sum is None) else 0.9 if sums_ok or items_ok else 0.0
             confidences[name] = max(picked.score * (0.85 if not (sums_ok or items_ok) else 1.0), boost)
+    return confidences
 
+
+def _choose_dates(
+    by_field: dict[str, list[Candidate]], index: PageIndex, style: DocumentStyle, confidences: dict[str, float]
+) -> dict[str, Candidate | None]:
+    """Issue and due date (a due date's phrase is never also the issue date); ambiguous ones are doubted."""
     due = _best(by_field.get("due_date", []))
     issued = _best([c for c in by_field.get("invoice_date", []) if due is None or c.phrase is not due.phrase])
     if issued is None:
         issued = _fallback_invoice_date(index, style, {due.value} if due and isinstance(due.value, date) else set())
-    chosen["invoice_date"], chosen["due_date"] = issued, due
-    for name in ("invoice_date", "due_date"):
-        picked = chosen[name]
+    chosen = {"invoice_date": issued, "due_date": due}
+    for name, picked in chosen.items():
         if picked is not None and _ambiguous_numeric_date(picked, style):
             confidences[name] = picked.score * 0.85
+    return chosen
 
-    chosen["invoice_number"] = _best(by_field.get("invoice_number", []))
-    chosen["customer_name"] = _best(by_field.get("customer_name", []))
+
+def _choose_parties(by_field: dict[str, list[Candidate]], index: PageIndex) -> dict[str, Candidate | None]:
     customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
     proposals = {"label": by_field.get("vendor_name", []), "top": vendor_candidates(index, customer_rows)}
-    chosen["vendor_name"] = choose_vendor(index, proposals, by_field.get("customer_name", []))
+    return {
+        "invoice_number": _best(by_field.get("invoice_number", [])),
+        "customer_name": _best(by_field.get("customer_name", [])),
+        "vendor_name": choose_vendor(index, proposals, by_field.get("customer_name", [])),
+    }
 
-    currency_code, currency_confidence, currency_phrase = document_currency(index, money["total"], customer_rows)
 
-    fields: dict[str, FieldValue] = {}
-    values: dict[str, object] = {}
-    for name, picked in chosen.items():
-        if picked is None:
-            continue
-        fields[name] = _field_value(name, picked, confidences.get(name))
-        values[name] = picked.value
-    if currency_code is not None and currency_phrase is not None:
-        fields["currency"] = FieldValue(
-            name="currency",
-            value=currency_code,
-            confidence=round(currency_confidence * currency_phrase.confidence, 4),
-            extractor=EXTRACTOR_NAME,
-            page=currency_phrase.page_no,
-            bbox=currency_phrase.bbox(),
-            raw_text=currency_phrase.text,
-        )
-        values["currency"] = currency_code
-    if item_rows:
-        first = item_rows[0].phrases[0]
-        fields["line_items"] = FieldValue(
-            name="line_items",
-            value=str(len(item_rows)),
-            confidence=0.95 if items_ok else 0.6,
-            extractor=EXTRACTOR_NAME,
-            page=first.page_no,
-            bbox=Phrase(
-                [w for r in item_rows for p in r.phrases for w in p.words if p.page_no == first.page_no],
-                first.page_no,
-                first.page_width,
-                first.page_height,
-            ).bbox(),
-        )
+def _currency_field(
+    index: PageIndex, total: Candidate | None, customer_rows: set[tuple[int, int]]
+) -> FieldValue | None:
+    """The printed currency; with none printed, the issuer's country's (see document_currency)."""
+    code, confidence, phrase = document_currency(index, total, customer_rows)
+    if code is None or phrase is None:
+        return None
+    return FieldValue(
+        name="currency",
+        value=code,
+        confidence=round(confidence * phrase.confidence, 4),
+        extractor=EXTRACTOR_NAME,
+        page=phrase.page_no,
+        bbox=phrase.bbox(),
+        raw_text=phrase.text,
+    )
 
-    issues: list[ValidationIssue] = list(item_issues)
-    if not item_rows:
-        # Without items the subtotal cannot be checked against them, and a wrong subtotal would pass.
-        issues.append(
-            ValidationIssue(
-                code="no_line_items",
-                field="line_items",
-                message="No line items could be read, so the amounts cannot be checked against them; "
-                "enter or confirm the items.",
-            )
-        )
+
+def _line_items_field(item_rows: list[ItemRows], items_ok: bool) -> FieldValue:
+    first = item_rows[0].phrases[0]
+    words = [w for r in item_rows for p in r.phrases for w in p.words if p.page_no == first.page_no]
+    return FieldValue(
+        name="line_items",
+        value=str(len(item_rows)),
+        confidence=0.95 if items_ok else 0.6,
+        extractor=EXTRACTOR_NAME,
+        page=first.page_no,
+        bbox=Phrase(words, first.page_no, first.page_width, first.page_height).bbox(),
+    )
+
+
+def _no_items_issue() -> ValidationIssue:
+    # Without items the subtotal cannot be checked against them, and a wrong subtotal would pass.
+    return ValidationIssue(
+        code=IssueCode.NO_LINE_ITEMS,
+        field="line_items",
+        message="No line items could be read, so the amounts cannot be checked against them; "
+        "enter or confirm the items.",
+    )
+
+
+def _repaired_amount_issues(chosen_amounts: dict[str, Candidate | None]) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
     for name in _AMOUNT_FIELDS:
-        picked = money[name]
+        picked = chosen_amounts[name]
         if picked is not None and picked.read_as is not None:
             # A changed digit may be an OCR slip or a real error on the invoice: a person decides.
             issues.append(
                 ValidationIssue(
-                    code="amount_repaired",
+                    code=IssueCode.AMOUNT_REPAIRED,
                     field=name,
                     message=f"The {name} was read as {picked.read_as!r}; the other amounts imply {picked.value}. "
                     "Check which one the page shows.",
                 )
             )
+    return issues
+
+
+def _unreadable_value_issues(
+    by_field: dict[str, list[Candidate]], unread: list[Candidate], values: dict[str, object]
+) -> list[ValidationIssue]:
+    """A label printed on the page whose value could not be read (or did not fit the other amounts)."""
+    issues: list[ValidationIssue] = []
     for name in (*_AMOUNT_FIELDS, *_IDENTIFYING_FIELDS):
         printed = [c.evidence.text for c in [*by_field.get(name, []), *unread] if c.field == name]
         if name not in values and printed:
@@ -338,16 +359,49 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
             fits = "fits the other amounts" if name in _AMOUNT_FIELDS else f"reads as {article} {label}"
             issues.append(
                 ValidationIssue(
-                    code="unreadable_value",
+                    code=IssueCode.UNREADABLE_VALUE,
                     field=name,
                     message=f"The page prints {article} {label} label, but no value read beside it ({printed[0]!r}) "
                     f"{fits}; check it on the page.",
                 )
             )
+    return issues
+
+
+def _text_source(pages: list[PageText]) -> TextSource:
+    all_text_layer = bool(pages) and all(p.source is TextSource.TEXT_LAYER for p in pages)
+    return TextSource.TEXT_LAYER if all_text_layer else TextSource.OCR
+
+
+def extract_invoice(pages: list[PageText]) -> ExtractionResult:
+    """Read the invoice: field candidates, reconciled line items, amounts chosen by the arithmetic, dates,
+    parties and currency; then the issues extraction itself found."""
+    index = PageIndex([build_layout(page) for page in pages])
+    style = _document_style(index)
+    by_field, unread = _field_candidates(index, style)
+    item_rows, item_issues, items_sum = _reconciled_items(index, style, by_field)
+
+    chosen_amounts, sums_ok, items_ok = resolve_amounts(by_field, items_sum, len(pages))
+    confidences = _amount_confidences(chosen_amounts, sums_ok, items_ok, items_sum)
+    chosen: dict[str, Candidate | None] = {
+        **chosen_amounts,
+        **_choose_dates(by_field, index, style, confidences),
+        **_choose_parties(by_field, index),
+    }
+
+    fields = {name: _field_value(name, c, confidences.get(name)) for name, c in chosen.items() if c is not None}
+    values: dict[str, object] = {name: c.value for name, c in chosen.items() if c is not None}
+    customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
+    currency = _currency_field(index, chosen_amounts["total"], customer_rows)
+    if currency is not None:
+        fields["currency"], values["currency"] = currency, currency.value
+    if item_rows:
+        fields["line_items"] = _line_items_field(item_rows, items_ok)
+
+    issues: list[ValidationIssue] = [*item_issues, *([] if item_rows else [_no_items_issue()])]
+    issues += _repaired_amount_issues(chosen_amounts)
+    issues += _unreadable_value_issues(by_field, unread, values)
     invoice = Invoice.model_validate({**values, "line_items": [row.item for row in item_rows]})
-    text_source = (
-        TextSource.TEXT_LAYER if pages and all(p.source is TextSource.TEXT_LAYER for p in pages) else TextSource.OCR
-    )
     return ExtractionResult(
-        invoice=invoice, fields=fields, extractor=EXTRACTOR_NAME, text_source=text_source, issues=issues
+        invoice=invoice, fields=fields, extractor=EXTRACTOR_NAME, text_source=_text_source(pages), issues=issues
     )

@@ -33,6 +33,7 @@ from schemas import (
     FieldChange,
     FieldValue,
     Invoice,
+    IssueCode,
     RecordStatus,
     ReviewCounts,
     ReviewItem,
@@ -358,14 +359,14 @@ class SQLiteReviewStore:
         return self.get(document_id)
 
 
-LOW_CONFIDENCE = "low_confidence"
+LOW_CONFIDENCE = IssueCode.LOW_CONFIDENCE
 
 
 def reason_codes(record: ExtractionRecord) -> list[str]:
     """Stable codes for the queue's reason filter: the code of each issue among the review reasons, and
     ``low_confidence`` for a reason no issue explains (routing's confidence-below-threshold reason)."""
     by_message = {issue.message: issue.code for issue in record.issues}
-    codes = [by_message.get(reason, LOW_CONFIDENCE) for reason in record.review_reasons]
+    codes = [by_message.get(reason, LOW_CONFIDENCE).value for reason in record.review_reasons]
     return list(dict.fromkeys(codes))
 
 

@@ -23,7 +23,7 @@ from pipeline.vlm.cost import RunBudget, Usage
 from pipeline.vlm.fusion import Fusion, fuse
 from pipeline.vlm.image import BudgetImage, load_for_budget
 from pipeline.vlm.prompt import PROMPT_VERSION, ocr_hints
-from schemas import ExtractionResult, PageText, Severity, TextSource, ValidationIssue
+from schemas import ExtractionResult, IssueCode, PageText, Severity, TextSource, ValidationIssue
 from schemas.vlm import VlmInvoice, tool_input_schema
 
 
@@ -224,7 +224,11 @@ class SecondReading:
     source_image_tokens: int = 0
 
 
-def vlm_failure(message: str, code: str = "vlm_failed", severity: Severity = Severity.BLOCKING) -> ValidationIssue:
+def vlm_failure(
+    message: str,
+    code: IssueCode = IssueCode.VLM_FAILED,
+    severity: Severity = Severity.BLOCKING,
+) -> ValidationIssue:
     """The model's reading could not be used; the record keeps OCR's and a person checks it."""
     return ValidationIssue(code=code, message=message, severity=severity)
 
@@ -251,7 +255,7 @@ def read_with_models(
             vlm_failure(
                 f"The document has {len(pages)} pages, more than the {settings.vlm_max_pages} the model reads "
                 "(LEDGERLENS_VLM_MAX_PAGES); it was read by OCR alone.",
-                "vlm_skipped",
+                IssueCode.VLM_SKIPPED,
                 Severity.WARNING,
             )
         )
@@ -269,7 +273,7 @@ def read_with_models(
         reading.cost_usd += outcome.cost_usd
         reading.cache_hits += cached
         if outcome.answer is None:
-            code = "vlm_budget_spent" if outcome.budget_stopped else "vlm_failed"
+            code = IssueCode.VLM_BUDGET_SPENT if outcome.budget_stopped else IssueCode.VLM_FAILED
             message = outcome.error or "The model gave no answer."
             if fusion is None:
                 session.count_fallback()

@@ -27,15 +27,16 @@ from typing import Any
 
 from pipeline.extract.labels import match_label
 from pipeline.extract.layout import Phrase, Row, build_layout, horizontal_overlap
-from pipeline.extract.reconcile import digits_look_alike
 from pipeline.extract.rules import EXTRACTOR_NAME
+from pipeline.money import digits_look_alike, format_money, same_amount, sum_amounts, sums_hold
 from pipeline.parsing import find_amounts, find_currencies, find_dates, infer_decimal_separator
-from pipeline.validate import money, validate_invoice
+from pipeline.validate import validate_invoice
 from schemas import (
     HEADER_FIELDS,
     ExtractionResult,
     FieldValue,
     Invoice,
+    IssueCode,
     LineItem,
     PageText,
     Severity,
@@ -45,7 +46,6 @@ from schemas import (
 from schemas.vlm import VlmInvoice
 
 AMOUNT_FIELDS = ("subtotal", "tax", "total")
-CENT = Decimal("0.01")
 # Share of the OCR field's doubt left when the model read the same value independently.
 AGREEMENT_DOUBT_KEPT = 0.4
 # Confidence of a value only the model read, found on the page beside its label / elsewhere on the page.
@@ -57,10 +57,15 @@ UNDECIDED_FACTOR = 0.6
 LABEL_DECIDED = 0.8
 LABEL_DECIDED_OCR_FACTOR = 0.9
 UNRESOLVED_CODES = frozenset(
-    {"extractors_disagree", "possible_hallucination", "total_mismatch", "line_items_sum_mismatch"}
+    {
+        IssueCode.EXTRACTORS_DISAGREE,
+        IssueCode.POSSIBLE_HALLUCINATION,
+        IssueCode.TOTAL_MISMATCH,
+        IssueCode.LINE_ITEMS_SUM_MISMATCH,
+    }
 )
 # Settled, but only by where the values stand on the page: worth a stronger model's reading when there is one.
-WEAKLY_SETTLED_CODES = frozenset({"extractors_disagree_by_label"})
+WEAKLY_SETTLED_CODES = frozenset({IssueCode.EXTRACTORS_DISAGREE_BY_LABEL})
 # A model line whose amount the page text does not show may still stand on a page line OCR misread: that
 # line must carry (most of) the model's description, in order, and an amount whose digits resemble it.
 MIN_DESCRIPTION_COVERAGE = 0.8
@@ -135,7 +140,7 @@ class PageEvidence:
 
     def _matches(self, name: str, value: Any, text: str) -> bool:
         if name in AMOUNT_FIELDS:
-            return any(abs(amount - value) < CENT / 2 for _, _, amount in find_amounts(text, self.decimal_sep))
+            return any(same_amount(amount, value) for _, _, amount in find_amounts(text, self.decimal_sep))
         if isinstance(value, date):
             return any(found == value for order in (None, True, False) for _, _, found in find_dates(text, order))
         if name == "currency":
@@ -188,7 +193,7 @@ def _ocr_counterpart(item: LineItem, ocr_items: list[LineItem]) -> bool:
 
 def _line_problems(items: list[LineItem]) -> int:
     """Lines whose quantity x unit price is not their amount."""
-    return sum(issue.code == "line_item_arithmetic" for issue in validate_invoice(Invoice(line_items=items)))
+    return sum(issue.code == IssueCode.LINE_ITEM_ARITHMETIC for issue in validate_invoice(Invoice(line_items=items)))
 
 
 def _label_score(hit: Hit) -> int:
@@ -200,7 +205,7 @@ def _same(name: str, a: Any, b: Any) -> bool:
     if a is None or b is None:
         return False
     if isinstance(a, Decimal) and isinstance(b, Decimal):
-        return abs(a - b) < CENT / 2
+        return same_amount(a, b)
     if isinstance(a, str) and isinstance(b, str):
         return _alnum(a) == _alnum(b)
     return bool(a == b)
@@ -208,25 +213,6 @@ def _same(name: str, a: Any, b: Any) -> bool:
 
 def _text(value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
-
-
-def _sums_hold(subtotal: Decimal | None, tax: Decimal | None, total: Decimal | None, items: Decimal | None) -> bool:
-    if total is None:
-        return False
-    if subtotal is not None and abs(subtotal + (tax or Decimal(0)) - total) > CENT:
-        return False
-    if items is not None:
-        net = subtotal if subtotal is not None else total - (tax or Decimal(0))
-        if abs(items - net) > CENT:
-            return False
-    return subtotal is not None or items is not None
-
-
-def _items_sum(items: list[LineItem]) -> Decimal | None:
-    amounts = [item.amount for item in items]
-    if not amounts or any(amount is None for amount in amounts):
-        return None
-    return sum((amount for amount in amounts if amount is not None), Decimal(0))
 
 
 @dataclass
@@ -248,61 +234,84 @@ class Fusion:
         return not self.amounts_agreed and any(issue.code in UNRESOLVED_CODES for issue in checks)
 
 
-def _issue(code: str, name: str, message: str, severity: Severity = Severity.BLOCKING) -> ValidationIssue:
+def _issue(code: IssueCode, name: str, message: str, severity: Severity = Severity.BLOCKING) -> ValidationIssue:
     return ValidationIssue(code=code, field=name, message=message, severity=severity)
 
 
-def fuse(
-    ocr: ExtractionResult, answer: VlmInvoice, pages: list[PageText], model: str, *, prefer_vlm: bool = False
-) -> Fusion:
-    """The fused extraction and the issues fusion raised (disagreements, possible hallucinations)."""
-    evidence = PageEvidence(pages)
-    fields: dict[str, FieldValue] = {}
-    values: dict[str, Any] = {}
-    issues: list[ValidationIssue] = []
-    conflicts: dict[str, tuple[Any, Any, Hit]] = {}
-    both = f"{EXTRACTOR_NAME}+vlm:{model}"
+@dataclass
+class _Draft:
+    """The fused reading as it is built: fields and values so far, fusion's issues, undecided disagreements."""
 
-    for name in HEADER_FIELDS:
-        ocr_field = ocr.fields.get(name)
-        ocr_value = getattr(ocr.invoice, name)
-        vlm_value = answer.value(name)
-        if vlm_value is None:
-            if ocr_field is not None and ocr_value is not None:
-                fields[name], values[name] = ocr_field, ocr_value
-            continue
-        if _same(name, ocr_value, vlm_value) and ocr_field is not None:
-            doubt = 1.0 - ocr_field.confidence
-            fields[name] = ocr_field.model_copy(
-                update={"confidence": round(1.0 - doubt * AGREEMENT_DOUBT_KEPT, 4), "extractor": both}
-            )
-            values[name] = ocr_value
-            continue
-        hit = evidence.find(name, vlm_value)
-        if hit is None:
-            issues.append(
-                _issue(
-                    "possible_hallucination",
-                    name,
-                    f"The model read the {name} as {_text(vlm_value)!r}, which the page text does not show; "
-                    "it was not used. Check the page.",
-                    Severity.WARNING,
-                )
-            )
-            if ocr_field is not None and ocr_value is not None:
-                fields[name], values[name] = ocr_field, ocr_value
-            continue
-        if ocr_value is None or ocr_field is None:
-            confidence = VLM_ONLY_NEAR_LABEL if hit.near_label else VLM_ONLY_ELSEWHERE
-            fields[name] = hit.bbox_field(name, _text(vlm_value), model, confidence)
-            values[name] = vlm_value
-            continue
-        conflicts[name] = (ocr_value, vlm_value, hit)
-        fields[name], values[name] = ocr_field, ocr_value
+    model: str
+    fields: dict[str, FieldValue] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    issues: list[ValidationIssue] = field(default_factory=list)
+    conflicts: dict[str, tuple[Any, Any, Hit]] = field(default_factory=dict)
 
+    @property
+    def both(self) -> str:
+        return f"{EXTRACTOR_NAME}+vlm:{self.model}"
+
+    def keep(self, name: str, ocr_field: FieldValue | None, ocr_value: Any) -> None:
+        if ocr_field is not None and ocr_value is not None:
+            self.fields[name], self.values[name] = ocr_field, ocr_value
+
+    def take_model(self, name: str, value: Any, hit: Hit, confidence: float) -> None:
+        self.fields[name] = hit.bbox_field(name, _text(value), self.model, confidence)
+        self.values[name] = value
+
+    def doubt(self, name: str, confidence: float) -> None:
+        self.fields[name] = self.fields[name].model_copy(update={"confidence": confidence})
+
+
+def _fuse_header(draft: _Draft, name: str, ocr: ExtractionResult, vlm_value: Any, evidence: PageEvidence) -> None:
+    """One header field: agreement raises OCR's confidence, a model-only value must be on the page, a
+    disagreement waits for the arithmetic or the labels."""
+    ocr_field, ocr_value = ocr.fields.get(name), getattr(ocr.invoice, name)
+    if vlm_value is None:
+        draft.keep(name, ocr_field, ocr_value)
+        return
+    if _same(name, ocr_value, vlm_value) and ocr_field is not None:
+        doubt = 1.0 - ocr_field.confidence
+        draft.fields[name] = ocr_field.model_copy(
+            update={"confidence": round(1.0 - doubt * AGREEMENT_DOUBT_KEPT, 4), "extractor": draft.both}
+        )
+        draft.values[name] = ocr_value
+        return
+    hit = evidence.find(name, vlm_value)
+    if hit is None:
+        draft.issues.append(
+            _issue(
+                IssueCode.POSSIBLE_HALLUCINATION,
+                name,
+                f"The model read the {name} as {_text(vlm_value)!r}, which the page text does not show; "
+                "it was not used. Check the page.",
+                Severity.WARNING,
+            )
+        )
+        draft.keep(name, ocr_field, ocr_value)
+        return
+    if ocr_value is None or ocr_field is None:
+        draft.take_model(name, vlm_value, hit, VLM_ONLY_NEAR_LABEL if hit.near_label else VLM_ONLY_ELSEWHERE)
+        return
+    draft.conflicts[name] = (ocr_value, vlm_value, hit)
+    draft.keep(name, ocr_field, ocr_value)
+
+
+@dataclass(frozen=True)
+class _ItemChoice:
+    """The line-item lists fusion may choose between (OCR's first) and which one it leans to."""
+
+    options: list[list[LineItem]]
+    default: list[LineItem]  # the list kept when the arithmetic settles nothing
+    prefer_model: bool
+
+
+def _item_choice(
+    ocr: ExtractionResult, vlm_items: list[LineItem], pages: list[PageText], evidence: PageEvidence
+) -> _ItemChoice:
     ocr_items = ocr.invoice.line_items
-    vlm_items = answer.to_invoice().line_items
-    item_options = [ocr_items]
+    options = [ocr_items]
     printed = [item.amount is not None and evidence.find("total", item.amount) is not None for item in vlm_items]
     # A line amount the page text does not show counts only where OCR read that line with a resembling amount
     # (a slip on a scan); a line with no counterpart on the page is never used. Such items must also add up.
@@ -312,75 +321,88 @@ def fuse(
         for item, seen in zip(vlm_items, printed, strict=True)
     )
     if vlm_items and supported:
-        item_options.append(vlm_items)
-    items_source = ocr_items or (vlm_items if vlm_items and all(printed) else [])
+        options.append(vlm_items)
+    default = ocr_items or (vlm_items if vlm_items and all(printed) else [])
     # Among item lists that both add up, OCR's comes first unless it has none (an empty list checks nothing)
     # or the model's has fewer broken lines (OCR's slips count as broken).
-    ocr_slips = sum(issue.code == "line_amount_repaired" for issue in ocr.issues)
-    prefer_model_items = len(item_options) > 1 and (
+    ocr_slips = sum(issue.code == IssueCode.LINE_AMOUNT_REPAIRED for issue in ocr.issues)
+    prefer_model = len(options) > 1 and (
         not ocr_items or _line_problems(vlm_items) < _line_problems(ocr_items) + ocr_slips
     )
-    amount_conflicts = [name for name in AMOUNT_FIELDS if name in conflicts]
-    if amount_conflicts or len(item_options) > 1:
-        # Try every mix of readings; the first mix the arithmetic confirms wins, fewest model values first.
-        choices = [[(name, "ocr"), (name, "vlm")] for name in amount_conflicts]
-        choices.append([("items", "ocr"), ("items", "vlm")][: len(item_options)])
-        preferred_items = "vlm" if prefer_model_items else "ocr"
+    return _ItemChoice(options, default, prefer_model)
 
-        def departures(mix: tuple[tuple[str, str], ...]) -> int:
-            header = sum(pick == "vlm" for name, pick in mix if name != "items")
-            return header + sum(pick != preferred_items for name, pick in mix if name == "items")
 
-        mixes = sorted(itertools.product(*choices), key=departures)
-        for mix in mixes:
-            picks = dict(mix)
-            trial = {
-                name: conflicts[name][1] if picks.get(name) == "vlm" else values.get(name) for name in AMOUNT_FIELDS
-            }
-            items = item_options[1] if picks["items"] == "vlm" else ocr_items
-            if not _sums_hold(trial["subtotal"], trial["tax"], trial["total"], _items_sum(items)):
-                continue
-            items_source = items
+def _arithmetic_mixes(amount_conflicts: list[str], choice: _ItemChoice) -> list[tuple[tuple[str, str], ...]]:
+    """Every mix of readings (OCR's or the model's per disputed amount, and per item list), fewest model
+    values first."""
+    choices = [[(name, "ocr"), (name, "vlm")] for name in amount_conflicts]
+    choices.append([("items", "ocr"), ("items", "vlm")][: len(choice.options)])
+    preferred_items = "vlm" if choice.prefer_model else "ocr"
+
+    def departures(mix: tuple[tuple[str, str], ...]) -> int:
+        header = sum(pick == "vlm" for name, pick in mix if name != "items")
+        return header + sum(pick != preferred_items for name, pick in mix if name == "items")
+
+    return sorted(itertools.product(*choices), key=departures)
+
+
+def _arithmetic_settles(draft: _Draft, name: str, use_model: bool) -> None:
+    ocr_value, vlm_value, hit = draft.conflicts.pop(name)
+    if use_model:
+        draft.take_model(name, vlm_value, hit, ARITHMETIC_DECIDED)
+        winner = f"the model's {format_money(vlm_value)}"
+    else:
+        draft.doubt(name, min(draft.fields[name].confidence, ARITHMETIC_DECIDED))
+        winner = f"OCR's {format_money(ocr_value)}"
+    draft.issues.append(
+        _issue(
+            IssueCode.EXTRACTORS_DISAGREE_RESOLVED,
+            name,
+            f"OCR read the {name} as {format_money(ocr_value)}, the model as {format_money(vlm_value)}; "
+            f"the arithmetic confirms {winner}.",
+            Severity.WARNING,
+        )
+    )
+
+
+def _settle_by_arithmetic(draft: _Draft, choice: _ItemChoice) -> list[LineItem]:
+    """The first mix of readings the arithmetic confirms decides the disputed amounts and the item list;
+    returns the items kept."""
+    amount_conflicts = [name for name in AMOUNT_FIELDS if name in draft.conflicts]
+    if not amount_conflicts and len(choice.options) < 2:
+        return choice.default
+    for mix in _arithmetic_mixes(amount_conflicts, choice):
+        picks = dict(mix)
+        trial = {
+            name: draft.conflicts[name][1] if picks.get(name) == "vlm" else draft.values.get(name)
+            for name in AMOUNT_FIELDS
+        }
+        items = choice.options[1] if picks["items"] == "vlm" else choice.options[0]
+        if sums_hold(trial["subtotal"], trial["tax"], trial["total"], sum_amounts(i.amount for i in items)):
             for name in amount_conflicts:
-                ocr_value, vlm_value, hit = conflicts.pop(name)
-                if picks[name] == "vlm":
-                    fields[name] = hit.bbox_field(name, _text(vlm_value), model, ARITHMETIC_DECIDED)
-                    values[name] = vlm_value
-                    winner = f"the model's {money(vlm_value)}"
-                else:
-                    confidence = min(fields[name].confidence, ARITHMETIC_DECIDED)
-                    fields[name] = fields[name].model_copy(update={"confidence": confidence})
-                    winner = f"OCR's {money(ocr_value)}"
-                issues.append(
-                    _issue(
-                        "extractors_disagree_resolved",
-                        name,
-                        f"OCR read the {name} as {money(ocr_value)}, the model as {money(vlm_value)}; "
-                        f"the arithmetic confirms {winner}.",
-                        Severity.WARNING,
-                    )
-                )
-            break
+                _arithmetic_settles(draft, name, picks[name] == "vlm")
+            return items
+    return choice.default
 
-    for name, (ocr_value, vlm_value, hit) in list(conflicts.items()):
-        # No arithmetic to decide: the labels around each value on the page do, when they point one way.
+
+def _settle_by_labels(draft: _Draft, evidence: PageEvidence) -> None:
+    """No arithmetic to decide: the labels around each value on the page do, when they point one way."""
+    for name, (ocr_value, vlm_value, hit) in list(draft.conflicts.items()):
         ocr_hit = evidence.find(name, ocr_value)
         vlm_score = _label_score(hit)
         ocr_score = _label_score(ocr_hit) if ocr_hit is not None else 0
         if vlm_score == ocr_score:
             continue
-        del conflicts[name]
+        del draft.conflicts[name]
         if vlm_score > ocr_score:
-            fields[name] = hit.bbox_field(name, _text(vlm_value), model, LABEL_DECIDED)
-            values[name] = vlm_value
+            draft.take_model(name, vlm_value, hit, LABEL_DECIDED)
             winner = f"the model's {_text(vlm_value)!r}"
         else:
-            lowered = round(fields[name].confidence * LABEL_DECIDED_OCR_FACTOR, 4)
-            fields[name] = fields[name].model_copy(update={"confidence": lowered})
+            draft.doubt(name, round(draft.fields[name].confidence * LABEL_DECIDED_OCR_FACTOR, 4))
             winner = f"OCR's {_text(ocr_value)!r}"
-        issues.append(
+        draft.issues.append(
             _issue(
-                "extractors_disagree_by_label",
+                IssueCode.EXTRACTORS_DISAGREE_BY_LABEL,
                 name,
                 f"OCR read the {name} as {_text(ocr_value)!r}, the model as {_text(vlm_value)!r}; the labels on "
                 f"the page support {winner}.",
@@ -388,65 +410,93 @@ def fuse(
             )
         )
 
-    for name, (ocr_value, vlm_value, hit) in conflicts.items():
-        ocr_field = fields[name]
+
+def _leave_undecided(draft: _Draft, prefer_vlm: bool) -> None:
+    """No evidence either way: confidence drops and a person decides (the model's value with prefer_vlm)."""
+    for name, (ocr_value, vlm_value, hit) in draft.conflicts.items():
+        confidence = draft.fields[name].confidence
         if prefer_vlm:
-            fields[name] = hit.bbox_field(name, _text(vlm_value), model, ocr_field.confidence * UNDECIDED_FACTOR)
-            values[name] = vlm_value
+            draft.take_model(name, vlm_value, hit, confidence * UNDECIDED_FACTOR)
         else:
-            lowered = round(ocr_field.confidence * UNDECIDED_FACTOR, 4)
-            fields[name] = ocr_field.model_copy(update={"confidence": lowered})
-        issues.append(
+            draft.doubt(name, round(confidence * UNDECIDED_FACTOR, 4))
+        draft.issues.append(
             _issue(
-                "extractors_disagree",
+                IssueCode.EXTRACTORS_DISAGREE,
                 name,
                 f"OCR read the {name} as {_text(ocr_value)!r}, the model as {_text(vlm_value)!r}, and the page "
                 "gives no evidence which is right; check the page.",
             )
         )
 
-    items_from_model = bool(items_source) and items_source is vlm_items
-    if items_source:
-        fields.pop("line_items", None)
-        base = ocr.fields.get("line_items")
-        if not items_from_model and base is not None:
-            fields["line_items"] = base
-        else:
-            same = [item.amount for item in ocr_items] == [item.amount for item in vlm_items]
-            fields["line_items"] = FieldValue(
-                name="line_items",
-                value=str(len(items_source)),
-                confidence=0.9,
-                extractor=both if same else f"vlm:{model}",
-            )
-    confirmed = _sums_hold(values.get("subtotal"), values.get("tax"), values.get("total"), _items_sum(items_source))
 
-    def resolved(issue: ValidationIssue) -> bool:
-        """An OCR issue the fused reading no longer has: items now read, or the model's reading (confirmed by
-        the arithmetic) replaced what OCR misread or could not read."""
-        fused_field = fields.get(issue.field) if issue.field else None
-        from_model = fused_field is not None and f"vlm:{model}" in fused_field.extractor
-        return (
-            (issue.code == "no_line_items" and bool(items_source))
-            or (issue.code == "line_amount_repaired" and items_from_model and confirmed)
-            or (issue.code == "amount_repaired" and fused_field is not None and fused_field.extractor == both)
-            or (
-                issue.code in ("amount_repaired", "unreadable_value")
-                and issue.field in AMOUNT_FIELDS
-                and from_model
-                and confirmed
-            )
-        )
-
-    kept_issues = [issue for issue in ocr.issues if not resolved(issue)]
-    invoice = Invoice.model_validate({**values, "line_items": items_source})
-    fused = ExtractionResult(
-        invoice=invoice, fields=fields, extractor=ocr.extractor, text_source=ocr.text_source, issues=kept_issues
+def _set_items_field(draft: _Draft, ocr: ExtractionResult, items: list[LineItem], vlm_items: list[LineItem]) -> None:
+    """The line_items field follows the list kept: OCR's field for OCR's items, a new one for the model's."""
+    if not items:
+        return
+    draft.fields.pop("line_items", None)
+    base = ocr.fields.get("line_items")
+    if items is not vlm_items and base is not None:
+        draft.fields["line_items"] = base
+        return
+    same = [item.amount for item in ocr.invoice.line_items] == [item.amount for item in vlm_items]
+    draft.fields["line_items"] = FieldValue(
+        name="line_items",
+        value=str(len(items)),
+        confidence=0.9,
+        extractor=draft.both if same else f"vlm:{draft.model}",
     )
+
+
+def _resolved(issue: ValidationIssue, draft: _Draft, items: list[LineItem], from_model_items: bool) -> bool:
+    """An OCR issue the fused reading no longer has: items now read, or the model's reading (confirmed by
+    the arithmetic) replaced what OCR misread or could not read."""
+    values = draft.values
+    confirmed = sums_hold(
+        values.get("subtotal"), values.get("tax"), values.get("total"), sum_amounts(i.amount for i in items)
+    )
+    fused_field = draft.fields.get(issue.field) if issue.field else None
+    from_model = fused_field is not None and f"vlm:{draft.model}" in fused_field.extractor
+    return (
+        (issue.code == IssueCode.NO_LINE_ITEMS and bool(items))
+        or (issue.code == IssueCode.LINE_AMOUNT_REPAIRED and from_model_items and confirmed)
+        or (issue.code == IssueCode.AMOUNT_REPAIRED and fused_field is not None and fused_field.extractor == draft.both)
+        or (
+            issue.code in (IssueCode.AMOUNT_REPAIRED, IssueCode.UNREADABLE_VALUE)
+            and issue.field in AMOUNT_FIELDS
+            and from_model
+            and confirmed
+        )
+    )
+
+
+def _amounts_agreed(ocr: ExtractionResult, answer: VlmInvoice, vlm_items: list[LineItem]) -> bool:
+    """Both readers saw the same amounts and the same line amounts."""
     agreed = all(
         _same(name, getattr(ocr.invoice, name), answer.value(name))
         for name in AMOUNT_FIELDS
         if getattr(ocr.invoice, name) is not None or answer.value(name) is not None
     )
-    agreed = agreed and [i.amount for i in ocr_items] == [i.amount for i in vlm_items]
-    return Fusion(fused, issues, amounts_agreed=agreed)
+    return agreed and [i.amount for i in ocr.invoice.line_items] == [i.amount for i in vlm_items]
+
+
+def fuse(
+    ocr: ExtractionResult, answer: VlmInvoice, pages: list[PageText], model: str, *, prefer_vlm: bool = False
+) -> Fusion:
+    """The fused extraction and the issues fusion raised (disagreements, possible hallucinations)."""
+    evidence = PageEvidence(pages)
+    draft = _Draft(model)
+    for name in HEADER_FIELDS:
+        _fuse_header(draft, name, ocr, answer.value(name), evidence)
+    vlm_items = answer.to_invoice().line_items
+    items = _settle_by_arithmetic(draft, _item_choice(ocr, vlm_items, pages, evidence))
+    _settle_by_labels(draft, evidence)
+    _leave_undecided(draft, prefer_vlm)
+    _set_items_field(draft, ocr, items, vlm_items)
+
+    from_model_items = bool(items) and items is vlm_items
+    kept_issues = [issue for issue in ocr.issues if not _resolved(issue, draft, items, from_model_items)]
+    invoice = Invoice.model_validate({**draft.values, "line_items": items})
+    fused = ExtractionResult(
+        invoice=invoice, fields=draft.fields, extractor=ocr.extractor, text_source=ocr.text_source, issues=kept_issues
+    )
+    return Fusion(fused, draft.issues, amounts_agreed=_amounts_agreed(ocr, answer, vlm_items))

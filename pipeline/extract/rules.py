@@ -25,6 +25,7 @@ from pipeline.extract.reconcile import (
     swap_misassigned_prices,
 )
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
+from pipeline.extract.vendor import choose_vendor
 from pipeline.money import (
     IMPLIED_BY,
     MIN_DIGITS_TO_REPAIR,
@@ -210,7 +211,7 @@ def _day_first_prior(index: PageIndex, decimal_sep: str) -> bool | None:
     """When no printed date settles the order, the document's locale is the best guess at it."""
     if decimal_sep == ",":
         return True
-    currency, _, _ = document_currency(index, None)
+    currency, _, _ = document_currency(index, None, set())
     if currency is None:
         return None
     return currency not in _MONTH_FIRST_CURRENCIES
@@ -290,15 +291,19 @@ def _choose_dates(
 
 def _choose_parties(by_field: dict[str, list[Candidate]], index: PageIndex) -> dict[str, Candidate | None]:
     customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
+    proposals = {"label": by_field.get("vendor_name", []), "top": vendor_candidates(index, customer_rows)}
     return {
         "invoice_number": _best(by_field.get("invoice_number", [])),
         "customer_name": _best(by_field.get("customer_name", [])),
-        "vendor_name": _best(by_field.get("vendor_name", []) + vendor_candidates(index, customer_rows)),
+        "vendor_name": choose_vendor(index, proposals, by_field.get("customer_name", [])),
     }
 
 
-def _currency_field(index: PageIndex, total: Candidate | None) -> FieldValue | None:
-    code, confidence, phrase = document_currency(index, total)
+def _currency_field(
+    index: PageIndex, total: Candidate | None, customer_rows: set[tuple[int, int]]
+) -> FieldValue | None:
+    """The printed currency; with none printed, the issuer's country's (see document_currency)."""
+    code, confidence, phrase = document_currency(index, total, customer_rows)
     if code is None or phrase is None:
         return None
     return FieldValue(
@@ -413,7 +418,8 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         if c is not None
     }
     values: dict[str, object] = {name: c.value for name, c in chosen.items() if c is not None}
-    currency = _currency_field(index, chosen_amounts["total"])
+    customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
+    currency = _currency_field(index, chosen_amounts["total"], customer_rows)
     if currency is not None:
         fields["currency"], values["currency"] = currency, currency.value
     if item_rows:

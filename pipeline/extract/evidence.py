@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.fields import _COMPANY_SUFFIX, _LEGAL_FORM_ONLY, Candidate, PageIndex
-from pipeline.extract.labels import is_title, match_label
+from pipeline.extract.fields import _COMPANY_SUFFIX, Candidate, PageIndex
+from pipeline.extract.labels import LEGAL_FORM_ONLY, is_title, match_label
 from pipeline.extract.layout import Phrase
 from schemas import FieldEvidence, Support
 
@@ -71,7 +71,7 @@ def _distinctive_tokens(name: str) -> list[str]:
     """Words of a party name that identify it: not legal forms, not generic trade words, 3+ letters."""
     tokens = []
     for word in re.findall(r"[^\W\d_]{3,}", name):
-        if _LEGAL_FORM_ONLY.match(word) or _COMPANY_SUFFIX.fullmatch(word) or word.casefold() in _GENERIC:
+        if LEGAL_FORM_ONLY.match(word) or _COMPANY_SUFFIX.fullmatch(word) or word.casefold() in _GENERIC:
             continue
         tokens.append(word.casefold())
     return tokens
@@ -112,7 +112,7 @@ def _printed_elsewhere(index: PageIndex, value: str, chosen: Candidate) -> bool:
 def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
     label = name.replace("_", " ")
     doubts: list[str] = []
-    if _LEGAL_FORM_ONLY.match(value):
+    if LEGAL_FORM_ONLY.match(value):
         doubts.append(f"the {label} {value!r} is only a legal form; the name may run over two lines")
     if other_party is not None and _norm(value) == _norm(other_party):
         doubts.append(f"the {label} {value!r} is also read as the other party")

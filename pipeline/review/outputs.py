@@ -11,9 +11,10 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from pipeline.config import Settings
+from pipeline.engines.storage import Storage, storage_for
 from pipeline.errors import ConfigError
 from pipeline.previews import PREVIEWS_DIR
-from pipeline.storage import filesystem_for, is_s3, join_location
+from pipeline.storage import is_s3, join_location
 
 MAX_PREVIEW_BYTES = 20 * 1024 * 1024
 
@@ -24,6 +25,7 @@ class ReviewOutput:
     def __init__(self, location: str | Path, settings: Settings | None = None) -> None:
         self.location = str(location) if is_s3(str(location)) else str(Path(location).resolve())
         self.settings = settings or Settings()
+        self.storage: Storage = storage_for(self.location, self.settings)
         self._fs: tuple[pafs.FileSystem, str] | None = None
 
     @property
@@ -33,7 +35,7 @@ class ReviewOutput:
     def filesystem(self) -> tuple[pafs.FileSystem, str]:
         """pyarrow's filesystem for the location and the base path inside it (opened once)."""
         if self._fs is None:
-            self._fs = filesystem_for(self.location, self.settings)
+            self._fs = self.storage.filesystem(self.location)
         return self._fs
 
     def join(self, *parts: str) -> str:

@@ -415,52 +415,43 @@ _SUMMARY_COLUMNS = (
 )
 
 
+def _header(row: RowMapping) -> dict[str, Any]:
+    """The columns every view of an item carries: who, what state, how much, and the lease and decision."""
+    return {
+        "document_id": row["document_id"],
+        "source": row["source"],
+        "state": ReviewState(row["state"]),
+        "confidence": row["confidence"],
+        "reasons": json.loads(row["reasons"]),
+        "reason_codes": json.loads(row["reason_codes"]),
+        "amount": Decimal(row["amount"]) if row["amount"] is not None else None,
+        "currency": row["currency"],
+        "created_at": datetime.fromisoformat(row["created_at"]),
+        "updated_at": datetime.fromisoformat(row["updated_at"]),
+        "claimed_by": row["claimed_by"],
+        "lease_expires_at": _time(row["lease_expires_at"]),
+        "reviewer": row["reviewer"],
+        "decided_at": _time(row["decided_at"]),
+        "decision": Decision(row["decision"]) if row["decision"] else None,
+    }
+
+
 def _summary(row: RowMapping) -> ReviewItem:
     """A listing's view of an item: its header (vendor, number) without line items, fields or issues."""
     invoice = json.loads(row["invoice"])
-    return ReviewItem(
-        document_id=row["document_id"],
-        source=row["source"],
-        state=ReviewState(row["state"]),
-        confidence=row["confidence"],
-        reasons=json.loads(row["reasons"]),
-        reason_codes=json.loads(row["reason_codes"]),
-        invoice=Invoice(vendor_name=invoice.get("vendor_name"), invoice_number=invoice.get("invoice_number")),
-        amount=Decimal(row["amount"]) if row["amount"] is not None else None,
-        currency=row["currency"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        updated_at=datetime.fromisoformat(row["updated_at"]),
-        claimed_by=row["claimed_by"],
-        lease_expires_at=_time(row["lease_expires_at"]),
-        reviewer=row["reviewer"],
-        decided_at=_time(row["decided_at"]),
-        decision=Decision(row["decision"]) if row["decision"] else None,
-    )
+    header = Invoice(vendor_name=invoice.get("vendor_name"), invoice_number=invoice.get("invoice_number"))
+    return ReviewItem(**_header(row), invoice=header)
 
 
 def _item(row: RowMapping) -> ReviewItem:
     return ReviewItem(
-        document_id=row["document_id"],
-        source=row["source"],
-        state=ReviewState(row["state"]),
-        confidence=row["confidence"],
-        reasons=json.loads(row["reasons"]),
-        reason_codes=json.loads(row["reason_codes"]),
+        **_header(row),
         issues=[ValidationIssue.model_validate(issue) for issue in json.loads(row["issues"])],
         fields={name: FieldValue.model_validate(value) for name, value in json.loads(row["fields"]).items()},
         invoice=Invoice.model_validate_json(row["invoice"]),
         draft=_json_models(row["draft"], Invoice),
         corrected=_json_models(row["corrected"], Invoice),
         page_images=json.loads(row["page_images"]),
-        amount=Decimal(row["amount"]) if row["amount"] is not None else None,
-        currency=row["currency"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        updated_at=datetime.fromisoformat(row["updated_at"]),
-        claimed_by=row["claimed_by"],
-        lease_expires_at=_time(row["lease_expires_at"]),
-        reviewer=row["reviewer"],
-        decided_at=_time(row["decided_at"]),
-        decision=Decision(row["decision"]) if row["decision"] else None,
         changes=[FieldChange.model_validate(change) for change in json.loads(row["changes"])],
         note=row["note"],
     )

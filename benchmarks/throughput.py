@@ -169,7 +169,7 @@ def instrument() -> StageClock:
     """Time the stages where the document composer calls them (this benchmark's process only)."""
     import pipeline.process as process
     from pipeline.engines.ocr import TesseractEngine
-    from pipeline.review import SQLiteReviewStore
+    from pipeline.review import SqlReviewStore
     from pipeline.sinks import ParquetSink
 
     clock = StageClock()
@@ -182,7 +182,7 @@ def instrument() -> StageClock:
         clock.wrap(process, name, "validate")
     clock.wrap(process, "write_page_previews", "previews")
     clock.wrap(ParquetSink, "write", "write")
-    clock.wrap(SQLiteReviewStore, "enqueue", "write")
+    clock.wrap(SqlReviewStore, "enqueue", "write")
     return clock
 
 

@@ -52,8 +52,9 @@ from pipeline.money import CENT, issuer_round
 
 Kind = Literal["born_digital", "clean_scan", "hard_scan"]
 Align = Literal["left", "right", "center"]
-Language = Literal["en", "de", "fr"]
+Language = Literal["en", "de", "fr", "nl", "es", "it"]
 Frame = Literal["page", "compact", "sidebar"]
+VendorMark = Literal["name", "wordmark", "footer"]
 
 # Deterministic cycle: half born-digital, a quarter of each scan kind; any 4 consecutive samples hold all three.
 KIND_CYCLE: tuple[Kind, ...] = ("born_digital", "clean_scan", "born_digital", "hard_scan")
@@ -86,6 +87,10 @@ class Vocabulary:
     colon: bool = False
     tax: tuple[str, ...] = ()  # tax-line templates ("{rate}" is the printed rate); empty means the region's own
     position: tuple[str, ...] = ("#", "No.")  # header of the running line-number column (sidebar only)
+    discount: tuple[str, ...] = ("Discount",)
+    shipping: tuple[str, ...] = ("Shipping", "Shipping & handling")
+    credit_title: tuple[str, ...] = ("CREDIT NOTE",)
+    credit_number: tuple[str, ...] = ("Credit Note No.",)
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,17 @@ class Layout:
     title_below: bool = False  # document title below the address blocks instead of in the header
     frame: Frame = "page"  # which renderer draws the family
     translations: tuple[tuple[Language, Vocabulary], ...] = ()  # non-English label sets, used for some invoices
+    # The families after the first eight (WIDE_LAYOUTS) draw the variation real invoices show; the first
+    # eight keep these defaults, so their output for a given seed is what it always was.
+    translation_share: float = 0.6  # share of invoices printed with one of the translations
+    vendor_mark: VendorMark = "name"  # the vendor's name in the header, only a logo-like wordmark, or no name
+    party_wrap: bool = False  # vendor and customer names printed over two lines
+    legal_line: bool = False  # a footer line naming the vendor with its register number and VAT ID
+    totals_box: bool = False  # totals inside a shaded, framed box
+    adjustments: bool = False  # discount and shipping lines between subtotal and tax
+    split_tax: bool = False  # two tax rates, each on its share of the lines
+    credit_notes: bool = False  # some documents are credit notes (negative amounts)
+    id_styles: bool = False  # invoice numbers with letter prefixes, suffixes and separators
 
 
 LAYOUTS: tuple[Layout, ...] = (
@@ -318,7 +334,150 @@ LAYOUTS: tuple[Layout, ...] = (
     ),
 )
 
-LAYOUTS_BY_NAME: dict[str, Layout] = {layout.name: layout for layout in LAYOUTS}
+# --------------------------------------------------------------------------------------------------------------
+# Wider families: the variation real invoices show (two-line names, vendor only in a wordmark or footer,
+# legal lines, IDs with letters and separators, DE/FR/NL/ES/IT labels, totals boxes, discount and shipping,
+# several tax rates, credit notes). They are drawn only when asked for (``families="all"``), so batches of
+# the first eight families keep their bytes for every seed.
+# --------------------------------------------------------------------------------------------------------------
+
+_DE = Vocabulary(
+    invoice_number=("Rechnungsnummer", "Rechnungs-Nr.", "Beleg-Nr."),
+    invoice_date=("Rechnungsdatum", "Datum", "Belegdatum"),
+    due_date=("Fällig am", "Zahlbar bis"),
+    subtotal=("Zwischensumme", "Nettobetrag", "Summe netto"),
+    total=("Gesamtbetrag", "Rechnungsbetrag", "Zu zahlen"),
+    bill_to=("Rechnungsempfänger", "Kunde"),
+    description=("Bezeichnung", "Leistung"),
+    quantity=("Menge", "Anzahl"),
+    unit_price=("Einzelpreis", "E-Preis"),
+    amount=("Gesamt", "Betrag"),
+    title=("RECHNUNG", "Rechnung"),
+    tax=("MwSt. {rate}", "USt. {rate}"),
+    discount=("Rabatt", "Nachlass"),
+    shipping=("Versandkosten", "Fracht"),
+    credit_title=("GUTSCHRIFT",),
+    credit_number=("Gutschrift Nr.",),
+)
+_FR = Vocabulary(
+    invoice_number=("Facture N°", "N° de facture"),
+    invoice_date=("Date de facture", "Date"),
+    due_date=("Échéance", "Date d'échéance"),
+    subtotal=("Total HT", "Sous-total HT"),
+    total=("Total TTC", "Net à payer"),
+    bill_to=("Client", "Facturé à"),
+    description=("Désignation",),
+    quantity=("Qté", "Quantité"),
+    unit_price=("Prix unitaire", "P.U. HT"),
+    amount=("Montant HT", "Montant"),
+    title=("FACTURE",),
+    tax=("TVA {rate}",),
+    discount=("Remise",),
+    shipping=("Frais de port", "Livraison"),
+    credit_title=("AVOIR",),
+    credit_number=("Avoir N°",),
+)
+_NL = Vocabulary(
+    invoice_number=("Factuurnummer", "Factuurnr."),
+    invoice_date=("Factuurdatum", "Datum"),
+    due_date=("Vervaldatum", "Te betalen voor"),
+    subtotal=("Subtotaal", "Totaal excl. BTW"),
+    total=("Totaal", "Te betalen", "Totaal incl. BTW"),
+    bill_to=("Factuur aan", "Klant"),
+    description=("Omschrijving",),
+    quantity=("Aantal",),
+    unit_price=("Prijs", "Stukprijs"),
+    amount=("Bedrag",),
+    title=("FACTUUR",),
+    tax=("BTW {rate}",),
+    discount=("Korting",),
+    shipping=("Verzendkosten",),
+    credit_title=("CREDITNOTA",),
+    credit_number=("Creditnotanummer",),
+)
+_ES = Vocabulary(
+    invoice_number=("Nº Factura", "Número de factura", "Factura n.º"),
+    invoice_date=("Fecha", "Fecha de factura", "Fecha de emisión"),
+    due_date=("Vencimiento", "Fecha de vencimiento"),
+    subtotal=("Base imponible", "Subtotal"),
+    total=("Total", "Total a pagar", "Importe total"),
+    bill_to=("Cliente", "Facturar a"),
+    description=("Descripción", "Concepto"),
+    quantity=("Cantidad", "Cant."),
+    unit_price=("Precio", "Precio unitario"),
+    amount=("Importe",),
+    title=("FACTURA",),
+    tax=("IVA {rate}",),
+    discount=("Descuento",),
+    shipping=("Gastos de envío", "Portes"),
+    credit_title=("FACTURA RECTIFICATIVA", "ABONO"),
+    credit_number=("Nº Rectificativa",),
+)
+_IT = Vocabulary(
+    invoice_number=("Fattura n.", "Numero fattura", "N. fattura"),
+    invoice_date=("Data", "Data fattura", "Data emissione"),
+    due_date=("Scadenza", "Data scadenza"),
+    subtotal=("Imponibile", "Totale imponibile"),
+    total=("Totale", "Totale documento", "Totale da pagare"),
+    bill_to=("Cliente", "Destinatario", "Spett.le"),
+    description=("Descrizione",),
+    quantity=("Quantità", "Q.tà"),
+    unit_price=("Prezzo", "Prezzo unitario"),
+    amount=("Importo",),
+    title=("FATTURA",),
+    tax=("IVA {rate}",),
+    discount=("Sconto",),
+    shipping=("Spese di spedizione", "Trasporto"),
+    credit_title=("NOTA DI CREDITO",),
+    credit_number=("Nota di credito n.",),
+)
+_EN_WIDE = Vocabulary(
+    invoice_number=("Invoice No.", "Invoice Number", "Invoice #", "Reference"),
+    invoice_date=("Invoice Date", "Date", "Tax point"),
+    due_date=("Due Date", "Payment due"),
+    subtotal=("Subtotal", "Net total", "Total excl. tax"),
+    total=("Total", "Amount Due", "Total payable"),
+    bill_to=("Bill To", "Invoice to", "Customer"),
+    title=("INVOICE", "Tax Invoice"),
+)
+
+
+def _wide(name: str, vocabulary: Vocabulary, **options: Any) -> Layout:
+    base: dict[str, Any] = {
+        "font": "Helvetica",
+        "vendor_block": "left",
+        "bill_to_side": "left",
+        "meta_style": "column",
+        "table_style": "grid",
+        "sku_column": False,
+        "qty_first": False,
+    }
+    return Layout(name=name, vocabulary=vocabulary, **{**base, **options})
+
+
+WIDE_LAYOUTS: tuple[Layout, ...] = (
+    _wide("twoline", _EN_WIDE, bill_to_side="right", party_wrap=True, id_styles=True, legal_line=True,
+          credit_notes=True),
+    _wide("wordmark", _EN_WIDE, font="Times", vendor_block="right", vendor_mark="wordmark", legal_line=True,
+          totals_box=True, table_style="plain", translations=(("de", _DE),), translation_share=0.4),
+    _wide("footerline", _EN_WIDE, vendor_mark="footer", legal_line=True, adjustments=True, meta_style="row",
+          table_style="zebra", translations=(("nl", _NL),), translation_share=0.4, id_styles=True),
+    _wide("factuur", _NL, vendor_block="right", table_style="zebra", totals_box=True, adjustments=True,
+          split_tax=True, translations=(("nl", _NL),), translation_share=1.0, legal_line=True),
+    _wide("factura", _ES, font="Times", table_style="plain", qty_first=True, split_tax=True, adjustments=True,
+          id_styles=True, party_wrap=True, translations=(("es", _ES),), translation_share=1.0),
+    _wide("fattura", _IT, sku_column=True, bill_to_side="right", credit_notes=True, legal_line=True,
+          party_wrap=True, translations=(("it", _IT),), translation_share=1.0, vendor_mark="wordmark"),
+    _wide("rechnung", _DE, sender_line=True, title_below=True, vendor_block="right", split_tax=True,
+          adjustments=True, id_styles=True, party_wrap=True, translations=(("de", _DE),), translation_share=1.0),
+    _wide("avoir", _FR, font="Times", vendor_mark="wordmark", totals_box=True, adjustments=True, credit_notes=True,
+          meta_style="row", table_style="zebra", translations=(("fr", _FR),), translation_share=1.0, legal_line=True),
+)  # fmt: skip
+ALL_LAYOUTS: tuple[Layout, ...] = (*LAYOUTS, *WIDE_LAYOUTS)
+# Named sets for ``generate_samples(families=...)`` and ``ledgerlens samples --families``.
+FAMILY_SETS: dict[str, tuple[Layout, ...]] = {"classic": LAYOUTS, "wide": WIDE_LAYOUTS, "all": ALL_LAYOUTS}
+
+LAYOUTS_BY_NAME: dict[str, Layout] = {layout.name: layout for layout in ALL_LAYOUTS}
 
 # --------------------------------------------------------------------------------------------------------------
 # Regions: currency, number/date conventions, addresses, tax
@@ -514,8 +673,58 @@ REGIONS: tuple[Region, ...] = (
 )
 # fmt: on
 
+# Regions only the wider families' Spanish and Italian invoices draw (English ones keep to REGIONS).
+# fmt: off
+EXTRA_REGIONS: tuple[Region, ...] = (
+    Region(
+        key="es",
+        currency="EUR",
+        weight=5,
+        number_styles=("eu_dot",),
+        date_styles=("eu_slash", "iso"),
+        page_size=A4,
+        money_marks=(("€", False), ("EUR", False)),
+        taxes=(("21", "IVA {rate}"), ("21", "IVA ({rate})")),
+        suffixes=("S.L.", "S.A.", "S.L.U."),
+        streets=("Calle Mayor {n}", "Avenida de América {n}", "Calle de Alcalá {n}", "Passeig de Gràcia {n}"),
+        cities=("28013 Madrid", "08007 Barcelona", "46002 Valencia", "41001 Sevilla"),
+        country="España",
+        phone="+34 91 ### ## ##",
+        bank=("IBAN ES## #### #### ## ##########",),
+        tax_id="NIF ESB########",
+    ),
+    Region(
+        key="it",
+        currency="EUR",
+        weight=5,
+        number_styles=("eu_dot",),
+        date_styles=("eu_slash", "eu_dot"),
+        page_size=A4,
+        money_marks=(("€", True), ("€", False), ("EUR", True)),
+        taxes=(("22", "IVA {rate}"), ("22", "IVA ({rate})")),
+        suffixes=("S.r.l.", "S.p.A.", "S.a.s."),
+        streets=("Via Roma {n}", "Corso Buenos Aires {n}", "Viale Monza {n}", "Piazza Garibaldi {n}"),
+        cities=("20121 Milano", "00184 Roma", "10121 Torino", "40121 Bologna"),
+        country="Italia",
+        phone="+39 02 #### ####",
+        bank=("IBAN IT## X ##### ##### ############",),
+        tax_id="P.IVA IT###########",
+    ),
+)
+# fmt: on
+ALL_REGIONS: tuple[Region, ...] = (*REGIONS, *EXTRA_REGIONS)
+
 # Regions whose invoices may carry labels in a given language; English labels go with any region.
-LANGUAGE_REGIONS: dict[Language, tuple[str, ...]] = {"en": (), "de": ("de", "ch"), "fr": ("fr", "ch")}
+LANGUAGE_REGIONS: dict[Language, tuple[str, ...]] = {
+    "en": (),
+    "de": ("de", "ch"),
+    "fr": ("fr", "ch"),
+    "nl": ("nl",),
+    "es": ("es",),
+    "it": ("it",),
+}
+# The reduced rate a second tax line uses (split_tax families), by language.
+REDUCED_RATES: dict[Language, str] = {"en": "5", "de": "7", "fr": "5.5", "nl": "9", "es": "10", "it": "10"}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -685,6 +894,7 @@ class Phrases:
     currency: str
     notes_label: str
     intro: tuple[str, ...]  # sentence above the table (sidebar family)
+    legal: str = "{name} · Registered in {city} · Company no. {reg} · {tax_id}"  # footer legal line
 
 
 PHRASES: dict[Language, Phrases] = {
@@ -734,6 +944,7 @@ PHRASES: dict[Language, Phrases] = {
             "Vielen Dank für Ihren Auftrag. Wir berechnen Ihnen folgende Leistungen:",
             "Wir erlauben uns, Ihnen folgende Positionen in Rechnung zu stellen:",
         ),
+        legal="{name} · Sitz: {city} · Amtsgericht HRB {reg} · {tax_id}",
     ),
     "fr": Phrases(
         date_styles=("eu_slash",),
@@ -754,6 +965,70 @@ PHRASES: dict[Language, Phrases] = {
         currency="Devise",
         notes_label="Remarques",
         intro=("Nous vous remercions de votre commande.", "Détail des prestations :"),
+        legal="{name} · RCS {city} {reg} · {tax_id}",
+    ),
+    "nl": Phrases(
+        date_styles=(),
+        terms=("Betaling binnen {days} dagen na factuurdatum.", "Betalingstermijn: {days} dagen"),
+        notes=("Geleverd op {date}.", "Uw bestelling van {date}."),
+        thanks="Bedankt voor uw bestelling!",
+        questions="Vragen over deze factuur? Bel {phone}",
+        late="Bij te late betaling wordt de wettelijke rente berekend.",
+        page="Pagina {page} van {pages}",
+        continued=("Vervolg op pagina {next}",),
+        carried="Transport",
+        brought="Transport",
+        continuation="(vervolg)",
+        tel="Tel.",
+        attn="T.a.v.",
+        po="Ordernummer",
+        customer_id="Klantnummer",
+        currency="Valuta",
+        notes_label="Opmerkingen",
+        intro=("Hierbij brengen wij u in rekening:",),
+        legal="{name} · KvK {reg} · {tax_id}",
+    ),
+    "es": Phrases(
+        date_styles=("eu_slash",),
+        terms=("Pago a {days} días.", "Forma de pago: transferencia a {days} días"),
+        notes=("Entregado el {date}.", "Su pedido del {date}."),
+        thanks="¡Gracias por su confianza!",
+        questions="¿Preguntas? Llame al {phone}",
+        late="Los pagos atrasados devengan intereses de demora.",
+        page="Página {page} de {pages}",
+        continued=("Continúa en la página {next}",),
+        carried="Suma y sigue",
+        brought="Suma anterior",
+        continuation="(continuación)",
+        tel="Tel.",
+        attn="A la atención de",
+        po="Pedido",
+        customer_id="Nº cliente",
+        currency="Moneda",
+        notes_label="Observaciones",
+        intro=("Detalle de los servicios prestados:",),
+        legal="{name} · Registro Mercantil de {city}, hoja {reg} · {tax_id}",
+    ),
+    "it": Phrases(
+        date_styles=("eu_slash",),
+        terms=("Pagamento a {days} giorni data fattura.", "Termini di pagamento: {days} giorni"),
+        notes=("Consegna del {date}.", "Vostro ordine del {date}."),
+        thanks="Grazie per la fiducia!",
+        questions="Domande? Chiamate il {phone}",
+        late="In caso di ritardato pagamento si applicano gli interessi di mora.",
+        page="Pagina {page} di {pages}",
+        continued=("Segue a pagina {next}",),
+        carried="A riportare",
+        brought="Riporto",
+        continuation="(segue)",
+        tel="Tel.",
+        attn="Alla c.a.",
+        po="Ordine",
+        customer_id="Codice cliente",
+        currency="Valuta",
+        notes_label="Note",
+        intro=("Dettaglio delle prestazioni:",),
+        legal="{name} · REA {city} {reg} · {tax_id}",
     ),
 }
 
@@ -793,6 +1068,9 @@ class Labels:
     sku: str
     title: str
     position: str
+    tax2: str = ""  # the second tax line's label (split_tax families)
+    discount: str = ""
+    shipping: str = ""
 
 
 @dataclass(frozen=True)
@@ -863,6 +1141,15 @@ class InvoiceSpec:
     intro: str = ""
     sidebar_width: float = 160.0
     sidebar_grey: float = 0.9
+    # wider families (all zero or empty for the first eight)
+    discount: Decimal = Decimal(0)  # printed as a negative line between subtotal and tax
+    shipping: Decimal = Decimal(0)
+    second_rate: Decimal | None = None  # reduced tax rate on the last ``second_lines`` lines
+    second_lines: int = 0
+    credit: bool = False  # a credit note: every amount negative
+    vendor_split: int = 0  # words of the vendor name on its first printed line; 0: one line
+    customer_split: int = 0
+    wordmark: str = ""  # what the header shows instead of the vendor name (vendor_mark="wordmark")
 
     @property
     def currency(self) -> str:
@@ -889,12 +1176,31 @@ class InvoiceSpec:
         return self.items_sum + self.subtotal_error
 
     @property
+    def net(self) -> Decimal:
+        """The amount tax is charged on: subtotal less discount plus shipping."""
+        return self.subtotal - self.discount + self.shipping
+
+    @property
+    def second_base(self) -> Decimal:
+        tail = self.lines[len(self.lines) - self.second_lines :] if self.second_lines else []
+        return sum((line.amount for line in tail), Decimal(0))
+
+    @property
+    def taxes(self) -> list[Decimal]:
+        """One amount per printed tax line: the main rate, then the reduced rate when there is one."""
+        main = issuer_round((self.net - self.second_base) * self.tax_rate / 100, self.quantum)
+        if self.second_rate is None:
+            return [main]
+        reduced = issuer_round(self.second_base * self.second_rate / 100, self.quantum)
+        return [main, reduced]
+
+    @property
     def tax(self) -> Decimal:
-        return issuer_round(self.subtotal * self.tax_rate / 100, self.quantum)
+        return sum(self.taxes, Decimal(0))
 
     @property
     def total(self) -> Decimal:
-        return self.subtotal + self.tax + self.total_error
+        return self.net + self.tax + self.total_error
 
     @property
     def inconsistent(self) -> bool:
@@ -1001,10 +1307,11 @@ def _make_invoice(rng: random.Random, plan: SamplePlan) -> InvoiceSpec:
     layout = plan.layout
     language: Language = "en"
     vocab = layout.vocabulary
-    if layout.translations and rng.random() < 0.6:
+    if layout.translations and rng.random() < layout.translation_share:
         language, vocab = rng.choice(layout.translations)
     phrases = PHRASES[language]
-    regions = [r for r in REGIONS if not LANGUAGE_REGIONS[language] or r.key in LANGUAGE_REGIONS[language]]
+    allowed = LANGUAGE_REGIONS[language]
+    regions = list(REGIONS) if not allowed else [r for r in ALL_REGIONS if r.key in allowed]
     region = rng.choices(regions, weights=[r.weight for r in regions])[0]
     industry = rng.choice(INDUSTRIES)
     vendor_name = _company(rng, industry.cores, region.suffixes)
@@ -1120,7 +1427,81 @@ def _make_invoice(rng: random.Random, plan: SamplePlan) -> InvoiceSpec:
         footer.append(phrases.late)
     rng.shuffle(footer)
     spec.footer = footer
+    if layout in WIDE_LAYOUTS:
+        _widen(rng, spec, vocab)
     return spec
+
+
+def _styled_number(rng: random.Random, year: int, vendor: str) -> str:
+    """Invoice numbers with letter prefixes, suffixes and separators, as real issuers print them."""
+    letters = "ABCDEFGHKLMNPRSTVWXZ"
+    initials = "".join(word[0] for word in vendor.split()[:2] if word[0].isalpha()).upper() or "IN"
+    n = rng.randint(1, 99999)
+    patterns = (
+        f"RE-{year}-{n:05d}-{rng.choice(letters)}",
+        f"FA/{year % 100:02d}/{n:04d}",
+        f"{initials}{n:06d}",
+        f"{n:06d}/{rng.choice(letters)}{rng.choice(letters)}",
+        f"INV.{year}.{n:04d}",
+        f"{rng.choice(letters)}{rng.choice(letters)}-{n:04d}-{year % 100:02d}",
+        f"{year}-{rng.choice(letters)}{n:05d}",
+    )
+    return rng.choice(patterns)
+
+
+def _wordmark(rng: random.Random, vendor: str) -> str:
+    """A logo-like rendering of the vendor's first word: spaced capitals or lower case with a dot."""
+    word = vendor.split()[0].strip("&,")
+    return " ".join(word.upper()) if rng.random() < 0.5 else f"{word.lower()}."
+
+
+def _widen(rng: random.Random, spec: InvoiceSpec, vocab: Vocabulary) -> None:
+    """The wider families' variation, drawn after everything the first eight families draw."""
+    layout, colon = spec.layout, ":" if spec.labels.invoice_number.endswith(":") else ""
+    if layout.id_styles and rng.random() < 0.8:
+        spec.invoice_number = _styled_number(rng, spec.invoice_date.year, spec.vendor_name)
+    if layout.party_wrap:
+        vendor_words, customer_words = len(spec.vendor_name.split()), len(spec.customer_name.split())
+        spec.vendor_split = rng.randint(1, vendor_words - 1) if vendor_words > 1 and rng.random() < 0.8 else 0
+        spec.customer_split = rng.randint(1, customer_words - 1) if customer_words > 1 and rng.random() < 0.8 else 0
+    if layout.vendor_mark == "wordmark":
+        spec.wordmark = _wordmark(rng, spec.vendor_name)
+    if layout.legal_line:
+        city = spec.vendor_lines[1] if len(spec.vendor_lines) > 1 else spec.region.country
+        legal = spec.phrases.legal.format(
+            name=spec.vendor_name, city=city, reg=_digits(rng, "######"), tax_id=_digits(rng, spec.region.tax_id)
+        )
+        spec.footer = [*spec.footer, legal]
+    if layout.credit_notes and rng.random() < 0.35:
+        spec.credit = True
+        spec.lines = [dataclasses.replace(line, unit_price=-line.unit_price) for line in spec.lines]
+        spec.labels = dataclasses.replace(
+            spec.labels, title=rng.choice(vocab.credit_title), invoice_number=rng.choice(vocab.credit_number) + colon
+        )
+    _adjust_amounts(rng, spec, vocab, colon)
+
+
+def _adjust_amounts(rng: random.Random, spec: InvoiceSpec, vocab: Vocabulary, colon: str) -> None:
+    """Discount and shipping lines, and a second tax rate on some of the lines."""
+    layout, scale = spec.layout, spec.region.price_scale
+    if layout.adjustments and not spec.credit:
+        if rng.random() < 0.5:
+            percent = Decimal(rng.choice((5, 10, 15)))
+            spec.discount = issuer_round(spec.subtotal * percent / 100, spec.quantum)
+            label = f"{rng.choice(vocab.discount)} {_percent(str(percent), spec.number_style)}"
+            spec.labels = dataclasses.replace(spec.labels, discount=label + colon)
+        if rng.random() < 0.6:
+            spec.shipping = Decimal(rng.choice(("4.90", "9.50", "12.00", "19.90", "35.00", "49.00"))) * scale
+            spec.labels = dataclasses.replace(spec.labels, shipping=rng.choice(vocab.shipping) + colon)
+    if layout.split_tax and len(spec.lines) > 1 and spec.tax_rate != 0 and rng.random() < 0.7:
+        spec.second_lines = rng.randint(1, len(spec.lines) - 1)
+        if spec.net - spec.second_base < 0:
+            spec.discount, spec.labels = Decimal(0), dataclasses.replace(spec.labels, discount="")
+        reduced = REDUCED_RATES[spec.language]
+        spec.second_rate = Decimal(reduced)
+        template = rng.choice(vocab.tax) if vocab.tax else "Tax {rate}"
+        label = template.format(rate=_percent(reduced, spec.number_style)) + colon
+        spec.labels = dataclasses.replace(spec.labels, tax2=label)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1289,6 +1670,21 @@ def _meta_items(spec: InvoiceSpec) -> list[tuple[str, str]]:
     return items
 
 
+def _split_name(name: str, split: int) -> list[str]:
+    """A name as printed: on one line, or its first ``split`` words on one line and the rest below."""
+    words = name.split()
+    return [" ".join(words[:split]), " ".join(words[split:])] if 0 < split < len(words) else [name]
+
+
+def _vendor_heading(spec: InvoiceSpec) -> list[str]:
+    """What the header prints where the vendor's name goes: the name (maybe over two lines), a wordmark, nothing."""
+    if spec.layout.vendor_mark == "footer":
+        return []
+    if spec.wordmark:
+        return [spec.wordmark]
+    return _split_name(spec.vendor_name, spec.vendor_split)
+
+
 def _draw_header(page: _Page, spec: InvoiceSpec, top: float) -> float:
     """Vendor block and title; returns the y (from top) below the header."""
     layout, m, w = spec.layout, spec.margin, page.width
@@ -1313,8 +1709,11 @@ def _draw_header(page: _Page, spec: InvoiceSpec, top: float) -> float:
     align: Align = "left" if layout.vendor_block == "left" else "right"
     x = m if align == "left" else w - m
     title_room = 0.0 if layout.title_below else page.measure(spec.labels.title, 24, bold=True) + 30
-    page.text(x, name_top, spec.vendor_name, size, bold=True, align=align, max_width=w - 2 * m - title_room)
-    y = name_top + 4
+    heading = _vendor_heading(spec)
+    for number, line in enumerate(heading):
+        top_of_line = name_top + number * (size + 2)
+        page.text(x, top_of_line, line, size, bold=True, align=align, max_width=w - 2 * m - title_room)
+    y = name_top + 4 + max(len(heading) - 1, 0) * (size + 2)
     for line in spec.vendor_lines:
         y += line_gap
         page.text(x, y, line, spec.body_size, align=align, grey=0.15)
@@ -1336,7 +1735,9 @@ def _draw_bill_to(page: _Page, spec: InvoiceSpec, x: float, top: float) -> float
     page.text(x, y, spec.labels.bill_to, size, bold=True, grey=0.25)
     y += size + 5
     room = page.width - spec.margin - x
-    page.text(x, y, spec.customer_name, size + 1, bold=spec.layout.font != "Courier", max_width=room)
+    for number, name_line in enumerate(_split_name(spec.customer_name, spec.customer_split)):
+        y += (size + 3) if number else 0
+        page.text(x, y, name_line, size + 1, bold=spec.layout.font != "Courier", max_width=room)
     for line in spec.customer_lines:
         y += size + 3
         page.text(x, y, line, size)
@@ -1588,7 +1989,8 @@ class _PageFrame(_Frame):
                 vendor_x, number_x = (m, w - m) if left else (w - m, m)
                 vendor_align: Align = "left" if left else "right"
                 number_align: Align = "right" if left else "left"
-                page.text(vendor_x, top + 12, spec.vendor_name, 13, bold=True, align=vendor_align, max_width=w / 2)
+                heading = " ".join(_vendor_heading(spec))
+                page.text(vendor_x, top + 12, heading, 13, bold=True, align=vendor_align, max_width=w / 2)
                 page.text(number_x, top + 12, number, self.size, align=number_align)
                 continuation = spec.phrases.continuation
                 page.text(number_x, top + 26, continuation, self.size - 1, italic=True, align=number_align, grey=0.3)
@@ -1663,7 +2065,8 @@ class _PageFrame(_Frame):
 
     def end_height(self) -> float:
         notes = self.size + 21 + 12 * len(self.spec.notes) if self.spec.notes else 0.0
-        return max(4 * (self.size + 8) + 12, notes)
+        box = 12.0 if self.spec.layout.totals_box else 0.0
+        return max((len(_total_rows(self.spec)) + 1) * (self.size + 8) + 12 + box, notes)
 
     def body_bottom(self) -> float:
         return _footer_top(self.page, self.spec) - 12
@@ -1674,17 +2077,33 @@ class _PageFrame(_Frame):
         _draw_footer(self.page, self.spec, number, m, self.page.width - m, centred)
 
 
+def _total_rows(spec: InvoiceSpec) -> list[tuple[str, str, bool]]:
+    """(label, printed amount, is the total) for every row of the totals block."""
+    mark_all = spec.currency_in_table
+    rows = [(spec.labels.subtotal, _money(spec, spec.subtotal, mark_all), False)]
+    if spec.discount:
+        rows.append((spec.labels.discount, _money(spec, -spec.discount, mark_all), False))
+    if spec.shipping:
+        rows.append((spec.labels.shipping, _money(spec, spec.shipping, mark_all), False))
+    labels = [spec.labels.tax, spec.labels.tax2]
+    rows += [(label, _money(spec, amount, mark_all), False) for label, amount in zip(labels, spec.taxes, strict=False)]
+    rows.append((spec.labels.total, _money(spec, spec.total, True), True))
+    return rows
+
+
 def _draw_totals(page: _Page, spec: InvoiceSpec, top: float) -> float:
     size = spec.body_size
     right = page.width - spec.margin - 5
     label_x = page.width - spec.margin - 235
-    mark_all = spec.currency_in_table
-    rows = [
-        (spec.labels.subtotal, _money(spec, spec.subtotal, mark_all), False),
-        (spec.labels.tax, _money(spec, spec.tax, mark_all), False),
-        (spec.labels.total, _money(spec, spec.total, True), True),
-    ]
+    rows = _total_rows(spec)
     y = top + size + 8
+    if spec.layout.totals_box:
+        bottom = y + len(rows) * (size + 7) + 4
+        page.fill(label_x - 8, top + 4, right + 9, bottom, grey=0.93)
+        for edge in (top + 4, bottom):
+            page.hline(label_x - 8, right + 9, edge, width=0.8)
+        page.vline(label_x - 8, top + 4, bottom, width=0.8)
+        page.vline(right + 9, top + 4, bottom, width=0.8)
     for label, value, is_total in rows:
         if is_total:
             page.hline(label_x, right + 5, y - size - 2, width=0.8)
@@ -2168,7 +2587,7 @@ def truth_record(spec: InvoiceSpec, document: str, kind: Kind) -> dict[str, Any]
     """
     return {
         "document": document,
-        "doc_type": "invoice",
+        "doc_type": "credit_note" if spec.credit else "invoice",
         "kind": kind,
         "layout": spec.layout.name,
         "vendor_name": spec.vendor_name,
@@ -2198,13 +2617,26 @@ def sample_kind(index: int) -> Kind:
     return KIND_CYCLE[index % len(KIND_CYCLE)]
 
 
-def sample_layout(index: int, seed: int) -> Layout:
+def layouts_for(families: str | Sequence[str] = "classic") -> tuple[Layout, ...]:
+    """The families a batch draws from: a set name (classic, wide, all) or family names (a list, or comma-separated)."""
+    if isinstance(families, str):
+        if families in FAMILY_SETS:
+            return FAMILY_SETS[families]
+        families = [name.strip() for name in families.split(",") if name.strip()]
+    unknown = [name for name in families if name not in LAYOUTS_BY_NAME]
+    if unknown or not families:
+        known = ", ".join([*FAMILY_SETS, *LAYOUTS_BY_NAME])
+        raise ValueError(f"Unknown layout families {unknown or families}; choose from: {known}")
+    return tuple(LAYOUTS_BY_NAME[name] for name in families)
+
+
+def sample_layout(index: int, seed: int, layouts: Sequence[Layout] = LAYOUTS) -> Layout:
     """Cycle through the families, shifting by one each round so every family meets every kind."""
-    n = len(LAYOUTS)
-    return LAYOUTS[(index + index // n + seed) % n]
+    n = len(layouts)
+    return layouts[(index + index // n + seed) % n]
 
 
-def plan_sample(index: int, seed: int = 0) -> SamplePlan:
+def plan_sample(index: int, seed: int = 0, layouts: Sequence[Layout] = LAYOUTS) -> SamplePlan:
     """Kind, layout family, page count and consistency of sample ``index``, without generating it."""
     multi_period, multi_slots = MULTI_PAGE_SLOTS
     bad_period, bad_slots = INCONSISTENT_SLOTS
@@ -2212,7 +2644,7 @@ def plan_sample(index: int, seed: int = 0) -> SamplePlan:
         index=index,
         seed=seed,
         kind=sample_kind(index),
-        layout=sample_layout(index, seed),
+        layout=sample_layout(index, seed, layouts),
         multi_page=index % multi_period in multi_slots,
         inconsistent=index % bad_period in bad_slots,
     )
@@ -2224,16 +2656,22 @@ def _sample_spec(plan: SamplePlan) -> tuple[InvoiceSpec, random.Random]:
     return _make_invoice(rng, plan), rng
 
 
-def sample_truth(index: int, seed: int = 0) -> dict[str, Any]:
+def sample_spec(index: int, seed: int = 0, families: str | Sequence[str] = "classic") -> InvoiceSpec:
+    """Everything sample ``index`` prints, without rendering it."""
+    spec, _ = _sample_spec(plan_sample(index, seed, layouts_for(families)))
+    return spec
+
+
+def sample_truth(index: int, seed: int = 0, families: str | Sequence[str] = "classic") -> dict[str, Any]:
     """The truth record ``generate_sample`` writes for this sample, without rendering anything."""
-    plan = plan_sample(index, seed)
+    plan = plan_sample(index, seed, layouts_for(families))
     spec, _ = _sample_spec(plan)
     return truth_record(spec, f"{plan.stem}.pdf", plan.kind)
 
 
-def generate_sample(out_dir: Path, index: int, seed: int = 0) -> Path:
+def generate_sample(out_dir: Path, index: int, seed: int = 0, families: str | Sequence[str] = "classic") -> Path:
     """Write sample number ``index`` (0-based) of the batch for ``seed``; independent of the batch size."""
-    plan = plan_sample(index, seed)
+    plan = plan_sample(index, seed, layouts_for(families))
     spec, rng = _sample_spec(plan)
     pdf_bytes = render_born_digital(spec)
     if plan.kind != "born_digital":
@@ -2247,8 +2685,13 @@ def generate_sample(out_dir: Path, index: int, seed: int = 0) -> Path:
     return pdf_path
 
 
-def generate_samples(out_dir: Path, count: int, seed: int = 0) -> list[Path]:
-    """Write `count` invoices as <stem>.pdf plus <stem>.truth.json beside each; return the PDF paths."""
+def generate_samples(out_dir: Path, count: int, seed: int = 0, families: str | Sequence[str] = "classic") -> list[Path]:
+    """Write `count` invoices as <stem>.pdf plus <stem>.truth.json beside each; return the PDF paths.
+
+    ``families`` picks the layout families: "classic" (the first eight, the default), "wide" (the eight
+    with the variation real invoices show), "all", or family names.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [generate_sample(out_dir, index, seed) for index in range(count)]
+    layouts_for(families)  # fail before writing anything
+    return [generate_sample(out_dir, index, seed, families) for index in range(count)]

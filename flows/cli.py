@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -135,6 +135,12 @@ def _add_dev_commands(commands: Subcommands) -> None:
     samples.add_argument("directory")
     samples.add_argument("--count", type=int, default=24)
     samples.add_argument("--seed", type=int, default=0)
+    samples.add_argument(
+        "--families",
+        default="classic",
+        help="layout families: classic (the first 8, default), wide (8 with real-world variation), all (16), "
+        "or comma-separated family names",
+    )
 
     evaluate = commands.add_parser("eval", help="score OUT against *.truth.json files; suggest a threshold")
     evaluate.add_argument("truth_dir", metavar="TRUTH_DIR", help="folder searched recursively for *.truth.json")
@@ -144,6 +150,7 @@ def _add_dev_commands(commands: Subcommands) -> None:
     evaluate.add_argument(
         "--target-error-rate", type=float, default=0.01, help="auto-accept error rate the threshold must meet"
     )
+    _add_lofo_arguments(evaluate)
     calibrate = commands.add_parser(
         "calibrate", help="fit field confidence to measured accuracy on OUT_DIR against *.truth.json files"
     )
@@ -153,42 +160,12 @@ def _add_dev_commands(commands: Subcommands) -> None:
     calibrate.add_argument(
         "--prior-strength", type=float, default=10.0, help="documents' worth of trust kept in the raw score"
     )
-
-
-def _add_review_commands(commands: Subcommands) -> None:
-    review = commands.add_parser("review", help="the human-review queue: web UI and terminal commands")
-    actions = review.add_subparsers(dest="review_command", required=True)
-    serve = actions.add_parser("serve", help="serve the reviewer web UI")
-    serve.add_argument("--host", default="127.0.0.1", help="bind address; beyond loopback a token is required")
-    serve.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
-    listing = actions.add_parser("list", help="one item per line, document id first, highest priority first")
-    listing.add_argument(
-        "--state",
-        default="open",
-        choices=["open", "decided", "all", "pending", "in_review", "approved", "corrected", "rejected"],
-    )
-    listing.add_argument("--reason", help="only items with this reason code, e.g. total_mismatch, low_confidence")
-    show = actions.add_parser("show", help="reasons, fields with confidence and evidence, line items")
-    approve = actions.add_parser("approve", help="approve an item (with --set: corrected)")
-    approve.add_argument(
-        "--set", action="append", default=[], metavar="FIELD=VALUE", help="correct a header field (repeatable)"
-    )
-    reject = actions.add_parser("reject", help="reject an item with a reason")
-    reject.add_argument("--reason", required=True)
-    for sub in (show, approve, reject):
-        sub.add_argument("id", metavar="ID", help="document id or a unique prefix (6+ characters)")
-    for sub in (serve, listing, show, approve, reject):
-        sub.add_argument("--out", required=True, help="output folder of `ledgerlens run`")
-    for sub in (serve, approve, reject):
-        sub.add_argument("--reviewer", help="name recorded with decisions (default: LEDGERLENS_REVIEWER or login)")
-
-
-def _add_export_command(commands: Subcommands) -> None:
-    export = commands.add_parser("export", help="write OUT/export/: invoices with review decisions applied")
-    export.add_argument("--out", required=True, help="output folder of `ledgerlens run`")
+    _add_lofo_arguments(calibrate)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from flows.review_cli import add_review_commands
+
     parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -197,8 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backfill_command(commands)
     _add_compact_command(commands)
     _add_dev_commands(commands)
-    _add_review_commands(commands)
-    _add_export_command(commands)
+    add_review_commands(commands)  # review serve|list|show|approve|reject|users, and export
     from flows.vendors_cli import add_vendors_command
 
     add_vendors_command(commands)
@@ -354,7 +330,7 @@ def command_compact(args: argparse.Namespace) -> int:
 
 def command_samples(args: argparse.Namespace) -> int:
     try:
-        from devtools.samples import generate_samples
+        from devtools.samples import generate_samples, layouts_for
     except ImportError as exc:  # reportlab comes with the devtools extra, not with the product
         print(
             f"ledgerlens samples: the sample generator needs the devtools extra ({exc}); "
@@ -365,8 +341,13 @@ def command_samples(args: argparse.Namespace) -> int:
     if args.count < 1:
         print("ledgerlens samples: --count must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        layouts_for(args.families)
+    except ValueError as exc:
+        print(f"ledgerlens samples: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     directory = _writable_dir(args.directory)
-    paths = generate_samples(directory, args.count, args.seed)
+    paths = generate_samples(directory, args.count, args.seed, args.families)
     print(f"Wrote {len(paths)} sample invoices with ground truth to {directory}")
     return EXIT_OK
 
@@ -378,6 +359,31 @@ def _report_missing_folders(command: str, *folders: Path) -> bool:
     return bool(missing)
 
 
+def _add_lofo_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--lofo",
+        action="store_true",
+        help="leave-one-family-out: fit on all layout families but one, route the held-out one, repeat",
+    )
+    command.add_argument("--threshold", type=float, help="with --lofo: the threshold to count at (default: setting)")
+
+
+def _print_lofo(command: str, args: argparse.Namespace, as_json: bool, lofo_text: Callable[..., str]) -> int:
+    """The leave-one-family-out report of TRUTH_DIR/OUT_DIR (devtools.lofo.lofo_text), as text or JSON."""
+    from pipeline.calibration import DEFAULT_PRIOR_STRENGTH
+    from pipeline.config import Settings
+
+    threshold = args.threshold if args.threshold is not None else Settings().accept_threshold
+    target = getattr(args, "target_error_rate", 0.01)
+    prior = getattr(args, "prior_strength", DEFAULT_PRIOR_STRENGTH)
+    try:
+        print(lofo_text(Path(args.truth_dir), Path(args.out_dir), threshold, prior, target, as_json))
+    except (OSError, ValueError) as exc:
+        print(f"ledgerlens {command}: cannot measure leave-one-family-out: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def command_eval(args: argparse.Namespace) -> int:
     truth_dir, out_dir = Path(args.truth_dir), Path(args.out_dir)
     if _report_missing_folders("eval", truth_dir, out_dir):
@@ -385,6 +391,10 @@ def command_eval(args: argparse.Namespace) -> int:
     if not 0 <= args.target_error_rate <= 1:
         print("ledgerlens eval: --target-error-rate must be between 0 and 1", file=sys.stderr)
         return EXIT_USAGE
+    if args.lofo:
+        from devtools.lofo import lofo_text
+
+        return _print_lofo("eval", args, args.json, lofo_text)
 
     import json
 
@@ -427,7 +437,12 @@ def command_calibrate(args: argparse.Namespace) -> int:
     if _report_missing_folders("calibrate", truth_dir, out_dir):
         return EXIT_USAGE
     from devtools.calibrate import calibrate
+    from devtools.lofo import lofo_text
 
+    if args.lofo:
+        status = _print_lofo("calibrate", args, False, lofo_text)
+        if status != EXIT_OK:
+            return status
     fitted_on = f"ledgerlens calibrate {truth_dir} {out_dir} --prior-strength {args.prior_strength}"
     table = calibrate(truth_dir, out_dir, args.prior_strength, fitted_on)
     if not table.fields:

@@ -23,7 +23,8 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 from flows.summary import RunSummary
 from pipeline.config import Settings
 from pipeline.engines.storage import Storage, storage_for
-from pipeline.review import ReviewStore, SQLiteReviewStore, review_db_path
+from pipeline.review import ReviewStore, open_review_store, review_db_location
+from pipeline.review.database import redact
 from pipeline.sinks import ParquetSink
 from pipeline.vendors import VendorStore, learn_from_decisions
 from pipeline.vlm.cascade import VlmSession
@@ -156,14 +157,14 @@ def open_vendor_memory(run: RunContext) -> None:
 def open_run(out: str, settings: Settings, on_progress: ProgressCallback | None = None) -> Iterator[RunContext]:
     """The context of one run; on leaving it, the VLM totals go into the summary and the scratch is removed."""
     storage = storage_for(out, settings)
-    review_db = review_db_path(out, settings.review_db)
+    review_db = review_db_location(out, settings.review_db)
     summary = RunSummary(out_dir=out, discovered=0, skipped_existing=0, processed=0, written=0)
-    summary.review_db, summary.extractor = str(review_db), settings.resolved_extractor()
+    summary.review_db, summary.extractor = redact(review_db), settings.resolved_extractor()
     sink = ParquetSink(out, settings)
     scratch = make_scratch(settings, "ll-run-")
     try:
         vlm = _start_vlm(settings, storage, out, scratch)
-        queue = SQLiteReviewStore(review_db)
+        queue = open_review_store(review_db)
         run = RunContext(settings, out, (storage, sink, queue), summary, scratch, vlm, on_progress)
         open_vendor_memory(run)
         try:

@@ -9,7 +9,6 @@ keep the s3:// URL as source. Everything a run shares is in its RunContext (flow
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,7 @@ from flows.summary import RunSummary, summary_markdown
 from pipeline.config import Settings
 from pipeline.discover import describe_file
 from pipeline.engines.storage import storage_for
-from pipeline.errors import DocumentError, ProcessingFailedError, TransientError
+from pipeline.errors import DocumentError, ProcessingFailedError, ReviewQueueUnavailableError, TransientError
 from pipeline.previews import PREVIEWS_DIR
 from pipeline.process import failed_record, process_document
 from pipeline.storage import SourceObject, join_location, unreadable_document_id
@@ -166,7 +165,7 @@ def _queue_then_mark_done(run: RunContext, records: Iterable[ExtractionRecord]) 
     records = list(records)
     try:
         run.summary.queued_for_review += run.queue.enqueue(records)
-    except (sqlite3.Error, OSError):
+    except (ReviewQueueUnavailableError, OSError):
         refused = [r for r in records if r.status is RecordStatus.NEEDS_REVIEW]
         run.summary.not_queued += [r.source for r in refused]
         return [r for r in records if r.status is not RecordStatus.NEEDS_REVIEW]

@@ -1,4 +1,8 @@
-"""`ledgerlens review …` and `ledgerlens export`: the terminal side of the review queue."""
+"""`ledgerlens review …` and `ledgerlens export`: the terminal side of the review queue.
+
+OUT may be a local folder or an s3:// prefix; the queue is wherever LEDGERLENS_REVIEW_DB (or --review-db) says:
+a SQLite file (default OUT/review.sqlite) or a postgresql:// URL shared by a team.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,16 @@ import argparse
 import getpass
 import secrets
 import sys
+import unicodedata
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Settings
-from pipeline.errors import LedgerlensError, ReviewError
-from pipeline.review import SQLiteReviewStore, approve, export_reviewed, reject, review_db_path
+from pipeline.errors import ConfigError, LedgerlensError, ReviewError
+from pipeline.review import ReviewStore, approve, export_reviewed, open_review_store, reject, review_db_location
+from pipeline.review.database import is_postgres, redact
+from pipeline.review.outputs import ReviewOutput
 from schemas import DECIDED_STATES, HEADER_FIELDS, OPEN_STATES, ReviewItem, ReviewState
 
 if TYPE_CHECKING:
@@ -22,20 +29,82 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_OUTPUT = 3
 EXIT_REVIEW = 4
+STATE_CHOICES = ["open", "decided", "all", "pending", "in_review", "approved", "corrected", "rejected"]
+
+
+def add_review_commands(commands: Any) -> None:
+    """`review serve|list|show|approve|reject|users` and `export` on the main parser's subcommands."""
+    review = commands.add_parser("review", help="the human-review queue: web UI and terminal commands")
+    actions = review.add_subparsers(dest="review_command", required=True)
+    serve = actions.add_parser("serve", help="serve the reviewer web UI")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address; beyond loopback a token is required")
+    serve.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    listing = actions.add_parser("list", help="one item per line, document id first, highest priority first")
+    listing.add_argument("--state", default="open", choices=STATE_CHOICES)
+    listing.add_argument("--reason", help="only items with this reason code, e.g. total_mismatch, low_confidence")
+    show = actions.add_parser("show", help="reasons, fields with confidence and evidence, line items")
+    approve_cmd = actions.add_parser("approve", help="approve an item (with --set: corrected)")
+    approve_cmd.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="correct a header field (repeatable)"
+    )
+    reject_cmd = actions.add_parser("reject", help="reject an item with a reason")
+    reject_cmd.add_argument("--reason", required=True)
+    for sub in (show, approve_cmd, reject_cmd):
+        sub.add_argument("id", metavar="ID", help="document id or a unique prefix (6+ characters)")
+    for sub in (serve, listing, show, approve_cmd, reject_cmd):
+        sub.add_argument("--out", required=True, help="output of `ledgerlens run`: a folder or s3://bucket/prefix")
+    for sub in (serve, approve_cmd, reject_cmd):
+        sub.add_argument("--reviewer", help="name recorded with decisions (default: LEDGERLENS_REVIEWER or login)")
+    _add_users_command(actions)
+    for sub in (serve, listing, show, approve_cmd, reject_cmd):
+        sub.add_argument("--review-db", help="queue database: a path or postgresql:// URL (LEDGERLENS_REVIEW_DB)")
+    export = commands.add_parser("export", help="write OUT/export/: invoices with review decisions applied")
+    export.add_argument("--out", required=True, help="output of `ledgerlens run`: a folder or s3://bucket/prefix")
+    export.add_argument("--review-db", help="queue database: a path or postgresql:// URL (LEDGERLENS_REVIEW_DB)")
+
+
+def _add_users_command(actions: Any) -> None:
+    users = actions.add_parser("users", help="reviewer accounts: add (prints a token once), revoke, list")
+    verbs = users.add_subparsers(dest="users_command", required=True)
+    for verb, text in (("add", "create an account and print its token once"), ("revoke", "revoke a token")):
+        sub = verbs.add_parser(verb, help=text)
+        sub.add_argument("name", metavar="NAME")
+    verbs.add_parser("list", help="accounts and whether they are active")
+    for sub in verbs.choices.values():
+        sub.add_argument("--out", help="output whose queue holds the accounts (default queue location)")
+        sub.add_argument("--review-db", help="queue database: a path or postgresql:// URL (LEDGERLENS_REVIEW_DB)")
 
 
 def _fail(command: str, message: str, code: int) -> int:
-    print(f"ledgerlens {command}: {message}", file=sys.stderr)
+    print(f"ledgerlens {command}: {printable(message)}", file=sys.stderr)
     return code
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: control characters (ESC, NUL, bidi overrides…) shown as escapes."""
+    return "".join(
+        ch
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf")
+        else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        for ch in text
+    )
 
 
 def _reviewer(args: argparse.Namespace, settings: Settings) -> str:
     return getattr(args, "reviewer", None) or settings.reviewer or getpass.getuser()
 
 
-def _open_store(out: Path, settings: Settings) -> SQLiteReviewStore | None:
-    path = review_db_path(out, settings.review_db)
-    return SQLiteReviewStore(path) if path.is_file() else None
+def _settings(args: argparse.Namespace) -> Settings:
+    configured = getattr(args, "review_db", None)
+    return Settings(review_db=configured) if configured else Settings()
+
+
+def _open_store(out: str, settings: Settings) -> ReviewStore | None:
+    """The queue for OUT; None when it is a SQLite file that does not exist yet (nothing was ever queued)."""
+    location = review_db_location(out, settings.review_db)
+    if not is_postgres(location) and not Path(location).is_file():
+        return None
+    return open_review_store(location)
 
 
 def _amount(item: ReviewItem) -> str:
@@ -44,23 +113,22 @@ def _amount(item: ReviewItem) -> str:
 
 def list_line(item: ReviewItem) -> str:
     holder = f"({item.claimed_by})" if item.state is ReviewState.IN_REVIEW and item.claimed_by else ""
-    return "\t".join(
-        [item.document_id, item.state.value + holder, _amount(item), item.source, ",".join(item.reason_codes) or "-"]
+    return printable(
+        "\t".join(
+            [
+                item.document_id,
+                item.state.value + holder,
+                _amount(item),
+                item.source,
+                ",".join(item.reason_codes) or "-",
+            ]
+        )
     )
 
 
-def show_text(item: ReviewItem) -> str:
-    lines = [
-        f"document_id  {item.document_id}",
-        f"source       {item.source}",
-        f"state        {item.state.value}" + (f" by {item.reviewer} at {item.decided_at}" if item.reviewer else ""),
-        f"confidence   {item.confidence:.2f}",
-        "reasons      " + ("; ".join(issue.message for issue in item.issues) or ", ".join(item.reasons) or "-"),
-    ]
-    if item.note:
-        lines.append(f"note         {item.note}")
+def _field_lines(item: ReviewItem) -> list[str]:
     shown = item.corrected or item.draft or item.invoice
-    lines.append("fields (value | confidence | page | box x0,y0,x1,y1 | raw text):")
+    lines = ["fields (value | confidence | page | box x0,y0,x1,y1 | raw text):"]
     for name in type(shown).model_fields:
         if name == "line_items":
             continue
@@ -78,11 +146,25 @@ def show_text(item: ReviewItem) -> str:
     lines.append(f"line items ({len(shown.line_items)}):")
     for number, line in enumerate(shown.line_items, start=1):
         lines.append(f"  {number:>3}. {line.description or '-'} | {line.quantity} x {line.unit_price} = {line.amount}")
+    return lines
+
+
+def show_text(item: ReviewItem) -> str:
+    lines = [
+        f"document_id  {item.document_id}",
+        f"source       {item.source}",
+        f"state        {item.state.value}" + (f" by {item.reviewer} at {item.decided_at}" if item.reviewer else ""),
+        f"confidence   {item.confidence:.2f}",
+        "reasons      " + ("; ".join(issue.message for issue in item.issues) or ", ".join(item.reasons) or "-"),
+    ]
+    if item.note:
+        lines.append(f"note         {item.note}")
+    lines.extend(_field_lines(item))
     for change in item.changes:
         lines.append(f"changed {change.field}: {change.old_value} -> {change.new_value}")
     if item.page_images:
         lines.append("page images: " + ", ".join(item.page_images))
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str | None]:
@@ -97,63 +179,126 @@ def _parse_sets(pairs: list[str]) -> dict[str, str | None]:
     return values
 
 
+def _check_out(out: str) -> str | None:
+    """Why OUT cannot be used, or None."""
+    if not ReviewOutput(out).exists():
+        return f"output folder not found: {out}"
+    return None
+
+
 def run_review_command(args: argparse.Namespace) -> int:
+    if args.review_command == "users":
+        return run_users_command(args)
     command = f"review {args.review_command}"
-    out = Path(args.out)
-    settings = Settings()
-    if not out.is_dir():
-        return _fail(command, f"output folder not found: {out}", EXIT_USAGE)
-    store = _open_store(out, settings)
+    out = str(args.out)
+    try:
+        settings = _settings(args)
+        problem = _check_out(out)
+        if problem:
+            return _fail(command, problem, EXIT_USAGE)
+        store = _open_store(out, settings)
+    except LedgerlensError as exc:
+        return _fail(command, str(exc), EXIT_USAGE)
     if store is None:
-        where = review_db_path(out, settings.review_db)
+        where = redact(review_db_location(out, settings.review_db))
         return _fail(command, f"no review queue at {where}; run `ledgerlens run INPUT --out {out}` first", EXIT_USAGE)
     try:
-        if args.review_command == "serve":
-            return _serve(args, store, out, settings)
-        if args.review_command == "list":
-            groups = {"open": OPEN_STATES, "decided": DECIDED_STATES, "all": None}
-            states = groups[args.state] if args.state in groups else {ReviewState(args.state)}
-            for item in store.list_items(states, reason=args.reason):
-                print(list_line(item))
-            return EXIT_OK
-        document_id = store.resolve_id(args.id)
-        if args.review_command == "show":
-            print(show_text(store.get(document_id)))
-            return EXIT_OK
-        reviewer = _reviewer(args, settings)
-        if args.review_command == "approve":
-            item = approve(store, out, document_id, reviewer, _parse_sets(args.set))
-        else:
-            item = reject(store, out, document_id, reviewer, args.reason)
-        print(f"{item.document_id}\t{item.state.value}\t{item.reviewer}")
-        return EXIT_OK
+        return _review_action(args, store, ReviewOutput(out, settings), settings)
     except ReviewError as exc:
         return _fail(command, str(exc), EXIT_REVIEW)
     except LedgerlensError as exc:
         return _fail(command, str(exc), EXIT_OUTPUT)
 
 
-def ui_config(host: str, out: Path, reviewer: str, settings: Settings) -> ReviewUIConfig:
+def _review_action(args: argparse.Namespace, store: ReviewStore, output: ReviewOutput, settings: Settings) -> int:
+    if args.review_command == "serve":
+        return _serve(args, store, output, settings)
+    if args.review_command == "list":
+        groups = {"open": OPEN_STATES, "decided": DECIDED_STATES, "all": None}
+        states = groups[args.state] if args.state in groups else {ReviewState(args.state)}
+        for item in store.list_items(states, reason=args.reason, summary=True):
+            print(list_line(item))
+        return EXIT_OK
+    document_id = store.resolve_id(args.id)
+    if args.review_command == "show":
+        print(show_text(store.get(document_id)))
+        return EXIT_OK
+    reviewer = _reviewer(args, settings)
+    if args.review_command == "approve":
+        item = approve(store, output, document_id, reviewer, _parse_sets(args.set))
+    else:
+        item = reject(store, output, document_id, reviewer, args.reason)
+    print(printable(f"{item.document_id}\t{item.state.value}\t{item.reviewer}"))
+    return EXIT_OK
+
+
+def run_users_command(args: argparse.Namespace) -> int:
+    """`review users add|revoke|list`: accounts live in the queue's database."""
+    command = f"review users {args.users_command}"
+    try:
+        settings = _settings(args)
+        if args.out is None and settings.review_db is None:
+            return _fail(command, "say which queue: --out OUT, or --review-db / LEDGERLENS_REVIEW_DB", EXIT_USAGE)
+        accounts = open_review_store(review_db_location(args.out or "", settings.review_db)).accounts()
+        if args.users_command == "add":
+            token = accounts.add(args.name)
+            print(f"Reviewer {args.name} added. Their token (shown once, not stored; hand it over privately):")
+            print(token)
+        elif args.users_command == "revoke":
+            if not accounts.revoke(args.name):
+                return _fail(command, f"no active reviewer named {args.name!r}", EXIT_REVIEW)
+            print(f"Reviewer {args.name}: token revoked, sessions ended.")
+        else:
+            for user in accounts.users():
+                print(printable(f"{user.name}\t{'revoked ' + user.revoked_at if user.revoked_at else 'active'}"))
+    except ReviewError as exc:
+        return _fail(command, str(exc), EXIT_REVIEW)
+    except LedgerlensError as exc:
+        return _fail(command, str(exc), EXIT_USAGE)
+    return EXIT_OK
+
+
+def _token(host: str, settings: Settings) -> str | None:
+    """The shared token: none on loopback unless set; beyond loopback the one set (long enough) or a new one."""
+    from flows.review_app import MIN_TOKEN_LENGTH, is_loopback
+
+    token = settings.review_token
+    if token is not None and (len(token.strip()) < MIN_TOKEN_LENGTH or not token.isascii() or not token.isprintable()):
+        raise ConfigError(
+            f"LEDGERLENS_REVIEW_TOKEN is {'empty' if not token.strip() else 'too short or has odd characters'}: use "
+            f"at least {MIN_TOKEN_LENGTH} printable ASCII characters (e.g. the output of "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(24))'`), or unset it to have one generated."
+        )
+    if token is None and not is_loopback(host):
+        token = secrets.token_urlsafe(24)
+    return token
+
+
+def ui_config(host: str, out: Path | str, reviewer: str, settings: Settings) -> ReviewUIConfig:
     """Loopback needs no token (but answers only loopback Host names); any other address requires one."""
     from flows.review_app import LOOPBACK_HOSTS, ReviewUIConfig, is_loopback
 
-    token = settings.review_token
-    if token is None and not is_loopback(host):
-        token = secrets.token_urlsafe(24)
     return ReviewUIConfig(
-        out_dir=out.resolve(),
+        out_dir=str(out) if str(out).startswith("s3://") else Path(out).resolve(),
         reviewer=reviewer,
-        token=token,
-        allowed_hosts=None if token else [*LOOPBACK_HOSTS, "[::1]"],
+        token=_token(host, settings),
+        allowed_hosts=[*LOOPBACK_HOSTS, "[::1]"] if is_loopback(host) else None,
         lease=timedelta(minutes=settings.review_lease_minutes),
         low_confidence=settings.accept_threshold,
+        proxy_header=settings.review_proxy_header,
+        proxy_addresses=tuple(settings.review_proxy_addresses),
+        session_lifetime=timedelta(hours=settings.review_session_hours),
+        settings=settings,
     )
 
 
-def _serve(args: argparse.Namespace, store: SQLiteReviewStore, out: Path, settings: Settings) -> int:
+def _serve(args: argparse.Namespace, store: ReviewStore, output: ReviewOutput, settings: Settings) -> int:
     from flows.review_app import serve
 
-    config = ui_config(args.host, out, _reviewer(args, settings), settings)
+    try:
+        config = ui_config(args.host, output.location, _reviewer(args, settings), settings)
+    except ConfigError as exc:
+        return _fail("review serve", str(exc), EXIT_USAGE)
     try:
         serve(store, config, args.host, args.port)
     except OSError as exc:
@@ -164,13 +309,14 @@ def _serve(args: argparse.Namespace, store: SQLiteReviewStore, out: Path, settin
 
 
 def run_export(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    settings = Settings()
-    if not out.is_dir():
-        return _fail("export", f"output folder not found: {out}", EXIT_USAGE)
-    store = SQLiteReviewStore(review_db_path(out, settings.review_db))
+    out = str(args.out)
     try:
-        result = export_reviewed(store, out)
+        settings = _settings(args)
+        problem = _check_out(out)
+        if problem:
+            return _fail("export", problem, EXIT_USAGE)
+        store = open_review_store(review_db_location(out, settings.review_db))
+        result = export_reviewed(store, ReviewOutput(out, settings))
     except LedgerlensError as exc:
         return _fail("export", str(exc), EXIT_OUTPUT)
     print(

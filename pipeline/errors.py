@@ -85,6 +85,10 @@ class ReviewError(LedgerlensError):
     """A review action cannot be carried out; the message says why and what to do."""
 
 
+class ReviewQueueUnavailableError(ReviewError):
+    """The queue's database refused a write (locked, gone, full): the documents are queued by the next run."""
+
+
 class ReviewItemNotFoundError(ReviewError):
     """No queued item has this document id (or the prefix matches none or several)."""
 

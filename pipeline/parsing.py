@@ -126,6 +126,7 @@ _WORD_LIKE_CODES = frozenset(
         "ALL",
         "AMD",
         "BAM",
+        "BHD",  # Malaysia's "Sdn. Bhd." (a company), far more often than Bahrain's dinar
         "BOB",
         "BTN",
         "COP",
@@ -158,7 +159,7 @@ _WORD_LIKE_CODES = frozenset(
     }
 )
 # Symbols that are also abbreviations (RM = room, Fr. = Friday/Frau, Rs. = ...): only next to amounts.
-_WORD_LIKE_SYMBOLS = frozenset({"RM", "Fr.", "Rs."})
+_WORD_LIKE_SYMBOLS = frozenset({"RM", "Fr.", "Rs.", "Rs"})
 _BARE_DOLLAR = "$"
 
 _CURRENCY_TOKENS = set(CURRENCY_SYMBOLS) | set(ISO_4217_CODES)
@@ -450,12 +451,43 @@ _MONTHS: dict[str, int] = {
     "novembre": 11,
     "décembre": 12,
     "decembre": 12,
+    # Dutch (the rest are spelt as in English or German)
+    "januari": 1,
+    "februari": 2,
+    "maart": 3,
+    "mei": 5,
+    "augustus": 8,
+    # Spanish and Italian
+    "enero": 1,
+    "febrero": 2,
+    "marzo": 3,
+    "abril": 4,
+    "mayo": 5,
+    "junio": 6,
+    "julio": 7,
+    "agosto": 8,
+    "septiembre": 9,
+    "setiembre": 9,
+    "octubre": 10,
+    "noviembre": 11,
+    "diciembre": 12,
+    "gennaio": 1,
+    "febbraio": 2,
+    "aprile": 4,
+    "maggio": 5,
+    "giugno": 6,
+    "luglio": 7,
+    "settembre": 9,
+    "ottobre": 10,
+    "dicembre": 12,
     "déc": 12,
 }
 _MONTH = rf"(?<![^\W\d_])(?P<month>{_alternation(_MONTHS)})(?![^\W\d_])\.?"
 _ORDINAL = r"(?:st|nd|rd|th|er)?"
 _SEP = rf"[ {_NBSP}\-/]"
-_DATE_END = r"(?![^\W_]|[.,/\-]\d)"
+# A receipt prints the time right after the date, often glued to it ("15/12/201718:01", "20/09/2017|12:18").
+_GLUED_TIME = r"[,|]?\d{1,2}:\d{2}"
+_DATE_END = rf"(?!(?!{_GLUED_TIME})(?:[^\W_]|[.,/\-]\d))"
 
 _ISO_DATE = re.compile(
     r"(?<![\w.,/])(?P<year>\d{4})(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})(?!(?!T\d)\w|[.,/\-]\d)"

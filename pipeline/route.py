@@ -7,9 +7,9 @@ is kept simple and monotone: raising any field's confidence never lowers it, and
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
 
 from pipeline.calibration import CalibrationTable
+from pipeline.corroboration import corroboration_issues, field_amount
 from pipeline.money import totals_agree
 from schemas import ExtractionRecord, FieldValue, IssueCode, RecordStatus, Severity, ValidationIssue
 
@@ -32,21 +32,11 @@ ARITHMETIC_DOUBT_REDUCTION = 0.5
 _ARITHMETIC_ISSUES = frozenset({IssueCode.TOTAL_MISMATCH, IssueCode.LINE_ITEMS_SUM_MISMATCH})
 
 
-def _amount(fields: dict[str, FieldValue], name: str) -> Decimal | None:
-    field = fields.get(name)
-    if field is None or field.value is None:
-        return None
-    try:
-        return Decimal(field.value)
-    except InvalidOperation:
-        return None
-
-
 def arithmetic_agrees(fields: dict[str, FieldValue], issues: list[ValidationIssue]) -> bool:
     """Subtotal + tax = total as read, and validation found no sum that fails (items included)."""
     if any(issue.code in _ARITHMETIC_ISSUES for issue in issues):
         return False
-    subtotal, tax, total = (_amount(fields, name) for name in AMOUNT_FIELDS)
+    subtotal, tax, total = (field_amount(fields, name) for name in AMOUNT_FIELDS)
     return tax is not None and totals_agree(subtotal, tax, total)
 
 
@@ -113,24 +103,31 @@ def route_record(
     """A copy of the record with confidence, status and review reasons set from its fields and issues.
 
     ``failed`` when extraction raised (the error is kept); ``needs_review`` when any blocking issue
-    holds or confidence is below the threshold; ``accepted`` otherwise. A record at exactly the
-    threshold is accepted.
+    holds, a field lacks corroboration, or confidence is below the threshold; ``accepted`` otherwise.
+    A record at exactly the threshold is accepted.
     """
     routed = record.model_copy(deep=True)
     if record.error is not None:
         routed.status = RecordStatus.FAILED
         routed.confidence = 0.0
         routed.review_reasons = []
+        routed.blocking_codes = ["failed"]
         return routed
     source = record.text_source.value if record.text_source else None
     confidence = record_confidence(record.fields, record.issues, calibration, source)
-    blocking = [issue for issue in record.issues if issue.severity is Severity.BLOCKING]
+    # The corroboration veto comes first: a field without independent evidence sends the record to
+    # review whatever its calibrated confidence (pipeline/corroboration.py).
+    vetoes = corroboration_issues(record)
+    blocking = [issue for issue in [*record.issues, *vetoes] if issue.severity is Severity.BLOCKING]
     warnings = [issue for issue in record.issues if issue.severity is not Severity.BLOCKING]
     reasons = [issue.message for issue in blocking]
     if confidence < accept_threshold:
         shown, limit = _pair(confidence, accept_threshold)
         reasons.append(f"Confidence {shown} is below the auto-accept threshold {limit}")
     routed.confidence = confidence
+    routed.issues = [*record.issues, *vetoes]
+    routed.blocking_codes = list(dict.fromkeys(issue.code for issue in blocking))
+    routed.warning_codes = [issue.code for issue in warnings]
     if reasons:
         # Warnings alone never send a record to review (they already lowered its confidence), but a
         # reviewer who opens it anyway should see them.

@@ -54,6 +54,8 @@ def invoice_row(record: ExtractionRecord) -> dict[str, Any]:
         "status": record.status.value,
         "confidence": round(record.confidence, 4),
         "review_reasons": list(record.review_reasons),
+        "blocking_codes": list(record.blocking_codes),
+        "warning_codes": list(record.warning_codes),
         "error": record.error,
         "error_code": record.error_code.value if record.error_code else None,
         "vendor_name": invoice.vendor_name,

@@ -29,6 +29,8 @@ INVOICES_SCHEMA = pa.schema(
         pa.field("status", pa.string(), nullable=False),
         pa.field("confidence", pa.float64(), nullable=False),
         pa.field("review_reasons", pa.list_(pa.string()), nullable=False),
+        pa.field("blocking_codes", pa.list_(pa.string()), nullable=False),
+        pa.field("warning_codes", pa.list_(pa.string()), nullable=False),
         pa.field("error", pa.string()),
         pa.field("error_code", pa.string()),  # schemas.codes.FailureCode of a failed row
         pa.field("vendor_name", pa.string()),

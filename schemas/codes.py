@@ -49,6 +49,9 @@ class IssueCode(StrEnum):
     EINVOICE_NOT_ON_PAGE = "einvoice_not_on_page"  # the XML's number or total is printed nowhere on the page
     EINVOICE_SCHEMA_INVALID = "einvoice_schema_invalid"  # read all the same (a warning)
     EINVOICE_UNUSABLE = "einvoice_unusable"  # embedded XML that cannot be used: the page was read instead
+    # routing: the corroboration veto (pipeline/corroboration.py)
+    UNCORROBORATED_FIELD = "uncorroborated_field"
+    LINE_ITEMS_UNEXPLAINED = "line_items_unexplained"
     # routing: a review reason no issue explains (confidence below the accept threshold)
     LOW_CONFIDENCE = "low_confidence"
 

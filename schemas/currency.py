@@ -190,9 +190,77 @@ CURRENCY_SYMBOLS: dict[str, str] = {
     "Fr.": "CHF",
     "RM": "MYR",
     "Rs.": "INR",
+    "Rs": "INR",
     "$": "USD",
 }
 
 
 def is_currency_code(code: str) -> bool:
     return code.upper() in ISO_4217_CODES
+
+
+# The currency of a country, for documents that print amounts without any currency: the issuer's
+# country (named in its address) is then the best evidence. Names as printed in addresses.
+COUNTRY_CURRENCIES: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "germany",
+            "deutschland",
+            "france",
+            "netherlands",
+            "nederland",
+            "the netherlands",
+            "belgium",
+            "belgië",
+            "belgique",
+            "austria",
+            "österreich",
+            "ireland",
+            "italy",
+            "italia",
+            "spain",
+            "españa",
+            "portugal",
+            "finland",
+            "luxembourg",
+            "greece",
+            "estonia",
+            "latvia",
+            "lithuania",
+            "slovakia",
+            "slovenia",
+            "croatia",
+            "malta",
+            "cyprus",
+        ],
+        "EUR",
+    ),
+    "india": "INR",
+    "malaysia": "MYR",
+    "singapore": "SGD",
+    "united kingdom": "GBP",
+    "england": "GBP",
+    "switzerland": "CHF",
+    "schweiz": "CHF",
+    "suisse": "CHF",
+    "united states": "USD",
+    "usa": "USD",
+    "australia": "AUD",
+    "canada": "CAD",
+    "new zealand": "NZD",
+    "japan": "JPY",
+    "poland": "PLN",
+    "polska": "PLN",
+    "sweden": "SEK",
+    "sverige": "SEK",
+    "denmark": "DKK",
+    "danmark": "DKK",
+    "norway": "NOK",
+    "norge": "NOK",
+    "czech republic": "CZK",
+    "hong kong": "HKD",
+    "israel": "ILS",
+}
+
+# Legal forms used in one country only: the issuer's "Sdn. Bhd." says Malaysia as clearly as an address.
+LEGAL_FORM_CURRENCIES: dict[str, str] = {"sdn bhd": "MYR", "pvt ltd": "INR", "private limited": "INR"}

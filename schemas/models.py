@@ -157,6 +157,26 @@ HEADER_FIELDS: tuple[str, ...] = (
 )
 
 
+class Support(StrEnum):
+    """Kinds of independent evidence behind a field's value (see FieldEvidence)."""
+
+    LABEL = "label"  # read beside a label that names this field
+    SHAPE = "shape"  # the value has the shape of its field (an ID with digits, a date, an amount, a name)
+    REPEATED = "repeated"  # printed the same way elsewhere in the document (page 2 header, reference line)
+    SENDER = "sender"  # the vendor is named again in a sender line, footer or legal line
+    DOMAIN = "domain"  # the vendor matches an e-mail or web domain printed on the page
+    PRINTED_MARK = "printed_mark"  # a currency code or symbol printed on the page
+
+
+class FieldEvidence(BaseModel):
+    """What speaks for and against one field's value; routing decides from it whether it may be accepted."""
+
+    support: list[Support] = Field(default_factory=list, description="Independent evidence found for the value")
+    doubts: list[str] = Field(
+        default_factory=list, description="What speaks against the value, in words a reviewer understands"
+    )
+
+
 class FieldValue(BaseModel):
     """One extracted field with its confidence and where it came from."""
 
@@ -167,6 +187,7 @@ class FieldValue(BaseModel):
     page: int | None = None
     bbox: BoundingBox | None = None
     raw_text: str | None = Field(default=None, description="The text the value was read from")
+    evidence: FieldEvidence | None = Field(default=None, description="Corroboration; None: none was gathered")
 
 
 class Severity(StrEnum):
@@ -205,6 +226,10 @@ class ExtractionRecord(BaseModel):
     status: RecordStatus
     confidence: float = Field(ge=0, le=1, default=0.0)
     review_reasons: list[str] = Field(default_factory=list)
+    blocking_codes: list[str] = Field(
+        default_factory=list, description="Codes of what kept the record out of accepted, whatever its confidence"
+    )
+    warning_codes: list[str] = Field(default_factory=list, description="Codes of warnings that lowered confidence")
     error: str | None = None
     error_code: FailureCode | None = Field(default=None, description="Why the row failed (failed rows only)")
     invoice: Invoice = Field(default_factory=Invoice)

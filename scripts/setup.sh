@@ -15,6 +15,9 @@ for extra in "$@"; do
     --browser)  # headless Chromium and its WebDriver from Debian, for the review UI's browser test
       command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
       command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver) ;;
+    --postgres)  # Debian's PostgreSQL server binaries: the review-queue tests start a throwaway server with them
+      bindir="$(pg_config --bindir 2>/dev/null || true)"
+      { [ -n "$bindir" ] && [ -x "$bindir/initdb" ] && [ -x "$bindir/pg_ctl" ]; } || need_apt+=(postgresql) ;;
   esac
 done
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,30 @@ def sample_batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_SESSION_HOME / "scratch", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One real PostgreSQL server per session (tests/pg_support.py); skips when the binaries are missing."""
+    from tests.pg_support import PostgresUnavailable, running_postgres
+
+    try:
+        server = running_postgres()
+        url = server.__enter__()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def review_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The review database location, once per store: an SQLite file, and a fresh database on the session's
+    PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "review.sqlite")
+    from tests.pg_support import create_database
+
+    return create_database(request.getfixturevalue("postgres_server"))

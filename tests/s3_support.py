@@ -163,3 +163,15 @@ class FaultProxy:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def read_s3_dataset(uri: str, columns: list[str] | None = None) -> list[dict[str, object]]:
+    """The rows of a Parquet dataset (or one file) at an s3:// URL."""
+    import pyarrow.dataset as ds
+
+    from pipeline.config import Settings
+    from pipeline.storage import s3_filesystem
+
+    path = uri.removeprefix("s3://")
+    dataset = ds.dataset(path, filesystem=s3_filesystem(Settings()), format="parquet", partitioning="hive")
+    return dataset.to_table(columns=columns).to_pylist()

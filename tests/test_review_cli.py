@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from flows.cli import main
-from pipeline.review import SQLiteReviewStore
+from pipeline.config import Settings
+from pipeline.review import SqlReviewStore, open_review_store
 from pipeline.sinks import ParquetSink
 from schemas import RecordStatus
 from tests.review_fixtures import LOW_CONFIDENCE_REASON, doc_id, review_record
@@ -18,7 +19,7 @@ BIG, SMALL, OTHER, DONE = doc_id(0xB16), doc_id(0x5A11), doc_id(0x07E), doc_id(0
 
 
 @pytest.fixture
-def out(tmp_path: Path) -> Path:
+def out(tmp_path: Path, review_db: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     out = tmp_path / "out"
     records = [
         review_record(SMALL, total="20.00", reasons=[LOW_CONFIDENCE_REASON]),
@@ -27,8 +28,14 @@ def out(tmp_path: Path) -> Path:
         review_record(DONE, total="1573.55", status=RecordStatus.ACCEPTED, reasons=[]),
     ]
     ParquetSink(out).write(records)
-    SQLiteReviewStore(out / "review.sqlite").enqueue(records)
+    open_review_store(review_db).enqueue(records)
+    monkeypatch.setenv("LEDGERLENS_REVIEW_DB", review_db)
     return out
+
+
+def store_of(out: Path) -> SqlReviewStore:
+    """The queue the `out` fixture filled (SQLite or PostgreSQL, per the review_db parameter)."""
+    return open_review_store(Settings().review_db or "")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -53,7 +60,7 @@ def test_show_prints_reasons_fields_and_evidence(out: Path, capsys: pytest.Captu
     code, _, err = run(capsys, "review", "show", "000000", "--out", str(out))
     assert code == 4 and "more than one" in err
     unique = "feedface" + "0" * 56
-    SQLiteReviewStore(out / "review.sqlite").enqueue([review_record(unique)])
+    store_of(out).enqueue([review_record(unique)])
     code, text, _ = run(capsys, "review", "show", "feedfa", "--out", str(out))
     assert code == 0 and text.startswith(f"document_id  {unique}")
     code, text, _ = run(capsys, "review", "show", BIG, "--out", str(out))
@@ -94,7 +101,7 @@ def test_approve_reject_and_export(out: Path, capsys: pytest.CaptureFixture[str]
 def test_corrected_line_items_replace_extracted_ones_in_export(out: Path) -> None:
     from pipeline.review import approve, export_reviewed
 
-    store = SQLiteReviewStore(out / "review.sqlite")
+    store = store_of(out)
     lines = [{"description": "Consulting", "quantity": "10", "unit_price": "120", "amount": "1200"}]
     lines.append({"description": "Travel", "quantity": "1", "unit_price": "230.50", "amount": "230.50"})
     lines.append({"description": "Parking", "quantity": "1", "unit_price": "10", "amount": "10"})

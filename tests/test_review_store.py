@@ -5,12 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from pipeline.errors import ReviewConflictError, ReviewItemNotFoundError
-from pipeline.review import SQLiteReviewStore
+from pipeline.review import open_review_store
 from schemas import Decision, Invoice, RecordStatus, ReviewState
 from tests.review_fixtures import LOW_CONFIDENCE_REASON, doc_id, review_record
 
@@ -25,8 +24,8 @@ class Clock:
         return self.now
 
 
-def test_enqueue_keeps_one_item_per_document_and_only_needs_review(tmp_path: Path) -> None:
-    store = SQLiteReviewStore(tmp_path / "review.sqlite")
+def test_enqueue_keeps_one_item_per_document_and_only_needs_review(review_db: str) -> None:
+    store = open_review_store(review_db)
     batch = [review_record(doc_id(1)), review_record(doc_id(2), status=RecordStatus.ACCEPTED)]
     assert store.enqueue(batch) == 1
     store.claim(doc_id(1), "ana")
@@ -40,8 +39,8 @@ def test_enqueue_keeps_one_item_per_document_and_only_needs_review(tmp_path: Pat
     assert str(item.amount) == "1583.55"
 
 
-def test_state_machine_claim_decide_and_decisions_are_final(tmp_path: Path) -> None:
-    store = SQLiteReviewStore(tmp_path / "review.sqlite")
+def test_state_machine_claim_decide_and_decisions_are_final(review_db: str) -> None:
+    store = open_review_store(review_db)
     store.enqueue([review_record(doc_id(1)), review_record(doc_id(2))])
     item = store.claim(doc_id(1), "ana")
     assert item.state is ReviewState.IN_REVIEW
@@ -63,8 +62,8 @@ def test_state_machine_claim_decide_and_decisions_are_final(tmp_path: Path) -> N
         store.get(doc_id(3))
 
 
-def test_release_and_draft(tmp_path: Path) -> None:
-    store = SQLiteReviewStore(tmp_path / "review.sqlite")
+def test_release_and_draft(review_db: str) -> None:
+    store = open_review_store(review_db)
     store.enqueue([review_record(doc_id(1))])
     store.claim(doc_id(1), "ana")
     store.save_draft(doc_id(1), "ana", Invoice(vendor_name="Draft Co"))
@@ -75,9 +74,9 @@ def test_release_and_draft(tmp_path: Path) -> None:
     assert item.state is ReviewState.PENDING and item.draft is not None and item.draft.vendor_name == "Draft Co"
 
 
-def test_expired_lease_is_claimable_again(tmp_path: Path) -> None:
+def test_expired_lease_is_claimable_again(review_db: str) -> None:
     clock = Clock()
-    store = SQLiteReviewStore(tmp_path / "review.sqlite", clock=clock)
+    store = open_review_store(review_db, clock=clock)
     store.enqueue([review_record(doc_id(1))])
     store.claim(doc_id(1), "ana", lease=timedelta(minutes=10))
     assert store.claim_next("ben") is None
@@ -91,9 +90,9 @@ def test_expired_lease_is_claimable_again(tmp_path: Path) -> None:
         store.decide(doc_id(1), "ana", Decision.APPROVED)  # ana's lease is gone
 
 
-def test_queue_order_is_amount_then_age_and_filters_by_reason(tmp_path: Path) -> None:
+def test_queue_order_is_amount_then_age_and_filters_by_reason(review_db: str) -> None:
     clock = Clock()
-    store = SQLiteReviewStore(tmp_path / "review.sqlite", clock=clock)
+    store = open_review_store(review_db, clock=clock)
     store.enqueue([review_record(doc_id(1), total="50.00", reasons=[LOW_CONFIDENCE_REASON])])
     clock.now += timedelta(minutes=1)
     store.enqueue([review_record(doc_id(2), total="9000.00"), review_record(doc_id(3), total="50.00")])
@@ -107,8 +106,8 @@ def test_queue_order_is_amount_then_age_and_filters_by_reason(tmp_path: Path) ->
         store.resolve_id("000000")
 
 
-def _claim_in_thread(path: Path, reviewer: str, barrier: threading.Barrier, results: dict[str, list[str]]) -> None:
-    store = SQLiteReviewStore(path)
+def _claim_in_thread(path: str, reviewer: str, barrier: threading.Barrier, results: dict[str, list[str]]) -> None:
+    store = open_review_store(path)
     barrier.wait()
     taken: list[str] = []
     while (item := store.claim_next(reviewer)) is not None:
@@ -117,9 +116,9 @@ def _claim_in_thread(path: Path, reviewer: str, barrier: threading.Barrier, resu
 
 
 @pytest.mark.timeout(120)
-def test_two_concurrent_claimers_never_hold_the_same_item(tmp_path: Path) -> None:
-    path = tmp_path / "review.sqlite"
-    store = SQLiteReviewStore(path)
+def test_two_concurrent_claimers_never_hold_the_same_item(review_db: str) -> None:
+    path = review_db
+    store = open_review_store(path)
     store.enqueue([review_record(doc_id(n), total=f"{n}.00") for n in range(1, 41)])
     barrier = threading.Barrier(2)
     results: dict[str, list[str]] = {}
@@ -137,7 +136,7 @@ def test_two_concurrent_claimers_never_hold_the_same_item(tmp_path: Path) -> Non
 def _claim_one(path: str, reviewer: str, start: float, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     import time
 
-    store = SQLiteReviewStore(Path(path))
+    store = open_review_store(path)
     time.sleep(max(0.0, start - time.time()))
     try:
         store.claim(doc_id(7), reviewer)
@@ -147,15 +146,15 @@ def _claim_one(path: str, reviewer: str, start: float, queue: multiprocessing.Qu
 
 
 @pytest.mark.timeout(120)
-def test_two_processes_racing_for_one_item_only_one_wins(tmp_path: Path) -> None:
+def test_two_processes_racing_for_one_item_only_one_wins(review_db: str) -> None:
     import time
 
-    path = tmp_path / "review.sqlite"
-    SQLiteReviewStore(path).enqueue([review_record(doc_id(7))])
+    path = review_db
+    open_review_store(path).enqueue([review_record(doc_id(7))])
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     start = time.time() + 2.0
-    processes = [context.Process(target=_claim_one, args=(str(path), r, start, queue)) for r in ("ana", "ben")]
+    processes = [context.Process(target=_claim_one, args=(path, r, start, queue)) for r in ("ana", "ben")]
     for process in processes:
         process.start()
     for process in processes:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from flows.review_app import ReviewUIConfig, create_app
 from flows.review_cli import ui_config
 from pipeline.config import Settings
-from pipeline.review import SQLiteReviewStore
+from pipeline.review import SqlReviewStore, open_review_store
 from pipeline.sinks import ParquetSink
 from schemas import ReviewState
 from tests.review_fixtures import LOW_CONFIDENCE_REASON, doc_id, review_record
@@ -25,7 +25,7 @@ HIGH, LOW, TRAP = doc_id(1), doc_id(2), doc_id(3)
 
 
 @pytest.fixture
-def out(tmp_path: Path) -> Path:
+def out(tmp_path: Path, review_db: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     out = tmp_path / "out"
     for document_id in (HIGH, LOW, doc_id(9)):
         page = out / "pages" / document_id / "page-0001.png"
@@ -39,13 +39,19 @@ def out(tmp_path: Path) -> Path:
         review_record(TRAP, total="5.00", page_images=["secret.txt", "../../../../etc/passwd"]),
     ]
     ParquetSink(out).write(records)
-    SQLiteReviewStore(out / "review.sqlite").enqueue(records)
+    open_review_store(review_db).enqueue(records)
+    monkeypatch.setenv("LEDGERLENS_REVIEW_DB", review_db)
     return out
+
+
+def store_of(out: Path) -> SqlReviewStore:
+    """The queue the `out` fixture filled (SQLite or PostgreSQL, per the review_db parameter)."""
+    return open_review_store(Settings().review_db or "")
 
 
 def client_for(out: Path, **options: object) -> TestClient:
     config = ReviewUIConfig(out_dir=out, reviewer="ana", **options)  # type: ignore[arg-type]
-    return TestClient(create_app(SQLiteReviewStore(out / "review.sqlite"), config), follow_redirects=False)
+    return TestClient(create_app(store_of(out), config), follow_redirects=False)
 
 
 def csrf(html: str) -> str:
@@ -78,7 +84,10 @@ def test_review_page_escapes_and_shows_evidence_boxes_and_claims(out: Path) -> N
     assert re.search(r'class="box low" data-field="total"\s+style="left: 78.000%; top: 37.000%', page.text)
     assert re.search(r'class="field low flagged" data-field="total"', page.text)
     assert "Subtotal 1,430.50 plus tax 143.05 is 1,573.55 but the total says 1,583.55" in page.text
-    item = SQLiteReviewStore(out / "review.sqlite").get(HIGH)
+    assert store_of(out).get(HIGH).state is ReviewState.PENDING  # viewing claims nothing (issue 15)
+    claimed = client.post(f"/items/{HIGH}/claim", data={"csrf_token": csrf(page.text)})
+    assert claimed.status_code == 303 and claimed.headers["location"] == f"/items/{HIGH}"
+    item = store_of(out).get(HIGH)
     assert item.state is ReviewState.IN_REVIEW and item.claimed_by == "ana"
 
 
@@ -107,7 +116,8 @@ def test_form_posts_need_the_session_csrf_token(out: Path) -> None:
     client = client_for(out)
     page = client.get(f"/items/{HIGH}")
     token = csrf(page.text)
-    store = SQLiteReviewStore(out / "review.sqlite")
+    assert client.post(f"/items/{HIGH}/claim", data={"csrf_token": token}).status_code == 303
+    store = store_of(out)
     assert client.post(f"/items/{HIGH}/approve", data={"total": "1573.55"}).status_code == 403
     assert client.post(f"/items/{HIGH}/approve", data={"csrf_token": "forged", "total": "1"}).status_code == 403
     cross_site = client.post(
@@ -165,14 +175,15 @@ def test_two_reviewers_never_hold_the_same_item(out: Path) -> None:
     ana, ben = client_for(out), client_for(out)
     ben_token = csrf(ben.get("/").text)
     assert ben.post("/reviewer", data={"csrf_token": ben_token, "reviewer": "ben"}).status_code == 303
-    ana.get(f"/items/{HIGH}")
+    ana_token = csrf(ana.get(f"/items/{HIGH}").text)
+    assert ana.post(f"/items/{HIGH}/claim", data={"csrf_token": ana_token}).status_code == 303
     view = ben.get(f"/items/{HIGH}")
     assert "being reviewed by ana" in view.text and 'id="approve"' not in view.text
     refused = ben.post(f"/items/{HIGH}/approve", data={"csrf_token": ben_token})
     assert refused.status_code == 303 and refused.headers["location"] == "/"
     nxt = ben.post("/next", data={"csrf_token": ben_token})
     assert nxt.headers["location"] == f"/items/{LOW}"
-    assert SQLiteReviewStore(out / "review.sqlite").get(HIGH).claimed_by == "ana"
+    assert store_of(out).get(HIGH).claimed_by == "ana"
 
 
 def test_token_is_required_when_configured(out: Path) -> None:
@@ -188,9 +199,9 @@ def test_token_is_required_when_configured(out: Path) -> None:
 def test_loopback_binding_answers_only_loopback_host_names(out: Path) -> None:
     config = ui_config("127.0.0.1", out, "ana", Settings())
     assert config.token is None and config.allowed_hosts is not None
-    client = TestClient(create_app(SQLiteReviewStore(out / "review.sqlite"), config), base_url="http://127.0.0.1:8000")
+    client = TestClient(create_app(store_of(out), config), base_url="http://127.0.0.1:8000")
     assert client.get("/").status_code == 200
     assert client.get("/", headers={"host": "rebound.example"}).status_code == 400
     exposed = ui_config("0.0.0.0", out, "ana", Settings())
     assert exposed.token is not None and len(exposed.token) >= 24
-    assert ui_config("0.0.0.0", out, "ana", Settings(review_token="from-env")).token == "from-env"
+    assert ui_config("0.0.0.0", out, "ana", Settings(review_token="from-env-0123456789")).token == "from-env-0123456789"

@@ -9,7 +9,17 @@ import pytest
 
 from pipeline.route import record_confidence, route_record
 from pipeline.validate import validate_invoice
-from schemas import ExtractionRecord, FieldValue, Invoice, RecordStatus, Severity, ValidationIssue
+from schemas import (
+    ExtractionRecord,
+    FieldEvidence,
+    FieldValue,
+    Invoice,
+    LineItem,
+    RecordStatus,
+    Severity,
+    Support,
+    ValidationIssue,
+)
 
 KEY_VALUES = {
     "vendor_name": "Acme Widgets Ltd",
@@ -20,8 +30,13 @@ KEY_VALUES = {
 }
 
 
+# Every field of these records is read beside its label, has its shape and its printed mark: the
+# corroboration veto (pipeline/corroboration.py, tested in test_corroboration.py) has nothing to object to.
+FULL_SUPPORT = FieldEvidence(support=[Support.LABEL, Support.SHAPE, Support.PRINTED_MARK])
+
+
 def field(name: str, value: str | None, confidence: float) -> FieldValue:
-    return FieldValue(name=name, value=value, confidence=confidence, extractor="test")
+    return FieldValue(name=name, value=value, confidence=confidence, extractor="test", evidence=FULL_SUPPORT)
 
 
 def key_fields(confidence: float = 0.95, **overrides: float) -> dict[str, FieldValue]:
@@ -34,7 +49,7 @@ def with_amounts(
     return {**fields, "subtotal": field("subtotal", subtotal, confidence), "tax": field("tax", tax, confidence)}
 
 
-def warning(code: str = "line_item_arithmetic") -> ValidationIssue:
+def warning(code: str = "non_positive_total") -> ValidationIssue:
     return ValidationIssue(code=code, message=f"{code} happened", severity=Severity.WARNING)
 
 
@@ -45,6 +60,10 @@ def blocking(code: str = "total_mismatch", message: str = "Subtotal and tax do n
 def record(
     fields: dict[str, FieldValue], issues: list[ValidationIssue] | None = None, **extra: object
 ) -> ExtractionRecord:
+    total = fields.get("total")
+    # One line item adding up to the total: the arithmetic confirms the amounts.
+    items = [LineItem(amount=Decimal(total.value))] if total is not None and total.value is not None else []
+    extra.setdefault("invoice", Invoice(line_items=items))
     return ExtractionRecord(
         document_id="abc",
         source="in/a.pdf",
@@ -206,13 +225,14 @@ def test_warning_alone_does_not_send_a_confident_record_to_review() -> None:
 
 
 def test_reasons_list_blocking_then_confidence_then_warnings() -> None:
-    issues = [warning("line_item_arithmetic"), blocking("total_mismatch", "Totals disagree")]
+    # (a line_item_arithmetic warning would add its own veto reason: see test_corroboration.py)
+    issues = [warning("non_positive_total"), blocking("total_mismatch", "Totals disagree")]
     routed = route_record(record(key_fields(0.9), issues), 0.8)
     assert routed.status is RecordStatus.NEEDS_REVIEW
     assert routed.review_reasons == [
         "Totals disagree",
         f"Confidence {routed.confidence:.2f} is below the auto-accept threshold 0.80",
-        "line_item_arithmetic happened",
+        "non_positive_total happened",
     ]
 
 

@@ -17,18 +17,12 @@ from pipeline.config import Settings
 from pipeline.errors import OutputError
 from pipeline.review import SQLiteReviewStore
 from pipeline.sinks import ParquetSink
-from pipeline.storage import SourceObject, download, list_sources, s3_filesystem
+from pipeline.storage import SourceObject, download, list_sources
 from schemas import RecordStatus
-from tests.s3_support import FaultProxy, bucket, moto_s3, s3  # noqa: F401
+from tests.s3_support import FaultProxy, bucket, moto_s3, read_s3_dataset, s3  # noqa: F401
 from tests.test_sinks import record
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
-
-
-def read_s3_dataset(uri: str, columns: list[str] | None = None) -> list[dict[str, object]]:
-    path = uri.removeprefix("s3://")
-    dataset = ds.dataset(path, filesystem=s3_filesystem(Settings()), format="parquet", partitioning="hive")
-    return dataset.to_table(columns=columns).to_pylist()
 
 
 @pytest.fixture(scope="module")

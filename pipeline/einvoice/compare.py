@@ -20,7 +20,16 @@ from enum import StrEnum
 from pipeline.einvoice.values import EInvoiceReading
 from pipeline.money import HALF_CENT, format_money, sum_amounts, totals_agree
 from pipeline.parsing import find_amounts, find_currencies, find_dates, normalise_text
-from schemas import ExtractionResult, FieldValue, IssueCode, PageText, TextSource, ValidationIssue
+from schemas import (
+    ExtractionResult,
+    FieldEvidence,
+    FieldValue,
+    IssueCode,
+    PageText,
+    Support,
+    TextSource,
+    ValidationIssue,
+)
 
 EXTRACTOR_NAME = "einvoice"
 # The page must show these: an XML whose number or total is printed nowhere may belong to another invoice.
@@ -250,6 +259,8 @@ def _field_value(check: FieldCheck) -> FieldValue:
         page=evidence.page if evidence else None,
         bbox=evidence.bbox if evidence else None,
         raw_text=evidence.raw_text if evidence else None,
+        # An XML element names the field and types its value: label, shape and, for the currency, the code.
+        evidence=FieldEvidence(support=[Support.LABEL, Support.SHAPE, Support.PRINTED_MARK]),
     )
 
 

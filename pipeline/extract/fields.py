@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.labels import LabelMatch, column_kind, is_title, match_label, strip_title
+from pipeline.extract.labels import LEGAL_FORM_ONLY, LabelMatch, column_kind, is_title, match_label, strip_title
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
+from schemas.currency import COUNTRY_CURRENCIES, LEGAL_FORM_CURRENCIES
 
 # How much a value's position relative to its label is worth; "after the label in the same phrase"
 # and "to its right" are how nearly every invoice prints a key/value pair.
@@ -24,11 +25,13 @@ _COMPANY_SUFFIX = re.compile(
     r"srl|spa|pty|llp|lp|studio|partners|consulting|services|solutions|traders|trading|industries)\b\.?",
     re.IGNORECASE,
 )
-_LEGAL_FORM_ONLY = re.compile(
-    r"^\s*(&\s*co\.?\s*)?(inc|llc|ltd|limited|gmbh|ag|sa|sarl|sas|bv|b\.v\.|nv|n\.v\.|plc|corp|kg|oy|ab|"
-    r"srl|spa|pty\.?\s*ltd|llp|lp|gmbh\s*&\s*co\.?\s*kg)\.?\s*$",
-    re.IGNORECASE,
-)
+_AMOUNTS = frozenset({"subtotal", "tax", "total"})
+# "VAT 19% on 100.00", "MwSt. aus 100,00 €": the amount a rate applies to, not the tax.
+_BASIS_BEFORE = re.compile(r"\b(on|of|aus|auf|sur|from|over|van|über)\s*[€$£]?\s*$", re.IGNORECASE)
+# A company registration number printed after the name: "STAR GROCER SDN BHD (1171881-W)".
+_REGISTRATION_SUFFIX = re.compile(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$")
+# A lower-case word other than the particles names contain ("Bank of", "van der").
+_LOWER_WORD = re.compile(r"(?<![\w.])(?!(?:and|und|of|de|du|der|van|von|den|la|le|et|en|y|e)\b)[a-z]{2,}\b")
 _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
 _INVOICE_NUMBER_TOKEN = re.compile(r"^[#:]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
 
@@ -110,9 +113,15 @@ class PageIndex:
                 self.rows.append(row)
                 self._rows_by_key[(row.page_no, row.index)] = row
         self.labels: dict[int, LabelMatch] = {}
+        after_header = False
         for row in self.rows:
+            # A header's second line ("Ohne MwSt.") heads columns too; a totals row prints amounts.
+            table_header = _opens_table(row) or (after_header and not any(ch.isdigit() for ch in row.text))
+            after_header = _opens_table(row)
             for phrase in row.phrases:
                 found = None if is_title(phrase.text) else match_label(phrase.text)
+                if table_header and (column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS)):
+                    continue  # "Total" or "Tax" heading a column of line items labels the column, not the invoice
                 if found is not None:
                     self.labels[id(phrase)] = found
 
@@ -142,7 +151,7 @@ class PageIndex:
         for other in self.below(phrase, max_rows=1):
             aligned = abs(other.x0 - phrase.x0) < phrase.height
             close = other.y0 - phrase.y1 < 1.5 * phrase.height
-            if aligned and close and _LEGAL_FORM_ONLY.match(other.text):
+            if aligned and close and LEGAL_FORM_ONLY.match(other.text):
                 words = [*phrase.words, *other.words]
                 return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
         return phrase
@@ -197,7 +206,15 @@ def words_after_text(words: list[Word], char_offset: int) -> int:
 def parse_amount_value(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[Decimal, int, int] | None:
     words = phrase.words[start:]
     text = " ".join(word.text for word in words)
-    amounts = find_amounts(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
+    # A date's numbers are no amount ("Total due on August 3, 2014"); the date may start before `start`.
+    offset = len(" ".join(word.text for word in phrase.words[:start])) + (1 if start else 0)
+    dates = [(begin - offset, end - offset) for begin, end, _ in find_dates(phrase.text, day_first=style.day_first)]
+    amounts = [
+        found
+        for found in find_amounts(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
+        if not any(begin < found[1] and found[0] < end for begin, end in dates)
+        and not _BASIS_BEFORE.search(text[: found[0]])
+    ]
     if not amounts:
         return None
     begin, end, value = amounts[-1]  # the rightmost number: rates such as "20 %" come first
@@ -273,7 +290,7 @@ PARSERS: dict[str, Parser] = {
 _PLACES: frozenset[str] = frozenset({"customer_name", "vendor_name"})
 
 
-_AMOUNT_LABELS = frozenset({"subtotal", "tax", "total"})
+_AMOUNT_LABELS = _AMOUNTS
 # Fields whose printed label with an unparseable value beside it means a person must read the page.
 _IDENTIFYING_LABELS = frozenset({"invoice_number", "invoice_date", "due_date"})
 
@@ -358,8 +375,22 @@ def _try_place(
             continue
         value, first, last = parsed
         score = label.strength * _POSITION_WEIGHT[place] * min(w.confidence for w in target.words[first:last])
-        return Candidate(label.field, value, score, target, first, last)
+        found = Candidate(label.field, value, score, target, first, last)
+        return _gross_of_row(index, found, options, style) if place == "right" and label.field == "total" else found
     return None
+
+
+def _gross_of_row(
+    index: PageIndex, first: Candidate, options: list[tuple[Phrase, int]], style: DocumentStyle
+) -> Candidate:
+    """A totals row printing net, tax and gross ("Total  24.99  5.00  29.99"): the total is its largest amount."""
+    best = first
+    for target, start in options:
+        parsed = parse_amount_value(target, start, style)
+        if parsed is not None and abs(parsed[0]) > abs(best.value):  # type: ignore[arg-type]
+            score = first.score * min(w.confidence for w in target.words[parsed[1] : parsed[2]])
+            best = Candidate(first.field, parsed[0], score, target, parsed[1], parsed[2])
+    return best
 
 
 def _opens_table(row: Row) -> bool:
@@ -384,7 +415,7 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 continue  # already part of a longer name to its left
             phrase = index.extend_name(original)
             absorbed.update(id(word) for word in phrase.words)
-            text = strip_title(_fix_initial_l(phrase.text.strip()))
+            text = _REGISTRATION_SUFFIX.sub("", strip_title(_fix_initial_l(phrase.text.strip())))
             letters = sum(ch.isalpha() for ch in text)
             digits = sum(ch.isdigit() for ch in text)
             if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or ":" in text:
@@ -398,6 +429,10 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 score *= 0.6  # a line that runs on is an address ("Lot 6, Jalan Batai,"), rarely a name
             if _BROKEN_NAME.search(text):
                 score *= 0.7  # names are capitalised: "c rescent Provisions" is OCR splitting a word
+            if text.startswith("(") and text.endswith(")"):
+                score *= 0.6  # a branch or a note in brackets ("(MUTIARA KOMPLEKS)"), not the name itself
+            if len(_LOWER_WORD.findall(text)) >= 2:
+                score *= 0.6  # a sentence or slogan ("Dat betaal ik zelf wel."), not a name
             # OCR confidence on large display type is often low even when the text is right.
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))
@@ -417,8 +452,38 @@ def customer_block_rows(index: PageIndex, candidates: list[Candidate]) -> set[tu
     return rows
 
 
-def document_currency(index: PageIndex, total: Candidate | None) -> tuple[str | None, float, Phrase | None]:
-    """Currency by vote over codes and symbols; the one printed with the total counts most."""
+# A currency read from the issuer's country, not printed: right far more often than not, never sure.
+_COUNTRY_CURRENCY_CONFIDENCE = 0.6
+_COUNTRY_NAMES = sorted(map(re.escape, COUNTRY_CURRENCIES), key=len, reverse=True)
+_COUNTRY_FORMS = [re.escape(form).replace(r"\ ", r"\.?\s*") + r"\.?" for form in LEGAL_FORM_CURRENCIES]
+_COUNTRY = re.compile(rf"(?<![^\W\d_])({'|'.join(_COUNTRY_NAMES + _COUNTRY_FORMS)})(?![^\W\d_])", re.IGNORECASE)
+
+
+def _country_code(printed: str) -> str:
+    name = re.sub(r"\.?\s+", " ", printed.casefold().rstrip(".")).replace(".", "")
+    return COUNTRY_CURRENCIES.get(name) or LEGAL_FORM_CURRENCIES[name]
+
+
+def country_currency(index: PageIndex, customer_rows: set[tuple[int, int]]) -> tuple[str | None, float, Phrase | None]:
+    """The currency of the one country the document names outside the customer's block, if just one."""
+    found: dict[str, Phrase] = {}
+    for row in index.rows:
+        if (row.page_no, row.index) in customer_rows:
+            continue
+        for phrase in row.phrases:
+            for match in _COUNTRY.finditer(phrase.text):
+                found.setdefault(_country_code(match.group(1)), phrase)
+    if len(found) != 1:
+        return None, 0.0, None
+    (code, phrase), *_ = found.items()
+    return code, _COUNTRY_CURRENCY_CONFIDENCE, phrase
+
+
+def document_currency(
+    index: PageIndex, total: Candidate | None, customer_rows: set[tuple[int, int]] | None = None
+) -> tuple[str | None, float, Phrase | None]:
+    """Currency by vote over codes and symbols; the one printed with the total counts most. With none
+    printed and ``customer_rows`` given, the currency of the issuer's country."""
     votes: Counter[str] = Counter()
     where: dict[str, Phrase] = {}
     for row in index.rows:
@@ -432,7 +497,7 @@ def document_currency(index: PageIndex, total: Candidate | None) -> tuple[str | 
                 votes[code] += weight
                 where.setdefault(code, phrase)
     if not votes:
-        return None, 0.0, None
+        return country_currency(index, customer_rows) if customer_rows is not None else (None, 0.0, None)
     (code, count), *rest = votes.most_common()
     runner_up = rest[0][1] if rest else 0
     confidence = 0.95 if runner_up == 0 else max(0.5, 0.95 * count / (count + runner_up))

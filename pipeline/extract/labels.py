@@ -13,6 +13,10 @@ from dataclasses import dataclass
 # "VAT Reg. GB 383 0882 52", "Tax ID", "GSTIN": registration numbers, not tax amounts.
 _NOT_AN_ID = r"(?!\s*(reg|no\b|no\.|nr|number|num|nummer|id\b|#|registration|identification|in\b))"
 
+_RATE = r"\d{1,2}([.,]\d{1,2})?\s*%"
+# "Total Qty 3", "Total Saving 0.00", "Total items": counts and savings, not the amount to pay.
+_NOT_A_SUM = r"(?!\s*(qty|quantity|items?|item\(s\)|pcs|units?|savings?|discounts?|weight|points|tendered))"
+
 # (pattern, strength): strength is how sure a match makes us that the value beside it is this field.
 _LABELS: dict[str, list[tuple[str, float]]] = {
     "invoice_number": [
@@ -21,6 +25,9 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(document|doc\.?|bill|receipt)\s*(no\.?|number|#|nr\.?)", 0.9),
         (r"invoice(?=\s*[:#])", 0.85),
         (r"rechnungs-?\s*(nummer|nr\.?)", 1.0),
+        (r"(rechnung|facture|factuur|fattura|factura)\s*(#|nr\.?|no\.?|n[°o])", 1.0),
+        # The title followed by the number itself: "Invoice FI15636047324", "Rechnung 2023-0042".
+        (r"(invoice|rechnung|facture|factuur)(?=\s+[a-z]{0,5}[-/#]?\d{4,})", 0.75),
         (r"factuur\s*-?\s*(nummer|nr\.?|no\.?)", 1.0),
         (r"(n[°o]\s*de\s*)?facture\s*(n[°o]|num[ée]ro)?", 0.8),
         (r"num[ée]ro\s*de\s*facture", 1.0),
@@ -54,9 +61,9 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"sub[-\s]?total", 1.0),
         (r"net\s*(amount|total|value)", 1.0),
         (r"net(?=\s*:|\s*$)", 0.85),
-        (r"total\s*(excl\.?|excluding|before|ex\.?|net|w/o|without)\b[a-z.\s]*", 1.0),
+        (r"total\s*(excl\.?|excluding|exclusive|before|ex\.?|net|w/o|without)\b[a-z.\s]*", 1.0),
         (r"amount\s*(excl\.?|excluding|before)\b[a-z.\s]*", 1.0),
-        (r"(netto(betrag)?|zwischensumme|summe\s*netto)", 1.0),
+        (r"(netto(betrag)?|zwischensumme|(summe|gesamt)\s*-?netto)", 1.0),
         (r"total\s*ht|montant\s*ht|sous[-\s]?total(\s*ht)?", 1.0),
         (r"(subtotaal|exclusief\s*btw|totaal\s*excl\.?(\s*btw)?)", 1.0),
     ],
@@ -66,19 +73,24 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
             1.0,
         ),
         (rf"(total\s*)?vat(\s*amount)?{_NOT_AN_ID}", 1.0),
-        (rf"(gst|hst|pst|qst){_NOT_AN_ID}", 1.0),
+        (rf"(total\s*)?(gst|hst|pst|qst){_NOT_AN_ID}", 1.0),
         (r"(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
         (r"(tva|iva)", 1.0),
         (rf"btw(\s*bedrag)?{_NOT_AN_ID}", 1.0),
+        # "19.01% VAT", "zzgl. 19 % USt.", "plus 20% VAT": the rate first, then the tax's name.
+        (rf"((zzgl|inkl|incl|plus|add)\.?\s*)?{_RATE}\s*(vat|tax|gst|mwst|ust|tva|iva|btw)\.?{_NOT_AN_ID}", 1.0),
     ],
     "total": [
         (r"grand\s*total", 1.0),
-        (r"total\s*(due|amount|payable|to\s*pay|invoice|incl\.?|including|inc\.?)\b[a-z.\s]*", 1.0),
+        (r"total\s*(due|amount|payable|to\s*pay|invoice|incl\.?|inclusive|including|inc\.?)\b[a-z.\s]*", 1.0),
         (r"invoice\s*(total|amount)", 1.0),
         (r"amount\s*(due|payable|to\s*pay)", 1.0),
         (r"balance(\s*due)?", 0.9),
-        (r"total", 0.85),
+        (rf"total{_NOT_A_SUM}", 0.85),
+        # What the customer pays on a receipt: after rounding, before cash tendered and change.
+        (r"((total|net|amount)\s*)?payable", 1.0),
         (r"(gesamt(betrag|summe)?|rechnungsbetrag|endbetrag|zu\s*zahlen)", 1.0),
+        (r"((summe|gesamt)\s*-?brutto|brutto(betrag)?)", 1.0),
         (r"(montant\s*total|(total|montant)\s*ttc|net\s*[àa]\s*payer)", 1.0),
         (r"(totaal(\s*incl\.?(\s*btw)?)?|factuur\s*totaal|te\s*betalen)", 1.0),
     ],
@@ -94,6 +106,15 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(from|seller|vendor|supplier|issued\s*by|sold\s*by)", 0.8),
     ],
 }
+
+# Legal forms of companies ("GmbH & Co. KG", "B.V.", "Sdn. Bhd."): they close a company's name.
+LEGAL_FORM = (
+    r"gmbh\s*&\s*co\.?\s*kg|gmbh|ag|co\.?\s*kg|ug|b\.?\s?v\.?|n\.?\s?v\.?|inc\.?|incorporated|llc|l\.l\.c\.|ltd\.?|"
+    r"limited|plc|llp|lp|corp\.?|corporation|sas|sarl|s\.a\.|sa|s\.?r\.?l\.?|s\.?p\.?a\.?|pty\.?\s*ltd\.?|"
+    r"pvt\.?\s*ltd\.?|private\s+limited|sdn\.?\s*bhd\.?|bhd\.?|s/b|oy|ab|a/s|aps|bvba|sprl|e\.?\s?k\.?"
+)
+# A phrase that is nothing but a legal form: never a name by itself, the tail of one wrapped over two lines.
+LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
 
 # A phrase that is only one of these words is a document title, never a value.
 TITLE_WORDS: frozenset[str] = frozenset(
@@ -183,7 +204,7 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"u\.?\s*price",
         r"p\.\s*u\.(\s*ht)?",
         r"preis",
-        r"e-?\s*preis",
+        r"(e|vk|ek|stück)-?\s*preis",
         r"(stuk)?prijs",
     ],
     "amount": [
@@ -191,7 +212,7 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"amount",
         r"ext\.?\s*price",
         r"net(\s*amount)?",
-        r"betrag",
+        r"(zeilen|positions|gesamt)?betrag",
         r"gesamt(preis)?",
         r"montant",
         r"bedrag",
@@ -242,7 +263,17 @@ _FUZZY_LABELS: dict[str, tuple[str, ...]] = {
     "invoice_date": ("invoice date", "date of issue", "issue date", "rechnungsdatum", "factuurdatum"),
     "due_date": ("due date", "payment due", "date due", "fälligkeitsdatum", "zahlbar bis", "vervaldatum"),
     "subtotal": ("subtotal", "sub total", "zwischensumme", "sous-total", "subtotaal", "net amount"),
-    "total": ("total", "total due", "amount due", "grand total", "balance due", "gesamtbetrag", "totaal"),
+    "total": (
+        "total",
+        "total due",
+        "amount due",
+        "grand total",
+        "balance due",
+        "gesamtbetrag",
+        "totaal",
+        "payable",
+        "total payable",
+    ),
     "customer_name": ("bill to", "billed to", "invoice to", "sold to", "rechnungsempfänger"),
 }
 _FUZZY_MIN_RATIO = 0.75

@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+from pipeline.extract.evidence import EvidenceInputs, field_evidence
 from pipeline.extract.fields import (
     Candidate,
     DocumentStyle,
@@ -24,6 +25,7 @@ from pipeline.extract.reconcile import (
     swap_misassigned_prices,
 )
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
+from pipeline.extract.vendor import choose_vendor
 from pipeline.money import (
     IMPLIED_BY,
     MIN_DIGITS_TO_REPAIR,
@@ -34,7 +36,17 @@ from pipeline.money import (
     totals_agree,
 )
 from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
-from schemas import ExtractionResult, FieldValue, Invoice, IssueCode, PageText, TextSource, ValidationIssue
+from schemas import (
+    ExtractionResult,
+    FieldEvidence,
+    FieldValue,
+    Invoice,
+    IssueCode,
+    PageText,
+    Support,
+    TextSource,
+    ValidationIssue,
+)
 
 EXTRACTOR_NAME = "rules"
 _AMOUNT_FIELDS = ("subtotal", "tax", "total")
@@ -199,7 +211,7 @@ def _day_first_prior(index: PageIndex, decimal_sep: str) -> bool | None:
     """When no printed date settles the order, the document's locale is the best guess at it."""
     if decimal_sep == ",":
         return True
-    currency, _, _ = document_currency(index, None)
+    currency, _, _ = document_currency(index, None, set())
     if currency is None:
         return None
     return currency not in _MONTH_FIRST_CURRENCIES
@@ -279,15 +291,19 @@ def _choose_dates(
 
 def _choose_parties(by_field: dict[str, list[Candidate]], index: PageIndex) -> dict[str, Candidate | None]:
     customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
+    proposals = {"label": by_field.get("vendor_name", []), "top": vendor_candidates(index, customer_rows)}
     return {
         "invoice_number": _best(by_field.get("invoice_number", [])),
         "customer_name": _best(by_field.get("customer_name", [])),
-        "vendor_name": _best(by_field.get("vendor_name", []) + vendor_candidates(index, customer_rows)),
+        "vendor_name": choose_vendor(index, proposals, by_field.get("customer_name", [])),
     }
 
 
-def _currency_field(index: PageIndex, total: Candidate | None) -> FieldValue | None:
-    code, confidence, phrase = document_currency(index, total)
+def _currency_field(
+    index: PageIndex, total: Candidate | None, customer_rows: set[tuple[int, int]]
+) -> FieldValue | None:
+    """The printed currency; with none printed, the issuer's country's (see document_currency)."""
+    code, confidence, phrase = document_currency(index, total, customer_rows)
     if code is None or phrase is None:
         return None
     return FieldValue(
@@ -298,7 +314,18 @@ def _currency_field(index: PageIndex, total: Candidate | None) -> FieldValue | N
         page=phrase.page_no,
         bbox=phrase.bbox(),
         raw_text=phrase.text,
+        evidence=FieldEvidence(support=[Support.SHAPE, Support.PRINTED_MARK]),
     )
+
+
+def _date_doubts(chosen: dict[str, Candidate | None], style: DocumentStyle) -> dict[str, list[str]]:
+    """Dates whose day/month order neither the page nor its locale settles (see _ambiguous_numeric_date)."""
+    doubts: dict[str, list[str]] = {}
+    for name in ("invoice_date", "due_date"):
+        picked = chosen.get(name)
+        if picked is not None and style.day_first is None and _ambiguous_numeric_date(picked, style):
+            doubts[name] = [f"{picked.evidence.text!r} could be read day-first or month-first"]
+    return doubts
 
 
 def _line_items_field(item_rows: list[ItemRows], items_ok: bool) -> FieldValue:
@@ -384,9 +411,15 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         **_choose_parties(by_field, index),
     }
 
-    fields = {name: _field_value(name, c, confidences.get(name)) for name, c in chosen.items() if c is not None}
+    evidence = field_evidence(index, EvidenceInputs(chosen, by_field, _date_doubts(chosen, style)))
+    fields = {
+        name: _field_value(name, c, confidences.get(name)).model_copy(update={"evidence": evidence.get(name)})
+        for name, c in chosen.items()
+        if c is not None
+    }
     values: dict[str, object] = {name: c.value for name, c in chosen.items() if c is not None}
-    currency = _currency_field(index, chosen_amounts["total"])
+    customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
+    currency = _currency_field(index, chosen_amounts["total"], customer_rows)
     if currency is not None:
         fields["currency"], values["currency"] = currency, currency.value
     if item_rows:

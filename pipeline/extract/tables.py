@@ -71,7 +71,8 @@ def header_columns(row: Row) -> list[Column] | None:
         else:
             columns.extend(found)
     kinds = {c.kind for c in columns}
-    if len(columns) < 2 or unmatched > 1:
+    # A heading or two of no known kind ("Subscription", "Interval") sits among the known ones.
+    if len(columns) < 2 or unmatched > max(1, len(columns) - 1):
         return None
     if not kinds & {"amount", "unit_price"} or not kinds & {"description", "quantity"}:
         return None
@@ -126,6 +127,8 @@ def _parse_row(row: Row, columns: list[Column], style: DocumentStyle) -> tuple[d
 
 
 def _is_stop_row(index: PageIndex, row: Row) -> bool:
+    if not any(ch.isdigit() for ch in row.text):
+        return False  # a heading's second line ("Ohne MwSt."), not a totals row: those print an amount
     for phrase in row.phrases:
         label = index.label_of(phrase)
         if label is not None and label.field in _STOP_FIELDS:
@@ -241,6 +244,14 @@ def _unit_price_line(row: Row, style: DocumentStyle) -> Decimal | None:
     return amounts[0][2]
 
 
+def _continues(previous: Row, row: Row) -> bool:
+    """A description's next line sits right under it; a wider gap opens a note or the page footer."""
+    return row.page_no == previous.page_no and row.y0 - previous.y1 < _CONTINUATION_GAP * max(row.height, 1.0)
+
+
+_CONTINUATION_GAP = 2.5
+
+
 def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]:
     items: list[ItemRows] = []
     for header, all_rows in _table_segments(index):
@@ -266,7 +277,7 @@ def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]
                 )
                 items.append(ItemRows(item, list(row.phrases)))
                 previous = row
-            elif descriptions and items and previous is not None and row.page_no == previous.page_no:
+            elif descriptions and items and previous is not None and _continues(previous, row):
                 last = items[-1]
                 joined = " ".join(filter(None, [last.item.description, *descriptions]))
                 last.item = last.item.model_copy(update={"description": joined})

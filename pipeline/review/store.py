@@ -1,7 +1,8 @@
 """The review queue store: one item per needs_review document, claimed under a lease, decided once.
 
-``ReviewStore`` is the seam: the SQLite implementation below is the default (a file in the output folder
-or ``Settings.review_db``); a server database would implement the same protocol behind a SQLAlchemy URL.
+``ReviewStore`` is the seam. ``SqlReviewStore`` implements it on SQLAlchemy Core for both databases
+``pipeline.review.database`` opens: an embedded SQLite file (the one-machine default) or PostgreSQL (a team's
+shared queue). ``open_review_store(location)`` picks by the location's shape.
 
 State machine::
 
@@ -9,22 +10,27 @@ State machine::
        ^                  |       --reject---> rejected
        +----release-------+   (an expired lease counts as pending: anyone may claim it)
 
-Every change runs in one transaction; claims and decisions take the write lock first (BEGIN IMMEDIATE)
-so two reviewers can never both see an item as free and both take it.
+Every change runs in one transaction that locks the rows it reads first (PostgreSQL: ``SELECT … FOR UPDATE``,
+and ``FOR UPDATE SKIP LOCKED`` for "next item"; SQLite: ``BEGIN IMMEDIATE``), so two reviewers can never both
+see an item as free and both take it.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.errors import ReviewConflictError, ReviewItemNotFoundError
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline.errors import ReviewConflictError, ReviewItemNotFoundError, ReviewQueueUnavailableError
+from pipeline.review.accounts import ReviewAccounts, SqlReviewAccounts
+from pipeline.review.database import ReviewDatabase, connect, review_items
 from pipeline.storage import default_review_db
 from schemas import (
     DECIDED_STATES,
@@ -43,6 +49,7 @@ from schemas import (
 
 DEFAULT_LEASE = timedelta(minutes=15)
 Clock = Callable[[], datetime]
+T = review_items.c
 
 
 def utc_now() -> datetime:
@@ -52,11 +59,17 @@ def utc_now() -> datetime:
 class ReviewStore(Protocol):
     """What the queue offers, whatever database holds it."""
 
+    location: str
+
     def enqueue(self, records: Iterable[ExtractionRecord]) -> int: ...
     def get(self, document_id: str) -> ReviewItem: ...
     def resolve_id(self, id_or_prefix: str) -> str: ...
     def list_items(
-        self, states: Iterable[ReviewState] | None = None, reason: str | None = None, limit: int | None = None
+        self,
+        states: Iterable[ReviewState] | None = None,
+        reason: str | None = None,
+        limit: int | None = None,
+        summary: bool = False,
     ) -> list[ReviewItem]: ...
     def counts(self) -> ReviewCounts: ...
     def count(self, state: ReviewState | str | None = None) -> int: ...
@@ -77,42 +90,9 @@ class ReviewStore(Protocol):
         changes: list[FieldChange] | None = None,
         note: str | None = None,
     ) -> ReviewItem: ...
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS review_items (
-    document_id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending'
-        CHECK (state IN ('pending', 'in_review', 'approved', 'corrected', 'rejected')),
-    confidence REAL NOT NULL,
-    amount TEXT,
-    amount_sort REAL,
-    currency TEXT,
-    reasons TEXT NOT NULL,
-    reason_codes TEXT NOT NULL,
-    issues TEXT NOT NULL,
-    fields TEXT NOT NULL,
-    invoice TEXT NOT NULL,
-    page_images TEXT NOT NULL,
-    draft TEXT,
-    corrected TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    claimed_by TEXT,
-    lease_expires_at TEXT,
-    reviewer TEXT,
-    decided_at TEXT,
-    decision TEXT,
-    changes TEXT NOT NULL DEFAULT '[]',
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS review_items_open ON review_items (state, amount_sort DESC, created_at);
-"""
-
-# Highest amount first (money waiting on a person matters most), then the oldest. Amounts in different
-# currencies are compared as plain numbers: a rough order, not a conversion.
-_PRIORITY = "ORDER BY amount_sort IS NULL, amount_sort DESC, created_at, document_id"
+    def unpublished(self) -> list[ReviewItem]: ...
+    def mark_published(self, document_ids: Iterable[str]) -> None: ...
+    def accounts(self) -> ReviewAccounts: ...
 
 
 def _ts(value: datetime) -> str:
@@ -120,131 +100,120 @@ def _ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
-def _claimable_sql(now: str) -> tuple[str, tuple[str, ...]]:
-    return "(state = 'pending' OR (state = 'in_review' AND lease_expires_at <= ?))", (now,)
+# Highest amount first (money waiting on a person matters most), then the oldest. Amounts in different
+# currencies are compared as plain numbers: a rough order, not a conversion.
+_PRIORITY = (T.amount_sort.is_(None), T.amount_sort.desc(), T.created_at, T.document_id)
 
 
-class SQLiteReviewStore:
-    """The review queue in one SQLite file (WAL mode: reviewers read while the pipeline writes)."""
+def _record_row(record: ExtractionRecord, now: str) -> dict[str, Any]:
+    total = record.invoice.total
+    return {
+        "document_id": record.document_id,
+        "source": record.source,
+        "confidence": record.confidence,
+        "amount": str(total) if total is not None else None,
+        "amount_sort": float(total) if total is not None else None,
+        "currency": record.invoice.currency,
+        "reasons": json.dumps(record.review_reasons),
+        "reason_codes": json.dumps(reason_codes(record)),
+        "issues": json.dumps([issue.model_dump(mode="json") for issue in record.issues]),
+        "fields": json.dumps({name: field.model_dump(mode="json") for name, field in record.fields.items()}),
+        "invoice": record.invoice.model_dump_json(),
+        "page_images": json.dumps(record.page_images),
+        "created_at": now,
+        "updated_at": now,
+    }
 
-    def __init__(self, path: Path, clock: Clock = utc_now) -> None:
-        self.path = path
+
+class SqlReviewStore:
+    """The review queue in SQLite or PostgreSQL, one transaction per operation."""
+
+    def __init__(self, database: ReviewDatabase, clock: Clock = utc_now) -> None:
+        self.database = database
+        self.location = database.location
         self._clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._transaction(immediate=True) as connection:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-
-    @contextmanager
-    def _transaction(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
-        """One connection per operation; its statements commit together or not at all."""
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        connection.row_factory = sqlite3.Row
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA busy_timeout=30000")
-            connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-        finally:
-            connection.close()
+        self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
 
     # -- filling the queue ------------------------------------------------------------------------------------
 
     def enqueue(self, records: Iterable[ExtractionRecord]) -> int:
         """Queue needs_review records; a document already queued keeps its item, state and decision."""
         now = _ts(self._clock())
-        rows = [
-            (
-                record.document_id,
-                record.source,
-                record.confidence,
-                str(record.invoice.total) if record.invoice.total is not None else None,
-                float(record.invoice.total) if record.invoice.total is not None else None,
-                record.invoice.currency,
-                json.dumps(record.review_reasons),
-                json.dumps(reason_codes(record)),
-                json.dumps([issue.model_dump(mode="json") for issue in record.issues]),
-                json.dumps({name: field.model_dump(mode="json") for name, field in record.fields.items()}),
-                record.invoice.model_dump_json(),
-                json.dumps(record.page_images),
-                now,
-                now,
-            )
-            for record in records
-            if record.status is RecordStatus.NEEDS_REVIEW
-        ]
-        with self._transaction(immediate=True) as connection:
-            cursor = connection.executemany(
-                """
-                INSERT OR IGNORE INTO review_items
-                    (document_id, source, confidence, amount, amount_sort, currency, reasons, reason_codes, issues,
-                     fields, invoice, page_images, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                rows,
-            )
-            return cursor.rowcount
+        rows = [_record_row(record, now) for record in records if record.status is RecordStatus.NEEDS_REVIEW]
+        if not rows:
+            return 0
+        inserting = self._insert(review_items).on_conflict_do_nothing(index_elements=["document_id"])
+        statement = inserting.returning(T.document_id)
+        try:
+            with self.database.transaction(write=True) as connection:
+                return sum(len(connection.execute(statement.values(row)).all()) for row in rows)
+        except SQLAlchemyError as exc:
+            raise ReviewQueueUnavailableError(
+                f"The review queue refused {len(rows)} item(s): {getattr(exc, 'orig', None) or exc}. "
+                "They are queued by the next run; check that the queue's database is reachable and not locked."
+            ) from exc
 
     # -- reading ----------------------------------------------------------------------------------------------
 
     def get(self, document_id: str) -> ReviewItem:
-        with self._transaction() as connection:
-            row = connection.execute("SELECT * FROM review_items WHERE document_id = ?", (document_id,)).fetchone()
-        if row is None:
-            raise ReviewItemNotFoundError(
-                f"No review item for document {document_id}. `ledgerlens review list` shows them."
-            )
-        return _item(row)
+        with self.database.transaction() as connection:
+            return _item(_row(connection, document_id, lock=False))
 
     def resolve_id(self, id_or_prefix: str) -> str:
         """A full document id from an id or a unique prefix of at least 6 characters."""
-        text = id_or_prefix.strip().lower()
-        if len(text) < 6 or not all(ch in "0123456789abcdef" for ch in text):
+        text_id = id_or_prefix.strip().lower()
+        if len(text_id) < 6 or not all(ch in "0123456789abcdef" for ch in text_id):
             raise ReviewItemNotFoundError(f"{id_or_prefix!r} is not a document id (hex, at least 6 characters).")
-        with self._transaction() as connection:
-            rows = connection.execute(
-                "SELECT document_id FROM review_items WHERE document_id >= ? AND document_id < ? LIMIT 2",
-                (text, text + "g"),
-            ).fetchall()
+        query = select(T.document_id).where(T.document_id >= text_id, T.document_id < text_id + "g").limit(2)
+        with self.database.transaction() as connection:
+            rows = connection.execute(query).all()
         if len(rows) != 1:
             what = "no" if not rows else "more than one"
             raise ReviewItemNotFoundError(f"{id_or_prefix!r} matches {what} review item; give more of the id.")
         return str(rows[0][0])
 
+    def _has_reason(self, reason: str) -> ColumnElement[bool]:
+        if self.database.dialect == "postgresql":
+            clause = "jsonb_exists(review_items.reason_codes::jsonb, :reason)"
+        else:
+            clause = "EXISTS (SELECT 1 FROM json_each(review_items.reason_codes) WHERE json_each.value = :reason)"
+        return text(clause).bindparams(reason=reason)  # type: ignore[return-value]
+
     def list_items(
-        self, states: Iterable[ReviewState] | None = None, reason: str | None = None, limit: int | None = None
+        self,
+        states: Iterable[ReviewState] | None = None,
+        reason: str | None = None,
+        limit: int | None = None,
+        summary: bool = False,
     ) -> list[ReviewItem]:
-        """Items in priority order (amount, then age), optionally of some states or one review reason."""
-        where, params = [], []
+        """Items in priority order (amount, then age), optionally of some states or one review reason.
+        `summary` reads only what a queue listing shows (no evidence, issues or line items): much cheaper."""
+        query = select(*(_SUMMARY_COLUMNS if summary else [review_items])).order_by(*_PRIORITY)
         if states is not None:
-            wanted = [ReviewState(state).value for state in states]
-            where.append(f"state IN ({', '.join('?' * len(wanted))})")
-            params.extend(wanted)
+            query = query.where(T.state.in_([ReviewState(state).value for state in states]))
         if reason is not None:
-            where.append("EXISTS (SELECT 1 FROM json_each(review_items.reason_codes) WHERE json_each.value = ?)")
-            params.append(reason)
-        sql = "SELECT * FROM review_items" + (f" WHERE {' AND '.join(where)}" if where else "") + f" {_PRIORITY}"
+            query = query.where(self._has_reason(reason))
         if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        with self._transaction() as connection:
-            rows = connection.execute(sql, params).fetchall()
-        return [_item(row) for row in rows]
+            query = query.limit(int(limit))
+        with self.database.transaction() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [_summary(row) if summary else _item(row) for row in rows]
 
     def counts(self) -> ReviewCounts:
-        with self._transaction() as connection:
-            states = connection.execute("SELECT state, COUNT(*) FROM review_items GROUP BY state").fetchall()
-            reasons = connection.execute(
-                """
-                SELECT json_each.value, COUNT(*) FROM review_items, json_each(review_items.reason_codes)
-                WHERE state IN ('pending', 'in_review') GROUP BY json_each.value ORDER BY COUNT(*) DESC
-                """
-            ).fetchall()
+        by_state = select(T.state, func.count()).group_by(T.state)
+        if self.database.dialect == "postgresql":
+            by_reason = text(
+                "SELECT code, COUNT(*) FROM review_items, jsonb_array_elements_text(reason_codes::jsonb) AS code"
+                " WHERE state IN ('pending', 'in_review') GROUP BY code ORDER BY COUNT(*) DESC, code"
+            )
+        else:
+            by_reason = text(
+                "SELECT json_each.value, COUNT(*) FROM review_items, json_each(review_items.reason_codes)"
+                " WHERE state IN ('pending', 'in_review') GROUP BY json_each.value ORDER BY COUNT(*) DESC"
+            )
+        with self.database.transaction() as connection:
+            states = connection.execute(by_state).all()
+            reasons = connection.execute(by_reason).all()
         return ReviewCounts(
             by_state={str(state): int(n) for state, n in states}, by_reason={str(r): int(n) for r, n in reasons}
         )
@@ -255,55 +224,50 @@ class SQLiteReviewStore:
 
     # -- claiming ---------------------------------------------------------------------------------------------
 
+    def _take(self, connection: Connection, document_id: str, reviewer: str, now: datetime, lease: timedelta) -> None:
+        connection.execute(
+            review_items.update()
+            .where(T.document_id == document_id)
+            .values(state="in_review", claimed_by=reviewer, lease_expires_at=_ts(now + lease), updated_at=_ts(now))
+        )
+
     def claim(self, document_id: str, reviewer: str, lease: timedelta = DEFAULT_LEASE) -> ReviewItem:
         """Take the item for `reviewer` (or renew their lease); refused while someone else holds it."""
         now = self._clock()
-        with self._transaction(immediate=True) as connection:
-            row = _locked_row(connection, document_id)
-            _check_open(row, reviewer, now)
-            connection.execute(
-                "UPDATE review_items SET state = 'in_review', claimed_by = ?, lease_expires_at = ?, updated_at = ?"
-                " WHERE document_id = ?",
-                (reviewer, _ts(now + lease), _ts(now), document_id),
-            )
-        return self.get(document_id)
+        with self.database.transaction(write=True) as connection:
+            _check_open(_row(connection, document_id), reviewer, now)
+            self._take(connection, document_id, reviewer, now, lease)
+            return _item(_row(connection, document_id, lock=False))
 
     def claim_next(
         self, reviewer: str, lease: timedelta = DEFAULT_LEASE, reason: str | None = None, skip: str | None = None
     ) -> ReviewItem | None:
-        """Claim the highest-priority free item (optionally with one review reason); None when none is free."""
+        """Claim the highest-priority free item (optionally with one review reason); None when none is free.
+        On PostgreSQL rows another reviewer is taking right now are skipped, not waited for."""
         now = self._clock()
-        condition, params = _claimable_sql(_ts(now))
-        sql = f"SELECT document_id FROM review_items WHERE {condition}"
-        args: list[Any] = list(params)
+        free = or_(T.state == "pending", and_(T.state == "in_review", T.lease_expires_at <= _ts(now)))
+        query = select(T.document_id).where(free).order_by(*_PRIORITY).limit(1)
         if reason is not None:
-            sql += " AND EXISTS (SELECT 1 FROM json_each(review_items.reason_codes) WHERE json_each.value = ?)"
-            args.append(reason)
+            query = query.where(self._has_reason(reason))
         if skip is not None:
-            sql += " AND document_id != ?"
-            args.append(skip)
-        with self._transaction(immediate=True) as connection:
-            row = connection.execute(f"{sql} {_PRIORITY} LIMIT 1", args).fetchone()
-            if row is None:
+            query = query.where(T.document_id != skip)
+        with self.database.transaction(write=True) as connection:
+            found = connection.execute(query.with_for_update(skip_locked=True)).scalar()
+            if found is None:
                 return None
-            document_id = str(row[0])
-            connection.execute(
-                "UPDATE review_items SET state = 'in_review', claimed_by = ?, lease_expires_at = ?, updated_at = ?"
-                " WHERE document_id = ?",
-                (reviewer, _ts(now + lease), _ts(now), document_id),
-            )
-        return self.get(document_id)
+            self._take(connection, str(found), reviewer, now, lease)
+            return _item(_row(connection, str(found), lock=False))
 
     def release(self, document_id: str, reviewer: str) -> None:
         """Give an item back to the queue (its saved draft stays); only its holder can."""
         now = self._clock()
-        with self._transaction(immediate=True) as connection:
-            row = _locked_row(connection, document_id)
+        with self.database.transaction(write=True) as connection:
+            row = _row(connection, document_id)
             if row["state"] == ReviewState.IN_REVIEW.value and row["claimed_by"] == reviewer:
                 connection.execute(
-                    "UPDATE review_items SET state = 'pending', claimed_by = NULL, lease_expires_at = NULL,"
-                    " updated_at = ? WHERE document_id = ?",
-                    (_ts(now), document_id),
+                    review_items.update()
+                    .where(T.document_id == document_id)
+                    .values(state="pending", claimed_by=None, lease_expires_at=None, updated_at=_ts(now))
                 )
 
     # -- deciding ---------------------------------------------------------------------------------------------
@@ -313,15 +277,13 @@ class SQLiteReviewStore:
     ) -> ReviewItem:
         """Keep corrections without deciding; the reviewer holds (or takes) the item and its lease is renewed."""
         now = self._clock()
-        with self._transaction(immediate=True) as connection:
-            row = _locked_row(connection, document_id)
-            _check_open(row, reviewer, now)
+        with self.database.transaction(write=True) as connection:
+            _check_open(_row(connection, document_id), reviewer, now)
+            self._take(connection, document_id, reviewer, now, lease)
             connection.execute(
-                "UPDATE review_items SET state = 'in_review', claimed_by = ?, lease_expires_at = ?, draft = ?,"
-                " updated_at = ? WHERE document_id = ?",
-                (reviewer, _ts(now + lease), draft.model_dump_json(), _ts(now), document_id),
+                review_items.update().where(T.document_id == document_id).values(draft=draft.model_dump_json())
             )
-        return self.get(document_id)
+            return _item(_row(connection, document_id, lock=False))
 
     def decide(
         self,
@@ -333,30 +295,61 @@ class SQLiteReviewStore:
         note: str | None = None,
     ) -> ReviewItem:
         """Record the final decision. The reviewer must hold the item or it must be free; decisions are final."""
-        now = self._clock()
-        with self._transaction(immediate=True) as connection:
-            row = _locked_row(connection, document_id)
-            _check_open(row, reviewer, now)
+        now = _ts(self._clock())
+        with self.database.transaction(write=True) as connection:
+            row = _row(connection, document_id)
+            _check_open(row, reviewer, self._clock())
             final = corrected if corrected is not None else Invoice.model_validate_json(row["invoice"])
             connection.execute(
-                """
-                UPDATE review_items SET state = ?, decision = ?, reviewer = ?, decided_at = ?, corrected = ?,
-                    changes = ?, note = ?, claimed_by = NULL, lease_expires_at = NULL, updated_at = ?
-                WHERE document_id = ?
-                """,
-                (
-                    decision.value,
-                    decision.value,
-                    reviewer,
-                    _ts(now),
-                    final.model_dump_json(),
-                    json.dumps([change.model_dump() for change in changes or []]),
-                    note,
-                    _ts(now),
-                    document_id,
-                ),
+                review_items.update()
+                .where(T.document_id == document_id)
+                .values(
+                    state=decision.value,
+                    decision=decision.value,
+                    reviewer=reviewer,
+                    decided_at=now,
+                    corrected=final.model_dump_json(),
+                    changes=json.dumps([change.model_dump() for change in changes or []]),
+                    note=note,
+                    claimed_by=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
             )
-        return self.get(document_id)
+            return _item(_row(connection, document_id, lock=False))
+
+    # -- publishing decisions to OUT/reviews/ -----------------------------------------------------------------
+
+    def unpublished(self) -> list[ReviewItem]:
+        """Decided items whose rows are not yet known to be in OUT/reviews/."""
+        decided = [state.value for state in DECIDED_STATES]
+        query = select(review_items).where(T.state.in_(decided), T.published_at.is_(None)).order_by(T.decided_at)
+        with self.database.transaction() as connection:
+            return [_item(row) for row in connection.execute(query).mappings().all()]
+
+    def mark_published(self, document_ids: Iterable[str]) -> None:
+        ids = list(document_ids)
+        if ids:
+            with self.database.transaction(write=True) as connection:
+                connection.execute(
+                    review_items.update().where(T.document_id.in_(ids)).values(published_at=_ts(self._clock()))
+                )
+
+    def accounts(self) -> ReviewAccounts:
+        return SqlReviewAccounts(self.database, self._clock)
+
+
+class SQLiteReviewStore(SqlReviewStore):
+    """The embedded default: the queue in one SQLite file (WAL mode: reviewers read while the pipeline writes)."""
+
+    def __init__(self, path: Path, clock: Clock = utc_now) -> None:
+        self.path = Path(path)
+        super().__init__(connect(str(self.path)), clock)
+
+
+def open_review_store(location: str | Path, clock: Clock = utc_now) -> SqlReviewStore:
+    """The queue at a SQLite path or a postgresql:// URL (migrated to the newest schema on open)."""
+    return SqlReviewStore(connect(str(location)), clock)
 
 
 LOW_CONFIDENCE = IssueCode.LOW_CONFIDENCE
@@ -370,8 +363,9 @@ def reason_codes(record: ExtractionRecord) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
-def _locked_row(connection: sqlite3.Connection, document_id: str) -> sqlite3.Row:
-    row = connection.execute("SELECT * FROM review_items WHERE document_id = ?", (document_id,)).fetchone()
+def _row(connection: Connection, document_id: str, lock: bool = True) -> RowMapping:
+    query = select(review_items).where(T.document_id == document_id)
+    row = connection.execute(query.with_for_update() if lock else query).mappings().first()
     if row is None:
         raise ReviewItemNotFoundError(
             f"No review item for document {document_id}. `ledgerlens review list` shows them."
@@ -379,7 +373,7 @@ def _locked_row(connection: sqlite3.Connection, document_id: str) -> sqlite3.Row
     return row
 
 
-def _check_open(row: sqlite3.Row, reviewer: str, now: datetime) -> None:
+def _check_open(row: RowMapping, reviewer: str, now: datetime) -> None:
     """Refuse a decided item, and one that another reviewer holds under a lease that has not expired."""
     state = ReviewState(row["state"])
     if state in DECIDED_STATES:
@@ -397,35 +391,78 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _item(row: sqlite3.Row) -> ReviewItem:
+def _json_models(text_value: str | None, model: Any) -> Any:
+    return model.model_validate_json(text_value) if text_value else None
+
+
+_SUMMARY_COLUMNS = (
+    T.document_id,
+    T.source,
+    T.state,
+    T.confidence,
+    T.amount,
+    T.currency,
+    T.reasons,
+    T.reason_codes,
+    T.invoice,
+    T.created_at,
+    T.updated_at,
+    T.claimed_by,
+    T.lease_expires_at,
+    T.reviewer,
+    T.decided_at,
+    T.decision,
+)
+
+
+def _header(row: RowMapping) -> dict[str, Any]:
+    """The columns every view of an item carries: who, what state, how much, and the lease and decision."""
+    return {
+        "document_id": row["document_id"],
+        "source": row["source"],
+        "state": ReviewState(row["state"]),
+        "confidence": row["confidence"],
+        "reasons": json.loads(row["reasons"]),
+        "reason_codes": json.loads(row["reason_codes"]),
+        "amount": Decimal(row["amount"]) if row["amount"] is not None else None,
+        "currency": row["currency"],
+        "created_at": datetime.fromisoformat(row["created_at"]),
+        "updated_at": datetime.fromisoformat(row["updated_at"]),
+        "claimed_by": row["claimed_by"],
+        "lease_expires_at": _time(row["lease_expires_at"]),
+        "reviewer": row["reviewer"],
+        "decided_at": _time(row["decided_at"]),
+        "decision": Decision(row["decision"]) if row["decision"] else None,
+    }
+
+
+def _summary(row: RowMapping) -> ReviewItem:
+    """A listing's view of an item: its header (vendor, number) without line items, fields or issues."""
+    invoice = json.loads(row["invoice"])
+    header = Invoice(vendor_name=invoice.get("vendor_name"), invoice_number=invoice.get("invoice_number"))
+    return ReviewItem(**_header(row), invoice=header)
+
+
+def _item(row: RowMapping) -> ReviewItem:
     return ReviewItem(
-        document_id=row["document_id"],
-        source=row["source"],
-        state=ReviewState(row["state"]),
-        confidence=row["confidence"],
-        reasons=json.loads(row["reasons"]),
-        reason_codes=json.loads(row["reason_codes"]),
+        **_header(row),
         issues=[ValidationIssue.model_validate(issue) for issue in json.loads(row["issues"])],
         fields={name: FieldValue.model_validate(value) for name, value in json.loads(row["fields"]).items()},
         invoice=Invoice.model_validate_json(row["invoice"]),
-        draft=Invoice.model_validate_json(row["draft"]) if row["draft"] else None,
-        corrected=Invoice.model_validate_json(row["corrected"]) if row["corrected"] else None,
+        draft=_json_models(row["draft"], Invoice),
+        corrected=_json_models(row["corrected"], Invoice),
         page_images=json.loads(row["page_images"]),
-        amount=Decimal(row["amount"]) if row["amount"] is not None else None,
-        currency=row["currency"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        updated_at=datetime.fromisoformat(row["updated_at"]),
-        claimed_by=row["claimed_by"],
-        lease_expires_at=_time(row["lease_expires_at"]),
-        reviewer=row["reviewer"],
-        decided_at=_time(row["decided_at"]),
-        decision=Decision(row["decision"]) if row["decision"] else None,
         changes=[FieldChange.model_validate(change) for change in json.loads(row["changes"])],
         note=row["note"],
     )
 
 
-def review_db_path(out_dir: Path | str, configured: Path | None = None) -> Path:
-    """Where the queue lives: Settings.review_db when set, else OUT/review.sqlite (for an S3 OUT, a local
-    file named after the URL: SQLite needs a local disk)."""
-    return configured if configured is not None else default_review_db(str(out_dir))
+def review_db_location(out_dir: Path | str, configured: str | Path | None = None) -> str:
+    """Where the queue lives: Settings.review_db when set (a path or a postgresql:// URL), else
+    OUT/review.sqlite (for an S3 OUT, a local file named after the URL: SQLite needs a local disk)."""
+    return str(configured) if configured else str(default_review_db(str(out_dir)))
+
+
+def review_db_path(out_dir: Path | str, configured: str | Path | None = None) -> Path:
+    """The SQLite file of a local queue (kept for callers that need a path)."""
+    return Path(review_db_location(out_dir, configured))

@@ -25,6 +25,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from pipeline.extract.evidence import party_doubts
 from pipeline.extract.labels import match_label
 from pipeline.extract.layout import Phrase, Row, build_layout, horizontal_overlap
 from pipeline.extract.rules import EXTRACTOR_NAME
@@ -34,12 +35,14 @@ from pipeline.validate import validate_invoice
 from schemas import (
     HEADER_FIELDS,
     ExtractionResult,
+    FieldEvidence,
     FieldValue,
     Invoice,
     IssueCode,
     LineItem,
     PageText,
     Severity,
+    Support,
     TextSource,
     ValidationIssue,
 )
@@ -94,7 +97,12 @@ class Hit:
         return bool(self.labels) and self.field not in self.labels
 
     def bbox_field(self, name: str, value: str, model: str, confidence: float) -> FieldValue:
+        # The model's value stands on the page: its evidence is where it stands (beside this field's
+        # label or not) and, for a party, whether it reads as a name; routing decides from it.
+        support = [Support.SHAPE, *([Support.LABEL] if self.near_label else [])]
+        doubts = party_doubts(name, value, None) if name in ("vendor_name", "customer_name") else []
         return FieldValue(
+            evidence=FieldEvidence(support=support, doubts=doubts),
             name=name,
             value=value,
             confidence=round(min(max(confidence, 0.0), 1.0), 4),

@@ -1,0 +1,241 @@
+"""Evidence behind each extracted header field: what corroborates its value and what speaks against it.
+
+Extraction gathers the facts here (was the value read beside its label, does it have its field's shape,
+is it printed the same way elsewhere, does the vendor name agree with the sender line, footer or an
+e-mail/web domain); routing (pipeline/corroboration.py) decides from them, once, whether the record may
+be accepted. Nothing here changes a value or a score.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from pipeline.extract.fields import _COMPANY_SUFFIX, Candidate, PageIndex
+from pipeline.extract.labels import LEGAL_FORM_ONLY, is_title, match_label
+from pipeline.extract.layout import Phrase
+from schemas import FieldEvidence, Support
+
+_DOMAIN = re.compile(r"(?:@|\bwww\.|https?://)([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*)\.[a-z]{2,}", re.IGNORECASE)
+_ADDRESS_WORDS = re.compile(
+    r"\b(street|st\.|road|rd\.|avenue|ave\.|lane|drive|suite|floor|level|p\.?\s?o\.?\s?box|"
+    r"stra(ss|ß)e|str\.|weg|gasse|allee|platz|rue|avenue|boulevard|via|viale|piazza|calle|avenida|plaza|"
+    r"laan|straat|gracht|plein)\b",
+    re.IGNORECASE,
+)
+# Legal forms as whole words once dots are dropped ("S.r.l." -> "srl", "B.V." -> "bv").
+_LEGAL_FORM_WORD = re.compile(
+    r"(?<!\w)(inc|llc|ltd|limited|gmbh|ag|kg|plc|llp|lp|corp|co|pty|sa|sas|sarl|srl|spa|bv|nv|oy|kk|sl|slu)(?!\w)"
+)
+_SPACED_LETTERS = re.compile(r"(?:^|\s)\w(?:\s\w){2,}(?:\s|$)")
+_GLUED_WORD = re.compile(r"[a-z]{4,}")
+_TRAILING_WORD = re.compile(r"[-_/.]?[A-Za-z][a-z]{3,}$")
+# Words that say nothing about who the issuer is: legal forms and generic trade words.
+_GENERIC = frozenset(
+    {"the", "and", "und", "et", "de", "van", "der", "group", "services", "service", "solutions", "trading"}
+)
+
+
+@dataclass
+class EvidenceInputs:
+    """What extraction decided and saw, handed over once for every field."""
+
+    chosen: dict[str, Candidate | None]
+    by_field: dict[str, list[Candidate]]  # the candidates read beside a label (or restored from one)
+    doubts: dict[str, list[str]] = field(default_factory=dict)  # doubts extraction already knows of
+
+    @property
+    def labelled(self) -> set[int]:
+        """Ids of the candidates read beside a label for their field."""
+        return {id(candidate) for candidates in self.by_field.values() for candidate in candidates}
+
+
+def _has_shape(name: str, value: object) -> bool:
+    if name in ("invoice_date", "due_date"):
+        return isinstance(value, date)
+    if name in ("subtotal", "tax", "total"):
+        return isinstance(value, Decimal)
+    if name == "invoice_number":
+        text = str(value)
+        return 2 <= len(text) <= 40 and any(ch.isdigit() for ch in text) and text[0].isalnum() and text[-1].isalnum()
+    return isinstance(value, str) and sum(ch.isalpha() for ch in value) >= 2
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", text.casefold())
+
+
+def _distinctive_tokens(name: str) -> list[str]:
+    """Words of a party name that identify it: not legal forms, not generic trade words, 3+ letters."""
+    tokens = []
+    for word in re.findall(r"[^\W\d_]{3,}", name):
+        if LEGAL_FORM_ONLY.match(word) or _COMPANY_SUFFIX.fullmatch(word) or word.casefold() in _GENERIC:
+            continue
+        tokens.append(word.casefold())
+    return tokens
+
+
+def _number_doubts(index: PageIndex, inputs: EvidenceInputs, chosen: Candidate) -> tuple[list[Support], list[str]]:
+    value = str(chosen.value)
+    support: list[Support] = []
+    doubts: list[str] = []
+    if _GLUED_WORD.search(value) or _TRAILING_WORD.search(value):
+        doubts.append(f"the invoice number {value!r} contains a word; a continuation note may be glued on")
+    others = {
+        str(c.value)
+        for c in inputs.by_field.get("invoice_number", [])
+        if id(c) in inputs.labelled and c.phrase is not chosen.phrase
+    }
+    differing = sorted(other for other in others if _norm(_unglued(other)) != _norm(value))
+    if differing:
+        doubts.append(f"the invoice number is printed as {value!r} and elsewhere as {differing[0]!r}")
+    elif others or _printed_elsewhere(index, value, chosen):
+        support.append(Support.REPEATED)
+    return support, doubts
+
+
+def _unglued(number: str) -> str:
+    """A reading with a word glued on ("2022089083-Page", "INV-12continued") less that word."""
+    return _TRAILING_WORD.sub("", number)
+
+
+def _printed_elsewhere(index: PageIndex, value: str, chosen: Candidate) -> bool:
+    for row in index.rows:
+        for phrase in row.phrases:
+            if phrase is not chosen.phrase and value in phrase.text.split():
+                return True
+    return False
+
+
+def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
+    label = name.replace("_", " ")
+    doubts: list[str] = []
+    if LEGAL_FORM_ONLY.match(value):
+        doubts.append(f"the {label} {value!r} is only a legal form; the name may run over two lines")
+    if other_party is not None and _norm(value) == _norm(other_party):
+        doubts.append(f"the {label} {value!r} is also read as the other party")
+    if is_title(value) or match_label(value) is not None:
+        doubts.append(f"the {label} {value!r} reads as a label or title")
+    digits = sum(ch.isdigit() for ch in value)
+    if digits >= 2 or (digits and _ADDRESS_WORDS.search(value)):
+        doubts.append(f"the {label} {value!r} looks like part of an address")
+    if _SPACED_LETTERS.search(value):
+        doubts.append(f"the {label} {value!r} is letters spaced apart, a logo rather than a name")
+    if not _distinctive_tokens(value):
+        doubts.append(f"the {label} {value!r} has no word that identifies a company")
+    return doubts
+
+
+def _has_legal_form(text: str) -> bool:
+    return _LEGAL_FORM_WORD.search(text.casefold().replace(".", "")) is not None
+
+
+def _name_continues(index: PageIndex, phrase: Phrase) -> str | None:
+    """Text in type as large as the name, aligned with it, on the line just above or below: the name may
+    run over two lines, and only one of them was read."""
+    height = phrase.height
+    for row in index.rows:
+        if row.page_no != phrase.page_no or row.index == phrase.row_index:
+            continue
+        below = 0 <= row.y0 - phrase.y1 <= 1.2 * height
+        above = 0 <= phrase.y0 - (row.y0 + row.height) <= 1.2 * height
+        if not (below or above):
+            continue
+        for other in row.phrases:
+            aligned = min(abs(other.x0 - phrase.x0), abs(other.x1 - phrase.x1), abs(other.cx - phrase.cx)) < height
+            name_like = sum(ch.isalpha() for ch in other.text) >= 2 and not any(ch.isdigit() for ch in other.text)
+            if aligned and name_like and other.height >= 0.85 * height and index.is_value_like(other):
+                return other.text
+    return None
+
+
+def _domains(index: PageIndex) -> set[str]:
+    found: set[str] = set()
+    for row in index.rows:
+        for match in _DOMAIN.finditer(row.text):
+            found.update(_norm(part) for part in match.group(1).split(".") if len(part) >= 3)
+    return found
+
+
+def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | None) -> tuple[list[Support], list[str]]:
+    tokens = _distinctive_tokens(str(chosen.value))
+    support: list[Support] = []
+    customer_tokens = set(_distinctive_tokens(customer or ""))
+    own = [token for token in tokens if token not in customer_tokens] or tokens
+    mentions = 0
+    for row in index.rows:
+        if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
+            continue
+        words = {word.casefold().strip(".,;:()") for word in row.text.split()}
+        mentions += int(any(token in words for token in own))
+    if mentions:
+        support.append(Support.SENDER)
+    domains = _domains(index)
+    if any(token in domain or (len(domain) >= 4 and domain in token) for token in own for domain in domains):
+        support.append(Support.DOMAIN)
+    doubts: list[str] = []
+    fuller = _fuller_name(index, chosen, own)
+    if fuller is not None:
+        doubts.append(f"the vendor name {chosen.value!r} may be cut short: {fuller!r} is printed elsewhere")
+    if domains and not support:
+        shown = ", ".join(sorted(domains)[:3])
+        doubts.append(
+            f"the vendor name {chosen.value!r} appears nowhere else, and no e-mail/web domain ({shown}) matches it"
+        )
+    return support, doubts
+
+
+def _fuller_name(index: PageIndex, chosen: Candidate, tokens: list[str]) -> str | None:
+    """A line elsewhere naming the vendor with its legal form, when the value read has none."""
+    if not tokens or _has_legal_form(str(chosen.value)):
+        return None
+    for row in index.rows:
+        if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
+            continue
+        words = [word.casefold().strip(".,;:()") for word in row.text.split()]
+        if all(token in words for token in tokens) and _has_legal_form(row.text):
+            return row.text[:80]
+    return None
+
+
+def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen: Candidate) -> FieldEvidence:
+    other_name = "customer_name" if name == "vendor_name" else "vendor_name"
+    other = inputs.chosen.get(other_name)
+    other_value = str(other.value) if other is not None else None
+    value = str(chosen.value)
+    support = [Support.SHAPE] if _has_shape(name, value) else []
+    if id(chosen) in inputs.labelled:
+        support.append(Support.LABEL)
+    doubts = party_doubts(name, value, other_value)
+    if name == "vendor_name":
+        # The customer's name is followed by its address in nearly the same type; the vendor's stands out.
+        continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase)
+        if continued is not None:
+            doubts.append(f"the vendor name {value!r} may run over two lines: {continued!r} is printed beside it")
+        found, against = _vendor_corroboration(index, chosen, other_value)
+        support += found
+        doubts += against
+    return FieldEvidence(support=support, doubts=doubts)
+
+
+def field_evidence(index: PageIndex, inputs: EvidenceInputs) -> dict[str, FieldEvidence]:
+    """Evidence for every chosen field (currency and line items are assessed elsewhere)."""
+    evidence: dict[str, FieldEvidence] = {}
+    for name, chosen in inputs.chosen.items():
+        if chosen is None:
+            continue
+        if name in ("vendor_name", "customer_name"):
+            evidence[name] = _party_evidence(index, inputs, name, chosen)
+            continue
+        support = [Support.SHAPE] if _has_shape(name, chosen.value) else []
+        if id(chosen) in inputs.labelled:
+            support.append(Support.LABEL)
+        doubts = list(inputs.doubts.get(name, []))
+        if name == "invoice_number":
+            more, against = _number_doubts(index, inputs, chosen)
+            support += more
+            doubts += against
+        evidence[name] = FieldEvidence(support=support, doubts=doubts)
+    return evidence

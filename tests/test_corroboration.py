@@ -1,0 +1,116 @@
+"""Auto-accept needs corroboration: extraction gathers each field's evidence, routing vetoes what lacks it."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from pipeline.extract.evidence import party_doubts
+from pipeline.extract.rules import extract_invoice
+from pipeline.route import route_record
+from pipeline.validate import validate_invoice
+from schemas import ExtractionRecord, PageText, RecordStatus, Support
+from tests.conftest import SIMPLE_INVOICE, page_from_lines
+
+Lines = list[tuple[float, float, str]]
+# The shared simple invoice in page pixels (300 dpi: about 4 px per point), with a footer that names the
+# vendor again and an e-mail address on its domain.
+CLEAN: Lines = [(4 * x, 4 * y, text) for x, y, text in SIMPLE_INVOICE] + [
+    (200, 3000, "Acme Widgets Ltd, registered in England no. 0412"),
+    (200, 3060, "billing@acmewidgets.example"),
+]
+
+
+def _replace(lines: Lines, old: str, new: str) -> Lines:
+    assert any(text == old for _, _, text in lines), old
+    return [(x, y, new if text == old else text) for x, y, text in lines]
+
+
+def _routed(lines: Lines) -> ExtractionRecord:
+    """Extract, validate and route at threshold 0: only blocking issues and the veto can keep it out."""
+    result = extract_invoice([cast(PageText, page_from_lines(lines, "text_layer"))])
+    record = ExtractionRecord(
+        document_id="doc",
+        source="doc.pdf",
+        status=RecordStatus.NEEDS_REVIEW,
+        invoice=result.invoice,
+        fields=result.fields,
+        issues=[*result.issues, *validate_invoice(result.invoice)],
+        extractor=result.extractor,
+        text_source=result.text_source,
+    )
+    return route_record(record, accept_threshold=0.0)
+
+
+def _vetoed_fields(record: ExtractionRecord) -> set[str | None]:
+    return {issue.field for issue in record.issues if issue.code == "uncorroborated_field"}
+
+
+def test_corroborated_invoice_is_accepted_and_fields_carry_their_evidence() -> None:
+    record = _routed(CLEAN)
+    assert record.status is RecordStatus.ACCEPTED, record.review_reasons
+    evidence = {name: field.evidence for name, field in record.fields.items() if name != "line_items"}
+    assert all(item is not None and not item.doubts for item in evidence.values()), evidence
+    assert {Support.LABEL, Support.SHAPE} <= set(record.fields["invoice_number"].evidence.support)  # type: ignore[union-attr]
+    vendor = record.fields["vendor_name"].evidence
+    assert vendor is not None and {Support.SENDER, Support.DOMAIN} <= set(vendor.support)
+    assert record.blocking_codes == []
+
+
+def test_line_whose_arithmetic_fails_blocks_acceptance() -> None:
+    # 10 x 120.00 printed as 99.00, and the subtotal and total follow the printed amounts: every sum
+    # agrees except the line itself.
+    lines = _replace(CLEAN, "$1,200.00", "$99.00")
+    lines = _replace(lines, "$1,430.50", "$329.50")
+    lines = _replace(lines, "$143.05", "$32.95")
+    lines = _replace(lines, "$1,573.55", "$362.45")
+    record = _routed(lines)
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert "line_items_unexplained" in record.blocking_codes
+    assert any("Line 1" in reason and "99.00" in reason for reason in record.review_reasons), record.review_reasons
+
+
+def test_invoice_number_printed_differently_elsewhere_goes_to_review() -> None:
+    lines = [*CLEAN, (1500, 1500, "Invoice No: INV-2024-0048")]
+    record = _routed(lines)
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert "invoice_number" in _vetoed_fields(record)
+    assert any("invoice number" in reason and "INV-2024-0048" in reason for reason in record.review_reasons)
+
+
+def test_unlabelled_invoice_date_is_not_accepted() -> None:
+    lines = _replace(CLEAN, "Date:", "Ref:")
+    record = _routed(lines)
+    assert record.invoice.invoice_date is not None  # read as the first date on the page, but no label names it
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert "invoice_date" in _vetoed_fields(record)
+    assert any("invoice date" in reason and "no label" in reason for reason in record.review_reasons)
+
+
+def test_bare_legal_form_as_vendor_is_not_accepted() -> None:
+    lines = _replace(CLEAN, "Acme Widgets Ltd", "Ltd")
+    lines = [line for line in lines if "acmewidgets" not in line[2] and "registered" not in line[2]]
+    record = _routed(lines)
+    # Extraction no longer offers the bare suffix (it is not a name); whatever it reads instead must not pass.
+    assert record.invoice.vendor_name != "Ltd"
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert "vendor_name" in _vetoed_fields(record), record.review_reasons
+    # The veto itself: a bare legal form read as the vendor is doubted as such.
+    assert any("legal form" in doubt for doubt in party_doubts("vendor_name", "Ltd", "Westbrook Retail"))
+
+
+def test_vendor_that_no_domain_or_other_line_confirms_is_not_accepted() -> None:
+    # The prominent top line is a slogan; the page's own e-mail domain names someone else.
+    lines = _replace(CLEAN, "Acme Widgets Ltd", "Precision Parts Experts")
+    lines = [line for line in lines if "registered" not in line[2]]
+    record = _routed(lines)
+    assert record.invoice.vendor_name == "Precision Parts Experts"
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert "vendor_name" in _vetoed_fields(record)
+    assert any("acmewidgets" in reason for reason in record.review_reasons), record.review_reasons
+
+
+def test_number_with_a_continuation_word_glued_on_is_not_accepted() -> None:
+    # Page 2's heading prints the number with a word glued on; whichever reading wins, a person checks it.
+    record = _routed([*CLEAN, (1500, 1500, "Invoice No: INV-2024-0042-Page")])
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert "invoice_number" in _vetoed_fields(record)

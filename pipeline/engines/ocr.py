@@ -46,7 +46,11 @@ class TesseractEngine:
     name: str = "tesseract"
 
     def read(self, image_path: Path, page_no: int) -> PageText:
-        rows = self._run(image_path, page_no)
+        return self.page_from_rows(self._run(image_path, page_no), page_no)
+
+    @staticmethod
+    def page_from_rows(rows: list[dict[str, str]], page_no: int) -> PageText:
+        """Tesseract's TSV rows (as strings) as a page: its size from the page row, then every word."""
         width = height = 0.0
         words: list[Word] = []
         for row in rows:
@@ -103,7 +107,37 @@ def _word(row: dict[str, str], page_no: int) -> Word | None:
     )
 
 
-OCR_ENGINES: dict[str, Callable[[OcrOptions], OcrEngine]] = {"tesseract": TesseractEngine}
+@dataclass(frozen=True)
+class PytesseractEngine:
+    """The same Tesseract through pytesseract, given the file's path (so it, too, skips the PNG round trip).
+    It cannot wrap Tesseract in the decode memory limit, so the default stays `tesseract`; it is here for
+    installations that point pytesseract at a Tesseract of their own (`pytesseract.pytesseract.tesseract_cmd`)."""
+
+    options: OcrOptions = OcrOptions()
+    name: str = "pytesseract"
+
+    def read(self, image_path: Path, page_no: int) -> PageText:
+        import pytesseract  # imported here: the default engine does not need it loaded
+
+        config = f"--oem 1 --psm {self.options.psm}"
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # see TesseractEngine._run
+        try:
+            data = pytesseract.image_to_data(
+                str(image_path), lang=self.options.lang, config=config, timeout=self.options.timeout_s,
+                output_type=pytesseract.Output.DICT,
+            )  # fmt: skip
+        except RuntimeError as exc:  # pytesseract's timeout
+            raise TransientError(f"Tesseract timed out on page {page_no} after {self.options.timeout_s} s") from exc
+        except pytesseract.TesseractError as exc:
+            raise CorruptDocumentError(f"Tesseract could not read page {page_no}: {exc}") from exc
+        rows = [{key: str(values[i]) for key, values in data.items()} for i in range(len(data["text"]))]
+        return TesseractEngine.page_from_rows(rows, page_no)
+
+
+OCR_ENGINES: dict[str, Callable[[OcrOptions], OcrEngine]] = {
+    "tesseract": TesseractEngine,
+    "pytesseract": PytesseractEngine,
+}
 
 
 def ocr_engine(name: str = "tesseract", options: OcrOptions | None = None) -> OcrEngine:

@@ -9,6 +9,7 @@ is recorded in ``review_schema_version`` and every step runs once, in one transa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
+from sqlalchemy.exc import OperationalError
 
 from pipeline.errors import ConfigError
 
@@ -191,6 +193,19 @@ class ReviewDatabase:
         self.engine.dispose()
 
 
+def _migrate_when_free(database: ReviewDatabase, attempts: int = 6) -> None:
+    """Migrate, waiting out a SQLite file another process is creating at the same moment: switching a new file
+    to WAL takes a lock that SQLite reports at once as "database is locked" instead of waiting for it."""
+    for attempt in range(attempts):
+        try:
+            database.migrate()
+            return
+        except OperationalError as exc:
+            if database.dialect != "sqlite" or "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * 2**attempt)
+
+
 def connect(location: str) -> ReviewDatabase:
     """Open (and migrate) the review database at a path or a postgresql:// URL."""
     url = sqlalchemy_url(location)
@@ -201,7 +216,7 @@ def connect(location: str) -> ReviewDatabase:
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     database = ReviewDatabase(location=location, engine=engine)
     try:
-        database.migrate()
+        _migrate_when_free(database)
     except Exception as exc:
         engine.dispose()
         raise ConfigError(f"Cannot open the review database {redact(location)}: {exc}") from exc

@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compact_command(commands)
     _add_dev_commands(commands)
     add_review_commands(commands)  # review serve|list|show|approve|reject|users, and export
+    from flows.vendors_cli import add_vendors_command
+
+    add_vendors_command(commands)
     return parser
 
 
@@ -466,6 +469,12 @@ def command_export(args: argparse.Namespace) -> int:
     return run_export(args)
 
 
+def command_vendors(args: argparse.Namespace) -> int:
+    from flows.vendors_cli import run_vendors_command
+
+    return run_vendors_command(args)
+
+
 def command_vlm_check(args: argparse.Namespace) -> int:
     """One page to the real API (needs ANTHROPIC_API_KEY): the parsed answer, tokens and cost."""
     from pipeline.errors import LedgerlensError
@@ -497,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "review": command_review,
         "export": command_export,
         "vlm-check": command_vlm_check,
+        "vendors": command_vendors,
     }
     return handlers[args.command](args)
 

@@ -26,9 +26,11 @@ from pipeline.engines.storage import Storage, storage_for
 from pipeline.review import ReviewStore, open_review_store, review_db_location
 from pipeline.review.database import redact
 from pipeline.sinks import ParquetSink
+from pipeline.vendors import VendorStore, learn_from_decisions
 from pipeline.vlm.cascade import VlmSession
 from pipeline.vlm.ledger import FileLedger
 from schemas import ExtractionRecord
+from schemas.vendors import VendorProfile
 
 ProgressCallback = Callable[[int, int, ExtractionRecord | None], None]
 
@@ -74,6 +76,8 @@ class RunContext:
         self.count_skipped = False  # progress counts inputs already done (backfills) as well as processed ones
         self.pending: list[ExtractionRecord] = []  # finished, not yet written
         self.last_flush = time.monotonic()
+        self.vendors: VendorStore | None = None  # OUT/vendors/: the profiles used, the evidence kept
+        self.profiles: list[VendorProfile] = []
 
     def __getstate__(self) -> dict[str, Any]:
         """Prefect ships a flow's parameters to remote task workers, which never use them: only the
@@ -138,6 +142,17 @@ def _vlm_totals(summary: RunSummary, session: VlmSession) -> None:
     summary.vlm_max_cost_usd = session.budget.max_cost_usd
 
 
+def open_vendor_memory(run: RunContext) -> None:
+    """Learn from the decisions made since the last run, then use the profiles for this run."""
+    run.vendors = VendorStore(run.out, run.settings)
+    if not run.settings.vendor_memory:
+        return  # evidence is still kept, so turning the memory on later learns from today's decisions
+    report = learn_from_decisions(run.vendors)
+    run.profiles = report.profiles
+    run.summary.vendor_profiles = len(report.profiles)
+    run.summary.vendor_decisions_learned = report.learned
+
+
 @contextmanager
 def open_run(out: str, settings: Settings, on_progress: ProgressCallback | None = None) -> Iterator[RunContext]:
     """The context of one run; on leaving it, the VLM totals go into the summary and the scratch is removed."""
@@ -151,6 +166,7 @@ def open_run(out: str, settings: Settings, on_progress: ProgressCallback | None 
         vlm = _start_vlm(settings, storage, out, scratch)
         queue = open_review_store(review_db)
         run = RunContext(settings, out, (storage, sink, queue), summary, scratch, vlm, on_progress)
+        open_vendor_memory(run)
         try:
             yield run
         finally:

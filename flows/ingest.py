@@ -32,6 +32,7 @@ from pipeline.process import failed_record, process_document
 from pipeline.storage import SourceObject, join_location, unreadable_document_id
 from pipeline.vlm.cascade import VlmSession
 from schemas import Document, ExtractionRecord, RecordStatus
+from schemas.vendors import VendorProfile
 
 __all__ = ["ProgressCallback", "RunContext", "RunSummary", "identify_objects", "ingest_batch", "run_ingest"]
 
@@ -56,20 +57,28 @@ def _retry_transient(task: object, task_run: object, state: object) -> bool:
     cache_policy=NO_CACHE,  # the run's VLM session is an argument; documents are deduplicated by the sink
 )
 def process_document_task(
-    document: Document, settings: Settings, out_dir: str, vlm: VlmSession | None = None
+    document: Document,
+    settings: Settings,
+    out_dir: str,
+    vlm: VlmSession | None = None,
+    vendors: list[VendorProfile] | None = None,
 ) -> ExtractionRecord:
-    return process_anywhere(document, settings, out_dir, vlm)
+    return process_anywhere(document, settings, out_dir, vlm, vendors)
 
 
 def process_anywhere(
-    document: Document, settings: Settings, out_dir: str, vlm: VlmSession | None = None
+    document: Document,
+    settings: Settings,
+    out_dir: str,
+    vlm: VlmSession | None = None,
+    vendors: list[VendorProfile] | None = None,
 ) -> ExtractionRecord:
     """Process one document on whichever machine runs the task: fetch an input whose local copy is not
     here (another Dask worker), and publish page previews when OUT is remote."""
     source, out = storage_for(document.source, settings), storage_for(out_dir, settings)
     fetch = source.remote and not Path(document.local_path).is_file()
     if not fetch and not out.remote:
-        return process_document(document, settings, Path(out_dir), vlm=vlm)  # all local: nothing to stage
+        return process_document(document, settings, Path(out_dir), vlm=vlm, vendors=vendors)  # all local
     staging = make_scratch(settings, "ll-io-")
     try:
         if fetch:
@@ -79,8 +88,8 @@ def process_anywhere(
                 return failed_record(document, exc)
             document = document.model_copy(update={"local_path": str(local)})
         if not out.remote:
-            return process_document(document, settings, Path(out_dir), vlm=vlm)
-        record = process_document(document, settings, staging / "out", vlm=vlm)
+            return process_document(document, settings, Path(out_dir), vlm=vlm, vendors=vendors)
+        record = process_document(document, settings, staging / "out", vlm=vlm, vendors=vendors)
         previews = staging / "out" / PREVIEWS_DIR
         if previews.is_dir():
             out.publish_tree(previews, join_location(out_dir, PREVIEWS_DIR))
@@ -164,6 +173,8 @@ def _queue_then_mark_done(run: RunContext, records: Iterable[ExtractionRecord]) 
 
 
 def write_pending(run: RunContext) -> None:
+    if run.vendors is not None:  # evidence first: a decision on a written record can always be learned from
+        run.vendors.append_evidence(r.vendor_evidence for r in run.pending if r.vendor_evidence is not None)
     run.summary.written += run.sink.write(run.pending, lambda records: _queue_then_mark_done(run, records))
     run.pending.clear()
     run.last_flush = time.monotonic()
@@ -179,6 +190,9 @@ def account_record(run: RunContext, record: ExtractionRecord) -> None:
     run.counts[record.status.value] += 1
     run.summary.pages += record.page_count
     run.summary.processed += 1
+    if record.vendor_evidence is not None and record.vendor_evidence.profile_id is not None:
+        run.summary.vendor_profile_matches += 1
+        run.summary.vlm_calls_saved += record.vendor_evidence.model_call_saved
     run.notify(record)
     if _flush_due(run):
         write_pending(run)
@@ -207,7 +221,10 @@ def process_batch(run: RunContext, found: Identified) -> None:
     run.notify(None)
     for failure in failures:
         account_record(run, failure)
-    futures = {process_document_task.submit(document, run.settings, run.out, run.vlm): document for document in todo}
+    futures = {
+        process_document_task.submit(document, run.settings, run.out, run.vlm, run.profiles): document
+        for document in todo
+    }
     for future in as_completed(list(futures)):
         try:
             record: ExtractionRecord = future.result()

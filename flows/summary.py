@@ -37,6 +37,10 @@ class RunSummary(BaseModel):
     vlm_budget_stopped: bool = False
     vlm_batches: int = 0  # Message Batches submitted or resumed (backfill --vlm-batch)
     vlm_batch_requests: int = 0  # model answers that came from them (included in vlm_calls)
+    vendor_profiles: int = 0  # vendor profiles known when the run started (after learning)
+    vendor_decisions_learned: int = 0  # review decisions applied to profiles at the start of the run
+    vendor_profile_matches: int = 0  # records a profile was applied to
+    vlm_calls_saved: int = 0  # records the model would have read without their vendor profile
 
     @property
     def pages_per_minute(self) -> float:
@@ -124,7 +128,17 @@ def _warnings(summary: RunSummary) -> list[str]:
 
 def summary_lines(summary: RunSummary) -> list[str]:
     """Every line of the summary below the counts, in Markdown (backticks around locations)."""
-    return [*_volume(summary), *_vlm(summary), *_warnings(summary)]
+    return [*_volume(summary), *_vlm(summary), *_vendors(summary), *_warnings(summary)]
+
+
+def _vendors(summary: RunSummary) -> list[str]:
+    if not summary.vendor_profiles:
+        return []
+    saved = f"; model calls made unnecessary: {summary.vlm_calls_saved}" if summary.extractor != "ocr" else ""
+    return [
+        f"vendor profiles: {summary.vendor_profiles} ({summary.vendor_decisions_learned} new decisions learned), "
+        f"applied to {summary.vendor_profile_matches} record(s){saved}"
+    ]
 
 
 def summary_markdown(summary: RunSummary) -> str:

@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     reviewer: str | None = Field(
         default=None, description="Name recorded with review decisions; the login name if unset"
     )
+    vendor_memory: bool = Field(
+        default=True,
+        description="Learn vendor profiles from review decisions and use them on new documents (OUT/vendors/)",
+    )
     scratch_dir: Path | None = Field(default=None, description="Where page images go; a temp dir if unset")
     flush_every: int = Field(
         default=20, ge=1, description="Finished documents written to OUT at the latest after this many"

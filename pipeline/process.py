@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipeline.calibration import load_calibration
 from pipeline.config import Settings
 from pipeline.einvoice import (
     XML_MEDIA_TYPE,
@@ -27,6 +28,7 @@ from pipeline.extract import extract_invoice
 from pipeline.previews import PREVIEWS_DIR, preview_relpath, write_page_previews
 from pipeline.reading import carries_einvoice, first_reading, read_pages, routed_record
 from pipeline.render import check_document
+from pipeline.vendors.memory import use_vendor_memory
 from pipeline.vlm.cascade import (
     SecondReading,
     VlmSession,
@@ -35,7 +37,8 @@ from pipeline.vlm.cascade import (
     read_with_models,
     vlm_failure,
 )
-from schemas import Document, ExtractionRecord, IssueCode, PageText, RecordStatus, ValidationIssue
+from schemas import Document, ExtractionRecord, ExtractionResult, IssueCode, PageText, RecordStatus, ValidationIssue
+from schemas.vendors import VendorProfile
 
 __all__ = ["carries_einvoice", "failed_record", "first_reading", "keeps_previews", "process_document", "read_pages"]
 
@@ -129,14 +132,38 @@ def keep_page_previews(
     record.page_images = [preview_relpath(document.document_id, number) for number in numbers]
 
 
+def remembered_reading(
+    document: Document,
+    pages: list[PageText],
+    issues: list[ValidationIssue],
+    settings: Settings,
+    profiles: list[VendorProfile],
+) -> tuple[ExtractionResult, list[ValidationIssue], ExtractionRecord]:
+    """Rules extraction with the vendor memory applied (pipeline/vendors/), routed; returns the extraction,
+    the issues to carry on (the vendor memory's added) and the record, which carries the vendor evidence.
+    With the model in play, the evidence notes whether the profile made the model call unnecessary."""
+    plain = extract_invoice(pages)
+    calibration = load_calibration(settings.calibration_file)
+    extraction, found, evidence = use_vendor_memory(document.document_id, pages, plain, profiles, calibration)
+    issues = [*issues, *found]
+    routed = routed_record(document, len(pages), extraction, issues, settings)
+    if evidence.profile_id is not None and settings.resolved_extractor() != "ocr":
+        without = routed_record(document, len(pages), plain, issues, settings)
+        evidence.model_call_saved = model_wanted(settings, without) and not model_wanted(settings, routed)
+    routed.vendor_evidence = evidence
+    return extraction, issues, routed
+
+
 def process_document(
-    document: Document, settings: Settings, out_dir: Path | None = None, vlm: VlmSession | None = None
+    document: Document,
+    settings: Settings,
+    out_dir: Path | None = None,
+    vlm: VlmSession | None = None,
+    vendors: list[VendorProfile] | None = None,
 ) -> ExtractionRecord:
     """The record for one document; with out_dir, its page previews are kept there as settings say.
-
-    With the hybrid or vlm extractor, `vlm` is the run's shared session (cache, budget, client); without
-    one a session for this document alone is opened, its cache under out_dir.
-    """
+    `vlm`: the run's shared session (hybrid/vlm extractor; else one for this document, cached under out_dir);
+    `vendors`: the run's vendor profiles."""
     started = time.perf_counter()
     base = settings.scratch_dir
     if base is not None:
@@ -160,8 +187,8 @@ def process_document(
             record = failed_record(document, NoTextError(NO_TEXT_MESSAGE), page_count=len(pages))
             record.processing_seconds = time.perf_counter() - started
             return record
-        extraction = extract_invoice(pages)
-        routed = routed_record(document, len(pages), extraction, einvoice_issues, settings)
+        extraction, kept_issues, routed = remembered_reading(document, pages, einvoice_issues, settings, vendors or [])
+        evidence = routed.vendor_evidence
         mode = settings.resolved_extractor()
         if mode != "ocr":
             if model_wanted(settings, routed):
@@ -173,13 +200,14 @@ def process_document(
                     reading = SecondReading(
                         issues=[vlm_failure(f"The pages could not be prepared for the model: {exc}")]
                     )
-                issues = [*reading.issues, *einvoice_issues]
+                issues = [*reading.issues, *kept_issues]
                 routed = routed_record(document, len(pages), reading.result or extraction, issues, settings)
                 routed.vlm_models = reading.models
                 routed.vlm_input_tokens = reading.input_tokens
                 routed.vlm_output_tokens = reading.output_tokens
                 routed.vlm_cost_usd = reading.cost_usd
             routed.extractor = mode
+        routed.vendor_evidence = evidence
         keep_page_previews(routed, document, pages, cleaned_images, out_dir, settings)
         routed.processing_seconds = time.perf_counter() - started
         return routed

@@ -20,6 +20,7 @@ from schemas.models import (
     Support,
     TextSource,
     ValidationIssue,
+    VendorEvidence,
     Word,
 )
 from schemas.review import (
@@ -63,5 +64,6 @@ __all__ = [
     "TaxBreakdown",
     "TextSource",
     "ValidationIssue",
+    "VendorEvidence",
     "Word",
 ]

@@ -128,3 +128,24 @@ EXPORT_INVOICES_SCHEMA = pa.schema(
         pa.field("corrected_fields", pa.list_(pa.string()), nullable=False),
     ]
 )
+
+# Vendor memory (pipeline/vendors/): OUT/vendors/profiles/ holds the current profiles (one file, replaced
+# atomically), OUT/vendors/evidence/ what each processed document showed about its issuer (append-only).
+VENDOR_PROFILES_SCHEMA = pa.schema(
+    [
+        pa.field("profile_id", pa.string(), nullable=False),
+        pa.field("vendor_name", pa.string(), nullable=False),
+        pa.field("identifiers", pa.list_(pa.string()), nullable=False),
+        pa.field("documents_learned", pa.int32(), nullable=False),
+        pa.field("updated_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("profile_json", pa.string(), nullable=False),  # the whole VendorProfile
+    ]
+)
+VENDOR_EVIDENCE_SCHEMA = pa.schema(
+    [
+        pa.field("document_id", pa.string(), nullable=False),
+        pa.field("identifiers", pa.list_(pa.string()), nullable=False),
+        pa.field("profile_id", pa.string()),
+        pa.field("evidence_json", pa.string(), nullable=False),  # the whole VendorEvidence
+    ]
+)

@@ -40,6 +40,10 @@ class IssueCode(StrEnum):
     VLM_FAILED = "vlm_failed"
     VLM_SKIPPED = "vlm_skipped"
     VLM_BUDGET_SPENT = "vlm_budget_spent"
+    # vendor memory (pipeline/vendors/)
+    VENDOR_PROFILE_CONFLICT = "vendor_profile_conflict"  # two profiles claim one identifier
+    VENDOR_LAYOUT_MISMATCH = "vendor_layout_mismatch"  # identifier matches, layout does not
+    VENDOR_NAME_CONTRADICTS_PROFILE = "vendor_name_contradicts_profile"  # the page names another vendor
     # e-invoices (pipeline/einvoice/, pipeline/process.py)
     EINVOICE_PAGE_MISMATCH = "einvoice_page_mismatch"  # the XML says one value, the page shows another
     EINVOICE_NOT_ON_PAGE = "einvoice_not_on_page"  # the XML's number or total is printed nowhere on the page

@@ -111,6 +111,17 @@ class PageText(BaseModel):
     words: list[Word]
 
 
+class VendorEvidence(BaseModel):
+    """What a document shows about its issuer, kept per document so a later decision can be learned from."""
+
+    document_id: str
+    identifiers: list[str] = Field(default_factory=list)
+    fingerprint: list[str] = Field(default_factory=list)
+    pages: list[PageText] = Field(default_factory=list, description="The words the fields were read from")
+    profile_id: str | None = Field(default=None, description="The profile applied to this document, if any")
+    model_call_saved: bool = Field(default=False, description="The profile made the model call unnecessary")
+
+
 class LineItem(BaseModel):
     description: str | None = Field(default=None, description="What was sold, as printed")
     quantity: Decimal | None = Field(default=None, description="Number of units")
@@ -235,6 +246,9 @@ class ExtractionRecord(BaseModel):
     vlm_input_tokens: int = Field(default=0, description="Input tokens paid for in this run (cache hits: 0)")
     vlm_output_tokens: int = 0
     vlm_cost_usd: Decimal = Field(default=Decimal(0), description="US dollars spent on model calls for this record")
+    vendor_evidence: VendorEvidence | None = Field(
+        default=None, description="Identifiers and words of the page, kept for learning vendor profiles"
+    )
     einvoice: EInvoiceData | None = Field(default=None, description="Set when the record was read from e-invoice XML")
 
 

@@ -23,12 +23,16 @@ def test_transient_failure_is_retried_then_succeeds(
     calls: list[str] = []
 
     def flaky(
-        document: Document, settings: Settings, out_dir: Path | None = None, vlm: object = None
+        document: Document,
+        settings: Settings,
+        out_dir: Path | None = None,
+        vlm: object = None,
+        vendors: object = None,
     ) -> ExtractionRecord:
         calls.append(document.document_id)
         if len(calls) == 1:
             raise TransientError("tesseract was busy")
-        return real(document, settings, out_dir, vlm=vlm)  # type: ignore[arg-type]
+        return real(document, settings, out_dir, vlm=vlm, vendors=vendors)  # type: ignore[arg-type]
 
     monkeypatch.setattr(flows.ingest, "process_document", flaky)
     summary = run_ingest([str(simple_invoice_pdf)], str(tmp_path / "out"), Settings(workers=1))
@@ -44,7 +48,11 @@ def test_unexpected_crash_is_not_retried_and_leaves_a_failed_row(
     calls: list[str] = []
 
     def broken(
-        document: Document, settings: Settings, out_dir: Path | None = None, vlm: object = None
+        document: Document,
+        settings: Settings,
+        out_dir: Path | None = None,
+        vlm: object = None,
+        vendors: object = None,
     ) -> ExtractionRecord:
         calls.append(document.document_id)
         raise ValueError("a bug in a stage")

@@ -1,0 +1,253 @@
+"""Use vendor profiles on a new document: match by printed identifiers, then confirm or replace fields with
+values read at the places the profile learned.
+
+Rules (issue 14):
+- a profile is used only when an identifier matches and the page still looks like the vendor's layout;
+- a learned value is only ever read from the page at the learned label and place (never copied from the
+  profile), and amounts must still satisfy subtotal + tax = total;
+- a profile never lifts a field on its own: a field's doubt is multiplied by the profile's doubt, so a
+  value needs its own evidence (a label with the learned wording, a value of the field's shape) as well;
+- conflicts (two profiles claim the page, layout differs, the page names another vendor) are blocking
+  issues, so the record goes to review with the reason.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pipeline.calibration import CalibrationTable
+from pipeline.extract.layout import PageLayout, Phrase, build_layout
+from pipeline.money import totals_agree
+from pipeline.parsing import normalise_text
+from pipeline.vendors.identifiers import fingerprint_overlap, layout_fingerprint, page_identifiers
+from pipeline.vendors.learn import MIN_FINGERPRINT, claims, name_key, page_style
+from pipeline.vendors.places import AMOUNT_FIELDS, Found, find_at_place, same_value
+from schemas import ExtractionResult, FieldValue, PageText, Severity, ValidationIssue, VendorEvidence, Word
+from schemas.codes import IssueCode
+from schemas.vendors import VendorMatch, VendorProfile
+
+# Share of the page's fingerprint words a profile must find to count as the same layout.
+LAYOUT_MATCH = 0.5
+# A value read at a learned label and place, before the profile's own record is counted.
+PLACE_EVIDENCE = 0.6
+# Each decision that confirmed a place leaves this share of the doubt.
+DOUBT_PER_DECISION = 0.2
+PROVENANCE_PREFIX = "profile:"
+# How far (page widths) a wrapped name's second line may start from its first line.
+WRAP_ALIGNMENT = 0.02
+
+
+def document_evidence(document_id: str, pages: list[PageText]) -> tuple[VendorEvidence, list[PageLayout]]:
+    layouts = [build_layout(page) for page in pages]
+    evidence = VendorEvidence(
+        document_id=document_id,
+        identifiers=page_identifiers(layouts),
+        fingerprint=layout_fingerprint(layouts[0]) if layouts else [],
+        pages=pages,
+    )
+    return evidence, layouts
+
+
+def _conflict(code: IssueCode, message: str) -> VendorMatch:
+    return VendorMatch(conflict_code=code, message=message)
+
+
+def match_profile(evidence: VendorEvidence, profiles: list[VendorProfile]) -> VendorMatch:
+    """The one profile that owns the page, a conflict, or nothing (no profile claims it)."""
+    claimants = [profile for profile in profiles if claims(profile, evidence.identifiers)]
+    if not claimants:
+        return VendorMatch()
+    if len(claimants) > 1:
+        shared = sorted(set(claimants[0].identifiers) & set(claimants[1].identifiers) & set(evidence.identifiers))
+        names = ", ".join(f"{p.profile_id} ({p.vendor_name})" for p in claimants)
+        return _conflict(
+            IssueCode.VENDOR_PROFILE_CONFLICT,
+            f"Vendor profiles {names} both claim {', '.join(shared) or 'this page'}: check the vendor, then "
+            "remove the wrong profile with `ledgerlens vendors forget ID`.",
+        )
+    profile = claimants[0]
+    overlap = fingerprint_overlap(profile.fingerprint, evidence.fingerprint)
+    if len(profile.fingerprint) >= MIN_FINGERPRINT and overlap < LAYOUT_MATCH:
+        return _conflict(
+            IssueCode.VENDOR_LAYOUT_MISMATCH,
+            f"The page carries an identifier of vendor profile {profile.profile_id} ({profile.vendor_name}) but "
+            f"its layout differs ({overlap:.0%} of the known words in place): check that the vendor is right.",
+        )
+    return VendorMatch(profile=profile)
+
+
+def _trust(own: float, seen: int) -> float:
+    """Own evidence combined with the profile's: the remaining doubt is the product of both doubts."""
+    return round(1.0 - (1.0 - own) * DOUBT_PER_DECISION**seen, 4)
+
+
+def _own_confidence(field: FieldValue | None, calibration: CalibrationTable | None, source: str | None) -> float:
+    if field is None or field.value is None:
+        return 0.0
+    if calibration is not None and field.extractor == calibration.extractor:
+        return calibration.probability(field.name, source, field.confidence)
+    return field.confidence
+
+
+def _profile_field(
+    name: str, found: Found, current: FieldValue | None, confidence: float, profile: VendorProfile
+) -> FieldValue:
+    return FieldValue(
+        name=name,
+        value=found.value,
+        confidence=confidence,
+        extractor=f"{PROVENANCE_PREFIX}{profile.profile_id}",
+        page=found.phrase.page_no,
+        bbox=found.bbox,
+        raw_text=found.raw_text if current is None or current.value != found.value else current.raw_text,
+    )
+
+
+def _arithmetic_holds(fields: dict[str, FieldValue]) -> bool:
+    values = [fields.get(name) for name in ("subtotal", "tax", "total")]
+    if any(field is None or field.value is None for field in values):
+        return True  # nothing to contradict
+    subtotal, tax, total = (Decimal(field.value) for field in values if field is not None and field.value)
+    return totals_agree(subtotal, tax, total)
+
+
+def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
+    """Each phrase, and each phrase continued by the phrase starting at its left edge on the next row (a name
+    wrapped onto a second line)."""
+    blocks: list[tuple[list[Word], Phrase]] = []
+    for at, row in enumerate(layout.rows):
+        below = layout.rows[at + 1].phrases if at + 1 < len(layout.rows) else []
+        for phrase in row.phrases:
+            blocks.append((phrase.words, phrase))
+            blocks.extend(
+                (phrase.words + nxt.words, phrase)
+                for nxt in below
+                if abs(nxt.x0 - phrase.x0) <= WRAP_ALIGNMENT * layout.width
+            )
+    return blocks
+
+
+def _printed_name(layouts: list[PageLayout], name: str) -> Found | None:
+    """Where the page prints a name (a run of words of one phrase or of a phrase wrapped once), if anywhere."""
+    wanted = name_key(name)
+    size = len(wanted.split())
+    for layout in layouts:
+        for block, phrase in _blocks(layout):
+            for start in range(len(block) - size + 1):
+                words = block[start : start + size]
+                if name_key(" ".join(w.text for w in words)) == wanted:
+                    return Found(normalise_text(" ".join(w.text for w in words)), words, phrase)
+    return None
+
+
+def _apply_customer_name(
+    fields: dict[str, FieldValue], layouts: list[PageLayout], profile: VendorProfile, own_of: dict[str, float]
+) -> None:
+    """The customer this vendor bills, as decided before, when the page prints it (perhaps wrapped)."""
+    printed = _printed_name(layouts, profile.customer_name) if profile.customer_name else None
+    if printed is None or profile.customer_name is None:
+        return
+    current = fields.get("customer_name")
+    agrees = current is not None and name_key(current.value) == name_key(profile.customer_name)
+    own = own_of.get("customer_name", 0.0) if agrees else PLACE_EVIDENCE
+    fields["customer_name"] = _profile_field(
+        "customer_name", printed, current, _trust(own, len(profile.learned_from)), profile
+    )
+
+
+def _apply_vendor_name(
+    fields: dict[str, FieldValue],
+    layouts: list[PageLayout],
+    profile: VendorProfile,
+    own_of: dict[str, float],
+) -> ValidationIssue | None:
+    """Confirm or set the vendor name from the profile when the page prints it; a contradiction otherwise."""
+    current = fields.get("vendor_name")
+    printed = _printed_name(layouts, profile.vendor_name)
+    agrees = current is not None and name_key(current.value) == name_key(profile.vendor_name)
+    if printed is None:
+        if current is not None and current.value and not agrees:
+            return ValidationIssue(
+                code=IssueCode.VENDOR_NAME_CONTRADICTS_PROFILE,
+                message=f"The page names the vendor {current.value!r}, but its identifiers belong to vendor "
+                f"profile {profile.profile_id} ({profile.vendor_name!r}), whose name is not printed: check the vendor.",
+                field="vendor_name",
+                severity=Severity.BLOCKING,
+            )
+        return None
+    own = own_of.get("vendor_name", 0.0) if agrees else PLACE_EVIDENCE
+    fields["vendor_name"] = _profile_field(
+        "vendor_name", printed, current, _trust(own, len(profile.learned_from)), profile
+    )
+    return None
+
+
+def _apply_places(
+    fields: dict[str, FieldValue],
+    layouts: list[PageLayout],
+    profile: VendorProfile,
+    own_of: dict[str, float],
+) -> None:
+    """Fields read at their learned places; amounts only when the arithmetic still holds with them."""
+    style = page_style(layouts)
+    before = dict(fields)
+    for name, hint in profile.hints.items():
+        found = find_at_place(hint, layouts, style)
+        if found is None:
+            continue
+        current = fields.get(name)
+        agrees = current is not None and same_value(name, found.value, current.value)
+        own = own_of.get(name, 0.0) if agrees else PLACE_EVIDENCE
+        fields[name] = _profile_field(name, found, current, _trust(own, hint.seen), profile)
+    if not _arithmetic_holds(fields):
+        for name in AMOUNT_FIELDS:
+            if name in before:
+                fields[name] = before[name]
+            else:
+                fields.pop(name, None)
+
+
+def _conflict_issue(match: VendorMatch) -> ValidationIssue:
+    code = match.conflict_code or IssueCode.VENDOR_PROFILE_CONFLICT
+    return ValidationIssue(code=code, message=match.message or code.value, field="vendor_name")
+
+
+def apply_profile(
+    extraction: ExtractionResult,
+    layouts: list[PageLayout],
+    match: VendorMatch,
+    calibration: CalibrationTable | None,
+) -> tuple[ExtractionResult, list[ValidationIssue]]:
+    """The extraction with the matched profile's knowledge applied, and the issues it raised."""
+    if match.conflict_code is not None:
+        return extraction, [_conflict_issue(match)]
+    profile = match.profile
+    if profile is None:
+        return extraction, []
+    source = extraction.text_source.value
+    own_of = {name: _own_confidence(field, calibration, source) for name, field in extraction.fields.items()}
+    fields = dict(extraction.fields)
+    issue = _apply_vendor_name(fields, layouts, profile, own_of)
+    _apply_places(fields, layouts, profile, own_of)
+    _apply_customer_name(fields, layouts, profile, own_of)
+    values = {name: field.value for name, field in fields.items() if field.extractor.startswith(PROVENANCE_PREFIX)}
+    invoice = extraction.invoice.model_validate({**extraction.invoice.model_dump(), **values})
+    result = extraction.model_copy(update={"fields": fields, "invoice": invoice})
+    return result, [issue] if issue is not None else []
+
+
+def use_vendor_memory(
+    document_id: str,
+    pages: list[PageText],
+    extraction: ExtractionResult,
+    profiles: list[VendorProfile],
+    calibration: CalibrationTable | None,
+) -> tuple[ExtractionResult, list[ValidationIssue], VendorEvidence]:
+    """Match the document against the profiles and apply the one that owns it; the evidence is returned
+    either way, so a later decision on this document can be learned from."""
+    evidence, layouts = document_evidence(document_id, pages)
+    match = match_profile(evidence, profiles)
+    result, issues = apply_profile(extraction, layouts, match, calibration)
+    if match.profile is not None:
+        evidence.profile_id = match.profile.profile_id
+    return result, issues, evidence

@@ -1,0 +1,185 @@
+"""Where a field's value sits on a page relative to its label: learned from a decided value, found again
+on a new page of the same vendor.
+
+Learning looks for the decided value printed on the page and takes the text before it in its phrase, the
+phrase to its left or the phrase above it as the label. Finding looks for that label's wording again and
+reads the value at the learned offset; a value is only ever read from the page, never made up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from pipeline.extract.layout import PageLayout, Phrase, Row
+from pipeline.parsing import find_amounts, find_dates, normalise_text
+from schemas import BoundingBox, Word
+from schemas.vendors import FieldHint
+
+AMOUNT_FIELDS = frozenset({"subtotal", "tax", "total"})
+DATE_FIELDS = frozenset({"invoice_date", "due_date"})
+TEXT_FIELDS = frozenset({"invoice_number", "customer_name"})
+LEARNED_FIELDS = (*sorted(AMOUNT_FIELDS), *sorted(DATE_FIELDS), *sorted(TEXT_FIELDS))
+MAX_VALUE_WORDS = 6
+ROWS_ABOVE = 3
+# How far (page fractions) a value may sit from where the profile expects it.
+X_TOLERANCE = 0.06
+Y_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class PageStyle:
+    """How the document prints numbers and dates."""
+
+    decimal_sep: str
+    day_first: bool | None
+
+
+@dataclass(frozen=True)
+class Found:
+    """A value read at a learned place."""
+
+    value: str
+    words: list[Word]
+    phrase: Phrase
+
+    @property
+    def bbox(self) -> BoundingBox:
+        return self.phrase.bbox(self.words)
+
+    @property
+    def raw_text(self) -> str:
+        return " ".join(word.text for word in self.words)
+
+
+def _key(text: str) -> str:
+    return normalise_text(text).lower().rstrip(":").strip()
+
+
+def read_value(field: str, text: str, style: PageStyle) -> str | None:
+    """The field's normalised value when `text` holds exactly one value of the field's shape."""
+    if field in AMOUNT_FIELDS:
+        amounts = find_amounts(text, style.decimal_sep)  # type: ignore[arg-type]
+        return f"{amounts[0][2]:.2f}" if len(amounts) == 1 else None
+    if field in DATE_FIELDS:
+        dates = find_dates(text, style.day_first)
+        return dates[0][2].isoformat() if len(dates) == 1 else None
+    cleaned = normalise_text(text).strip(" :")
+    return cleaned or None
+
+
+def same_value(field: str, read: str | None, decided: object) -> bool:
+    if read is None or decided is None:
+        return False
+    if field in AMOUNT_FIELDS:
+        return Decimal(read) == Decimal(str(decided))
+    if field in DATE_FIELDS:
+        return read == (decided.isoformat() if isinstance(decided, date) else str(decided))
+    return _key(read) == _key(str(decided))
+
+
+def _has_letters(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
+
+
+def _centre_y(words: list[Word], layout: PageLayout) -> float:
+    return (min(w.y0 for w in words) + max(w.y1 for w in words)) / 2 / layout.height
+
+
+def _hint(field: str, relation: str, label_words: list[Word], value_words: list[Word], layout: PageLayout) -> FieldHint:
+    anchor_x = min(w.x0 for w in label_words) if relation == "below" else max(w.x1 for w in label_words)
+    return FieldHint(
+        field=field,
+        label=_key(" ".join(w.text for w in label_words)),
+        relation=relation,
+        page=layout.page_no,
+        dx=(min(w.x0 for w in value_words) - anchor_x) / layout.width,
+        dy=_centre_y(value_words, layout) - _centre_y(label_words, layout),
+    )
+
+
+def _label_above(rows: list[Row], row_at: int, value_words: list[Word]) -> list[Word] | None:
+    x0, x1 = min(w.x0 for w in value_words), max(w.x1 for w in value_words)
+    for row in reversed(rows[max(0, row_at - ROWS_ABOVE) : row_at]):
+        for phrase in row.phrases:
+            if phrase.x0 < x1 and phrase.x1 > x0 and _has_letters(phrase.text):
+                return phrase.words
+    return None
+
+
+def _label_for(
+    layout: PageLayout, row_at: int, phrase_at: int, start: int, value: list[Word]
+) -> tuple[str, list[Word]] | None:
+    row = layout.rows[row_at]
+    phrase = row.phrases[phrase_at]
+    if start > 0 and _has_letters(" ".join(w.text for w in phrase.words[:start])):
+        return "inline", phrase.words[:start]
+    if phrase_at > 0 and _has_letters(row.phrases[phrase_at - 1].text):
+        return "right", row.phrases[phrase_at - 1].words
+    above = _label_above(layout.rows, row_at, value)
+    return ("below", above) if above is not None else None
+
+
+def learn_place(field: str, decided: object, layouts: list[PageLayout], style: PageStyle) -> FieldHint | None:
+    """Where the decided value is printed with a label, or None when it is not printed next to one."""
+    for layout in layouts:
+        for row_at, row in enumerate(layout.rows):
+            for phrase_at, phrase in enumerate(row.phrases):
+                for start in range(len(phrase.words)):
+                    for end in range(start + 1, min(len(phrase.words), start + MAX_VALUE_WORDS) + 1):
+                        words = phrase.words[start:end]
+                        if not same_value(field, read_value(field, " ".join(w.text for w in words), style), decided):
+                            continue
+                        label = _label_for(layout, row_at, phrase_at, start, words)
+                        if label is not None:
+                            return _hint(field, label[0], label[1], words, layout)
+    return None
+
+
+def _label_spots(layout: PageLayout, hint: FieldHint) -> list[tuple[int, int, int]]:
+    """(row position, phrase index, label word count) wherever the hint's label wording is printed."""
+    size = len(hint.label.split())
+    spots = []
+    for row_at, row in enumerate(layout.rows):
+        for at, phrase in enumerate(row.phrases):
+            if len(phrase.words) >= size and _key(" ".join(w.text for w in phrase.words[:size])) == hint.label:
+                whole = len(phrase.words) == size
+                if (hint.relation == "inline") != whole:
+                    spots.append((row_at, at, size))
+    return spots
+
+
+def _value_words(
+    layout: PageLayout, hint: FieldHint, row_at: int, at: int, size: int
+) -> tuple[list[Word], Phrase] | None:
+    row = layout.rows[row_at]
+    label = row.phrases[at]
+    if hint.relation == "inline":
+        return label.words[size:], label
+    anchor_x = (label.x0 if hint.relation == "below" else label.x1) / layout.width + hint.dx
+    anchor_y = (label.y0 + label.y1) / 2 / layout.height + hint.dy
+    rows = [row] if hint.relation == "right" else layout.rows[row_at + 1 : row_at + 1 + ROWS_ABOVE]
+    for candidate_row in rows:
+        for phrase in candidate_row.phrases:
+            close_x = abs(phrase.x0 / layout.width - anchor_x) <= X_TOLERANCE
+            close_y = abs((phrase.y0 + phrase.y1) / 2 / layout.height - anchor_y) <= Y_TOLERANCE
+            if phrase is not label and close_x and (hint.relation == "right" or close_y):
+                return phrase.words, phrase
+    return None
+
+
+def find_at_place(hint: FieldHint, layouts: list[PageLayout], style: PageStyle) -> Found | None:
+    """The value printed where the profile learned it, when exactly one distinct value is found there."""
+    pages = [layout for layout in layouts if layout.page_no == hint.page]
+    found: dict[str, Found] = {}
+    for layout in pages:
+        for row_at, at, size in _label_spots(layout, hint):
+            located = _value_words(layout, hint, row_at, at, size)
+            if located is None or not located[0]:
+                continue
+            words, phrase = located
+            value = read_value(hint.field, " ".join(w.text for w in words), style)
+            if value is not None:
+                found.setdefault(value, Found(value, words, phrase))
+    return next(iter(found.values())) if len(found) == 1 else None

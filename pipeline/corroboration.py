@@ -40,6 +40,8 @@ _WORDS: dict[Support, str] = {
     Support.PRINTED_MARK: "no currency code or symbol is printed",
 }
 _AMOUNTS = ("subtotal", "tax", "total")
+# The codes of the veto's own issues: derived from a record's fields at each routing, never carried over.
+VETO_CODES = frozenset({IssueCode.UNCORROBORATED_FIELD, IssueCode.LINE_ITEMS_UNEXPLAINED})
 
 
 def field_amount(fields: dict[str, FieldValue], name: str) -> Decimal | None:

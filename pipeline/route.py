@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from pipeline.calibration import CalibrationTable
-from pipeline.corroboration import corroboration_issues, field_amount
+from pipeline.corroboration import VETO_CODES, corroboration_issues, field_amount
 from pipeline.money import totals_agree
 from schemas import ExtractionRecord, FieldValue, IssueCode, RecordStatus, Severity, ValidationIssue
 
@@ -113,6 +113,8 @@ def route_record(
         routed.review_reasons = []
         routed.blocking_codes = ["failed"]
         return routed
+    # A record routed again (after the model's reading, say) gets its veto derived afresh, not stacked.
+    record = record.model_copy(update={"issues": [i for i in record.issues if i.code not in VETO_CODES]})
     source = record.text_source.value if record.text_source else None
     confidence = record_confidence(record.fields, record.issues, calibration, source)
     # The corroboration veto comes first: a field without independent evidence sends the record to

@@ -39,6 +39,8 @@ _WORDS: dict[Support, str] = {
     Support.SHAPE: "it does not have the shape of its field",
     Support.PRINTED_MARK: "no currency code or symbol is printed",
 }
+# Evidence that stands in for a label: a document that prints one date only cannot mean another by it.
+_STANDS_IN: dict[Support, Support] = {Support.SOLE_DATE: Support.LABEL}
 _AMOUNTS = ("subtotal", "tax", "total")
 # The codes of the veto's own issues: derived from a record's fields at each routing, never carried over.
 VETO_CODES = frozenset({IssueCode.UNCORROBORATED_FIELD, IssueCode.LINE_ITEMS_UNEXPLAINED})
@@ -85,7 +87,8 @@ def _field_gap(name: str, field: FieldValue, evidence: FieldEvidence | None, con
         return "no evidence was gathered for it"
     if evidence.doubts:
         return evidence.doubts[0]
-    missing = _NEEDS.get(name, frozenset()) - set(evidence.support)
+    present = set(evidence.support) | {_STANDS_IN[kind] for kind in evidence.support if kind in _STANDS_IN}
+    missing = _NEEDS.get(name, frozenset()) - present
     if missing:
         return _WORDS[min(missing)]
     if name in _AMOUNTS and name not in confirmed:

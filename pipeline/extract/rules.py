@@ -168,6 +168,11 @@ def resolve_amounts(
     return best_choice, best_flags[0], best_flags[1]
 
 
+def _printed_dates(index: PageIndex, style: DocumentStyle) -> set[date]:
+    """Every date the document prints, read in its own day/month order."""
+    return {value for row in index.rows for _, _, value in find_dates(row.text, day_first=style.day_first)}
+
+
 def _fallback_invoice_date(index: PageIndex, style: DocumentStyle, exclude: set[date]) -> Candidate | None:
     """No labelled issue date: the first date printed on the first page, at low confidence."""
     for row in index.rows:
@@ -411,7 +416,8 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         **_choose_parties(by_field, index),
     }
 
-    evidence = field_evidence(index, EvidenceInputs(chosen, by_field, _date_doubts(chosen, style)))
+    inputs = EvidenceInputs(chosen, by_field, _date_doubts(chosen, style), _printed_dates(index, style))
+    evidence = field_evidence(index, inputs)
     fields = {
         name: _field_value(name, c, confidences.get(name)).model_copy(update={"evidence": evidence.get(name)})
         for name, c in chosen.items()

@@ -72,7 +72,20 @@ def arithmetic_confirms(record: ExtractionRecord) -> set[str]:
         confirmed.add("total")  # the items are the net amount (or, without a tax, the total)
     if items is not None and subtotal is None and agree(items, total):
         confirmed.add("total")  # gross line prices
+    if payment_confirms_total(record.fields):
+        confirmed.add("total")
     return confirmed
+
+
+def payment_confirms_total(fields: dict[str, FieldValue]) -> bool:
+    """A till receipt's cash tendered less the change given back is its total (read from other lines)."""
+    total, tendered, change = (field_amount(fields, name) for name in ("total", "tendered", "change"))
+    if total is None or tendered is None:
+        return False
+    places = {(fields[name].page, fields[name].bbox) for name in ("total", "tendered", "change") if name in fields}
+    if len(places) < len([name for name in ("total", "tendered", "change") if name in fields]):
+        return False  # one printed number read under two labels proves nothing
+    return agree(tendered - (change or Decimal(0)), total)
 
 
 def _issue(field: str, message: str) -> ValidationIssue:
@@ -91,7 +104,7 @@ def _field_gap(name: str, field: FieldValue, evidence: FieldEvidence | None, con
     missing = _NEEDS.get(name, frozenset()) - present
     if missing:
         return _WORDS[min(missing)]
-    if name in _AMOUNTS and name not in confirmed:
+    if name in _AMOUNTS and name not in confirmed and Support.RATE not in evidence.support:
         return "the arithmetic (subtotal + tax = total, line items) does not confirm it"
     return None
 

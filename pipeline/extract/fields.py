@@ -242,7 +242,9 @@ def _id_tokens(words: list[Word]) -> list[tuple[str, int, int]]:
 def parse_invoice_number(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
     for token, first, last in _id_tokens(phrase.words[start:]):
         if token.startswith("$") and len(token) > 1 and not token[1].isdigit():
-            token = "S" + token[1:]  # "$-28073": OCR's S; money never continues with a hyphen or letter
+            # "$-28073", "$$3-154439": OCR's S; money never continues with a hyphen, letter or second $
+            dollars = len(token) - len(token.lstrip("$"))
+            token = "S" * dollars + token[dollars:]
         found = _INVOICE_NUMBER_TOKEN.match(token)
         if not found or not any(ch.isdigit() for ch in token):
             continue
@@ -282,6 +284,8 @@ PARSERS: dict[str, Parser] = {
     "subtotal": parse_amount_value,
     "tax": parse_amount_value,
     "total": parse_amount_value,
+    "tendered": parse_amount_value,
+    "change": parse_amount_value,
     "customer_name": parse_party,
     "vendor_name": parse_party,
 }
@@ -291,6 +295,9 @@ _PLACES: frozenset[str] = frozenset({"customer_name", "vendor_name"})
 
 
 _AMOUNT_LABELS = _AMOUNTS
+# Amounts a till receipt prints beside its labels, read like amounts (right of the label first).
+PAYMENT_FIELDS = frozenset({"tendered", "change"})
+_RIGHT_FIRST = _AMOUNTS | PAYMENT_FIELDS
 # Fields whose printed label with an unparseable value beside it means a person must read the page.
 _IDENTIFYING_LABELS = frozenset({"invoice_number", "invoice_date", "due_date"})
 
@@ -328,7 +335,7 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     if inline is not None:
         return inline
     right = _try_place(index, phrase, label, "right", parse, style)
-    if label.field in _AMOUNT_LABELS and right is not None:
+    if label.field in _RIGHT_FIRST and right is not None:
         return right
     below = _try_place(index, phrase, label, "below", parse, style)
     if right is None or below is None:

@@ -23,7 +23,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(tax\s+)?invoice\s*(no\.?|number|num\.?|nr\.?|#|n[°o]\.?|id|ref(erence)?\.?)", 1.0),
         (r"inv\.?\s*(no\.?|#|number|nr\.?)", 1.0),
         (r"(document|doc\.?|bill|receipt)\s*(no\.?|number|#|nr\.?)", 0.9),
-        (r"invoice(?=\s*[:#])", 0.85),
+        (r"((simplified\s*)?tax\s*)?invoice(?=\s*[:#])", 0.85),
         (r"rechnungs-?\s*(nummer|nr\.?)", 1.0),
         (r"(rechnung|facture|factuur|fattura|factura)\s*(#|nr\.?|no\.?|n[°o])", 1.0),
         # The title followed by the number itself: "Invoice FI15636047324", "Rechnung 2023-0042".
@@ -93,6 +93,17 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"((summe|gesamt)\s*-?brutto|brutto(betrag)?)", 1.0),
         (r"(montant\s*total|(total|montant)\s*ttc|net\s*[àa]\s*payer)", 1.0),
         (r"(totaal(\s*incl\.?(\s*btw)?)?|factuur\s*totaal|te\s*betalen)", 1.0),
+    ],
+    # What a till receipt prints under its total: the money handed over and the change given back.
+    "tendered": [
+        (r"cash(\s*(tendered|received|paid|payment))?", 0.9),
+        (r"(total\s*|amount\s*)?tender(ed)?(\s*amount)?", 1.0),
+        (r"amount\s*(tendered|received)", 1.0),
+        (r"(gegeben|bar\s*gegeben|esp[èe]ces|contant)", 0.9),
+    ],
+    "change": [
+        (r"change(\s*(due|given|amount))?", 1.0),
+        (r"(r[üu]ckgeld|monnaie\s*rendue|rendu|wisselgeld)", 1.0),
     ],
     "customer_name": [
         (r"bill(ed)?\s*to", 1.0),
@@ -324,7 +335,10 @@ def column_kind(text: str) -> str | None:
 
 
 def is_title(text: str) -> bool:
-    """A document title ("INVOICE", "Tax Invoice"); "Invoice #" is a label, so punctuation counts."""
+    """A document title ("INVOICE", "Tax Invoice"); "Invoice #" and "Tax Invoice:" are labels, so
+    punctuation counts."""
+    if text.rstrip().endswith(":"):
+        return False
     return _TITLE_PUNCTUATION.sub("", re.sub(r"\s+", " ", text.lower())).strip() in TITLE_WORDS
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from pipeline.extract.evidence import EvidenceInputs, field_evidence
 from pipeline.extract.fields import (
+    PAYMENT_FIELDS,
     Candidate,
     DocumentStyle,
     PageIndex,
+    country_currency,
     customer_block_rows,
     document_currency,
     label_candidates,
@@ -33,9 +37,11 @@ from pipeline.money import (
     amount_digits,
     net_of_tax,
     same_digits_modulo_ocr,
+    tax_fits_rate,
     totals_agree,
 )
-from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
+from pipeline.parsing import find_amounts, find_dates, infer_day_first, infer_decimal_separator
+from schemas.currency import CURRENCY_SYMBOLS
 from schemas import (
     ExtractionResult,
     FieldEvidence,
@@ -49,6 +55,10 @@ from schemas import (
 )
 
 EXTRACTOR_NAME = "rules"
+# Currencies a bare "$" also stands for ("A$", "C$", "S$" when spelled out).
+_OTHER_DOLLARS = frozenset(code for symbol, code in CURRENCY_SYMBOLS.items() if symbol.endswith("$")) - {"USD"}
+_US_DOLLAR = re.compile(r"USD|US\s?\$", re.IGNORECASE)
+_PRINTED_RATE = re.compile(r"(?<![\d.,])(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
 _AMOUNT_FIELDS = ("subtotal", "tax", "total")
 _IDENTIFYING_FIELDS = ("invoice_number", "invoice_date", "due_date")
 
@@ -145,10 +155,49 @@ def _score_amounts(
     return score, sums_ok, items_ok
 
 
+@dataclass(frozen=True)
+class PrintedRate:
+    """The one tax rate printed on a tax candidate's line, and the other amounts on that line (a tax
+    summary prints the taxable amount beside the tax: "S 6% 100.94 6.06")."""
+
+    rate: Decimal
+    bases: tuple[Decimal, ...]
+
+
+def printed_rates(index: PageIndex, candidates: list[Candidate], style: DocumentStyle) -> dict[int, PrintedRate]:
+    """The rate printed on each tax candidate's line ("GST @6%: 0.46"), where the line prints just one."""
+    rates: dict[int, PrintedRate] = {}
+    for candidate in candidates:
+        text = index.row_of(candidate.phrase).text
+        found = {Decimal(match.group(1).replace(",", ".")) for match in _PRINTED_RATE.finditer(text)}
+        if len(found) == 1:
+            amounts = find_amounts(_PRINTED_RATE.sub(" ", text), decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
+            bases = tuple(value for _, _, value in amounts if value != candidate.value)
+            rates[id(candidate)] = PrintedRate(found.pop(), bases)
+    return rates
+
+
+def rate_fits(
+    subtotal: Candidate | None, tax: Candidate | None, total: Candidate | None, rates: dict[int, PrintedRate]
+) -> bool:
+    """The chosen tax is its printed rate of the subtotal or of the amount printed beside it, or the
+    share of the total it includes."""
+    if tax is None or id(tax) not in rates:
+        return False
+    value, printed = _amount(tax) or Decimal(0), rates[id(tax)]
+    if any(tax_fits_rate(value, printed.rate, None, base) for base in printed.bases):
+        return True
+    return tax_fits_rate(value, printed.rate, _amount(total), _amount(subtotal))
+
+
 def resolve_amounts(
-    by_field: dict[str, list[Candidate]], items_sum: Decimal | None, page_count: int
+    by_field: dict[str, list[Candidate]],
+    items_sum: Decimal | None,
+    page_count: int,
+    rates: dict[int, PrintedRate] | None = None,
 ) -> tuple[dict[str, Candidate | None], bool, bool]:
-    """Pick subtotal, tax and total together: the combination the arithmetic confirms beats label scores.
+    """Pick subtotal, tax and total together: the combination the arithmetic confirms beats label scores
+    (a tax that fits its printed rate counts too).
 
     Returns the choice, whether subtotal + tax = total holds, and whether the items add up.
     """
@@ -161,6 +210,8 @@ def resolve_amounts(
         if len({id(c.evidence.words[0]) for c in picked}) < len(picked):
             continue  # one printed number cannot be two fields
         score, sums_ok, items_ok = _score_amounts(subtotal, tax, total, items_sum, page_count)
+        if rates and rate_fits(subtotal, tax, total, rates):
+            score += 1.0
         if score > best_score:
             best_score = score
             best_choice = {"subtotal": subtotal, "tax": tax, "total": total}
@@ -311,6 +362,11 @@ def _currency_field(
     code, confidence, phrase = document_currency(index, total, customer_rows)
     if code is None or phrase is None:
         return None
+    doubts: list[str] = []
+    country, _, _ = country_currency(index, customer_rows)
+    if code == "USD" and not _US_DOLLAR.search(phrase.text) and country in _OTHER_DOLLARS:
+        # "$" alone is how an Australian, Canadian or Singaporean issuer prints its own dollar too.
+        doubts.append(f"only a bare '$' is printed, and the issuer's country pays in {country}, its own dollar")
     return FieldValue(
         name="currency",
         value=code,
@@ -319,8 +375,19 @@ def _currency_field(
         page=phrase.page_no,
         bbox=phrase.bbox(),
         raw_text=phrase.text,
-        evidence=FieldEvidence(support=[Support.SHAPE, Support.PRINTED_MARK]),
+        evidence=FieldEvidence(support=[Support.SHAPE, Support.PRINTED_MARK], doubts=doubts),
     )
+
+
+def _payment_fields(by_field: dict[str, list[Candidate]]) -> dict[str, FieldValue]:
+    """The cash tendered and the change a till receipt prints: routing checks the total against them."""
+    fields: dict[str, FieldValue] = {}
+    for name in PAYMENT_FIELDS:
+        picked = _best(by_field.get(name, []))
+        if picked is not None:
+            evidence = FieldEvidence(support=[Support.LABEL, Support.SHAPE])
+            fields[name] = _field_value(name, picked).model_copy(update={"evidence": evidence})
+    return fields
 
 
 def _date_doubts(chosen: dict[str, Candidate | None], style: DocumentStyle) -> dict[str, list[str]]:
@@ -408,7 +475,8 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     by_field, unread = _field_candidates(index, style)
     item_rows, item_issues, items_sum = _reconciled_items(index, style, by_field)
 
-    chosen_amounts, sums_ok, items_ok = resolve_amounts(by_field, items_sum, len(pages))
+    rates = printed_rates(index, by_field.get("tax", []), style)
+    chosen_amounts, sums_ok, items_ok = resolve_amounts(by_field, items_sum, len(pages), rates)
     confidences = _amount_confidences(chosen_amounts, sums_ok, items_ok, items_sum)
     chosen: dict[str, Candidate | None] = {
         **chosen_amounts,
@@ -418,6 +486,8 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
 
     inputs = EvidenceInputs(chosen, by_field, _date_doubts(chosen, style), _printed_dates(index, style))
     evidence = field_evidence(index, inputs)
+    if "tax" in evidence and rate_fits(chosen["subtotal"], chosen["tax"], chosen["total"], rates):
+        evidence["tax"].support.append(Support.RATE)
     fields = {
         name: _field_value(name, c, confidences.get(name)).model_copy(update={"evidence": evidence.get(name)})
         for name, c in chosen.items()
@@ -430,6 +500,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         fields["currency"], values["currency"] = currency, currency.value
     if item_rows:
         fields["line_items"] = _line_items_field(item_rows, items_ok)
+    fields.update(_payment_fields(by_field))
 
     issues: list[ValidationIssue] = [*item_issues, *([] if item_rows else [_no_items_issue()])]
     issues += _repaired_amount_issues(chosen_amounts)

@@ -136,7 +136,10 @@ def test_tax_invoice_colon_labels_a_number_and_dollar_signs_read_as_s() -> None:
 
 def test_a_bare_dollar_from_an_issuer_in_another_dollar_country_is_doubted() -> None:
     lines = [(x, y, text.replace("RM", "$")) for x, y, text in _receipt("133.70", "140.00", "6.30")]
-    moved = {"BENS GROCER SDN BHD": "BENS GROCER PTY LTD", "No 5, Jalan Kenari 2, Puchong": "12 King St, Sydney, Australia"}
+    moved = {
+        "BENS GROCER SDN BHD": "BENS GROCER PTY LTD",
+        "No 5, Jalan Kenari 2, Puchong": "12 King St, Sydney, Australia",
+    }
     lines = [(x, y, moved.get(text, text)) for x, y, text in lines]
     record = _routed(lines)
     assert record.invoice.currency == "USD"

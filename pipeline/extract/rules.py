@@ -41,7 +41,6 @@ from pipeline.money import (
     totals_agree,
 )
 from pipeline.parsing import find_amounts, find_dates, infer_day_first, infer_decimal_separator
-from schemas.currency import CURRENCY_SYMBOLS
 from schemas import (
     ExtractionResult,
     FieldEvidence,
@@ -53,6 +52,7 @@ from schemas import (
     TextSource,
     ValidationIssue,
 )
+from schemas.currency import CURRENCY_SYMBOLS
 
 EXTRACTOR_NAME = "rules"
 # Currencies a bare "$" also stands for ("A$", "C$", "S$" when spelled out).

@@ -33,6 +33,9 @@ _REGISTRATION_SUFFIX = re.compile(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$")
 # A lower-case word other than the particles names contain ("Bank of", "van der").
 _LOWER_WORD = re.compile(r"(?<![\w.])(?!(?:and|und|of|de|du|der|van|von|den|la|le|et|en|y|e)\b)[a-z]{2,}\b")
 _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
+# "SON BHD", "S0N. BHD.": OCR's O for the D of the Malaysian legal form "Sdn. Bhd." (no form reads "Son Bhd").
+_OCR_SDN = re.compile(r"\b(S)[O0](N\.?\s*BHD)\b", re.IGNORECASE)
+_OCR_CAPITAL_I = re.compile(r"(?<=[A-Z]{2})[\]|](?=\s|$)")
 _INVOICE_NUMBER_TOKEN = re.compile(r"^[#:]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
 
 
@@ -149,7 +152,8 @@ class PageIndex:
     def extend_name_down(self, phrase: Phrase) -> Phrase:
         """A company name wrapped before its legal form ("Atlas Veterinary Practice" / "GmbH")."""
         for other in self.below(phrase, max_rows=1):
-            aligned = abs(other.x0 - phrase.x0) < phrase.height
+            # left-aligned, or centred under a name set in a heading ("PHILIP MORRIS" / "INCORPORATED")
+            aligned = min(abs(other.x0 - phrase.x0), abs(other.cx - phrase.cx)) < phrase.height
             close = other.y0 - phrase.y1 < 1.5 * phrase.height
             if aligned and close and LEGAL_FORM_ONLY.match(other.text):
                 words = [*phrase.words, *other.words]
@@ -257,7 +261,8 @@ def parse_invoice_number(phrase: Phrase, start: int, style: DocumentStyle) -> tu
 
 def _fix_initial_l(name: str) -> str:
     """OCR reads a capital I as l at the start of a word ("lronbridge"); in a name whose other words
-    are capitalised, a word starting "l" plus a lower-case consonant-free guess is fixed back."""
+    are capitalised, a word starting "l" plus a lower-case consonant-free guess is fixed back. A legal
+    form OCR garbled the same way ("SON BHD") is fixed too."""
     words = name.split(" ")
     capitalised = [w for w in words if w[:1].isupper()]
     if not capitalised:
@@ -265,7 +270,13 @@ def _fix_initial_l(name: str) -> str:
     fixed = [
         "I" + w[1:] if len(w) > 2 and w[0] == "l" and w[1].islower() and w[1] not in "aeiouy" else w for w in words
     ]
-    return " ".join(fixed)
+    return repair_legal_form(" ".join(fixed))
+
+
+def repair_legal_form(name: str) -> str:
+    """A legal form OCR garbled past recognition ("SON BHD") spelled as printed ("SDN BHD"), and a capital
+    I that OCR read as a bracket or bar at the end of a capitalised word ("ZHENG HU]")."""
+    return _OCR_CAPITAL_I.sub("I", _OCR_SDN.sub(r"\1D\2", name))
 
 
 def parse_party(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
@@ -420,13 +431,15 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 continue
             if id(original.words[0]) in absorbed:
                 continue  # already part of a longer name to its left
-            phrase = index.extend_name(original)
+            phrase = index.extend_name_down(index.extend_name(original))
             absorbed.update(id(word) for word in phrase.words)
             text = _REGISTRATION_SUFFIX.sub("", strip_title(_fix_initial_l(phrase.text.strip())))
             letters = sum(ch.isalpha() for ch in text)
             digits = sum(ch.isdigit() for ch in text)
             if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or ":" in text:
                 continue  # a label ("Billing method: card") or contact line, not a name
+            if not (text[:1].isalnum() or text.startswith(("(", '"', "'"))):
+                continue  # a fragment (",com", "& Co"): a name starts with a letter or digit
             prominence = phrase.height / layout.median_word_height
             height_share = 1.0 - row.y0 / layout.height
             score = 0.45 * min(prominence / 2.0, 1.0) + 0.25 * height_share

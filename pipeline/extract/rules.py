@@ -300,7 +300,23 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     unread_amounts = [c for c in unread if c.field in _AMOUNT_FIELDS]
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread]):
         by_field[candidate.field].append(candidate)
+    by_field["total"] += _paid_totals(by_field)
     return by_field, unread
+
+
+def _paid_totals(by_field: dict[str, list[Candidate]]) -> list[Candidate]:
+    """No total label read, but a receipt prints what was paid (cash tendered less change): the last
+    labelled amount equal to it ("Net Total 10.00" above "Cash 10.00, Change 0.00") is the total."""
+    tendered, change = _best(by_field.get("tendered", [])), _best(by_field.get("change", []))
+    if by_field.get("total") or tendered is None:
+        return []
+    paid = (_amount(tendered) or Decimal(0)) - (_amount(change) or Decimal(0))
+    equal = [c for c in by_field.get("subtotal", []) if agree(_amount(c), paid) and paid > 0]
+    if not equal:
+        return []
+    last = max(equal, key=lambda c: (c.phrase.page_no, c.phrase.y0))
+    score = max(last.score, tendered.score)
+    return [Candidate("total", last.value, score, last.phrase, last.words_from, last.words_to)]
 
 
 def _reconciled_items(

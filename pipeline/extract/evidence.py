@@ -144,12 +144,12 @@ def _is_sentence(text: str) -> bool:
     return stripped.endswith(("!", "?")) or (stripped.endswith(".") and not _has_legal_form(stripped.split()[-1]))
 
 
-def _name_continues(index: PageIndex, phrase: Phrase) -> str | None:
+def _name_continues(index: PageIndex, phrase: Phrase, name: str) -> str | None:
     """Text in type as large as the name, aligned with it, on the line just above or below: the name may
     run over two lines, and only one of them was read. A name closed by its legal form ("… Limited") ends
     there, so only a line above it can hold its start."""
     height = phrase.height
-    closed = _CLOSED_BY_LEGAL_FORM.search(phrase.text.strip()) is not None
+    closed = _CLOSED_BY_LEGAL_FORM.search(name.strip()) is not None
     for row in index.rows:
         if row.page_no != phrase.page_no or row.index == phrase.row_index:
             continue
@@ -229,7 +229,7 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
     doubts = party_doubts(name, value, other_value)
     if name == "vendor_name":
         # The customer's name is followed by its address in nearly the same type; the vendor's stands out.
-        continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase)
+        continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase, value)
         if continued is not None:
             doubts.append(f"the vendor name {value!r} may run over two lines: {continued!r} is printed beside it")
         found, against = _vendor_corroboration(index, chosen, other_value)

@@ -165,6 +165,7 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"item(s)?(\s*description)?",
         r"service(s)?",
         r"product(s)?",
+        r"produ[ck]te?|produit(s)?|product[eo]s?|prodott[io]",
         r"details",
         r"particulars",
         r"article",

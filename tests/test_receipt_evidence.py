@@ -12,7 +12,7 @@ from pipeline.extract.rules import extract_invoice
 from pipeline.money import tax_fits_rate
 from pipeline.route import route_record
 from pipeline.validate import validate_invoice
-from schemas import ExtractionRecord, ExtractionResult, PageText, RecordStatus, Support
+from schemas import ExtractionRecord, ExtractionResult, PageText, RecordStatus, Support, Word
 from tests.conftest import page_from_lines
 
 Lines = list[tuple[float, float, str]]
@@ -180,3 +180,77 @@ def test_a_sentence_beside_a_name_is_no_continuation_of_it() -> None:
     lines = [(x, y, "Northwind Cloud" if y == 150 else text) for x, y, text in VENDOR_TOP[:-1]]
     lines = [(x, y, "All charges are in euros" if text == "Velasco" else text) for x, y, text in lines]
     assert not any("two lines" in doubt for doubt in _vendor_doubts(lines))
+
+
+def test_a_receipts_paid_amount_names_its_total_when_no_total_label_is_read() -> None:
+    lines = [
+        *RECEIPT_HEAD,
+        (150, 900, "Sub-Total :"),
+        (1500, 900, "10.00"),
+        (150, 960, "Net Total :"),
+        (1500, 960, "10.00"),
+        (150, 1020, "Cash Received :"),
+        (1500, 1020, "10.00"),
+        (150, 1080, "Change :"),
+        (1500, 1080, "0.00"),
+    ]
+    record = _routed(lines)
+    assert record.invoice.total == Decimal("10.00")
+    assert "total" not in _vetoed(record)
+    unpaid = [line for line in lines if line[2] not in ("Cash Received :", "Change :")]
+    assert _extract([line for line in unpaid if line[2] != "0.00"]).invoice.total is None
+
+
+@pytest.mark.parametrize(
+    ("printed", "read"),
+    [
+        ("AMANO MALAYSIA SON BHD", "AMANO MALAYSIA SDN BHD"),
+        ("PERNIAGAAN ZHENG HU] SDN BHD", "PERNIAGAAN ZHENG HUI SDN BHD"),
+    ],
+)
+def test_legal_forms_and_capitals_ocr_garbled_are_read_as_printed(printed: str, read: str) -> None:
+    lines = [(x, y, printed if text == "BENS GROCER SDN BHD" else text) for x, y, text in _receipt("8.20", "8.20", "0")]
+    assert _extract(lines).invoice.vendor_name == read
+
+
+def test_a_legal_form_centred_under_a_heading_name_completes_it() -> None:
+    page = cast(PageText, page_from_lines([(150, 1000, "Invoice No: 4711"), (150, 1060, "Date: 2024-03-01")], "ocr"))
+    heading = [("PHILIP", 600, 200, 900, 290), ("MORRIS", 940, 200, 1240, 290), ("INCORPORATED", 800, 300, 1040, 318)]
+    words = [
+        Word(text=text, page_no=1, x0=x0, y0=y0, x1=x1, y1=y1, confidence=0.9, line_key=(90 + n, 0, 0))
+        for n, (text, x0, y0, x1, y1) in enumerate(heading)
+    ]
+    result = extract_invoice([page.model_copy(update={"words": [*words, *page.words]})])
+    assert result.invoice.vendor_name == "PHILIP MORRIS INCORPORATED"
+
+
+def test_dot_leaders_laid_under_a_label_and_its_value_do_not_glue_them() -> None:
+    page = cast(PageText, page_from_lines([(150, 150, "Northwind Ltd"), (150, 400, "Invoice number")], "text_layer"))
+    leader = Word(text="." * 40, page_no=1, x0=150, y0=400, x1=1400, y1=432, confidence=1.0, line_key=(7, 0, 0))
+    value = Word(text="4836212534", page_no=1, x0=1100, y0=400, x1=1380, y1=432, confidence=1.0, line_key=(7, 0, 0))
+    result = extract_invoice([page.model_copy(update={"words": [*page.words, leader, value]})])
+    assert result.invoice.invoice_number == "4836212534"
+
+
+def test_a_letters_place_and_date_give_its_issue_date() -> None:
+    lines = [
+        (150, 150, "Medienpilot GmbH • Am Saueracker 23 • 91244 Reichenschwand"),
+        (1500, 150, "Reichenschwand"),
+        (1900, 150, "04.07.2023"),
+        (1500, 250, "Rechnungs-Nr"),
+        (1900, 250, "02581"),
+        (1500, 300, "Lieferdatum,"),
+        (1900, 300, "30.06.2023"),
+    ]
+    result = _extract(lines, "text_layer")
+    assert result.invoice.invoice_date is not None and result.invoice.invoice_date.isoformat() == "2023-07-04"
+    date = result.fields["invoice_date"].evidence
+    assert date is not None and Support.LABEL in date.support
+    stray = [(x, y, "Gutschrift" if text == "Reichenschwand" else text) for x, y, text in lines]
+    date = _extract(stray, "text_layer").fields["invoice_date"].evidence
+    assert date is not None and Support.LABEL not in date.support  # no town printed after a postcode
+
+
+def test_a_fragment_is_no_vendor_name() -> None:
+    lines = [(700, 120, ",com"), *[(x, y, text) for x, y, text in RECEIPT_HEAD if text != "BENS GROCER SDN BHD"]]
+    assert _extract(lines).invoice.vendor_name != ",com"

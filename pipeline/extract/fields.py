@@ -356,6 +356,35 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     return right if right_gap <= below_gap else below
 
 
+# "Reichenschwand, 04.07.2023", "Berlin, den 4. Juli 2023": a letter's place and date. The place must be
+# a town the document prints after a postcode ("91244 Reichenschwand"), so a stray word is no place.
+_PLACE_BEFORE_DATE = re.compile(r"^([A-ZÄÖÜ][\w\-]+(?:\s[A-ZÄÖÜ][\w\-]+)?)\s*,?\s*(?:den|le|el|il)?\s*$")
+_PLACE_STRENGTH = 0.85
+
+
+def place_date_candidates(index: PageIndex, style: DocumentStyle) -> list[Candidate]:
+    """The date a letter-style invoice prints after its town, as its issue date."""
+    found: list[Candidate] = []
+    for row in index.rows:
+        for position, phrase in enumerate(row.phrases):
+            parsed = parse_date_value(phrase, 0, style)
+            if parsed is None:
+                continue
+            value, first, last = parsed
+            previous = row.phrases[position - 1].text if position else ""
+            before = " ".join(word.text for word in phrase.words[:first]) if first else previous
+            place = _PLACE_BEFORE_DATE.match(before.strip())
+            if place and _printed_after_postcode(index, place.group(1)):
+                score = _PLACE_STRENGTH * min(w.confidence for w in phrase.words[first:last])
+                found.append(Candidate("invoice_date", value, score, phrase, first, last))
+    return found
+
+
+def _printed_after_postcode(index: PageIndex, place: str) -> bool:
+    pattern = re.compile(rf"\b\d{{4,5}}\s+{re.escape(place)}\b")
+    return any(pattern.search(row.text) for row in index.rows)
+
+
 def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[Candidate]:
     start = words_after(phrase, label.end)
     options = [(phrase, start)] if start < len(phrase.words) else []

@@ -19,6 +19,7 @@ from pipeline.extract.fields import (
     customer_block_rows,
     document_currency,
     label_candidates,
+    place_date_candidates,
     vendor_candidates,
 )
 from pipeline.extract.layout import Phrase, build_layout
@@ -288,7 +289,7 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     """Candidates per field (labelled, plus amounts the arithmetic restores) and the labels with no readable value."""
     by_field: dict[str, list[Candidate]] = defaultdict(list)
     labelled, unread = label_candidates(index, style)
-    for candidate in labelled:
+    for candidate in [*labelled, *place_date_candidates(index, style)]:
         by_field[candidate.field].append(candidate)
     misread = [
         Candidate(c.field, amount_digits(c.value), c.score * 0.9, c.phrase, c.words_from, c.words_to)

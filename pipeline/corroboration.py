@@ -77,6 +77,16 @@ def arithmetic_confirms(record: ExtractionRecord) -> set[str]:
     return confirmed
 
 
+def is_till_receipt(fields: dict[str, FieldValue]) -> bool:
+    """A till receipt: it prints the cash tendered, and tendered less change is its total.
+
+    Many receipts print no invoice number; one is identified by its vendor, date and total, so it may be
+    accepted without a number, but only when the money handed over confirms the total and every field
+    it does print (vendor, date, total, currency, tax) is corroborated like any invoice's.
+    """
+    return payment_confirms_total(fields)
+
+
 def payment_confirms_total(fields: dict[str, FieldValue]) -> bool:
     """A till receipt's cash tendered less the change given back is its total (read from other lines)."""
     total, tendered, change = (field_amount(fields, name) for name in ("total", "tendered", "change"))

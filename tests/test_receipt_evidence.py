@@ -254,3 +254,15 @@ def test_a_letters_place_and_date_give_its_issue_date() -> None:
 def test_a_fragment_is_no_vendor_name() -> None:
     lines = [(700, 120, ",com"), *[(x, y, text) for x, y, text in RECEIPT_HEAD if text != "BENS GROCER SDN BHD"]]
     assert _extract(lines).invoice.vendor_name != ",com"
+
+
+def test_a_till_receipt_whose_payment_confirms_its_total_needs_no_invoice_number() -> None:
+    no_number = [line for line in _receipt("133.70", "140.00", "6.30") if line not in RECEIPT_HEAD[3:5]]
+    record = _routed(no_number)
+    assert record.invoice.invoice_number is None
+    assert "missing_invoice_number" not in record.blocking_codes, record.review_reasons
+    assert record.confidence > 0
+    unpaid = _routed([line for line in no_number if line[2] not in ("Cash", "140.00", "Change", "6.30")])
+    assert "missing_invoice_number" in unpaid.blocking_codes and unpaid.confidence == 0
+    wrong_change = _routed([(x, y, "16.30" if text == "6.30" else text) for x, y, text in no_number])
+    assert "missing_invoice_number" in wrong_change.blocking_codes and wrong_change.confidence == 0

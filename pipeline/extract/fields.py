@@ -36,7 +36,7 @@ _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d",
 # "SON BHD", "S0N. BHD.": OCR's O for the D of the Malaysian legal form "Sdn. Bhd." (no form reads "Son Bhd").
 _OCR_SDN = re.compile(r"\b(S)[O0](N\.?\s*BHD)\b", re.IGNORECASE)
 _OCR_CAPITAL_I = re.compile(r"(?<=[A-Z]{2})[\]|](?=\s|$)")
-_INVOICE_NUMBER_TOKEN = re.compile(r"^[#:]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
+_INVOICE_NUMBER_TOKEN = re.compile(r"^[#:)|]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
 
 
 @dataclass

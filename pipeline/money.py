@@ -56,7 +56,7 @@ def agree(a: Decimal | None, b: Decimal | None, tolerance: Decimal = CENT) -> bo
 def tax_fits_rate(tax: Decimal, rate: Decimal, gross: Decimal | None, net: Decimal | None) -> bool:
     """The tax is its printed rate of the net amount, or the share a gross amount includes at that rate
     ("GST @6%: 0.46" on a total of 8.20 that includes it), each rounded once by the issuer."""
-    if rate <= 0 or tax <= 0:
+    if rate < 0 or tax < 0:
         return False
     if net is not None and agree(tax, issuer_round(net * rate / 100)):
         return True

@@ -104,7 +104,9 @@ def test_a_tax_summary_line_prints_its_own_taxable_amount() -> None:
         ("0.46", "6", "8.20", None, True),  # included: 8.20 x 6 / 106 = 0.464
         ("19.00", "19", None, "100.00", True),  # added: 19% of 100.00
         ("0.50", "6", "8.20", None, False),
-        ("0.00", "6", "8.20", None, False),  # a zero tax proves nothing
+        ("0.00", "6", "8.20", None, False),
+        ("0.00", "0", "66.17", None, True),  # zero-rated
+        ("0.00", "6", None, "0.00", True),  # nothing at this rate
     ],
 )
 def test_tax_fits_rate(tax: str, rate: str, gross: str | None, net: str | None, fits: bool) -> None:

@@ -171,10 +171,13 @@ def printed_rates(index: PageIndex, candidates: list[Candidate], style: Document
     for candidate in candidates:
         text = index.row_of(candidate.phrase).text
         found = {Decimal(match.group(1).replace(",", ".")) for match in _PRINTED_RATE.finditer(text)}
-        if len(found) == 1:
-            amounts = find_amounts(_PRINTED_RATE.sub(" ", text), decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
-            bases = tuple(value for _, _, value in amounts if value != candidate.value)
-            rates[id(candidate)] = PrintedRate(found.pop(), bases)
+        tax = _amount(candidate)
+        if len(found) != 1 or tax is None:
+            continue
+        amounts = [value for _, _, value in find_amounts(_PRINTED_RATE.sub(" ", text), style.decimal_sep)]  # type: ignore[arg-type]
+        if tax in amounts:  # the tax itself, printed last: the others are what it is levied on
+            del amounts[len(amounts) - 1 - amounts[::-1].index(tax)]
+        rates[id(candidate)] = PrintedRate(found.pop(), tuple(amounts))
     return rates
 
 

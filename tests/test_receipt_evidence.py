@@ -268,3 +268,9 @@ def test_a_till_receipt_whose_payment_confirms_its_total_needs_no_invoice_number
     assert "missing_invoice_number" in unpaid.blocking_codes and unpaid.confidence == 0
     wrong_change = _routed([(x, y, "16.30" if text == "6.30" else text) for x, y, text in no_number])
     assert "missing_invoice_number" in wrong_change.blocking_codes and wrong_change.confidence == 0
+
+
+@pytest.mark.parametrize("label", ["VAT Invoice no.", "Tax Invoice No:", "GST Invoice #"])
+def test_an_invoice_number_label_may_name_the_tax(label: str) -> None:
+    lines = [(x, y, label) if text == "Invoice No:" else (x, y, text) for x, y, text in RECEIPT_HEAD]
+    assert _extract(lines).invoice.invoice_number == "BAT01201803090220"

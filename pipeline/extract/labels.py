@@ -20,7 +20,7 @@ _NOT_A_SUM = r"(?!\s*(qty|quantity|items?|item\(s\)|pcs|units?|savings?|discount
 # (pattern, strength): strength is how sure a match makes us that the value beside it is this field.
 _LABELS: dict[str, list[tuple[str, float]]] = {
     "invoice_number": [
-        (r"(tax\s+)?invoice\s*(no\.?|number|num\.?|nr\.?|#|n[°o]\.?|id|ref(erence)?\.?)", 1.0),
+        (r"((tax|vat|gst)\s+)?invoice\s*(no\.?|number|num\.?|nr\.?|#|n[°o]\.?|id|ref(erence)?\.?)", 1.0),
         (r"inv\.?\s*(no\.?|#|number|nr\.?)", 1.0),
         (r"(document|doc\.?|bill|receipt)\s*(no\.?|number|#|nr\.?)", 0.9),
         (r"((simplified\s*)?tax\s*)?invoice(?=\s*[:#])", 0.85),

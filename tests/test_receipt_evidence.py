@@ -274,3 +274,17 @@ def test_a_till_receipt_whose_payment_confirms_its_total_needs_no_invoice_number
 def test_an_invoice_number_label_may_name_the_tax(label: str) -> None:
     lines = [(x, y, label) if text == "Invoice No:" else (x, y, text) for x, y, text in RECEIPT_HEAD]
     assert _extract(lines).invoice.invoice_number == "BAT01201803090220"
+
+
+def test_a_label_glued_to_its_value_by_its_mark_is_split_from_it() -> None:
+    lines = [
+        (150, 150, "Free SAS"),
+        (150, 400, "Facture n°562044387 du 02 Juillet 2015"),
+        (150, 460, "Date limite de paiement le 05 Juillet 2015"),
+        (150, 800, "TOTAL INCL. BSTR6"),
+        (1500, 800, "59.20 EUR"),
+    ]
+    result = _extract(lines, "text_layer")
+    assert result.invoice.invoice_number == "562044387"
+    assert result.invoice.due_date is not None and result.invoice.due_date.isoformat() == "2015-07-05"
+    assert result.invoice.total == Decimal("59.20")  # a label ending inside a word keeps that word whole

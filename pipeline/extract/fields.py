@@ -385,6 +385,20 @@ def _printed_after_postcode(index: PageIndex, place: str) -> bool:
     return any(pattern.search(row.text) for row in index.rows)
 
 
+def split_label_word(phrase: Phrase, char_end: int) -> tuple[Phrase, int]:
+    """The phrase and the index of the word where the value starts; a label glued to its value by its
+    closing mark ("n°562044387", "No.4711") leaves the value's part of that word as a word of its own."""
+    position = 0
+    for index, word in enumerate(phrase.words):
+        end = position + len(word.text)
+        if position < char_end < end and not word.text[char_end - position - 1].isalnum():
+            rest = word.model_copy(update={"text": word.text[char_end - position :]})
+            words = [*phrase.words[:index], rest, *phrase.words[index + 1 :]]
+            return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index), index
+        position = end + 1
+    return phrase, words_after(phrase, char_end)
+
+
 def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[Candidate]:
     start = words_after(phrase, label.end)
     options = [(phrase, start)] if start < len(phrase.words) else []
@@ -404,7 +418,7 @@ def _try_place(
     index: PageIndex, phrase: Phrase, label: LabelMatch, place: str, parse: Parser, style: DocumentStyle
 ) -> Candidate | None:
     if place == "inline":
-        start = words_after(phrase, label.end)
+        phrase, start = split_label_word(phrase, label.end)
         options = [(phrase, start)] if start < len(phrase.words) else []
     elif place == "right":
         options = []

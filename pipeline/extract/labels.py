@@ -54,6 +54,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"f[äa]llig(keitsdatum|\s*am)?", 1.0),
         (r"zahlbar\s*bis", 1.0),
         (r"vervaldatum", 1.0),
+        (r"date\s*limite(\s*de\s*(paiement|r[èe]glement))?(\s*le)?", 1.0),
         (r"(date\s*d['\u2019]\s*)?[ée]ch[ée]ance", 1.0),
         (r"[àa]\s*payer\s*(avant|au\s*plus\s*tard)(\s*le)?", 1.0),
     ],

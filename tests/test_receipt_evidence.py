@@ -288,3 +288,12 @@ def test_a_label_glued_to_its_value_by_its_mark_is_split_from_it() -> None:
     assert result.invoice.invoice_number == "562044387"
     assert result.invoice.due_date is not None and result.invoice.due_date.isoformat() == "2015-07-05"
     assert result.invoice.total == Decimal("59.20")  # a label ending inside a word keeps that word whole
+
+
+def test_a_bare_dollar_on_a_till_receipt_from_a_country_paying_in_another_currency_is_doubted() -> None:
+    lines = [(x, y, text.replace("RM", "$")) for x, y, text in _receipt("133.70", "140.00", "6.30")]
+    record = _routed(lines)  # an SDN BHD pays in ringgit; a "$" at its till is no proof of US dollars
+    assert record.invoice.currency == "USD"
+    assert "currency" in _vetoed(record)
+    invoice = [line for line in lines if line[2] not in ("Cash", "140.00", "Change", "6.30")]
+    assert "currency" not in _vetoed(_routed(invoice))  # an invoice may well bill in US dollars

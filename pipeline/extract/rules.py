@@ -376,7 +376,7 @@ def _choose_parties(by_field: dict[str, list[Candidate]], index: PageIndex) -> d
 
 
 def _currency_field(
-    index: PageIndex, total: Candidate | None, customer_rows: set[tuple[int, int]]
+    index: PageIndex, total: Candidate | None, customer_rows: set[tuple[int, int]], at_till: bool = False
 ) -> FieldValue | None:
     """The printed currency; with none printed, the issuer's country's (see document_currency)."""
     code, confidence, phrase = document_currency(index, total, customer_rows)
@@ -384,9 +384,11 @@ def _currency_field(
         return None
     doubts: list[str] = []
     country, _, _ = country_currency(index, customer_rows)
-    if code == "USD" and not _US_DOLLAR.search(phrase.text) and country in _OTHER_DOLLARS:
-        # "$" alone is how an Australian, Canadian or Singaporean issuer prints its own dollar too.
-        doubts.append(f"only a bare '$' is printed, and the issuer's country pays in {country}, its own dollar")
+    bare_dollar = code == "USD" and not _US_DOLLAR.search(phrase.text) and country not in (None, "USD")
+    if bare_dollar and (country in _OTHER_DOLLARS or at_till):
+        # "$" alone is how an Australian or Singaporean issuer prints its own dollar too, and a till
+        # receipt (cash handed over) is a sale at home: its "$" may stand for the local currency.
+        doubts.append(f"only a bare '$' is printed, and the issuer's country pays in {country}")
     return FieldValue(
         name="currency",
         value=code,
@@ -515,7 +517,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     }
     values: dict[str, object] = {name: c.value for name, c in chosen.items() if c is not None}
     customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
-    currency = _currency_field(index, chosen_amounts["total"], customer_rows)
+    currency = _currency_field(index, chosen_amounts["total"], customer_rows, bool(by_field.get("tendered")))
     if currency is not None:
         fields["currency"], values["currency"] = currency, currency.value
     if item_rows:

@@ -297,3 +297,9 @@ def test_a_bare_dollar_on_a_till_receipt_from_a_country_paying_in_another_curren
     assert "currency" in _vetoed(record)
     invoice = [line for line in lines if line[2] not in ("Cash", "140.00", "Change", "6.30")]
     assert "currency" not in _vetoed(_routed(invoice))  # an invoice may well bill in US dollars
+
+
+@pytest.mark.parametrize("label", ["Subscription total (due at renewal):", "Order total:", "Statement total"])
+def test_a_total_named_for_what_it_sums_is_the_total(label: str) -> None:
+    lines = [(150, 150, "Northwind Ltd"), (150, 400, "Invoice number: 4711"), (150, 800, label), (1500, 800, "$48.00")]
+    assert _extract(lines, "text_layer").invoice.total == Decimal("48.00")

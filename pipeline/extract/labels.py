@@ -1,4 +1,5 @@
-"""Label vocabulary: the words invoices print before a value, per field, in English, German and French.
+"""Label vocabulary: the words invoices print before a value, per field, in English, German, French, Dutch,
+Spanish and Italian (one lexicon for all of them: a label is matched whatever the document's language).
 
 Patterns are matched at the start of a phrase (lower-cased). When several match, the longest wins,
 so "Sub-total" beats "Total" and "Due date" beats "Date".
@@ -32,6 +33,17 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(n[°o]\s*de\s*)?facture\s*(n[°o]|num[ée]ro)?", 0.8),
         (r"num[ée]ro\s*de\s*facture", 1.0),
         (r"reference(\s*(no\.?|number))?", 0.6),
+        # A credit note numbers itself: "Credit Note No.", "Gutschrift Nr.", "Avoir N°", "Nota di credito n.".
+        (r"credit\s*note\s*(no\.?|number|#|nr\.?)", 1.0),
+        (r"gutschrift(s-?\s*nummer|\s*-?\s*(nr\.?|no\.?))", 1.0),
+        (r"beleg-?\s*(nummer|nr\.?)", 0.95),
+        (r"creditnota\s*-?\s*(nummer|nr\.?)", 1.0),
+        (r"(avoir\s*n[°o]\.?|n[°o]\s*d['\u2019]\s*avoir)", 1.0),
+        # Spanish and Italian: "Nº Factura", "Número de factura", "Factura n.º", "Fattura n.", "N. fattura".
+        (r"(n\.?\s*[º°o]|n\.)\.?\s*(de\s*)?(factura|rectificativa|abono|fattura)", 1.0),
+        (r"n[úu]mero\s*(de\s*)?(la\s*)?(factura|fattura|rectificativa)", 1.0),
+        (r"(factura|fattura|rectificativa)\s*(n\.?\s*[º°o]?\.?|nr\.?|n[úu]m(ero|\.)?)", 1.0),
+        (r"nota\s*di\s*credito\s*(n\.?|nr\.?|numero)", 1.0),
     ],
     "invoice_date": [
         (r"(invoice|bill|billing|issue|document|tax\s*point)\s*date", 1.0),
@@ -44,6 +56,10 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"datum", 0.8),
         (r"date\s*de\s*(la\s*)?facture", 1.0),
         (r"date\s*d['\u2019]\s*[ée]mission", 1.0),
+        (r"belegdatum", 1.0),
+        (r"fecha\s*de\s*(la\s*)?(factura|emisi[óo]n|expedici[óo]n)", 1.0),
+        (r"data\s*(della\s*|di\s*)?(fattura|emissione|documento)", 1.0),
+        (r"(fecha|data)", 0.8),
     ],
     "due_date": [
         (r"(payment\s*)?due\s*date", 1.0),
@@ -56,6 +72,9 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"vervaldatum", 1.0),
         (r"(date\s*d['\u2019]\s*)?[ée]ch[ée]ance", 1.0),
         (r"[àa]\s*payer\s*(avant|au\s*plus\s*tard)(\s*le)?", 1.0),
+        (r"te\s*betalen\s*(voor|v[óo][óo]r|uiterlijk)(\s*op)?", 1.0),
+        (r"(fecha\s*de\s*)?vencimiento", 1.0),
+        (r"(data\s*(di\s*)?)?scadenza", 1.0),
     ],
     "subtotal": [
         (r"sub[-\s]?total", 1.0),
@@ -66,6 +85,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(netto(betrag)?|zwischensumme|(summe|gesamt)\s*-?netto)", 1.0),
         (r"total\s*ht|montant\s*ht|sous[-\s]?total(\s*ht)?", 1.0),
         (r"(subtotaal|exclusief\s*btw|totaal\s*excl\.?(\s*btw)?)", 1.0),
+        (r"(base\s*imponible|(totale\s*)?imponibile)", 1.0),
     ],
     "tax": [
         (
@@ -75,7 +95,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (rf"(total\s*)?vat(\s*amount)?{_NOT_AN_ID}", 1.0),
         (rf"(total\s*)?(gst|hst|pst|qst){_NOT_AN_ID}", 1.0),
         (r"(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
-        (r"(tva|iva)", 1.0),
+        (r"(total(e)?\s*)?(tva|iva)", 1.0),
         (rf"btw(\s*bedrag)?{_NOT_AN_ID}", 1.0),
         # "19.01% VAT", "zzgl. 19 % USt.", "plus 20% VAT": the rate first, then the tax's name.
         (rf"((zzgl|inkl|incl|plus|add)\.?\s*)?{_RATE}\s*(vat|tax|gst|mwst|ust|tva|iva|btw)\.?{_NOT_AN_ID}", 1.0),
@@ -93,6 +113,8 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"((summe|gesamt)\s*-?brutto|brutto(betrag)?)", 1.0),
         (r"(montant\s*total|(total|montant)\s*ttc|net\s*[àa]\s*payer)", 1.0),
         (r"(totaal(\s*incl\.?(\s*btw)?)?|factuur\s*totaal|te\s*betalen)", 1.0),
+        (r"(importe\s*total|total\s*(a\s*pagar|factura)|importo\s*totale)", 1.0),
+        (rf"totale(\s*(documento|fattura|da\s*pagare|complessivo))?{_NOT_A_SUM}", 1.0),
     ],
     "customer_name": [
         (r"bill(ed)?\s*to", 1.0),
@@ -101,6 +123,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(customer|client|buyer)(\s*name)?(?!\s*(no|id|number|#|nr|ref|code))", 0.8),
         (r"to", 0.6),
         (r"(rechnungsempf[äa]nger|empf[äa]nger|kunde|factur[ée]\s*[àa]|destinataire|rechnung\s*an)", 0.9),
+        (r"(klant|factuur\s*aan|facturar\s*a|facturado\s*a|cliente|destinatario|spett(\.\s*|abi)le)", 0.9),
     ],
     "vendor_name": [
         (r"(from|seller|vendor|supplier|issued\s*by|sold\s*by)", 0.8),
@@ -165,6 +188,10 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"libell[ée]",
         r"omschrijving",
         r"activity",
+        r"descripci[óo]n",
+        r"concepto",
+        r"descrizione",
+        r"articolo",
     ],
     "sku": [
         r"sku",
@@ -178,6 +205,8 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"#",
         r"art(icle|ikel)?\.?\s*-?(no\.?|nr\.?|#)",
         r"product\s*(code|no\.?|#)",
+        r"c[óo]digo",
+        r"codice",
     ],
     "quantity": [
         r"qty\.?",
@@ -192,6 +221,10 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"quantit[ée]",
         r"(hours|hrs)\s*/\s*qty\.?",
         r"qty\s*/\s*(hours|hrs)",
+        r"cantidad",
+        r"cant\.?",
+        r"quantit[àa]",
+        r"q\.?\s*t[àa]\.?",
     ],
     "unit_price": [
         r"unit\s*(price|cost)",
@@ -206,6 +239,8 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"preis",
         r"(e|vk|ek|stück)-?\s*preis",
         r"(stuk)?prijs",
+        r"precio(\s*unitario)?",
+        r"prezzo(\s*unitario)?",
     ],
     "amount": [
         r"(line\s*)?total",
@@ -219,6 +254,8 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"totaal",
         r"summe",
         r"value",
+        r"importe",
+        r"importo",
     ],
 }
 

@@ -86,11 +86,21 @@ def net_of_tax(total: Decimal, tax: Decimal | None) -> Decimal:
     return total - (tax or ZERO)
 
 
-def totals_agree(subtotal: Decimal | None, tax: Decimal | None, total: Decimal | None) -> bool:
-    """Subtotal + tax = total (a missing tax counts as zero) within a cent."""
+def totals_agree(
+    subtotal: Decimal | None, tax: Decimal | None, total: Decimal | None, adjustments: Decimal | None = None
+) -> bool:
+    """Subtotal + adjustments + tax = total (a missing tax or adjustment counts as zero) within a cent.
+
+    Adjustments are the rows an invoice prints between its subtotal and its tax base, summed with their
+    signs: a discount is negative, a charge such as shipping positive."""
     if subtotal is None or total is None:
         return False
-    return agree(subtotal + (tax or ZERO), total)
+    return agree(subtotal + (adjustments or ZERO) + (tax or ZERO), total)
+
+
+def signed_adjustment(kind: str, printed: Decimal) -> Decimal:
+    """A discount lowers the tax base whether or not it is printed with a minus; a charge is taken as printed."""
+    return -abs(printed) if kind == "discount" else printed
 
 
 def line_product(quantity: Decimal | None, unit_price: Decimal | None) -> Decimal | None:

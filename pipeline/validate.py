@@ -114,11 +114,14 @@ def _totals(invoice: Invoice) -> list[ValidationIssue]:
     subtotal, tax, total = invoice.subtotal, invoice.tax, invoice.total
     if subtotal is None or total is None:
         return []
-    if totals_agree(subtotal, tax, total):
+    if totals_agree(subtotal, tax, total, invoice.adjustments):
         return []
+    if invoice.adjustments is not None:
+        subtotal += invoice.adjustments  # the tax base: discounts and charges between subtotal and tax applied
     if tax is not None:
         message = (
-            f"Subtotal {format_money(subtotal)} plus tax {format_money(tax)} is {format_money(subtotal + tax)} "
+            f"Subtotal {format_money(subtotal)}{' after discounts and charges' if invoice.adjustments else ''} "
+            f"plus tax {format_money(tax)} is {format_money(subtotal + tax)} "
             f"but the total says {format_money(total)}"
         )
         return [_issue(IssueCode.TOTAL_MISMATCH, message, "total")]

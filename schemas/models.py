@@ -141,6 +141,11 @@ class Invoice(BaseModel):
     subtotal: Decimal | None = Field(default=None, description="Sum before tax")
     tax: Decimal | None = Field(default=None, description="Total tax amount")
     total: Decimal | None = Field(default=None, description="Amount payable including tax")
+    adjustments: Decimal | None = Field(
+        default=None,
+        description="Discounts (negative) and charges such as shipping printed between the subtotal and the "
+        "tax, summed; subtotal + adjustments + tax = total",
+    )
     line_items: list[LineItem] = Field(default_factory=list)
 
 

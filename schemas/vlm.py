@@ -74,7 +74,7 @@ class VlmInvoice(BaseModel):
         return getattr(self.answer(name), "value", None)
 
     def to_invoice(self) -> Invoice:
-        values = {name: self.value(name) for name in Invoice.model_fields if name != "line_items"}
+        values = {name: self.value(name) for name in Invoice.model_fields if name not in ("line_items", "adjustments")}
         items = [LineItem.model_validate(item.model_dump()) for item in self.line_items]
         return Invoice.model_validate({**values, "line_items": items})
 

@@ -132,7 +132,7 @@ def _has_legal_form(text: str) -> bool:
     return _LEGAL_FORM_WORD.search(text.casefold().replace(".", "")) is not None
 
 
-def _name_continues(index: PageIndex, phrase: Phrase) -> str | None:
+def _name_continues(index: PageIndex, phrase: Phrase, above_too: bool = True) -> str | None:
     """Text in type as large as the name, aligned with it, on the line just above or below: the name may
     run over two lines, and only one of them was read."""
     height = phrase.height
@@ -140,7 +140,7 @@ def _name_continues(index: PageIndex, phrase: Phrase) -> str | None:
         if row.page_no != phrase.page_no or row.index == phrase.row_index:
             continue
         below = 0 <= row.y0 - phrase.y1 <= 1.2 * height
-        above = 0 <= phrase.y0 - (row.y0 + row.height) <= 1.2 * height
+        above = above_too and 0 <= phrase.y0 - (row.y0 + row.height) <= 1.2 * height
         if not (below or above):
             continue
         for other in row.phrases:
@@ -217,7 +217,22 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
         found, against = _vendor_corroboration(index, chosen, other_value)
         support += found
         doubts += against
+    else:
+        doubts += _customer_wraps(index, chosen)
     return FieldEvidence(support=support, doubts=doubts)
+
+
+def _customer_wraps(index: PageIndex, chosen: Candidate) -> list[str]:
+    """The bill-to name is followed by its address in the same type, so only a line that reads as the rest
+    of a name counts: one carrying the legal form the value lacks, or any name-like line under a one-word
+    value ("Oakridge" / "Retail Group GmbH")."""
+    value = str(chosen.value)
+    continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase, above_too=False)
+    if continued is None or _has_legal_form(value):
+        return []
+    if _has_legal_form(continued) or len(value.split()) == 1:
+        return [f"the customer name {value!r} may run over two lines: {continued!r} is printed below it"]
+    return []
 
 
 def field_evidence(index: PageIndex, inputs: EvidenceInputs) -> dict[str, FieldEvidence]:

@@ -26,6 +26,8 @@ _COMPANY_SUFFIX = re.compile(
     re.IGNORECASE,
 )
 _AMOUNTS = frozenset({"subtotal", "tax", "total"})
+# Rows between the subtotal and the total that change the tax base: discounts and charges such as shipping.
+ADJUSTMENTS = frozenset({"discount", "charge"})
 # "VAT 19% on 100.00", "MwSt. aus 100,00 €": the amount a rate applies to, not the tax.
 _BASIS_BEFORE = re.compile(r"\b(on|of|aus|auf|sur|from|over|van|über)\s*[€$£]?\s*$", re.IGNORECASE)
 # A company registration number printed after the name: "STAR GROCER SDN BHD (1171881-W)".
@@ -120,7 +122,9 @@ class PageIndex:
             after_header = _opens_table(row)
             for phrase in row.phrases:
                 found = None if is_title(phrase.text) else match_label(phrase.text)
-                if table_header and (column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS)):
+                if table_header and (
+                    column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS | ADJUSTMENTS)
+                ):
                     continue  # "Total" or "Tax" heading a column of line items labels the column, not the invoice
                 if found is not None:
                     self.labels[id(phrase)] = found
@@ -282,6 +286,8 @@ PARSERS: dict[str, Parser] = {
     "subtotal": parse_amount_value,
     "tax": parse_amount_value,
     "total": parse_amount_value,
+    "discount": parse_amount_value,
+    "charge": parse_amount_value,
     "customer_name": parse_party,
     "vendor_name": parse_party,
 }
@@ -328,7 +334,7 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     if inline is not None:
         return inline
     right = _try_place(index, phrase, label, "right", parse, style)
-    if label.field in _AMOUNT_LABELS and right is not None:
+    if label.field in _AMOUNT_LABELS | ADJUSTMENTS and right is not None:
         return right
     below = _try_place(index, phrase, label, "below", parse, style)
     if right is None or below is None:

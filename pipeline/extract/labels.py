@@ -79,7 +79,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
     "subtotal": [
         (r"sub[-\s]?total", 1.0),
         (r"net\s*(amount|total|value)", 1.0),
-        (r"net(?=\s*:|\s*$)", 0.85),
+        (r"net(?=\s*:|\s*\.{3,}|\s*$)", 0.85),  # "Net:", "Net ........ 3,335.00"
         (r"total\s*(excl\.?|excluding|exclusive|before|ex\.?|net|w/o|without)\b[a-z.\s]*", 1.0),
         (r"amount\s*(excl\.?|excluding|before)\b[a-z.\s]*", 1.0),
         (r"(netto(betrag)?|zwischensumme|(summe|gesamt)\s*-?netto)", 1.0),
@@ -127,6 +127,19 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
     ],
     "vendor_name": [
         (r"(from|seller|vendor|supplier|issued\s*by|sold\s*by)", 0.8),
+    ],
+    # Adjustments between the subtotal and the tax base: a discount lowers it, a charge (shipping) raises it.
+    # Only a row inside the totals block counts as one (see pipeline/extract/rules.py).
+    "discount": [
+        (r"((less|minus)\s*)?discount|rabatt|nachlass|remise|korting|descuento|sconto", 1.0),
+    ],
+    "charge": [
+        (
+            r"shipping(\s*(&|and)\s*handling)?|freight|postage|versand(kosten)?|fracht(kosten)?|porto|"
+            r"frais\s*de\s*(port|livraison)|livraison|verzend(kosten|ing)|gastos\s*de\s*env[íi]o|portes|"
+            r"spese\s*di\s*(spedizione|trasporto)|trasporto",
+            1.0,
+        ),
     ],
 }
 

@@ -233,6 +233,7 @@ def choose_vendor(
         score = SOURCE_WEIGHT[sighting.source] * sighting.phrase.confidence
         groups[key].append(Candidate("vendor_name", sighting.name, score, sighting.phrase))
         sources[key].add(sighting.source)
+    _fold_short_names(groups, sources)
     best: Candidate | None = None
     best_key = ""
     for key, candidates in groups.items():
@@ -250,6 +251,17 @@ def choose_vendor(
         # sell under another legal name ("Sold by WS Retail" on a flipkart.com invoice). A person checks.
         best.score *= _DOMAIN_DISAGREES_FACTOR
     return best
+
+
+def _fold_short_names(groups: dict[str, list[Candidate]], sources: dict[str, set[str]]) -> None:
+    """A wordmark or heading that prints only the start of the issuer's name ("alder.", "SILVER") joins the
+    one name the sender line, footer or legal line spells in full ("Alder & Finch Manufacturing SA")."""
+    sighted = [key for key, found in sources.items() if found & set(SOURCE_WEIGHT) - {"label"}]
+    for key in [key for key, found in sources.items() if found == {"top"} and len(key) >= 3]:
+        fuller = [other for other in sighted if other != key and other.startswith(key)]
+        if len(fuller) == 1:
+            groups[fuller[0]].extend(groups.pop(key))
+            sources[fuller[0]] |= sources.pop(key)
 
 
 def _proposal_holding(sighting: NameSighting, proposals: dict[str, list[Candidate]]) -> str | None:

@@ -146,7 +146,9 @@ def _name_continues(index: PageIndex, phrase: Phrase, above_too: bool = True) ->
         for other in row.phrases:
             aligned = min(abs(other.x0 - phrase.x0), abs(other.x1 - phrase.x1), abs(other.cx - phrase.cx)) < height
             name_like = sum(ch.isalpha() for ch in other.text) >= 2 and not any(ch.isdigit() for ch in other.text)
-            if aligned and name_like and other.height >= 0.85 * height and index.is_value_like(other):
+            # A bare legal form is the tail of the name even in smaller type ("Bluebird Provisions" / "S.L.U.").
+            tall_enough = other.height >= (0.5 if LEGAL_FORM_ONLY.match(other.text) else 0.85) * height
+            if aligned and name_like and tall_enough and index.is_value_like(other):
                 return other.text
     return None
 

@@ -182,3 +182,16 @@ def test_born_digital_wide_invoices_are_read_and_none_is_accepted_wrong(
     # Labels in five languages, adjustments and several tax rates: the amounts are read on most of them.
     assert right_amounts >= 0.8 * len(wide_born_digital)
     assert accepted >= 0.5 * len(wide_born_digital)
+
+
+@pytest.mark.parametrize("form", ["S.L.U.", "S.L.", "S.A.U.", "S.a.s."])
+def test_a_vendor_whose_spanish_or_italian_legal_form_wraps_below_is_doubted(form: str) -> None:
+    items = [(150, 980, "Versandkarton"), (1500, 980, "2"), (1800, 980, "50,00"), (2150, 980, "100,00")]
+    totals = [("Zwischensumme", "100,00"), ("MwSt. 19%", "19,00"), ("Gesamtbetrag", "119,00 EUR")]
+    lines = [(150, 150, "Bluebird Provisions"), (150, 200, form), *CUSTOMER, *NUMBER_AND_DATE, *HEADER, *items]
+    result = _extract([*lines, *_totals_block(totals)])
+    evidence = result.fields["vendor_name"].evidence
+    assert evidence is not None
+    assert result.invoice.vendor_name == f"Bluebird Provisions {form}" or any(
+        "two lines" in doubt for doubt in evidence.doubts
+    )

@@ -130,11 +130,11 @@ def sums_hold(subtotal: Decimal | None, tax: Decimal | None, total: Decimal | No
     return subtotal is not None or items is not None
 
 
-# Each amount as implied by the other two: subtotal + tax = total.
-IMPLIED_BY: dict[str, tuple[str, str, Callable[[Decimal, Decimal], Decimal]]] = {
-    "subtotal": ("total", "tax", lambda total, tax: total - tax),
-    "tax": ("total", "subtotal", lambda total, subtotal: total - subtotal),
-    "total": ("subtotal", "tax", lambda subtotal, tax: subtotal + tax),
+# Each amount as implied by the other two and the adjustments: subtotal + adjustments + tax = total.
+IMPLIED_BY: dict[str, tuple[str, str, Callable[[Decimal, Decimal, Decimal], Decimal]]] = {
+    "subtotal": ("total", "tax", lambda total, tax, adjustments: total - tax - adjustments),
+    "tax": ("total", "subtotal", lambda total, subtotal, adjustments: total - subtotal - adjustments),
+    "total": ("subtotal", "tax", lambda subtotal, tax, adjustments: subtotal + tax + adjustments),
 }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.fields import _COMPANY_SUFFIX, Candidate, PageIndex
+from pipeline.extract.fields import _COMPANY_SUFFIX, _LOWER_WORD, Candidate, PageIndex
 from pipeline.extract.labels import LEGAL_FORM_ONLY, is_title, match_label
 from pipeline.extract.layout import Phrase
 from schemas import FieldEvidence, Support
@@ -145,7 +145,11 @@ def _name_continues(index: PageIndex, phrase: Phrase, above_too: bool = True) ->
             continue
         for other in row.phrases:
             aligned = min(abs(other.x0 - phrase.x0), abs(other.x1 - phrase.x1), abs(other.cx - phrase.cx)) < height
-            name_like = sum(ch.isalpha() for ch in other.text) >= 2 and not any(ch.isdigit() for ch in other.text)
+            name_like = (
+                sum(ch.isalpha() for ch in other.text) >= 2
+                and not any(ch.isdigit() for ch in other.text)
+                and len(_LOWER_WORD.findall(other.text)) < 3  # a sentence (a payment note), not a name
+            )
             # A bare legal form is the tail of the name even in smaller type ("Bluebird Provisions" / "S.L.U.").
             tall_enough = other.height >= (0.5 if LEGAL_FORM_ONLY.match(other.text) else 0.85) * height
             if aligned and name_like and tall_enough and index.is_value_like(other):

@@ -66,8 +66,11 @@ def _top_distinct(candidates: list[Candidate], limit: int = 4) -> list[Candidate
     return list(chosen.values())[:limit]
 
 
-def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Candidate]) -> list[Candidate]:
-    """An amount OCR garbled is restored when subtotal + tax = total implies a value with its digits."""
+def repair_from_arithmetic(
+    by_field: dict[str, list[Candidate]], unread: list[Candidate], adjustment_rows: list[Candidate]
+) -> list[Candidate]:
+    """An amount OCR garbled is restored when subtotal + adjustments + tax = total implies a value with its
+    digits (the adjustments printed between the subtotal and the total that pair encloses)."""
     repaired: list[Candidate] = []
     for broken in unread:
         assert isinstance(broken.value, str)
@@ -76,7 +79,9 @@ def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Ca
         first_name, second_name, combine = IMPLIED_BY[broken.field]
         for first, second in itertools.product(by_field.get(first_name, []), by_field.get(second_name, [])):
             assert isinstance(first.value, Decimal) and isinstance(second.value, Decimal)
-            implied = combine(first.value, second.value)
+            subtotal, total = _enclosing(broken, first, second)
+            adjustments = adjustment_sum(_between(adjustment_rows, subtotal, total)) or Decimal(0)
+            implied = combine(first.value, second.value, adjustments)
             implied_digits = amount_digits(implied)
             if implied >= 0 and same_digits_modulo_ocr(broken.value, implied_digits):
                 changed = broken.value != implied_digits
@@ -92,6 +97,12 @@ def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Ca
                 )
                 break
     return repaired
+
+
+def _enclosing(broken: Candidate, first: Candidate, second: Candidate) -> tuple[Candidate, Candidate]:
+    """The subtotal and the total among a broken amount and the two read ones that imply it."""
+    by_name = {candidate.field: candidate for candidate in (broken, first, second)}
+    return by_name["subtotal"], by_name["total"]
 
 
 def _item_sum_targets(by_field: dict[str, list[Candidate]]) -> list[Decimal]:
@@ -140,12 +151,13 @@ def adjustment_sum(found: list[Candidate]) -> Decimal | None:
     return sum((signed_adjustment(c.field, _amount(c) or Decimal(0)) for c in found), Decimal(0))
 
 
-def combined_taxes(by_field: dict[str, list[Candidate]]) -> list[Candidate]:
+def combined_taxes(by_field: dict[str, list[Candidate]], unread_totals: list[Candidate]) -> list[Candidate]:
     """Several tax rates print one tax row each ("VAT 20%", "VAT 9%"): their sum, for every subtotal/total
     pair that encloses two or more of them, is a candidate for the invoice's tax."""
     combined: list[Candidate] = []
     taxes = [c for c in by_field.get("tax", []) if isinstance(c.value, Decimal)]
-    for subtotal, total in itertools.product(by_field.get("subtotal", []), by_field.get("total", [])):
+    totals = [*by_field.get("total", []), *unread_totals]
+    for subtotal, total in itertools.product(by_field.get("subtotal", []), totals):
         rows = _between(taxes, subtotal, total)
         if len(rows) < 2 or len({c.value for c in rows}) < len(rows):
             continue
@@ -285,9 +297,11 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
         if isinstance(c.value, Decimal) and c.evidence.confidence < 1.0
     ]
     unread_amounts = [c for c in unread if c.field in _AMOUNT_FIELDS]
-    for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread]):
+    # Several tax rows sum to the tax; a total OCR garbled still closes the totals block they sit in.
+    by_field["tax"].extend(combined_taxes(by_field, [c for c in unread_amounts if c.field == "total"]))
+    adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
+    for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)
-    by_field["tax"].extend(combined_taxes(by_field))
     return by_field, unread
 
 

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from pipeline.money import agree, agrees_with_any, format_money, printed_line_tolerance, totals_agree
-from schemas import Invoice, IssueCode, LineItem, Severity, ValidationIssue
+from schemas import DocumentType, Invoice, IssueCode, LineItem, Severity, ValidationIssue
 
 EARLIEST_PLAUSIBLE_DATE = date(1990, 1, 1)
 
@@ -163,7 +163,9 @@ def _dates(invoice: Invoice, today: date) -> list[ValidationIssue]:
 
 def _plausibility(invoice: Invoice) -> list[ValidationIssue]:
     issues: list[ValidationIssue] = []
-    if invoice.total is not None and invoice.total <= 0:
+    # A document that titles itself a credit note owes the customer: a negative total is what it should print.
+    declared_credit = invoice.document_type is DocumentType.CREDIT_NOTE
+    if invoice.total is not None and (invoice.total == 0 or (invoice.total < 0 and not declared_credit)):
         issues.append(
             _issue(
                 IssueCode.NON_POSITIVE_TOTAL,

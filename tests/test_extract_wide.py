@@ -15,11 +15,11 @@ from devtools.evaluate import values_match
 from devtools.samples import generate_samples
 from pipeline.config import Settings
 from pipeline.extract import extract_invoice
-from pipeline.extract.labels import match_label
+from pipeline.extract.labels import is_title, match_label
 from pipeline.money import totals_agree
 from pipeline.reading import read_pages, routed_record
 from pipeline.validate import validate_invoice
-from schemas import HEADER_FIELDS, Document, ExtractionResult, IssueCode, PageText, RecordStatus
+from schemas import HEADER_FIELDS, Document, DocumentType, ExtractionResult, IssueCode, PageText, RecordStatus
 from tests.conftest import page_from_lines
 
 
@@ -195,3 +195,28 @@ def test_a_vendor_whose_spanish_or_italian_legal_form_wraps_below_is_doubted(for
     assert result.invoice.vendor_name == f"Bluebird Provisions {form}" or any(
         "two lines" in doubt for doubt in evidence.doubts
     )
+
+
+def _credit_note(title: str) -> ExtractionResult:
+    items = [(150, 980, "Versandkarton"), (1500, 980, "2"), (1800, 980, "-50,00"), (2150, 980, "-100,00")]
+    totals = [("Zwischensumme", "-100,00"), ("MwSt. 19%", "-19,00"), ("Gesamtbetrag", "-119,00 EUR")]
+    lines = [*VENDOR, (1700, 150, title), *CUSTOMER, *NUMBER_AND_DATE, *HEADER, *items]
+    return _extract([*lines, *_totals_block(totals)])
+
+
+@pytest.mark.parametrize("title", ["GUTSCHRIFT", "NOTA DI CREDITO", "NOTA DICREDITO", "Credit Note", "AVOIR"])
+def test_a_declared_credit_note_may_have_a_negative_total(title: str) -> None:
+    invoice = _credit_note(title).invoice
+    assert invoice.total == Decimal("-119.00")
+    assert invoice.document_type is DocumentType.CREDIT_NOTE
+    assert IssueCode.NON_POSITIVE_TOTAL not in {issue.code for issue in validate_invoice(invoice)}
+
+
+def test_a_negative_total_on_a_document_titled_invoice_is_still_flagged() -> None:
+    invoice = _credit_note("RECHNUNG").invoice
+    assert invoice.document_type is None
+    assert IssueCode.NON_POSITIVE_TOTAL in {issue.code for issue in validate_invoice(invoice)}
+
+
+def test_a_title_ocr_ran_together_is_no_vendor_name() -> None:
+    assert is_title("NOTA DICREDITO") and is_title("FACTURA") and not is_title("Factura n.")

@@ -380,9 +380,36 @@ def column_kind(text: str) -> str | None:
     return best[1] if best else None
 
 
+# Titles of a document that credits the customer: its amounts are negative, and that is no error.
+CREDIT_NOTE_TITLES: frozenset[str] = frozenset(
+    {
+        "credit note",
+        "credit memo",
+        "gutschrift",
+        "avoir",
+        "creditnota",
+        "nota di credito",
+        "factura rectificativa",
+        "abono",
+    }
+)
+_SPACELESS_TITLES = {title.replace(" ", ""): title for title in TITLE_WORDS | CREDIT_NOTE_TITLES}
+
+
+def _title_key(text: str) -> str:
+    """The title as printed, lower-cased; OCR that dropped a space ("NOTA DICREDITO") still finds it."""
+    key = _TITLE_PUNCTUATION.sub("", re.sub(r"\s+", " ", text.lower())).strip()
+    return _SPACELESS_TITLES.get(key.replace(" ", ""), key)
+
+
 def is_title(text: str) -> bool:
     """A document title ("INVOICE", "Tax Invoice"); "Invoice #" is a label, so punctuation counts."""
-    return _TITLE_PUNCTUATION.sub("", re.sub(r"\s+", " ", text.lower())).strip() in TITLE_WORDS
+    return _title_key(text) in TITLE_WORDS
+
+
+def is_credit_note_title(text: str) -> bool:
+    """A title that declares a credit note ("GUTSCHRIFT", "Nota di credito", "AVOIR")."""
+    return _title_key(text) in CREDIT_NOTE_TITLES
 
 
 # Quotes, dashes and stars OCR attaches to a title ("“TAX INVOICE-"); "Invoice #" keeps its "#".

@@ -18,6 +18,7 @@ from pipeline.extract.fields import (
     label_candidates,
     vendor_candidates,
 )
+from pipeline.extract.labels import is_credit_note_title
 from pipeline.extract.layout import Phrase, build_layout
 from pipeline.extract.reconcile import (
     fill_missing_amounts,
@@ -39,6 +40,7 @@ from pipeline.money import (
 )
 from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
 from schemas import (
+    DocumentType,
     ExtractionResult,
     FieldEvidence,
     FieldValue,
@@ -456,6 +458,12 @@ def _unreadable_value_issues(
     return issues
 
 
+def _document_type(index: PageIndex) -> DocumentType | None:
+    """A credit note when the first page titles itself one; else left open (an invoice, as a rule)."""
+    first_page = (phrase for row in index.rows if row.page_no == 1 for phrase in row.phrases)
+    return DocumentType.CREDIT_NOTE if any(is_credit_note_title(phrase.text) for phrase in first_page) else None
+
+
 def _text_source(pages: list[PageText]) -> TextSource:
     all_text_layer = bool(pages) and all(p.source is TextSource.TEXT_LAYER for p in pages)
     return TextSource.TEXT_LAYER if all_text_layer else TextSource.OCR
@@ -487,6 +495,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     if adjustments:
         fields["adjustments"] = _adjustments_field(adjustments)
         values["adjustments"] = adjustment_sum(adjustments)
+    values["document_type"] = _document_type(index)
     customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
     currency = _currency_field(index, chosen_amounts["total"], customer_rows)
     if currency is not None:

@@ -220,3 +220,27 @@ def test_a_negative_total_on_a_document_titled_invoice_is_still_flagged() -> Non
 
 def test_a_title_ocr_ran_together_is_no_vendor_name() -> None:
     assert is_title("NOTA DICREDITO") and is_title("FACTURA") and not is_title("Factura n.")
+
+
+def _footer_vendor(footer: list[tuple[float, float, str]]) -> ExtractionResult:
+    items = [(150, 980, "Versandkarton"), (1500, 980, "2"), (1800, 980, "50,00"), (2150, 980, "100,00")]
+    totals = [("Zwischensumme", "100,00"), ("MwSt. 19%", "19,00"), ("Gesamtbetrag", "119,00 EUR")]
+    lines = [(1700, 150, "INVOICE"), (150, 210, "Am Kai 4"), (150, 260, "billing@ atlas.example"), *CUSTOMER]
+    return _extract([*lines, *NUMBER_AND_DATE, *HEADER, *items, *_totals_block(totals), *footer], source="ocr")
+
+
+def test_the_footer_names_the_issuer_below_a_payment_note_and_not_the_page_number() -> None:
+    footer = [
+        (150, 3100, "Payment due within 30 days of invoice date."),
+        (150, 3160, "Atlas Systems B.V. - KvK 081704 - VAT NL408176418B01"),
+        (2100, 3300, "Page 1 of 1"),
+    ]
+    assert _footer_vendor(footer).invoice.vendor_name == "Atlas Systems B.V."
+
+
+def test_a_vendor_name_one_letter_off_the_pages_domain_is_doubted() -> None:
+    footer = [(150, 3160, "Atias Systems B.V. - KvK 081704 - VAT NL408176418B01")]
+    result = _footer_vendor(footer)
+    evidence = result.fields["vendor_name"].evidence
+    assert result.invoice.vendor_name == "Atias Systems B.V."
+    assert evidence is not None and any("misread a letter" in doubt for doubt in evidence.doubts)

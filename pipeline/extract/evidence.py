@@ -8,6 +8,7 @@ be accepted. Nothing here changes a value or a score.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,7 +19,8 @@ from pipeline.extract.labels import LEGAL_FORM_ONLY, is_title, match_label
 from pipeline.extract.layout import Phrase
 from schemas import FieldEvidence, Support
 
-_DOMAIN = re.compile(r"(?:@|\bwww\.|https?://)([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*)\.[a-z]{2,}", re.IGNORECASE)
+# OCR often opens a gap after the "@" ("billing@ atlas.example").
+_DOMAIN = re.compile(r"(?:@\s?|\bwww\.|https?://)([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*)\.[a-z]{2,}", re.IGNORECASE)
 _ADDRESS_WORDS = re.compile(
     r"\b(street|st\.|road|rd\.|avenue|ave\.|lane|drive|suite|floor|level|p\.?\s?o\.?\s?box|"
     r"stra(ss|ß)e|str\.|weg|gasse|allee|platz|rue|avenue|boulevard|via|viale|piazza|calle|avenida|plaza|"
@@ -182,6 +184,12 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
     if any(token in domain or (len(domain) >= 4 and domain in token) for token in own for domain in domains):
         support.append(Support.DOMAIN)
     doubts: list[str] = []
+    slip = _one_letter_off(own, domains)
+    if slip is not None:
+        doubts.append(
+            f"the vendor name {chosen.value!r} spells {slip[0]!r} where the page's domain has {slip[1]!r}; "
+            "OCR may have misread a letter"
+        )
     fuller = _fuller_name(index, chosen, own)
     if fuller is not None:
         doubts.append(f"the vendor name {chosen.value!r} may be cut short: {fuller!r} is printed elsewhere")
@@ -191,6 +199,17 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
             f"the vendor name {chosen.value!r} appears nowhere else, and no e-mail/web domain ({shown}) matches it"
         )
     return support, doubts
+
+
+def _one_letter_off(tokens: list[str], domains: set[str]) -> tuple[str, str] | None:
+    """A name word that nearly spells a domain ("atias" / "atlas"): the signature of a misread letter."""
+    for token in tokens:
+        for domain in domains:
+            if token == domain or token in domain or domain in token or abs(len(token) - len(domain)) > 1:
+                continue
+            if len(token) >= 4 and difflib.SequenceMatcher(None, token, domain, autojunk=False).ratio() >= 0.75:
+                return token, domain
+    return None
 
 
 def _fuller_name(index: PageIndex, chosen: Candidate, tokens: list[str]) -> str | None:

@@ -35,6 +35,8 @@ _REGISTRATION_SUFFIX = re.compile(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$")
 # A lower-case word other than the particles names contain ("Bank of", "van der").
 _LOWER_WORD = re.compile(r"(?<![\w.])(?!(?:and|und|of|de|du|der|van|von|den|la|le|et|en|y|e)\b)[a-z]{2,}\b")
 _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
+# A token ending in a letter prefix, alone or after a separator ("INV", "2024-T"): digits may follow it.
+_LETTER_PREFIX = re.compile(r"(?:^[A-Z]{2,5}|[-/.][A-Z]{1,5})$")
 _INVOICE_NUMBER_TOKEN = re.compile(r"^[#:]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
 
 
@@ -235,7 +237,7 @@ def _id_tokens(words: list[Word]) -> list[tuple[str, int, int]]:
             close = word.x0 - previous.x1 < 0.6 * max(word.height, previous.height)
             # OCR also opens a thin gap after a letter prefix ("INV 861071"); a typed space is wider.
             tight = word.x0 - previous.x1 < 0.27 * max(word.height, previous.height)
-            prefix = text.isalpha() and text.isupper() and 2 <= len(text) <= 5 and word.text[:1].isdigit()
+            prefix = _LETTER_PREFIX.search(text) is not None and word.text[:1].isdigit()
             if (close and (text.endswith(("-", "/")) or word.text.startswith(("-", "/")))) or (tight and prefix):
                 tokens[-1] = (text + word.text, first, index + 1)
                 continue

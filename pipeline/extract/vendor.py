@@ -14,8 +14,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from pipeline.extract.fields import Candidate, PageIndex
-from pipeline.extract.labels import LEGAL_FORM, LEGAL_FORM_ONLY, is_title
+from pipeline.extract.fields import _LOWER_WORD, Candidate, PageIndex
+from pipeline.extract.labels import LEGAL_FORM, LEGAL_FORM_ONLY, is_title, match_label
 from pipeline.extract.layout import Phrase, Row, horizontal_overlap
 
 # A legal form closing a company name, and a phrase that is nothing but one.
@@ -39,7 +39,7 @@ _IDENTIFIERS = re.compile(
     r"capital|handelsregister|abn|acn)\b",
     re.IGNORECASE,
 )
-_DOMAIN = re.compile(r"(?:@|www\.|https?://(?:[\w-]+\.)*)([a-z0-9][a-z0-9-]{2,})\.[a-z]{2,}", re.IGNORECASE)
+_DOMAIN = re.compile(r"(?:@\s?|www\.|https?://(?:[\w-]+\.)*)([a-z0-9][a-z0-9-]{2,})\.[a-z]{2,}", re.IGNORECASE)
 _FOOTER_TOP = 0.8
 _CUSTOMER_BLOCK_ROWS = 4  # share of the page height below which a block of rows is the footer
 
@@ -190,12 +190,22 @@ def _footer_heads(index: PageIndex) -> list[NameSighting]:
         by_page[row.page_no].append(row)
     heads: list[NameSighting] = []
     for rows in by_page.values():
-        block = _footer_rows(rows)
-        if block and _plausible_name(block[0].phrases[0].text.strip(" ,")):
-            head = block[0].phrases[0]
+        # A payment note may open the footer ("Payment due within 30 days."): the name is the first line
+        # that reads as one, not as a sentence or a label.
+        named_rows = [row for row in _footer_rows(rows) if _footer_name_row(row)]
+        if named_rows:
+            head = named_rows[0].phrases[0]
             named = legal_names(head.text)
             heads.append(NameSighting(named[0] if named else head.text.strip(" ,"), "footer", head))
     return heads
+
+
+def _footer_name_row(row: Row) -> bool:
+    text = row.phrases[0].text.strip(" ,")
+    if legal_names(text):
+        return True
+    counted = any(word.isdigit() for word in text.split())  # "Page 2 of 2"
+    return _plausible_name(text) and not counted and len(_LOWER_WORD.findall(text)) < 3 and match_label(text) is None
 
 
 def _domain_backs(key: str, domains: set[str]) -> bool:

@@ -190,22 +190,27 @@ def _footer_heads(index: PageIndex) -> list[NameSighting]:
         by_page[row.page_no].append(row)
     heads: list[NameSighting] = []
     for rows in by_page.values():
-        # A payment note may open the footer ("Payment due within 30 days."): the name is the first line
-        # that reads as one, not as a sentence or a label.
-        named_rows = [row for row in _footer_rows(rows) if _footer_name_row(row)]
-        if named_rows:
-            head = named_rows[0].phrases[0]
+        head = _footer_head(_footer_rows(rows))
+        if head is not None:
             named = legal_names(head.text)
             heads.append(NameSighting(named[0] if named else head.text.strip(" ,"), "footer", head))
     return heads
 
 
-def _footer_name_row(row: Row) -> bool:
-    text = row.phrases[0].text.strip(" ,")
-    if legal_names(text):
-        return True
-    counted = any(word.isdigit() for word in text.split())  # "Page 2 of 2"
-    return _plausible_name(text) and not counted and len(_LOWER_WORD.findall(text)) < 3 and match_label(text) is None
+def _footer_head(block: list[Row]) -> Phrase | None:
+    """The footer's first line when it reads as a name. Payment notes and questions may come first
+    ("Payment due within 30 days.", "Questions? Call ..."): past those, only a line naming a company with
+    its legal form counts."""
+    skipped = False
+    for row in block:
+        text = row.phrases[0].text.strip(" ,")
+        if len(_LOWER_WORD.findall(text)) >= 3 or match_label(text) is not None:
+            skipped = True
+            continue
+        if skipped:
+            return row.phrases[0] if legal_names(text) else None
+        return row.phrases[0] if _plausible_name(text) else None
+    return None
 
 
 def _domain_backs(key: str, domains: set[str]) -> bool:

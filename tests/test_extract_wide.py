@@ -244,3 +244,11 @@ def test_a_vendor_name_one_letter_off_the_pages_domain_is_doubted() -> None:
     evidence = result.fields["vendor_name"].evidence
     assert result.invoice.vendor_name == "Atias Systems B.V."
     assert evidence is not None and any("misread a letter" in doubt for doubt in evidence.doubts)
+
+
+def test_past_a_note_only_a_footer_line_with_a_legal_form_names_the_issuer() -> None:
+    items = [(150, 980, "Versandkarton"), (1500, 980, "2"), (1800, 980, "50,00"), (2150, 980, "100,00")]
+    totals = [("Zwischensumme", "100,00"), ("MwSt. 19%", "19,00"), ("Gesamtbetrag", "119,00 EUR")]
+    footer = [(150, 3100, "Thank you for shopping with us today"), (150, 3160, "OPERATOR KARKI HARI")]
+    lines = [*VENDOR, *CUSTOMER, *NUMBER_AND_DATE, *HEADER, *items, *_totals_block(totals), *footer]
+    assert _extract(lines, source="ocr").invoice.vendor_name == "Hafenmeister Logistik GmbH"

@@ -26,6 +26,8 @@ _COMPANY_SUFFIX = re.compile(
     re.IGNORECASE,
 )
 _AMOUNTS = frozenset({"subtotal", "tax", "total"})
+# Rows between the subtotal and the total that change the tax base: discounts and charges such as shipping.
+ADJUSTMENTS = frozenset({"discount", "charge"})
 # "VAT 19% on 100.00", "MwSt. aus 100,00 €": the amount a rate applies to, not the tax.
 _BASIS_BEFORE = re.compile(r"\b(on|of|aus|auf|sur|from|over|van|über)\s*[€$£]?\s*$", re.IGNORECASE)
 # A company registration number printed after the name: "STAR GROCER SDN BHD (1171881-W)".
@@ -33,6 +35,8 @@ _REGISTRATION_SUFFIX = re.compile(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$")
 # A lower-case word other than the particles names contain ("Bank of", "van der").
 _LOWER_WORD = re.compile(r"(?<![\w.])(?!(?:and|und|of|de|du|der|van|von|den|la|le|et|en|y|e)\b)[a-z]{2,}\b")
 _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
+# A token ending in a letter prefix, alone or after a separator ("INV", "2024-T"): digits may follow it.
+_LETTER_PREFIX = re.compile(r"(?:^[A-Z]{2,5}|[-/.][A-Z]{1,5})$")
 _INVOICE_NUMBER_TOKEN = re.compile(r"^[#:]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
 
 
@@ -120,7 +124,9 @@ class PageIndex:
             after_header = _opens_table(row)
             for phrase in row.phrases:
                 found = None if is_title(phrase.text) else match_label(phrase.text)
-                if table_header and (column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS)):
+                if table_header and (
+                    column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS | ADJUSTMENTS)
+                ):
                     continue  # "Total" or "Tax" heading a column of line items labels the column, not the invoice
                 if found is not None:
                     self.labels[id(phrase)] = found
@@ -231,7 +237,7 @@ def _id_tokens(words: list[Word]) -> list[tuple[str, int, int]]:
             close = word.x0 - previous.x1 < 0.6 * max(word.height, previous.height)
             # OCR also opens a thin gap after a letter prefix ("INV 861071"); a typed space is wider.
             tight = word.x0 - previous.x1 < 0.27 * max(word.height, previous.height)
-            prefix = text.isalpha() and text.isupper() and 2 <= len(text) <= 5 and word.text[:1].isdigit()
+            prefix = _LETTER_PREFIX.search(text) is not None and word.text[:1].isdigit()
             if (close and (text.endswith(("-", "/")) or word.text.startswith(("-", "/")))) or (tight and prefix):
                 tokens[-1] = (text + word.text, first, index + 1)
                 continue
@@ -282,6 +288,8 @@ PARSERS: dict[str, Parser] = {
     "subtotal": parse_amount_value,
     "tax": parse_amount_value,
     "total": parse_amount_value,
+    "discount": parse_amount_value,
+    "charge": parse_amount_value,
     "customer_name": parse_party,
     "vendor_name": parse_party,
 }
@@ -328,7 +336,7 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     if inline is not None:
         return inline
     right = _try_place(index, phrase, label, "right", parse, style)
-    if label.field in _AMOUNT_LABELS and right is not None:
+    if label.field in _AMOUNT_LABELS | ADJUSTMENTS and right is not None:
         return right
     below = _try_place(index, phrase, label, "below", parse, style)
     if right is None or below is None:

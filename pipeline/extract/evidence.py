@@ -151,6 +151,17 @@ def _name_continues(index: PageIndex, phrase: Phrase) -> str | None:
     return None
 
 
+def _customer_continues(index: PageIndex, phrase: Phrase) -> str | None:
+    """A name with no legal form over a line that could be the rest of it (no digits, no address, aligned,
+    in type as large): whether the name wraps is left open, so a person reads it."""
+    if _has_legal_form(phrase.text):
+        return None
+    other = index.next_in_column(phrase)
+    if other is not None and index.continues_name(phrase, other) and not _ADDRESS_WORDS.search(other.text):
+        return other.text
+    return None
+
+
 def _domains(index: PageIndex) -> set[str]:
     found: set[str] = set()
     for row in index.rows:
@@ -209,6 +220,9 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
     if id(chosen) in inputs.labelled:
         support.append(Support.LABEL)
     doubts = party_doubts(name, value, other_value)
+    wrapped = _customer_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase)
+    if name == "customer_name" and wrapped is not None:
+        doubts.append(f"the customer name {value!r} may run over two lines: {wrapped!r} is printed under it")
     if name == "vendor_name":
         # The customer's name is followed by its address in nearly the same type; the vendor's stands out.
         continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase)

@@ -111,10 +111,13 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
 LEGAL_FORM = (
     r"gmbh\s*&\s*co\.?\s*kg|gmbh|ag|co\.?\s*kg|ug|b\.?\s?v\.?|n\.?\s?v\.?|inc\.?|incorporated|llc|l\.l\.c\.|ltd\.?|"
     r"limited|plc|llp|lp|corp\.?|corporation|sas|sarl|s\.a\.|sa|s\.?r\.?l\.?|s\.?p\.?a\.?|pty\.?\s*ltd\.?|"
-    r"pvt\.?\s*ltd\.?|private\s+limited|sdn\.?\s*bhd\.?|bhd\.?|s/b|oy|ab|a/s|aps|bvba|sprl|e\.?\s?k\.?"
+    r"pvt\.?\s*ltd\.?|private\s+limited|sdn\.?\s*bhd\.?|bhd\.?|s/b|oy|ab|a/s|aps|bvba|sprl|e\.?\s?k\.?|"
+    r"s\.l\.(?:u\.)?|s\.a\.s\.|k\.k\."
 )
 # A phrase that is nothing but a legal form: never a name by itself, the tail of one wrapped over two lines.
 LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
+# Text that closes with a legal form ("Gear GmbH", "Couriers S.L."): the last line of a company name.
+LEGAL_FORM_END = re.compile(rf"(?:^|[\s,])(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
 
 # A phrase that is only one of these words is a document title, never a value.
 TITLE_WORDS: frozenset[str] = frozenset(

@@ -235,3 +235,37 @@ def test_profiles_and_evidence_live_on_s3_alike(
     assert learn_from_decisions(store).learned == 0  # no reviews/ on this OUT yet: nothing to learn
     assert store.forget(profiles[0].profile_id) == profiles[0]
     assert store.load_profiles() == [] and store.forgotten_ids() == {evidence.document_id}
+
+
+def test_a_profile_match_saves_the_model_call_against_the_stand_in(
+    stream: tuple[Path, dict],  # type: ignore[type-arg]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """With Claude on (the real SDK against tests/fake_anthropic.py), a record the profile lets through asks
+    no model: the stand-in sees one request fewer, the record costs nothing, and the evidence counts the
+    saved call; the same page without the profile is sent to the model."""
+    from tests.fake_anthropic import FakeAnthropic, answer, invoice_answer, serve
+
+    target = path_of(stream, 0, 2)
+    truth = json.loads(target.with_suffix(".truth.json").read_text(encoding="utf-8"))
+    profiles = learned(path_of(stream, 0, 0), path_of(stream, 0, 1))
+    # OCR alone: the profile's confirmations raise the record's confidence; a threshold between the two
+    # readings is one the page reaches only with the profile.
+    plain_ocr, remembered_ocr = process(target), process(target, profiles)
+    assert remembered_ocr.confidence > plain_ocr.confidence
+    threshold = (plain_ocr.confidence + remembered_ocr.confidence) / 2
+    with serve(FakeAnthropic(script=[answer(invoice_answer(truth))])) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        config = Settings(
+            extractor="hybrid", vlm_mode="below_threshold", accept_threshold=threshold, keep_page_images="none"
+        )
+        without = process_document(describe_file(target), config, tmp_path / "plain")
+        assert len(fake.requests) == 1 and without.vlm_cost_usd > 0
+        with_profile = process_document(describe_file(target), config, tmp_path / "remembered", vendors=profiles)
+        assert len(fake.requests) == 1  # no second request: the profile made it unnecessary
+    assert with_profile.status is RecordStatus.ACCEPTED
+    assert with_profile.vlm_models == [] and with_profile.vlm_cost_usd == 0
+    assert evidence_of(with_profile).model_call_saved
+    assert not evidence_of(without).model_call_saved

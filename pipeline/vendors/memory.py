@@ -168,8 +168,8 @@ def _arithmetic_holds(fields: dict[str, FieldValue]) -> bool:
 
 
 def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
-    """Each phrase, and each phrase continued by the phrase starting at its left edge on the next row (a name
-    wrapped onto a second line)."""
+    """Each phrase, and each phrase continued by the phrase starting at its left edge (or, right-aligned,
+    ending at its right edge) on the next row: a name wrapped onto a second line."""
     blocks: list[tuple[list[Word], Phrase]] = []
     for at, row in enumerate(layout.rows):
         below = layout.rows[at + 1].phrases if at + 1 < len(layout.rows) else []
@@ -178,7 +178,7 @@ def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
             blocks.extend(
                 (phrase.words + nxt.words, phrase)
                 for nxt in below
-                if abs(nxt.x0 - phrase.x0) <= WRAP_ALIGNMENT * layout.width
+                if min(abs(nxt.x0 - phrase.x0), abs(nxt.x1 - phrase.x1)) <= WRAP_ALIGNMENT * layout.width
             )
     return blocks
 
@@ -186,14 +186,24 @@ def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
 def _printed_name(layouts: list[PageLayout], name: str) -> Found | None:
     """Where the page prints a name (a run of words of one phrase or of a phrase wrapped once), if anywhere."""
     wanted = name_key(name)
-    size = len(wanted.split())
     for layout in layouts:
         for block, phrase in _blocks(layout):
-            for start in range(len(block) - size + 1):
-                words = block[start : start + size]
-                if name_key(" ".join(w.text for w in words)) == wanted:
+            for start in range(len(block)):
+                words = _words_spelling(block[start:], wanted)
+                if words:
                     return Found(normalise_text(" ".join(w.text for w in words)), words, phrase)
     return None
+
+
+def _words_spelling(words: list[Word], wanted: str) -> list[Word]:
+    """The shortest run of leading words whose name key is `wanted` ("S.A." is one word, two key tokens)."""
+    for end in range(1, len(words) + 1):
+        key = name_key(" ".join(w.text for w in words[:end]))
+        if key == wanted:
+            return words[:end]
+        if len(key) >= len(wanted):
+            break
+    return []
 
 
 def _apply_customer_name(

@@ -97,19 +97,33 @@ def wrong_fields(row: dict[str, Any], truth: dict[str, Any]) -> list[str]:
     return [name for name in HEADER_FIELDS if not values_match(name, row.get(name), truth.get(name))]
 
 
-def review_queue(out: Path, inputs: Path) -> int:
-    """Approve every open item with its truth values through the CLI; returns the header fields corrected."""
+def review_queue(out: Path, inputs: Path) -> None:
+    """Approve every open item with its truth values through the CLI."""
     store = SQLiteReviewStore(review_db_path(str(out), None))
-    corrected = 0
     for item in store.list_items(OPEN_STATES):
         truth = truth_of(inputs, Path(item.source).stem)
         sets = [arg for name in HEADER_FIELDS for arg in ("--set", f"{name}={truth[name]}")]
         code = ledgerlens(["review", "approve", item.document_id, "--out", str(out), "--reviewer", "bench", *sets])
         if code != 0:
             raise SystemExit(f"review approve failed for {item.source}")
-        decided = store.get(item.document_id)
-        corrected += sum(1 for change in decided.changes if change.field in HEADER_FIELDS)
-    return corrected
+
+
+def corrections_of(out: Path) -> dict[str, int]:
+    """Header fields the reviewer changed, per document_id (from reviews/)."""
+    reviews = pq.read_table(out / "reviews").to_pylist() if (out / "reviews").is_dir() else []
+    corrections: dict[str, int] = {}
+    for review in reviews:
+        if review["field"] in HEADER_FIELDS:
+            corrections[review["document_id"]] = corrections.get(review["document_id"], 0) + 1
+    return corrections
+
+
+def add_corrections(result: BatchResult, items: list[StreamInvoice], out: Path) -> None:
+    rows, corrections = read_rows(out), corrections_of(out)
+    for item in items:
+        count = corrections.get(rows[item.stem]["document_id"], 0)
+        result.all.corrections += count
+        result.by_rank[bucket(item.rank)].corrections += count
 
 
 def score_batch(number: int, items: list[StreamInvoice], inputs: Path, out: Path, held_out: set[str]) -> BatchResult:
@@ -165,7 +179,8 @@ def run_stream(
             raise SystemExit(f"ledgerlens run failed on batch {number + 1}")
         result = score_batch(number + 1, items, inputs, out, held_out)
         result.seconds = time.perf_counter() - started
-        result.all.corrections = review_queue(out, inputs)
+        review_queue(out, inputs)
+        add_corrections(result, items, out)
         results.append(result)
         print(f"batch {number + 1}: {result.all.accepted}/{result.all.documents} accepted", file=sys.stderr)
     return results
@@ -174,12 +189,7 @@ def run_stream(
 def rescore(work: Path, memory: bool, held_out: set[str]) -> list[BatchResult]:
     """The table of a finished or interrupted run from its output: batches found, corrections from reviews/."""
     out = work / ("out-memory" if memory else "out-baseline")
-    reviews = pq.read_table(out / "reviews").to_pylist() if (out / "reviews").is_dir() else []
     rows = read_rows(out)
-    corrections: dict[str, int] = {}
-    for review in reviews:
-        if review["field"] in HEADER_FIELDS:
-            corrections[review["document_id"]] = corrections.get(review["document_id"], 0) + 1
     results = []
     for folder in sorted(work.glob("batch-*")):
         stems = sorted(path.stem for path in folder.glob("*.pdf"))
@@ -187,7 +197,7 @@ def rescore(work: Path, memory: bool, held_out: set[str]) -> list[BatchResult]:
             break
         items = [item_of(stem) for stem in stems]
         result = score_batch(int(folder.name.split("-")[1]), items, work / "stream", out, held_out)
-        result.all.corrections = sum(corrections.get(rows[stem]["document_id"], 0) for stem in stems)
+        add_corrections(result, items, out)
         results.append(result)
     return results
 
@@ -204,7 +214,7 @@ def print_table(title: str, results: list[BatchResult]) -> None:
     header = ["batch", "docs", "straight-through", "auto-accept error"]
     for name in BUCKETS:
         header += [f"{name}: straight-through", f"{name}: error"]
-    header.append("corrections / 100 docs")
+    header += ["corrections / 100 docs", "of them on 3rd+ invoices / 100 3rd+ docs"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     total = BatchResult(0)
@@ -214,14 +224,18 @@ def print_table(title: str, results: list[BatchResult]) -> None:
             cells += result.by_rank[name].cells()
             total.by_rank[name].add(result.by_rank[name])
         total.all.add(result.all)
-        cells.append(f"{100 * result.all.corrections / result.all.documents:.1f}")
+        cells += [per_hundred(result.all), per_hundred(result.by_rank[BUCKETS[2]])]
         print("| " + " | ".join(cells) + " |")
     cells = ["all", str(total.all.documents), *total.all.cells()]
     for name in BUCKETS:
         cells += total.by_rank[name].cells()
-    cells.append(f"{100 * total.all.corrections / max(total.all.documents, 1):.1f}")
+    cells += [per_hundred(total.all), per_hundred(total.by_rank[BUCKETS[2]])]
     print("| " + " | ".join(cells) + " |")
     print_groups(results)
+
+
+def per_hundred(tally: Tally) -> str:
+    return f"{100 * tally.corrections / tally.documents:.1f}" if tally.documents else "-"
 
 
 def print_groups(results: list[BatchResult]) -> None:

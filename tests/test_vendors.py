@@ -269,3 +269,27 @@ def test_a_profile_match_saves_the_model_call_against_the_stand_in(
     assert with_profile.vlm_models == [] and with_profile.vlm_cost_usd == 0
     assert evidence_of(with_profile).model_call_saved
     assert not evidence_of(without).model_call_saved
+
+
+def test_one_garbled_label_does_not_undo_a_label_confirmed_twice(stream: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    profiles = learned(path_of(stream, 0, 0), path_of(stream, 0, 1))
+    confirmed = profiles[0].hints["total"]
+    assert confirmed.seen == 2
+    third = path_of(stream, 0, 2)
+    evidence = evidence_of(process(third))
+    label_words = set(confirmed.label.split())
+    # The third page's total label as OCR might garble it: the same value, found beside other wording.
+    pages = [
+        page.model_copy(
+            update={
+                "words": [
+                    word.model_copy(update={"text": "T0ta1"}) if word.text.lower().rstrip(":") in label_words else word
+                    for word in page.words
+                ]
+            }
+        )
+        for page in evidence.pages
+    ]
+    garbled = evidence.model_copy(update={"pages": pages})
+    after = learn_decision(profiles, garbled, truth_of(third))[0].hints["total"]
+    assert (after.label, after.seen) == (confirmed.label, 1)  # one confirmation spent, the label kept

@@ -245,6 +245,7 @@ def test_a_profile_match_saves_the_model_call_against_the_stand_in(
     """With Claude on (the real SDK against tests/fake_anthropic.py), a record the profile lets through asks
     no model: the stand-in sees one request fewer, the record costs nothing, and the evidence counts the
     saved call; the same page without the profile is sent to the model."""
+    from pipeline.vlm.cascade import VlmSession
     from tests.fake_anthropic import FakeAnthropic, answer, invoice_answer, serve
 
     target = path_of(stream, 0, 2)
@@ -261,10 +262,15 @@ def test_a_profile_match_saves_the_model_call_against_the_stand_in(
         config = Settings(
             extractor="hybrid", vlm_mode="below_threshold", accept_threshold=threshold, keep_page_images="none"
         )
-        without = process_document(describe_file(target), config, tmp_path / "plain")
+        session = VlmSession(config, tmp_path / "out")  # the run's: one budget ledger for both records
+        without = process_document(describe_file(target), config, tmp_path / "out", session)
         assert len(fake.requests) == 1 and without.vlm_cost_usd > 0
-        with_profile = process_document(describe_file(target), config, tmp_path / "remembered", vendors=profiles)
+        assert session.budget.spent == without.vlm_cost_usd
+        # A fresh answer cache (no cached reading to fall back on), the same run ledger.
+        fresh = VlmSession(config, tmp_path / "out-2", ledger=session.ledger)
+        with_profile = process_document(describe_file(target), config, tmp_path / "out-2", fresh, vendors=profiles)
         assert len(fake.requests) == 1  # no second request: the profile made it unnecessary
+        assert session.budget.spent == without.vlm_cost_usd  # and the run's ledger paid nothing more
     assert with_profile.status is RecordStatus.ACCEPTED
     assert with_profile.vlm_models == [] and with_profile.vlm_cost_usd == 0
     assert evidence_of(with_profile).model_call_saved

@@ -10,7 +10,6 @@ from datetime import date
 from decimal import Decimal
 
 from pipeline.extract.labels import (
-    LEGAL_FORM_END,
     LEGAL_FORM_ONLY,
     LabelMatch,
     column_kind,
@@ -155,14 +154,12 @@ class PageIndex:
         return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
 
     def extend_name_down(self, phrase: Phrase) -> Phrase:
-        """A company name wrapped before its legal form: "Atlas Veterinary Practice" / "GmbH", or a name without
-        its legal form continued by a line that closes with one ("Riverstone Outdoor" / "Gear GmbH")."""
+        """A company name wrapped before its legal form ("Atlas Veterinary Practice" / "GmbH"), even with a row
+        of another column between the two lines. A second line with more words than a legal form ("Gear GmbH")
+        may as well be another name under a person's ("Felix Wolf" / "SimFin Analytics GmbH"): that is left
+        to the evidence, which doubts it."""
         other = self.next_in_column(phrase)
-        if other is None or not self.continues_name(phrase, other):
-            return phrase
-        if LEGAL_FORM_ONLY.match(other.text) or (
-            LEGAL_FORM_END.search(other.text) and not LEGAL_FORM_END.search(phrase.text)
-        ):
+        if other is not None and self.continues_name(phrase, other) and LEGAL_FORM_ONLY.match(other.text):
             words = [*phrase.words, *other.words]
             return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
         return phrase
@@ -174,20 +171,6 @@ class PageIndex:
             if min(abs(other.x0 - phrase.x0), abs(other.x1 - phrase.x1)) < phrase.height:
                 return other
         return None
-
-    def extend_name_up(self, phrase: Phrase) -> Phrase:
-        """A name whose first line was not read as part of it: a line closing with a legal form ("Digital Co.,
-        Ltd.") under an aligned line in the same type with none ("Highgate")."""
-        if not LEGAL_FORM_END.search(phrase.text):
-            return phrase
-        row = self.row_of(phrase)
-        earlier = [r for r in self.rows if r.page_no == row.page_no and r.y0 < row.y0 - 0.5 * row.height]
-        for other in max(earlier, key=lambda r: r.y0).phrases if earlier else []:
-            same_type = abs(other.height - phrase.height) <= 0.15 * phrase.height
-            if same_type and self.continues_name(other, phrase) and not LEGAL_FORM_END.search(other.text):
-                words = [*other.words, *phrase.words]
-                return Phrase(words, other.page_no, other.page_width, other.page_height, other.row_index)
-        return phrase
 
     def continues_name(self, first: Phrase, second: Phrase) -> bool:
         """`second` sits just under `first`, aligned with it, in type as large, and reads as more of a name."""
@@ -455,7 +438,7 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 continue
             if id(original.words[0]) in absorbed:
                 continue  # already part of a longer name to its left
-            phrase = index.extend_name_up(index.extend_name_down(index.extend_name(original)))
+            phrase = index.extend_name_down(index.extend_name(original))
             absorbed.update(id(word) for word in phrase.words)
             text = _REGISTRATION_SUFFIX.sub("", strip_title(_fix_initial_l(phrase.text.strip())))
             letters = sum(ch.isalpha() for ch in text)

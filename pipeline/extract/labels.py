@@ -116,8 +116,6 @@ LEGAL_FORM = (
 )
 # A phrase that is nothing but a legal form: never a name by itself, the tail of one wrapped over two lines.
 LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
-# Text that closes with a legal form ("Gear GmbH", "Couriers S.L."): the last line of a company name.
-LEGAL_FORM_END = re.compile(rf"(?:^|[\s,])(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
 
 # A phrase that is only one of these words is a document title, never a value.
 TITLE_WORDS: frozenset[str] = frozenset(

@@ -249,15 +249,23 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
 
 def _customer_wraps(index: PageIndex, chosen: Candidate) -> list[str]:
     """The bill-to name is followed by its address in the same type, so only a line that reads as the rest
-    of a name counts: one carrying the legal form the value lacks, or any name-like line under a one-word
-    value ("Oakridge" / "Retail Group GmbH")."""
+    of a name counts: one carrying the legal form the value lacks, any name-like line under a one-word value
+    ("Oakridge" / "Retail Group GmbH"), or an aligned line in type as large with no address word in it.
+    Whether the name wraps is left open, so a person reads it."""
     value = str(chosen.value)
-    continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase, above_too=False)
-    if continued is None or _has_legal_form(value):
+    if _has_legal_form(value):
         return []
-    if _has_legal_form(continued) or len(value.split()) == 1:
-        return [f"the customer name {value!r} may run over two lines: {continued!r} is printed below it"]
-    return []
+    phrase = chosen.evidence if chosen.evidence.words else chosen.phrase
+    continued = _name_continues(index, phrase, above_too=False)
+    if continued is None or not (_has_legal_form(continued) or len(value.split()) == 1):
+        column = index.next_in_column(phrase)
+        aligned_name = column is not None and index.continues_name(phrase, column)
+        continued = (
+            column.text if column is not None and aligned_name and not _ADDRESS_WORDS.search(column.text) else None
+        )
+    if continued is None:
+        return []
+    return [f"the customer name {value!r} may run over two lines: {continued!r} is printed below it"]
 
 
 def field_evidence(index: PageIndex, inputs: EvidenceInputs) -> dict[str, FieldEvidence]:

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.labels import LEGAL_FORM_ONLY, LabelMatch, column_kind, is_title, match_label, strip_title
+from pipeline.extract.labels import (
+    LEGAL_FORM_ONLY,
+    LabelMatch,
+    column_kind,
+    is_title,
+    match_label,
+    strip_title,
+)
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
@@ -153,14 +160,32 @@ class PageIndex:
         return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
 
     def extend_name_down(self, phrase: Phrase) -> Phrase:
-        """A company name wrapped before its legal form ("Atlas Veterinary Practice" / "GmbH")."""
-        for other in self.below(phrase, max_rows=1):
-            aligned = abs(other.x0 - phrase.x0) < phrase.height
-            close = other.y0 - phrase.y1 < 1.5 * phrase.height
-            if aligned and close and LEGAL_FORM_ONLY.match(other.text):
-                words = [*phrase.words, *other.words]
-                return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
+        """A company name wrapped before its legal form ("Atlas Veterinary Practice" / "GmbH"), even with a row
+        of another column between the two lines. A second line with more words than a legal form ("Gear GmbH")
+        may as well be another name under a person's ("Felix Wolf" / "SimFin Analytics GmbH"): that is left
+        to the evidence, which doubts it."""
+        other = self.next_in_column(phrase)
+        if other is not None and self.continues_name(phrase, other) and LEGAL_FORM_ONLY.match(other.text):
+            words = [*phrase.words, *other.words]
+            return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
         return phrase
+
+    def next_in_column(self, phrase: Phrase) -> Phrase | None:
+        """The first phrase under this one that starts or ends where it does (a row of another column between
+        them, as in a sidebar beside the line items, is skipped)."""
+        for other in self.below(phrase, max_rows=2):
+            if min(abs(other.x0 - phrase.x0), abs(other.x1 - phrase.x1)) < phrase.height:
+                return other
+        return None
+
+    def continues_name(self, first: Phrase, second: Phrase) -> bool:
+        """`second` sits just under `first`, aligned with it, in type as large, and reads as more of a name."""
+        height = first.height
+        aligned = min(abs(second.x0 - first.x0), abs(second.x1 - first.x1)) < height
+        close = 0 <= second.y0 - first.y1 < 1.5 * height
+        text = second.text
+        name_like = sum(ch.isalpha() for ch in text) >= 2 and not any(ch.isdigit() or ch in ":@" for ch in text)
+        return aligned and close and name_like and second.height >= 0.85 * height and self.is_value_like(second)
 
     def right_of(self, phrase: Phrase) -> list[Phrase]:
         row = self.row_of(phrase)
@@ -421,7 +446,7 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 continue
             if id(original.words[0]) in absorbed:
                 continue  # already part of a longer name to its left
-            phrase = index.extend_name(original)
+            phrase = index.extend_name_down(index.extend_name(original))
             absorbed.update(id(word) for word in phrase.words)
             text = _REGISTRATION_SUFFIX.sub("", strip_title(_fix_initial_l(phrase.text.strip())))
             letters = sum(ch.isalpha() for ch in text)

@@ -148,8 +148,8 @@ LEGAL_FORM = (
     r"gmbh\s*&\s*co\.?\s*kg|gmbh|ag|co\.?\s*kg|ug|b\.?\s?v\.?|n\.?\s?v\.?|inc\.?|incorporated|llc|l\.l\.c\.|ltd\.?|"
     r"limited|plc|llp|lp|corp\.?|corporation|sas|sarl|s\.a\.|sa|s\.?r\.?l\.?|s\.?p\.?a\.?|pty\.?\s*ltd\.?|"
     r"pvt\.?\s*ltd\.?|private\s+limited|sdn\.?\s*bhd\.?|bhd\.?|s/b|oy|ab|a/s|aps|bvba|sprl|e\.?\s?k\.?|"
-    # Spanish and Italian forms written with dots: "S.L.", "S.L.U.", "S.A.U.", "S.a.s.", "S.n.c."
-    r"s\.\s?l\.(\s?u\.)?|s\.\s?a\.\s?u\.|s\.\s?a\.\s?s\.|s\.\s?n\.\s?c\.|slu"
+    # Spanish, Italian and Japanese forms written with dots: "S.L.", "S.L.U.", "S.A.U.", "S.a.s.", "S.n.c.", "K.K."
+    r"s\.\s?l\.(\s?u\.)?|s\.\s?a\.\s?u\.|s\.\s?a\.\s?s\.|s\.\s?n\.\s?c\.|slu|k\.\s?k\."
 )
 # A phrase that is nothing but a legal form: never a name by itself, the tail of one wrapped over two lines.
 LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)

@@ -19,6 +19,11 @@ from pipeline.errors import CorruptDocumentError, ImageTooSmallError
 GrayImage = MatLike  # what OpenCV takes and returns; grayscale uint8 throughout
 
 
+# Pixel sizes in the cleaning steps (dot size, filter kernels) are stated for a page whose short side is this
+# long (about 290 dpi on A4 or Letter) and scaled to the resolution a page is cleaned at.
+REFERENCE_SHORT_SIDE_PX = 2400
+
+
 class PreprocessOptions(BaseModel):
     min_short_side_px: int = 300
     target_short_side_px: int = 2400
@@ -117,14 +122,24 @@ def _rotate(image: GrayImage, degrees: float, border: int) -> GrayImage:
 
 
 def estimate_skew(image: GrayImage, max_degrees: float = 5.0) -> float:
-    """Projection-profile deskew: text rows give the sharpest row-sum profile when level (~70 ms/page)."""
+    """Projection-profile deskew: text rows give the sharpest row-sum profile when level.
+
+    The profile of each candidate angle is a histogram of the ink pixels' rotated row coordinates on a copy
+    at most 1000 px long, rather than a rotation of the image: the same profile in about a fifth of the time.
+    """
     scale = 1000.0 / max(image.shape[:2])
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
     _, ink = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    height, width = ink.shape[:2]
+    ys, xs = np.nonzero(ink)
+    xs_centred, ys_centred = xs - width / 2.0, ys - height / 2.0
 
     def sharpness(degrees: float) -> float:
-        rows = _rotate(ink, degrees, 0).sum(axis=1, dtype=np.float64)
-        return float(np.square(np.diff(rows)).sum())
+        # cv2.getRotationMatrix2D's row coordinate: -sin * x + cos * y about the centre.
+        radians = np.deg2rad(degrees)
+        rows = np.rint(ys_centred * np.cos(radians) - xs_centred * np.sin(radians) + height / 2.0).astype(np.int64)
+        profile = np.bincount(rows[(rows >= 0) & (rows < height)], minlength=height).astype(np.float64)
+        return float(np.square(np.diff(profile)).sum())
 
     best = 0.0
     for step, span in ((0.5, max_degrees), (0.1, 0.5), (0.025, 0.1)):
@@ -133,21 +148,26 @@ def estimate_skew(image: GrayImage, max_degrees: float = 5.0) -> float:
     return round(best, 3)
 
 
-def normalise_background(image: GrayImage) -> GrayImage:
+def _odd(size: float) -> int:
+    return max(3, round(size) | 1)
+
+
+def normalise_background(image: GrayImage, unit: float = 1.0) -> GrayImage:
     """Divide out the paper (a morphological closing removes text, leaving shading), then stretch ink to black.
 
     Measured on generated hard scans (grey ink on grey, unevenly shaded paper): header-field accuracy
     0.92 with no enhancement, 0.52 with CLAHE (it amplifies paper grain into speckles Tesseract reads as
     marks), 0.96 with this.
     """
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (41, 41))
+    size = _odd(41 * unit)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
     background = cv2.morphologyEx(image, cv2.MORPH_CLOSE, kernel)
     flattened = cv2.divide(image, background, scale=255)
     threshold, _ = cv2.threshold(flattened, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     ink_histogram = gray_histogram(flattened)[: int(threshold) + 1]
     ink = _histogram_quantile(ink_histogram, 0.10) if ink_histogram.sum() else 0.0
-    stretched = (flattened.astype(np.float32) - ink) * (255.0 / max(255.0 - ink, 1.0))
-    return np.clip(stretched, 0, 255).astype(np.uint8)
+    levels = (np.arange(256, dtype=np.float32) - ink) * (255.0 / max(255.0 - ink, 1.0))
+    return cv2.LUT(flattened, np.clip(levels, 0, 255).astype(np.uint8))  # the stretch per grey level
 
 
 def apply_clahe(image: GrayImage) -> GrayImage:
@@ -155,18 +175,21 @@ def apply_clahe(image: GrayImage) -> GrayImage:
     return cv2.normalize(clahe.apply(image), image.copy(), 0, 255, cv2.NORM_MINMAX)
 
 
-def remove_dot_leaders(image: GrayImage) -> tuple[GrayImage, int]:
+def remove_dot_leaders(image: GrayImage, unit: float = 1.0) -> tuple[GrayImage, int]:
     """Erase rows of small dots ("Total ........ 12.00"): OCR reads them as junk words that bury labels.
 
     A dot is a small, compact blob; it is a leader dot only with at least four others on its baseline
-    nearby, so decimal points and i-dots stay.
+    nearby, so decimal points and i-dots stay. Sizes are in pixels of a page cleaned at the reference
+    resolution, times `unit` (see `cleaning_unit`).
     """
     _, ink = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
     if count <= 1:
         return image, 0
     widths, heights, areas = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
-    small = (widths <= 12) & (heights <= 12) & (areas >= 4) & (np.abs(widths - heights) <= 4)
+    small = (
+        (widths <= 12 * unit) & (heights <= 12 * unit) & (areas >= 4 * unit**2) & (np.abs(widths - heights) <= 4 * unit)
+    )
     indices = np.flatnonzero(small) + 1
     if indices.size < 5:
         return image, 0
@@ -176,16 +199,18 @@ def remove_dot_leaders(image: GrayImage) -> tuple[GrayImage, int]:
     leaders: list[int] = []
     for position in range(len(points)):
         x, y = points[position]
-        low = np.searchsorted(points[:, 1], y - 3)
-        high = np.searchsorted(points[:, 1], y + 3)
+        low = np.searchsorted(points[:, 1], y - 3 * unit)
+        high = np.searchsorted(points[:, 1], y + 3 * unit)
         same_line = points[low:high]
-        neighbours = np.count_nonzero(np.abs(same_line[:, 0] - x) < 60) - 1
+        neighbours = np.count_nonzero(np.abs(same_line[:, 0] - x) < 60 * unit) - 1
         if neighbours >= 4:
             leaders.append(int(indices[position]))
     if not leaders:
         return image, 0
+    is_leader = np.zeros(count, dtype=bool)  # a lookup by label: np.isin sorted the whole label image
+    is_leader[leaders] = True
     cleaned = image.copy()
-    cleaned[np.isin(labels, leaders)] = paper_level(image)
+    cleaned[is_leader[labels]] = paper_level(image)
     return cleaned, len(leaders)
 
 
@@ -209,52 +234,86 @@ def remove_rules(image: GrayImage) -> tuple[GrayImage, int]:
     return cleaned, count
 
 
+def choose_scale(image: GrayImage, options: PreprocessOptions) -> float:
+    """The factor the page is resized by for OCR: its short side to `target_short_side_px`, within 0.5-3x;
+    within 15% of 1, the page keeps its size."""
+    scale = options.target_short_side_px / min(image.shape[:2])
+    return 1.0 if abs(scale - 1.0) <= 0.15 else float(np.clip(scale, 0.5, 3.0))
+
+
+def resize(image: GrayImage, scale: float, steps: list[str]) -> GrayImage:
+    interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
+    steps.append(f"resize x{scale:.2f}")
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
+
+
+def cleaning_unit(image: GrayImage) -> float:
+    """Pixel sizes of the cleaning steps are stated at REFERENCE_SHORT_SIDE_PX; this page's factor."""
+    return min(image.shape[:2]) / REFERENCE_SHORT_SIDE_PX
+
+
+def needs_enhancing(noise: float, spread: float, options: PreprocessOptions) -> tuple[bool, bool]:
+    """Whether the page is denoised, and whether its contrast is lifted."""
+    low_contrast = spread < options.low_contrast_range and options.contrast_method != "none"
+    # Stretching faint print stretches the paper grain with it, so faint pages are denoised first.
+    return noise > options.noise_sigma_threshold or low_contrast, low_contrast
+
+
+def enhance(image: GrayImage, denoise: bool, lift: bool, options: PreprocessOptions, steps: list[str]) -> GrayImage:
+    """Denoise noisy or faint pages, and lift faint ones (background normalisation or CLAHE)."""
+    if denoise:
+        image = cv2.medianBlur(image, 3)
+        steps.append("median denoise")
+    if lift and options.contrast_method == "background":
+        image = normalise_background(image, cleaning_unit(image))
+        steps.append("background normalise")
+    elif lift and options.contrast_method == "clahe":
+        image = apply_clahe(image)
+        steps.append("clahe")
+    return image
+
+
+def straighten(image: GrayImage, options: PreprocessOptions, steps: list[str]) -> tuple[GrayImage, float]:
+    """Erase dot leaders, deskew, erase table rules; returns the page and its skew."""
+    image, leader_dots = remove_dot_leaders(image, cleaning_unit(image))
+    if leader_dots:
+        steps.append(f"removed {leader_dots} leader dots")
+    skew = estimate_skew(image, options.max_skew_degrees)
+    if abs(skew) >= 0.1:
+        image = _rotate(image, skew, paper_level(image))
+        steps.append(f"deskew {skew:+.2f}deg")
+    if options.remove_rules:
+        image, rule_count = remove_rules(image)
+        if rule_count:
+            steps.append(f"removed {rule_count} table rules")
+    return image, skew
+
+
 def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> PreprocessReport:
+    """Clean one page image for OCR and write it to `target` (PGM: nothing to encode).
+
+    A page is shrunk first, so every step costs less. A page that is grown is grown last when it needs no
+    denoising or contrast lift (dot leaders, skew and rules are found at the scan's resolution, a third to
+    half the pixels), but first when it does: denoising and normalising the background of a 150-200 dpi scan
+    at its own resolution lost header fields and line items on generated hard scans (seed 11: header fields
+    45/48 -> 39/48, line items 38/43 -> 25/43)."""
     image = load_gray(source)
     check_resolution(image, options.min_short_side_px)
     steps: list[str] = ["grayscale"]
     # Measured at the scan's own resolution: upsampling smooths grain and would hide it.
     noise = estimate_noise_sigma(image)
     spread = contrast_range(image)
-
-    short_side = min(image.shape[:2])
-    scale = options.target_short_side_px / short_side
-    if abs(scale - 1.0) > 0.15:
-        scale = float(np.clip(scale, 0.5, 3.0))
-        interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
-        steps.append(f"resize x{scale:.2f}")
+    scale = choose_scale(image, options)
+    denoise, lift = needs_enhancing(noise, spread, options)
+    if scale < 1 or (scale > 1 and (denoise or lift)):
+        image = resize(image, scale, steps)
+        scale_left = 1.0
     else:
-        scale = 1.0
-
-    low_contrast = spread < options.low_contrast_range
-    # Stretching faint print stretches the paper grain with it, so faint pages are denoised first.
-    if noise > options.noise_sigma_threshold or (low_contrast and options.contrast_method != "none"):
-        image = cv2.medianBlur(image, 3)
-        steps.append("median denoise")
-
-    if low_contrast:
-        if options.contrast_method == "background":
-            image = normalise_background(image)
-            steps.append("background normalise")
-        elif options.contrast_method == "clahe":
-            image = apply_clahe(image)
-            steps.append("clahe")
-
-    image, leader_dots = remove_dot_leaders(image)
-    if leader_dots:
-        steps.append(f"removed {leader_dots} leader dots")
-
-    skew = estimate_skew(image, options.max_skew_degrees)
-    if abs(skew) >= 0.1:
-        paper = paper_level(image)
-        image = _rotate(image, skew, paper)
-        steps.append(f"deskew {skew:+.2f}deg")
-
-    if options.remove_rules:
-        image, rule_count = remove_rules(image)
-        if rule_count:
-            steps.append(f"removed {rule_count} table rules")
+        scale_left = scale
+    image = enhance(image, denoise, lift, options, steps)
+    image, skew = straighten(image, options, steps)
+    if scale_left > 1:
+        image = resize(image, scale_left, steps)
 
     target.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(target), image)

@@ -124,8 +124,9 @@ def _rotate(image: GrayImage, degrees: float, border: int) -> GrayImage:
 def estimate_skew(image: GrayImage, max_degrees: float = 5.0) -> float:
     """Projection-profile deskew: text rows give the sharpest row-sum profile when level.
 
-    The profile of each candidate angle is a histogram of the ink pixels' rotated row coordinates on a copy
-    at most 1000 px long, rather than a rotation of the image: the same profile in about a fifth of the time.
+    On a copy at most 1000 px long. The coarse search (0.5 and 0.1 degree steps, 32 candidates) takes each
+    profile as a histogram of the ink pixels' rotated row coordinates, a fifth of the cost of rotating the
+    image; the final 0.025 degree step rotates the image as before, so the angle found is the same.
     """
     scale = 1000.0 / max(image.shape[:2])
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
@@ -134,15 +135,19 @@ def estimate_skew(image: GrayImage, max_degrees: float = 5.0) -> float:
     ys, xs = np.nonzero(ink)
     xs_centred, ys_centred = xs - width / 2.0, ys - height / 2.0
 
-    def sharpness(degrees: float) -> float:
+    def projected(degrees: float) -> float:
         # cv2.getRotationMatrix2D's row coordinate: -sin * x + cos * y about the centre.
         radians = np.deg2rad(degrees)
         rows = np.rint(ys_centred * np.cos(radians) - xs_centred * np.sin(radians) + height / 2.0).astype(np.int64)
         profile = np.bincount(rows[(rows >= 0) & (rows < height)], minlength=height).astype(np.float64)
         return float(np.square(np.diff(profile)).sum())
 
+    def rotated(degrees: float) -> float:
+        rows = _rotate(ink, degrees, 0).sum(axis=1, dtype=np.float64)
+        return float(np.square(np.diff(rows)).sum())
+
     best = 0.0
-    for step, span in ((0.5, max_degrees), (0.1, 0.5), (0.025, 0.1)):
+    for step, span, sharpness in ((0.5, max_degrees, projected), (0.1, 0.5, projected), (0.025, 0.1, rotated)):
         candidates = np.arange(best - span, best + span + step / 2, step)
         best = float(max(candidates, key=sharpness))
     return round(best, 3)

@@ -101,6 +101,12 @@ def cpu_seconds(children: bool = True) -> float:
     return own + times.children_user + times.children_system if children else own
 
 
+def tools_cpu_seconds() -> float:
+    """User + sys CPU of the child processes this process has waited for (Tesseract, poppler)."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """User + sys CPU of a running process and its live descendants (psutil)."""
     import psutil
@@ -248,7 +254,7 @@ def run_child(args: argparse.Namespace) -> int:
     for kind, folder in (("scanned", args.scanned), ("born_digital", args.born_digital_dir)):
         clock.clear()
         out = Path(tempfile.mkdtemp(prefix=f"ll-throughput-{kind}-"))
-        started, cpu_started = time.perf_counter(), cpu_seconds()
+        started, cpu_started, tools_started = time.perf_counter(), cpu_seconds(), tools_cpu_seconds()
         server_started = tree_cpu_seconds(server) if server else 0.0
         summary = run_ingest([str(folder)], str(out), Settings(workers=args.workers))
         figures[kind] = {
@@ -258,6 +264,7 @@ def run_child(args: argparse.Namespace) -> int:
             "processing_seconds": summary.seconds,
             "flow_wall_seconds": time.perf_counter() - started,
             "cpu_seconds": cpu_seconds() - cpu_started,  # the run's process and every tool it ran
+            "tools_cpu_seconds": tools_cpu_seconds() - tools_started,  # of which the tools (Tesseract, poppler)
             "server_cpu_seconds": (tree_cpu_seconds(server) - server_started) if server else None,
             "stage_seconds": dict(clock.seconds),
             "stage_thread_cpu_seconds": dict(clock.thread_cpu),
@@ -328,6 +335,7 @@ def summarise(run: dict[str, Any], reference: dict[str, float], workers: int) ->
         "ratio_to_bare_tesseract": scanned_rate / reference["pages_per_minute"],
         "scanned_cpu_seconds_per_page": scanned_cpu_per_page,
         "bare_tesseract_cpu_seconds_per_page": reference["cpu_seconds"] / reference["pages"],
+        "scanned_tools_cpu_seconds_per_page": scanned["tools_cpu_seconds"] / scanned["pages"],
         # Bare Tesseract's CPU per page over ours on the same pages: what the wall ratio is on idle cores.
         "ratio_to_bare_tesseract_cpu": reference["cpu_seconds"] / reference["pages"] / scanned_cpu_per_page,
         "scanned_server_cpu_seconds": scanned["server_cpu_seconds"],
@@ -361,6 +369,9 @@ def print_table(figures: dict[str, Any]) -> None:
         ("ratio to bare tesseract (wall)", f"{figures['ratio_to_bare_tesseract']:.2f}x"),
         ("scanned CPU s/page: ledgerlens (run + tools) / bare tesseract",
          f"{figures['scanned_cpu_seconds_per_page']:.2f} / {figures['bare_tesseract_cpu_seconds_per_page']:.2f}"),
+        ("scanned CPU s/page in tools (tesseract, poppler) / in the run's process",
+         f"{figures['scanned_tools_cpu_seconds_per_page']:.2f} / "
+         f"{figures['scanned_cpu_seconds_per_page'] - figures['scanned_tools_cpu_seconds_per_page']:.2f}"),
         ("ratio to bare tesseract (CPU)", f"{figures['ratio_to_bare_tesseract_cpu']:.2f}x"),
         ("born-digital pages/min", f"{figures['born_digital_pages_per_minute']:.1f}"),
         ("born-digital vs scanned (wall)", f"{figures['born_digital_vs_scanned']:.1f}x"),

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pipeline.extract.fields import DocumentStyle, PageIndex
 from pipeline.extract.labels import column_kind
 from pipeline.extract.layout import Phrase, Row
+from pipeline.money import agree
 from pipeline.parsing import find_amounts, parse_amount
 from schemas import LineItem
 
@@ -229,7 +230,7 @@ def _repair_row_arithmetic(values: dict[str, Decimal]) -> dict[str, Decimal]:
     quantity, unit_price, amount = values.get("quantity"), values.get("unit_price"), values.get("amount")
     if quantity is None or unit_price is None or amount is None:
         return values
-    if abs(quantity * unit_price - amount) > Decimal("0.01"):
+    if not agree(quantity * unit_price, amount):
         return values
     if quantity != quantity.to_integral_value() and unit_price == unit_price.to_integral_value():
         return {**values, "quantity": unit_price, "unit_price": quantity}

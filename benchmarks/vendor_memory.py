@@ -8,6 +8,11 @@ error (accepted records with any header field wrong), the same split by the vend
 invoice, and header corrections per 100 documents. With --arms memory,baseline the same stream runs a second time with
 LEDGERLENS_VENDOR_MEMORY=false, for the "first invoice no worse than without profiles" comparison.
 
+Vendors take the generator's 16 layout families in turn. Half of the families are held out of calibration
+(by default every other one, 4 classic and 4 wide: 12 of the 24 vendors): before the stream, the benchmark
+fits a calibration table (devtools/calibrate.py) on generated invoices of the other families only, and both
+arms route with it. The tables also split the figures into held-out and calibrated families.
+
     .venv/bin/python benchmarks/vendor_memory.py --vendors 24 --per-vendor 10 --batches 8 --arms memory,baseline
 """
 
@@ -29,13 +34,16 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devtools.calibrate import calibrate
 from devtools.evaluate import values_match
-from devtools.vendor_stream import StreamInvoice, generate_vendor_stream
+from devtools.samples import ALL_LAYOUTS, generate_samples, layouts_for
+from devtools.vendor_stream import StreamInvoice, generate_vendor_stream, vendor_layout
 from flows.cli import main as ledgerlens
 from pipeline.review import SQLiteReviewStore, review_db_path
 from schemas import HEADER_FIELDS, OPEN_STATES
 
 BUCKETS = ("1st", "2nd", "3rd+")
+GROUPS = ("held-out families", "calibrated families")
 
 
 @dataclass
@@ -64,6 +72,8 @@ class BatchResult:
     number: int
     all: Tally = field(default_factory=Tally)
     by_rank: dict[str, Tally] = field(default_factory=lambda: {bucket: Tally() for bucket in BUCKETS})
+    by_group: dict[str, Tally] = field(default_factory=lambda: {group: Tally() for group in GROUPS})
+    by_group_later: dict[str, Tally] = field(default_factory=lambda: {group: Tally() for group in GROUPS})
     seconds: float = 0.0
     profiles_used: int = 0
 
@@ -87,37 +97,71 @@ def wrong_fields(row: dict[str, Any], truth: dict[str, Any]) -> list[str]:
     return [name for name in HEADER_FIELDS if not values_match(name, row.get(name), truth.get(name))]
 
 
-def review_queue(out: Path, inputs: Path) -> int:
-    """Approve every open item with its truth values through the CLI; returns the header fields corrected."""
+def review_queue(out: Path, inputs: Path) -> None:
+    """Approve every open item with its truth values through the CLI."""
     store = SQLiteReviewStore(review_db_path(str(out), None))
-    corrected = 0
     for item in store.list_items(OPEN_STATES):
         truth = truth_of(inputs, Path(item.source).stem)
         sets = [arg for name in HEADER_FIELDS for arg in ("--set", f"{name}={truth[name]}")]
         code = ledgerlens(["review", "approve", item.document_id, "--out", str(out), "--reviewer", "bench", *sets])
         if code != 0:
             raise SystemExit(f"review approve failed for {item.source}")
-        decided = store.get(item.document_id)
-        corrected += sum(1 for change in decided.changes if change.field in HEADER_FIELDS)
-    return corrected
 
 
-def score_batch(number: int, items: list[StreamInvoice], inputs: Path, out: Path) -> BatchResult:
+def corrections_of(out: Path) -> dict[str, int]:
+    """Header fields the reviewer changed, per document_id (from reviews/)."""
+    reviews = pq.read_table(out / "reviews").to_pylist() if (out / "reviews").is_dir() else []
+    corrections: dict[str, int] = {}
+    for review in reviews:
+        if review["field"] in HEADER_FIELDS:
+            corrections[review["document_id"]] = corrections.get(review["document_id"], 0) + 1
+    return corrections
+
+
+def add_corrections(result: BatchResult, items: list[StreamInvoice], out: Path) -> None:
+    rows, corrections = read_rows(out), corrections_of(out)
+    for item in items:
+        count = corrections.get(rows[item.stem]["document_id"], 0)
+        result.all.corrections += count
+        result.by_rank[bucket(item.rank)].corrections += count
+
+
+def score_batch(number: int, items: list[StreamInvoice], inputs: Path, out: Path, held_out: set[str]) -> BatchResult:
     rows = read_rows(out)
     result = BatchResult(number)
     for item in items:
         row = rows[item.stem]
-        wrong = wrong_fields(row, truth_of(inputs, item.stem))
+        truth = truth_of(inputs, item.stem)
+        wrong = wrong_fields(row, truth)
         tally = Tally(documents=1)
         if row["status"] == "accepted":
             tally.accepted = 1
             tally.accepted_wrong = int(bool(wrong))
         result.all.add(tally)
         result.by_rank[bucket(item.rank)].add(tally)
+        group = GROUPS[0] if truth["layout"] in held_out else GROUPS[1]
+        result.by_group[group].add(tally)
+        if item.rank >= 2:
+            result.by_group_later[group].add(tally)
     return result
 
 
-def run_stream(plan: list[StreamInvoice], inputs: Path, work: Path, batches: int, memory: bool) -> list[BatchResult]:
+def fit_calibration(work: Path, held_out: set[str], count: int, seed: int) -> Path:
+    """A calibration table fitted on generated invoices of every family except the held-out ones."""
+    families = [layout.name for layout in ALL_LAYOUTS if layout.name not in held_out]
+    samples, out, table_file = work / "calibration-in", work / "calibration-out", work / "calibration.json"
+    if not table_file.exists():
+        generate_samples(samples, count, seed, families)
+        if ledgerlens(["run", str(samples), "--out", str(out)]) != 0:
+            raise SystemExit("ledgerlens run failed on the calibration samples")
+        fitted_on = f"benchmarks/vendor_memory.py: {count} invoices of {', '.join(families)}, seed {seed}"
+        calibrate(samples, out, fitted_on=fitted_on).write(table_file)
+    return table_file
+
+
+def run_stream(
+    plan: list[StreamInvoice], inputs: Path, work: Path, batches: int, memory: bool, held_out: set[str]
+) -> list[BatchResult]:
     os.environ["LEDGERLENS_VENDOR_MEMORY"] = "true" if memory else "false"
     out = work / ("out-memory" if memory else "out-baseline")
     shutil.rmtree(out, ignore_errors=True)
@@ -133,31 +177,27 @@ def run_stream(plan: list[StreamInvoice], inputs: Path, work: Path, batches: int
         started = time.perf_counter()
         if ledgerlens(["run", str(folder), "--out", str(out)]) != 0:
             raise SystemExit(f"ledgerlens run failed on batch {number + 1}")
-        result = score_batch(number + 1, items, inputs, out)
+        result = score_batch(number + 1, items, inputs, out, held_out)
         result.seconds = time.perf_counter() - started
-        result.all.corrections = review_queue(out, inputs)
+        review_queue(out, inputs)
+        add_corrections(result, items, out)
         results.append(result)
         print(f"batch {number + 1}: {result.all.accepted}/{result.all.documents} accepted", file=sys.stderr)
     return results
 
 
-def rescore(work: Path, memory: bool) -> list[BatchResult]:
+def rescore(work: Path, memory: bool, held_out: set[str]) -> list[BatchResult]:
     """The table of a finished or interrupted run from its output: batches found, corrections from reviews/."""
     out = work / ("out-memory" if memory else "out-baseline")
-    reviews = pq.read_table(out / "reviews").to_pylist() if (out / "reviews").is_dir() else []
     rows = read_rows(out)
-    corrections: dict[str, int] = {}
-    for review in reviews:
-        if review["field"] in HEADER_FIELDS:
-            corrections[review["document_id"]] = corrections.get(review["document_id"], 0) + 1
     results = []
     for folder in sorted(work.glob("batch-*")):
         stems = sorted(path.stem for path in folder.glob("*.pdf"))
         if not stems or any(stem not in rows for stem in stems):
             break
         items = [item_of(stem) for stem in stems]
-        result = score_batch(int(folder.name.split("-")[1]), items, work / "stream", out)
-        result.all.corrections = sum(corrections.get(rows[stem]["document_id"], 0) for stem in stems)
+        result = score_batch(int(folder.name.split("-")[1]), items, work / "stream", out, held_out)
+        add_corrections(result, items, out)
         results.append(result)
     return results
 
@@ -174,7 +214,7 @@ def print_table(title: str, results: list[BatchResult]) -> None:
     header = ["batch", "docs", "straight-through", "auto-accept error"]
     for name in BUCKETS:
         header += [f"{name}: straight-through", f"{name}: error"]
-    header.append("corrections / 100 docs")
+    header += ["corrections / 100 docs", "of them on 3rd+ invoices / 100 3rd+ docs"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     total = BatchResult(0)
@@ -184,13 +224,30 @@ def print_table(title: str, results: list[BatchResult]) -> None:
             cells += result.by_rank[name].cells()
             total.by_rank[name].add(result.by_rank[name])
         total.all.add(result.all)
-        cells.append(f"{100 * result.all.corrections / result.all.documents:.1f}")
+        cells += [per_hundred(result.all), per_hundred(result.by_rank[BUCKETS[2]])]
         print("| " + " | ".join(cells) + " |")
     cells = ["all", str(total.all.documents), *total.all.cells()]
     for name in BUCKETS:
         cells += total.by_rank[name].cells()
-    cells.append(f"{100 * total.all.corrections / max(total.all.documents, 1):.1f}")
+    cells += [per_hundred(total.all), per_hundred(total.by_rank[BUCKETS[2]])]
     print("| " + " | ".join(cells) + " |")
+    print_groups(results)
+
+
+def per_hundred(tally: Tally) -> str:
+    return f"{100 * tally.corrections / tally.documents:.1f}" if tally.documents else "-"
+
+
+def print_groups(results: list[BatchResult]) -> None:
+    """The whole stream split into held-out and calibrated families, by the vendor's invoice rank."""
+    print("\n| families | docs | straight-through | auto-accept error | 3rd+: straight-through | 3rd+: error |")
+    print("|---|---|---|---|---|---|")
+    for group in GROUPS:
+        total, later = Tally(), Tally()
+        for result in results:
+            total.add(result.by_group[group])
+            later.add(result.by_group_later[group])
+        print(f"| {group} | {total.documents} | " + " | ".join([*total.cells(), *later.cells()]) + " |")
 
 
 def parse_args() -> argparse.Namespace:
@@ -203,6 +260,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=None, help="working folder (default: a temp dir, removed)")
     parser.add_argument("--rescore", action="store_true", help="only print the tables of the runs under --work")
     parser.add_argument(
+        "--held-out",
+        default=",".join(layout.name for layout in ALL_LAYOUTS[::2]),
+        help="comma-separated layout families left out of the calibration the stream is routed with "
+        "(default: every other family)",
+    )
+    parser.add_argument("--calibration-count", type=int, default=48, help="invoices the calibration is fitted on")
+    parser.add_argument(
         "--arms",
         default="memory",
         help="comma-separated: memory (profiles on), baseline (LEDGERLENS_VENDOR_MEMORY=false); default memory",
@@ -210,23 +274,36 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def describe_families(vendors: int, held_out: set[str]) -> str:
+    names = [vendor_layout(vendor).name for vendor in range(vendors)]
+    out_of = sum(name in held_out for name in names)
+    return (
+        f"Held out of calibration: {', '.join(sorted(held_out))} ({out_of} of {vendors} vendors' layouts); "
+        f"calibration fitted on the other families only"
+    )
+
+
 def main() -> int:
     args = parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="ll-vendor-bench-"))
+    held_out = {layout.name for layout in layouts_for(args.held_out)}
     titles = {"memory": ("with vendor memory", True), "baseline": ("without vendor memory (baseline)", False)}
     if args.rescore:
         for arm in args.arms.split(","):
             title, memory = titles[arm.strip()]
-            print_table(title, rescore(work, memory))
+            print_table(title, rescore(work, memory, held_out))
         return 0
     inputs = work / "stream"
     plan = generate_vendor_stream(inputs, args.vendors, args.per_vendor, args.seed, args.scan_every)
     scans = sum(item.kind != "born_digital" for item in plan)
     print(f"Stream: {len(plan)} invoices from {args.vendors} vendors ({scans} scanned), {args.batches} batches")
+    print(describe_families(args.vendors, held_out))
     started = time.perf_counter()
+    table_file = fit_calibration(work, held_out, args.calibration_count, args.seed + 1)
+    os.environ["LEDGERLENS_CALIBRATION_FILE"] = str(table_file)
     for arm in args.arms.split(","):
         title, memory = titles[arm.strip()]
-        print_table(title, run_stream(plan, inputs, work, args.batches, memory))
+        print_table(title, run_stream(plan, inputs, work, args.batches, memory, held_out))
     print(f"\nWall time {time.perf_counter() - started:.0f} s (2 shared cores: noisy)")
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)

@@ -13,16 +13,18 @@ import dataclasses
 import json
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from devtools.samples import (
+    ALL_LAYOUTS,
     INDUSTRIES,
-    LAYOUTS,
     InvoiceSpec,
     Kind,
+    Layout,
     SamplePlan,
     _digits,
     _make_invoice,
@@ -39,6 +41,8 @@ IBAN_TEMPLATES: dict[str, str] = {
     "nl": "NL## INGB 0### #### ##",
     "ch": "CH## 0076 2011 #### #### #",
     "uk": "GB## BARC 20## #### #### ##",
+    "es": "ES## #### #### #### #### ####",
+    "it": "IT## X### #### #### #### #### ###",
 }
 STREAM_START = date(2024, 1, 8)
 CADENCE_DAYS = 14
@@ -68,9 +72,14 @@ def _vendor_rng(seed: int, vendor: int, attempt: int) -> random.Random:
     return random.Random(f"ledgerlens-vendor-stream:{seed}:{vendor}:{attempt}")
 
 
-def vendor_base(vendor: int, seed: int) -> InvoiceSpec:
+def vendor_layout(vendor: int, layouts: Sequence[Layout] = ALL_LAYOUTS) -> Layout:
+    """The vendor's layout family: the families taken in turn."""
+    return layouts[vendor % len(layouts)]
+
+
+def vendor_base(vendor: int, seed: int, layouts: Sequence[Layout] = ALL_LAYOUTS) -> InvoiceSpec:
     """The vendor's fixed look and identity: a generated invoice from an IBAN region, identifiers made stable."""
-    layout = LAYOUTS[vendor % len(LAYOUTS)]
+    layout = vendor_layout(vendor, layouts)
     plan = SamplePlan(vendor, seed, "born_digital", layout, multi_page=False, inconsistent=False)
     for attempt in range(200):
         rng = _vendor_rng(seed, vendor, attempt)
@@ -138,11 +147,17 @@ def write_stream_invoice(out_dir: Path, item: StreamInvoice, base: InvoiceSpec, 
 
 
 def generate_vendor_stream(
-    out_dir: Path, vendors: int, per_vendor: int, seed: int = 0, scan_every: int = 8
+    out_dir: Path,
+    vendors: int,
+    per_vendor: int,
+    seed: int = 0,
+    scan_every: int = 8,
+    layouts: Sequence[Layout] = ALL_LAYOUTS,
 ) -> list[StreamInvoice]:
-    """Write the stream's PDFs and truth files into out_dir; returns the plan in date order."""
+    """Write the stream's PDFs and truth files into out_dir; returns the plan in date order. Vendor v keeps
+    the layout family ``layouts[v % len(layouts)]`` (every family the generator draws, by default)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    bases = {vendor: vendor_base(vendor, seed) for vendor in range(vendors)}
+    bases = {vendor: vendor_base(vendor, seed, layouts) for vendor in range(vendors)}
     plan = stream_plan(vendors, per_vendor, seed, scan_every)
     for item in plan:
         if not (out_dir / f"{item.stem}.pdf").exists():

@@ -60,7 +60,8 @@ def arithmetic_confirms(record: ExtractionRecord) -> set[str]:
     subtotal, tax, total = (field_amount(record.fields, name) for name in _AMOUNTS)
     items = sum_amounts(item.amount for item in record.invoice.line_items)
     confirmed: set[str] = set()
-    if subtotal is not None and tax is not None and totals_agree(subtotal, tax, total):
+    adjustments = field_amount(record.fields, "adjustments")
+    if subtotal is not None and tax is not None and totals_agree(subtotal, tax, total, adjustments):
         confirmed.update(_AMOUNTS)
     if items is not None and subtotal is not None and agree(items, subtotal):
         confirmed.add("subtotal")

@@ -86,11 +86,21 @@ def net_of_tax(total: Decimal, tax: Decimal | None) -> Decimal:
     return total - (tax or ZERO)
 
 
-def totals_agree(subtotal: Decimal | None, tax: Decimal | None, total: Decimal | None) -> bool:
-    """Subtotal + tax = total (a missing tax counts as zero) within a cent."""
+def totals_agree(
+    subtotal: Decimal | None, tax: Decimal | None, total: Decimal | None, adjustments: Decimal | None = None
+) -> bool:
+    """Subtotal + adjustments + tax = total (a missing tax or adjustment counts as zero) within a cent.
+
+    Adjustments are the rows an invoice prints between its subtotal and its tax base, summed with their
+    signs: a discount is negative, a charge such as shipping positive."""
     if subtotal is None or total is None:
         return False
-    return agree(subtotal + (tax or ZERO), total)
+    return agree(subtotal + (adjustments or ZERO) + (tax or ZERO), total)
+
+
+def signed_adjustment(kind: str, printed: Decimal) -> Decimal:
+    """A discount lowers the tax base whether or not it is printed with a minus; a charge is taken as printed."""
+    return -abs(printed) if kind == "discount" else printed
 
 
 def line_product(quantity: Decimal | None, unit_price: Decimal | None) -> Decimal | None:
@@ -120,11 +130,11 @@ def sums_hold(subtotal: Decimal | None, tax: Decimal | None, total: Decimal | No
     return subtotal is not None or items is not None
 
 
-# Each amount as implied by the other two: subtotal + tax = total.
-IMPLIED_BY: dict[str, tuple[str, str, Callable[[Decimal, Decimal], Decimal]]] = {
-    "subtotal": ("total", "tax", lambda total, tax: total - tax),
-    "tax": ("total", "subtotal", lambda total, subtotal: total - subtotal),
-    "total": ("subtotal", "tax", lambda subtotal, tax: subtotal + tax),
+# Each amount as implied by the other two and the adjustments: subtotal + adjustments + tax = total.
+IMPLIED_BY: dict[str, tuple[str, str, Callable[[Decimal, Decimal, Decimal], Decimal]]] = {
+    "subtotal": ("total", "tax", lambda total, tax, adjustments: total - tax - adjustments),
+    "tax": ("total", "subtotal", lambda total, subtotal, adjustments: total - subtotal - adjustments),
+    "total": ("subtotal", "tax", lambda subtotal, tax, adjustments: subtotal + tax + adjustments),
 }
 
 

@@ -37,7 +37,7 @@ def arithmetic_agrees(fields: dict[str, FieldValue], issues: list[ValidationIssu
     if any(issue.code in _ARITHMETIC_ISSUES for issue in issues):
         return False
     subtotal, tax, total = (field_amount(fields, name) for name in AMOUNT_FIELDS)
-    return tax is not None and totals_agree(subtotal, tax, total)
+    return tax is not None and totals_agree(subtotal, tax, total, field_amount(fields, "adjustments"))
 
 
 def record_confidence(

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from pipeline.money import agree, agrees_with_any, format_money, printed_line_tolerance, totals_agree
-from schemas import Invoice, IssueCode, LineItem, Severity, ValidationIssue
+from schemas import DocumentType, Invoice, IssueCode, LineItem, Severity, ValidationIssue
 
 EARLIEST_PLAUSIBLE_DATE = date(1990, 1, 1)
 
@@ -114,11 +114,14 @@ def _totals(invoice: Invoice) -> list[ValidationIssue]:
     subtotal, tax, total = invoice.subtotal, invoice.tax, invoice.total
     if subtotal is None or total is None:
         return []
-    if totals_agree(subtotal, tax, total):
+    if totals_agree(subtotal, tax, total, invoice.adjustments):
         return []
+    if invoice.adjustments is not None:
+        subtotal += invoice.adjustments  # the tax base: discounts and charges between subtotal and tax applied
     if tax is not None:
         message = (
-            f"Subtotal {format_money(subtotal)} plus tax {format_money(tax)} is {format_money(subtotal + tax)} "
+            f"Subtotal {format_money(subtotal)}{' after discounts and charges' if invoice.adjustments else ''} "
+            f"plus tax {format_money(tax)} is {format_money(subtotal + tax)} "
             f"but the total says {format_money(total)}"
         )
         return [_issue(IssueCode.TOTAL_MISMATCH, message, "total")]
@@ -160,7 +163,9 @@ def _dates(invoice: Invoice, today: date) -> list[ValidationIssue]:
 
 def _plausibility(invoice: Invoice) -> list[ValidationIssue]:
     issues: list[ValidationIssue] = []
-    if invoice.total is not None and invoice.total <= 0:
+    # A document that titles itself a credit note owes the customer: a negative total is what it should print.
+    declared_credit = invoice.document_type is DocumentType.CREDIT_NOTE
+    if invoice.total is not None and (invoice.total == 0 or (invoice.total < 0 and not declared_credit)):
         issues.append(
             _issue(
                 IssueCode.NON_POSITIVE_TOTAL,

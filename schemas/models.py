@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from schemas.codes import FailureCode, IssueCode
 from schemas.currency import is_currency_code
-from schemas.einvoice import EInvoiceData
+from schemas.einvoice import DocumentType, EInvoiceData
 
 
 def _check_currency(code: str | None) -> str | None:
@@ -141,6 +141,14 @@ class Invoice(BaseModel):
     subtotal: Decimal | None = Field(default=None, description="Sum before tax")
     tax: Decimal | None = Field(default=None, description="Total tax amount")
     total: Decimal | None = Field(default=None, description="Amount payable including tax")
+    document_type: DocumentType | None = Field(
+        default=None, description="credit_note when the document calls itself one (its amounts are then negative)"
+    )
+    adjustments: Decimal | None = Field(
+        default=None,
+        description="Discounts (negative) and charges such as shipping printed between the subtotal and the "
+        "tax, summed; subtotal + adjustments + tax = total",
+    )
     line_items: list[LineItem] = Field(default_factory=list)
 
 

@@ -49,6 +49,10 @@ class VlmLineItem(BaseModel):
     amount: Decimal | None = Field(description="Line total as printed, plain decimal")
 
 
+# Invoice fields the page's own reading supplies and the model is not asked for.
+_NOT_ASKED = frozenset({"line_items", "adjustments", "document_type"})
+
+
 class VlmInvoice(BaseModel):
     """One invoice as read by the model from the page images; values only where the page shows them."""
 
@@ -74,7 +78,7 @@ class VlmInvoice(BaseModel):
         return getattr(self.answer(name), "value", None)
 
     def to_invoice(self) -> Invoice:
-        values = {name: self.value(name) for name in Invoice.model_fields if name != "line_items"}
+        values = {name: self.value(name) for name in Invoice.model_fields if name not in _NOT_ASKED}
         items = [LineItem.model_validate(item.model_dump()) for item in self.line_items]
         return Invoice.model_validate({**values, "line_items": items})
 

@@ -235,3 +235,67 @@ def test_profiles_and_evidence_live_on_s3_alike(
     assert learn_from_decisions(store).learned == 0  # no reviews/ on this OUT yet: nothing to learn
     assert store.forget(profiles[0].profile_id) == profiles[0]
     assert store.load_profiles() == [] and store.forgotten_ids() == {evidence.document_id}
+
+
+def test_a_profile_match_saves_the_model_call_against_the_stand_in(
+    stream: tuple[Path, dict],  # type: ignore[type-arg]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """With Claude on (the real SDK against tests/fake_anthropic.py), a record the profile lets through asks
+    no model: the stand-in sees one request fewer, the record costs nothing, and the evidence counts the
+    saved call; the same page without the profile is sent to the model."""
+    from pipeline.vlm.cascade import VlmSession
+    from tests.fake_anthropic import FakeAnthropic, answer, invoice_answer, serve
+
+    target = path_of(stream, 0, 2)
+    truth = json.loads(target.with_suffix(".truth.json").read_text(encoding="utf-8"))
+    profiles = learned(path_of(stream, 0, 0), path_of(stream, 0, 1))
+    # OCR alone: the profile's confirmations raise the record's confidence; a threshold between the two
+    # readings is one the page reaches only with the profile.
+    plain_ocr, remembered_ocr = process(target), process(target, profiles)
+    assert remembered_ocr.confidence > plain_ocr.confidence
+    threshold = (plain_ocr.confidence + remembered_ocr.confidence) / 2
+    with serve(FakeAnthropic(script=[answer(invoice_answer(truth))])) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        config = Settings(
+            extractor="hybrid", vlm_mode="below_threshold", accept_threshold=threshold, keep_page_images="none"
+        )
+        session = VlmSession(config, tmp_path / "out")  # the run's: one budget ledger for both records
+        without = process_document(describe_file(target), config, tmp_path / "out", session)
+        assert len(fake.requests) == 1 and without.vlm_cost_usd > 0
+        assert session.budget.spent == without.vlm_cost_usd
+        # A fresh answer cache (no cached reading to fall back on), the same run ledger.
+        fresh = VlmSession(config, tmp_path / "out-2", ledger=session.ledger)
+        with_profile = process_document(describe_file(target), config, tmp_path / "out-2", fresh, vendors=profiles)
+        assert len(fake.requests) == 1  # no second request: the profile made it unnecessary
+        assert session.budget.spent == without.vlm_cost_usd  # and the run's ledger paid nothing more
+    assert with_profile.status is RecordStatus.ACCEPTED
+    assert with_profile.vlm_models == [] and with_profile.vlm_cost_usd == 0
+    assert evidence_of(with_profile).model_call_saved
+    assert not evidence_of(without).model_call_saved
+
+
+def test_one_garbled_label_does_not_undo_a_label_confirmed_twice(stream: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    profiles = learned(path_of(stream, 0, 0), path_of(stream, 0, 1))
+    confirmed = profiles[0].hints["total"]
+    assert confirmed.seen == 2
+    third = path_of(stream, 0, 2)
+    evidence = evidence_of(process(third))
+    label_words = set(confirmed.label.split())
+    # The third page's total label as OCR might garble it: the same value, found beside other wording.
+    pages = [
+        page.model_copy(
+            update={
+                "words": [
+                    word.model_copy(update={"text": "T0ta1"}) if word.text.lower().rstrip(":") in label_words else word
+                    for word in page.words
+                ]
+            }
+        )
+        for page in evidence.pages
+    ]
+    garbled = evidence.model_copy(update={"pages": pages})
+    after = learn_decision(profiles, garbled, truth_of(third))[0].hints["total"]
+    assert (after.label, after.seen) == (confirmed.label, 1)  # one confirmation spent, the label kept

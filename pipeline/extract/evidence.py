@@ -8,17 +8,19 @@ be accepted. Nothing here changes a value or a score.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.fields import _COMPANY_SUFFIX, Candidate, PageIndex
+from pipeline.extract.fields import _COMPANY_SUFFIX, _LOWER_WORD, Candidate, PageIndex
 from pipeline.extract.labels import LEGAL_FORM_ONLY, is_title, match_label
 from pipeline.extract.layout import Phrase
 from schemas import FieldEvidence, Support
 
-_DOMAIN = re.compile(r"(?:@|\bwww\.|https?://)([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*)\.[a-z]{2,}", re.IGNORECASE)
+# OCR often opens a gap after the "@" ("billing@ atlas.example").
+_DOMAIN = re.compile(r"(?:@\s?|\bwww\.|https?://)([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*)\.[a-z]{2,}", re.IGNORECASE)
 _ADDRESS_WORDS = re.compile(
     r"\b(street|st\.|road|rd\.|avenue|ave\.|lane|drive|suite|floor|level|p\.?\s?o\.?\s?box|"
     r"stra(ss|ß)e|str\.|weg|gasse|allee|platz|rue|avenue|boulevard|via|viale|piazza|calle|avenida|plaza|"
@@ -132,7 +134,7 @@ def _has_legal_form(text: str) -> bool:
     return _LEGAL_FORM_WORD.search(text.casefold().replace(".", "")) is not None
 
 
-def _name_continues(index: PageIndex, phrase: Phrase) -> str | None:
+def _name_continues(index: PageIndex, phrase: Phrase, above_too: bool = True) -> str | None:
     """Text in type as large as the name, aligned with it, on the line just above or below: the name may
     run over two lines, and only one of them was read."""
     height = phrase.height
@@ -140,13 +142,19 @@ def _name_continues(index: PageIndex, phrase: Phrase) -> str | None:
         if row.page_no != phrase.page_no or row.index == phrase.row_index:
             continue
         below = 0 <= row.y0 - phrase.y1 <= 1.2 * height
-        above = 0 <= phrase.y0 - (row.y0 + row.height) <= 1.2 * height
+        above = above_too and 0 <= phrase.y0 - (row.y0 + row.height) <= 1.2 * height
         if not (below or above):
             continue
         for other in row.phrases:
             aligned = min(abs(other.x0 - phrase.x0), abs(other.x1 - phrase.x1), abs(other.cx - phrase.cx)) < height
-            name_like = sum(ch.isalpha() for ch in other.text) >= 2 and not any(ch.isdigit() for ch in other.text)
-            if aligned and name_like and other.height >= 0.85 * height and index.is_value_like(other):
+            name_like = (
+                sum(ch.isalpha() for ch in other.text) >= 2
+                and not any(ch.isdigit() for ch in other.text)
+                and len(_LOWER_WORD.findall(other.text)) < 3  # a sentence (a payment note), not a name
+            )
+            # A bare legal form is the tail of the name even in smaller type ("Bluebird Provisions" / "S.L.U.").
+            tall_enough = other.height >= (0.5 if LEGAL_FORM_ONLY.match(other.text) else 0.85) * height
+            if aligned and name_like and tall_enough and index.is_value_like(other):
                 return other.text
     return None
 
@@ -176,6 +184,12 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
     if any(token in domain or (len(domain) >= 4 and domain in token) for token in own for domain in domains):
         support.append(Support.DOMAIN)
     doubts: list[str] = []
+    slip = _one_letter_off(own, domains)
+    if slip is not None:
+        doubts.append(
+            f"the vendor name {chosen.value!r} spells {slip[0]!r} where the page's domain has {slip[1]!r}; "
+            "OCR may have misread a letter"
+        )
     fuller = _fuller_name(index, chosen, own)
     if fuller is not None:
         doubts.append(f"the vendor name {chosen.value!r} may be cut short: {fuller!r} is printed elsewhere")
@@ -185,6 +199,17 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
             f"the vendor name {chosen.value!r} appears nowhere else, and no e-mail/web domain ({shown}) matches it"
         )
     return support, doubts
+
+
+def _one_letter_off(tokens: list[str], domains: set[str]) -> tuple[str, str] | None:
+    """A name word that nearly spells a domain ("atias" / "atlas"): the signature of a misread letter."""
+    for token in tokens:
+        for domain in domains:
+            if token == domain or token in domain or domain in token or abs(len(token) - len(domain)) > 1:
+                continue
+            if len(token) >= 4 and difflib.SequenceMatcher(None, token, domain, autojunk=False).ratio() >= 0.75:
+                return token, domain
+    return None
 
 
 def _fuller_name(index: PageIndex, chosen: Candidate, tokens: list[str]) -> str | None:
@@ -217,7 +242,30 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
         found, against = _vendor_corroboration(index, chosen, other_value)
         support += found
         doubts += against
+    else:
+        doubts += _customer_wraps(index, chosen)
     return FieldEvidence(support=support, doubts=doubts)
+
+
+def _customer_wraps(index: PageIndex, chosen: Candidate) -> list[str]:
+    """The bill-to name is followed by its address in the same type, so only a line that reads as the rest
+    of a name counts: one carrying the legal form the value lacks, any name-like line under a one-word value
+    ("Oakridge" / "Retail Group GmbH"), or an aligned line in type as large with no address word in it.
+    Whether the name wraps is left open, so a person reads it."""
+    value = str(chosen.value)
+    if _has_legal_form(value):
+        return []
+    phrase = chosen.evidence if chosen.evidence.words else chosen.phrase
+    continued = _name_continues(index, phrase, above_too=False)
+    if continued is None or not (_has_legal_form(continued) or len(value.split()) == 1):
+        column = index.next_in_column(phrase)
+        aligned_name = column is not None and index.continues_name(phrase, column)
+        continued = (
+            column.text if column is not None and aligned_name and not _ADDRESS_WORDS.search(column.text) else None
+        )
+    if continued is None:
+        return []
+    return [f"the customer name {value!r} may run over two lines: {continued!r} is printed below it"]
 
 
 def field_evidence(index: PageIndex, inputs: EvidenceInputs) -> dict[str, FieldEvidence]:

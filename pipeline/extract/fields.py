@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.labels import LEGAL_FORM_ONLY, LabelMatch, column_kind, is_title, match_label, strip_title
+from pipeline.extract.labels import (
+    LEGAL_FORM_ONLY,
+    LabelMatch,
+    column_kind,
+    is_title,
+    match_label,
+    strip_title,
+)
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
@@ -26,6 +33,8 @@ _COMPANY_SUFFIX = re.compile(
     re.IGNORECASE,
 )
 _AMOUNTS = frozenset({"subtotal", "tax", "total"})
+# Rows between the subtotal and the total that change the tax base: discounts and charges such as shipping.
+ADJUSTMENTS = frozenset({"discount", "charge"})
 # "VAT 19% on 100.00", "MwSt. aus 100,00 €": the amount a rate applies to, not the tax.
 _BASIS_BEFORE = re.compile(r"\b(on|of|aus|auf|sur|from|over|van|über)\s*[€$£]?\s*$", re.IGNORECASE)
 # A company registration number printed after the name: "STAR GROCER SDN BHD (1171881-W)".
@@ -33,6 +42,8 @@ _REGISTRATION_SUFFIX = re.compile(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$")
 # A lower-case word other than the particles names contain ("Bank of", "van der").
 _LOWER_WORD = re.compile(r"(?<![\w.])(?!(?:and|und|of|de|du|der|van|von|den|la|le|et|en|y|e)\b)[a-z]{2,}\b")
 _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
+# A token ending in a letter prefix, alone or after a separator ("INV", "2024-T"): digits may follow it.
+_LETTER_PREFIX = re.compile(r"(?:^[A-Z]{2,5}|[-/.][A-Z]{1,5})$")
 _INVOICE_NUMBER_TOKEN = re.compile(r"^[#:]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
 
 
@@ -120,7 +131,9 @@ class PageIndex:
             after_header = _opens_table(row)
             for phrase in row.phrases:
                 found = None if is_title(phrase.text) else match_label(phrase.text)
-                if table_header and (column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS)):
+                if table_header and (
+                    column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS | ADJUSTMENTS)
+                ):
                     continue  # "Total" or "Tax" heading a column of line items labels the column, not the invoice
                 if found is not None:
                     self.labels[id(phrase)] = found
@@ -147,14 +160,32 @@ class PageIndex:
         return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
 
     def extend_name_down(self, phrase: Phrase) -> Phrase:
-        """A company name wrapped before its legal form ("Atlas Veterinary Practice" / "GmbH")."""
-        for other in self.below(phrase, max_rows=1):
-            aligned = abs(other.x0 - phrase.x0) < phrase.height
-            close = other.y0 - phrase.y1 < 1.5 * phrase.height
-            if aligned and close and LEGAL_FORM_ONLY.match(other.text):
-                words = [*phrase.words, *other.words]
-                return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
+        """A company name wrapped before its legal form ("Atlas Veterinary Practice" / "GmbH"), even with a row
+        of another column between the two lines. A second line with more words than a legal form ("Gear GmbH")
+        may as well be another name under a person's ("Felix Wolf" / "SimFin Analytics GmbH"): that is left
+        to the evidence, which doubts it."""
+        other = self.next_in_column(phrase)
+        if other is not None and self.continues_name(phrase, other) and LEGAL_FORM_ONLY.match(other.text):
+            words = [*phrase.words, *other.words]
+            return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
         return phrase
+
+    def next_in_column(self, phrase: Phrase) -> Phrase | None:
+        """The first phrase under this one that starts or ends where it does (a row of another column between
+        them, as in a sidebar beside the line items, is skipped)."""
+        for other in self.below(phrase, max_rows=2):
+            if min(abs(other.x0 - phrase.x0), abs(other.x1 - phrase.x1)) < phrase.height:
+                return other
+        return None
+
+    def continues_name(self, first: Phrase, second: Phrase) -> bool:
+        """`second` sits just under `first`, aligned with it, in type as large, and reads as more of a name."""
+        height = first.height
+        aligned = min(abs(second.x0 - first.x0), abs(second.x1 - first.x1)) < height
+        close = 0 <= second.y0 - first.y1 < 1.5 * height
+        text = second.text
+        name_like = sum(ch.isalpha() for ch in text) >= 2 and not any(ch.isdigit() or ch in ":@" for ch in text)
+        return aligned and close and name_like and second.height >= 0.85 * height and self.is_value_like(second)
 
     def right_of(self, phrase: Phrase) -> list[Phrase]:
         row = self.row_of(phrase)
@@ -231,7 +262,7 @@ def _id_tokens(words: list[Word]) -> list[tuple[str, int, int]]:
             close = word.x0 - previous.x1 < 0.6 * max(word.height, previous.height)
             # OCR also opens a thin gap after a letter prefix ("INV 861071"); a typed space is wider.
             tight = word.x0 - previous.x1 < 0.27 * max(word.height, previous.height)
-            prefix = text.isalpha() and text.isupper() and 2 <= len(text) <= 5 and word.text[:1].isdigit()
+            prefix = _LETTER_PREFIX.search(text) is not None and word.text[:1].isdigit()
             if (close and (text.endswith(("-", "/")) or word.text.startswith(("-", "/")))) or (tight and prefix):
                 tokens[-1] = (text + word.text, first, index + 1)
                 continue
@@ -282,6 +313,8 @@ PARSERS: dict[str, Parser] = {
     "subtotal": parse_amount_value,
     "tax": parse_amount_value,
     "total": parse_amount_value,
+    "discount": parse_amount_value,
+    "charge": parse_amount_value,
     "customer_name": parse_party,
     "vendor_name": parse_party,
 }
@@ -328,7 +361,7 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     if inline is not None:
         return inline
     right = _try_place(index, phrase, label, "right", parse, style)
-    if label.field in _AMOUNT_LABELS and right is not None:
+    if label.field in _AMOUNT_LABELS | ADJUSTMENTS and right is not None:
         return right
     below = _try_place(index, phrase, label, "below", parse, style)
     if right is None or below is None:
@@ -413,7 +446,7 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 continue
             if id(original.words[0]) in absorbed:
                 continue  # already part of a longer name to its left
-            phrase = index.extend_name(original)
+            phrase = index.extend_name_down(index.extend_name(original))
             absorbed.update(id(word) for word in phrase.words)
             text = _REGISTRATION_SUFFIX.sub("", strip_title(_fix_initial_l(phrase.text.strip())))
             letters = sum(ch.isalpha() for ch in text)

@@ -1,4 +1,5 @@
-"""Label vocabulary: the words invoices print before a value, per field, in English, German and French.
+"""Label vocabulary: the words invoices print before a value, per field, in English, German, French, Dutch,
+Spanish and Italian (one lexicon for all of them: a label is matched whatever the document's language).
 
 Patterns are matched at the start of a phrase (lower-cased). When several match, the longest wins,
 so "Sub-total" beats "Total" and "Due date" beats "Date".
@@ -32,6 +33,17 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(n[°o]\s*de\s*)?facture\s*(n[°o]|num[ée]ro)?", 0.8),
         (r"num[ée]ro\s*de\s*facture", 1.0),
         (r"reference(\s*(no\.?|number))?", 0.6),
+        # A credit note numbers itself: "Credit Note No.", "Gutschrift Nr.", "Avoir N°", "Nota di credito n.".
+        (r"credit\s*note\s*(no\.?|number|#|nr\.?)", 1.0),
+        (r"gutschrift(s-?\s*nummer|\s*-?\s*(nr\.?|no\.?))", 1.0),
+        (r"beleg-?\s*(nummer|nr\.?)", 0.95),
+        (r"creditnota\s*-?\s*(nummer|nr\.?)", 1.0),
+        (r"(avoir\s*n[°o]\.?|n[°o]\s*d['\u2019]\s*avoir)", 1.0),
+        # Spanish and Italian: "Nº Factura", "Número de factura", "Factura n.º", "Fattura n.", "N. fattura".
+        (r"(n\.?\s*[º°o]|n\.)\.?\s*(de\s*)?(factura|rectificativa|abono|fattura)", 1.0),
+        (r"n[úu]mero\s*(de\s*)?(la\s*)?(factura|fattura|rectificativa)", 1.0),
+        (r"(factura|fattura|rectificativa)\s*(n\.?\s*[º°o]?\.?|nr\.?|n[úu]m(ero|\.)?)", 1.0),
+        (r"nota\s*di\s*credito\s*(n\.?|nr\.?|numero)", 1.0),
     ],
     "invoice_date": [
         (r"(invoice|bill|billing|issue|document|tax\s*point)\s*date", 1.0),
@@ -44,6 +56,10 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"datum", 0.8),
         (r"date\s*de\s*(la\s*)?facture", 1.0),
         (r"date\s*d['\u2019]\s*[ée]mission", 1.0),
+        (r"belegdatum", 1.0),
+        (r"fecha\s*de\s*(la\s*)?(factura|emisi[óo]n|expedici[óo]n)", 1.0),
+        (r"data\s*(della\s*|di\s*)?(fattura|emissione|documento)", 1.0),
+        (r"(fecha|data)", 0.8),
     ],
     "due_date": [
         (r"(payment\s*)?due\s*date", 1.0),
@@ -56,16 +72,20 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"vervaldatum", 1.0),
         (r"(date\s*d['\u2019]\s*)?[ée]ch[ée]ance", 1.0),
         (r"[àa]\s*payer\s*(avant|au\s*plus\s*tard)(\s*le)?", 1.0),
+        (r"te\s*betalen\s*(voor|v[óo][óo]r|uiterlijk)(\s*op)?", 1.0),
+        (r"(fecha\s*de\s*)?vencimiento", 1.0),
+        (r"(data\s*(di\s*)?)?scadenza", 1.0),
     ],
     "subtotal": [
         (r"sub[-\s]?total", 1.0),
         (r"net\s*(amount|total|value)", 1.0),
-        (r"net(?=\s*:|\s*$)", 0.85),
+        (r"net(?=\s*:|\s*\.{3,}|\s*$)", 0.85),  # "Net:", "Net ........ 3,335.00"
         (r"total\s*(excl\.?|excluding|exclusive|before|ex\.?|net|w/o|without)\b[a-z.\s]*", 1.0),
         (r"amount\s*(excl\.?|excluding|before)\b[a-z.\s]*", 1.0),
         (r"(netto(betrag)?|zwischensumme|(summe|gesamt)\s*-?netto)", 1.0),
         (r"total\s*ht|montant\s*ht|sous[-\s]?total(\s*ht)?", 1.0),
         (r"(subtotaal|exclusief\s*btw|totaal\s*excl\.?(\s*btw)?)", 1.0),
+        (r"(base\s*imponible|(totale\s*)?imponibile)", 1.0),
     ],
     "tax": [
         (
@@ -75,7 +95,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (rf"(total\s*)?vat(\s*amount)?{_NOT_AN_ID}", 1.0),
         (rf"(total\s*)?(gst|hst|pst|qst){_NOT_AN_ID}", 1.0),
         (r"(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
-        (r"(tva|iva)", 1.0),
+        (r"(total(e)?\s*)?(tva|iva)", 1.0),
         (rf"btw(\s*bedrag)?{_NOT_AN_ID}", 1.0),
         # "19.01% VAT", "zzgl. 19 % USt.", "plus 20% VAT": the rate first, then the tax's name.
         (rf"((zzgl|inkl|incl|plus|add)\.?\s*)?{_RATE}\s*(vat|tax|gst|mwst|ust|tva|iva|btw)\.?{_NOT_AN_ID}", 1.0),
@@ -93,6 +113,8 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"((summe|gesamt)\s*-?brutto|brutto(betrag)?)", 1.0),
         (r"(montant\s*total|(total|montant)\s*ttc|net\s*[àa]\s*payer)", 1.0),
         (r"(totaal(\s*incl\.?(\s*btw)?)?|factuur\s*totaal|te\s*betalen)", 1.0),
+        (r"(importe\s*total|total\s*(a\s*pagar|factura)|importo\s*totale)", 1.0),
+        (rf"totale(\s*(documento|fattura|da\s*pagare|complessivo))?{_NOT_A_SUM}", 1.0),
     ],
     "customer_name": [
         (r"bill(ed)?\s*to", 1.0),
@@ -101,9 +123,23 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(customer|client|buyer)(\s*name)?(?!\s*(no|id|number|#|nr|ref|code))", 0.8),
         (r"to", 0.6),
         (r"(rechnungsempf[äa]nger|empf[äa]nger|kunde|factur[ée]\s*[àa]|destinataire|rechnung\s*an)", 0.9),
+        (r"(klant|factuur\s*aan|facturar\s*a|facturado\s*a|cliente|destinatario|spett(\.\s*|abi)le)", 0.9),
     ],
     "vendor_name": [
         (r"(from|seller|vendor|supplier|issued\s*by|sold\s*by)", 0.8),
+    ],
+    # Adjustments between the subtotal and the tax base: a discount lowers it, a charge (shipping) raises it.
+    # Only a row inside the totals block counts as one (see pipeline/extract/rules.py).
+    "discount": [
+        (r"((less|minus)\s*)?discount|rabatt|nachlass|remise|korting|descuento|sconto", 1.0),
+    ],
+    "charge": [
+        (
+            r"shipping(\s*(&|and)\s*handling)?|freight|postage|versand(kosten)?|fracht(kosten)?|porto|"
+            r"frais\s*de\s*(port|livraison)|livraison|verzend(kosten|ing)|gastos\s*de\s*env[íi]o|portes|"
+            r"spese\s*di\s*(spedizione|trasporto)|trasporto",
+            1.0,
+        ),
     ],
 }
 
@@ -111,7 +147,9 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
 LEGAL_FORM = (
     r"gmbh\s*&\s*co\.?\s*kg|gmbh|ag|co\.?\s*kg|ug|b\.?\s?v\.?|n\.?\s?v\.?|inc\.?|incorporated|llc|l\.l\.c\.|ltd\.?|"
     r"limited|plc|llp|lp|corp\.?|corporation|sas|sarl|s\.a\.|sa|s\.?r\.?l\.?|s\.?p\.?a\.?|pty\.?\s*ltd\.?|"
-    r"pvt\.?\s*ltd\.?|private\s+limited|sdn\.?\s*bhd\.?|bhd\.?|s/b|oy|ab|a/s|aps|bvba|sprl|e\.?\s?k\.?"
+    r"pvt\.?\s*ltd\.?|private\s+limited|sdn\.?\s*bhd\.?|bhd\.?|s/b|oy|ab|a/s|aps|bvba|sprl|e\.?\s?k\.?|"
+    # Spanish, Italian and Japanese forms written with dots: "S.L.", "S.L.U.", "S.A.U.", "S.a.s.", "S.n.c.", "K.K."
+    r"s\.\s?l\.(\s?u\.)?|s\.\s?a\.\s?u\.|s\.\s?a\.\s?s\.|s\.\s?n\.\s?c\.|slu|k\.\s?k\."
 )
 # A phrase that is nothing but a legal form: never a name by itself, the tail of one wrapped over two lines.
 LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
@@ -129,6 +167,11 @@ TITLE_WORDS: frozenset[str] = frozenset(
         "facture",
         "factuur",
         "fattura",
+        "factura",
+        "factura rectificativa",
+        "abono",
+        "nota di credito",
+        "creditnota",
         "gutschrift",
         "quittung",
         "avoir",
@@ -165,6 +208,10 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"libell[ée]",
         r"omschrijving",
         r"activity",
+        r"descripci[óo]n",
+        r"concepto",
+        r"descrizione",
+        r"articolo",
     ],
     "sku": [
         r"sku",
@@ -178,6 +225,8 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"#",
         r"art(icle|ikel)?\.?\s*-?(no\.?|nr\.?|#)",
         r"product\s*(code|no\.?|#)",
+        r"c[óo]digo",
+        r"codice",
     ],
     "quantity": [
         r"qty\.?",
@@ -192,6 +241,10 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"quantit[ée]",
         r"(hours|hrs)\s*/\s*qty\.?",
         r"qty\s*/\s*(hours|hrs)",
+        r"cantidad",
+        r"cant\.?",
+        r"quantit[àa]",
+        r"q\.?\s*t[àa]\.?",
     ],
     "unit_price": [
         r"unit\s*(price|cost)",
@@ -206,6 +259,8 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"preis",
         r"(e|vk|ek|stück)-?\s*preis",
         r"(stuk)?prijs",
+        r"precio(\s*unitario)?",
+        r"prezzo(\s*unitario)?",
     ],
     "amount": [
         r"(line\s*)?total",
@@ -219,6 +274,8 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"totaal",
         r"summe",
         r"value",
+        r"importe",
+        r"importo",
     ],
 }
 
@@ -326,9 +383,36 @@ def column_kind(text: str) -> str | None:
     return best[1] if best else None
 
 
+# Titles of a document that credits the customer: its amounts are negative, and that is no error.
+CREDIT_NOTE_TITLES: frozenset[str] = frozenset(
+    {
+        "credit note",
+        "credit memo",
+        "gutschrift",
+        "avoir",
+        "creditnota",
+        "nota di credito",
+        "factura rectificativa",
+        "abono",
+    }
+)
+_SPACELESS_TITLES = {title.replace(" ", ""): title for title in TITLE_WORDS | CREDIT_NOTE_TITLES}
+
+
+def _title_key(text: str) -> str:
+    """The title as printed, lower-cased; OCR that dropped a space ("NOTA DICREDITO") still finds it."""
+    key = _TITLE_PUNCTUATION.sub("", re.sub(r"\s+", " ", text.lower())).strip()
+    return _SPACELESS_TITLES.get(key.replace(" ", ""), key)
+
+
 def is_title(text: str) -> bool:
     """A document title ("INVOICE", "Tax Invoice"); "Invoice #" is a label, so punctuation counts."""
-    return _TITLE_PUNCTUATION.sub("", re.sub(r"\s+", " ", text.lower())).strip() in TITLE_WORDS
+    return _title_key(text) in TITLE_WORDS
+
+
+def is_credit_note_title(text: str) -> bool:
+    """A title that declares a credit note ("GUTSCHRIFT", "Nota di credito", "AVOIR")."""
+    return _title_key(text) in CREDIT_NOTE_TITLES
 
 
 # Quotes, dashes and stars OCR attaches to a title ("“TAX INVOICE-"); "Invoice #" keeps its "#".

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from pipeline.extract.evidence import EvidenceInputs, field_evidence
 from pipeline.extract.fields import (
+    ADJUSTMENTS,
     Candidate,
     DocumentStyle,
     PageIndex,
@@ -17,6 +18,7 @@ from pipeline.extract.fields import (
     label_candidates,
     vendor_candidates,
 )
+from pipeline.extract.labels import is_credit_note_title
 from pipeline.extract.layout import Phrase, build_layout
 from pipeline.extract.reconcile import (
     fill_missing_amounts,
@@ -33,10 +35,12 @@ from pipeline.money import (
     amount_digits,
     net_of_tax,
     same_digits_modulo_ocr,
+    signed_adjustment,
     totals_agree,
 )
 from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
 from schemas import (
+    DocumentType,
     ExtractionResult,
     FieldEvidence,
     FieldValue,
@@ -64,8 +68,11 @@ def _top_distinct(candidates: list[Candidate], limit: int = 4) -> list[Candidate
     return list(chosen.values())[:limit]
 
 
-def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Candidate]) -> list[Candidate]:
-    """An amount OCR garbled is restored when subtotal + tax = total implies a value with its digits."""
+def repair_from_arithmetic(
+    by_field: dict[str, list[Candidate]], unread: list[Candidate], adjustment_rows: list[Candidate]
+) -> list[Candidate]:
+    """An amount OCR garbled is restored when subtotal + adjustments + tax = total implies a value with its
+    digits (the adjustments printed between the subtotal and the total that pair encloses)."""
     repaired: list[Candidate] = []
     for broken in unread:
         assert isinstance(broken.value, str)
@@ -74,7 +81,9 @@ def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Ca
         first_name, second_name, combine = IMPLIED_BY[broken.field]
         for first, second in itertools.product(by_field.get(first_name, []), by_field.get(second_name, [])):
             assert isinstance(first.value, Decimal) and isinstance(second.value, Decimal)
-            implied = combine(first.value, second.value)
+            subtotal, total = _enclosing(broken, first, second)
+            adjustments = adjustment_sum(_between(adjustment_rows, subtotal, total)) or Decimal(0)
+            implied = combine(first.value, second.value, adjustments)
             implied_digits = amount_digits(implied)
             if implied >= 0 and same_digits_modulo_ocr(broken.value, implied_digits):
                 changed = broken.value != implied_digits
@@ -90,6 +99,12 @@ def repair_from_arithmetic(by_field: dict[str, list[Candidate]], unread: list[Ca
                 )
                 break
     return repaired
+
+
+def _enclosing(broken: Candidate, first: Candidate, second: Candidate) -> tuple[Candidate, Candidate]:
+    """The subtotal and the total among a broken amount and the two read ones that imply it."""
+    by_name = {candidate.field: candidate for candidate in (broken, first, second)}
+    return by_name["subtotal"], by_name["total"]
 
 
 def _item_sum_targets(by_field: dict[str, list[Candidate]]) -> list[Decimal]:
@@ -116,14 +131,53 @@ def _amount(candidate: Candidate | None) -> Decimal | None:
     return candidate.value
 
 
+def _position(candidate: Candidate) -> tuple[int, float]:
+    return candidate.phrase.page_no, candidate.phrase.y0
+
+
+def _between(candidates: list[Candidate], subtotal: Candidate | None, total: Candidate | None) -> list[Candidate]:
+    """Candidates printed in the totals block, below the subtotal and above the total, one per row."""
+    if subtotal is None or total is None:
+        return []
+    rows: dict[tuple[int, int], Candidate] = {}
+    for candidate in candidates:
+        if _position(subtotal) < _position(candidate) < _position(total):
+            rows.setdefault((candidate.phrase.page_no, candidate.phrase.row_index), candidate)
+    return list(rows.values())
+
+
+def adjustment_sum(found: list[Candidate]) -> Decimal | None:
+    """Discounts and charges, signed and summed; None when there are none."""
+    if not found:
+        return None
+    return sum((signed_adjustment(c.field, _amount(c) or Decimal(0)) for c in found), Decimal(0))
+
+
+def combined_taxes(by_field: dict[str, list[Candidate]], unread_totals: list[Candidate]) -> list[Candidate]:
+    """Several tax rates print one tax row each ("VAT 20%", "VAT 9%"): their sum, for every subtotal/total
+    pair that encloses two or more of them, is a candidate for the invoice's tax."""
+    combined: list[Candidate] = []
+    taxes = [c for c in by_field.get("tax", []) if isinstance(c.value, Decimal)]
+    totals = [*by_field.get("total", []), *unread_totals]
+    for subtotal, total in itertools.product(by_field.get("subtotal", []), totals):
+        rows = _between(taxes, subtotal, total)
+        if len(rows) < 2 or len({c.value for c in rows}) < len(rows):
+            continue
+        value = sum((_amount(c) or Decimal(0) for c in rows), Decimal(0))
+        first = rows[0]
+        score = min(c.score for c in rows)
+        combined.append(Candidate("tax", value, score, first.phrase, first.words_from, first.words_to))
+    return list({c.value: c for c in combined}.values())
+
+
 def _score_amounts(
-    subtotal: Candidate | None,
-    tax: Candidate | None,
-    total: Candidate | None,
+    picked_amounts: tuple[Candidate | None, Candidate | None, Candidate | None],
+    adjustments: Decimal | None,
     items_sum: Decimal | None,
     page_count: int,
 ) -> tuple[float, bool, bool]:
     """Label scores plus what the arithmetic says of one choice; with whether the sums and the items hold."""
+    subtotal, tax, total = picked_amounts
     picked = [c for c in (subtotal, tax, total) if c is not None]
     sub_v, tax_v, total_v = _amount(subtotal), _amount(tax), _amount(total)
     score = sum(c.score for c in picked)
@@ -131,9 +185,9 @@ def _score_amounts(
         score += 0.1 * _lateness(total, page_count)
     sums_ok = False
     if sub_v is not None and total_v is not None:
-        sums_ok = totals_agree(sub_v, tax_v, total_v)
+        sums_ok = totals_agree(sub_v, tax_v, total_v, adjustments)
         score += 1.5 if sums_ok else -0.5
-        if total_v < sub_v:
+        if total_v < sub_v + (adjustments or Decimal(0)):
             score -= 1.0
     items_ok = False
     if items_sum is not None:
@@ -147,25 +201,28 @@ def _score_amounts(
 
 def resolve_amounts(
     by_field: dict[str, list[Candidate]], items_sum: Decimal | None, page_count: int
-) -> tuple[dict[str, Candidate | None], bool, bool]:
+) -> tuple[dict[str, Candidate | None], list[Candidate], tuple[bool, bool]]:
     """Pick subtotal, tax and total together: the combination the arithmetic confirms beats label scores.
 
-    Returns the choice, whether subtotal + tax = total holds, and whether the items add up.
+    Discounts and charges printed between the subtotal and the total count in the sum. Returns the choice,
+    its adjustment rows, and whether subtotal + adjustments + tax = total holds and the items add up.
     """
     options = {name: [*_top_distinct(by_field.get(name, [])), None] for name in _AMOUNT_FIELDS}
+    adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
     best_choice: dict[str, Candidate | None] = dict.fromkeys(_AMOUNT_FIELDS)
-    best_score = float("-inf")
-    best_flags = (False, False)
+    best_score, best_adjustments, best_flags = float("-inf"), list[Candidate](), (False, False)
     for subtotal, tax, total in itertools.product(options["subtotal"], options["tax"], options["total"]):
         picked = [c for c in (subtotal, tax, total) if c is not None]
         if len({id(c.evidence.words[0]) for c in picked}) < len(picked):
             continue  # one printed number cannot be two fields
-        score, sums_ok, items_ok = _score_amounts(subtotal, tax, total, items_sum, page_count)
+        adjustments = _between(adjustment_rows, subtotal, total)
+        score, sums_ok, items_ok = _score_amounts(
+            (subtotal, tax, total), adjustment_sum(adjustments), items_sum, page_count
+        )
         if score > best_score:
-            best_score = score
+            best_score, best_adjustments, best_flags = score, adjustments, (sums_ok, items_ok)
             best_choice = {"subtotal": subtotal, "tax": tax, "total": total}
-            best_flags = (sums_ok, items_ok)
-    return best_choice, best_flags[0], best_flags[1]
+    return best_choice, best_adjustments, best_flags
 
 
 def _fallback_invoice_date(index: PageIndex, style: DocumentStyle, exclude: set[date]) -> Candidate | None:
@@ -242,7 +299,10 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
         if isinstance(c.value, Decimal) and c.evidence.confidence < 1.0
     ]
     unread_amounts = [c for c in unread if c.field in _AMOUNT_FIELDS]
-    for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread]):
+    # Several tax rows sum to the tax; a total OCR garbled still closes the totals block they sit in.
+    by_field["tax"].extend(combined_taxes(by_field, [c for c in unread_amounts if c.field == "total"]))
+    adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
+    for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)
     return by_field, unread
 
@@ -328,6 +388,14 @@ def _date_doubts(chosen: dict[str, Candidate | None], style: DocumentStyle) -> d
     return doubts
 
 
+def _adjustments_field(rows: list[Candidate]) -> FieldValue:
+    """The discounts and charges of the totals block as one signed sum, with the first row's position."""
+    first = _field_value("adjustments", rows[0], min(c.score for c in rows))
+    return first.model_copy(
+        update={"value": str(adjustment_sum(rows)), "raw_text": " | ".join(c.evidence.text for c in rows)}
+    )
+
+
 def _line_items_field(item_rows: list[ItemRows], items_ok: bool) -> FieldValue:
     first = item_rows[0].phrases[0]
     words = [w for r in item_rows for p in r.phrases for w in p.words if p.page_no == first.page_no]
@@ -390,6 +458,12 @@ def _unreadable_value_issues(
     return issues
 
 
+def _document_type(index: PageIndex) -> DocumentType | None:
+    """A credit note when the first page titles itself one; else left open (an invoice, as a rule)."""
+    first_page = (phrase for row in index.rows if row.page_no == 1 for phrase in row.phrases)
+    return DocumentType.CREDIT_NOTE if any(is_credit_note_title(phrase.text) for phrase in first_page) else None
+
+
 def _text_source(pages: list[PageText]) -> TextSource:
     all_text_layer = bool(pages) and all(p.source is TextSource.TEXT_LAYER for p in pages)
     return TextSource.TEXT_LAYER if all_text_layer else TextSource.OCR
@@ -403,7 +477,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     by_field, unread = _field_candidates(index, style)
     item_rows, item_issues, items_sum = _reconciled_items(index, style, by_field)
 
-    chosen_amounts, sums_ok, items_ok = resolve_amounts(by_field, items_sum, len(pages))
+    chosen_amounts, adjustments, (sums_ok, items_ok) = resolve_amounts(by_field, items_sum, len(pages))
     confidences = _amount_confidences(chosen_amounts, sums_ok, items_ok, items_sum)
     chosen: dict[str, Candidate | None] = {
         **chosen_amounts,
@@ -418,6 +492,10 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         if c is not None
     }
     values: dict[str, object] = {name: c.value for name, c in chosen.items() if c is not None}
+    if adjustments:
+        fields["adjustments"] = _adjustments_field(adjustments)
+        values["adjustments"] = adjustment_sum(adjustments)
+    values["document_type"] = _document_type(index)
     customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
     currency = _currency_field(index, chosen_amounts["total"], customer_rows)
     if currency is not None:

@@ -14,8 +14,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from pipeline.extract.fields import Candidate, PageIndex
-from pipeline.extract.labels import LEGAL_FORM, LEGAL_FORM_ONLY, is_title
+from pipeline.extract.fields import _LOWER_WORD, Candidate, PageIndex
+from pipeline.extract.labels import LEGAL_FORM, LEGAL_FORM_ONLY, is_title, match_label
 from pipeline.extract.layout import Phrase, Row, horizontal_overlap
 
 # A legal form closing a company name, and a phrase that is nothing but one.
@@ -39,7 +39,7 @@ _IDENTIFIERS = re.compile(
     r"capital|handelsregister|abn|acn)\b",
     re.IGNORECASE,
 )
-_DOMAIN = re.compile(r"(?:@|www\.|https?://(?:[\w-]+\.)*)([a-z0-9][a-z0-9-]{2,})\.[a-z]{2,}", re.IGNORECASE)
+_DOMAIN = re.compile(r"(?:@\s?|www\.|https?://(?:[\w-]+\.)*)([a-z0-9][a-z0-9-]{2,})\.[a-z]{2,}", re.IGNORECASE)
 _FOOTER_TOP = 0.8
 _CUSTOMER_BLOCK_ROWS = 4  # share of the page height below which a block of rows is the footer
 
@@ -190,12 +190,27 @@ def _footer_heads(index: PageIndex) -> list[NameSighting]:
         by_page[row.page_no].append(row)
     heads: list[NameSighting] = []
     for rows in by_page.values():
-        block = _footer_rows(rows)
-        if block and _plausible_name(block[0].phrases[0].text.strip(" ,")):
-            head = block[0].phrases[0]
+        head = _footer_head(_footer_rows(rows))
+        if head is not None:
             named = legal_names(head.text)
             heads.append(NameSighting(named[0] if named else head.text.strip(" ,"), "footer", head))
     return heads
+
+
+def _footer_head(block: list[Row]) -> Phrase | None:
+    """The footer's first line when it reads as a name. Payment notes and questions may come first
+    ("Payment due within 30 days.", "Questions? Call ..."): past those, only a line naming a company with
+    its legal form counts."""
+    skipped = False
+    for row in block:
+        text = row.phrases[0].text.strip(" ,")
+        if len(_LOWER_WORD.findall(text)) >= 3 or match_label(text) is not None:
+            skipped = True
+            continue
+        if skipped:
+            return row.phrases[0] if legal_names(text) else None
+        return row.phrases[0] if _plausible_name(text) else None
+    return None
 
 
 def _domain_backs(key: str, domains: set[str]) -> bool:
@@ -233,6 +248,7 @@ def choose_vendor(
         score = SOURCE_WEIGHT[sighting.source] * sighting.phrase.confidence
         groups[key].append(Candidate("vendor_name", sighting.name, score, sighting.phrase))
         sources[key].add(sighting.source)
+    _fold_short_names(groups, sources)
     best: Candidate | None = None
     best_key = ""
     for key, candidates in groups.items():
@@ -250,6 +266,17 @@ def choose_vendor(
         # sell under another legal name ("Sold by WS Retail" on a flipkart.com invoice). A person checks.
         best.score *= _DOMAIN_DISAGREES_FACTOR
     return best
+
+
+def _fold_short_names(groups: dict[str, list[Candidate]], sources: dict[str, set[str]]) -> None:
+    """A wordmark or heading that prints only the start of the issuer's name ("alder.", "SILVER") joins the
+    one name the sender line, footer or legal line spells in full ("Alder & Finch Manufacturing SA")."""
+    sighted = [key for key, found in sources.items() if found & set(SOURCE_WEIGHT) - {"label"}]
+    for key in [key for key, found in sources.items() if found == {"top"} and len(key) >= 3]:
+        fuller = [other for other in sighted if other != key and other.startswith(key)]
+        if len(fuller) == 1:
+            groups[fuller[0]].extend(groups.pop(key))
+            sources[fuller[0]] |= sources.pop(key)
 
 
 def _proposal_holding(sighting: NameSighting, proposals: dict[str, list[Candidate]]) -> str | None:

@@ -55,15 +55,18 @@ def learned_hints(evidence: VendorEvidence, decided: Invoice) -> dict[str, Field
 
 
 def _merge_hint(old: FieldHint | None, new: FieldHint) -> FieldHint:
-    """The same label at the same place confirms the old hint; anything else replaces it."""
+    """The same label at the same place confirms the old hint. A different one (a relabelled layout, or one
+    OCR-garbled label) costs the old hint one confirmation, and replaces it only once none is left, so one
+    odd page cannot undo what several decisions confirmed."""
+    if old is None:
+        return new
     if (
-        old is not None
-        and (old.label, old.relation, old.page) == (new.label, new.relation, new.page)
+        (old.label, old.relation, old.page) == (new.label, new.relation, new.page)
         and abs(old.dx - new.dx) <= X_TOLERANCE
         and abs(old.dy - new.dy) <= Y_TOLERANCE
     ):
         return old.model_copy(update={"seen": old.seen + 1})
-    return new
+    return old.model_copy(update={"seen": old.seen - 1}) if old.seen > 1 else new
 
 
 def _tax_rate(decided: Invoice) -> str | None:

@@ -16,13 +16,24 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pipeline.calibration import CalibrationTable
+from pipeline.extract.evidence import party_doubts
 from pipeline.extract.layout import PageLayout, Phrase, build_layout
 from pipeline.money import totals_agree
-from pipeline.parsing import normalise_text
+from pipeline.parsing import find_dates, normalise_text
 from pipeline.vendors.identifiers import fingerprint_overlap, layout_fingerprint, page_identifiers
 from pipeline.vendors.learn import MIN_FINGERPRINT, claims, name_key, page_style
-from pipeline.vendors.places import AMOUNT_FIELDS, Found, find_at_place, same_value
-from schemas import ExtractionResult, FieldValue, PageText, Severity, ValidationIssue, VendorEvidence, Word
+from pipeline.vendors.places import AMOUNT_FIELDS, DATE_FIELDS, Found, PageStyle, find_at_place, same_value
+from schemas import (
+    ExtractionResult,
+    FieldEvidence,
+    FieldValue,
+    PageText,
+    Severity,
+    Support,
+    ValidationIssue,
+    VendorEvidence,
+    Word,
+)
 from schemas.codes import IssueCode
 from schemas.vendors import VendorMatch, VendorProfile
 
@@ -35,6 +46,7 @@ DOUBT_PER_DECISION = 0.2
 PROVENANCE_PREFIX = "profile:"
 # How far (page widths) a wrapped name's second line may start from its first line.
 WRAP_ALIGNMENT = 0.02
+PARTY_FIELDS = ("vendor_name", "customer_name")
 
 
 def document_evidence(document_id: str, pages: list[PageText]) -> tuple[VendorEvidence, list[PageLayout]]:
@@ -89,8 +101,51 @@ def _own_confidence(field: FieldValue | None, calibration: CalibrationTable | No
     return field.confidence
 
 
+def _kept_evidence(current: FieldValue | None, agrees: bool) -> FieldEvidence:
+    """Extraction's own evidence for the value, when the profile's reading agrees with it."""
+    if agrees and current is not None and current.evidence is not None:
+        return current.evidence
+    return FieldEvidence()
+
+
+def _date_order_open(text: str, style: PageStyle) -> bool:
+    """The page does not settle day/month order and the date reads differently either way."""
+    return style.day_first is None and find_dates(text, True)[:1] != find_dates(text, False)[:1]
+
+
+def place_evidence(
+    name: str, found: Found, current: FieldValue | None, agrees: bool, style: PageStyle
+) -> FieldEvidence:
+    """A value read at its learned label and place: the label and the field's shape support it. Extraction's
+    doubts stay when it read the same value; a date whose order the page leaves open stays doubted."""
+    kept = _kept_evidence(current, agrees)
+    doubts = list(kept.doubts)
+    if name in DATE_FIELDS and not agrees and _date_order_open(found.raw_text, style):
+        doubts.append(f"{found.raw_text!r} could be read day-first or month-first")
+    support = list(dict.fromkeys([*kept.support, Support.LABEL, Support.SHAPE]))
+    return FieldEvidence(support=support, doubts=doubts)
+
+
+def name_evidence(name: str, value: str, current: FieldValue | None, agrees: bool, other: str | None) -> FieldEvidence:
+    """A party name printed on the page as a reviewer decided it for this vendor: a name's shape supports it;
+    what makes any name doubtful (a bare legal form, an address, the other party) still counts."""
+    kept = _kept_evidence(current, agrees)
+    support = list(dict.fromkeys([*kept.support, Support.SHAPE]))
+    return FieldEvidence(support=support, doubts=party_doubts(name, value, other))
+
+
+def _other_party(fields: dict[str, FieldValue], name: str) -> str | None:
+    other = fields.get(PARTY_FIELDS[1] if name == PARTY_FIELDS[0] else PARTY_FIELDS[0])
+    return other.value if other is not None else None
+
+
 def _profile_field(
-    name: str, found: Found, current: FieldValue | None, confidence: float, profile: VendorProfile
+    name: str,
+    found: Found,
+    current: FieldValue | None,
+    confidence: float,
+    profile: VendorProfile,
+    evidence: FieldEvidence,
 ) -> FieldValue:
     return FieldValue(
         name=name,
@@ -100,6 +155,7 @@ def _profile_field(
         page=found.phrase.page_no,
         bbox=found.bbox,
         raw_text=found.raw_text if current is None or current.value != found.value else current.raw_text,
+        evidence=evidence,
     )
 
 
@@ -112,8 +168,8 @@ def _arithmetic_holds(fields: dict[str, FieldValue]) -> bool:
 
 
 def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
-    """Each phrase, and each phrase continued by the phrase starting at its left edge on the next row (a name
-    wrapped onto a second line)."""
+    """Each phrase, and each phrase continued by the phrase starting at its left edge (or, right-aligned,
+    ending at its right edge) on the next row: a name wrapped onto a second line."""
     blocks: list[tuple[list[Word], Phrase]] = []
     for at, row in enumerate(layout.rows):
         below = layout.rows[at + 1].phrases if at + 1 < len(layout.rows) else []
@@ -122,7 +178,7 @@ def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
             blocks.extend(
                 (phrase.words + nxt.words, phrase)
                 for nxt in below
-                if abs(nxt.x0 - phrase.x0) <= WRAP_ALIGNMENT * layout.width
+                if min(abs(nxt.x0 - phrase.x0), abs(nxt.x1 - phrase.x1)) <= WRAP_ALIGNMENT * layout.width
             )
     return blocks
 
@@ -130,14 +186,24 @@ def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
 def _printed_name(layouts: list[PageLayout], name: str) -> Found | None:
     """Where the page prints a name (a run of words of one phrase or of a phrase wrapped once), if anywhere."""
     wanted = name_key(name)
-    size = len(wanted.split())
     for layout in layouts:
         for block, phrase in _blocks(layout):
-            for start in range(len(block) - size + 1):
-                words = block[start : start + size]
-                if name_key(" ".join(w.text for w in words)) == wanted:
+            for start in range(len(block)):
+                words = _words_spelling(block[start:], wanted)
+                if words:
                     return Found(normalise_text(" ".join(w.text for w in words)), words, phrase)
     return None
+
+
+def _words_spelling(words: list[Word], wanted: str) -> list[Word]:
+    """The shortest run of leading words whose name key is `wanted` ("S.A." is one word, two key tokens)."""
+    for end in range(1, len(words) + 1):
+        key = name_key(" ".join(w.text for w in words[:end]))
+        if key == wanted:
+            return words[:end]
+        if len(key) >= len(wanted):
+            break
+    return []
 
 
 def _apply_customer_name(
@@ -150,8 +216,9 @@ def _apply_customer_name(
     current = fields.get("customer_name")
     agrees = current is not None and name_key(current.value) == name_key(profile.customer_name)
     own = own_of.get("customer_name", 0.0) if agrees else PLACE_EVIDENCE
+    evidence = name_evidence("customer_name", printed.value, current, agrees, _other_party(fields, "customer_name"))
     fields["customer_name"] = _profile_field(
-        "customer_name", printed, current, _trust(own, len(profile.learned_from)), profile
+        "customer_name", printed, current, _trust(own, len(profile.learned_from)), profile, evidence
     )
 
 
@@ -176,8 +243,9 @@ def _apply_vendor_name(
             )
         return None
     own = own_of.get("vendor_name", 0.0) if agrees else PLACE_EVIDENCE
+    evidence = name_evidence("vendor_name", printed.value, current, agrees, _other_party(fields, "vendor_name"))
     fields["vendor_name"] = _profile_field(
-        "vendor_name", printed, current, _trust(own, len(profile.learned_from)), profile
+        "vendor_name", printed, current, _trust(own, len(profile.learned_from)), profile, evidence
     )
     return None
 
@@ -198,7 +266,11 @@ def _apply_places(
         current = fields.get(name)
         agrees = current is not None and same_value(name, found.value, current.value)
         own = own_of.get(name, 0.0) if agrees else PLACE_EVIDENCE
-        fields[name] = _profile_field(name, found, current, _trust(own, hint.seen), profile)
+        if name in PARTY_FIELDS:
+            evidence = name_evidence(name, found.value, current, agrees, _other_party(fields, name))
+        else:
+            evidence = place_evidence(name, found, current, agrees, style)
+        fields[name] = _profile_field(name, found, current, _trust(own, hint.seen), profile, evidence)
     if not _arithmetic_holds(fields):
         for name in AMOUNT_FIELDS:
             if name in before:

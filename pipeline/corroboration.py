@@ -39,6 +39,8 @@ _WORDS: dict[Support, str] = {
     Support.SHAPE: "it does not have the shape of its field",
     Support.PRINTED_MARK: "no currency code or symbol is printed",
 }
+# Evidence that stands in for a label: a document that prints one date only cannot mean another by it.
+_STANDS_IN: dict[Support, Support] = {Support.SOLE_DATE: Support.LABEL}
 _AMOUNTS = ("subtotal", "tax", "total")
 # The codes of the veto's own issues: derived from a record's fields at each routing, never carried over.
 VETO_CODES = frozenset({IssueCode.UNCORROBORATED_FIELD, IssueCode.LINE_ITEMS_UNEXPLAINED})
@@ -71,7 +73,30 @@ def arithmetic_confirms(record: ExtractionRecord) -> set[str]:
         confirmed.add("total")  # the items are the net amount (or, without a tax, the total)
     if items is not None and subtotal is None and agree(items, total):
         confirmed.add("total")  # gross line prices
+    if payment_confirms_total(record.fields):
+        confirmed.add("total")
     return confirmed
+
+
+def is_till_receipt(fields: dict[str, FieldValue]) -> bool:
+    """A till receipt: it prints the cash tendered, and tendered less change is its total.
+
+    Many receipts print no invoice number; one is identified by its vendor, date and total, so it may be
+    accepted without a number, but only when the money handed over confirms the total and every field
+    it does print (vendor, date, total, currency, tax) is corroborated like any invoice's.
+    """
+    return payment_confirms_total(fields)
+
+
+def payment_confirms_total(fields: dict[str, FieldValue]) -> bool:
+    """A till receipt's cash tendered less the change given back is its total (read from other lines)."""
+    total, tendered, change = (field_amount(fields, name) for name in ("total", "tendered", "change"))
+    if total is None or tendered is None:
+        return False
+    places = {(fields[name].page, fields[name].bbox) for name in ("total", "tendered", "change") if name in fields}
+    if len(places) < len([name for name in ("total", "tendered", "change") if name in fields]):
+        return False  # one printed number read under two labels proves nothing
+    return agree(tendered - (change or Decimal(0)), total)
 
 
 def _issue(field: str, message: str) -> ValidationIssue:
@@ -86,10 +111,11 @@ def _field_gap(name: str, field: FieldValue, evidence: FieldEvidence | None, con
         return "no evidence was gathered for it"
     if evidence.doubts:
         return evidence.doubts[0]
-    missing = _NEEDS.get(name, frozenset()) - set(evidence.support)
+    present = set(evidence.support) | {_STANDS_IN[kind] for kind in evidence.support if kind in _STANDS_IN}
+    missing = _NEEDS.get(name, frozenset()) - present
     if missing:
         return _WORDS[min(missing)]
-    if name in _AMOUNTS and name not in confirmed:
+    if name in _AMOUNTS and name not in confirmed and Support.RATE not in evidence.support:
         return "the arithmetic (subtotal + tax = total, line items) does not confirm it"
     return None
 

@@ -53,6 +53,16 @@ def agree(a: Decimal | None, b: Decimal | None, tolerance: Decimal = CENT) -> bo
     return a is not None and b is not None and abs(a - b) <= tolerance
 
 
+def tax_fits_rate(tax: Decimal, rate: Decimal, gross: Decimal | None, net: Decimal | None) -> bool:
+    """The tax is its printed rate of the net amount, or the share a gross amount includes at that rate
+    ("GST @6%: 0.46" on a total of 8.20 that includes it), each rounded once by the issuer."""
+    if rate < 0 or tax < 0:
+        return False
+    if net is not None and agree(tax, issuer_round(net * rate / 100)):
+        return True
+    return gross is not None and agree(tax, issuer_round(gross * rate / (100 + rate)))
+
+
 def agrees_with_any(value: Decimal, targets: Iterable[Decimal]) -> bool:
     """The amount agrees with at least one of the targets."""
     return any(agree(value, target) for target in targets)

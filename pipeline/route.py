@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from pipeline.calibration import CalibrationTable
-from pipeline.corroboration import VETO_CODES, corroboration_issues, field_amount
+from pipeline.corroboration import VETO_CODES, corroboration_issues, field_amount, is_till_receipt
 from pipeline.money import totals_agree
 from schemas import ExtractionRecord, FieldValue, IssueCode, RecordStatus, Severity, ValidationIssue
 
@@ -53,10 +53,12 @@ def record_confidence(
 
     The square root of (weakest key field times weighted geometric mean of key fields): the weakest field
     dominates, because one wrong field makes the record wrong, while the mean still separates "all
-    fields shaky" from "one field shaky". A missing key field counts as 0, so the record gets 0. Each
-    warning multiplies by 0.9 and each blocking issue by 0.7.
+    fields shaky" from "one field shaky". A missing key field counts as 0, so the record gets 0 (a till
+    receipt needs no invoice number). Each warning multiplies by 0.9 and each blocking issue by 0.7.
     """
     weights = dict(KEY_FIELD_WEIGHTS)
+    if fields.get("invoice_number") is None and is_till_receipt(fields):
+        del weights["invoice_number"]  # a till receipt needs none (pipeline/corroboration.py)
     weights.update({name: w for name, w in OPTIONAL_FIELD_WEIGHTS.items() if name in fields})
     confidences: dict[str, float] = {}
     for name in weights:
@@ -114,7 +116,8 @@ def route_record(
         routed.blocking_codes = ["failed"]
         return routed
     # A record routed again (after the model's reading, say) gets its veto derived afresh, not stacked.
-    record = record.model_copy(update={"issues": [i for i in record.issues if i.code not in VETO_CODES]})
+    dropped = set(VETO_CODES) | ({IssueCode.MISSING_INVOICE_NUMBER} if is_till_receipt(record.fields) else set())
+    record = record.model_copy(update={"issues": [i for i in record.issues if i.code not in dropped]})
     source = record.text_source.value if record.text_source else None
     confidence = record_confidence(record.fields, record.issues, calibration, source)
     # The corroboration veto comes first: a field without independent evidence sends the record to

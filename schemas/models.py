@@ -174,6 +174,8 @@ class Support(StrEnum):
     SENDER = "sender"  # the vendor is named again in a sender line, footer or legal line
     DOMAIN = "domain"  # the vendor matches an e-mail or web domain printed on the page
     PRINTED_MARK = "printed_mark"  # a currency code or symbol printed on the page
+    RATE = "rate"  # a tax that is its printed rate of the amount it applies to
+    SOLE_DATE = "sole_date"  # the only date the document prints: no other date it could be confused with
 
 
 class FieldEvidence(BaseModel):

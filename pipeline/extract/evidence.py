@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 
 from pipeline.extract.fields import _COMPANY_SUFFIX, _LOWER_WORD, Candidate, PageIndex
-from pipeline.extract.labels import LEGAL_FORM_ONLY, is_title, match_label
+from pipeline.extract.labels import LEGAL_FORM, LEGAL_FORM_ONLY, is_title, match_label
 from pipeline.extract.layout import Phrase
 from schemas import FieldEvidence, Support
 
@@ -31,6 +31,8 @@ _ADDRESS_WORDS = re.compile(
 _LEGAL_FORM_WORD = re.compile(
     r"(?<!\w)(inc|llc|ltd|limited|gmbh|ag|kg|plc|llp|lp|corp|co|pty|sa|sas|sarl|srl|spa|bv|nv|oy|kk|sl|slu)(?!\w)"
 )
+# A name that ends in its legal form ("Google Cloud EMEA Limited", "Coolblue B.V."): the name is complete.
+_CLOSED_BY_LEGAL_FORM = re.compile(rf"\b(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
 _SPACED_LETTERS = re.compile(r"(?:^|\s)\w(?:\s\w){2,}(?:\s|$)")
 _GLUED_WORD = re.compile(r"[a-z]{4,}")
 _TRAILING_WORD = re.compile(r"[-_/.]?[A-Za-z][a-z]{3,}$")
@@ -47,6 +49,7 @@ class EvidenceInputs:
     chosen: dict[str, Candidate | None]
     by_field: dict[str, list[Candidate]]  # the candidates read beside a label (or restored from one)
     doubts: dict[str, list[str]] = field(default_factory=dict)  # doubts extraction already knows of
+    dates: set[date] = field(default_factory=set)  # every date the document prints, as read
 
     @property
     def labelled(self) -> set[int]:
@@ -134,14 +137,25 @@ def _has_legal_form(text: str) -> bool:
     return _LEGAL_FORM_WORD.search(text.casefold().replace(".", "")) is not None
 
 
-def _name_continues(index: PageIndex, phrase: Phrase, above_too: bool = True) -> str | None:
+def _is_sentence(text: str) -> bool:
+    """A line of prose ("Le règlement par chèque n'est plus accepté.", "It Starts Here."), never part of a name:
+    three lower-case words, or a full stop, question or exclamation mark that closes no legal form."""
+    stripped = text.strip()
+    if len(_LOWER_WORD.findall(stripped)) >= 3:
+        return True
+    return stripped.endswith(("!", "?")) or (stripped.endswith(".") and not _has_legal_form(stripped.split()[-1]))
+
+
+def _name_continues(index: PageIndex, phrase: Phrase, name: str | None = None, above_too: bool = True) -> str | None:
     """Text in type as large as the name, aligned with it, on the line just above or below: the name may
-    run over two lines, and only one of them was read."""
+    run over two lines, and only one of them was read. A name closed by its legal form ("… Limited") ends
+    there, so only a line above it can hold its start."""
     height = phrase.height
+    closed = name is not None and _CLOSED_BY_LEGAL_FORM.search(name.strip()) is not None
     for row in index.rows:
         if row.page_no != phrase.page_no or row.index == phrase.row_index:
             continue
-        below = 0 <= row.y0 - phrase.y1 <= 1.2 * height
+        below = 0 <= row.y0 - phrase.y1 <= 1.2 * height and not closed
         above = above_too and 0 <= phrase.y0 - (row.y0 + row.height) <= 1.2 * height
         if not (below or above):
             continue
@@ -150,7 +164,7 @@ def _name_continues(index: PageIndex, phrase: Phrase, above_too: bool = True) ->
             name_like = (
                 sum(ch.isalpha() for ch in other.text) >= 2
                 and not any(ch.isdigit() for ch in other.text)
-                and len(_LOWER_WORD.findall(other.text)) < 3  # a sentence (a payment note), not a name
+                and not _is_sentence(other.text)
             )
             # A bare legal form is the tail of the name even in smaller type ("Bluebird Provisions" / "S.L.U.").
             tall_enough = other.height >= (0.5 if LEGAL_FORM_ONLY.match(other.text) else 0.85) * height
@@ -236,7 +250,7 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
     doubts = party_doubts(name, value, other_value)
     if name == "vendor_name":
         # The customer's name is followed by its address in nearly the same type; the vendor's stands out.
-        continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase)
+        continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase, value)
         if continued is not None:
             doubts.append(f"the vendor name {value!r} may run over two lines: {continued!r} is printed beside it")
         found, against = _vendor_corroboration(index, chosen, other_value)
@@ -280,6 +294,8 @@ def field_evidence(index: PageIndex, inputs: EvidenceInputs) -> dict[str, FieldE
         support = [Support.SHAPE] if _has_shape(name, chosen.value) else []
         if id(chosen) in inputs.labelled:
             support.append(Support.LABEL)
+        elif name == "invoice_date" and inputs.dates == {chosen.value}:
+            support.append(Support.SOLE_DATE)  # a receipt's one date, printed with no label
         doubts = list(inputs.doubts.get(name, []))
         if name == "invoice_number":
             more, against = _number_doubts(index, inputs, chosen)

@@ -42,9 +42,12 @@ _REGISTRATION_SUFFIX = re.compile(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$")
 # A lower-case word other than the particles names contain ("Bank of", "van der").
 _LOWER_WORD = re.compile(r"(?<![\w.])(?!(?:and|und|of|de|du|der|van|von|den|la|le|et|en|y|e)\b)[a-z]{2,}\b")
 _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
+# "SON BHD", "S0N. BHD.": OCR's O for the D of the Malaysian legal form "Sdn. Bhd." (no form reads "Son Bhd").
+_OCR_SDN = re.compile(r"\b(S)[O0](N\.?\s*BHD)\b", re.IGNORECASE)
+_OCR_CAPITAL_I = re.compile(r"(?<=[A-Z]{2})[\]|](?=\s|$)")
 # A token ending in a letter prefix, alone or after a separator ("INV", "2024-T"): digits may follow it.
 _LETTER_PREFIX = re.compile(r"(?:^[A-Z]{2,5}|[-/.][A-Z]{1,5})$")
-_INVOICE_NUMBER_TOKEN = re.compile(r"^[#:]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
+_INVOICE_NUMBER_TOKEN = re.compile(r"^[#:)|]*([A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]|[0-9])[.,;:]?$")
 
 
 @dataclass
@@ -163,12 +166,22 @@ class PageIndex:
         """A company name wrapped before its legal form ("Atlas Veterinary Practice" / "GmbH"), even with a row
         of another column between the two lines. A second line with more words than a legal form ("Gear GmbH")
         may as well be another name under a person's ("Felix Wolf" / "SimFin Analytics GmbH"): that is left
-        to the evidence, which doubts it."""
+        to the evidence, which doubts it. A legal form centred under a name set in a heading, in smaller type
+        ("PHILIP MORRIS" / "INCORPORATED"), completes it too."""
         other = self.next_in_column(phrase)
-        if other is not None and self.continues_name(phrase, other) and LEGAL_FORM_ONLY.match(other.text):
+        if other is None or not (self.continues_name(phrase, other) and LEGAL_FORM_ONLY.match(other.text)):
+            other = self._centred_legal_form(phrase)
+        if other is not None and LEGAL_FORM_ONLY.match(other.text):
             words = [*phrase.words, *other.words]
             return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
         return phrase
+
+    def _centred_legal_form(self, phrase: Phrase) -> Phrase | None:
+        for other in self.below(phrase, max_rows=1):
+            centred = abs(other.cx - phrase.cx) < phrase.height
+            if centred and 0 <= other.y0 - phrase.y1 < 1.5 * phrase.height and LEGAL_FORM_ONLY.match(other.text):
+                return other
+        return None
 
     def next_in_column(self, phrase: Phrase) -> Phrase | None:
         """The first phrase under this one that starts or ends where it does (a row of another column between
@@ -273,7 +286,9 @@ def _id_tokens(words: list[Word]) -> list[tuple[str, int, int]]:
 def parse_invoice_number(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
     for token, first, last in _id_tokens(phrase.words[start:]):
         if token.startswith("$") and len(token) > 1 and not token[1].isdigit():
-            token = "S" + token[1:]  # "$-28073": OCR's S; money never continues with a hyphen or letter
+            # "$-28073", "$$3-154439": OCR's S; money never continues with a hyphen, letter or second $
+            dollars = len(token) - len(token.lstrip("$"))
+            token = "S" * dollars + token[dollars:]
         found = _INVOICE_NUMBER_TOKEN.match(token)
         if not found or not any(ch.isdigit() for ch in token):
             continue
@@ -286,7 +301,8 @@ def parse_invoice_number(phrase: Phrase, start: int, style: DocumentStyle) -> tu
 
 def _fix_initial_l(name: str) -> str:
     """OCR reads a capital I as l at the start of a word ("lronbridge"); in a name whose other words
-    are capitalised, a word starting "l" plus a lower-case consonant-free guess is fixed back."""
+    are capitalised, a word starting "l" plus a lower-case consonant-free guess is fixed back. A legal
+    form OCR garbled the same way ("SON BHD") is fixed too."""
     words = name.split(" ")
     capitalised = [w for w in words if w[:1].isupper()]
     if not capitalised:
@@ -294,7 +310,13 @@ def _fix_initial_l(name: str) -> str:
     fixed = [
         "I" + w[1:] if len(w) > 2 and w[0] == "l" and w[1].islower() and w[1] not in "aeiouy" else w for w in words
     ]
-    return " ".join(fixed)
+    return repair_legal_form(" ".join(fixed))
+
+
+def repair_legal_form(name: str) -> str:
+    """A legal form OCR garbled past recognition ("SON BHD") spelled as printed ("SDN BHD"), and a capital
+    I that OCR read as a bracket or bar at the end of a capitalised word ("ZHENG HU]")."""
+    return _OCR_CAPITAL_I.sub("I", _OCR_SDN.sub(r"\1D\2", name))
 
 
 def parse_party(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
@@ -313,6 +335,8 @@ PARSERS: dict[str, Parser] = {
     "subtotal": parse_amount_value,
     "tax": parse_amount_value,
     "total": parse_amount_value,
+    "tendered": parse_amount_value,
+    "change": parse_amount_value,
     "discount": parse_amount_value,
     "charge": parse_amount_value,
     "customer_name": parse_party,
@@ -324,6 +348,9 @@ _PLACES: frozenset[str] = frozenset({"customer_name", "vendor_name"})
 
 
 _AMOUNT_LABELS = _AMOUNTS
+# Amounts a till receipt prints beside its labels, read like amounts (right of the label first).
+PAYMENT_FIELDS = frozenset({"tendered", "change"})
+_RIGHT_FIRST = _AMOUNTS | PAYMENT_FIELDS
 # Fields whose printed label with an unparseable value beside it means a person must read the page.
 _IDENTIFYING_LABELS = frozenset({"invoice_number", "invoice_date", "due_date"})
 
@@ -361,7 +388,7 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     if inline is not None:
         return inline
     right = _try_place(index, phrase, label, "right", parse, style)
-    if label.field in _AMOUNT_LABELS | ADJUSTMENTS and right is not None:
+    if label.field in _RIGHT_FIRST | ADJUSTMENTS and right is not None:
         return right
     below = _try_place(index, phrase, label, "below", parse, style)
     if right is None or below is None:
@@ -369,6 +396,49 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     right_gap = right.phrase.x0 - phrase.x1
     below_gap = below.phrase.y0 - phrase.y1
     return right if right_gap <= below_gap else below
+
+
+# "Reichenschwand, 04.07.2023", "Berlin, den 4. Juli 2023": a letter's place and date. The place must be
+# a town the document prints after a postcode ("91244 Reichenschwand"), so a stray word is no place.
+_PLACE_BEFORE_DATE = re.compile(r"^([A-ZÄÖÜ][\w\-]+(?:\s[A-ZÄÖÜ][\w\-]+)?)\s*,?\s*(?:den|le|el|il)?\s*$")
+_PLACE_STRENGTH = 0.85
+
+
+def place_date_candidates(index: PageIndex, style: DocumentStyle) -> list[Candidate]:
+    """The date a letter-style invoice prints after its town, as its issue date."""
+    found: list[Candidate] = []
+    for row in index.rows:
+        for position, phrase in enumerate(row.phrases):
+            parsed = parse_date_value(phrase, 0, style)
+            if parsed is None:
+                continue
+            value, first, last = parsed
+            previous = row.phrases[position - 1].text if position else ""
+            before = " ".join(word.text for word in phrase.words[:first]) if first else previous
+            place = _PLACE_BEFORE_DATE.match(before.strip())
+            if place and _printed_after_postcode(index, place.group(1)):
+                score = _PLACE_STRENGTH * min(w.confidence for w in phrase.words[first:last])
+                found.append(Candidate("invoice_date", value, score, phrase, first, last))
+    return found
+
+
+def _printed_after_postcode(index: PageIndex, place: str) -> bool:
+    pattern = re.compile(rf"\b\d{{4,5}}\s+{re.escape(place)}\b")
+    return any(pattern.search(row.text) for row in index.rows)
+
+
+def split_label_word(phrase: Phrase, char_end: int) -> tuple[Phrase, int]:
+    """The phrase and the index of the word where the value starts; a label glued to its value by its
+    closing mark ("n°562044387", "No.4711") leaves the value's part of that word as a word of its own."""
+    position = 0
+    for index, word in enumerate(phrase.words):
+        end = position + len(word.text)
+        if position < char_end < end and not word.text[char_end - position - 1].isalnum():
+            rest = word.model_copy(update={"text": word.text[char_end - position :]})
+            words = [*phrase.words[:index], rest, *phrase.words[index + 1 :]]
+            return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index), index
+        position = end + 1
+    return phrase, words_after(phrase, char_end)
 
 
 def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[Candidate]:
@@ -390,7 +460,7 @@ def _try_place(
     index: PageIndex, phrase: Phrase, label: LabelMatch, place: str, parse: Parser, style: DocumentStyle
 ) -> Candidate | None:
     if place == "inline":
-        start = words_after(phrase, label.end)
+        phrase, start = split_label_word(phrase, label.end)
         options = [(phrase, start)] if start < len(phrase.words) else []
     elif place == "right":
         options = []
@@ -453,6 +523,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             digits = sum(ch.isdigit() for ch in text)
             if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or ":" in text:
                 continue  # a label ("Billing method: card") or contact line, not a name
+            if not (text[:1].isalnum() or text.startswith(("(", '"', "'"))):
+                continue  # a fragment (",com", "& Co"): a name starts with a letter or digit
             prominence = phrase.height / layout.median_word_height
             height_share = 1.0 - row.y0 / layout.height
             score = 0.45 * min(prominence / 2.0, 1.0) + 0.25 * height_share

@@ -21,10 +21,10 @@ _NOT_A_SUM = r"(?!\s*(qty|quantity|items?|item\(s\)|pcs|units?|savings?|discount
 # (pattern, strength): strength is how sure a match makes us that the value beside it is this field.
 _LABELS: dict[str, list[tuple[str, float]]] = {
     "invoice_number": [
-        (r"(tax\s+)?invoice\s*(no\.?|number|num\.?|nr\.?|#|n[°o]\.?|id|ref(erence)?\.?)", 1.0),
+        (r"((tax|vat|gst)\s+)?invoice\s*(no\.?|number|num\.?|nr\.?|#|n[°o]\.?|id|ref(erence)?\.?)", 1.0),
         (r"inv\.?\s*(no\.?|#|number|nr\.?)", 1.0),
         (r"(document|doc\.?|bill|receipt)\s*(no\.?|number|#|nr\.?)", 0.9),
-        (r"invoice(?=\s*[:#])", 0.85),
+        (r"((simplified\s*)?tax\s*)?invoice(?=\s*[:#])", 0.85),
         (r"rechnungs-?\s*(nummer|nr\.?)", 1.0),
         (r"(rechnung|facture|factuur|fattura|factura)\s*(#|nr\.?|no\.?|n[°o])", 1.0),
         # The title followed by the number itself: "Invoice FI15636047324", "Rechnung 2023-0042".
@@ -70,6 +70,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"f[äa]llig(keitsdatum|\s*am)?", 1.0),
         (r"zahlbar\s*bis", 1.0),
         (r"vervaldatum", 1.0),
+        (r"date\s*limite(\s*de\s*(paiement|r[èe]glement))?(\s*le)?", 1.0),
         (r"(date\s*d['\u2019]\s*)?[ée]ch[ée]ance", 1.0),
         (r"[àa]\s*payer\s*(avant|au\s*plus\s*tard)(\s*le)?", 1.0),
         (r"te\s*betalen\s*(voor|v[óo][óo]r|uiterlijk)(\s*op)?", 1.0),
@@ -104,6 +105,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"grand\s*total", 1.0),
         (r"total\s*(due|amount|payable|to\s*pay|invoice|incl\.?|inclusive|including|inc\.?)\b[a-z.\s]*", 1.0),
         (r"invoice\s*(total|amount)", 1.0),
+        (r"(order|subscription|statement|bill)\s*total", 0.9),
         (r"amount\s*(due|payable|to\s*pay)", 1.0),
         (r"balance(\s*due)?", 0.9),
         (rf"total{_NOT_A_SUM}", 0.85),
@@ -115,6 +117,17 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(totaal(\s*incl\.?(\s*btw)?)?|factuur\s*totaal|te\s*betalen)", 1.0),
         (r"(importe\s*total|total\s*(a\s*pagar|factura)|importo\s*totale)", 1.0),
         (rf"totale(\s*(documento|fattura|da\s*pagare|complessivo))?{_NOT_A_SUM}", 1.0),
+    ],
+    # What a till receipt prints under its total: the money handed over and the change given back.
+    "tendered": [
+        (r"cash(\s*(tendered|received|paid|payment))?", 0.9),
+        (r"(total\s*|amount\s*)?tender(ed)?(\s*amount)?", 1.0),
+        (r"amount\s*(tendered|received)", 1.0),
+        (r"(gegeben|bar\s*gegeben|esp[èe]ces|contant)", 0.9),
+    ],
+    "change": [
+        (r"change(\s*(due|given|amount))?", 1.0),
+        (r"(r[üu]ckgeld|monnaie\s*rendue|rendu|wisselgeld)", 1.0),
     ],
     "customer_name": [
         (r"bill(ed)?\s*to", 1.0),
@@ -197,6 +210,7 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"item(s)?(\s*description)?",
         r"service(s)?",
         r"product(s)?",
+        r"produ[ck]te?|produit(s)?|product[eo]s?|prodott[io]",
         r"details",
         r"particulars",
         r"article",
@@ -406,7 +420,10 @@ def _title_key(text: str) -> str:
 
 
 def is_title(text: str) -> bool:
-    """A document title ("INVOICE", "Tax Invoice"); "Invoice #" is a label, so punctuation counts."""
+    """A document title ("INVOICE", "Tax Invoice"); "Invoice #" and "Tax Invoice:" are labels, so
+    punctuation counts."""
+    if text.rstrip().endswith(":"):
+        return False
     return _title_key(text) in TITLE_WORDS
 
 

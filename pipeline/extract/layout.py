@@ -6,6 +6,7 @@ positions, which is what lets one set of rules read many layouts without templat
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass, field
 
@@ -178,8 +179,13 @@ def _rejoin_split_capitals(row_words: list[Word]) -> list[Word]:
     return result
 
 
+# A run of leader dots or underscores ("..........", "____"): a drawn guide line, not text. A text layer
+# may lay it under a label and its value alike, which would glue the two into one phrase.
+_LEADER = re.compile(r"^[.\u2026\u00b7_]{4,}$")
+
+
 def build_layout(page: PageText, gap_factor: float = 1.1) -> PageLayout:
-    words = [w for w in page.words if w.text.strip() and w.height > 0]
+    words = [w for w in page.words if w.text.strip() and w.height > 0 and not _LEADER.match(w.text.strip())]
     layout = PageLayout(page_no=page.page_no, width=page.width, height=page.height)
     if not words:
         return layout

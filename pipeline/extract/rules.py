@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from pipeline.extract.evidence import EvidenceInputs, field_evidence
 from pipeline.extract.fields import (
     ADJUSTMENTS,
+    PAYMENT_FIELDS,
     Candidate,
     DocumentStyle,
     PageIndex,
+    country_currency,
     customer_block_rows,
     document_currency,
     label_candidates,
+    place_date_candidates,
     vendor_candidates,
 )
 from pipeline.extract.labels import is_credit_note_title
@@ -36,9 +41,10 @@ from pipeline.money import (
     net_of_tax,
     same_digits_modulo_ocr,
     signed_adjustment,
+    tax_fits_rate,
     totals_agree,
 )
-from pipeline.parsing import find_dates, infer_day_first, infer_decimal_separator
+from pipeline.parsing import find_amounts, find_dates, infer_day_first, infer_decimal_separator
 from schemas import (
     DocumentType,
     ExtractionResult,
@@ -51,8 +57,13 @@ from schemas import (
     TextSource,
     ValidationIssue,
 )
+from schemas.currency import CURRENCY_SYMBOLS
 
 EXTRACTOR_NAME = "rules"
+# Currencies a bare "$" also stands for ("A$", "C$", "S$" when spelled out).
+_OTHER_DOLLARS = frozenset(code for symbol, code in CURRENCY_SYMBOLS.items() if symbol.endswith("$")) - {"USD"}
+_US_DOLLAR = re.compile(r"USD|US\s?\$", re.IGNORECASE)
+_PRINTED_RATE = re.compile(r"(?<![\d.,])(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
 _AMOUNT_FIELDS = ("subtotal", "tax", "total")
 _IDENTIFYING_FIELDS = ("invoice_number", "invoice_date", "due_date")
 
@@ -199,10 +210,52 @@ def _score_amounts(
     return score, sums_ok, items_ok
 
 
+@dataclass(frozen=True)
+class PrintedRate:
+    """The one tax rate printed on a tax candidate's line, and the other amounts on that line (a tax
+    summary prints the taxable amount beside the tax: "S 6% 100.94 6.06")."""
+
+    rate: Decimal
+    bases: tuple[Decimal, ...]
+
+
+def printed_rates(index: PageIndex, candidates: list[Candidate], style: DocumentStyle) -> dict[int, PrintedRate]:
+    """The rate printed on each tax candidate's line ("GST @6%: 0.46"), where the line prints just one."""
+    rates: dict[int, PrintedRate] = {}
+    for candidate in candidates:
+        text = index.row_of(candidate.phrase).text
+        found = {Decimal(match.group(1).replace(",", ".")) for match in _PRINTED_RATE.finditer(text)}
+        tax = _amount(candidate)
+        if len(found) != 1 or tax is None:
+            continue
+        amounts = [value for _, _, value in find_amounts(_PRINTED_RATE.sub(" ", text), style.decimal_sep)]  # type: ignore[arg-type]
+        if tax in amounts:  # the tax itself, printed last: the others are what it is levied on
+            del amounts[len(amounts) - 1 - amounts[::-1].index(tax)]
+        rates[id(candidate)] = PrintedRate(found.pop(), tuple(amounts))
+    return rates
+
+
+def rate_fits(
+    subtotal: Candidate | None, tax: Candidate | None, total: Candidate | None, rates: dict[int, PrintedRate]
+) -> bool:
+    """The chosen tax is its printed rate of the subtotal or of the amount printed beside it, or the
+    share of the total it includes."""
+    if tax is None or id(tax) not in rates:
+        return False
+    value, printed = _amount(tax) or Decimal(0), rates[id(tax)]
+    if any(tax_fits_rate(value, printed.rate, None, base) for base in printed.bases):
+        return True
+    return tax_fits_rate(value, printed.rate, _amount(total), _amount(subtotal))
+
+
 def resolve_amounts(
-    by_field: dict[str, list[Candidate]], items_sum: Decimal | None, page_count: int
+    by_field: dict[str, list[Candidate]],
+    items_sum: Decimal | None,
+    page_count: int,
+    rates: dict[int, PrintedRate] | None = None,
 ) -> tuple[dict[str, Candidate | None], list[Candidate], tuple[bool, bool]]:
-    """Pick subtotal, tax and total together: the combination the arithmetic confirms beats label scores.
+    """Pick subtotal, tax and total together: the combination the arithmetic confirms beats label scores
+    (a tax that fits its printed rate counts too).
 
     Discounts and charges printed between the subtotal and the total count in the sum. Returns the choice,
     its adjustment rows, and whether subtotal + adjustments + tax = total holds and the items add up.
@@ -219,10 +272,17 @@ def resolve_amounts(
         score, sums_ok, items_ok = _score_amounts(
             (subtotal, tax, total), adjustment_sum(adjustments), items_sum, page_count
         )
+        if rates and rate_fits(subtotal, tax, total, rates):
+            score += 1.0
         if score > best_score:
             best_score, best_adjustments, best_flags = score, adjustments, (sums_ok, items_ok)
             best_choice = {"subtotal": subtotal, "tax": tax, "total": total}
     return best_choice, best_adjustments, best_flags
+
+
+def _printed_dates(index: PageIndex, style: DocumentStyle) -> set[date]:
+    """Every date the document prints, read in its own day/month order."""
+    return {value for row in index.rows for _, _, value in find_dates(row.text, day_first=style.day_first)}
 
 
 def _fallback_invoice_date(index: PageIndex, style: DocumentStyle, exclude: set[date]) -> Candidate | None:
@@ -289,7 +349,7 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     """Candidates per field (labelled, plus amounts the arithmetic restores) and the labels with no readable value."""
     by_field: dict[str, list[Candidate]] = defaultdict(list)
     labelled, unread = label_candidates(index, style)
-    for candidate in labelled:
+    for candidate in [*labelled, *place_date_candidates(index, style)]:
         by_field[candidate.field].append(candidate)
     misread = [
         Candidate(c.field, amount_digits(c.value), c.score * 0.9, c.phrase, c.words_from, c.words_to)
@@ -304,7 +364,23 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)
+    by_field["total"] += _paid_totals(by_field)
     return by_field, unread
+
+
+def _paid_totals(by_field: dict[str, list[Candidate]]) -> list[Candidate]:
+    """No total label read, but a receipt prints what was paid (cash tendered less change): the last
+    labelled amount equal to it ("Net Total 10.00" above "Cash 10.00, Change 0.00") is the total."""
+    tendered, change = _best(by_field.get("tendered", [])), _best(by_field.get("change", []))
+    if by_field.get("total") or tendered is None:
+        return []
+    paid = (_amount(tendered) or Decimal(0)) - (_amount(change) or Decimal(0))
+    equal = [c for c in by_field.get("subtotal", []) if agree(_amount(c), paid) and paid > 0]
+    if not equal:
+        return []
+    last = max(equal, key=lambda c: (c.phrase.page_no, c.phrase.y0))
+    score = max(last.score, tendered.score)
+    return [Candidate("total", last.value, score, last.phrase, last.words_from, last.words_to)]
 
 
 def _reconciled_items(
@@ -360,12 +436,19 @@ def _choose_parties(by_field: dict[str, list[Candidate]], index: PageIndex) -> d
 
 
 def _currency_field(
-    index: PageIndex, total: Candidate | None, customer_rows: set[tuple[int, int]]
+    index: PageIndex, total: Candidate | None, customer_rows: set[tuple[int, int]], at_till: bool = False
 ) -> FieldValue | None:
     """The printed currency; with none printed, the issuer's country's (see document_currency)."""
     code, confidence, phrase = document_currency(index, total, customer_rows)
     if code is None or phrase is None:
         return None
+    doubts: list[str] = []
+    country, _, _ = country_currency(index, customer_rows)
+    bare_dollar = code == "USD" and not _US_DOLLAR.search(phrase.text) and country not in (None, "USD")
+    if bare_dollar and (country in _OTHER_DOLLARS or at_till):
+        # "$" alone is how an Australian or Singaporean issuer prints its own dollar too, and a till
+        # receipt (cash handed over) is a sale at home: its "$" may stand for the local currency.
+        doubts.append(f"only a bare '$' is printed, and the issuer's country pays in {country}")
     return FieldValue(
         name="currency",
         value=code,
@@ -374,8 +457,19 @@ def _currency_field(
         page=phrase.page_no,
         bbox=phrase.bbox(),
         raw_text=phrase.text,
-        evidence=FieldEvidence(support=[Support.SHAPE, Support.PRINTED_MARK]),
+        evidence=FieldEvidence(support=[Support.SHAPE, Support.PRINTED_MARK], doubts=doubts),
     )
+
+
+def _payment_fields(by_field: dict[str, list[Candidate]]) -> dict[str, FieldValue]:
+    """The cash tendered and the change a till receipt prints: routing checks the total against them."""
+    fields: dict[str, FieldValue] = {}
+    for name in PAYMENT_FIELDS:
+        picked = _best(by_field.get(name, []))
+        if picked is not None:
+            evidence = FieldEvidence(support=[Support.LABEL, Support.SHAPE])
+            fields[name] = _field_value(name, picked).model_copy(update={"evidence": evidence})
+    return fields
 
 
 def _date_doubts(chosen: dict[str, Candidate | None], style: DocumentStyle) -> dict[str, list[str]]:
@@ -477,7 +571,8 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     by_field, unread = _field_candidates(index, style)
     item_rows, item_issues, items_sum = _reconciled_items(index, style, by_field)
 
-    chosen_amounts, adjustments, (sums_ok, items_ok) = resolve_amounts(by_field, items_sum, len(pages))
+    rates = printed_rates(index, by_field.get("tax", []), style)
+    chosen_amounts, adjustments, (sums_ok, items_ok) = resolve_amounts(by_field, items_sum, len(pages), rates)
     confidences = _amount_confidences(chosen_amounts, sums_ok, items_ok, items_sum)
     chosen: dict[str, Candidate | None] = {
         **chosen_amounts,
@@ -485,7 +580,10 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         **_choose_parties(by_field, index),
     }
 
-    evidence = field_evidence(index, EvidenceInputs(chosen, by_field, _date_doubts(chosen, style)))
+    inputs = EvidenceInputs(chosen, by_field, _date_doubts(chosen, style), _printed_dates(index, style))
+    evidence = field_evidence(index, inputs)
+    if "tax" in evidence and rate_fits(chosen["subtotal"], chosen["tax"], chosen["total"], rates):
+        evidence["tax"].support.append(Support.RATE)
     fields = {
         name: _field_value(name, c, confidences.get(name)).model_copy(update={"evidence": evidence.get(name)})
         for name, c in chosen.items()
@@ -497,11 +595,12 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         values["adjustments"] = adjustment_sum(adjustments)
     values["document_type"] = _document_type(index)
     customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
-    currency = _currency_field(index, chosen_amounts["total"], customer_rows)
+    currency = _currency_field(index, chosen_amounts["total"], customer_rows, bool(by_field.get("tendered")))
     if currency is not None:
         fields["currency"], values["currency"] = currency, currency.value
     if item_rows:
         fields["line_items"] = _line_items_field(item_rows, items_ok)
+    fields.update(_payment_fields(by_field))
 
     issues: list[ValidationIssue] = [*item_issues, *([] if item_rows else [_no_items_issue()])]
     issues += _repaired_amount_issues(chosen_amounts)

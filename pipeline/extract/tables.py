@@ -22,7 +22,7 @@ from schemas import LineItem
 
 _NUMERIC = ("quantity", "unit_price", "amount")
 _TEXT = ("description", "sku")
-_STOP_FIELDS = frozenset({"subtotal", "total", "tax"})
+_STOP_FIELDS = frozenset({"subtotal", "total", "tax", "tendered", "change"})
 
 
 @dataclass

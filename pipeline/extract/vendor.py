@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from pipeline.extract.fields import _LOWER_WORD, Candidate, PageIndex
+from pipeline.extract.fields import _LOWER_WORD, Candidate, PageIndex, repair_legal_form
 from pipeline.extract.labels import LEGAL_FORM, LEGAL_FORM_ONLY, is_title, match_label
 from pipeline.extract.layout import Phrase, Row, horizontal_overlap
 
@@ -46,7 +46,7 @@ _CUSTOMER_BLOCK_ROWS = 4  # share of the page height below which a block of rows
 # How much each kind of place is worth on its own; agreement between places adds to it.
 SOURCE_WEIGHT = {"label": 0.8, "sender_line": 0.75, "payee": 0.7, "footer": 0.6, "legal": 0.55}
 _AGREEMENT_BONUS = 0.15
-_DOMAIN_BONUS = 0.1
+_DOMAIN_BONUS = 0.25
 _CUSTOMER_FACTOR = 0.3
 _DOMAIN_DISAGREES_FACTOR = 0.8
 # "Powered by TCPDF (www.tcpdf.org)", "Printout: www.fakturaXL.pl": the software's site, not the issuer's.
@@ -60,6 +60,9 @@ class NameSighting:
     name: str
     source: str
     phrase: Phrase
+
+    def __post_init__(self) -> None:
+        self.name = repair_legal_form(self.name)
 
 
 def name_key(name: str) -> str:

@@ -153,6 +153,10 @@ LEGAL_FORM = (
 )
 # A phrase that is nothing but a legal form: never a name by itself, the tail of one wrapped over two lines.
 LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
+# A phrase that closes with a legal form ("Property Management S.L.U.", "Gear KG").
+ENDS_IN_LEGAL_FORM = re.compile(rf"(?<![\w.])(?:{LEGAL_FORM}|kg)\.?\s*$", re.IGNORECASE)
+# Words that join the parts of a company name ("Alder & Finch"); a line ending in one runs on.
+NAME_JOINERS = frozenset({"&", "and", "und", "et", "en", "of", "de", "du", "van", "-", "+"})
 
 # A phrase that is only one of these words is a document title, never a value.
 TITLE_WORDS: frozenset[str] = frozenset(

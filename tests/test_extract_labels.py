@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.extract import extract_invoice
 from pipeline.extract.labels import column_kind, match_label
-from schemas import PageText
+from schemas import PageText, Support
 from tests.conftest import page_from_lines
 
 
@@ -121,3 +121,13 @@ def test_a_vendor_name_ocr_broke_apart_is_trusted_less() -> None:
         return result.fields["vendor_name"].confidence
 
     assert vendor_confidence("c rescent Provisions GmbH") < vendor_confidence("Crescent Provisions GmbH")
+
+
+def test_a_uk_tax_point_labels_the_invoice_date_below_an_invoice_date_label() -> None:
+    header = [(150, 150, "Harbor Supplies Ltd"), (150, 400, "Invoice No:"), (600, 400, "HS-1042")]
+    alone = extract_invoice([_page([*header, (150, 460, "Tax point"), (600, 460, "03/15/2024"), *TOTALS])])
+    assert str(alone.invoice.invoice_date) == "2024-03-15"
+    evidence = alone.fields["invoice_date"].evidence
+    assert evidence is not None and Support.LABEL in evidence.support
+    both = [(150, 460, "Tax point"), (600, 460, "03/10/2024"), (150, 520, "Invoice Date:"), (600, 520, "03/15/2024")]
+    assert str(extract_invoice([_page([*header, *both, *TOTALS])]).invoice.invoice_date) == "2024-03-15"

@@ -48,6 +48,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
     "invoice_date": [
         (r"(invoice|bill|billing|issue|document|tax\s*point)\s*date", 1.0),
         (r"date\s*(of\s*)?(issue|invoice)", 1.0),
+        (r"tax\s*point", 0.85),  # UK VAT invoices: the date of supply, printed where the invoice date goes
         (r"(date\s*)?issued(\s*on)?", 0.9),
         (r"dated", 0.9),
         (r"date", 0.8),

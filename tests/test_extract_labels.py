@@ -158,3 +158,22 @@ def test_a_header_repeated_atop_the_next_page_is_not_a_line_item() -> None:
     descriptions = [item.description for item in result.invoice.line_items]
     assert descriptions == ["Pallet rental", "Due date extension fee", "Forklift hire"]
     assert sum(item.amount or 0 for item in result.invoice.line_items) == result.invoice.subtotal
+
+
+@pytest.mark.parametrize(("carried", "brought"), [("A riportare", "Riporto"), ("Suma y sigue", "Suma anterior")])
+def test_italian_and_spanish_running_sums_between_pages_are_not_line_items(carried: str, brought: str) -> None:
+    columns = [(150, 900, "Description"), (1500, 900, "Qty"), (1800, 900, "Price"), (2150, 900, "Amount")]
+    first = _page([
+        *HEADER, *columns,
+        (150, 980, "Pallet rental"), (1500, 980, "2"), (1800, 980, "$50.00"), (2150, 980, "$100.00"),
+        (150, 1040, carried), (2150, 1040, "$100.00"),
+    ])  # fmt: skip
+    second = _on_page(_page([
+        *columns, (150, 940, brought), (2150, 940, "$100.00"),
+        (150, 1000, "Forklift hire"), (1500, 1000, "1"), (1800, 1000, "$20.00"), (2150, 1000, "$20.00"),
+        (1500, 1200, "Subtotal"), (2150, 1200, "$120.00"),
+        (1500, 1260, "Tax"), (2150, 1260, "$12.00"),
+        (1500, 1320, "Total"), (2150, 1320, "$132.00"),
+    ]), 2)  # fmt: skip
+    items = extract_invoice([first, second]).invoice.line_items
+    assert [item.description for item in items] == ["Pallet rental", "Forklift hire"]

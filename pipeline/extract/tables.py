@@ -140,7 +140,9 @@ def _is_stop_row(index: PageIndex, row: Row) -> bool:
 # Rows that carry a running sum between pages or announce the next page: never line items.
 _CARRY_ROW = re.compile(
     r"\b(carried|brought)\s+forward\b|\bcontinued\b|\bfortsetzung\b|\b[üu]bertrag\b|"
-    r"[àa]\s+reporter\b|^\s*report\b|\bsuite\b|\bpage\s+\d+\s+(of|sur|von)\b|\bseite\s+\d+",
+    r"[àa]\s+reporter\b|^\s*report\b|\bsuite\b|\bpage\s+\d+\s+(of|sur|von)\b|\bseite\s+\d+|"
+    # Italian and Spanish ("A riportare" / "Riporto", "Suma y sigue" / "Suma anterior", "(segue)")
+    r"\ba\s+riportare\b|^\s*riporto\b|\(segue\)|\bsuma\s+(y\s+sigue|anterior)\b|\(continuaci[óo]n\)|\(vervolg\)",
     re.IGNORECASE,
 )
 

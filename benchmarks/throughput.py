@@ -9,6 +9,10 @@ whole process tree (the run, its Prefect server, every tool it starts); and the 
 (`OMP_THREAD_LIMIT=1`, TSV output, the same number of processes) on the page images embedded in the same PDFs.
 It also times a one-invoice `ledgerlens run` with a temporary server and with a server already running.
 
+Every time is given as wall time and as CPU time (user + sys of the run's process and every tool it ran,
+and, apart, of its Prefect server): on a shared, loaded machine wall times stretch with the neighbours' load,
+while the CPU ratio to bare Tesseract on the same pages holds.
+
 The scanned set is image-only PDFs of JPEG scans from the sample generator (clean and hard scans, 150-300
 dpi). Beyond `--distinct-pages` generated pages, the set repeats them with one trailing PDF comment per
 copy, so each copy is a new document (its own sha256) with the same OCR work. Generated sets are cached
@@ -90,6 +94,34 @@ def make_born_digital_set(folder: Path, documents: int, seed: int) -> list[Path]
     return made[:documents]
 
 
+def cpu_seconds(children: bool = True) -> float:
+    """User + sys CPU of this process (all threads) and, with children, of every child process it has waited for."""
+    times = os.times()
+    own = times.user + times.system
+    return own + times.children_user + times.children_system if children else own
+
+
+def tools_cpu_seconds() -> float:
+    """User + sys CPU of the child processes this process has waited for (Tesseract, poppler)."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + sys CPU of a running process and its live descendants (psutil)."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for process in [root, *root.children(recursive=True)]:
+            cpu = process.cpu_times()
+            total += cpu.user + cpu.system + cpu.children_user + cpu.children_system
+    except psutil.Error:
+        pass
+    return total
+
+
 def bare_tesseract(pdfs: list[Path], scratch: Path, workers: int) -> dict[str, float]:
     """The reference: each page's embedded image (extracted untimed) read by `tesseract`, `workers` at a time."""
     images: list[Path] = []
@@ -103,11 +135,12 @@ def bare_tesseract(pdfs: list[Path], scratch: Path, workers: int) -> dict[str, f
         command = ["tesseract", str(image), "stdout", "--oem", "1", "--psm", "3", "tsv"]
         subprocess.run(command, capture_output=True, env=env, check=True)
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(read, images))
-    seconds = time.perf_counter() - started
-    return {"pages": len(images), "seconds": seconds, "pages_per_minute": 60 * len(images) / seconds}
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+    return {"pages": len(images), "seconds": seconds, "pages_per_minute": 60 * len(images) / seconds,
+            "cpu_seconds": cpu}  # fmt: skip
 
 
 class TreeRss:
@@ -145,42 +178,58 @@ class TreeRss:
 
 
 class StageClock:
-    """Wall time per stage, summed over every call from every worker thread of the run."""
+    """Wall time per stage, summed over every call from every worker thread of the run, and the CPU time of
+    the calling thread in it (the stage's own work in this process; a tool it waits for, as Tesseract, is
+    counted in the run's CPU time, not here)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.thread_cpu: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        self.seconds.clear()
+        self.thread_cpu.clear()
 
     def wrap(self, owner: Any, name: str, stage: str) -> None:
         original = getattr(owner, name)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             try:
                 return original(*args, **kwargs)
             finally:
                 with self._lock:
                     self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+                    cpu = time.thread_time() - cpu_started
+                    self.thread_cpu[stage] = self.thread_cpu.get(stage, 0.0) + cpu
 
         setattr(owner, name, timed)
 
 
 def instrument() -> StageClock:
-    """Time the stages where the document composer calls them (this benchmark's process only)."""
+    """Time the stages where the document's reading (pipeline/reading.py) and its composer (pipeline/process.py)
+    call them (this benchmark's process only). Each module's own name is wrapped, so no call counts twice."""
     import pipeline.process as process
+    import pipeline.reading as reading
     from pipeline.engines.ocr import TesseractEngine
     from pipeline.review import SqlReviewStore
     from pipeline.sinks import ParquetSink
 
     clock = StageClock()
-    for name in ("check_pdf_complete", "pdf_page_count", "read_text_layer", "pdf_page_images", "render_image"):
-        clock.wrap(process, name, "images")
-    clock.wrap(process, "preprocess_page", "preprocess")
+    stages = {
+        "images": ("check_pdf_complete", "pdf_page_count", "read_text_layer", "pdf_page_images", "render_image"),
+        "preprocess": ("preprocess_page",),
+        "extract": ("extract_invoice",),
+        "validate": ("validate_invoice", "route_record"),
+        "previews": ("write_page_previews",),
+    }
+    for stage, names in stages.items():
+        for module in (reading, process):
+            for name in names:
+                if hasattr(module, name):
+                    clock.wrap(module, name, stage)
     clock.wrap(TesseractEngine, "read", "ocr")
-    clock.wrap(process, "extract_invoice", "extract")
-    for name in ("validate_invoice", "route_record"):
-        clock.wrap(process, name, "validate")
-    clock.wrap(process, "write_page_previews", "previews")
     clock.wrap(ParquetSink, "write", "write")
     clock.wrap(SqlReviewStore, "enqueue", "write")
     return clock
@@ -201,10 +250,12 @@ def run_child(args: argparse.Namespace) -> int:
     clock = instrument()
     ready = time.time()
     figures: dict[str, Any] = {"startup_seconds": ready - born, "api": api.origin, "api_seconds": api.startup_seconds}
+    server = api.process.pid if api.process is not None else None
     for kind, folder in (("scanned", args.scanned), ("born_digital", args.born_digital_dir)):
-        clock.seconds.clear()
+        clock.clear()
         out = Path(tempfile.mkdtemp(prefix=f"ll-throughput-{kind}-"))
-        started = time.perf_counter()
+        started, cpu_started, tools_started = time.perf_counter(), cpu_seconds(), tools_cpu_seconds()
+        server_started = tree_cpu_seconds(server) if server else 0.0
         summary = run_ingest([str(folder)], str(out), Settings(workers=args.workers))
         figures[kind] = {
             "documents": summary.processed,
@@ -212,7 +263,11 @@ def run_child(args: argparse.Namespace) -> int:
             "counts": summary.counts,
             "processing_seconds": summary.seconds,
             "flow_wall_seconds": time.perf_counter() - started,
+            "cpu_seconds": cpu_seconds() - cpu_started,  # the run's process and every tool it ran
+            "tools_cpu_seconds": tools_cpu_seconds() - tools_started,  # of which the tools (Tesseract, poppler)
+            "server_cpu_seconds": (tree_cpu_seconds(server) - server_started) if server else None,
             "stage_seconds": dict(clock.seconds),
+            "stage_thread_cpu_seconds": dict(clock.thread_cpu),
         }
         subprocess.run(["rm", "-rf", str(out)], check=False)
     args.result.write_text(json.dumps(figures))
@@ -220,17 +275,18 @@ def run_child(args: argparse.Namespace) -> int:
     return 0
 
 
-def one_invoice_seconds(invoice: Path, workers: int, api_url: str | None) -> float:
-    """Wall time of `ledgerlens run` on one born-digital invoice, with a given server or a temporary one."""
+def one_invoice_seconds(invoice: Path, workers: int, api_url: str | None) -> tuple[float, float]:
+    """Wall and CPU time of `ledgerlens run` on one born-digital invoice, with a given server or a temporary
+    one (the CPU of a temporary server included: it is the run's child)."""
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env["LEDGERLENS_PREFECT_LOCAL_URL"] = api_url or ""
     out = Path(tempfile.mkdtemp(prefix="ll-throughput-one-"))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     command = [sys.executable, "-m", "flows.cli", "run", str(invoice), "--out", str(out), "--workers", str(workers)]
     subprocess.run(command, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, check=True)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     subprocess.run(["rm", "-rf", str(out)], check=False)
-    return seconds
+    return seconds, cpu
 
 
 def measure_run(args: argparse.Namespace, scanned: Path, born: Path) -> dict[str, Any]:
@@ -251,13 +307,14 @@ def one_invoice_figures(invoice: Path, workers: int) -> dict[str, float]:
     from flows.runtime import configure_prefect_environment, start_temporary_server
 
     configure_prefect_environment()
-    temporary = one_invoice_seconds(invoice, workers, None)
+    temporary, temporary_cpu = one_invoice_seconds(invoice, workers, None)
     server = start_temporary_server()
     try:
-        running = one_invoice_seconds(invoice, workers, server.url)
+        running, running_cpu = one_invoice_seconds(invoice, workers, server.url)
     finally:
         server.stop()
     return {"temporary_server_seconds": temporary, "running_server_seconds": running,
+            "temporary_server_cpu_seconds": temporary_cpu, "running_server_cpu_seconds": running_cpu,
             "server_start_seconds": server.startup_seconds}  # fmt: skip
 
 
@@ -268,17 +325,30 @@ def summarise(run: dict[str, Any], reference: dict[str, float], workers: int) ->
     born_rate = 60 * born["pages"] / born["processing_seconds"]
     stages = {stage: scanned["stage_seconds"].get(stage, 0.0) for stage in STAGES}
     busy = sum(stages.values())
+    scanned_cpu_per_page = scanned["cpu_seconds"] / scanned["pages"]
+    born_cpu_per_page = born["cpu_seconds"] / born["pages"]
     return {
         "workers": workers,
         "scanned_pages": scanned["pages"],
         "scanned_pages_per_minute": scanned_rate,
         "bare_tesseract_pages_per_minute": reference["pages_per_minute"],
         "ratio_to_bare_tesseract": scanned_rate / reference["pages_per_minute"],
+        "scanned_cpu_seconds_per_page": scanned_cpu_per_page,
+        "bare_tesseract_cpu_seconds_per_page": reference["cpu_seconds"] / reference["pages"],
+        "scanned_tools_cpu_seconds_per_page": scanned["tools_cpu_seconds"] / scanned["pages"],
+        # Bare Tesseract's CPU per page over ours on the same pages: what the wall ratio is on idle cores.
+        "ratio_to_bare_tesseract_cpu": reference["cpu_seconds"] / reference["pages"] / scanned_cpu_per_page,
+        "scanned_server_cpu_seconds": scanned["server_cpu_seconds"],
         "born_digital_pages": born["pages"],
         "born_digital_pages_per_minute": born_rate,
         "born_digital_vs_scanned": born_rate / scanned_rate,
+        "born_digital_cpu_seconds_per_page": born_cpu_per_page,
+        "born_digital_vs_scanned_cpu": scanned_cpu_per_page / born_cpu_per_page,
         "stage_seconds_scanned": stages,
         "stage_shares_scanned": {stage: seconds / busy for stage, seconds in stages.items()} if busy else {},
+        "stage_thread_cpu_seconds_scanned": {
+            stage: scanned["stage_thread_cpu_seconds"].get(stage, 0.0) for stage in STAGES
+        },
         # Worker time not spent in a stage: Prefect task submission, scheduling gaps, idle workers at the end.
         "orchestration_overhead_seconds": scanned["processing_seconds"] - busy / workers,
         "flow_start_seconds": scanned["flow_wall_seconds"] - scanned["processing_seconds"],
@@ -296,13 +366,24 @@ def print_table(figures: dict[str, Any]) -> None:
         ("scanned pages/min (ledgerlens)", f"{figures['scanned_pages_per_minute']:.1f}"),
         ("scanned pages/min (bare tesseract, same pages and processes)",
          f"{figures['bare_tesseract_pages_per_minute']:.1f}"),
-        ("ratio to bare tesseract", f"{figures['ratio_to_bare_tesseract']:.2f}x"),
+        ("ratio to bare tesseract (wall)", f"{figures['ratio_to_bare_tesseract']:.2f}x"),
+        ("scanned CPU s/page: ledgerlens (run + tools) / bare tesseract",
+         f"{figures['scanned_cpu_seconds_per_page']:.2f} / {figures['bare_tesseract_cpu_seconds_per_page']:.2f}"),
+        ("scanned CPU s/page in tools (tesseract, poppler) / in the run's process",
+         f"{figures['scanned_tools_cpu_seconds_per_page']:.2f} / "
+         f"{figures['scanned_cpu_seconds_per_page'] - figures['scanned_tools_cpu_seconds_per_page']:.2f}"),
+        ("ratio to bare tesseract (CPU)", f"{figures['ratio_to_bare_tesseract_cpu']:.2f}x"),
         ("born-digital pages/min", f"{figures['born_digital_pages_per_minute']:.1f}"),
-        ("born-digital vs scanned", f"{figures['born_digital_vs_scanned']:.1f}x"),
+        ("born-digital vs scanned (wall)", f"{figures['born_digital_vs_scanned']:.1f}x"),
+        ("born-digital vs scanned (CPU per page)", f"{figures['born_digital_vs_scanned_cpu']:.1f}x"),
     ]  # fmt: skip
+    if figures["scanned_server_cpu_seconds"] is not None:
+        rows.append(("Prefect server CPU during the scanned run", f"{figures['scanned_server_cpu_seconds']:.1f} s"))
     for stage, seconds in figures["stage_seconds_scanned"].items():
         share = figures["stage_shares_scanned"].get(stage, 0.0)
-        rows.append((f"stage {stage} (scanned, summed over workers)", f"{seconds:.1f} s ({share:.0%})"))
+        cpu = figures["stage_thread_cpu_seconds_scanned"].get(stage, 0.0)
+        label = f"stage {stage} (scanned, summed over workers): wall (share), thread CPU"
+        rows.append((label, f"{seconds:.1f} s ({share:.0%}), {cpu:.1f} s"))
     rows += [
         ("orchestration overhead (scanned run)", f"{figures['orchestration_overhead_seconds']:.1f} s"),
         ("flow start (flow call to first task)", f"{figures['flow_start_seconds']:.1f} s"),
@@ -312,8 +393,14 @@ def print_table(figures: dict[str, Any]) -> None:
     one = figures.get("one_invoice", {})
     if one:
         rows += [
-            ("one born-digital invoice, temporary server (wall)", f"{one['temporary_server_seconds']:.1f} s"),
-            ("one born-digital invoice, server running (wall)", f"{one['running_server_seconds']:.1f} s"),
+            (
+                "one born-digital invoice, temporary server (wall, CPU)",
+                f"{one['temporary_server_seconds']:.1f} s, {one['temporary_server_cpu_seconds']:.1f} s",
+            ),
+            (
+                "one born-digital invoice, server running (wall, CPU)",
+                f"{one['running_server_seconds']:.1f} s, {one['running_server_cpu_seconds']:.1f} s",
+            ),
             ("temporary server start", f"{one['server_start_seconds']:.1f} s"),
         ]
     width = max(len(label) for label, _ in rows)

@@ -117,17 +117,40 @@ def _rotate(image: GrayImage, degrees: float, border: int) -> GrayImage:
 
 
 def estimate_skew(image: GrayImage, max_degrees: float = 5.0) -> float:
-    """Projection-profile deskew: text rows give the sharpest row-sum profile when level (~70 ms/page)."""
+    """Projection-profile deskew: text rows give the sharpest row-sum profile when level.
+
+    On a copy at most 1000 px long. The coarse search (0.5 degree steps, 21 candidates) takes each profile as
+    a histogram of the ink pixels' rotated row coordinates, a fifth of the cost of rotating the image; the
+    finer steps rotate the image as before. Projections in the finer steps too picked angles up to 0.3 degrees
+    apart on receipts and shifted OCR on hard scans; with rotations there the angle is the same as before on
+    every scanned page of seeds 11 and 23 and the shared real corpus (36 pages).
+    """
     scale = 1000.0 / max(image.shape[:2])
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
     _, ink = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    height, width = ink.shape[:2]
+    ys, xs = np.nonzero(ink)
+    xs_centred, ys_centred = xs - width / 2.0, ys - height / 2.0
 
-    def sharpness(degrees: float) -> float:
+    def projected(degrees: float) -> float:
+        # cv2.getRotationMatrix2D's row coordinate: -sin * x + cos * y about the centre; each ink pixel is
+        # shared between the two rows around it, as the rotation's linear interpolation shares it.
+        radians = np.deg2rad(degrees)
+        rows = ys_centred * np.cos(radians) - xs_centred * np.sin(radians) + height / 2.0
+        below = np.floor(rows)
+        share = rows - below
+        below = below.astype(np.int64)
+        inside = (below >= 0) & (below < height - 1)
+        profile = np.bincount(below[inside], weights=1.0 - share[inside], minlength=height)
+        profile += np.bincount(below[inside] + 1, weights=share[inside], minlength=height)
+        return float(np.square(np.diff(profile)).sum())
+
+    def rotated(degrees: float) -> float:
         rows = _rotate(ink, degrees, 0).sum(axis=1, dtype=np.float64)
         return float(np.square(np.diff(rows)).sum())
 
     best = 0.0
-    for step, span in ((0.5, max_degrees), (0.1, 0.5), (0.025, 0.1)):
+    for step, span, sharpness in ((0.5, max_degrees, projected), (0.1, 0.5, rotated), (0.025, 0.1, rotated)):
         candidates = np.arange(best - span, best + span + step / 2, step)
         best = float(max(candidates, key=sharpness))
     return round(best, 3)
@@ -146,8 +169,8 @@ def normalise_background(image: GrayImage) -> GrayImage:
     threshold, _ = cv2.threshold(flattened, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     ink_histogram = gray_histogram(flattened)[: int(threshold) + 1]
     ink = _histogram_quantile(ink_histogram, 0.10) if ink_histogram.sum() else 0.0
-    stretched = (flattened.astype(np.float32) - ink) * (255.0 / max(255.0 - ink, 1.0))
-    return np.clip(stretched, 0, 255).astype(np.uint8)
+    levels = (np.arange(256, dtype=np.float32) - ink) * (255.0 / max(255.0 - ink, 1.0))
+    return cv2.LUT(flattened, np.clip(levels, 0, 255).astype(np.uint8))  # the stretch per grey level
 
 
 def apply_clahe(image: GrayImage) -> GrayImage:
@@ -184,8 +207,10 @@ def remove_dot_leaders(image: GrayImage) -> tuple[GrayImage, int]:
             leaders.append(int(indices[position]))
     if not leaders:
         return image, 0
+    is_leader = np.zeros(count, dtype=bool)  # a lookup by label: np.isin sorted the whole label image
+    is_leader[leaders] = True
     cleaned = image.copy()
-    cleaned[np.isin(labels, leaders)] = paper_level(image)
+    cleaned[is_leader[labels]] = paper_level(image)
     return cleaned, len(leaders)
 
 
@@ -209,52 +234,76 @@ def remove_rules(image: GrayImage) -> tuple[GrayImage, int]:
     return cleaned, count
 
 
+def choose_scale(image: GrayImage, options: PreprocessOptions) -> float:
+    """The factor the page is resized by for OCR: its short side to `target_short_side_px`, within 0.5-3x;
+    within 15% of 1, the page keeps its size."""
+    scale = options.target_short_side_px / min(image.shape[:2])
+    return 1.0 if abs(scale - 1.0) <= 0.15 else float(np.clip(scale, 0.5, 3.0))
+
+
+def resize(image: GrayImage, scale: float, steps: list[str]) -> GrayImage:
+    interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
+    steps.append(f"resize x{scale:.2f}")
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
+
+
+def needs_enhancing(noise: float, spread: float, options: PreprocessOptions) -> tuple[bool, bool]:
+    """Whether the page is denoised, and whether its contrast is lifted."""
+    low_contrast = spread < options.low_contrast_range and options.contrast_method != "none"
+    # Stretching faint print stretches the paper grain with it, so faint pages are denoised first.
+    return noise > options.noise_sigma_threshold or low_contrast, low_contrast
+
+
+def enhance(image: GrayImage, denoise: bool, lift: bool, options: PreprocessOptions, steps: list[str]) -> GrayImage:
+    """Denoise noisy or faint pages, and lift faint ones (background normalisation or CLAHE)."""
+    if denoise:
+        image = cv2.medianBlur(image, 3)
+        steps.append("median denoise")
+    if lift and options.contrast_method == "background":
+        image = normalise_background(image)
+        steps.append("background normalise")
+    elif lift and options.contrast_method == "clahe":
+        image = apply_clahe(image)
+        steps.append("clahe")
+    return image
+
+
+def straighten(image: GrayImage, options: PreprocessOptions, steps: list[str]) -> tuple[GrayImage, float]:
+    """Erase dot leaders, deskew, erase table rules; returns the page and its skew."""
+    image, leader_dots = remove_dot_leaders(image)
+    if leader_dots:
+        steps.append(f"removed {leader_dots} leader dots")
+    skew = estimate_skew(image, options.max_skew_degrees)
+    if abs(skew) >= 0.1:
+        image = _rotate(image, skew, paper_level(image))
+        steps.append(f"deskew {skew:+.2f}deg")
+    if options.remove_rules:
+        image, rule_count = remove_rules(image)
+        if rule_count:
+            steps.append(f"removed {rule_count} table rules")
+    return image, skew
+
+
 def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> PreprocessReport:
+    """Clean one page image for OCR and write it to `target` (PGM: nothing to encode).
+
+    The page is resized to the OCR resolution first, then cleaned. Cleaning at the scan's own resolution
+    and growing the page last would cost a third to half the pixels, but it changed what OCR read: noisy
+    150-200 dpi scans lost header fields and line items (generated hard scans, seed 11: 45/48 -> 39/48 and
+    38/43 -> 25/43), and clean ones grown last read two header fields fewer on the shared real corpus's
+    scans (0.518 -> 0.482)."""
     image = load_gray(source)
     check_resolution(image, options.min_short_side_px)
     steps: list[str] = ["grayscale"]
     # Measured at the scan's own resolution: upsampling smooths grain and would hide it.
     noise = estimate_noise_sigma(image)
     spread = contrast_range(image)
-
-    short_side = min(image.shape[:2])
-    scale = options.target_short_side_px / short_side
-    if abs(scale - 1.0) > 0.15:
-        scale = float(np.clip(scale, 0.5, 3.0))
-        interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
-        steps.append(f"resize x{scale:.2f}")
-    else:
-        scale = 1.0
-
-    low_contrast = spread < options.low_contrast_range
-    # Stretching faint print stretches the paper grain with it, so faint pages are denoised first.
-    if noise > options.noise_sigma_threshold or (low_contrast and options.contrast_method != "none"):
-        image = cv2.medianBlur(image, 3)
-        steps.append("median denoise")
-
-    if low_contrast:
-        if options.contrast_method == "background":
-            image = normalise_background(image)
-            steps.append("background normalise")
-        elif options.contrast_method == "clahe":
-            image = apply_clahe(image)
-            steps.append("clahe")
-
-    image, leader_dots = remove_dot_leaders(image)
-    if leader_dots:
-        steps.append(f"removed {leader_dots} leader dots")
-
-    skew = estimate_skew(image, options.max_skew_degrees)
-    if abs(skew) >= 0.1:
-        paper = paper_level(image)
-        image = _rotate(image, skew, paper)
-        steps.append(f"deskew {skew:+.2f}deg")
-
-    if options.remove_rules:
-        image, rule_count = remove_rules(image)
-        if rule_count:
-            steps.append(f"removed {rule_count} table rules")
+    scale = choose_scale(image, options)
+    if scale != 1.0:
+        image = resize(image, scale, steps)
+    denoise, lift = needs_enhancing(noise, spread, options)
+    image = enhance(image, denoise, lift, options, steps)
+    image, skew = straighten(image, options, steps)
 
     target.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(target), image)

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
 from pydantic import ValidationError
 
 from pipeline.config import Settings
@@ -27,6 +26,9 @@ from pipeline.vlm.cost import RunBudget, Usage
 from pipeline.vlm.image import image_tokens
 from pipeline.vlm.prompt import SYSTEM_PROMPT, tool_definition, user_content
 from schemas.vlm import TOOL_NAME, VlmInvoice
+
+if TYPE_CHECKING:  # the SDK is imported where a model is called (pipeline/engines/vlm.py), not by every run
+    import anthropic
 
 
 class CallLimiter:
@@ -117,6 +119,8 @@ def _replayable(block: Any) -> dict[str, Any]:
 
 
 def _describe(exc: Exception) -> str:
+    import anthropic
+
     if isinstance(exc, anthropic.APITimeoutError):
         return "the request timed out"
     if isinstance(exc, anthropic.APIStatusError):
@@ -178,6 +182,8 @@ def ask_model(
     limiter: CallLimiter | None = None,
 ) -> CallOutcome:
     """Ask `model` for the invoice; re-ask once with the validation error if the answer breaks the schema."""
+    import anthropic
+
     price = settings.price_of(model)
     limiter = limiter or CallLimiter(settings.vlm_concurrency, settings.vlm_requests_per_minute)
     outcome = CallOutcome(model=model)

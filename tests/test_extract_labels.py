@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.extract import extract_invoice
 from pipeline.extract.labels import column_kind, match_label
-from schemas import PageText
+from schemas import PageText, Support
 from tests.conftest import page_from_lines
 
 
@@ -121,3 +121,59 @@ def test_a_vendor_name_ocr_broke_apart_is_trusted_less() -> None:
         return result.fields["vendor_name"].confidence
 
     assert vendor_confidence("c rescent Provisions GmbH") < vendor_confidence("Crescent Provisions GmbH")
+
+
+def test_a_uk_tax_point_labels_the_invoice_date_below_an_invoice_date_label() -> None:
+    header = [(150, 150, "Harbor Supplies Ltd"), (150, 400, "Invoice No:"), (600, 400, "HS-1042")]
+    alone = extract_invoice([_page([*header, (150, 460, "Tax point"), (600, 460, "03/15/2024"), *TOTALS])])
+    assert str(alone.invoice.invoice_date) == "2024-03-15"
+    evidence = alone.fields["invoice_date"].evidence
+    assert evidence is not None and Support.LABEL in evidence.support
+    both = [(150, 460, "Tax point"), (600, 460, "03/10/2024"), (150, 520, "Invoice Date:"), (600, 520, "03/15/2024")]
+    assert str(extract_invoice([_page([*header, *both, *TOTALS])]).invoice.invoice_date) == "2024-03-15"
+
+
+def _on_page(page: PageText, page_no: int) -> PageText:
+    words = [word.model_copy(update={"page_no": page_no}) for word in page.words]
+    return page.model_copy(update={"page_no": page_no, "words": words})
+
+
+def test_a_header_repeated_atop_the_next_page_is_not_a_line_item() -> None:
+    columns = [(150, 900, "Description"), (1500, 900, "Qty"), (1800, 900, "Price"), (2150, 900, "Amount")]
+    header = [(150, 150, "Harbor Supplies Ltd"), (150, 400, "Invoice Number"), (600, 400, "65597")]
+    first = _page([
+        *header, (150, 460, "Invoice Date:"), (600, 460, "03/15/2024"), *columns,
+        (150, 980, "Pallet rental"), (1500, 980, "2"), (1800, 980, "$50.00"), (2150, 980, "$100.00"),
+        (150, 1040, "Due date extension fee"), (1500, 1040, "1"), (1800, 1040, "$5.00"), (2150, 1040, "$5.00"),
+        (1800, 3300, "Continued on page 2"),
+    ])  # fmt: skip
+    second = _on_page(_page([
+        (1900, 150, "Invoice Number 65597"), (2000, 210, "(continued)"), *columns,
+        (150, 980, "Forklift hire"), (1500, 980, "1"), (1800, 980, "$20.00"), (2150, 980, "$20.00"),
+        (1500, 1200, "Subtotal"), (2150, 1200, "$125.00"),
+        (1500, 1260, "Tax"), (2150, 1260, "$12.50"),
+        (1500, 1320, "Total"), (2150, 1320, "$137.50"),
+    ]), 2)  # fmt: skip
+    result = extract_invoice([first, second])
+    descriptions = [item.description for item in result.invoice.line_items]
+    assert descriptions == ["Pallet rental", "Due date extension fee", "Forklift hire"]
+    assert sum(item.amount or 0 for item in result.invoice.line_items) == result.invoice.subtotal
+
+
+@pytest.mark.parametrize(("carried", "brought"), [("A riportare", "Riporto"), ("Suma y sigue", "Suma anterior")])
+def test_italian_and_spanish_running_sums_between_pages_are_not_line_items(carried: str, brought: str) -> None:
+    columns = [(150, 900, "Description"), (1500, 900, "Qty"), (1800, 900, "Price"), (2150, 900, "Amount")]
+    first = _page([
+        *HEADER, *columns,
+        (150, 980, "Pallet rental"), (1500, 980, "2"), (1800, 980, "$50.00"), (2150, 980, "$100.00"),
+        (150, 1040, carried), (2150, 1040, "$100.00"),
+    ])  # fmt: skip
+    second = _on_page(_page([
+        *columns, (150, 940, brought), (2150, 940, "$100.00"),
+        (150, 1000, "Forklift hire"), (1500, 1000, "1"), (1800, 1000, "$20.00"), (2150, 1000, "$20.00"),
+        (1500, 1200, "Subtotal"), (2150, 1200, "$120.00"),
+        (1500, 1260, "Tax"), (2150, 1260, "$12.00"),
+        (1500, 1320, "Total"), (2150, 1320, "$132.00"),
+    ]), 2)  # fmt: skip
+    items = extract_invoice([first, second]).invoice.line_items
+    assert [item.description for item in items] == ["Pallet rental", "Forklift hire"]

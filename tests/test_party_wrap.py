@@ -10,6 +10,7 @@ from pathlib import Path
 from devtools.samples import render_born_digital, sample_spec
 from pipeline.config import Settings
 from pipeline.discover import describe_file
+from pipeline.extract.fields import wraps_onto
 from pipeline.process import process_document
 from schemas import ExtractionRecord, IssueCode, RecordStatus
 
@@ -62,3 +63,31 @@ def test_a_name_on_one_line_is_not_doubted(tmp_path: Path) -> None:
     record = _rendered(tmp_path, "single", customer_name="Riverstone Outdoor Gear GmbH", customer_split=0)
     assert record.invoice.customer_name == "Riverstone Outdoor Gear GmbH"
     assert "customer_name" not in _vetoed(record)
+
+
+def test_one_word_over_a_line_closing_with_a_legal_form_is_read_as_one_name(tmp_path: Path) -> None:
+    # One word is no person's full name, so "Oakridge" over "Electronics S.A." is one company's name.
+    customer = _rendered(tmp_path, "one-word", customer_name="Oakridge Property Management S.L.U.", customer_split=1)
+    assert customer.invoice.customer_name == "Oakridge Property Management S.L.U."
+    assert "customer_name" not in _vetoed(customer)
+    vendor = _rendered(tmp_path, "one-word-vendor", vendor_name="Lakeside Coffee Roasters KG", vendor_split=1)
+    assert vendor.invoice.vendor_name == "Lakeside Coffee Roasters KG"
+    assert "vendor_name" not in _vetoed(vendor)
+
+
+def test_a_first_line_ending_in_a_joiner_runs_on(tmp_path: Path) -> None:
+    vendor = _rendered(tmp_path, "joiner", vendor_name="Alder & Finch Traders GmbH", vendor_split=2)
+    assert vendor.invoice.vendor_name == "Alder & Finch Traders GmbH"
+    assert "vendor_name" not in _vetoed(vendor)
+
+
+def test_only_an_unambiguous_layout_joins_two_lines() -> None:
+    assert wraps_onto("Oakridge", "Electronics S.A.")
+    assert wraps_onto("Alder &", "Finch Traders GmbH")
+    assert wraps_onto("Atlas Veterinary Practice", "GmbH")
+    # A person over a company, a name that has its legal form already, a wordmark over the name it repeats,
+    # and a line with no legal form under one word stay open (the evidence doubts what is left open).
+    assert not wraps_onto("Felix Wolf", "SimFin Analytics GmbH")
+    assert not wraps_onto("Acme GmbH", "Finch Traders KG")
+    assert not wraps_onto("LAKESIDE", "Lakeside Coffee Roasters KG")
+    assert not wraps_onto("Bluebird", "School District")

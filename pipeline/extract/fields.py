@@ -10,7 +10,9 @@ from datetime import date
 from decimal import Decimal
 
 from pipeline.extract.labels import (
+    ENDS_IN_LEGAL_FORM,
     LEGAL_FORM_ONLY,
+    NAME_JOINERS,
     LabelMatch,
     column_kind,
     is_title,
@@ -163,15 +165,15 @@ class PageIndex:
         return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
 
     def extend_name_down(self, phrase: Phrase) -> Phrase:
-        """A company name wrapped before its legal form ("Atlas Veterinary Practice" / "GmbH"), even with a row
-        of another column between the two lines. A second line with more words than a legal form ("Gear GmbH")
-        may as well be another name under a person's ("Felix Wolf" / "SimFin Analytics GmbH"): that is left
-        to the evidence, which doubts it. A legal form centred under a name set in a heading, in smaller type
-        ("PHILIP MORRIS" / "INCORPORATED"), completes it too."""
+        """A company name wrapped over two lines where the layout says so (see `wraps_onto`), even with a row
+        of another column between the two lines. Any other wrap ("Riverstone Outdoor" / "Gear GmbH" reads
+        like "Felix Wolf" / "SimFin Analytics GmbH") is left to the evidence, which doubts it. A legal form
+        centred under a name set in a heading, in smaller type ("PHILIP MORRIS" / "INCORPORATED"), completes
+        it too."""
         other = self.next_in_column(phrase)
-        if other is None or not (self.continues_name(phrase, other) and LEGAL_FORM_ONLY.match(other.text)):
+        if other is None or not (self.continues_name(phrase, other) and wraps_onto(phrase.text, other.text)):
             other = self._centred_legal_form(phrase)
-        if other is not None and LEGAL_FORM_ONLY.match(other.text):
+        if other is not None:
             words = [*phrase.words, *other.words]
             return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
         return phrase
@@ -218,6 +220,23 @@ class PageIndex:
                 if aligned or horizontal_overlap(phrase.x0, phrase.x1, other.x0, other.x1) > 0.3:
                     found.append(other)
         return found
+
+
+def wraps_onto(first: str, second: str) -> bool:
+    """Whether `second`, printed just under `first` in the same type, can only be the rest of the same name:
+    it is nothing but a legal form ("Atlas Veterinary Practice" / "GmbH"); `first` cannot end a name
+    ("Alder &" / "Finch Traders GmbH"); or `first` is one word without a legal form over a line that closes
+    with one and does not repeat it ("Oakridge" / "Electronics S.A."): one word is no person's full name, and
+    a name that repeats the word above it is a wordmark's caption, not its continuation."""
+    if LEGAL_FORM_ONLY.match(second):
+        return True
+    words = first.split()
+    if not words or ENDS_IN_LEGAL_FORM.search(first):
+        return False
+    if words[-1].casefold() in NAME_JOINERS:
+        return True
+    repeated = words[0].casefold() in {word.casefold() for word in second.split()}
+    return len(words) == 1 and ENDS_IN_LEGAL_FORM.search(second) is not None and not repeated
 
 
 Parser = Callable[[Phrase, int, DocumentStyle], tuple[str | date | Decimal, int, int] | None]

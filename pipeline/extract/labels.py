@@ -48,6 +48,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
     "invoice_date": [
         (r"(invoice|bill|billing|issue|document|tax\s*point)\s*date", 1.0),
         (r"date\s*(of\s*)?(issue|invoice)", 1.0),
+        (r"tax\s*point", 0.85),  # UK VAT invoices: the date of supply, printed where the invoice date goes
         (r"(date\s*)?issued(\s*on)?", 0.9),
         (r"dated", 0.9),
         (r"date", 0.8),
@@ -166,6 +167,10 @@ LEGAL_FORM = (
 )
 # A phrase that is nothing but a legal form: never a name by itself, the tail of one wrapped over two lines.
 LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
+# A phrase that closes with a legal form ("Property Management S.L.U.", "Gear KG").
+ENDS_IN_LEGAL_FORM = re.compile(rf"(?<![\w.])(?:{LEGAL_FORM}|kg)\.?\s*$", re.IGNORECASE)
+# Words that join the parts of a company name ("Alder & Finch"); a line ending in one runs on.
+NAME_JOINERS = frozenset({"&", "and", "und", "et", "en", "of", "de", "du", "van", "-", "+"})
 
 # A phrase that is only one of these words is a document title, never a value.
 TITLE_WORDS: frozenset[str] = frozenset(

@@ -140,7 +140,9 @@ def _is_stop_row(index: PageIndex, row: Row) -> bool:
 # Rows that carry a running sum between pages or announce the next page: never line items.
 _CARRY_ROW = re.compile(
     r"\b(carried|brought)\s+forward\b|\bcontinued\b|\bfortsetzung\b|\b[üu]bertrag\b|"
-    r"[àa]\s+reporter\b|^\s*report\b|\bsuite\b|\bpage\s+\d+\s+(of|sur|von)\b|\bseite\s+\d+",
+    r"[àa]\s+reporter\b|^\s*report\b|\bsuite\b|\bpage\s+\d+\s+(of|sur|von)\b|\bseite\s+\d+|"
+    # Italian and Spanish ("A riportare" / "Riporto", "Suma y sigue" / "Suma anterior", "(segue)")
+    r"\ba\s+riportare\b|^\s*riporto\b|\(segue\)|\bsuma\s+(y\s+sigue|anterior)\b|\(continuaci[óo]n\)|\(vervolg\)",
     re.IGNORECASE,
 )
 
@@ -171,9 +173,30 @@ def _table_segments(index: PageIndex) -> list[tuple[list[Column], list[Row]]]:
         elif previous is not None and row.y0 - previous.y1 > 6 * max(row.height, 1.0):
             paused = True
         previous = row
-        if not paused and not _CARRY_ROW.search(row.text):
+        if not paused and not _CARRY_ROW.search(row.text) and not _is_repeated_header(index, row):
             body.append(row)
     return segments
+
+
+# Header fields a continuation page repeats above its table ("Invoice Number 65597").
+_REPEATED_FIELDS = frozenset({"invoice_number", "invoice_date", "due_date"})
+
+
+def _is_repeated_header(index: PageIndex, row: Row) -> bool:
+    """A row printing a header field's label and value and no words besides ("Invoice Number 65597" atop
+    page 2) repeats the document's header; an item whose description starts like a label ("Due date
+    extension fee") has words after it."""
+    labelled = False
+    for phrase in row.phrases:
+        label = index.label_of(phrase)
+        if label is not None and label.field in _REPEATED_FIELDS:
+            labelled = True
+            text = phrase.text[label.end :]
+        else:
+            text = phrase.text
+        if _reads_as_description(text):
+            return False
+    return labelled
 
 
 def _numeric_phrases(rows: list[Row], style: DocumentStyle) -> list[Phrase]:

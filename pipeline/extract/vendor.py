@@ -15,13 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from pipeline.extract.fields import _LOWER_WORD, Candidate, PageIndex, repair_legal_form
-from pipeline.extract.labels import LEGAL_FORM, LEGAL_FORM_ONLY, is_title, match_label
+from pipeline.extract.labels import LEGAL_FORM, LEGAL_FORM_ONLY, NAME_JOINERS, is_title, match_label
 from pipeline.extract.layout import Phrase, Row, horizontal_overlap
 
 # A legal form closing a company name, and a phrase that is nothing but one.
 _LEGAL_FORM_AT_END = re.compile(rf"(?:,\s*)?\b(?:{LEGAL_FORM})(?=$|[\s,;:()\u2022\u00b7|\u2013\u2014-])", re.IGNORECASE)
-# Words that may sit inside a company name although they are not capitalised.
-_NAME_JOINERS = frozenset({"&", "and", "und", "et", "en", "of", "de", "du", "van", "-", "+"})
 _MAX_NAME_WORDS = 7
 # Separators of a one-line identity ("Name • street • city", "Name - street - city", "Name, street 4").
 _SENDER_SEPARATOR = re.compile(r"\s(?:[\u2022\u00b7|\u2013\u2014-])\s|,\s")
@@ -72,7 +70,7 @@ def name_key(name: str) -> str:
 
 
 def _is_name_word(word: str) -> bool:
-    return word[:1].isupper() or word[:1].isdigit() or word.lower() in _NAME_JOINERS or word.startswith("(")
+    return word[:1].isupper() or word[:1].isdigit() or word.lower() in NAME_JOINERS or word.startswith("(")
 
 
 def legal_names(text: str) -> list[str]:
@@ -86,7 +84,7 @@ def legal_names(text: str) -> list[str]:
             if not _is_name_word(word) or word.endswith(":") or len(name_words) >= _MAX_NAME_WORDS:
                 break
             name_words.insert(0, word)
-        while name_words and name_words[0].lower() in _NAME_JOINERS:
+        while name_words and name_words[0].lower() in NAME_JOINERS:
             name_words.pop(0)
         letters = sum(ch.isalpha() for word in name_words for ch in word)
         if letters >= 2:

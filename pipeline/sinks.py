@@ -82,10 +82,12 @@ def invoice_row(record: ExtractionRecord) -> dict[str, Any]:
 
 
 def einvoice_columns(record: ExtractionRecord) -> dict[str, Any]:
-    """The e-invoice columns of an invoices/ row: all null unless the record was read from XML."""
+    """The e-invoice columns of an invoices/ row: null unless the record was read from XML, except
+    `document_type`, which a page that titles itself a credit note sets too."""
     data = record.einvoice
     if data is None:
-        return dict.fromkeys(EINVOICE_COLUMNS)
+        page_type = record.invoice.document_type
+        return {**dict.fromkeys(EINVOICE_COLUMNS), "document_type": page_type.value if page_type else None}
     breakdown = [
         {
             "rate": _quantize(line.rate, 4),

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.errors import OutputError
 from pipeline.sinks import ParquetSink
-from schemas import ExtractionRecord, FieldValue, Invoice, LineItem, RecordStatus
+from schemas import DocumentType, ExtractionRecord, FieldValue, Invoice, LineItem, RecordStatus
 
 CONTRACT_COLUMNS = [
     "document_id", "source", "page_count", "status", "confidence", "review_reasons", "error", "vendor_name",
@@ -87,3 +87,15 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(OutputError, match="Cannot write"):
         ParquetSink(blocker / "out")
+
+
+def test_a_page_that_titles_itself_a_credit_note_sets_the_document_type_column(tmp_path: Path) -> None:
+    credit = record("credit")
+    credit.invoice = credit.invoice.model_copy(
+        update={"document_type": DocumentType.CREDIT_NOTE, "subtotal": Decimal("-10.00"), "total": Decimal("-12.00")}
+    )
+    assert ParquetSink(tmp_path).write([credit, record("plain")]) == 2
+    frame = pd.read_parquet(tmp_path / "invoices").set_index("document_id")
+    assert frame.loc["credit", "document_type"] == "credit_note"
+    assert pd.isna(frame.loc["plain", "document_type"])
+    assert pd.isna(frame.loc["plain", "einvoice_profile"])  # the other e-invoice columns stay null for pages

@@ -60,6 +60,9 @@ class EInvoiceReading:
             data = data.model_copy(update={"document_type": DocumentType.CREDIT_NOTE})
         elif data.document_type is DocumentType.CREDIT_NOTE:
             invoice, data = _as_negative(invoice, data)
+        if data.document_type is DocumentType.CREDIT_NOTE:
+            # The XML declares it: validation then expects the negative total instead of doubting it.
+            invoice = invoice.model_copy(update={"document_type": DocumentType.CREDIT_NOTE})
         if schema_problem is None:
             return cls(invoice=invoice, data=data, schema_note="XSD-valid" if schema_checked else "")
         issue = ValidationIssue(

@@ -158,3 +158,27 @@ def review_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     from tests.pg_support import create_database
 
     return create_database(request.getfixturevalue("postgres_server"))
+
+
+def routed_from_lines(lines: list[tuple[float, float, str]], source: str = "ocr") -> object:
+    """Extract, validate and route a page of (x, y, text) lines at threshold 0: only blocking issues and the
+    corroboration veto can keep the record out."""
+    from typing import cast
+
+    from pipeline.extract.rules import extract_invoice
+    from pipeline.route import route_record
+    from pipeline.validate import validate_invoice
+    from schemas import ExtractionRecord, PageText, RecordStatus
+
+    result = extract_invoice([cast(PageText, page_from_lines(lines, source))])
+    record = ExtractionRecord(
+        document_id="doc",
+        source="doc.pdf",
+        status=RecordStatus.NEEDS_REVIEW,
+        invoice=result.invoice,
+        fields=result.fields,
+        issues=[*result.issues, *validate_invoice(result.invoice)],
+        extractor=result.extractor,
+        text_source=result.text_source,
+    )
+    return route_record(record, accept_threshold=0.0)

@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import cast
 
 from pipeline.extract.evidence import party_doubts
-from pipeline.extract.rules import extract_invoice
-from pipeline.route import route_record
-from pipeline.validate import validate_invoice
-from schemas import ExtractionRecord, PageText, RecordStatus, Support
-from tests.conftest import SIMPLE_INVOICE, page_from_lines
+from schemas import ExtractionRecord, RecordStatus, Support
+from tests.conftest import SIMPLE_INVOICE, routed_from_lines
 
 Lines = list[tuple[float, float, str]]
 # The shared simple invoice in page pixels (300 dpi: about 4 px per point), with a footer that names the
@@ -27,18 +24,7 @@ def _replace(lines: Lines, old: str, new: str) -> Lines:
 
 def _routed(lines: Lines) -> ExtractionRecord:
     """Extract, validate and route at threshold 0: only blocking issues and the veto can keep it out."""
-    result = extract_invoice([cast(PageText, page_from_lines(lines, "text_layer"))])
-    record = ExtractionRecord(
-        document_id="doc",
-        source="doc.pdf",
-        status=RecordStatus.NEEDS_REVIEW,
-        invoice=result.invoice,
-        fields=result.fields,
-        issues=[*result.issues, *validate_invoice(result.invoice)],
-        extractor=result.extractor,
-        text_source=result.text_source,
-    )
-    return route_record(record, accept_threshold=0.0)
+    return cast(ExtractionRecord, routed_from_lines(lines, "text_layer"))
 
 
 def _vetoed_fields(record: ExtractionRecord) -> set[str | None]:

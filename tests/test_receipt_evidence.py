@@ -10,10 +10,8 @@ import pytest
 
 from pipeline.extract.rules import extract_invoice
 from pipeline.money import tax_fits_rate
-from pipeline.route import route_record
-from pipeline.validate import validate_invoice
-from schemas import ExtractionRecord, ExtractionResult, PageText, RecordStatus, Support, Word
-from tests.conftest import page_from_lines
+from schemas import ExtractionRecord, ExtractionResult, PageText, Support, Word
+from tests.conftest import page_from_lines, routed_from_lines
 
 Lines = list[tuple[float, float, str]]
 
@@ -45,18 +43,7 @@ def _extract(lines: Lines, source: str = "ocr") -> ExtractionResult:
 
 
 def _routed(lines: Lines, source: str = "ocr") -> ExtractionRecord:
-    result = _extract(lines, source)
-    record = ExtractionRecord(
-        document_id="doc",
-        source="doc.jpg",
-        status=RecordStatus.NEEDS_REVIEW,
-        invoice=result.invoice,
-        fields=result.fields,
-        issues=[*result.issues, *validate_invoice(result.invoice)],
-        extractor=result.extractor,
-        text_source=result.text_source,
-    )
-    return route_record(record, accept_threshold=0.0)
+    return cast(ExtractionRecord, routed_from_lines(lines, source))
 
 
 def _vetoed(record: ExtractionRecord) -> set[str | None]:

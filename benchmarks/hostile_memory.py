@@ -10,16 +10,15 @@ is below 1.5 GB for every case. JSON goes to benchmarks/results/.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results_file import write_result  # noqa: E402
 from tests.hostile_files import huge_image_pdf, huge_png, process_in_worker  # noqa: E402
 
 CASES = [
@@ -42,11 +41,7 @@ def main() -> int:
                          "seconds": round(time.perf_counter() - started, 1)})  # fmt: skip
             print(f"| {label} | {path.stat().st_size / 1024:.0f} KB | {result['status']} | "
                   f"{result['peak_rss_mb'] or 0:.0f} MB | {str(result['error'] or '')[:90]} |", flush=True)  # fmt: skip
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    target = results / f"hostile-memory-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    target.write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"written: {target.relative_to(ROOT)}")
+    write_result("hostile-memory", rows)
     return 0
 
 

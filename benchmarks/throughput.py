@@ -38,6 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results_file import write_result  # noqa: E402
+
 STAGES = ("images", "preprocess", "ocr", "extract", "validate", "previews", "write")
 
 
@@ -443,12 +445,7 @@ def main() -> int:
     figures["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     figures["load_average_1min"] = os.getloadavg()[0]
     print_table(figures)
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = results / f"throughput-{args.pages}p-{stamp}.json"
-    target.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"\nwritten: {target.relative_to(ROOT)}")
+    write_result(f"throughput-{args.pages}p", figures)
     return 0
 
 

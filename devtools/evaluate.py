@@ -117,14 +117,12 @@ class ReliabilityBin(BaseModel):
         return self.confidence_sum / self.count if self.count else 0.0
 
 
-class ThresholdChoice(BaseModel):
-    """The lowest auto-accept threshold whose measured error rate meets the target, and what it yields."""
+class AcceptanceCounts(BaseModel):
+    """Documents routed, how many were auto-accepted, and how many of those had a header field wrong."""
 
-    target_error_rate: float
-    threshold: float | None = Field(description="None when no threshold accepts anything within the target")
-    documents: int
-    accepted: int
-    accepted_wrong: int
+    documents: int = 0
+    accepted: int = 0
+    accepted_wrong: int = 0
 
     @property
     def straight_through_rate(self) -> float:
@@ -133,6 +131,13 @@ class ThresholdChoice(BaseModel):
     @property
     def error_rate(self) -> float:
         return self.accepted_wrong / self.accepted if self.accepted else 0.0
+
+
+class ThresholdChoice(AcceptanceCounts):
+    """The lowest auto-accept threshold whose measured error rate meets the target, and what it yields."""
+
+    target_error_rate: float
+    threshold: float | None = Field(description="None when no threshold accepts anything within the target")
 
 
 class EvaluationReport(BaseModel):

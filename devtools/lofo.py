@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from devtools.evaluate import (
     DEFAULT_TARGET_ERROR_RATE,
     SCORED_HEADER_FIELDS,
+    AcceptanceCounts,
     ThresholdChoice,
     _load_truth,
     _read_dataset,
@@ -38,21 +39,10 @@ from schemas import FieldValue, Severity, ValidationIssue
 UNKNOWN_FAMILY = "unknown"
 
 
-class FamilyRouting(BaseModel):
+class FamilyRouting(AcceptanceCounts):
     """Acceptance of one held-out family (or of all of them pooled) at one threshold."""
 
     family: str
-    documents: int = 0
-    accepted: int = 0
-    accepted_wrong: int = 0
-
-    @property
-    def straight_through_rate(self) -> float:
-        return self.accepted / self.documents if self.documents else 0.0
-
-    @property
-    def error_rate(self) -> float:
-        return self.accepted_wrong / self.accepted if self.accepted else 0.0
 
 
 class LofoReport(BaseModel):

@@ -15,11 +15,13 @@ from pipeline.einvoice.values import (
     PROFILES_WITHOUT_LINES,
     EInvoiceReading,
     Finder,
+    LinePaths,
     profile_name,
+    read_line_items,
     to_date,
     to_decimal,
 )
-from schemas import DocumentType, EInvoiceData, EInvoiceSyntax, LineItem, TaxBreakdown
+from schemas import DocumentType, EInvoiceData, EInvoiceSyntax, TaxBreakdown
 
 CII_NAMESPACE = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 _FIND = Finder(
@@ -60,24 +62,14 @@ def _breakdown(root: etree._Element) -> list[TaxBreakdown]:
     ]
 
 
-def _line_items(root: etree._Element) -> list[LineItem]:
-    items: list[LineItem] = []
-    for line in _FIND.all(root, f"{_TRADE}/ram:IncludedSupplyChainTradeLineItem"):
-        price = _FIND.amount(line, "ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/ram:ChargeAmount")
-        per = _FIND.amount(line, "ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/ram:BasisQuantity")
-        items.append(
-            LineItem(
-                description=_FIND.text(line, "ram:SpecifiedTradeProduct/ram:Name"),
-                quantity=_FIND.amount(line, "ram:SpecifiedLineTradeDelivery/ram:BilledQuantity"),
-                unit_price=price / per if price is not None and per else price,
-                amount=_FIND.amount(
-                    line,
-                    "ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation"
-                    "/ram:LineTotalAmount",
-                ),
-            )
-        )
-    return items
+_LINE_PATHS = LinePaths(
+    lines=f"{_TRADE}/ram:IncludedSupplyChainTradeLineItem",
+    description="ram:SpecifiedTradeProduct/ram:Name",
+    quantity="ram:SpecifiedLineTradeDelivery/ram:BilledQuantity",
+    price="ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/ram:ChargeAmount",
+    price_base_quantity="ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/ram:BasisQuantity",
+    amount="ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount",
+)
 
 
 def read_cii(root: etree._Element, source: str) -> EInvoiceReading:
@@ -102,7 +94,7 @@ def read_cii(root: etree._Element, source: str) -> EInvoiceReading:
         "subtotal": _FIND.amount(root, f"{_TOTALS}/ram:TaxBasisTotalAmount"),
         "tax": _tax_total(root, currency),
         "total": _FIND.amount(root, f"{_TOTALS}/ram:GrandTotalAmount"),
-        "line_items": [] if profile in PROFILES_WITHOUT_LINES else _line_items(root),
+        "line_items": [] if profile in PROFILES_WITHOUT_LINES else read_line_items(_FIND, root, _LINE_PATHS),
     }
     data = EInvoiceData(
         syntax=EInvoiceSyntax.CII,

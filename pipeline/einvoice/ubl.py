@@ -11,10 +11,12 @@ from pipeline.einvoice.values import (
     CREDIT_NOTE_TYPE_CODES,
     EInvoiceReading,
     Finder,
+    LinePaths,
     profile_name,
+    read_line_items,
     to_date,
 )
-from schemas import DocumentType, EInvoiceData, EInvoiceSyntax, LineItem, TaxBreakdown
+from schemas import DocumentType, EInvoiceData, EInvoiceSyntax, TaxBreakdown
 
 UBL_INVOICE_NAMESPACE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 UBL_CREDIT_NOTE_NAMESPACE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
@@ -63,20 +65,14 @@ def _breakdown(tax_total: etree._Element | None) -> list[TaxBreakdown]:
     ]
 
 
-def _line_items(root: etree._Element) -> list[LineItem]:
-    items: list[LineItem] = []
-    for line in _FIND.all(root, "cac:InvoiceLine | cac:CreditNoteLine"):
-        price = _FIND.amount(line, "cac:Price/cbc:PriceAmount")
-        per = _FIND.amount(line, "cac:Price/cbc:BaseQuantity")
-        items.append(
-            LineItem(
-                description=_FIND.text(line, "cac:Item/cbc:Name"),
-                quantity=_FIND.amount(line, "cbc:InvoicedQuantity | cbc:CreditedQuantity"),
-                unit_price=price / per if price is not None and per else price,
-                amount=_FIND.amount(line, "cbc:LineExtensionAmount"),
-            )
-        )
-    return items
+_LINE_PATHS = LinePaths(
+    lines="cac:InvoiceLine | cac:CreditNoteLine",
+    description="cac:Item/cbc:Name",
+    quantity="cbc:InvoicedQuantity | cbc:CreditedQuantity",
+    price="cac:Price/cbc:PriceAmount",
+    price_base_quantity="cac:Price/cbc:BaseQuantity",
+    amount="cbc:LineExtensionAmount",
+)
 
 
 def read_ubl(root: etree._Element, source: str) -> EInvoiceReading:
@@ -98,7 +94,7 @@ def read_ubl(root: etree._Element, source: str) -> EInvoiceReading:
         "subtotal": _FIND.amount(root, f"{_TOTALS}/cbc:TaxExclusiveAmount"),
         "tax": _FIND.amount(tax_total, "cbc:TaxAmount") if tax_total is not None else None,
         "total": _FIND.amount(root, f"{_TOTALS}/cbc:TaxInclusiveAmount"),  # BT-112
-        "line_items": _line_items(root),
+        "line_items": read_line_items(_FIND, root, _LINE_PATHS),
     }
     credit = credit_root or type_code in CREDIT_NOTE_TYPE_CODES
     data = EInvoiceData(

@@ -106,6 +106,18 @@ def _as_negative(invoice: Invoice, data: EInvoiceData) -> tuple[Invoice, EInvoic
     return signed, data.model_copy(update={"amount_due": negated(data.amount_due), "tax_breakdown": breakdown})
 
 
+@dataclass(frozen=True)
+class LinePaths:
+    """Where a syntax keeps each invoice line and, relative to it, the line's values."""
+
+    lines: str
+    description: str
+    quantity: str
+    price: str
+    price_base_quantity: str
+    amount: str
+
+
 class Finder:
     """XPath lookups on one XML tree with fixed namespace prefixes; texts come back stripped or None."""
 
@@ -168,3 +180,20 @@ def profile_name(guideline_id: str | None) -> str:
 
 def negated(value: Decimal | None) -> Decimal | None:
     return -value if value is not None else None
+
+
+def read_line_items(finder: Finder, root: etree._Element, paths: LinePaths) -> list[LineItem]:
+    """Every invoice line, its unit price per one unit (a price given per N units is divided by N)."""
+    items: list[LineItem] = []
+    for line in finder.all(root, paths.lines):
+        price = finder.amount(line, paths.price)
+        per = finder.amount(line, paths.price_base_quantity)
+        items.append(
+            LineItem(
+                description=finder.text(line, paths.description),
+                quantity=finder.amount(line, paths.quantity),
+                unit_price=price / per if price is not None and per else price,
+                amount=finder.amount(line, paths.amount),
+            )
+        )
+    return items

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.fields import _COMPANY_SUFFIX, _LOWER_WORD, Candidate, PageIndex
-from pipeline.extract.labels import LEGAL_FORM, LEGAL_FORM_ONLY, is_title, match_label
+from pipeline.extract.fields import _LOWER_WORD, Candidate, PageIndex
+from pipeline.extract.labels import COMPANY_WORD, LEGAL_FORM, LEGAL_FORM_ONLY, LEGAL_FORM_WORD, is_title, match_label
 from pipeline.extract.layout import Phrase
 from schemas import FieldEvidence, Support
 
@@ -26,10 +26,6 @@ _ADDRESS_WORDS = re.compile(
     r"stra(ss|ß)e|str\.|weg|gasse|allee|platz|rue|avenue|boulevard|via|viale|piazza|calle|avenida|plaza|"
     r"laan|straat|gracht|plein)\b",
     re.IGNORECASE,
-)
-# Legal forms as whole words once dots are dropped ("S.r.l." -> "srl", "B.V." -> "bv").
-_LEGAL_FORM_WORD = re.compile(
-    r"(?<!\w)(inc|llc|ltd|limited|gmbh|ag|kg|plc|llp|lp|corp|co|pty|sa|sas|sarl|srl|spa|bv|nv|oy|kk|sl|slu)(?!\w)"
 )
 # A name that ends in its legal form ("Google Cloud EMEA Limited", "Coolblue B.V."): the name is complete.
 _CLOSED_BY_LEGAL_FORM = re.compile(rf"\b(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
@@ -76,7 +72,7 @@ def _distinctive_tokens(name: str) -> list[str]:
     """Words of a party name that identify it: not legal forms, not generic trade words, 3+ letters."""
     tokens = []
     for word in re.findall(r"[^\W\d_]{3,}", name):
-        if LEGAL_FORM_ONLY.match(word) or _COMPANY_SUFFIX.fullmatch(word) or word.casefold() in _GENERIC:
+        if LEGAL_FORM_ONLY.match(word) or COMPANY_WORD.fullmatch(word) or word.casefold() in _GENERIC:
             continue
         tokens.append(word.casefold())
     return tokens
@@ -134,7 +130,7 @@ def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
 
 
 def _has_legal_form(text: str) -> bool:
-    return _LEGAL_FORM_WORD.search(text.casefold().replace(".", "")) is not None
+    return LEGAL_FORM_WORD.search(text.casefold().replace(".", "")) is not None
 
 
 def _is_sentence(text: str) -> bool:

@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from pipeline.extract.labels import (
+    COMPANY_WORD,
     ENDS_IN_LEGAL_FORM,
     LEGAL_FORM_ONLY,
     NAME_JOINERS,
@@ -29,11 +30,6 @@ from schemas.currency import COUNTRY_CURRENCIES, LEGAL_FORM_CURRENCIES
 _POSITION_WEIGHT = {"inline": 1.0, "right": 0.97, "below": 0.9}
 # A lower-case letter standing alone ("c rescent Provisions"): OCR broke a capitalised word apart.
 _BROKEN_NAME = re.compile(r"(?:^|\s)[a-z](?=\s)")
-_COMPANY_SUFFIX = re.compile(
-    r"\b(inc|llc|ltd|limited|gmbh|ag|sa|sarl|sas|bv|nv|plc|co|corp|corporation|company|group|kg|oy|ab|as|"
-    r"srl|spa|pty|llp|lp|studio|partners|consulting|services|solutions|traders|trading|industries)\b\.?",
-    re.IGNORECASE,
-)
 _AMOUNTS = frozenset({"subtotal", "tax", "total"})
 # Rows between the subtotal and the total that change the tax base: discounts and charges such as shipping.
 ADJUSTMENTS = frozenset({"discount", "charge"})
@@ -547,7 +543,7 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             prominence = phrase.height / layout.median_word_height
             height_share = 1.0 - row.y0 / layout.height
             score = 0.45 * min(prominence / 2.0, 1.0) + 0.25 * height_share
-            if _COMPANY_SUFFIX.search(text):
+            if COMPANY_WORD.search(text):
                 score += 0.25
             if text.endswith(","):
                 score *= 0.6  # a line that runs on is an address ("Lot 6, Jalan Batai,"), rarely a name

@@ -167,6 +167,16 @@ LEGAL_FORM = (
 )
 # A phrase that is nothing but a legal form: never a name by itself, the tail of one wrapped over two lines.
 LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
+# Legal forms as whole words once dots are dropped ("S.r.l." -> "srl", "B.V." -> "bv").
+LEGAL_FORM_WORD = re.compile(
+    r"(?<!\w)(inc|llc|ltd|limited|gmbh|ag|kg|plc|llp|lp|corp|co|pty|sa|sas|sarl|srl|spa|bv|nv|oy|kk|sl|slu)(?!\w)"
+)
+# A word that marks a company's name: a legal form or a trade word ("Studio", "Traders", "Services").
+COMPANY_WORD = re.compile(
+    r"\b(inc|llc|ltd|limited|gmbh|ag|sa|sarl|sas|bv|nv|plc|co|corp|corporation|company|group|kg|oy|ab|as|"
+    r"srl|spa|pty|llp|lp|studio|partners|consulting|services|solutions|traders|trading|industries)\b\.?",
+    re.IGNORECASE,
+)
 # A phrase that closes with a legal form ("Property Management S.L.U.", "Gear KG").
 ENDS_IN_LEGAL_FORM = re.compile(rf"(?<![\w.])(?:{LEGAL_FORM}|kg)\.?\s*$", re.IGNORECASE)
 # Words that join the parts of a company name ("Alder & Finch"); a line ending in one runs on.

@@ -54,9 +54,6 @@ class Settings(BaseSettings):
     ocr_clean_target_short_side_px: int = Field(
         default=1700, description="Page images that need no denoising or contrast lift: the same, at this size"
     )
-    ocr_max_short_side_px: int = Field(
-        default=2000, description="Cleaned page images larger than this (short side) are shrunk to it for OCR"
-    )
     max_file_bytes: int = Field(default=100 * 1024 * 1024, description="Larger inputs are refused")
     max_pages: int = Field(default=50, description="Documents with more pages are refused")
     tesseract_lang: str = "eng"

@@ -26,7 +26,6 @@ class PreprocessOptions(BaseModel):
     min_short_side_px: int = 300
     target_short_side_px: int = 2400  # pages that are denoised or lifted are cleaned at this size
     clean_target_short_side_px: int = 1700  # pages that need neither are cleaned (and read) at this size
-    ocr_max_short_side_px: int = 2000  # a cleaned page larger than this (by over 5%) is shrunk to it for OCR
     max_skew_degrees: float = 5.0
     noise_sigma_threshold: float = 3.0
     low_contrast_range: float = 180.0
@@ -276,16 +275,6 @@ def cleaning_size(enhanced: bool, options: PreprocessOptions) -> int:
     return options.target_short_side_px if enhanced else options.clean_target_short_side_px
 
 
-def shrink_for_ocr(image: GrayImage, options: PreprocessOptions, steps: list[str]) -> GrayImage:
-    """A cleaned page over `ocr_max_short_side_px` (by more than 5%) shrunk to it: Tesseract's CPU grows with
-    the pixels it is given. Cleaned at 2400 px and read at 2000, hard scans read as well or better (seeds 41
-    and 61: header fields 113/128 against 109/128, items 77/80 against 76/80)."""
-    short_side = min(image.shape[:2])
-    if short_side <= options.ocr_max_short_side_px * 1.05:
-        return image
-    return resize(image, options.ocr_max_short_side_px / short_side, steps)
-
-
 def resize(image: GrayImage, scale: float, steps: list[str]) -> GrayImage:
     interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
     steps.append(f"resize x{scale:.2f}")
@@ -332,11 +321,11 @@ def straighten(image: GrayImage, options: PreprocessOptions, steps: list[str]) -
 def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> PreprocessReport:
     """Clean one page image for OCR and write it to `target` (PGM: nothing to encode).
 
-    The page is resized to its cleaning size first (`cleaning_size`), then cleaned, then shrunk if still
-    larger than OCR needs (`shrink_for_ocr`). Cleaning at the scan's own resolution and growing the page last
-    would cost a third to half the pixels, but it changed what OCR read: noisy 150-200 dpi scans lost header
-    fields and line items (generated hard scans, seed 11: 45/48 -> 39/48 and 38/43 -> 25/43), and clean ones
-    grown last read two header fields fewer on the shared real corpus's scans (0.518 -> 0.482)."""
+    The page is resized to its cleaning size first (`cleaning_size`), then cleaned. Cleaning at the scan's
+    own resolution and growing the page last would cost a third to half the pixels, but it changed what OCR
+    read: noisy 150-200 dpi scans lost header fields and line items (generated hard scans, seed 11: 45/48 ->
+    39/48 and 38/43 -> 25/43), and clean ones grown last read two header fields fewer on the shared real
+    corpus's scans (0.518 -> 0.482)."""
     image = load_gray(source)
     source_short_side = min(image.shape[:2])
     check_resolution(image, options.min_short_side_px)
@@ -350,7 +339,6 @@ def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> P
         image = resize(image, scale, steps)
     image = enhance(image, denoise, lift, options, steps)
     image, skew = straighten(image, options, steps)
-    image = shrink_for_ocr(image, options, steps)
 
     target.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(target), image)

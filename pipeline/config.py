@@ -49,10 +49,7 @@ class Settings(BaseSettings):
         default=300, description="Pages smaller than this (pixels, short side) are refused as unreadable"
     )
     ocr_target_short_side_px: int = Field(
-        default=2400, description="Noisy or faint page images are scaled so their short side is near this to clean"
-    )
-    ocr_clean_target_short_side_px: int = Field(
-        default=1700, description="Page images that need no denoising or contrast lift: the same, at this size"
+        default=2400, description="Images are scaled so their short side is near this before OCR"
     )
     max_file_bytes: int = Field(default=100 * 1024 * 1024, description="Larger inputs are refused")
     max_pages: int = Field(default=50, description="Documents with more pages are refused")

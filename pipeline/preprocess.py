@@ -24,8 +24,7 @@ LABELLING = cv2.CCL_GRANA
 
 class PreprocessOptions(BaseModel):
     min_short_side_px: int = 300
-    target_short_side_px: int = 2400  # pages that are denoised or lifted are cleaned at this size
-    clean_target_short_side_px: int = 1700  # pages that need neither are cleaned (and read) at this size
+    target_short_side_px: int = 2400
     max_skew_degrees: float = 5.0
     noise_sigma_threshold: float = 3.0
     low_contrast_range: float = 180.0
@@ -259,20 +258,11 @@ def remove_rules(image: GrayImage) -> tuple[GrayImage, int]:
     return cleaned, count
 
 
-def choose_scale(image: GrayImage, target_short_side_px: int) -> float:
-    """The factor the page is resized by for cleaning: its short side to `target_short_side_px`, within
-    0.5-3x; within 15% of 1, the page keeps its size."""
-    scale = target_short_side_px / min(image.shape[:2])
+def choose_scale(image: GrayImage, options: PreprocessOptions) -> float:
+    """The factor the page is resized by for OCR: its short side to `target_short_side_px`, within 0.5-3x;
+    within 15% of 1, the page keeps its size."""
+    scale = options.target_short_side_px / min(image.shape[:2])
     return 1.0 if abs(scale - 1.0) <= 0.15 else float(np.clip(scale, 0.5, 3.0))
-
-
-def cleaning_size(enhanced: bool, options: PreprocessOptions) -> int:
-    """The short side a page is cleaned at. Noisy or faint pages are grown to `target_short_side_px`: median
-    and background cleaning at that size kept their line items (generated hard scans, seeds 41 and 61: 76/80
-    items; 64/80 cleaned at 2000 px, 47/80 at 1700). Clean pages lose nothing at `clean_target_short_side_px`
-    (same seeds: header fields 122/128 against 121/128 at 2400, items 110/110 against 109/110) and Tesseract
-    reads them for ~12% less CPU."""
-    return options.target_short_side_px if enhanced else options.clean_target_short_side_px
 
 
 def resize(image: GrayImage, scale: float, steps: list[str]) -> GrayImage:
@@ -321,22 +311,21 @@ def straighten(image: GrayImage, options: PreprocessOptions, steps: list[str]) -
 def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> PreprocessReport:
     """Clean one page image for OCR and write it to `target` (PGM: nothing to encode).
 
-    The page is resized to its cleaning size first (`cleaning_size`), then cleaned. Cleaning at the scan's
-    own resolution and growing the page last would cost a third to half the pixels, but it changed what OCR
-    read: noisy 150-200 dpi scans lost header fields and line items (generated hard scans, seed 11: 45/48 ->
-    39/48 and 38/43 -> 25/43), and clean ones grown last read two header fields fewer on the shared real
-    corpus's scans (0.518 -> 0.482)."""
+    The page is resized to the OCR resolution first, then cleaned. Cleaning at the scan's own resolution
+    and growing the page last would cost a third to half the pixels, but it changed what OCR read: noisy
+    150-200 dpi scans lost header fields and line items (generated hard scans, seed 11: 45/48 -> 39/48 and
+    38/43 -> 25/43), and clean ones grown last read two header fields fewer on the shared real corpus's
+    scans (0.518 -> 0.482)."""
     image = load_gray(source)
-    source_short_side = min(image.shape[:2])
     check_resolution(image, options.min_short_side_px)
     steps: list[str] = ["grayscale"]
     # Measured at the scan's own resolution: upsampling smooths grain and would hide it.
     noise = estimate_noise_sigma(image)
     spread = contrast_range(image)
-    denoise, lift = needs_enhancing(noise, spread, options)
-    scale = choose_scale(image, cleaning_size(denoise or lift, options))
+    scale = choose_scale(image, options)
     if scale != 1.0:
         image = resize(image, scale, steps)
+    denoise, lift = needs_enhancing(noise, spread, options)
     image = enhance(image, denoise, lift, options, steps)
     image, skew = straighten(image, options, steps)
 
@@ -349,6 +338,6 @@ def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> P
         skew_degrees=skew,
         noise_sigma=round(noise, 2),
         contrast_range=round(spread, 1),
-        scale=round(min(image.shape[:2]) / source_short_side, 3),
+        scale=round(scale, 3),
         steps=steps,
     )

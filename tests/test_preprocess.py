@@ -161,36 +161,3 @@ def test_noise_estimate_equals_immerkaers_formula(page_image: np.ndarray) -> Non
     )  # fmt: skip
     expected = np.abs(response).sum() * np.sqrt(0.5 * np.pi) / (6.0 * (width - 2) * (height - 2))
     assert estimate_noise_sigma(noisy, band_rows=97) == pytest.approx(expected, rel=1e-12)
-
-
-def _page_at(dpi: int, tmp_path: Path) -> np.ndarray:
-    from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf
-
-    pdf = make_invoice_pdf(tmp_path / f"page-{dpi}.pdf", SIMPLE_INVOICE)
-    return np.array(convert_from_path(str(pdf), dpi=dpi, grayscale=True)[0])
-
-
-def _ocr_text(path: str) -> str:
-    return " ".join(word.text for word in ocr_page(Path(path), 1).words)
-
-
-def test_a_clean_300_dpi_page_is_cleaned_and_read_at_the_clean_size(tmp_path: Path) -> None:
-    source = tmp_path / "clean-300.png"
-    cv2.imwrite(str(source), _page_at(300, tmp_path))  # A4: 2481 px short side
-    report = preprocess_page(source, tmp_path / "clean.pgm", PreprocessOptions())
-    assert report.width_px == 1700 and report.steps[:2] == ["grayscale", "resize x0.69"]
-    text = _ocr_text(report.image_path)
-    assert "INV-2024-0042" in text and "$1,573.55" in text
-
-
-def test_a_noisy_150_dpi_page_is_still_cleaned_and_read_at_the_full_size(tmp_path: Path) -> None:
-    rng = np.random.default_rng(8)
-    page = _page_at(150, tmp_path)  # A4: 1241 px short side
-    noisy = np.clip(page + rng.normal(0, 14, page.shape), 0, 255).astype(np.uint8)
-    source = tmp_path / "noisy-150.png"
-    cv2.imwrite(str(source), noisy)
-    report = preprocess_page(source, tmp_path / "clean.pgm", PreprocessOptions())
-    assert report.steps[1] == "resize x1.93" and "median denoise" in report.steps
-    assert report.width_px == 2400
-    text = _ocr_text(report.image_path)
-    assert "INV-2024-0042" in text and "$1,573.55" in text

@@ -9,6 +9,7 @@ be accepted. Nothing here changes a value or a score.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -191,7 +192,7 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
     if mentions:
         support.append(Support.SENDER)
     domains = _domains(index)
-    if any(token in domain or (len(domain) >= 4 and domain in token) for token in own for domain in domains):
+    if any(_names_domain(token, domain) for token in own for domain in domains):
         support.append(Support.DOMAIN)
     doubts: list[str] = []
     slip = _one_letter_off(own, domains)
@@ -199,6 +200,11 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
         doubts.append(
             f"the vendor name {chosen.value!r} spells {slip[0]!r} where the page's domain has {slip[1]!r}; "
             "OCR may have misread a letter"
+        )
+    brand = _other_brand(index, domains, own, customer_tokens) if Support.DOMAIN not in support else None
+    if brand is not None:
+        doubts.append(
+            f"the page also names {brand!r}, as a word and as its web domain: the vendor may be known by that name"
         )
     fuller = _fuller_name(index, chosen, own)
     if fuller is not None:
@@ -209,6 +215,49 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
             f"the vendor name {chosen.value!r} appears nowhere else, and no e-mail/web domain ({shown}) matches it"
         )
     return support, doubts
+
+
+# A brand domain and the legal name often share their opening stem ("Naturalsoft" / naturalreaders.com).
+_MIN_SHARED_STEM = 6
+
+
+def _names_domain(token: str, domain: str) -> bool:
+    """The name word is the domain, is in it, holds it, or opens with the same long stem."""
+    if token in domain or (len(domain) >= 4 and domain in token):
+        return True
+    shared = len(os.path.commonprefix([token, domain]))
+    return shared >= _MIN_SHARED_STEM and shared * 2 >= min(len(token), len(domain))
+
+
+# A line crediting the software that made the PDF ("Powered by TCPDF (www.tcpdf.org)") names no issuer.
+_SOFTWARE_CREDIT = re.compile(r"\b(powered|generated|created|produced|made)\s+(by|with)\b", re.IGNORECASE)
+
+
+def _other_brand(index: PageIndex, domains: set[str], own: list[str], customer: set[str]) -> str | None:
+    """A domain the vendor name does not match, printed on its own as a word too ("At Flipkart we ...",
+    flipkart.com, on an invoice sold by "WS Retail Services"): a trade name beside the legal one. A domain
+    printed on a line next to the vendor's name is the vendor's own (its footer), and no other name."""
+    rows = [row for row in index.rows if not _SOFTWARE_CREDIT.search(row.text)]
+    beside_name = {
+        (row.page_no, row.index + step)
+        for row in rows
+        if own and any(token in _norm_words(row.text) for token in own)
+        for step in (-1, 0, 1)
+    }
+    for domain in sorted(domains):
+        if len(domain) < 4 or domain in customer or any(_names_domain(token, domain) for token in own):
+            continue
+        alone = re.compile(rf"(?<![\w.@/]){re.escape(domain)}(?![\w.@])", re.IGNORECASE)
+        printed = [row for row in rows if domain in _norm(row.text)]
+        if any((row.page_no, row.index) in beside_name for row in printed):
+            continue
+        if any(alone.search(row.text) for row in rows):
+            return domain
+    return None
+
+
+def _norm_words(text: str) -> set[str]:
+    return {word.casefold().strip(".,;:()") for word in text.split()}
 
 
 def _one_letter_off(tokens: list[str], domains: set[str]) -> tuple[str, str] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -21,6 +21,7 @@ from pipeline.extract.labels import (
     strip_title,
 )
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
+from pipeline.money import agree
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
 from schemas.currency import COUNTRY_CURRENCIES, LEGAL_FORM_CURRENCIES
@@ -387,6 +388,7 @@ def label_candidates(index: PageIndex, style: DocumentStyle) -> tuple[list[Candi
             found = _value_for_label(index, phrase, label, style)
             if found is not None:
                 candidates.append(found)
+                candidates += _net_and_tax_of_row(index, phrase, found, style)
             elif label.field in _AMOUNT_LABELS or label.field in _IDENTIFYING_LABELS:
                 unread.extend(_unread_digits(index, phrase, label))
     return candidates, unread
@@ -509,6 +511,27 @@ def _gross_of_row(
             score = first.score * min(w.confidence for w in target.words[parsed[1] : parsed[2]])
             best = Candidate(first.field, parsed[0], score, target, parsed[1], parsed[2])
     return best
+
+
+def _net_and_tax_of_row(index: PageIndex, label: Phrase, total: Candidate, style: DocumentStyle) -> list[Candidate]:
+    """A totals row printing exactly net, tax and gross, in that order, where net + tax = gross ("Total
+    facture  24.99  5.00  29.99"): its first two amounts are the subtotal and the tax."""
+    if total.field != "total" or total.phrase.row_index != label.row_index:
+        return []
+    amounts: list[Candidate] = []
+    for target in index.right_of(label):
+        parsed = parse_amount_value(target, 0, style) if index.is_value_like(target) else None
+        if parsed is None:
+            return []
+        value, first, last = parsed
+        score = total.score * min(w.confidence for w in target.words[first:last])
+        amounts.append(Candidate("", value, score, target, first, last))
+    if len(amounts) != 3 or amounts[2].value != total.value:
+        return []
+    net, tax, gross = (Decimal(str(c.value)) for c in amounts)
+    if not (0 <= tax < net and agree(net + tax, gross)):
+        return []
+    return [replace(amounts[0], field="subtotal"), replace(amounts[1], field="tax")]
 
 
 def _opens_table(row: Row) -> bool:

@@ -27,6 +27,7 @@ from pipeline.extract.labels import is_credit_note_title
 from pipeline.extract.layout import Phrase, build_layout
 from pipeline.extract.reconcile import (
     fill_missing_amounts,
+    read_net_tax_gross,
     repair_misread_amounts,
     repair_misread_unit_prices,
     swap_misassigned_prices,
@@ -388,8 +389,8 @@ def _reconciled_items(
 ) -> tuple[list[ItemRows], list[ValidationIssue], Decimal | None]:
     """The line-item table, reconciled with its own arithmetic; its repair issues; the items' sum if complete."""
     item_rows: list[ItemRows] = extract_line_items(index, style) or headerless_line_items(index, style)
-    item_rows = fill_missing_amounts(swap_misassigned_prices(item_rows))
     item_targets = _item_sum_targets(by_field)
+    item_rows = fill_missing_amounts(swap_misassigned_prices(read_net_tax_gross(item_rows, item_targets)))
     item_rows, item_issues = repair_misread_amounts(item_rows, item_targets)
     item_rows = repair_misread_unit_prices(item_rows, item_targets)
     amounts = [row.item.amount for row in item_rows if row.item.amount is not None]

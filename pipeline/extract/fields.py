@@ -335,7 +335,13 @@ def repair_legal_form(name: str) -> str:
     return _OCR_CAPITAL_I.sub("I", _OCR_SDN.sub(r"\1D\2", name))
 
 
+# "ATTN: iViveLabs Limited", "z. Hd. Frau Weber": the words before a name that say who should read it.
+_ATTENTION = re.compile(r"^(attn|attention|z\.?\s?hd|c/o)\b[.:]*$", re.IGNORECASE)
+
+
 def parse_party(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
+    if start < len(phrase.words) - 1 and _ATTENTION.match(phrase.words[start].text):
+        start += 1
     text = " ".join(word.text for word in phrase.words[start:]).strip(" :-\u2018\u2019\u201c\u201d'\"|")
     text = _fix_initial_l(text)
     letters = sum(ch.isalpha() for ch in text)

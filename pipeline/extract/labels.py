@@ -131,7 +131,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(r[üu]ckgeld|monnaie\s*rendue|rendu|wisselgeld)", 1.0),
     ],
     "customer_name": [
-        (r"bill(ed)?\s*to", 1.0),
+        (r"bill(ed)?\s*to(\s*address)?", 1.0),
         (r"invoice(d)?\s*to", 1.0),
         (r"sold\s*to", 1.0),
         (r"(customer|client|buyer)(\s*name)?(?!\s*(no|id|number|#|nr|ref|code))", 0.8),

@@ -84,6 +84,24 @@ def _all_zero(item: LineItem) -> bool:
     return item.quantity == 0 and item.unit_price == 0 and item.amount == 0
 
 
+def drop_running_sums(rows: list[ItemRows], targets: list[Decimal]) -> list[ItemRows]:
+    """A row whose amount is the sum of the rows since the last such row ("AWS Service Charges 4.11" over
+    "Charges 4.11", "PURCHASES" under its lines) closes a group: it is no item. Dropped only when the items
+    then add up to what they should and did not before."""
+    if not rows or not targets or _agrees(rows, targets):
+        return rows
+    kept: list[ItemRows] = []
+    group = Decimal(0)
+    for row in rows:
+        amount = row.item.amount
+        if kept and amount and group and agree(amount, group):
+            group = Decimal(0)
+            continue
+        kept.append(row)
+        group += amount or Decimal(0)
+    return kept if len(kept) < len(rows) and _agrees(kept, targets) else rows
+
+
 def fill_missing_amounts(rows: list[ItemRows]) -> list[ItemRows]:
     """A line whose amount could not be read but whose quantity and unit price could: the product."""
     return [

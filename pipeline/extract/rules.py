@@ -26,6 +26,7 @@ from pipeline.extract.fields import (
 from pipeline.extract.labels import is_credit_note_title
 from pipeline.extract.layout import Phrase, build_layout
 from pipeline.extract.reconcile import (
+    drop_running_sums,
     fill_missing_amounts,
     read_net_tax_gross,
     repair_misread_amounts,
@@ -391,6 +392,7 @@ def _reconciled_items(
     item_rows: list[ItemRows] = extract_line_items(index, style) or headerless_line_items(index, style)
     item_targets = _item_sum_targets(by_field)
     item_rows = fill_missing_amounts(swap_misassigned_prices(read_net_tax_gross(item_rows, item_targets)))
+    item_rows = drop_running_sums(item_rows, item_targets)
     item_rows, item_issues = repair_misread_amounts(item_rows, item_targets)
     item_rows = repair_misread_unit_prices(item_rows, item_targets)
     amounts = [row.item.amount for row in item_rows if row.item.amount is not None]
@@ -491,6 +493,24 @@ def _adjustments_field(rows: list[Candidate]) -> FieldValue:
     )
 
 
+def _subtotal_of_items(
+    fields: dict[str, FieldValue], chosen_amounts: dict[str, Candidate | None], items_sum: Decimal | None
+) -> FieldValue | None:
+    """A page that prints no subtotal still has one: the sum of its line items, when the total less its tax
+    (none printed: nothing) comes to the same amount. Its provenance is the line items'."""
+    total, tax = _amount(chosen_amounts["total"]), _amount(chosen_amounts["tax"])
+    if items_sum is None or total is None or not agree(items_sum, net_of_tax(total, tax)):
+        return None
+    return fields["line_items"].model_copy(
+        update={
+            "name": "subtotal",
+            "value": str(items_sum),
+            "confidence": fields["total"].confidence,
+            "evidence": FieldEvidence(support=[Support.SHAPE, Support.ITEMS_SUM]),
+        }
+    )
+
+
 def _line_items_field(item_rows: list[ItemRows], items_ok: bool) -> FieldValue:
     first = item_rows[0].phrases[0]
     words = [w for r in item_rows for p in r.phrases for w in p.words if p.page_no == first.page_no]
@@ -532,12 +552,18 @@ def _repaired_amount_issues(chosen_amounts: dict[str, Candidate | None]) -> list
 
 
 def _unreadable_value_issues(
-    by_field: dict[str, list[Candidate]], unread: list[Candidate], values: dict[str, object]
+    by_field: dict[str, list[Candidate]], unread: list[Candidate], values: dict[str, object], item_rows: list[ItemRows]
 ) -> list[ValidationIssue]:
-    """A label printed on the page whose value could not be read (or did not fit the other amounts)."""
+    """A label printed on the page whose value could not be read (or did not fit the other amounts). A
+    "label" whose value is a line item's number is a column heading ("VK-Preis ohne MwSt."), not a field."""
+    on_items = {(phrase.page_no, phrase.row_index) for row in item_rows for phrase in row.phrases}
     issues: list[ValidationIssue] = []
     for name in (*_AMOUNT_FIELDS, *_IDENTIFYING_FIELDS):
-        printed = [c.evidence.text for c in [*by_field.get(name, []), *unread] if c.field == name]
+        printed = [
+            c.evidence.text
+            for c in [*by_field.get(name, []), *unread]
+            if c.field == name and (c.phrase.page_no, c.phrase.row_index) not in on_items
+        ]
         if name not in values and printed:
             label = name.replace("_", " ")
             article = "an" if label[0] in "aeiou" else "a"
@@ -601,11 +627,13 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         fields["currency"], values["currency"] = currency, currency.value
     if item_rows:
         fields["line_items"] = _line_items_field(item_rows, items_ok)
+        if "subtotal" not in fields and (derived := _subtotal_of_items(fields, chosen_amounts, items_sum)):
+            fields["subtotal"], values["subtotal"] = derived, Decimal(str(derived.value))
     fields.update(_payment_fields(by_field))
 
     issues: list[ValidationIssue] = [*item_issues, *([] if item_rows else [_no_items_issue()])]
     issues += _repaired_amount_issues(chosen_amounts)
-    issues += _unreadable_value_issues(by_field, unread, values)
+    issues += _unreadable_value_issues(by_field, unread, values, item_rows)
     invoice = Invoice.model_validate({**values, "line_items": [row.item for row in item_rows]})
     return ExtractionResult(
         invoice=invoice, fields=fields, extractor=EXTRACTOR_NAME, text_source=_text_source(pages), issues=issues

@@ -171,7 +171,7 @@ def test_a_trade_name_printed_beside_the_legal_seller_is_doubted() -> None:
             (150, 3060, "At Shopmart we try to deliver perfectly each and every time."),
         )
     )
-    assert any("shopmart" in doubt for doubt in doubts)
+    assert any("also names 'shopmart'" in doubt for doubt in doubts)
 
 
 def test_the_vendors_own_footer_domain_and_a_software_credit_raise_no_doubt() -> None:

@@ -9,7 +9,6 @@ be accepted. Nothing here changes a value or a score.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -225,8 +224,9 @@ def _names_domain(token: str, domain: str) -> bool:
     """The name word is the domain, is in it, holds it, or opens with the same long stem."""
     if token in domain or (len(domain) >= 4 and domain in token):
         return True
-    shared = len(os.path.commonprefix([token, domain]))
-    return shared >= _MIN_SHARED_STEM and shared * 2 >= min(len(token), len(domain))
+    shortest = min(len(token), len(domain))
+    shared = next((i for i in range(shortest) if token[i] != domain[i]), shortest)
+    return shared >= _MIN_SHARED_STEM and shared * 2 >= shortest
 
 
 # A line crediting the software that made the PDF ("Powered by TCPDF (www.tcpdf.org)") names no issuer.

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from schemas import ExtractionRecord, IssueCode, RecordStatus, Support
+import pytest
+
+from pipeline.extract import extract_invoice
+from schemas import ExtractionRecord, IssueCode, PageText, RecordStatus, Support, TextSource, Word
 from tests.conftest import routed_from_lines
 
 HEADER = [
@@ -191,3 +194,38 @@ def test_an_attention_line_names_the_customer_after_its_marker() -> None:
     lines = [line for line in HEADER if line[2] not in ("Bill to:", "Globex Corporation")]
     record = _route([*lines, (150, 400, "Bill to Address:"), (150, 460, "ATTN: Globex Corporation"), *SIMPLE_TOTALS])
     assert _value(record, "customer_name") == "Globex Corporation"
+
+
+def _receipt_page(lines: list[tuple[float, str, float]]) -> PageText:
+    """A till receipt's words, each line with its own OCR confidence (display type often reads poorly)."""
+    words = []
+    for line_no, (y, text, confidence) in enumerate(lines):
+        cursor = 300.0
+        for token in text.split():
+            width = 18.0 * len(token)
+            words.append(Word(text=token, page_no=1, x0=cursor, y0=y, x1=cursor + width, y1=y + 32,
+                              confidence=confidence, line_key=(line_no, 0, 0)))  # fmt: skip
+            cursor += width + 14
+    return PageText(page_no=1, width=1200, height=3000, source=TextSource.OCR, words=words)
+
+
+RECEIPT_TAIL = [
+    (160, "Lot 6, Jalan Batai,", 0.95),
+    (210, "Bandar Baru Permas Jaya", 0.95),
+    (260, "50490 Kuala Lumpur", 0.95),
+    (400, "Tax Invoice: CS00082258 09/03/18", 0.9),
+    (900, "Total 133.70", 0.9),
+    (960, "Cash 140.00", 0.9),
+    (1020, "Change 6.30", 0.9),
+]
+
+
+@pytest.mark.parametrize("registration", ["(913144-A)", "JM0325955-V", "Company No.: 441970-H"])
+def test_the_line_over_a_registration_number_names_the_issuer(registration: str) -> None:
+    page = _receipt_page([(50, "Perniagaan Zheng Hui", 0.45), (100, registration, 0.9), *RECEIPT_TAIL])
+    assert extract_invoice([page]).invoice.vendor_name == "Perniagaan Zheng Hui"
+
+
+def test_a_line_over_an_address_gets_no_registration_weight() -> None:
+    page = _receipt_page([(50, "Perniagaan Zheng Hui", 0.45), (100, "Jalan Permas 9/5", 0.9), *RECEIPT_TAIL])
+    assert extract_invoice([page]).invoice.vendor_name != "Perniagaan Zheng Hui"

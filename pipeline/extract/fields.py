@@ -39,6 +39,13 @@ _BASIS_BEFORE = re.compile(r"\b(on|of|aus|auf|sur|from|over|van|über)\s*[€$£
 # A company registration number printed after the name: "STAR GROCER SDN BHD (1171881-W)".
 _REGISTRATION_SUFFIX = re.compile(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$")
 # A lower-case word other than the particles names contain ("Bank of", "van der").
+# A line that is only a company's registration number ("(913144-A)", "JM0325955-V", "Company No.: 441970-H",
+# "ROC: 002016014-D"): the issuer's legal name is printed just above it.
+_REGISTRATION_LINE = re.compile(
+    r"^\(?\s*(?:(?:company|co|reg(?:istration)?|roc)\.?\s*(?:no|nr|number)?\.?\s*[:.]?\s*)?"
+    r"[A-Z]{0,3}\d{5,}\s?-?\s?[A-Z]?\s*\)?$",
+    re.IGNORECASE,
+)
 _LOWER_WORD = re.compile(r"(?<![\w.])(?!(?:and|und|of|de|du|der|van|von|den|la|le|et|en|y|e)\b)[a-z]{2,}\b")
 _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
 # "SON BHD", "S0N. BHD.": OCR's O for the D of the Malaysian legal form "Sdn. Bhd." (no form reads "Son Bhd").
@@ -574,6 +581,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             score = 0.45 * min(prominence / 2.0, 1.0) + 0.25 * height_share
             if COMPANY_WORD.search(text):
                 score += 0.25
+            if _registered_below(layout, row):
+                score += 0.25
             if text.endswith(","):
                 score *= 0.6  # a line that runs on is an address ("Lot 6, Jalan Batai,"), rarely a name
             if _BROKEN_NAME.search(text):
@@ -586,6 +595,12 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))
     return candidates
+
+
+def _registered_below(layout: PageLayout, row: Row) -> bool:
+    """The next line is only a company registration number: this line is the name it registers."""
+    following = [other for other in layout.rows if other.index == row.index + 1]
+    return bool(following) and _REGISTRATION_LINE.match(following[0].text.strip()) is not None
 
 
 def customer_block_rows(index: PageIndex, candidates: list[Candidate]) -> set[tuple[int, int]]:

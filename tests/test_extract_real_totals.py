@@ -229,3 +229,13 @@ def test_the_line_over_a_registration_number_names_the_issuer(registration: str)
 def test_a_line_over_an_address_gets_no_registration_weight() -> None:
     page = _receipt_page([(50, "Perniagaan Zheng Hui", 0.45), (100, "Jalan Permas 9/5", 0.9), *RECEIPT_TAIL])
     assert extract_invoice([page]).invoice.vendor_name != "Perniagaan Zheng Hui"
+
+
+def test_cents_split_off_by_an_ocr_gap_are_read_with_their_amount() -> None:
+    lines = [(1500, 1200, "GROSS AMOUNT"), (2000, 1200, "4,759 .20")]
+    assert _value(_route([*HEADER, *lines], source="ocr"), "total") == "4759.20"
+
+
+def test_a_number_and_a_separate_two_digit_count_stay_apart() -> None:
+    lines = [(1500, 1200, "Total"), (2000, 1200, "12.00"), (1500, 1260, "Items"), (2000, 1260, "3 50")]
+    assert _value(_route([*HEADER, *lines], source="ocr"), "total") == "12.00"

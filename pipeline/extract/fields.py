@@ -270,9 +270,13 @@ def words_after_text(words: list[Word], char_offset: int) -> int:
     return max(len(words) - 1, 0)
 
 
+# OCR that opens a gap before the cents ("4,759 .20"): the cents move left over the gap, keeping the offsets.
+_CENTS_AFTER_GAP = re.compile(r"(\d) ([.,]\d{2})(?!\d)")
+
+
 def parse_amount_value(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[Decimal, int, int] | None:
     words = phrase.words[start:]
-    text = " ".join(word.text for word in words)
+    text = _CENTS_AFTER_GAP.sub(r"\1\2 ", " ".join(word.text for word in words))
     # A date's numbers are no amount ("Total due on August 3, 2014"); the date may start before `start`.
     offset = len(" ".join(word.text for word in phrase.words[:start])) + (1 if start else 0)
     dates = [(begin - offset, end - offset) for begin, end, _ in find_dates(phrase.text, day_first=style.day_first)]

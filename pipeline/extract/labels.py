@@ -106,6 +106,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"grand\s*total", 1.0),
         (r"total\s*(due|amount|payable|to\s*pay|invoice|incl\.?|inclusive|including|inc\.?)\b[a-z.\s]*", 1.0),
         (r"invoice\s*(total|amount)", 1.0),
+        (r"gross\s*(amount|total)", 1.0),  # the English "Bruttobetrag"
         (r"(order|subscription|statement|bill)\s*total", 0.9),
         (r"amount\s*(due|payable|to\s*pay)", 1.0),
         (r"balance(\s*due)?", 0.9),

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from pipeline.extract import extract_invoice
+from pipeline.extract.evidence import party_doubts
 from schemas import ExtractionRecord, IssueCode, PageText, RecordStatus, Support, TextSource, Word
 from tests.conftest import routed_from_lines
 
@@ -239,3 +240,80 @@ def test_cents_split_off_by_an_ocr_gap_are_read_with_their_amount() -> None:
 def test_a_number_and_a_separate_two_digit_count_stay_apart() -> None:
     lines = [(1500, 1200, "Total"), (2000, 1200, "12.00"), (1500, 1260, "Items"), (2000, 1260, "3 50")]
     assert _value(_route([*HEADER, *lines], source="ocr"), "total") == "12.00"
+
+
+DUTCH_HEAD = [
+    (150, 150, "Factuuradres"), (1300, 150, "Afleveradres"),
+    (150, 210, "Strategic Corp"), (1300, 210, "Fakestreet 46"),
+    (150, 270, "Fakestreet 46"), (1300, 270, "3500 MJ Utrecht"),
+    (150, 500, "Kopie factuur"),
+    (150, 600, "Klant"), (700, 600, "Order"), (1100, 600, "Factuur datum"), (1600, 600, "Factuur"),
+    (2000, 600, "Vervaldatum"),
+    (150, 660, "SC0303006"), (700, 660, "SC000444"), (1100, 660, "8-9-2022"), (1600, 660, "VF1005193039"),
+    (2000, 660, "22-9-2022"),
+]  # fmt: skip
+DUTCH_ITEMS = [
+    (150, 900, "Artikel"), (500, 900, "Omschrijving"), (1600, 900, "Prijs"), (2100, 900, "Bedrag"),
+    (150, 960, "E103184"), (500, 960, "Onderhoudsset"), (1600, 960, "49,99"), (2100, 960, "49,99"),
+    (1300, 1100, "Factuur totaal EUR"), (2100, 1100, "49,99"),
+]  # fmt: skip
+VAT_BREAKDOWN = [
+    (150, 1200, "BTW %"), (700, 1200, "Grondslag"), (1300, 1200, "BTW bedrag"), (2100, 1200, "Totaal"),
+    (150, 1260, "21 %"), (700, 1260, "41,31"), (1300, 1260, "8,68"), (2100, 1260, "49,99"),
+]  # fmt: skip
+
+
+def test_a_vat_breakdown_row_gives_net_and_tax_and_gross_lines_add_up_to_the_total() -> None:
+    record = _route([*DUTCH_HEAD, *DUTCH_ITEMS, *VAT_BREAKDOWN])
+    assert (_value(record, "subtotal"), _value(record, "tax"), _value(record, "total")) == ("41.31", "8.68", "49.99")
+    assert IssueCode.LINE_ITEMS_SUM_MISMATCH not in {issue.code for issue in record.issues}
+
+
+def test_a_breakdown_whose_tax_is_not_its_rate_is_not_read() -> None:
+    wrong_rate = [line if line[2] != "21 %" else (150, 1260, "9 %") for line in VAT_BREAKDOWN]
+    record = _route([*DUTCH_HEAD, *DUTCH_ITEMS, *wrong_rate])
+    assert _value(record, "tax") != "8.68"
+    assert "subtotal" not in record.fields  # a tax is named but unread: the gross lines make no subtotal
+
+
+def test_lines_equal_to_the_total_still_mismatch_a_subtotal_the_tax_does_not_close() -> None:
+    lines = [
+        (150, 900, "Description"), (2100, 900, "Amount"), (150, 960, "Maintenance kit"), (2100, 960, "49.99"),
+        (1500, 1100, "Subtotal"), (2100, 1100, "41.31"), (1500, 1160, "VAT"), (2100, 1160, "7.00"),
+        (1500, 1220, "Total"), (2100, 1220, "49.99"),
+    ]  # fmt: skip
+    assert IssueCode.LINE_ITEMS_SUM_MISMATCH in {issue.code for issue in _route([*HEADER, *lines]).issues}
+
+
+def test_a_title_heading_a_column_of_labels_labels_the_invoice_number() -> None:
+    assert _value(_route([*DUTCH_HEAD, *DUTCH_ITEMS, *VAT_BREAKDOWN]), "invoice_number") == "VF1005193039"
+
+
+def test_a_title_alone_on_its_row_labels_nothing() -> None:
+    lines = [(150, 600, "Factuur"), (150, 660, "VF1005193039"), *DUTCH_ITEMS, *VAT_BREAKDOWN]
+    assert _value(_route([(150, 150, "Harbour Lights Telecom B.V."), *lines]), "invoice_number") is None
+
+
+def test_the_billing_address_heads_the_customer_and_an_address_heading_is_no_vendor() -> None:
+    record = _route([*DUTCH_HEAD, *DUTCH_ITEMS, *VAT_BREAKDOWN])
+    assert record.invoice.vendor_name != "Factuuradres Strategic Corp"
+    assert record.status is RecordStatus.NEEDS_REVIEW  # the only name left is a heading: a person reads it
+
+
+@pytest.mark.parametrize("value", ["Kopie", "Copie", "Ship to", "Afleveradres", "Lieferadresse"])
+def test_copy_marks_and_address_headings_are_doubted_as_names(value: str) -> None:
+    assert any("reads as a label or title" in doubt for doubt in party_doubts("vendor_name", value, None))
+
+
+def test_a_column_heading_over_three_lines_is_no_tax_label() -> None:
+    table = [
+        (150, 900, "Pos."), (300, 900, "Menge Beschreibung"), (1700, 900, "VK-Preis"), (2100, 900, "Zeilenbetrag"),
+        (1700, 950, "ohne"), (2100, 950, "ohne MwSt."),
+        (1700, 1000, "MwSt."),
+        (150, 1060, "1"), (300, 1060, "1 Exchange mailbox"), (1700, 1060, "3,89"), (2100, 1060, "3,89"),
+        (150, 1120, "2"), (300, 1120, "1 Exchange archive"), (1700, 1120, "5,39"), (2100, 1120, "5,39"),
+        (1500, 1300, "Total EUR"), (2100, 1300, "9,28"),
+    ]  # fmt: skip
+    record = _route([*HEADER, *table])
+    assert not [i for i in record.issues if i.code is IssueCode.UNREADABLE_VALUE and i.field == "tax"]
+    assert _value(record, "subtotal") == "9.28"

@@ -15,7 +15,15 @@ from datetime import date
 from decimal import Decimal
 
 from pipeline.extract.fields import _LOWER_WORD, Candidate, PageIndex
-from pipeline.extract.labels import COMPANY_WORD, LEGAL_FORM, LEGAL_FORM_ONLY, LEGAL_FORM_WORD, is_title, match_label
+from pipeline.extract.labels import (
+    COMPANY_WORD,
+    LEGAL_FORM,
+    LEGAL_FORM_ONLY,
+    LEGAL_FORM_WORD,
+    is_address_heading,
+    is_title,
+    match_label,
+)
 from pipeline.extract.layout import Phrase
 from schemas import FieldEvidence, Support
 
@@ -117,7 +125,7 @@ def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
         doubts.append(f"the {label} {value!r} is only a legal form; the name may run over two lines")
     if other_party is not None and _norm(value) == _norm(other_party):
         doubts.append(f"the {label} {value!r} is also read as the other party")
-    if is_title(value) or match_label(value) is not None:
+    if is_title(value) or match_label(value) is not None or is_address_heading(value):
         doubts.append(f"the {label} {value!r} reads as a label or title")
     digits = sum(ch.isdigit() for ch in value)
     if digits >= 2 or (digits and _ADDRESS_WORDS.search(value)):

@@ -16,6 +16,7 @@ from pipeline.extract.labels import (
     NAME_JOINERS,
     LabelMatch,
     column_kind,
+    is_credit_note_title,
     is_title,
     match_label,
     strip_title,
@@ -120,6 +121,18 @@ def split_at_inline_labels(row: Row) -> list[Phrase]:
     return result
 
 
+# A title heading a column among other labels ("Klant | Order | Factuur datum | Factuur | Vervaldatum"): the
+# value under it is the document's number.
+_TITLED_COLUMN_STRENGTH = 0.85
+
+
+def titled_column_phrase(row: Row) -> Phrase | None:
+    """The one title in a row of at least two other labels."""
+    titles = [phrase for phrase in row.phrases if is_title(phrase.text) and not is_credit_note_title(phrase.text)]
+    labels = [phrase for phrase in row.phrases if not is_title(phrase.text) and match_label(phrase.text)]
+    return titles[0] if len(titles) == 1 and len(labels) >= 2 else None
+
+
 class PageIndex:
     """Rows and phrases of all pages, with the label found at the start of each phrase."""
 
@@ -136,10 +149,15 @@ class PageIndex:
         after_header = False
         for row in self.rows:
             # A header's second line ("Ohne MwSt.") heads columns too; a totals row prints amounts.
+            # A header's second line ("Ohne MwSt.") heads columns too, and so does a third; a totals row prints amounts.
             table_header = _opens_table(row) or (after_header and not any(ch.isdigit() for ch in row.text))
-            after_header = _opens_table(row)
+            after_header = table_header
+            titled = titled_column_phrase(row)
             for phrase in row.phrases:
-                found = None if is_title(phrase.text) else match_label(phrase.text)
+                if phrase is titled:
+                    found: LabelMatch | None = LabelMatch("invoice_number", _TITLED_COLUMN_STRENGTH, len(phrase.text))
+                else:
+                    found = None if is_title(phrase.text) else match_label(phrase.text)
                 if table_header and (
                     column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS | ADJUSTMENTS)
                 ):

@@ -133,6 +133,12 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
     ],
     "customer_name": [
         (r"bill(ed)?\s*to(\s*address)?", 1.0),
+        # The billing address heads the customer's block: "Factuuradres", "Rechnungsadresse", "Billing Address".
+        (
+            r"(factuur|rechnungs?|billing|invoice|facturatie)[-\s]?(adres|adresse|address)|adresse\s*de\s*facturation|"
+            r"direcci[óo]n\s*de\s*facturaci[óo]n|indirizzo\s*di\s*fatturazione",
+            0.9,
+        ),
         (r"invoice(d)?\s*to", 1.0),
         (r"sold\s*to", 1.0),
         (r"(customer|client|buyer)(\s*name)?(?!\s*(no|id|number|#|nr|ref|code))", 0.8),
@@ -212,6 +218,9 @@ TITLE_WORDS: frozenset[str] = frozenset(
         "payment confirmation",
         "original",
         "copy",
+        "kopie",
+        "copie",
+        "copia",
         "duplicate",
         "pro forma invoice",
         "proforma invoice",
@@ -441,6 +450,20 @@ def is_title(text: str) -> bool:
     if text.rstrip().endswith(":"):
         return False
     return _title_key(text) in TITLE_WORDS
+
+
+# Headings of an address block that name no party: where the goods go, not who sells or buys.
+_ADDRESS_HEADING = re.compile(
+    r"^\s*(ship(ping)?\s*to|deliver(y)?\s*to|(shipping|delivery)\s*address|lieferadresse|lieferanschrift|"
+    r"afleveradres|leveringsadres|adresse\s*de\s*livraison|direcci[óo]n\s*de\s*(env[íi]o|entrega)|"
+    r"indirizzo\s*di\s*(consegna|spedizione))\s*:?\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_address_heading(text: str) -> bool:
+    """A heading such as "Ship to" or "Afleveradres": it opens an address, it is no name."""
+    return _ADDRESS_HEADING.match(text) is not None
 
 
 def is_credit_note_title(text: str) -> bool:

@@ -20,6 +20,7 @@ from pipeline.extract.fields import (
     customer_block_rows,
     document_currency,
     label_candidates,
+    parse_amount_value,
     place_date_candidates,
     vendor_candidates,
 )
@@ -367,7 +368,40 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)
     by_field["total"] += _paid_totals(by_field)
+    for candidate in rate_breakdown_candidates(index, style):
+        by_field[candidate.field].append(candidate)
     return by_field, unread
+
+
+# How sure a row of a VAT breakdown makes us, before OCR confidence: it carries no label of its own.
+_BREAKDOWN_STRENGTH = 0.8
+
+
+def rate_breakdown_candidates(index: PageIndex, style: DocumentStyle) -> list[Candidate]:
+    """A VAT breakdown row, "21 %  41,31  8,68  49,99": one printed rate and three amounts where the
+    second is that rate of the first and the first two add up to the third. Net and tax are then the
+    subtotal and the tax, wherever the page prints no label beside them."""
+    found: list[Candidate] = []
+    for row in index.rows:
+        rates = {match.group(1) for match in _PRINTED_RATE.finditer(row.text)}
+        if len(rates) != 1:
+            continue
+        amounts = [
+            Candidate("", parsed[0], 0.0, phrase, parsed[1], parsed[2])
+            for phrase in row.phrases
+            if (parsed := parse_amount_value(phrase, 0, style)) is not None
+        ]
+        if len(amounts) != 3:
+            continue
+        net, tax, gross = (Decimal(str(c.value)) for c in amounts)
+        rate = Decimal(rates.pop().replace(",", "."))
+        if 0 < tax < net and agree(net + tax, gross) and tax_fits_rate(tax, rate, None, net):
+            for name, candidate in zip(("subtotal", "tax"), amounts, strict=False):
+                score = _BREAKDOWN_STRENGTH * candidate.evidence.confidence
+                found.append(
+                    Candidate(name, candidate.value, score, candidate.phrase, candidate.words_from, candidate.words_to)
+                )
+    return found
 
 
 def _paid_totals(by_field: dict[str, list[Candidate]]) -> list[Candidate]:
@@ -494,13 +528,18 @@ def _adjustments_field(rows: list[Candidate]) -> FieldValue:
 
 
 def _subtotal_of_items(
-    fields: dict[str, FieldValue], chosen_amounts: dict[str, Candidate | None], items_sum: Decimal | None
+    fields: dict[str, FieldValue],
+    chosen_amounts: dict[str, Candidate | None],
+    items_sum: Decimal | None,
+    tax_labelled: bool,
 ) -> FieldValue | None:
     """A page that prints no subtotal still has one: the sum of its line items, when the total less its tax
     (none printed: nothing) comes to the same amount. Its provenance is the line items'."""
     total, tax = _amount(chosen_amounts["total"]), _amount(chosen_amounts["tax"])
     if items_sum is None or total is None or not agree(items_sum, net_of_tax(total, tax)):
         return None
+    if tax is None and tax_labelled:
+        return None  # a tax is named but none was read: the lines may be gross ("prices include VAT")
     return fields["line_items"].model_copy(
         update={
             "name": "subtotal",
@@ -509,6 +548,11 @@ def _subtotal_of_items(
             "evidence": FieldEvidence(support=[Support.SHAPE, Support.ITEMS_SUM]),
         }
     )
+
+
+def _names_a_tax(by_field: dict[str, list[Candidate]], unread: list[Candidate]) -> bool:
+    """A tax label outside the line-item table's headings, whether or not its amount was read."""
+    return bool(by_field.get("tax")) or any(candidate.field == "tax" for candidate in unread)
 
 
 def _line_items_field(item_rows: list[ItemRows], items_ok: bool) -> FieldValue:
@@ -552,18 +596,12 @@ def _repaired_amount_issues(chosen_amounts: dict[str, Candidate | None]) -> list
 
 
 def _unreadable_value_issues(
-    by_field: dict[str, list[Candidate]], unread: list[Candidate], values: dict[str, object], item_rows: list[ItemRows]
+    by_field: dict[str, list[Candidate]], unread: list[Candidate], values: dict[str, object]
 ) -> list[ValidationIssue]:
-    """A label printed on the page whose value could not be read (or did not fit the other amounts). A
-    "label" whose value is a line item's number is a column heading ("VK-Preis ohne MwSt."), not a field."""
-    on_items = {(phrase.page_no, phrase.row_index) for row in item_rows for phrase in row.phrases}
+    """A label printed on the page whose value could not be read (or did not fit the other amounts)."""
     issues: list[ValidationIssue] = []
     for name in (*_AMOUNT_FIELDS, *_IDENTIFYING_FIELDS):
-        printed = [
-            c.evidence.text
-            for c in [*by_field.get(name, []), *unread]
-            if c.field == name and (c.phrase.page_no, c.phrase.row_index) not in on_items
-        ]
+        printed = [c.evidence.text for c in [*by_field.get(name, []), *unread] if c.field == name]
         if name not in values and printed:
             label = name.replace("_", " ")
             article = "an" if label[0] in "aeiou" else "a"
@@ -627,13 +665,15 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         fields["currency"], values["currency"] = currency, currency.value
     if item_rows:
         fields["line_items"] = _line_items_field(item_rows, items_ok)
-        if "subtotal" not in fields and (derived := _subtotal_of_items(fields, chosen_amounts, items_sum)):
+        if "subtotal" not in fields and (
+            derived := _subtotal_of_items(fields, chosen_amounts, items_sum, _names_a_tax(by_field, unread))
+        ):
             fields["subtotal"], values["subtotal"] = derived, Decimal(str(derived.value))
     fields.update(_payment_fields(by_field))
 
     issues: list[ValidationIssue] = [*item_issues, *([] if item_rows else [_no_items_issue()])]
     issues += _repaired_amount_issues(chosen_amounts)
-    issues += _unreadable_value_issues(by_field, unread, values, item_rows)
+    issues += _unreadable_value_issues(by_field, unread, values)
     invoice = Invoice.model_validate({**values, "line_items": [row.item for row in item_rows]})
     return ExtractionResult(
         invoice=invoice, fields=fields, extractor=EXTRACTOR_NAME, text_source=_text_source(pages), issues=issues

@@ -317,3 +317,14 @@ def test_a_column_heading_over_three_lines_is_no_tax_label() -> None:
     record = _route([*HEADER, *table])
     assert not [i for i in record.issues if i.code is IssueCode.UNREADABLE_VALUE and i.field == "tax"]
     assert _value(record, "subtotal") == "9.28"
+
+
+@pytest.mark.parametrize("label", ["Totaf Sales Inclusive GST", "TOTAI", "TotaI"])
+def test_total_with_its_last_letter_misread_still_labels_the_total(label: str) -> None:
+    lines = [(1500, 1200, label), (2100, 1200, "160.00")]
+    assert _value(_route([*HEADER, *lines], source="ocr"), "total") == "160.00"
+
+
+def test_a_misread_total_of_savings_is_still_no_total() -> None:
+    lines = [(1500, 1200, "Totai Saving"), (2100, 1200, "0.00"), (1500, 1260, "Total"), (2100, 1260, "66.15")]
+    assert _value(_route([*HEADER, *lines], source="ocr"), "total") == "66.15"

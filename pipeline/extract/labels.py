@@ -348,8 +348,12 @@ _OCR_L = re.compile(r"(?<=[A-Za-z])[!|1](?=[A-Za-z]|\b|$)")
 _OCR_O = re.compile(r"(?<=[A-Za-z])0(?=[A-Za-z])")
 
 
+# The last letter of "Total" is thin and OCR reads it as i, I or f ("Totaf Sales", "TOTAI").
+_OCR_TOTAL = re.compile(r"\b(tota)[ifI](?![a-z])", re.IGNORECASE)
+
+
 def fold_ocr_letters(text: str) -> str:
-    return _OCR_O.sub("o", _OCR_L.sub("l", text))
+    return _OCR_TOTAL.sub(r"\1l", _OCR_O.sub("o", _OCR_L.sub("l", text)))
 
 
 # Plain spellings of the common labels, for phrases OCR garbled past the patterns ("Que Oate" for "Due

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -396,11 +396,9 @@ def rate_breakdown_candidates(index: PageIndex, style: DocumentStyle) -> list[Ca
         net, tax, gross = (Decimal(str(c.value)) for c in amounts)
         rate = Decimal(rates.pop().replace(",", "."))
         if 0 < tax < net and agree(net + tax, gross) and tax_fits_rate(tax, rate, None, net):
-            for name, candidate in zip(("subtotal", "tax"), amounts, strict=False):
+            for name, candidate in zip(("subtotal", "tax"), amounts[:2], strict=True):
                 score = _BREAKDOWN_STRENGTH * candidate.evidence.confidence
-                found.append(
-                    Candidate(name, candidate.value, score, candidate.phrase, candidate.words_from, candidate.words_to)
-                )
+                found.append(replace(candidate, field=name, score=score))
     return found
 
 

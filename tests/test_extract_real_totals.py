@@ -328,3 +328,25 @@ def test_total_with_its_last_letter_misread_still_labels_the_total(label: str) -
 def test_a_misread_total_of_savings_is_still_no_total() -> None:
     lines = [(1500, 1200, "Totai Saving"), (2100, 1200, "0.00"), (1500, 1260, "Total"), (2100, 1260, "66.15")]
     assert _value(_route([*HEADER, *lines], source="ocr"), "total") == "66.15"
+
+
+def _browser_page(first_row: str, last_row: str) -> list[tuple[float, float, str]]:
+    return [
+        (60, 40, first_row),
+        (150, 300, "11/5/23"),
+        (150, 400, "Invoice ID #4hrb48vz"),
+        (150, 600, "Managers 2 @ $24.00"), (2000, 600, "$48.00"),
+        (150, 700, "Subscription total:"), (2000, 700, "$48.00"),
+        (150, 900, "Questions? billing@ganttly.com"),
+        (60, 3400, last_row),
+    ]  # fmt: skip
+
+
+def test_a_browsers_print_time_is_not_the_invoice_date() -> None:
+    lines = _browser_page("23.06.23, 11:09 Invoice | Ganttly", "https://app.ganttly.com/invoices/4hrb48vz 1/1")
+    assert _value(_route(lines), "invoice_date") == "2023-05-11"
+
+
+def test_a_date_and_time_on_a_page_without_browser_chrome_is_still_read() -> None:
+    lines = _browser_page("23.06.23, 11:09 Invoice | Ganttly", "Thank you for your business")
+    assert _value(_route(lines), "invoice_date") == "2023-06-23"

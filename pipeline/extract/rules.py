@@ -288,11 +288,30 @@ def _printed_dates(index: PageIndex, style: DocumentStyle) -> set[date]:
     return {value for row in index.rows for _, _, value in find_dates(row.text, day_first=style.day_first)}
 
 
+# What a browser prints around a web page it saves as PDF: the date and time it was printed over the page,
+# and the page's address with "1/2" under it. Neither is the document's.
+_PRINTED_AT = re.compile(r"^\s*\d{1,2}[./-]\d{1,2}[./-]\d{2,4},?\s+\d{1,2}:\d{2}(?::\d{2})?\s*([AaPp][Mm])?\b")
+_PRINTED_FROM = re.compile(r"https?://\S+.*\b\d{1,3}\s*/\s*\d{1,3}\s*$")
+
+
+def browser_print_rows(index: PageIndex) -> set[tuple[int, int]]:
+    """The first and last rows of every page a browser printed: its print time, title, address and page count."""
+    chrome: set[tuple[int, int]] = set()
+    for layout in index.layouts:
+        rows = layout.rows
+        if len(rows) >= 2 and _PRINTED_AT.match(rows[0].text) and _PRINTED_FROM.search(rows[-1].text):
+            chrome.update({(rows[0].page_no, rows[0].index), (rows[-1].page_no, rows[-1].index)})
+    return chrome
+
+
 def _fallback_invoice_date(index: PageIndex, style: DocumentStyle, exclude: set[date]) -> Candidate | None:
     """No labelled issue date: the first date printed on the first page, at low confidence."""
+    chrome = browser_print_rows(index)
     for row in index.rows:
         if row.page_no != 1:
             break
+        if (row.page_no, row.index) in chrome:
+            continue
         for phrase in row.phrases:
             for _, _, value in find_dates(phrase.text, day_first=style.day_first):
                 if value not in exclude:

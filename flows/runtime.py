@@ -134,11 +134,14 @@ def _free_port() -> int:
 
 
 def _server_environment() -> dict[str, str]:
-    """Prefect's ephemeral-server settings, minus the database migration once it has run for this version."""
+    """Prefect's ephemeral-server settings, minus the database migration and block registration once they have
+    run for this version."""
     env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
     env.pop("PREFECT_API_URL", None)
-    if _migrated_marker().exists():
+    if _migrated_marker().exists():  # the first start migrated the database and registered the block types
         env.setdefault("PREFECT_API_DATABASE_MIGRATE_ON_START", "false")
+        env.setdefault("PREFECT_API_BLOCKS_REGISTER_ON_START", "false")
+        env.setdefault("PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION", "false")  # its check alone imports every block type
     return env
 
 

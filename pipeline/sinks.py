@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -148,10 +149,11 @@ def field_rows(record: ExtractionRecord) -> list[dict[str, Any]]:
 
 def existing_document_ids(dataset_dir: Path) -> set[str]:
     """document_ids in a local dataset folder (every partition)."""
-    fs = pafs.LocalFileSystem()
-    files = parquet_files(fs, str(Path(dataset_dir).resolve()), recursive=True)
-    table = read_parts(fs, files, pa.schema([pa.field("document_id", pa.string())]))
-    return {str(value) for value in table.column("document_id").to_pylist()}
+    files = parquet_files(pafs.LocalFileSystem(), str(Path(dataset_dir).resolve()), recursive=True)
+    if not files:
+        return set()
+    column = ds.dataset(files, format="parquet").to_table(columns=["document_id"]).column("document_id")
+    return {str(value) for value in column.to_pylist()}
 
 
 def ingest_date_today() -> date:
@@ -191,7 +193,8 @@ class ParquetSink:
     def existing_document_ids(self, dataset: str) -> set[str]:
         try:
             files = parquet_files(self.fs, f"{self.base}/{dataset}", recursive=True)
-            column = read_parts(self.fs, files, DATASETS[dataset], ["document_id"]).column("document_id")
+            found = ds.dataset(files, schema=DATASETS[dataset], filesystem=self.fs, format="parquet")
+            column = found.to_table(columns=["document_id"]).column("document_id")
         except (OSError, pa.ArrowInvalid) as exc:
             raise OutputError(f"Cannot read {self.out}/{dataset}: {_reason(exc)}") from exc
         return {str(value) for value in column.to_pylist()}
@@ -250,31 +253,6 @@ def parquet_files(fs: pafs.FileSystem, folder: str, recursive: bool = False) -> 
         and info.base_name.endswith(".parquet")
         and not info.base_name.startswith((".", "_"))
     )
-
-
-def read_parts(fs: pafs.FileSystem, files: Sequence[str], schema: pa.Schema, columns: Sequence[str] = ()) -> pa.Table:
-    """The rows of `files` as one table in `schema` (only `columns`, when given). A column that a part lacks
-    (written before the column existed) reads as nulls. Same rows as pyarrow.dataset, which would import pandas
-    (about a second of every start) for nothing."""
-    target = pa.schema([schema.field(name) for name in columns]) if columns else schema
-    tables = [_read_part(fs, path, target) for path in files]
-    return pa.concat_tables(tables) if tables else target.empty_table()
-
-
-def _read_part(fs: pafs.FileSystem, path: str, target: pa.Schema) -> pa.Table:
-    with fs.open_input_file(path) as stream:
-        part = pq.ParquetFile(stream)
-        present = set(part.schema_arrow.names)
-        table = part.read(columns=[name for name in target.names if name in present])
-        rows = part.metadata.num_rows
-    arrays = []
-    for field in target:
-        if field.name not in present:
-            arrays.append(pa.nulls(rows, field.type))
-            continue
-        column = table.column(field.name)
-        arrays.append(column if column.type == field.type else column.cast(field.type))
-    return pa.Table.from_arrays(arrays, schema=target)
 
 
 def write_parquet_atomic(table: pa.Table, target: Path) -> None:

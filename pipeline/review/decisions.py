@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -25,7 +26,7 @@ from pipeline.errors import OutputError, ReviewInputError
 from pipeline.review.corrections import apply_corrections, changes_between
 from pipeline.review.outputs import ReviewOutput
 from pipeline.review.store import DEFAULT_LEASE, ReviewStore
-from pipeline.sinks import invoice_row, line_item_rows, parquet_files, read_parts, write_table_atomically
+from pipeline.sinks import invoice_row, line_item_rows, parquet_files, write_table_atomically
 from schemas import DECIDED_STATES, HEADER_FIELDS, Decision, ExtractionRecord, Invoice, RecordStatus, ReviewItem
 from schemas.arrow import EXPORT_INVOICES_SCHEMA, INVOICES_SCHEMA, LINE_ITEMS_SCHEMA, PARTITION_KEY, REVIEWS_SCHEMA
 
@@ -185,7 +186,9 @@ def _read(output: ReviewOutput, dataset: str, schema: pa.Schema) -> pa.Table:
     fs, base = output.filesystem()
     try:
         files = parquet_files(fs, f"{base}/{dataset}", recursive=True)
-        return read_parts(fs, files, schema)
+        if not files:
+            return schema.empty_table()
+        return ds.dataset(files, filesystem=fs, format="parquet", schema=schema).to_table()
     except (OSError, pa.ArrowInvalid) as exc:
         raise OutputError(f"Cannot read {output.join(dataset)}: {exc}") from exc
 

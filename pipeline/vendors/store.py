@@ -17,10 +17,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, OutputError
-from pipeline.sinks import parquet_files, read_parts, write_table_atomically
+from pipeline.sinks import parquet_files, write_table_atomically
 from pipeline.storage import filesystem_for
 from schemas import HEADER_FIELDS, Invoice, VendorEvidence
 from schemas.arrow import INVOICES_SCHEMA, REVIEWS_SCHEMA, VENDOR_EVIDENCE_SCHEMA, VENDOR_PROFILES_SCHEMA
@@ -45,7 +46,7 @@ class VendorStore:
     def _read(self, folder: str, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
         try:
             files = parquet_files(self.fs, f"{self.base}/{folder}", recursive=True)
-            return read_parts(self.fs, files, schema, columns or ())
+            return ds.dataset(files, schema=schema, filesystem=self.fs, format="parquet").to_table(columns=columns)
         except (OSError, pa.ArrowInvalid) as exc:
             raise OutputError(f"Cannot read {self.out}/{folder}: {exc}") from exc
 

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flows.cli_commands import add_review_commands, add_vendors_command
 from flows.runtime import configure_prefect_environment, use_prefect_api
 
 if TYPE_CHECKING:
@@ -166,8 +167,6 @@ def _add_dev_commands(commands: Subcommands) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from flows.review_cli import add_review_commands
-
     parser = argparse.ArgumentParser(prog="ledgerlens", description="Invoice PDFs in, validated Parquet out.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -177,8 +176,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compact_command(commands)
     _add_dev_commands(commands)
     add_review_commands(commands)  # review serve|list|show|approve|reject|users, and export
-    from flows.vendors_cli import add_vendors_command
-
     add_vendors_command(commands)
     return parser
 

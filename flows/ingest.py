@@ -24,10 +24,17 @@ from pydantic import BaseModel, Field
 
 from flows.context import ProgressCallback, ProgressListener, RunContext, make_scratch, make_task_runner, open_run
 from flows.summary import RunSummary, summary_markdown
+from pipeline.compact import compact
 from pipeline.config import Settings
 from pipeline.discover import describe_file
 from pipeline.engines.storage import storage_for
-from pipeline.errors import DocumentError, ProcessingFailedError, ReviewQueueUnavailableError, TransientError
+from pipeline.errors import (
+    DocumentError,
+    OutputError,
+    ProcessingFailedError,
+    ReviewQueueUnavailableError,
+    TransientError,
+)
 from pipeline.previews import PREVIEWS_DIR
 from pipeline.process import failed_record, process_document
 from pipeline.storage import SourceObject, join_location, unreadable_document_id
@@ -257,6 +264,17 @@ def process_batch(run: RunContext, found: Identified) -> None:
     write_pending(run)
 
 
+def compact_closed_days(run: RunContext) -> None:
+    """Merge the part files of earlier days into one per day (pipeline/compact.py), so OUT holds today's parts and
+    one file per closed day. A partition that changed meanwhile stops the merge; the next run goes on with it."""
+    try:
+        report = compact(run.out, run.settings)
+    except (OutputError, OSError) as exc:
+        run.summary.compaction_skipped = str(exc)
+        return
+    run.summary.compacted_files += report.files_before - report.files_after
+
+
 # -- the flow ------------------------------------------------------------------------------------------
 
 
@@ -308,6 +326,7 @@ def ingest_batch(
         process_batch(run, found)
         if archive_prefix:
             run.summary.archived += archive_inputs(run, found.documents, inputs, archive_prefix)
+        compact_closed_days(run)
     run.summary.seconds = time.perf_counter() - started
     publish(run.summary)
     return run.summary

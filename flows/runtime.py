@@ -36,6 +36,9 @@ _DEFAULTS = {
     "PREFECT_LOGGING_LOGGERS_PREFECT_LEVEL": "WARNING",
     "PREFECT_UI_ENABLED": "false",
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+    # Prefect's client-side telemetry (milestones, a first-run notice, events sent to Prefect): nothing here needs it,
+    # and a run is offline by default.
+    "DO_NOT_TRACK": "1",
 }
 LOCAL_API_URL = "http://127.0.0.1:4200/api"
 _PR_SET_PDEATHSIG = 1

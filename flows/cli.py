@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flows.cli_commands import add_review_commands, add_vendors_command
-from flows.runtime import configure_prefect_environment, use_prefect_api
+from flows.runtime import configure_prefect_environment, preload_flow_engine, use_prefect_api
 
 if TYPE_CHECKING:
     # What add_subparsers returns: each command adds its parser to it.
@@ -254,6 +254,7 @@ def command_run(args: argparse.Namespace) -> int:
     from flows.ingest import run_ingest
     from flows.report import print_summary, progress_bar
 
+    preload_flow_engine()
     try:
         api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:
@@ -297,6 +298,7 @@ def command_backfill(args: argparse.Namespace) -> int:
     from flows.backfill import backfill
     from flows.report import print_backfill_summary, progress_bar
 
+    preload_flow_engine()
     try:
         api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:

@@ -110,8 +110,96 @@ def cost(seen: list[Seen], settings: Settings, model: str) -> Decimal:
     return total
 
 
+STATUSES = ("accepted", "needs_review", "failed")
+
+
+def status_counts(records: list[Any]) -> dict[str, int]:
+    return {status: sum(r.status.value == status for r in records) for status in STATUSES}
+
+
+def pass_always(
+    fake: Any, pdfs: list[Path], settings: Settings, out: Path, workers: int
+) -> tuple[dict[str, Any], list[Any]]:
+    """Pass 1: every record to tier 1. Returns the pass's figures and the records (pass 2 compares against them)."""
+    tier1, tier2 = settings.vlm_tier1_model, settings.vlm_tier2_model or settings.vlm_tier1_model
+    started = time.perf_counter()
+    records, session = run_pass(pdfs, settings, out, workers)
+    seconds = time.perf_counter() - started
+    totals = session.totals
+    pages = totals.pages
+    tier1_requests = [s for s in fake.answered if s.model == tier1]
+    tier2_requests = [s for s in fake.answered if s.model == tier2 and tier2 != tier1]
+    blocking_codes = Counter(
+        i.code for r in records if len(r.vlm_models) > 1 for i in r.issues if i.severity == "blocking"
+    )
+    per_k = Decimal(1000) / pages
+    figures = {
+        "documents": len(records),
+        "pages": pages,
+        "seconds": round(seconds, 1),
+        "image_tokens_per_page_before_resize": round(totals.source_image_tokens / pages),
+        "image_tokens_per_page_after_resize": round(totals.image_tokens / pages),
+        "image_tokens_per_page_measured_by_server": round(sum(s.image_tokens for s in tier1_requests) / pages),
+        "input_tokens_per_page": round(sum(s.usage["input_tokens"] for s in tier1_requests if s.usage) / pages),
+        "output_tokens_per_page": round(sum(s.usage["output_tokens"] for s in tier1_requests if s.usage) / pages),
+        "tier1_calls": len(tier1_requests),
+        "tier2_calls": len(tier2_requests),
+        "escalated_documents": totals.escalations,
+        "escalation_issue_codes": dict(blocking_codes),
+        "status": status_counts(records),
+        "cost_usd_measured": str(totals.cost_usd),
+        **wrongly_accepted(records),
+    }
+    prices = {
+        "haiku_only": float(round(cost(tier1_requests, settings, tier1) * per_k, 3)),
+        "tiered_cascade_always": float(round(totals.cost_usd * per_k, 3)),
+        "sonnet_only": float(round(cost(tier1_requests, settings, tier2) * per_k, 3)),
+    }
+    return {"pass1_always": figures, "usd_per_1000_pages": prices}, records
+
+
+def pass_rerun(
+    fake: Any, pdfs: list[Path], settings: Settings, out: Path, workers: int, first: list[Any]
+) -> dict[str, Any]:
+    """Pass 2: the same output folder again with a fresh session must be answered from the cache."""
+    before = len(fake.requests)
+    rerun, again = run_pass(pdfs, settings, out, workers)
+    asked = again.totals.cache_hits + again.totals.calls
+    return {
+        "cache_hits": again.totals.cache_hits,
+        "calls": again.totals.calls,
+        "cache_hit_rate": again.totals.cache_hits / asked if asked else None,
+        "new_requests_at_server": len(fake.requests) - before,
+        "same_records": [r.invoice for r in rerun] == [r.invoice for r in first],
+    }
+
+
+def pass_below_threshold(fake: Any, pdfs: list[Path], settings: Settings, out: Path, workers: int) -> dict[str, Any]:
+    """Pass 3: the cascade as deployed; only records OCR alone would not accept go to the model."""
+    before_answered = len(fake.answered)
+    records, session = run_pass(pdfs, settings, out, workers)
+    doc_pages = sum(r.page_count for r in records)
+    sent = [r for r in records if r.vlm_models]
+    return {
+        "pages_in_batch": doc_pages,
+        "pages_sent": session.totals.pages,
+        "documents_accepted_by_ocr_alone": len(records) - len(sent),
+        "documents_sent": len(sent),
+        "sent_and_then_accepted": sum(r.status.value == "accepted" for r in sent),
+        "calls": len(fake.answered) - before_answered,
+        "escalated_documents": session.totals.escalations,
+        "cost_usd_measured": str(session.totals.cost_usd),
+        "usd_per_1000_pages_of_batch": float(round(session.totals.cost_usd * 1000 / doc_pages, 3)),
+        "status": status_counts(records),
+        "sent_documents_left_in_review": sorted(
+            Path(r.source).name for r in sent if r.status is RecordStatus.NEEDS_REVIEW
+        ),
+        **wrongly_accepted(records),
+    }
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--count", type=int, default=24)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
@@ -127,77 +215,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ll-vlm-cost-") as tmp, serve(FakeAnthropic()) as fake:
         os.environ["ANTHROPIC_BASE_URL"] = fake.base_url
         os.environ["ANTHROPIC_API_KEY"] = "benchmark-stand-in"
-        samples = Path(tmp) / "samples"
-        pdfs = generate_samples(samples, args.count, args.seed)
+        pdfs = generate_samples(Path(tmp) / "samples", args.count, args.seed)
         truths = [json.loads(p.with_suffix(".truth.json").read_text()) for p in pdfs]
         fake.script = [scripted(truths, tier1, args.tier1_error_every)]
-
         always = base.model_copy(update={"extractor": "hybrid", "vlm_mode": "always"})
-        started = time.perf_counter()
-        records, session = run_pass(pdfs, always, Path(tmp) / "out-always", args.workers)
-        seconds = time.perf_counter() - started
-        sent = list(fake.answered)
-        totals = session.totals
-        pages = totals.pages
-        tier1_requests = [s for s in sent if s.model == tier1]
-        tier2_requests = [s for s in sent if s.model == tier2 and tier2 != tier1]
-        figures["pass1_always"] = {
-            "documents": len(records),
-            "pages": pages,
-            "seconds": round(seconds, 1),
-            "image_tokens_per_page_before_resize": round(totals.source_image_tokens / pages),
-            "image_tokens_per_page_after_resize": round(totals.image_tokens / pages),
-            "image_tokens_per_page_measured_by_server": round(sum(s.image_tokens for s in tier1_requests) / pages),
-            "input_tokens_per_page": round(sum(s.usage["input_tokens"] for s in tier1_requests if s.usage) / pages),
-            "output_tokens_per_page": round(sum(s.usage["output_tokens"] for s in tier1_requests if s.usage) / pages),
-            "tier1_calls": len(tier1_requests),
-            "tier2_calls": len(tier2_requests),
-            "escalated_documents": totals.escalations,
-            "escalation_issue_codes": dict(
-                Counter(i.code for r in records if len(r.vlm_models) > 1 for i in r.issues if i.severity == "blocking")
-            ),
-            "status": {s: sum(r.status.value == s for r in records) for s in ("accepted", "needs_review", "failed")},
-            "cost_usd_measured": str(totals.cost_usd),
-            **wrongly_accepted(records),
-        }
-        per_k = Decimal(1000) / pages
-        figures["usd_per_1000_pages"] = {
-            "haiku_only": float(round(cost(tier1_requests, base, tier1) * per_k, 3)),
-            "tiered_cascade_always": float(round(totals.cost_usd * per_k, 3)),
-            "sonnet_only": float(round(cost(tier1_requests, base, tier2) * per_k, 3)),
-        }
-
-        before = len(fake.requests)
-        rerun, again = run_pass(pdfs, always, Path(tmp) / "out-always", args.workers)
-        asked = again.totals.cache_hits + again.totals.calls
-        figures["pass2_rerun"] = {
-            "cache_hits": again.totals.cache_hits,
-            "calls": again.totals.calls,
-            "cache_hit_rate": again.totals.cache_hits / asked if asked else None,
-            "new_requests_at_server": len(fake.requests) - before,
-            "same_records": [r.invoice for r in rerun] == [r.invoice for r in records],
-        }
-
+        first_figures, first = pass_always(fake, pdfs, always, Path(tmp) / "out-always", args.workers)
+        figures.update(first_figures)
+        figures["pass2_rerun"] = pass_rerun(fake, pdfs, always, Path(tmp) / "out-always", args.workers, first)
         deployed = base.model_copy(update={"extractor": "hybrid", "vlm_mode": "below_threshold"})
-        before_answered = len(fake.answered)
-        records3, session3 = run_pass(pdfs, deployed, Path(tmp) / "out-deployed", args.workers)
-        doc_pages = sum(r.page_count for r in records3)
-        figures["pass3_below_threshold"] = {
-            "pages_in_batch": doc_pages,
-            "pages_sent": session3.totals.pages,
-            "documents_accepted_by_ocr_alone": sum(not r.vlm_models for r in records3),
-            "documents_sent": sum(bool(r.vlm_models) for r in records3),
-            "sent_and_then_accepted": sum(bool(r.vlm_models) and r.status.value == "accepted" for r in records3),
-            "calls": len(fake.answered) - before_answered,
-            "escalated_documents": session3.totals.escalations,
-            "cost_usd_measured": str(session3.totals.cost_usd),
-            "usd_per_1000_pages_of_batch": float(round(session3.totals.cost_usd * 1000 / doc_pages, 3)),
-            "status": {s: sum(r.status.value == s for r in records3) for s in ("accepted", "needs_review", "failed")},
-            "sent_documents_left_in_review": sorted(
-                Path(r.source).name for r in records3 if r.vlm_models and r.status is RecordStatus.NEEDS_REVIEW
-            ),
-            **wrongly_accepted(records3),
-        }
+        figures["pass3_below_threshold"] = pass_below_threshold(
+            fake, pdfs, deployed, Path(tmp) / "out-deployed", args.workers
+        )
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

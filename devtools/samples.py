@@ -1303,16 +1303,93 @@ def _inconsistency(rng: random.Random, lines: Sequence[LineSpec]) -> tuple[Decim
     return step, Decimal(0)
 
 
-def _make_invoice(rng: random.Random, plan: SamplePlan) -> InvoiceSpec:
-    layout = plan.layout
-    language: Language = "en"
-    vocab = layout.vocabulary
+def _language(rng: random.Random, layout: Layout) -> tuple[Language, Vocabulary]:
+    """English, or now and then one of the layout's translations."""
     if layout.translations and rng.random() < layout.translation_share:
-        language, vocab = rng.choice(layout.translations)
-    phrases = PHRASES[language]
+        return rng.choice(layout.translations)
+    return "en", layout.vocabulary
+
+
+def _region(rng: random.Random, language: Language) -> Region:
     allowed = LANGUAGE_REGIONS[language]
     regions = list(REGIONS) if not allowed else [r for r in ALL_REGIONS if r.key in allowed]
-    region = rng.choices(regions, weights=[r.weight for r in regions])[0]
+    return rng.choices(regions, weights=[r.weight for r in regions])[0]
+
+
+def _party_lines(rng: random.Random, region: Region, phrases: Phrases, vendor_name: str) -> tuple[list[str], list[str]]:
+    """The vendor's address block (with contact and maybe a tax ID) and the customer's (maybe with an Attn line)."""
+    vendor_lines = _address(rng, region, with_country=rng.random() < 0.3)
+    contact = [f"{phrases.tel} {_digits(rng, region.phone)}", f"billing@{vendor_name.split()[0].lower()}.example"]
+    vendor_lines.append(rng.choice(contact) if rng.random() < 0.6 else "   ".join(contact))
+    if rng.random() < 0.5:
+        vendor_lines.append(_digits(rng, region.tax_id))
+    customer_lines = _address(rng, region, with_country=rng.random() < 0.2)
+    if rng.random() < 0.4:
+        customer_lines.insert(0, f"{phrases.attn} {rng.choice(CONTACT_NAMES)}")
+    return vendor_lines, customer_lines
+
+
+def _labels(rng: random.Random, vocab: Vocabulary, colon: bool, tax_label: str) -> Labels:
+    return Labels(
+        invoice_number=_pick(rng, vocab.invoice_number, colon),
+        invoice_date=_pick(rng, vocab.invoice_date, colon),
+        due_date=_pick(rng, vocab.due_date, colon),
+        subtotal=_pick(rng, vocab.subtotal, colon),
+        tax=tax_label + (":" if colon else ""),
+        total=_pick(rng, vocab.total, colon),
+        bill_to=_pick(rng, vocab.bill_to, colon),
+        description=rng.choice(vocab.description),
+        quantity=rng.choice(vocab.quantity),
+        unit_price=rng.choice(vocab.unit_price),
+        amount=rng.choice(vocab.amount),
+        sku=rng.choice(vocab.sku),
+        title=rng.choice(vocab.title),
+        position=rng.choice(vocab.position),
+    )
+
+
+def _extra_meta(rng: random.Random, phrases: Phrases, colon: bool) -> list[tuple[str, str]]:
+    """A purchase-order number and a customer ID, each on some invoices."""
+    extra_meta: list[tuple[str, str]] = []
+    if rng.random() < 0.4:
+        extra_meta.append((f"{phrases.po}{':' if colon else ''}", f"PO-{rng.randint(1000, 99999)}"))
+    if rng.random() < 0.3:
+        extra_meta.append((f"{phrases.customer_id}{':' if colon else ''}", f"C-{rng.randint(100, 9999)}"))
+    return extra_meta
+
+
+def _page_break(rng: random.Random, phrases: Phrases) -> PageBreak:
+    return PageBreak(
+        repeat_header=rng.random() < 0.5,
+        marker=rng.choice(("note", "carried", "none")),
+        note=rng.choice(phrases.continued),
+        min_carry=rng.randint(2, 6),
+        form_rows=rng.choice((0, 0, rng.randint(10, 13))),
+    )
+
+
+def _notes_and_footer(rng: random.Random, spec: InvoiceSpec, phrases: Phrases, due_days: int) -> None:
+    """Notes and footer: payment terms matching the due date, bank details, phone, a note carrying a date."""
+    terms = rng.choice(phrases.terms).format(days=due_days)
+    note_date = format_date(spec.invoice_date - timedelta(days=rng.randint(1, 12)), spec.date_style)
+    notes = [*(note.format(date=note_date) for note in phrases.notes), phrases.thanks]
+    spec.notes = [rng.choice(notes)] if rng.random() < 0.7 else []
+    footer = [terms]
+    if rng.random() < 0.7:
+        footer.append(_digits(rng, rng.choice(spec.region.bank)))
+    if rng.random() < 0.5:
+        footer.append(phrases.questions.format(phone=_digits(rng, spec.region.phone)))
+    if rng.random() < 0.25:
+        footer.append(phrases.late)
+    rng.shuffle(footer)
+    spec.footer = footer
+
+
+def _make_invoice(rng: random.Random, plan: SamplePlan) -> InvoiceSpec:
+    layout = plan.layout
+    language, vocab = _language(rng, layout)
+    phrases = PHRASES[language]
+    region = _region(rng, language)
     industry = rng.choice(INDUSTRIES)
     vendor_name = _company(rng, industry.cores, region.suffixes)
     customer_name = _company(rng, CUSTOMER_CORES, region.suffixes, avoid=vendor_name)
@@ -1327,51 +1404,12 @@ def _make_invoice(rng: random.Random, plan: SamplePlan) -> InvoiceSpec:
     leaders = rng.random() < 0.6
     # Receipt-style rows with a plain gap read better with a colon after the label; dot leaders replace it.
     colon = vocab.colon or (layout.frame == "compact" and not leaders)
-
-    vendor_lines = _address(rng, region, with_country=rng.random() < 0.3)
-    contact = [f"{phrases.tel} {_digits(rng, region.phone)}", f"billing@{vendor_name.split()[0].lower()}.example"]
-    vendor_lines.append(rng.choice(contact) if rng.random() < 0.6 else "   ".join(contact))
-    if rng.random() < 0.5:
-        vendor_lines.append(_digits(rng, region.tax_id))
-
-    customer_lines = _address(rng, region, with_country=rng.random() < 0.2)
-    if rng.random() < 0.4:
-        customer_lines.insert(0, f"{phrases.attn} {rng.choice(CONTACT_NAMES)}")
-
-    labels = Labels(
-        invoice_number=_pick(rng, vocab.invoice_number, colon),
-        invoice_date=_pick(rng, vocab.invoice_date, colon),
-        due_date=_pick(rng, vocab.due_date, colon),
-        subtotal=_pick(rng, vocab.subtotal, colon),
-        tax=tax_template.format(rate=_percent(rate, number_style)) + (":" if colon else ""),
-        total=_pick(rng, vocab.total, colon),
-        bill_to=_pick(rng, vocab.bill_to, colon),
-        description=rng.choice(vocab.description),
-        quantity=rng.choice(vocab.quantity),
-        unit_price=rng.choice(vocab.unit_price),
-        amount=rng.choice(vocab.amount),
-        sku=rng.choice(vocab.sku),
-        title=rng.choice(vocab.title),
-        position=rng.choice(vocab.position),
-    )
-
-    extra_meta: list[tuple[str, str]] = []
-    if rng.random() < 0.4:
-        extra_meta.append((f"{phrases.po}{':' if colon else ''}", f"PO-{rng.randint(1000, 99999)}"))
-    if rng.random() < 0.3:
-        extra_meta.append((f"{phrases.customer_id}{':' if colon else ''}", f"C-{rng.randint(100, 9999)}"))
-
+    vendor_lines, customer_lines = _party_lines(rng, region, phrases, vendor_name)
+    labels = _labels(rng, vocab, colon, tax_template.format(rate=_percent(rate, number_style)))
+    extra_meta = _extra_meta(rng, phrases, colon)
     lines = _make_lines(rng, industry, region, plan.multi_page)
     subtotal_error, total_error = _inconsistency(rng, lines) if plan.inconsistent else (Decimal(0), Decimal(0))
-    page_break = None
-    if plan.multi_page:
-        page_break = PageBreak(
-            repeat_header=rng.random() < 0.5,
-            marker=rng.choice(("note", "carried", "none")),
-            note=rng.choice(phrases.continued),
-            min_carry=rng.randint(2, 6),
-            form_rows=rng.choice((0, 0, rng.randint(10, 13))),
-        )
+    page_break = _page_break(rng, phrases) if plan.multi_page else None
 
     spec = InvoiceSpec(
         layout=layout,
@@ -1413,20 +1451,7 @@ def _make_invoice(rng: random.Random, plan: SamplePlan) -> InvoiceSpec:
         sidebar_grey=rng.uniform(0.86, 0.93),
     )
 
-    # Notes and footer: payment terms matching the due date, bank details, phone, a note carrying a date.
-    terms = rng.choice(phrases.terms).format(days=due_days)
-    note_date = format_date(invoice_date - timedelta(days=rng.randint(1, 12)), date_style)
-    notes = [*(note.format(date=note_date) for note in phrases.notes), phrases.thanks]
-    spec.notes = [rng.choice(notes)] if rng.random() < 0.7 else []
-    footer = [terms]
-    if rng.random() < 0.7:
-        footer.append(_digits(rng, rng.choice(region.bank)))
-    if rng.random() < 0.5:
-        footer.append(phrases.questions.format(phone=_digits(rng, region.phone)))
-    if rng.random() < 0.25:
-        footer.append(phrases.late)
-    rng.shuffle(footer)
-    spec.footer = footer
+    _notes_and_footer(rng, spec, phrases, due_days)
     if layout in WIDE_LAYOUTS:
         _widen(rng, spec, vocab)
     return spec

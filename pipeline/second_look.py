@@ -20,10 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from pipeline.engines.ocr import OcrEngine
 from pipeline.extract import extract_invoice
+from pipeline.preprocess import GrayImage, load_gray
 from pipeline.validate import validate_invoice
-from schemas import HEADER_FIELDS, ExtractionResult, IssueCode, PageText, Severity, TextSource, Word
+from schemas import HEADER_FIELDS, ExtractionResult, IssueCode, PageText, Severity, Support, TextSource, Word
 
 # What a better reading can settle: a field not found, a label whose value was not read, amounts or
 # dates that contradict each other, an amount the arithmetic had to restore.
@@ -43,8 +47,16 @@ CROSS_CHECK_CODES = frozenset(
         IssueCode.UNREADABLE_VALUE,
     }
 )
+# Fields every invoice prints beside a label: one read without it was found by a fallback.
+LABELLED_FIELDS = ("invoice_number", "invoice_date", "total")
 # Words of the two readings are one printed word when their boxes share this much of the smaller box.
 SAME_WORD_OVERLAP = 0.3
+# A word with a digit OCR gave less than this confidence is read again on its own: cut out with a margin,
+# enlarged and binarised (Otsu), all of a page's such words stacked in one image for one OCR run.
+UNSURE_WORD_CONFIDENCE = 0.6
+CROP_MARGIN_PX = 6
+CROP_SCALE = 2.0
+STRIP_GAP_PX = 40
 # Line keys of words taken from the second reading are shifted past the first reading's.
 _SECOND_BLOCKS = 10_000
 
@@ -52,13 +64,20 @@ ReadingKey = tuple[int, int]
 
 
 def check_failures(result: ExtractionResult) -> set[tuple[str, str | None]]:
-    """The cross-checks a reading fails: (issue code, field) of its blocking extraction and validation issues."""
+    """The cross-checks a reading fails: (issue code, field) of its blocking extraction and validation
+    issues, and ("unlabelled", field) for a key field read with no label beside it (an invoice date taken
+    from the first date printed, because the "Date" label was not read)."""
     issues = [*result.issues, *validate_invoice(result.invoice)]
-    return {
+    failures: set[tuple[str, str | None]] = {
         (issue.code.value, issue.field)
         for issue in issues
         if issue.code in CROSS_CHECK_CODES and issue.severity is Severity.BLOCKING
     }
+    for name in LABELLED_FIELDS:
+        found = result.fields.get(name)
+        if found is not None and (found.evidence is None or Support.LABEL not in found.evidence.support):
+            failures.add(("unlabelled", name))
+    return failures
 
 
 def reading_key(result: ExtractionResult) -> ReadingKey:
@@ -113,15 +132,96 @@ def merged_readings(pages: list[PageText], second: Mapping[int, PageText]) -> li
     ]
 
 
+def unsure_words(page: PageText) -> list[Word]:
+    """Words with a digit that OCR was unsure of: the ones worth reading again on their own."""
+    return [w for w in page.words if w.confidence < UNSURE_WORD_CONFIDENCE and any(ch.isdigit() for ch in w.text)]
+
+
+def _word_crop(image: GrayImage, word: Word) -> tuple[GrayImage, tuple[int, int]]:
+    """The word's box (with a margin) cut out, enlarged and binarised; and the crop's top-left corner."""
+    height, width = image.shape[:2]
+    left, top = max(int(word.x0) - CROP_MARGIN_PX, 0), max(int(word.y0) - CROP_MARGIN_PX, 0)
+    right, bottom = min(int(word.x1) + CROP_MARGIN_PX, width), min(int(word.y1) + CROP_MARGIN_PX, height)
+    crop = cv2.resize(image[top:bottom, left:right], None, fx=CROP_SCALE, fy=CROP_SCALE, interpolation=cv2.INTER_CUBIC)
+    _, binary = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return binary, (left, top)
+
+
+def word_strip(image_path: Path, words: list[Word], strip_path: Path) -> list[tuple[int, int, int, int]]:
+    """Every word's crop stacked in one image (one OCR run for all of them), written to `strip_path`;
+    returns each crop's (top in the strip, height, left and top on the page)."""
+    image = load_gray(image_path)
+    crops = [_word_crop(image, word) for word in words]
+    width = max(crop.shape[1] for crop, _ in crops) + 2 * STRIP_GAP_PX
+    height = sum(crop.shape[0] + STRIP_GAP_PX for crop, _ in crops) + STRIP_GAP_PX
+    strip = np.full((height, width), 255, dtype=np.uint8)
+    placed: list[tuple[int, int, int, int]] = []
+    cursor = STRIP_GAP_PX
+    for crop, (left, top) in crops:
+        strip[cursor : cursor + crop.shape[0], STRIP_GAP_PX : STRIP_GAP_PX + crop.shape[1]] = crop
+        placed.append((cursor, crop.shape[0], left, top))
+        cursor += crop.shape[0] + STRIP_GAP_PX
+    cv2.imwrite(str(strip_path), strip)
+    return placed
+
+
+def _on_page(word: Word, place: tuple[int, int, int, int], line: tuple[int, int, int]) -> Word:
+    """A word read on the strip, moved back to where its crop sits on the page."""
+    strip_top, _, left, top = place
+    return word.model_copy(
+        update={
+            "x0": left + (word.x0 - STRIP_GAP_PX) / CROP_SCALE,
+            "x1": left + (word.x1 - STRIP_GAP_PX) / CROP_SCALE,
+            "y0": top + (word.y0 - strip_top) / CROP_SCALE,
+            "y1": top + (word.y1 - strip_top) / CROP_SCALE,
+            "line_key": line,
+        }
+    )
+
+
+def reread_words(page: PageText, image_path: Path, engine: OcrEngine) -> dict[int, list[Word]]:
+    """The page's unsure words read again one by one: id of each word -> its new reading (words that came
+    back empty, or without a digit, keep their first reading)."""
+    words = unsure_words(page)
+    if not words:
+        return {}
+    strip_path = image_path.with_name(f"{image_path.stem}-words.pgm")
+    placed = word_strip(image_path, words, strip_path)
+    read = engine.read(strip_path, page.page_no).words
+    strip_path.unlink(missing_ok=True)
+    readings: dict[int, list[Word]] = {}
+    for word, place in zip(words, placed, strict=True):
+        strip_top, height = place[0], place[1]
+        inside = sorted((w for w in read if strip_top <= w.cy < strip_top + height), key=lambda w: w.x0)
+        if any(ch.isdigit() for w in inside for ch in w.text):
+            readings[id(word)] = [_on_page(w, place, word.line_key) for w in inside]
+    return readings
+
+
+def with_words_reread(pages: list[PageText], readings: Mapping[int, list[Word]]) -> list[PageText]:
+    """The pages with each re-read word replaced by its new reading."""
+    return [
+        page.model_copy(update={"words": [new for w in page.words for new in readings.get(id(w), [w])]})
+        for page in pages
+    ]
+
+
 def second_look(pages: list[PageText], cleaned_images: Mapping[int, Path], engine: OcrEngine) -> list[PageText]:
-    """The pages as read, or a merged reading of them that passes more of the invoice's cross-checks."""
+    """The pages as read, or a second reading of them that passes more of the invoice's cross-checks:
+    the page read in another segmentation mode and merged with the first reading, or the unsure words
+    read again on their own."""
     if not cleaned_images or not any(page.source is TextSource.OCR for page in pages):
         return pages
     best_key = reading_key(extract_invoice(pages))
     if best_key[0] == 0:
         return pages
+    readings: dict[int, list[Word]] = {}
+    for page in pages:
+        if page.source is TextSource.OCR and page.page_no in cleaned_images:
+            readings.update(reread_words(page, cleaned_images[page.page_no], engine))
+    merged = merged_readings(pages, second_readings(cleaned_images, engine))
     best = pages
-    for candidate in merged_readings(pages, second_readings(cleaned_images, engine)):
+    for candidate in [*merged, with_words_reread(pages, readings), with_words_reread(merged[0], readings)]:
         key = reading_key(extract_invoice(candidate))
         if key < best_key:
             best, best_key = candidate, key

@@ -1,18 +1,21 @@
 """A second look at OCR'd pages whose first reading fails the invoice's own cross-checks.
 
 On degraded scans Tesseract's page segmentation (psm 3) sometimes drops whole labels ("Invoice No",
-"Subtotal", "Due date") or misreads a digit, so a field goes missing or the amounts stop adding up. When
-that happens, and only then, each OCR'd page is read once more in another segmentation mode (sparse text,
-psm 11, which finds text psm 3 skipped) and two merged readings are tried:
+"Subtotal", "Due date") or misreads a digit ("151522;CHh" for "151.22 CHF"), so a field goes missing, is
+found without its label, or the amounts stop adding up. When that happens, and only then, the page is read
+again, two ways:
 
-- the first reading plus the words only the second one found (text psm 3 dropped);
-- the second reading plus the words only the first one found (each word read the other way).
+- the whole page in another segmentation mode (sparse text, psm 11, which finds text psm 3 skipped),
+  merged with the first reading: the first reading plus the words only the second found, or the second
+  plus the words only the first found;
+- each digit-bearing word OCR was unsure of, on its own: cut out, enlarged and binarised, all of a page's
+  such words stacked into one image for one OCR run.
 
-A merged reading is kept only when extraction on it fails fewer cross-checks (a missing field, amounts
-that do not add up, a label with no readable value, a date order that breaks), or fails the same ones
-with more header fields found. Nothing is taken on trust: the chosen reading is extracted, validated,
-corroborated and routed like any first reading, so a value it brings must still fit the arithmetic and
-carry its own evidence to be accepted.
+A new reading is kept only when extraction on it fails fewer cross-checks (a missing field, a key field
+with no label, amounts or dates that contradict each other, a label with no readable value, an amount the
+arithmetic had to restore), or fails the same ones with more header fields found. Nothing is taken on
+trust: the chosen reading is extracted, validated, corroborated and routed like any first reading, so a
+value it brings must still fit the arithmetic and carry its own evidence to be accepted.
 """
 
 from __future__ import annotations

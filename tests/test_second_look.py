@@ -16,11 +16,11 @@ import pytest
 from devtools.samples import generate_sample
 from pipeline.config import Settings
 from pipeline.discover import describe_file
-from pipeline.engines.ocr import OcrEngine, TesseractEngine
+from pipeline.engines.ocr import OcrEngine, OcrOptions, TesseractEngine
 from pipeline.extract import extract_invoice
 from pipeline.money import totals_agree
 from pipeline.reading import read_pages, second_look_options
-from pipeline.second_look import merged_page, reading_key, second_look
+from pipeline.second_look import check_failures, merged_page, reading_key, reread_words, second_look, with_words_reread
 from schemas import ExtractionRecord, PageText, RecordStatus, TextSource, Word
 from tests.conftest import routed_from_lines
 from tests.test_corroboration import CLEAN
@@ -146,3 +146,37 @@ def test_a_number_ending_in_a_letter_prefix_before_digits_goes_to_review(printed
     assert ("invoice_number" in vetoed) is doubted, record.review_reasons
     if not doubted and printed != "2025-0417 12":
         assert record.status is RecordStatus.ACCEPTED, record.review_reasons
+
+
+def test_an_unsure_word_is_read_again_on_its_own_and_put_back_where_it_was(tmp_path: Path) -> None:
+    # A page printing "Subtotal 151.22" read by real Tesseract; its amount is then given the slip a
+    # degraded scan causes ("151522", unsure): the crop's own reading restores it, in the same place.
+    image = np.full((600, 1400), 255, dtype=np.uint8)
+    cv2.putText(image, "Subtotal", (80, 300), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    cv2.putText(image, "151.22", (800, 300), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    path = tmp_path / "page.pgm"
+    cv2.imwrite(str(path), image)
+    page = TesseractEngine(OcrOptions()).read(path, 1)
+    amount = next(w for w in page.words if "151" in w.text)
+    slipped = amount.model_copy(update={"text": "151522", "confidence": 0.3})
+    page = page.model_copy(update={"words": [slipped if w is amount else w for w in page.words]})
+    engine = _second_engine()
+    readings = reread_words(page, path, engine)
+    assert engine.calls == [1]
+    assert list(readings) == [id(slipped)]
+    [restored] = readings[id(slipped)]
+    assert restored.text == "151.22"
+    assert abs(restored.x0 - slipped.x0) < 10 and abs(restored.y0 - slipped.y0) < 10
+    assert [w.text for w in with_words_reread([page], readings)[0].words] == ["Subtotal", "151.22"]
+
+
+def test_a_key_field_read_without_its_label_counts_as_a_failed_check() -> None:
+    from tests.conftest import page_from_lines
+
+    labelled = extract_invoice([cast(PageText, page_from_lines(CLEAN, "ocr"))])
+    assert ("unlabelled", "invoice_date") not in check_failures(labelled)
+    unlabelled = [(x, y, text) for x, y, text in CLEAN if text != "Date:"]  # the label OCR dropped
+    found = extract_invoice([cast(PageText, page_from_lines(unlabelled, "ocr"))])
+    assert found.invoice.invoice_date is not None
+    assert ("unlabelled", "invoice_date") in check_failures(found)
+    assert reading_key(labelled) < reading_key(found)

@@ -180,3 +180,21 @@ def test_a_key_field_read_without_its_label_counts_as_a_failed_check() -> None:
     assert found.invoice.invoice_date is not None
     assert ("unlabelled", "invoice_date") in check_failures(found)
     assert reading_key(labelled) < reading_key(found)
+
+
+@pytest.mark.parametrize(
+    ("printed", "field"),
+    [
+        ("Te betaien voor", "due_date"),  # "Te betalen voor", one letter garbled
+        ("Fecha de yencimiento", "due_date"),  # not the issue date its first word "Fecha" alone would say
+        ("Data di scadenxa", "due_date"),
+        ("Date de facturc", "invoice_date"),
+        ("Fecha", "invoice_date"),  # the generic word alone keeps its weak reading
+        ("Fecha de factura", "invoice_date"),
+    ],
+)
+def test_garbled_labels_in_other_languages_are_read_as_the_whole_label(printed: str, field: str) -> None:
+    from pipeline.extract.labels import match_label
+
+    found = match_label(printed)
+    assert found is not None and found.field == field

@@ -52,6 +52,8 @@ CROSS_CHECK_CODES = frozenset(
 )
 # Fields every invoice prints beside a label: one read without it was found by a fallback.
 LABELLED_FIELDS = ("invoice_number", "invoice_date", "total")
+AMOUNT_FIELDS = frozenset({"subtotal", "tax", "total", "line_items", "adjustments"})
+DATE_FIELDS = frozenset({"invoice_date", "due_date"})
 # Words of the two readings are one printed word when their boxes share this much of the smaller box.
 SAME_WORD_OVERLAP = 0.3
 # A word with a digit OCR gave less than this confidence is read again on its own: cut out with a margin,
@@ -136,8 +138,8 @@ def merged_readings(pages: list[PageText], second: Mapping[int, PageText]) -> li
 
 
 def unsure_words(page: PageText) -> list[Word]:
-    """Words with a digit that OCR was unsure of: the ones worth reading again on their own."""
-    return [w for w in page.words if w.confidence < UNSURE_WORD_CONFIDENCE and any(ch.isdigit() for ch in w.text)]
+    """Words OCR was unsure of ("Die" for "2,582"): the ones worth reading again on their own."""
+    return [w for w in page.words if w.confidence < UNSURE_WORD_CONFIDENCE]
 
 
 def _word_crop(image: GrayImage, word: Word) -> tuple[GrayImage, tuple[int, int]]:
@@ -215,7 +217,8 @@ def second_look(pages: list[PageText], cleaned_images: Mapping[int, Path], engin
     read again on their own."""
     if not cleaned_images or not any(page.source is TextSource.OCR for page in pages):
         return pages
-    best_key = reading_key(extract_invoice(pages))
+    first = extract_invoice(pages)
+    best_key = reading_key(first)
     if best_key[0] == 0:
         return pages
     readings: dict[int, list[Word]] = {}
@@ -225,7 +228,30 @@ def second_look(pages: list[PageText], cleaned_images: Mapping[int, Path], engin
     merged = merged_readings(pages, second_readings(cleaned_images, engine))
     best = pages
     for candidate in [*merged, with_words_reread(pages, readings), with_words_reread(merged[0], readings)]:
-        key = reading_key(extract_invoice(candidate))
-        if key < best_key:
+        result = extract_invoice(candidate)
+        key = reading_key(result)
+        if key < best_key and not changed_beyond_doubt(first, result):
             best, best_key = candidate, key
     return best
+
+
+def doubted_fields(result: ExtractionResult) -> set[str]:
+    """The header fields a reading's failed checks put in doubt: every amount when the sums fail, both
+    dates when their order does."""
+    fields = {name for _, name in check_failures(result) if name is not None}
+    for group in (AMOUNT_FIELDS, DATE_FIELDS):
+        if fields & group:
+            fields |= group
+    return fields
+
+
+def changed_beyond_doubt(first: ExtractionResult, second: ExtractionResult) -> list[str]:
+    """Header fields the first reading read and the second reads otherwise, though no failed check of the
+    first put them in doubt: a re-read that settles the amounts must not also change the invoice number."""
+    doubted = doubted_fields(first)
+    changed = []
+    for name in HEADER_FIELDS:
+        before, after = getattr(first.invoice, name, None), getattr(second.invoice, name, None)
+        if before is not None and after != before and name not in doubted:
+            changed.append(name)
+    return changed

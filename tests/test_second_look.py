@@ -20,8 +20,17 @@ from pipeline.engines.ocr import OcrEngine, OcrOptions, TesseractEngine
 from pipeline.extract import extract_invoice
 from pipeline.money import totals_agree
 from pipeline.reading import read_pages, second_look_options
-from pipeline.second_look import check_failures, merged_page, reading_key, reread_words, second_look, with_words_reread
-from schemas import ExtractionRecord, PageText, RecordStatus, TextSource, Word
+from pipeline.second_look import (
+    changed_beyond_doubt,
+    check_failures,
+    doubted_fields,
+    merged_page,
+    reading_key,
+    reread_words,
+    second_look,
+    with_words_reread,
+)
+from schemas import ExtractionRecord, ExtractionResult, PageText, RecordStatus, TextSource, Word
 from tests.conftest import routed_from_lines
 from tests.test_corroboration import CLEAN
 
@@ -198,3 +207,19 @@ def test_garbled_labels_in_other_languages_are_read_as_the_whole_label(printed: 
 
     found = match_label(printed)
     assert found is not None and found.field == field
+
+
+def test_a_reading_that_settles_the_sums_may_not_change_the_invoice_number() -> None:
+    from tests.conftest import page_from_lines
+
+    def read(lines: list[tuple[float, float, str]]) -> ExtractionResult:
+        return extract_invoice([cast(PageText, page_from_lines(lines, "ocr"))])
+
+    slipped = read([(x, y, "$1,573.5S" if text == "$1,573.55" else text) for x, y, text in CLEAN])
+    assert {"subtotal", "tax", "total"} <= doubted_fields(slipped)
+    assert "invoice_number" not in doubted_fields(slipped)
+    settled = read(CLEAN)
+    assert reading_key(settled) < reading_key(slipped)
+    assert changed_beyond_doubt(slipped, settled) == []
+    renumbered = read([(x, y, "INV-2024-0043" if text == "INV-2024-0042" else text) for x, y, text in CLEAN])
+    assert changed_beyond_doubt(slipped, renumbered) == ["invoice_number"]

@@ -142,6 +142,9 @@ def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
         doubts.append(f"the {label} {value!r} is letters spaced apart, a logo rather than a name")
     if not _distinctive_tokens(value):
         doubts.append(f"the {label} {value!r} has no word that identifies a company")
+    if any(ch.isalpha() for ch in value) and not any(ch.isupper() for ch in value):
+        # "bluebird." set in lower case is a wordmark or a domain; the registered name is printed elsewhere
+        doubts.append(f"the {label} {value!r} is all lower case, a wordmark or domain rather than the name")
     return doubts
 
 

@@ -40,7 +40,8 @@ _WORDS: dict[Support, str] = {
     Support.PRINTED_MARK: "no currency code or symbol is printed",
 }
 # Evidence that stands in for a label: a document that prints one date only cannot mean another by it.
-_STANDS_IN: dict[Support, Support] = {Support.SOLE_DATE: Support.LABEL}
+# The line items' own sum, confirmed by the total less its tax, is the subtotal a page does not print.
+_STANDS_IN: dict[Support, Support] = {Support.SOLE_DATE: Support.LABEL, Support.ITEMS_SUM: Support.LABEL}
 _AMOUNTS = ("subtotal", "tax", "total")
 # The codes of the veto's own issues: derived from a record's fields at each routing, never carried over.
 VETO_CODES = frozenset({IssueCode.UNCORROBORATED_FIELD, IssueCode.LINE_ITEMS_UNEXPLAINED})

@@ -86,7 +86,9 @@ def _line_items_sum(invoice: Invoice) -> list[ValidationIssue]:
     # Lines without any amount (notes, free items, wrapped text) count as zero.
     items_sum = sum(amounts, Decimal(0))
     if invoice.subtotal is not None:
-        if agree(items_sum, invoice.subtotal):
+        # Gross line prices ("Prijzen zijn inclusief BTW") add up to the total that subtotal + tax makes.
+        gross_lines = invoice.tax is not None and totals_agree(invoice.subtotal, invoice.tax, invoice.total)
+        if agree(items_sum, invoice.subtotal) or (gross_lines and agree(items_sum, invoice.total)):
             return []
         message = (
             f"Line items add up to {format_money(items_sum)} but the subtotal says {format_money(invoice.subtotal)}"

@@ -176,6 +176,7 @@ class Support(StrEnum):
     PRINTED_MARK = "printed_mark"  # a currency code or symbol printed on the page
     RATE = "rate"  # a tax that is its printed rate of the amount it applies to
     SOLE_DATE = "sole_date"  # the only date the document prints: no other date it could be confused with
+    ITEMS_SUM = "items_sum"  # an unprinted subtotal: the line items' sum, which the total less its tax confirms
 
 
 class FieldEvidence(BaseModel):

@@ -15,7 +15,15 @@ from datetime import date
 from decimal import Decimal
 
 from pipeline.extract.fields import _LETTER_PREFIX, _LOWER_WORD, Candidate, PageIndex
-from pipeline.extract.labels import COMPANY_WORD, LEGAL_FORM, LEGAL_FORM_ONLY, LEGAL_FORM_WORD, is_title, match_label
+from pipeline.extract.labels import (
+    COMPANY_WORD,
+    LEGAL_FORM,
+    LEGAL_FORM_ONLY,
+    LEGAL_FORM_WORD,
+    is_address_heading,
+    is_title,
+    match_label,
+)
 from pipeline.extract.layout import Phrase
 from schemas import FieldEvidence, Support
 
@@ -133,7 +141,7 @@ def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
         doubts.append(f"the {label} {value!r} is only a legal form; the name may run over two lines")
     if other_party is not None and _norm(value) == _norm(other_party):
         doubts.append(f"the {label} {value!r} is also read as the other party")
-    if is_title(value) or match_label(value) is not None:
+    if is_title(value) or match_label(value) is not None or is_address_heading(value):
         doubts.append(f"the {label} {value!r} reads as a label or title")
     digits = sum(ch.isdigit() for ch in value)
     if digits >= 2 or (digits and _ADDRESS_WORDS.search(value)):
@@ -210,7 +218,7 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
     if mentions:
         support.append(Support.SENDER)
     domains = _domains(index)
-    if any(token in domain or (len(domain) >= 4 and domain in token) for token in own for domain in domains):
+    if any(_names_domain(token, domain) for token in own for domain in domains):
         support.append(Support.DOMAIN)
     doubts: list[str] = []
     slip = _one_letter_off(own, domains)
@@ -218,6 +226,11 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
         doubts.append(
             f"the vendor name {chosen.value!r} spells {slip[0]!r} where the page's domain has {slip[1]!r}; "
             "OCR may have misread a letter"
+        )
+    brand = _other_brand(index, domains, own, customer_tokens) if Support.DOMAIN not in support else None
+    if brand is not None:
+        doubts.append(
+            f"the page also names {brand!r}, as a word and as its web domain: the vendor may be known by that name"
         )
     fuller = _fuller_name(index, chosen, own)
     if fuller is not None:
@@ -228,6 +241,50 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
             f"the vendor name {chosen.value!r} appears nowhere else, and no e-mail/web domain ({shown}) matches it"
         )
     return support, doubts
+
+
+# A brand domain and the legal name often share their opening stem ("Naturalsoft" / naturalreaders.com).
+_MIN_SHARED_STEM = 6
+
+
+def _names_domain(token: str, domain: str) -> bool:
+    """The name word is the domain, is in it, holds it, or opens with the same long stem."""
+    if token in domain or (len(domain) >= 4 and domain in token):
+        return True
+    shortest = min(len(token), len(domain))
+    shared = next((i for i in range(shortest) if token[i] != domain[i]), shortest)
+    return shared >= _MIN_SHARED_STEM and shared * 2 >= shortest
+
+
+# A line crediting the software that made the PDF ("Powered by TCPDF (www.tcpdf.org)") names no issuer.
+_SOFTWARE_CREDIT = re.compile(r"\b(powered|generated|created|produced|made)\s+(by|with)\b", re.IGNORECASE)
+
+
+def _other_brand(index: PageIndex, domains: set[str], own: list[str], customer: set[str]) -> str | None:
+    """A domain the vendor name does not match, printed on its own as a word too ("At Flipkart we ...",
+    flipkart.com, on an invoice sold by "WS Retail Services"): a trade name beside the legal one. A domain
+    printed on a line next to the vendor's name is the vendor's own (its footer), and no other name."""
+    rows = [row for row in index.rows if not _SOFTWARE_CREDIT.search(row.text)]
+    beside_name = {
+        (row.page_no, row.index + step)
+        for row in rows
+        if own and any(token in _norm_words(row.text) for token in own)
+        for step in (-1, 0, 1)
+    }
+    for domain in sorted(domains):
+        if len(domain) < 4 or domain in customer or any(_names_domain(token, domain) for token in own):
+            continue
+        alone = re.compile(rf"(?<![\w.@/]){re.escape(domain)}(?![\w.@])", re.IGNORECASE)
+        printed = [row for row in rows if domain in _norm(row.text)]
+        if any((row.page_no, row.index) in beside_name for row in printed):
+            continue
+        if any(alone.search(row.text) for row in rows):
+            return domain
+    return None
+
+
+def _norm_words(text: str) -> set[str]:
+    return {word.casefold().strip(".,;:()") for word in text.split()}
 
 
 def _one_letter_off(tokens: list[str], domains: set[str]) -> tuple[str, str] | None:

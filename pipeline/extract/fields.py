@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -16,11 +16,13 @@ from pipeline.extract.labels import (
     NAME_JOINERS,
     LabelMatch,
     column_kind,
+    is_credit_note_title,
     is_title,
     match_label,
     strip_title,
 )
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
+from pipeline.money import agree
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
 from schemas.currency import COUNTRY_CURRENCIES, LEGAL_FORM_CURRENCIES
@@ -38,6 +40,13 @@ _BASIS_BEFORE = re.compile(r"\b(on|of|aus|auf|sur|from|over|van|über)\s*[€$£
 # A company registration number printed after the name: "STAR GROCER SDN BHD (1171881-W)".
 _REGISTRATION_SUFFIX = re.compile(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$")
 # A lower-case word other than the particles names contain ("Bank of", "van der").
+# A line that is only a company's registration number ("(913144-A)", "JM0325955-V", "Company No.: 441970-H",
+# "ROC: 002016014-D"): the issuer's legal name is printed just above it.
+_REGISTRATION_LINE = re.compile(
+    r"^\(?\s*(?:(?:company|co|reg(?:istration)?|roc)\.?\s*(?:no|nr|number)?\.?\s*[:.]?\s*)?"
+    r"[A-Z]{0,3}\d{5,}\s?-?\s?[A-Z]?\s*\)?$",
+    re.IGNORECASE,
+)
 _LOWER_WORD = re.compile(r"(?<![\w.])(?!(?:and|und|of|de|du|der|van|von|den|la|le|et|en|y|e)\b)[a-z]{2,}\b")
 _CONTACT = re.compile(r"@|www\.|https?:|\.com\b|\bphone\b|\btel\b|\bfax\b|\+\d", re.IGNORECASE)
 # "SON BHD", "S0N. BHD.": OCR's O for the D of the Malaysian legal form "Sdn. Bhd." (no form reads "Son Bhd").
@@ -112,6 +121,18 @@ def split_at_inline_labels(row: Row) -> list[Phrase]:
     return result
 
 
+# A title heading a column among other labels ("Klant | Order | Factuur datum | Factuur | Vervaldatum"): the
+# value under it is the document's number.
+_TITLED_COLUMN_STRENGTH = 0.85
+
+
+def titled_column_phrase(row: Row) -> Phrase | None:
+    """The one title in a row of at least two other labels."""
+    titles = [phrase for phrase in row.phrases if is_title(phrase.text) and not is_credit_note_title(phrase.text)]
+    labels = [phrase for phrase in row.phrases if not is_title(phrase.text) and match_label(phrase.text)]
+    return titles[0] if len(titles) == 1 and len(labels) >= 2 else None
+
+
 class PageIndex:
     """Rows and phrases of all pages, with the label found at the start of each phrase."""
 
@@ -128,10 +149,15 @@ class PageIndex:
         after_header = False
         for row in self.rows:
             # A header's second line ("Ohne MwSt.") heads columns too; a totals row prints amounts.
+            # A header's second line ("Ohne MwSt.") heads columns too, and so does a third; a totals row prints amounts.
             table_header = _opens_table(row) or (after_header and not any(ch.isdigit() for ch in row.text))
-            after_header = _opens_table(row)
+            after_header = table_header
+            titled = titled_column_phrase(row)
             for phrase in row.phrases:
-                found = None if is_title(phrase.text) else match_label(phrase.text)
+                if phrase is titled:
+                    found: LabelMatch | None = LabelMatch("invoice_number", _TITLED_COLUMN_STRENGTH, len(phrase.text))
+                else:
+                    found = None if is_title(phrase.text) else match_label(phrase.text)
                 if table_header and (
                     column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS | ADJUSTMENTS)
                 ):
@@ -262,9 +288,13 @@ def words_after_text(words: list[Word], char_offset: int) -> int:
     return max(len(words) - 1, 0)
 
 
+# OCR that opens a gap before the cents ("4,759 .20"): the cents move left over the gap, keeping the offsets.
+_CENTS_AFTER_GAP = re.compile(r"(\d) ([.,]\d{2})(?!\d)")
+
+
 def parse_amount_value(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[Decimal, int, int] | None:
     words = phrase.words[start:]
-    text = " ".join(word.text for word in words)
+    text = _CENTS_AFTER_GAP.sub(r"\1\2 ", " ".join(word.text for word in words))
     # A date's numbers are no amount ("Total due on August 3, 2014"); the date may start before `start`.
     offset = len(" ".join(word.text for word in phrase.words[:start])) + (1 if start else 0)
     dates = [(begin - offset, end - offset) for begin, end, _ in find_dates(phrase.text, day_first=style.day_first)]
@@ -337,7 +367,13 @@ def repair_legal_form(name: str) -> str:
     return _OCR_CAPITAL_I.sub("I", _OCR_SDN.sub(r"\1D\2", name))
 
 
+# "ATTN: iViveLabs Limited", "z. Hd. Frau Weber": the words before a name that say who should read it.
+_ATTENTION = re.compile(r"^(attn|attention|z\.?\s?hd|c/o)\b[.:]*$", re.IGNORECASE)
+
+
 def parse_party(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, int, int] | None:
+    if start < len(phrase.words) - 1 and _ATTENTION.match(phrase.words[start].text):
+        start += 1
     text = " ".join(word.text for word in phrase.words[start:]).strip(" :-\u2018\u2019\u201c\u201d'\"|")
     text = _fix_initial_l(text)
     letters = sum(ch.isalpha() for ch in text)
@@ -390,6 +426,7 @@ def label_candidates(index: PageIndex, style: DocumentStyle) -> tuple[list[Candi
             found = _value_for_label(index, phrase, label, style)
             if found is not None:
                 candidates.append(found)
+                candidates += _net_and_tax_of_row(index, phrase, found, style)
             elif label.field in _AMOUNT_LABELS or label.field in _IDENTIFYING_LABELS:
                 unread.extend(_unread_digits(index, phrase, label))
     return candidates, unread
@@ -514,6 +551,27 @@ def _gross_of_row(
     return best
 
 
+def _net_and_tax_of_row(index: PageIndex, label: Phrase, total: Candidate, style: DocumentStyle) -> list[Candidate]:
+    """A totals row printing exactly net, tax and gross, in that order, where net + tax = gross ("Total
+    facture  24.99  5.00  29.99"): its first two amounts are the subtotal and the tax."""
+    if total.field != "total" or total.phrase.row_index != label.row_index:
+        return []
+    amounts: list[Candidate] = []
+    for target in index.right_of(label):
+        parsed = parse_amount_value(target, 0, style) if index.is_value_like(target) else None
+        if parsed is None:
+            return []
+        value, first, last = parsed
+        score = total.score * min(w.confidence for w in target.words[first:last])
+        amounts.append(Candidate("", value, score, target, first, last))
+    if len(amounts) != 3 or amounts[2].value != total.value:
+        return []
+    net, tax, gross = (Decimal(str(c.value)) for c in amounts)
+    if not (0 <= tax < net and agree(net + tax, gross)):
+        return []
+    return [replace(amounts[0], field="subtotal"), replace(amounts[1], field="tax")]
+
+
 def _opens_table(row: Row) -> bool:
     kinds = {column_kind(phrase.text) for phrase in row.phrases} - {None}
     return len(kinds) >= 2
@@ -548,6 +606,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             score = 0.45 * min(prominence / 2.0, 1.0) + 0.25 * height_share
             if COMPANY_WORD.search(text):
                 score += 0.25
+            if _registered_below(layout, row):
+                score += 0.25
             if text.endswith(","):
                 score *= 0.6  # a line that runs on is an address ("Lot 6, Jalan Batai,"), rarely a name
             if _BROKEN_NAME.search(text):
@@ -560,6 +620,12 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))
     return candidates
+
+
+def _registered_below(layout: PageLayout, row: Row) -> bool:
+    """The next line is only a company registration number: this line is the name it registers."""
+    following = [other for other in layout.rows if other.index == row.index + 1]
+    return bool(following) and _REGISTRATION_LINE.match(following[0].text.strip()) is not None
 
 
 def customer_block_rows(index: PageIndex, candidates: list[Candidate]) -> set[tuple[int, int]]:

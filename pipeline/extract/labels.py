@@ -106,6 +106,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"grand\s*total", 1.0),
         (r"total\s*(due|amount|payable|to\s*pay|invoice|incl\.?|inclusive|including|inc\.?)\b[a-z.\s]*", 1.0),
         (r"invoice\s*(total|amount)", 1.0),
+        (r"gross\s*(amount|total)", 1.0),  # the English "Bruttobetrag"
         (r"(order|subscription|statement|bill)\s*total", 0.9),
         (r"amount\s*(due|payable|to\s*pay)", 1.0),
         (r"balance(\s*due)?", 0.9),
@@ -131,7 +132,13 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"(r[üu]ckgeld|monnaie\s*rendue|rendu|wisselgeld)", 1.0),
     ],
     "customer_name": [
-        (r"bill(ed)?\s*to", 1.0),
+        (r"bill(ed)?\s*to(\s*address)?", 1.0),
+        # The billing address heads the customer's block: "Factuuradres", "Rechnungsadresse", "Billing Address".
+        (
+            r"(factuur|rechnungs?|billing|invoice|facturatie)[-\s]?(adres|adresse|address)|adresse\s*de\s*facturation|"
+            r"direcci[óo]n\s*de\s*facturaci[óo]n|indirizzo\s*di\s*fatturazione",
+            0.9,
+        ),
         (r"invoice(d)?\s*to", 1.0),
         (r"sold\s*to", 1.0),
         (r"(customer|client|buyer)(\s*name)?(?!\s*(no|id|number|#|nr|ref|code))", 0.8),
@@ -211,6 +218,9 @@ TITLE_WORDS: frozenset[str] = frozenset(
         "payment confirmation",
         "original",
         "copy",
+        "kopie",
+        "copie",
+        "copia",
         "duplicate",
         "pro forma invoice",
         "proforma invoice",
@@ -338,8 +348,12 @@ _OCR_L = re.compile(r"(?<=[A-Za-z])[!|1](?=[A-Za-z]|\b|$)")
 _OCR_O = re.compile(r"(?<=[A-Za-z])0(?=[A-Za-z])")
 
 
+# The last letter of "Total" is thin and OCR reads it as i, I or f ("Totaf Sales", "TOTAI").
+_OCR_TOTAL = re.compile(r"\b(tota)[ifI](?![a-z])", re.IGNORECASE)
+
+
 def fold_ocr_letters(text: str) -> str:
-    return _OCR_O.sub("o", _OCR_L.sub("l", text))
+    return _OCR_TOTAL.sub(r"\1l", _OCR_O.sub("o", _OCR_L.sub("l", text)))
 
 
 # Plain spellings of the common labels, for phrases OCR garbled past the patterns ("Que Oate" for "Due
@@ -474,6 +488,20 @@ def is_title(text: str) -> bool:
     if text.rstrip().endswith(":"):
         return False
     return _title_key(text) in TITLE_WORDS
+
+
+# Headings of an address block that name no party: where the goods go, not who sells or buys.
+_ADDRESS_HEADING = re.compile(
+    r"^\s*(ship(ping)?\s*to|deliver(y)?\s*to|(shipping|delivery)\s*address|lieferadresse|lieferanschrift|"
+    r"afleveradres|leveringsadres|adresse\s*de\s*livraison|direcci[óo]n\s*de\s*(env[íi]o|entrega)|"
+    r"indirizzo\s*di\s*(consegna|spedizione))\s*:?\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_address_heading(text: str) -> bool:
+    """A heading such as "Ship to" or "Afleveradres": it opens an address, it is no name."""
+    return _ADDRESS_HEADING.match(text) is not None
 
 
 def is_credit_note_title(text: str) -> bool:

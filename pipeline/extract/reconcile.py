@@ -58,6 +58,50 @@ def swap_misassigned_prices(rows: list[ItemRows]) -> list[ItemRows]:
     return [_with_item(row, unit_price=row.item.amount, amount=row.item.unit_price) for row in rows]
 
 
+def read_net_tax_gross(rows: list[ItemRows], targets: list[Decimal]) -> list[ItemRows]:
+    """Rows of a table with net, tax and gross columns ("Abonnements  24.99  5.00  29.99") are read as
+    quantity x unit price = amount, which fails; when the "quantity" has cents and quantity + unit price
+    is the amount, the three are net + tax = gross. The line's amount is its net when the nets add up to
+    what the items should (the subtotal), else its gross as printed."""
+    if not any(_is_net_tax_gross(row.item) for row in rows):
+        return rows
+    marked = [_is_net_tax_gross(row.item) or _all_zero(row.item) for row in rows]
+    nets = [_with_item(row, amount=row.item.quantity) if net else row for row, net in zip(rows, marked, strict=True)]
+    chosen = nets if _agrees(nets, targets) else rows
+    return [
+        _with_item(row, quantity=None, unit_price=None) if net else row for row, net in zip(chosen, marked, strict=True)
+    ]
+
+
+def _is_net_tax_gross(item: LineItem) -> bool:
+    net, tax, gross = item.quantity, item.unit_price, item.amount
+    if net is None or tax is None or gross is None or net == net.to_integral_value() or not 0 <= tax < net:
+        return False
+    return agree(net + tax, gross) and not agree(_product(item), gross, _tolerance(item))
+
+
+def _all_zero(item: LineItem) -> bool:
+    return item.quantity == 0 and item.unit_price == 0 and item.amount == 0
+
+
+def drop_running_sums(rows: list[ItemRows], targets: list[Decimal]) -> list[ItemRows]:
+    """A row whose amount is the sum of the rows since the last such row ("AWS Service Charges 4.11" over
+    "Charges 4.11", "PURCHASES" under its lines) closes a group: it is no item. Dropped only when the items
+    then add up to what they should and did not before."""
+    if not rows or not targets or _agrees(rows, targets):
+        return rows
+    kept: list[ItemRows] = []
+    group = Decimal(0)
+    for row in rows:
+        amount = row.item.amount
+        if kept and amount and group and agree(amount, group):
+            group = Decimal(0)
+            continue
+        kept.append(row)
+        group += amount or Decimal(0)
+    return kept if len(kept) < len(rows) and _agrees(kept, targets) else rows
+
+
 def fill_missing_amounts(rows: list[ItemRows]) -> list[ItemRows]:
     """A line whose amount could not be read but whose quantity and unit price could: the product."""
     return [

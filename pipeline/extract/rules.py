@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -20,13 +20,16 @@ from pipeline.extract.fields import (
     customer_block_rows,
     document_currency,
     label_candidates,
+    parse_amount_value,
     place_date_candidates,
     vendor_candidates,
 )
 from pipeline.extract.labels import is_credit_note_title
 from pipeline.extract.layout import Phrase, build_layout
 from pipeline.extract.reconcile import (
+    drop_running_sums,
     fill_missing_amounts,
+    read_net_tax_gross,
     repair_misread_amounts,
     repair_misread_unit_prices,
     swap_misassigned_prices,
@@ -285,11 +288,30 @@ def _printed_dates(index: PageIndex, style: DocumentStyle) -> set[date]:
     return {value for row in index.rows for _, _, value in find_dates(row.text, day_first=style.day_first)}
 
 
+# What a browser prints around a web page it saves as PDF: the date and time it was printed over the page,
+# and the page's address with "1/2" under it. Neither is the document's.
+_PRINTED_AT = re.compile(r"^\s*\d{1,2}[./-]\d{1,2}[./-]\d{2,4},?\s+\d{1,2}:\d{2}(?::\d{2})?\s*([AaPp][Mm])?\b")
+_PRINTED_FROM = re.compile(r"https?://\S+.*\b\d{1,3}\s*/\s*\d{1,3}\s*$")
+
+
+def browser_print_rows(index: PageIndex) -> set[tuple[int, int]]:
+    """The first and last rows of every page a browser printed: its print time, title, address and page count."""
+    chrome: set[tuple[int, int]] = set()
+    for layout in index.layouts:
+        rows = layout.rows
+        if len(rows) >= 2 and _PRINTED_AT.match(rows[0].text) and _PRINTED_FROM.search(rows[-1].text):
+            chrome.update({(rows[0].page_no, rows[0].index), (rows[-1].page_no, rows[-1].index)})
+    return chrome
+
+
 def _fallback_invoice_date(index: PageIndex, style: DocumentStyle, exclude: set[date]) -> Candidate | None:
     """No labelled issue date: the first date printed on the first page, at low confidence."""
+    chrome = browser_print_rows(index)
     for row in index.rows:
         if row.page_no != 1:
             break
+        if (row.page_no, row.index) in chrome:
+            continue
         for phrase in row.phrases:
             for _, _, value in find_dates(phrase.text, day_first=style.day_first):
                 if value not in exclude:
@@ -365,7 +387,38 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)
     by_field["total"] += _paid_totals(by_field)
+    for candidate in rate_breakdown_candidates(index, style):
+        by_field[candidate.field].append(candidate)
     return by_field, unread
+
+
+# How sure a row of a VAT breakdown makes us, before OCR confidence: it carries no label of its own.
+_BREAKDOWN_STRENGTH = 0.8
+
+
+def rate_breakdown_candidates(index: PageIndex, style: DocumentStyle) -> list[Candidate]:
+    """A VAT breakdown row, "21 %  41,31  8,68  49,99": one printed rate and three amounts where the
+    second is that rate of the first and the first two add up to the third. Net and tax are then the
+    subtotal and the tax, wherever the page prints no label beside them."""
+    found: list[Candidate] = []
+    for row in index.rows:
+        rates = {match.group(1) for match in _PRINTED_RATE.finditer(row.text)}
+        if len(rates) != 1:
+            continue
+        amounts = [
+            Candidate("", parsed[0], 0.0, phrase, parsed[1], parsed[2])
+            for phrase in row.phrases
+            if (parsed := parse_amount_value(phrase, 0, style)) is not None
+        ]
+        if len(amounts) != 3:
+            continue
+        net, tax, gross = (Decimal(str(c.value)) for c in amounts)
+        rate = Decimal(rates.pop().replace(",", "."))
+        if 0 < tax < net and agree(net + tax, gross) and tax_fits_rate(tax, rate, None, net):
+            for name, candidate in zip(("subtotal", "tax"), amounts[:2], strict=True):
+                score = _BREAKDOWN_STRENGTH * candidate.evidence.confidence
+                found.append(replace(candidate, field=name, score=score))
+    return found
 
 
 def _paid_totals(by_field: dict[str, list[Candidate]]) -> list[Candidate]:
@@ -388,8 +441,9 @@ def _reconciled_items(
 ) -> tuple[list[ItemRows], list[ValidationIssue], Decimal | None]:
     """The line-item table, reconciled with its own arithmetic; its repair issues; the items' sum if complete."""
     item_rows: list[ItemRows] = extract_line_items(index, style) or headerless_line_items(index, style)
-    item_rows = fill_missing_amounts(swap_misassigned_prices(item_rows))
     item_targets = _item_sum_targets(by_field)
+    item_rows = fill_missing_amounts(swap_misassigned_prices(read_net_tax_gross(item_rows, item_targets)))
+    item_rows = drop_running_sums(item_rows, item_targets)
     item_rows, item_issues = repair_misread_amounts(item_rows, item_targets)
     item_rows = repair_misread_unit_prices(item_rows, item_targets)
     amounts = [row.item.amount for row in item_rows if row.item.amount is not None]
@@ -488,6 +542,34 @@ def _adjustments_field(rows: list[Candidate]) -> FieldValue:
     return first.model_copy(
         update={"value": str(adjustment_sum(rows)), "raw_text": " | ".join(c.evidence.text for c in rows)}
     )
+
+
+def _subtotal_of_items(
+    fields: dict[str, FieldValue],
+    chosen_amounts: dict[str, Candidate | None],
+    items_sum: Decimal | None,
+    tax_labelled: bool,
+) -> FieldValue | None:
+    """A page that prints no subtotal still has one: the sum of its line items, when the total less its tax
+    (none printed: nothing) comes to the same amount. Its provenance is the line items'."""
+    total, tax = _amount(chosen_amounts["total"]), _amount(chosen_amounts["tax"])
+    if items_sum is None or total is None or not agree(items_sum, net_of_tax(total, tax)):
+        return None
+    if tax is None and tax_labelled:
+        return None  # a tax is named but none was read: the lines may be gross ("prices include VAT")
+    return fields["line_items"].model_copy(
+        update={
+            "name": "subtotal",
+            "value": str(items_sum),
+            "confidence": fields["total"].confidence,
+            "evidence": FieldEvidence(support=[Support.SHAPE, Support.ITEMS_SUM]),
+        }
+    )
+
+
+def _names_a_tax(by_field: dict[str, list[Candidate]], unread: list[Candidate]) -> bool:
+    """A tax label outside the line-item table's headings, whether or not its amount was read."""
+    return bool(by_field.get("tax")) or any(candidate.field == "tax" for candidate in unread)
 
 
 def _line_items_field(item_rows: list[ItemRows], items_ok: bool) -> FieldValue:
@@ -600,6 +682,10 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         fields["currency"], values["currency"] = currency, currency.value
     if item_rows:
         fields["line_items"] = _line_items_field(item_rows, items_ok)
+        if "subtotal" not in fields and (
+            derived := _subtotal_of_items(fields, chosen_amounts, items_sum, _names_a_tax(by_field, unread))
+        ):
+            fields["subtotal"], values["subtotal"] = derived, Decimal(str(derived.value))
     fields.update(_payment_fields(by_field))
 
     issues: list[ValidationIssue] = [*item_issues, *([] if item_rows else [_no_items_issue()])]

@@ -223,3 +223,11 @@ def test_a_reading_that_settles_the_sums_may_not_change_the_invoice_number() -> 
     assert changed_beyond_doubt(slipped, settled) == []
     renumbered = read([(x, y, "INV-2024-0043" if text == "INV-2024-0042" else text) for x, y, text in CLEAN])
     assert changed_beyond_doubt(slipped, renumbered) == ["invoice_number"]
+
+
+@pytest.mark.parametrize(("vendor", "doubted"), [("bluebird.", True), ("Bluebird Catering S.r.l.", False)])
+def test_a_vendor_name_all_in_lower_case_is_doubted(vendor: str, doubted: bool) -> None:
+    from pipeline.extract.evidence import party_doubts
+
+    doubts = party_doubts("vendor_name", vendor, "Globex Corporation")
+    assert any("lower case" in doubt for doubt in doubts) is doubted

@@ -76,7 +76,7 @@ def test_second_look_finds_the_total_the_first_reading_dropped(tmp_path: Path) -
     assert str(first.invoice.total) != truth["total"]  # the slip this test is about
     engine = _second_engine()
     looked = extract_invoice(second_look(pages, cleaned, engine))
-    assert engine.calls == sorted(cleaned)
+    assert sorted(set(engine.calls)) == sorted(cleaned)  # each page read again (and its unsure words)
     invoice = looked.invoice
     assert str(invoice.total) == truth["total"]
     assert totals_agree(invoice.subtotal, invoice.tax, invoice.total, invoice.adjustments)
@@ -107,7 +107,7 @@ def test_the_first_reading_stays_when_the_second_passes_no_more_checks(tmp_path:
     cv2.imwrite(str(blank), np.full((3508, 2480), 255, dtype=np.uint8))
     engine = _second_engine()
     assert second_look(pages, dict.fromkeys(cleaned, blank), engine) is pages
-    assert engine.calls == sorted(cleaned)
+    assert sorted(set(engine.calls)) == sorted(cleaned)  # each page read again (and its unsure words)
 
 
 def test_text_layer_pages_are_never_read_again(tmp_path: Path) -> None:

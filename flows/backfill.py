@@ -22,7 +22,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 
 from flows.context import ProgressCallback, ProgressListener, RunContext, make_scratch, make_task_runner, open_run
-from flows.ingest import Identified, identify_objects, process_batch
+from flows.ingest import Identified, compact_closed_days, identify_objects, process_batch
 from flows.summary import BackfillSummary, summary_markdown
 from pipeline.config import Settings
 from pipeline.storage import SourceObject
@@ -105,6 +105,7 @@ def backfill(
             run.count_skipped = True
             run.total = _count(run, source, (since, until), max_docs)
             chunks = _run_chunks(run, source, (since, until), chunk_size, max_docs)
+            compact_closed_days(run)
         return _publish(run, source, chunks, time.perf_counter() - started)
 
 

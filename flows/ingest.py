@@ -8,25 +8,33 @@ keep the s3:// URL as source. Everything a run shares is in its RunContext (flow
 
 from __future__ import annotations
 
+import queue
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
 from flows.context import ProgressCallback, ProgressListener, RunContext, make_scratch, make_task_runner, open_run
 from flows.summary import RunSummary, summary_markdown
+from pipeline.compact import compact
 from pipeline.config import Settings
 from pipeline.discover import describe_file
 from pipeline.engines.storage import storage_for
-from pipeline.errors import DocumentError, ProcessingFailedError, ReviewQueueUnavailableError, TransientError
+from pipeline.errors import (
+    DocumentError,
+    OutputError,
+    ProcessingFailedError,
+    ReviewQueueUnavailableError,
+    TransientError,
+)
 from pipeline.previews import PREVIEWS_DIR
 from pipeline.process import failed_record, process_document
 from pipeline.storage import SourceObject, join_location, unreadable_document_id
@@ -215,24 +223,56 @@ def _todo(run: RunContext, found: Identified) -> tuple[list[Document], list[Extr
     return todo, fresh_failures
 
 
+Finished = tuple[Document, PrefectFuture[ExtractionRecord]]
+
+
+def submit_in_window(run: RunContext, todo: list[Document]) -> Iterator[Finished]:
+    """Submit the documents a few at a time and yield each as it finishes, so at most `in_flight_documents` futures
+    (each holding its record until it is let go) are alive at once, however large the batch: submitting all of
+    them at once kept every record of the batch in memory until its end."""
+    finished: queue.SimpleQueue[Finished] = queue.SimpleQueue()
+    waiting = iter(todo)
+
+    def submit_next() -> bool:
+        document = next(waiting, None)
+        if document is None:
+            return False
+        future = process_document_task.submit(document, run.settings, run.out, run.vlm, run.profiles)
+        future.add_done_callback(lambda done: finished.put((document, done)))
+        return True
+
+    window = max(run.settings.in_flight_documents, 2 * run.settings.workers)  # a document waits for each busy worker
+    in_flight = sum(submit_next() for _ in range(window))
+    while in_flight:
+        yield finished.get()
+        in_flight += submit_next() - 1
+
+
 def process_batch(run: RunContext, found: Identified) -> None:
     """Skip what is done, run one task per remaining document, write every record as it comes."""
     todo, failures = _todo(run, found)
     run.notify(None)
     for failure in failures:
         account_record(run, failure)
-    futures = {
-        process_document_task.submit(document, run.settings, run.out, run.vlm, run.profiles): document
-        for document in todo
-    }
-    for future in as_completed(list(futures)):
+    for document, future in submit_in_window(run, todo):
         try:
             record: ExtractionRecord = future.result()
         except Exception as exc:  # a crash after retries must still leave a row behind
             crash = ProcessingFailedError(f"Processing failed after retries: {type(exc).__name__}: {exc}")
-            record = failed_record(futures[future], crash)
+            record = failed_record(document, crash)
         account_record(run, record)
     write_pending(run)
+
+
+def compact_closed_days(run: RunContext) -> None:
+    """Merge the part files of earlier days into one per day (pipeline/compact.py), so OUT holds today's parts and
+    one file per closed day. A partition that changed meanwhile stops the merge; the next run goes on with it."""
+    try:
+        report = compact(run.out, run.settings)
+    except (OutputError, OSError) as exc:
+        run.summary.compaction_skipped = str(exc)
+        return
+    run.summary.compacted_files += report.files_before - report.files_after
 
 
 # -- the flow ------------------------------------------------------------------------------------------
@@ -286,6 +326,7 @@ def ingest_batch(
         process_batch(run, found)
         if archive_prefix:
             run.summary.archived += archive_inputs(run, found.documents, inputs, archive_prefix)
+        compact_closed_days(run)
     run.summary.seconds = time.perf_counter() - started
     publish(run.summary)
     return run.summary

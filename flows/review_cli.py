@@ -13,7 +13,7 @@ import sys
 import unicodedata
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, LedgerlensError, ReviewError
@@ -29,50 +29,6 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_OUTPUT = 3
 EXIT_REVIEW = 4
-STATE_CHOICES = ["open", "decided", "all", "pending", "in_review", "approved", "corrected", "rejected"]
-
-
-def add_review_commands(commands: Any) -> None:
-    """`review serve|list|show|approve|reject|users` and `export` on the main parser's subcommands."""
-    review = commands.add_parser("review", help="the human-review queue: web UI and terminal commands")
-    actions = review.add_subparsers(dest="review_command", required=True)
-    serve = actions.add_parser("serve", help="serve the reviewer web UI")
-    serve.add_argument("--host", default="127.0.0.1", help="bind address; beyond loopback a token is required")
-    serve.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
-    listing = actions.add_parser("list", help="one item per line, document id first, highest priority first")
-    listing.add_argument("--state", default="open", choices=STATE_CHOICES)
-    listing.add_argument("--reason", help="only items with this reason code, e.g. total_mismatch, low_confidence")
-    show = actions.add_parser("show", help="reasons, fields with confidence and evidence, line items")
-    approve_cmd = actions.add_parser("approve", help="approve an item (with --set: corrected)")
-    approve_cmd.add_argument(
-        "--set", action="append", default=[], metavar="FIELD=VALUE", help="correct a header field (repeatable)"
-    )
-    reject_cmd = actions.add_parser("reject", help="reject an item with a reason")
-    reject_cmd.add_argument("--reason", required=True)
-    for sub in (show, approve_cmd, reject_cmd):
-        sub.add_argument("id", metavar="ID", help="document id or a unique prefix (6+ characters)")
-    for sub in (serve, listing, show, approve_cmd, reject_cmd):
-        sub.add_argument("--out", required=True, help="output of `ledgerlens run`: a folder or s3://bucket/prefix")
-    for sub in (serve, approve_cmd, reject_cmd):
-        sub.add_argument("--reviewer", help="name recorded with decisions (default: LEDGERLENS_REVIEWER or login)")
-    _add_users_command(actions)
-    for sub in (serve, listing, show, approve_cmd, reject_cmd):
-        sub.add_argument("--review-db", help="queue database: a path or postgresql:// URL (LEDGERLENS_REVIEW_DB)")
-    export = commands.add_parser("export", help="write OUT/export/: invoices with review decisions applied")
-    export.add_argument("--out", required=True, help="output of `ledgerlens run`: a folder or s3://bucket/prefix")
-    export.add_argument("--review-db", help="queue database: a path or postgresql:// URL (LEDGERLENS_REVIEW_DB)")
-
-
-def _add_users_command(actions: Any) -> None:
-    users = actions.add_parser("users", help="reviewer accounts: add (prints a token once), revoke, list")
-    verbs = users.add_subparsers(dest="users_command", required=True)
-    for verb, text in (("add", "create an account and print its token once"), ("revoke", "revoke a token")):
-        sub = verbs.add_parser(verb, help=text)
-        sub.add_argument("name", metavar="NAME")
-    verbs.add_parser("list", help="accounts and whether they are active")
-    for sub in verbs.choices.values():
-        sub.add_argument("--out", help="output whose queue holds the accounts (default queue location)")
-        sub.add_argument("--review-db", help="queue database: a path or postgresql:// URL (LEDGERLENS_REVIEW_DB)")
 
 
 def _fail(command: str, message: str, code: int) -> int:

@@ -41,6 +41,8 @@ class RunSummary(BaseModel):
     vendor_decisions_learned: int = 0  # review decisions applied to profiles at the start of the run
     vendor_profile_matches: int = 0  # records a profile was applied to
     vlm_calls_saved: int = 0  # records the model would have read without their vendor profile
+    compacted_files: int = 0  # part files of closed days merged away at the end of the run
+    compaction_skipped: str | None = None  # why that merge stopped (tried again by the next run)
 
     @property
     def pages_per_minute(self) -> float:
@@ -123,6 +125,10 @@ def _warnings(summary: RunSummary) -> list[str]:
         lines.append(f"{len(summary.deferred)} input(s) deferred (S3 kept throttling): run again")
     if summary.unmatched_inputs:
         lines.append(f"inputs that matched no file: {', '.join(summary.unmatched_inputs)}")
+    if summary.compaction_skipped:
+        lines.append(
+            f"earlier days' part files were not all merged ({summary.compaction_skipped}); the next run tries again"
+        )
     return lines
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from pipeline.config import Settings
 from pipeline.errors import LedgerlensError
@@ -14,20 +13,6 @@ from schemas.vendors import VendorProfile
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_OUTPUT = 3
-
-
-def add_vendors_command(commands: Any) -> None:
-    """Register `vendors` and its actions on the CLI's subcommands."""
-    vendors = commands.add_parser("vendors", help="vendor profiles learned from review decisions")
-    actions = vendors.add_subparsers(dest="vendors_command", required=True)
-    listing = actions.add_parser("list", help="one profile per line: id, documents learned, name, identifiers")
-    show = actions.add_parser("show", help="a profile in full: identifiers, layout words, learned fields")
-    forget = actions.add_parser("forget", help="remove a profile; its documents are never learned from again")
-    learn = actions.add_parser("learn", help="apply the review decisions not yet learned (runs also do this)")
-    for sub in (show, forget):
-        sub.add_argument("id", metavar="ID", help="profile id or a unique prefix")
-    for sub in (listing, show, forget, learn):
-        sub.add_argument("--out", required=True, help="output folder or s3:// prefix of `ledgerlens run`")
 
 
 def _find(profiles: list[VendorProfile], wanted: str) -> VendorProfile | None:

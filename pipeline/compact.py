@@ -12,13 +12,17 @@ How a reader is kept from seeing both the parts and the merged file (or neither)
   should read the invoices once more or dedupe on document_id (which is the dataset's key).
 - Where the exchange call is missing (not Linux), local output falls back to the S3 order.
 Only closed partitions (ingest_date before today, UTC) are compacted by default: writers only append to
-today's partition, so no part can land in a partition while it is being swapped out.
+today's partition, so no part can land in a partition while it is being swapped out. Each run compacts the closed
+partitions at its end, so a dataset holds today's parts (one per flush) plus one file per earlier day. The merged
+file is named after the parts it replaces: two compactions of the same parts (two runs ending together) write the
+same file, never a second copy of the rows.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import os
 import shutil
 import uuid
@@ -34,8 +38,10 @@ from pipeline.config import Settings
 from pipeline.errors import OutputError
 from pipeline.sinks import parquet_files, write_table_atomically
 from pipeline.storage import filesystem_for
-from schemas.arrow import DATASETS, PARTITION_KEY
+from pipeline.vendors.store import EVIDENCE_DIR
+from schemas.arrow import DATASETS, PARTITION_KEY, VENDOR_EVIDENCE_SCHEMA
 
+COMPACTED: dict[str, pa.Schema] = {**DATASETS, EVIDENCE_DIR: VENDOR_EVIDENCE_SCHEMA}
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -85,7 +91,7 @@ def compact(out: str, settings: Settings | None = None, include_today: bool = Fa
     fs, base = filesystem_for(out, settings)
     today = datetime.now(UTC).date()
     report = CompactionReport()
-    for dataset, schema in DATASETS.items():
+    for dataset, schema in COMPACTED.items():
         for folder, day in _partitions(fs, f"{base}/{dataset}"):
             if day >= today and not include_today:
                 continue
@@ -93,7 +99,8 @@ def compact(out: str, settings: Settings | None = None, include_today: bool = Fa
             if len(parts) < 2:
                 continue
             table = pa.concat_tables([pq.read_table(part, filesystem=fs, schema=schema) for part in parts])
-            name = f"part-compact-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
+            replaced = hashlib.sha256("\n".join(Path(part).name for part in parts).encode()).hexdigest()[:16]
+            name = f"part-compact-{day:%Y%m%d}-{replaced}.parquet"
             _replace_parts(fs, base, folder, parts, name, table, settings)
             report.partitions += 1
             report.files_before += len(parts)

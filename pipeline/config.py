@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     flush_seconds: float = Field(
         default=5.0, gt=0, description="... or after this many seconds, so a crash loses seconds of work, not documents"
     )
+    in_flight_documents: int = Field(
+        default=16,
+        ge=1,
+        description="Documents submitted to the task runner ahead of their results (at least twice the workers); "
+        "more only holds more finished records in memory",
+    )
     output_dir: Path = Field(default=Path("out"))
     task_runner: Literal["threads", "processes", "dask"] = Field(
         default="threads", description="How documents run in parallel: threads, processes, or a Dask cluster"

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,3 +44,24 @@ def test_no_prefect_server_outlives_a_killed_run(tmp_path: Path, simple_invoice_
                 server.kill()
         if run.poll() is None:
             run.kill()
+
+
+def test_a_temporary_server_skips_start_up_work_once_its_database_is_current(
+    tmp_path: Path, simple_invoice_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first temporary server migrates the database and registers the block types; later ones skip both
+    (and the check behind block registration) and still run the flow to its rows."""
+    from flows.runtime import _server_environment
+
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env.update(PYTHONPATH=str(ROOT), PREFECT_HOME=str(tmp_path / "prefect"), LEDGERLENS_PREFECT_LOCAL_URL="")
+    monkeypatch.setenv("PREFECT_HOME", env["PREFECT_HOME"])
+    skipped = ("PREFECT_API_DATABASE_MIGRATE_ON_START", "PREFECT_API_BLOCKS_REGISTER_ON_START")
+    assert not any(_server_environment().get(name) == "false" for name in skipped)  # a fresh home: do the work
+    for attempt in ("first", "second"):
+        out = tmp_path / f"out-{attempt}"
+        command = [sys.executable, "-m", "flows.cli", "run", str(simple_invoice_pdf), "--out", str(out), "--quiet"]
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+        assert result.returncode == 0, result.stderr
+        assert [path.name for path in (out / "invoices").rglob("*.parquet")], f"the {attempt} run wrote no row"
+        assert all(_server_environment().get(name) == "false" for name in skipped), attempt

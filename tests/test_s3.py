@@ -18,7 +18,8 @@ from pipeline.errors import OutputError
 from pipeline.review import SQLiteReviewStore
 from pipeline.sinks import ParquetSink
 from pipeline.storage import SourceObject, download, list_sources
-from schemas import RecordStatus
+from pipeline.vendors import VendorStore
+from schemas import RecordStatus, VendorEvidence
 from tests.s3_support import FaultProxy, bucket, moto_s3, read_s3_dataset, s3  # noqa: F401
 from tests.test_sinks import record
 
@@ -219,3 +220,47 @@ def test_crash_between_datasets_is_repaired_by_the_rerun_without_duplicates(tmp_
     assert rerun.write([record("a")]) == 1
     for dataset in ("invoices", "line_items", "fields"):
         assert ds.dataset(str(tmp_path / dataset), format="parquet").count_rows() == 1, dataset
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_vendor_evidence_is_merged_per_closed_day_and_never_duplicated(
+    where: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    out = str(tmp_path / "out") if where == "local" else f"s3://{request.getfixturevalue('bucket')}/out"
+    store = VendorStore(out, ingest_date=date(2024, 1, 2))
+    for number in range(4):  # one part file per flush
+        assert store.append_evidence([VendorEvidence(document_id=f"doc-{number}", identifiers=[f"VAT{number}"])]) == 1
+    assert store.append_evidence([VendorEvidence(document_id="doc-0")]) == 0
+    rerun = VendorStore(out)
+    assert rerun.append_evidence([VendorEvidence(document_id="doc-1"), VendorEvidence(document_id="doc-9")]) == 1
+
+    report = compact(out)
+    assert (report.partitions, report.files_before, report.files_after) == (1, 4, 1)
+    evidence = VendorStore(out).read_evidence({f"doc-{number}" for number in (0, 1, 2, 3, 9)})
+    assert sorted(evidence) == ["doc-0", "doc-1", "doc-2", "doc-3", "doc-9"]
+    assert evidence["doc-2"].identifiers == ["VAT2"]
+    assert compact(out).partitions == 0  # one file per closed day, today's part left alone: nothing to merge
+    if where == "local":
+        parts = sorted(path.parent.name for path in (tmp_path / "out" / "vendors" / "evidence").rglob("*.parquet"))
+    else:
+        listing = s3().list_objects_v2(Bucket=request.getfixturevalue("bucket"), Prefix="out/vendors/evidence/")
+        keys = [item["Key"] for item in listing["Contents"] if item["Key"].endswith(".parquet")]
+        parts = sorted(Path(key).parent.name for key in keys)
+    assert parts == ["ingest_date=2024-01-02", f"ingest_date={datetime.now(UTC).date().isoformat()}"]
+
+
+def test_a_run_merges_earlier_days_parts_and_every_input_gets_one_row(tmp_path: Path, born_digital: list[Path]) -> None:
+    out = tmp_path / "out"
+    earlier = ParquetSink(out, ingest_date=date(2024, 1, 2))
+    for name in "abc":
+        earlier.write([record(name)])
+    settings = Settings(workers=1, in_flight_documents=1)  # three documents through a window of two
+    summary = run_ingest([str(path) for path in born_digital], str(out), settings)
+    assert summary.processed == 3 and summary.compacted_files == 6  # 3 parts -> 1 in each of three datasets
+    for dataset in ("invoices", "line_items", "fields"):
+        assert len(list((out / dataset / "ingest_date=2024-01-02").glob("*.parquet"))) == 1, dataset
+    rows = ds.dataset(str(out / "invoices"), format="parquet").to_table(columns=["document_id"]).to_pylist()
+    assert len(rows) == 6 and len({row["document_id"] for row in rows}) == 6
+    again = run_ingest([str(path) for path in born_digital], str(out), settings)
+    assert again.processed == 0 and again.compacted_files == 0
+    assert ds.dataset(str(out / "invoices"), format="parquet").count_rows() == 6

@@ -2,8 +2,10 @@
 
 ``vendors/profiles/profiles.parquet`` is the current set of profiles, replaced in one atomic write (a
 rename locally, one PUT on S3). ``vendors/forgotten/`` lists the documents of
-forgotten profiles, never learned from again. ``vendors/evidence/part-*.parquet`` is append-only: what each processed
-document showed (identifiers, fingerprint, words), so a later review decision can be learned from.
+forgotten profiles, never learned from again. ``vendors/evidence/ingest_date=YYYY-MM-DD/part-*.parquet`` is
+append-only: what each processed document showed (identifiers, fingerprint, words), so a later review decision can be
+learned from. It is partitioned by write date like the datasets, so `compact` merges a closed day's parts into one
+file (parts written flat before that are still read).
 Learning from decisions reads ``reviews/`` and ``invoices/`` of the same OUT.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -21,13 +23,20 @@ import pyarrow.dataset as ds
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, OutputError
-from pipeline.sinks import parquet_files, write_table_atomically
+from pipeline.sinks import ingest_date_today, parquet_files, write_table_atomically
 from pipeline.storage import filesystem_for
 from schemas import HEADER_FIELDS, Invoice, VendorEvidence
-from schemas.arrow import INVOICES_SCHEMA, REVIEWS_SCHEMA, VENDOR_EVIDENCE_SCHEMA, VENDOR_PROFILES_SCHEMA
+from schemas.arrow import (
+    INVOICES_SCHEMA,
+    PARTITION_KEY,
+    REVIEWS_SCHEMA,
+    VENDOR_EVIDENCE_SCHEMA,
+    VENDOR_PROFILES_SCHEMA,
+)
 from schemas.vendors import VendorProfile
 
 VENDORS_DIR = "vendors"
+EVIDENCE_DIR = f"{VENDORS_DIR}/evidence"
 PROFILES_FILE = "profiles.parquet"
 LEARNED_DECISIONS = ("approved", "corrected")
 FORGOTTEN_SCHEMA = pa.schema([pa.field("document_id", pa.string(), nullable=False)])
@@ -36,8 +45,10 @@ FORGOTTEN_SCHEMA = pa.schema([pa.field("document_id", pa.string(), nullable=Fals
 class VendorStore:
     """Reads and writes OUT/vendors/ through pyarrow's filesystem for OUT."""
 
-    def __init__(self, out: str, settings: Settings | None = None) -> None:
+    def __init__(self, out: str, settings: Settings | None = None, ingest_date: date | None = None) -> None:
         self.out = str(out)
+        self.ingest_date = ingest_date
+        self._kept: set[str] | None = None  # documents with evidence: read once, then kept up to date by appends
         try:
             self.fs, self.base = filesystem_for(self.out, settings or Settings())
         except ConfigError as exc:
@@ -70,13 +81,15 @@ class VendorStore:
         write_table_atomically(self.fs, f"{self.base}/{VENDORS_DIR}/profiles", PROFILES_FILE, table)
 
     def evidence_ids(self) -> set[str]:
-        table = self._read(f"{VENDORS_DIR}/evidence", VENDOR_EVIDENCE_SCHEMA, ["document_id"])
+        table = self._read(EVIDENCE_DIR, VENDOR_EVIDENCE_SCHEMA, ["document_id"])
         return {str(value) for value in table.column("document_id").to_pylist()}
 
     def append_evidence(self, evidence: Iterable[VendorEvidence]) -> int:
-        """One part file with the documents not yet kept; returns how many were written."""
-        present = self.evidence_ids()
-        fresh = {item.document_id: item for item in evidence if item.document_id not in present}
+        """One part file with the documents not yet kept; returns how many were written. The ids kept are read on
+        the first append only: a run flushes every few seconds, and rereading every part each time grew with OUT."""
+        if self._kept is None:
+            self._kept = self.evidence_ids()
+        fresh = {item.document_id: item for item in evidence if item.document_id not in self._kept}
         if not fresh:
             return 0
         rows = [
@@ -90,13 +103,15 @@ class VendorStore:
         ]
         part = f"part-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
         table = pa.Table.from_pylist(rows, schema=VENDOR_EVIDENCE_SCHEMA)
-        write_table_atomically(self.fs, f"{self.base}/{VENDORS_DIR}/evidence", part, table)
+        partition = f"{PARTITION_KEY}={(self.ingest_date or ingest_date_today()).isoformat()}"
+        write_table_atomically(self.fs, f"{self.base}/{EVIDENCE_DIR}/{partition}", part, table)
+        self._kept.update(fresh)
         return len(rows)
 
     def read_evidence(self, document_ids: set[str]) -> dict[str, VendorEvidence]:
         if not document_ids:
             return {}
-        table = self._read(f"{VENDORS_DIR}/evidence", VENDOR_EVIDENCE_SCHEMA)
+        table = self._read(EVIDENCE_DIR, VENDOR_EVIDENCE_SCHEMA)
         table = table.filter(pc.is_in(table.column("document_id"), value_set=pa.array(sorted(document_ids))))
         found = (VendorEvidence.model_validate_json(text) for text in table.column("evidence_json").to_pylist())
         return {item.document_id: item for item in found}

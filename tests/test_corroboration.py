@@ -114,7 +114,7 @@ def test_lone_date_after_the_issue_date_with_its_label_misread_is_not_accepted()
 def test_lone_date_before_the_issue_date_does_not_hold_back_an_invoice_without_a_due_date() -> None:
     # A delivery date printed before the issue date, and no due date at all: nothing is missing.
     lines = [line for line in CLEAN if line[2] not in ("Due Date:", "04/14/2024")]
-    record = _routed([*lines, (1520, 400, "03/10/2024")])
+    record = _routed([*lines, (200, 2800, "03/10/2024")])
     assert record.invoice.due_date is None
     assert record.status is RecordStatus.ACCEPTED, record.review_reasons
 

@@ -146,6 +146,7 @@ def test_party_names_that_only_look_glued_are_not_doubted() -> None:
         "J A Smith Plumbing Ltd",
         "Medienpilot GmbH & Co. KG",
         "MR. D.I.Y. (M) SDN BHD",
+        "THE COFFEE BEAN & TEA LEAF (M) SDN. BHD.",
         "Maison de la Presse",
         "Banco de Sabadell S.A.",
     ]

@@ -166,7 +166,7 @@ def _glued_text_doubts(label: str, value: str) -> list[str]:
     register = LEGAL_LINE.search(value)
     if register is not None:
         doubts.append(f"the {label} {value!r} carries {register.group(0)!r}: a legal or register line may be glued on")
-    if _is_sentence(value):
+    if _is_sentence(value) and not _CLOSED_BY_LEGAL_FORM.search(value.strip()):
         doubts.append(f"the {label} {value!r} reads as a sentence, not a name")
     broken = [word for word in _BROKEN_WORD.findall(value) if word not in NAME_JOINERS]
     if broken:

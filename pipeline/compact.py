@@ -146,10 +146,12 @@ def _replaced_names(fs: pafs.FileSystem, merged: str, present: list[str]) -> lis
 def _finish_interrupted(fs: pafs.FileSystem, parts: list[str], settings: Settings) -> list[str]:
     """Delete the parts a merged file next to them already holds (left by a compaction that stopped before its
     delete); returns the files that remain. The merged file was written whole (atomic write), so no row is lost."""
+    if len(parts) < 2:
+        return parts
     names = [Path(part).name for part in parts]
     replaced: set[str] = set()
     for part, name in zip(parts, names, strict=True):
-        if name.startswith(_MERGED_PREFIX) and len(parts) > 1:
+        if name.startswith(_MERGED_PREFIX):
             replaced.update(other for other in _replaced_names(fs, part, names) if other != name)
     leftovers = [part for part, name in zip(parts, names, strict=True) if name in replaced]
     if leftovers:

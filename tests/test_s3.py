@@ -212,10 +212,10 @@ def test_local_compaction_stopped_before_unlinking_is_finished_without_duplicate
     assert ds.dataset(str(out / "invoices"), format="parquet").count_rows() == 8  # the rows seen twice
 
     report = compact(str(out))
-    assert report.finished == 4 and report.partitions == 2
-    assert [path.name for path in (out / "invoices").rglob("*.parquet")] == [merged.name]  # kept, not merged again
     rows = ds.dataset(str(out / "invoices"), format="parquet").to_table(columns=["document_id"]).to_pylist()
     assert sorted(row["document_id"] for row in rows) == list("abcd")
+    assert [path.name for path in (out / "invoices").rglob("*.parquet")] == [merged.name]  # kept, not merged again
+    assert report.finished == 4 and report.partitions == 2
     assert compact(str(out)).partitions == 0
 
 

@@ -114,3 +114,50 @@ def test_table_rules_are_erased_and_the_boxed_header_reads(tmp_path: Path) -> No
     text = " ".join(word.text for word in ocr_page(target, 1).words)
     for word in ("Quantity", "Description", "Amount", "SRV-8123", "125.00"):
         assert word in text
+
+
+def _dots_in_rows_one_by_one(points: np.ndarray) -> np.ndarray:
+    """The rule as it reads: a dot with at least four others within -3..+3 px of its baseline and 60 px."""
+    chosen = np.zeros(len(points), dtype=bool)
+    for index, (x, y) in enumerate(points):
+        same_line = (points[:, 1] >= y - 3) & (points[:, 1] < y + 3) & (np.abs(points[:, 0] - x) < 60)
+        chosen[index] = np.count_nonzero(same_line) - 1 >= 4
+    return chosen
+
+
+@pytest.mark.parametrize("max_pairs", [1 << 20, 64, 1])
+def test_dot_rows_found_all_at_once_match_the_rule_dot_by_dot(max_pairs: int) -> None:
+    from pipeline.preprocess import _dots_in_rows
+
+    rng = np.random.default_rng(12)
+    leader_row = np.c_[np.arange(100, 400, 20), np.full(15, 50.0)]  # 15 dots 20 px apart: a leader
+    scattered = np.c_[rng.uniform(0, 2000, 1500), np.round(rng.uniform(0, 400, 1500), 1)]
+    lone_point = np.array([[1500.0, 45.0]])  # a decimal point on the leader's baseline, far from it
+    points = np.vstack([leader_row, scattered, lone_point])
+    chosen = _dots_in_rows(points, max_pairs)
+    assert chosen[:15].all() and not chosen[-1]
+    assert np.array_equal(chosen, _dots_in_rows_one_by_one(points))
+
+
+def test_a_page_without_rules_comes_back_untouched() -> None:
+    from pipeline.preprocess import remove_rules
+
+    page = np.full((600, 500), 245, dtype=np.uint8)
+    for left in range(50, 450, 14):  # a row of letter-sized marks: no run reaches 1/25 of the width
+        page[100:112, left : left + 9] = 20
+    cleaned, removed = remove_rules(page)
+    assert removed == 0 and cleaned is page
+
+
+def test_noise_estimate_equals_immerkaers_formula(page_image: np.ndarray) -> None:
+    rng = np.random.default_rng(5)
+    noisy = np.clip(page_image + rng.normal(0, 12, page_image.shape), 0, 255).astype(np.uint8)
+    pixels = noisy.astype(np.float64)
+    height, width = pixels.shape
+    response = (
+        pixels[:-2, :-2] - 2 * pixels[:-2, 1:-1] + pixels[:-2, 2:]
+        - 2 * pixels[1:-1, :-2] + 4 * pixels[1:-1, 1:-1] - 2 * pixels[1:-1, 2:]
+        + pixels[2:, :-2] - 2 * pixels[2:, 1:-1] + pixels[2:, 2:]
+    )  # fmt: skip
+    expected = np.abs(response).sum() * np.sqrt(0.5 * np.pi) / (6.0 * (width - 2) * (height - 2))
+    assert estimate_noise_sigma(noisy, band_rows=97) == pytest.approx(expected, rel=1e-12)

@@ -7,6 +7,7 @@ start here, so neither reaches into the other.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from pipeline.calibration import load_calibration
@@ -26,6 +27,7 @@ from pipeline.render import (
     render_image,
 )
 from pipeline.route import route_record
+from pipeline.second_look import second_look
 from pipeline.validate import validate_invoice
 from schemas import Document, ExtractionRecord, ExtractionResult, PageText, RecordStatus, ValidationIssue
 
@@ -57,7 +59,10 @@ def read_pages(document: Document, scratch: Path, settings: Settings) -> tuple[l
     else:
         rendered, _dpi = render_image(path, scratch / "raw", settings.max_pages, page_limits(settings))
         images = dict(enumerate(rendered, start=1))
-    return ocr_pages(images, text_pages, scratch, settings)
+    pages, cleaned_images = ocr_pages(images, text_pages, scratch, settings)
+    if settings.second_look:
+        pages = second_look(pages, cleaned_images, ocr_engine(settings.ocr_engine, second_look_options(settings)))
+    return pages, cleaned_images
 
 
 def ocr_pages(
@@ -100,6 +105,10 @@ def ocr_options(settings: Settings) -> OcrOptions:
         timeout_s=settings.tesseract_timeout_s,
         memory_limit_bytes=memory_limit_bytes(settings),
     )
+
+
+def second_look_options(settings: Settings) -> OcrOptions:
+    return replace(ocr_options(settings), psm=settings.second_look_psm)
 
 
 def routed_record(

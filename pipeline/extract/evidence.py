@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.fields import _LOWER_WORD, Candidate, PageIndex
+from pipeline.extract.fields import _LETTER_PREFIX, _LOWER_WORD, Candidate, PageIndex
 from pipeline.extract.labels import (
     COMPANY_WORD,
     LEGAL_FORM,
@@ -92,6 +92,9 @@ def _number_doubts(index: PageIndex, inputs: EvidenceInputs, chosen: Candidate) 
     doubts: list[str] = []
     if _GLUED_WORD.search(value) or _TRAILING_WORD.search(value):
         doubts.append(f"the invoice number {value!r} contains a word; a continuation note may be glued on")
+    continued = _split_continuation(chosen)
+    if continued is not None:
+        doubts.append(f"the invoice number may be {continued!r}, not {value!r}: OCR set a gap inside it")
     others = {
         str(c.value)
         for c in inputs.by_field.get("invoice_number", [])
@@ -103,6 +106,19 @@ def _number_doubts(index: PageIndex, inputs: EvidenceInputs, chosen: Candidate) 
     elif others or _printed_elsewhere(index, value, chosen):
         support.append(Support.REPEATED)
     return support, doubts
+
+
+def _split_continuation(chosen: Candidate) -> str | None:
+    """The number read whole when it ends in a letter prefix ("2025-T") and digits follow at about a
+    space's distance ("69672"): OCR's gaps inside an ID are as wide as a typed space, so which is printed
+    ("2025-T69672" or "2025-T 69672") is for a person to say."""
+    words = chosen.phrase.words
+    end = chosen.words_to if chosen.words_to is not None else len(words)
+    if end >= len(words) or end == 0 or _LETTER_PREFIX.search(str(chosen.value)) is None:
+        return None
+    last, following = words[end - 1], words[end]
+    close = following.x0 - last.x1 < 0.6 * max(following.height, last.height)
+    return f"{chosen.value}{following.text}" if close and following.text[:1].isdigit() else None
 
 
 def _unglued(number: str) -> str:
@@ -134,6 +150,9 @@ def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
         doubts.append(f"the {label} {value!r} is letters spaced apart, a logo rather than a name")
     if not _distinctive_tokens(value):
         doubts.append(f"the {label} {value!r} has no word that identifies a company")
+    if any(ch.isalpha() for ch in value) and not any(ch.isupper() for ch in value):
+        # "bluebird." set in lower case is a wordmark or a domain; the registered name is printed elsewhere
+        doubts.append(f"the {label} {value!r} is all lower case, a wordmark or domain rather than the name")
     return doubts
 
 

@@ -321,7 +321,10 @@ def _id_tokens(words: list[Word]) -> list[tuple[str, int, int]]:
             # OCR also opens a thin gap after a letter prefix ("INV 861071"); a typed space is wider.
             tight = word.x0 - previous.x1 < 0.27 * max(word.height, previous.height)
             prefix = _LETTER_PREFIX.search(text) is not None and word.text[:1].isdigit()
-            if (close and (text.endswith(("-", "/")) or word.text.startswith(("-", "/")))) or (tight and prefix):
+            # A separator dot OCR set apart from its letter prefix ("INV .2024.58546") is a split too.
+            dotted = _LETTER_PREFIX.search(text) is not None and word.text[:1] == "." and word.text[1:2].isdigit()
+            split = text.endswith(("-", "/")) or word.text.startswith(("-", "/")) or dotted
+            if (close and split) or (tight and prefix):
                 tokens[-1] = (text + word.text, first, index + 1)
                 continue
         tokens.append((word.text, index, index + 1))

@@ -359,9 +359,38 @@ def fold_ocr_letters(text: str) -> str:
 # Plain spellings of the common labels, for phrases OCR garbled past the patterns ("Que Oate" for "Due
 # Date"). Only a whole short phrase is compared, and a fuzzy match is trusted less than an exact one.
 _FUZZY_LABELS: dict[str, tuple[str, ...]] = {
-    "invoice_number": ("invoice no", "invoice number", "invoice #", "rechnungsnummer", "factuurnummer"),
-    "invoice_date": ("invoice date", "date of issue", "issue date", "rechnungsdatum", "factuurdatum"),
-    "due_date": ("due date", "payment due", "date due", "fälligkeitsdatum", "zahlbar bis", "vervaldatum"),
+    "invoice_number": (
+        "invoice no",
+        "invoice number",
+        "invoice #",
+        "rechnungsnummer",
+        "factuurnummer",
+        "numéro de facture",
+        "número de factura",
+        "numero fattura",
+    ),
+    "invoice_date": (
+        "invoice date",
+        "date of issue",
+        "issue date",
+        "rechnungsdatum",
+        "factuurdatum",
+        "date de facture",
+        "fecha de factura",
+        "data fattura",
+    ),
+    "due_date": (
+        "due date",
+        "payment due",
+        "date due",
+        "fälligkeitsdatum",
+        "zahlbar bis",
+        "vervaldatum",
+        "te betalen voor",
+        "date d'échéance",
+        "fecha de vencimiento",
+        "data di scadenza",
+    ),
     "subtotal": ("subtotal", "sub total", "zwischensumme", "sous-total", "subtotaal", "net amount"),
     "total": (
         "total",
@@ -412,7 +441,12 @@ def match_label(text: str) -> LabelMatch | None:
         if length > best_length or (length == best_length and best is not None and strength > best.strength):
             best = LabelMatch(field=field, strength=strength, end=found.end())
             best_length = length
-    return best or _fuzzy_label(text)
+    if best is not None and best.strength >= 1.0:
+        return best
+    # A weak generic word ("Fecha") opening a whole phrase that is a close spelling of a longer label
+    # ("Fecha de yencimiento": a due date OCR garbled) is that label.
+    fuzzy = _fuzzy_label(text)
+    return fuzzy if fuzzy is not None and (best is None or fuzzy.end > best.end) else best
 
 
 def column_kind(text: str) -> str | None:

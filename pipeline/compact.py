@@ -11,6 +11,10 @@ How a reader is kept from seeing both the parts and the merged file (or neither)
   window is the price of an object store, and it is the one place where readers that must be exact
   should read the invoices once more or dedupe on document_id (which is the dataset's key).
 - Where the exchange call is missing (not Linux), local output falls back to the S3 order.
+- A compaction that stops between writing the merged file and deleting its parts (a crash, a failed
+  DeleteObjects, a killed process) leaves both behind. The merged file records the names of the parts it replaces
+  in its Parquet metadata (`REPLACES_KEY`), so the next compaction first finishes that deletion
+  (`_finish_interrupted`) and never merges a merged file together with parts it already holds.
 Only closed partitions (ingest_date before today, UTC) are compacted by default: writers only append to
 today's partition, so no part can land in a partition while it is being swapped out. Each run compacts the closed
 partitions at its end, so a dataset holds today's parts (one per flush) plus one file per earlier day. The merged
@@ -23,12 +27,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import json
 import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -44,6 +50,8 @@ from schemas.arrow import DATASETS, PARTITION_KEY, VENDOR_EVIDENCE_SCHEMA
 COMPACTED: dict[str, pa.Schema] = {**DATASETS, EVIDENCE_DIR: VENDOR_EVIDENCE_SCHEMA}
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+REPLACES_KEY = b"ledgerlens.compact.replaces"  # JSON list of the part file names a merged file replaces
+_MERGED_PREFIX = "part-compact-"
 
 
 @dataclass
@@ -53,6 +61,7 @@ class CompactionReport:
     files_after: int = 0
     rows: int = 0
     merged: list[str] = field(default_factory=list)
+    finished: int = 0  # parts deleted because a merged file from an interrupted compaction already held them
 
 
 def _partitions(fs: pafs.FileSystem, dataset_dir: str) -> list[tuple[str, date]]:
@@ -95,12 +104,12 @@ def compact(out: str, settings: Settings | None = None, include_today: bool = Fa
         for folder, day in _partitions(fs, f"{base}/{dataset}"):
             if day >= today and not include_today:
                 continue
-            parts = parquet_files(fs, folder)
+            listed = parquet_files(fs, folder)
+            parts = _finish_interrupted(fs, listed, settings)
+            report.finished += len(listed) - len(parts)
             if len(parts) < 2:
                 continue
-            table = pa.concat_tables([pq.read_table(part, filesystem=fs, schema=schema) for part in parts])
-            replaced = hashlib.sha256("\n".join(Path(part).name for part in parts).encode()).hexdigest()[:16]
-            name = f"part-compact-{day:%Y%m%d}-{replaced}.parquet"
+            name, table = merge_parts(fs, day, parts, schema)
             _replace_parts(fs, base, folder, parts, name, table, settings)
             report.partitions += 1
             report.files_before += len(parts)
@@ -108,6 +117,46 @@ def compact(out: str, settings: Settings | None = None, include_today: bool = Fa
             report.rows += table.num_rows
             report.merged.append(folder)
     return report
+
+
+def _names_hash(names: list[str]) -> str:
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+
+
+def merge_parts(fs: pafs.FileSystem, day: date, parts: list[str], schema: pa.Schema) -> tuple[str, pa.Table]:
+    """The rows of `parts` in one table that records their names (REPLACES_KEY), and the file name to write it
+    under: derived from those names, so two compactions of the same parts write the same file."""
+    names = [Path(part).name for part in parts]
+    table = pa.concat_tables([pq.read_table(part, filesystem=fs, schema=schema) for part in parts])
+    metadata = {**(table.schema.metadata or {}), REPLACES_KEY: json.dumps(names).encode()}
+    return f"{_MERGED_PREFIX}{day:%Y%m%d}-{_names_hash(names)}.parquet", table.replace_schema_metadata(metadata)
+
+
+def _replaced_names(fs: pafs.FileSystem, merged: str, present: list[str]) -> list[str]:
+    """The part names a merged file replaces. Files merged before the names were recorded carry only their hash:
+    those count as replacing the other files present only when the hash of those names matches exactly."""
+    metadata = pq.read_schema(merged, filesystem=fs).metadata or {}
+    if REPLACES_KEY in metadata:
+        return [str(name) for name in json.loads(metadata[REPLACES_KEY])]
+    own = Path(merged).name
+    others = [name for name in present if name != own]
+    return others if own.removesuffix(".parquet").endswith(f"-{_names_hash(others)}") else []
+
+
+def _finish_interrupted(fs: pafs.FileSystem, parts: list[str], settings: Settings) -> list[str]:
+    """Delete the parts a merged file next to them already holds (left by a compaction that stopped before its
+    delete); returns the files that remain. The merged file was written whole (atomic write), so no row is lost."""
+    if len(parts) < 2:
+        return parts
+    names = [Path(part).name for part in parts]
+    replaced: set[str] = set()
+    for part, name in zip(parts, names, strict=True):
+        if name.startswith(_MERGED_PREFIX):
+            replaced.update(other for other in _replaced_names(fs, part, names) if other != name)
+    leftovers = [part for part, name in zip(parts, names, strict=True) if name in replaced]
+    if leftovers:
+        _delete_many(fs, leftovers, settings)
+    return [part for part in parts if part not in leftovers]
 
 
 def _replace_parts(
@@ -147,7 +196,25 @@ def _delete_many(fs: pafs.FileSystem, paths: list[str], settings: Settings) -> N
         for bucket, keys in by_bucket.items():
             for start in range(0, len(keys), 1000):
                 batch = [{"Key": key} for key in keys[start : start + 1000]]
-                s3_client(settings).delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+                _delete_objects(s3_client(settings), bucket, batch)
         return
     for path in paths:
         fs.delete_file(path)
+
+
+def _delete_objects(client: Any, bucket: str, batch: list[dict[str, str]]) -> None:
+    """One DeleteObjects request; a refused request or any key it could not delete is an OutputError (the next
+    compaction finishes the deletion), never a silent leftover."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    except (BotoCoreError, ClientError) as exc:
+        raise OutputError(f"Cannot delete compacted parts in s3://{bucket}: {exc}; run compact again") from exc
+    errors = response.get("Errors") or []
+    if errors:
+        first = errors[0]
+        raise OutputError(
+            f"Cannot delete {len(errors)} compacted part(s) in s3://{bucket} (first: {first.get('Key')}: "
+            f"{first.get('Code')} {first.get('Message')}); run compact again"
+        )

@@ -118,7 +118,9 @@ class FaultProxy:
                 for key, value in response.getheaders():
                     if key.lower() not in {"transfer-encoding", "content-length", "connection"}:
                         self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
+                # A HEAD answer has no body: its Content-Length is the object's size, which readers need.
+                length = response.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from devtools.samples import generate_sample
 from flows.ingest import identify_objects, run_ingest
-from pipeline.compact import compact
+from pipeline.compact import REPLACES_KEY, compact
 from pipeline.config import Settings
 from pipeline.errors import OutputError
 from pipeline.review import SQLiteReviewStore
@@ -160,6 +162,77 @@ def test_compaction_on_s3_keeps_every_row_once(bucket: str) -> None:  # noqa: F8
     assert len(read_s3_dataset(f"{out}/line_items")) == 4
     keys = [item["Key"] for item in s3().list_objects_v2(Bucket=bucket, Prefix="out/invoices/")["Contents"]]
     assert len([key for key in keys if key.endswith(".parquet")]) == 1
+
+
+def test_compaction_stopped_before_its_delete_on_s3_is_finished_without_duplicates(
+    bucket: str,  # noqa: F811
+    moto_s3: str,  # noqa: F811
+) -> None:
+    out = f"s3://{bucket}/out"
+    old = ParquetSink(out, ingest_date=date(2024, 1, 2))
+    for name in "abcd":
+        old.write([record(name)])
+    # DeleteObjects refused (as a crash right after the merged file's PUT would leave it): the real compaction
+    # writes the merged invoices file, then stops with its four parts still there.
+    with FaultProxy(moto_s3, forbidden="?delete") as proxy, pytest.raises(OutputError, match="run compact again"):
+        compact(out, Settings(s3_endpoint_url=proxy.url))
+    stopped = read_s3_dataset(f"{out}/invoices", ["document_id"])
+    assert sorted(row["document_id"] for row in stopped) == sorted("abcd" * 2)  # parts and merged file both listed
+
+    report = compact(out)
+    assert report.finished == 4  # the stopped compaction's parts deleted, not merged again
+    assert (report.partitions, report.files_before, report.files_after) == (2, 8, 2)  # line_items and fields
+    rows = read_s3_dataset(f"{out}/invoices", ["document_id"])
+    assert sorted(row["document_id"] for row in rows) == list("abcd")
+    assert len(read_s3_dataset(f"{out}/line_items")) == 4
+    keys = [item["Key"] for item in s3().list_objects_v2(Bucket=bucket, Prefix="out/")["Contents"]]
+    assert len([key for key in keys if key.endswith(".parquet")]) == 3  # one file per dataset
+    again = compact(out)
+    assert (again.partitions, again.finished) == (0, 0)
+
+
+def _stopped_local_compaction(out: Path, tmp_path: Path) -> Path:
+    """OUT as a local compaction stopped between placing the merged file and unlinking the parts leaves it: the
+    real compaction runs on a copy, and its merged invoices file is put next to the original parts."""
+    twin = tmp_path / "twin"
+    shutil.copytree(out, twin)
+    compact(str(twin))
+    folder = "invoices/ingest_date=2024-01-02"
+    (merged,) = (twin / folder).glob("*.parquet")
+    shutil.copy(merged, out / folder / merged.name)
+    return out / folder / merged.name
+
+
+def test_local_compaction_stopped_before_unlinking_is_finished_without_duplicates(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    old = ParquetSink(out, ingest_date=date(2024, 1, 2))
+    for name in "abcd":
+        old.write([record(name)])
+    merged = _stopped_local_compaction(out, tmp_path)
+    assert ds.dataset(str(out / "invoices"), format="parquet").count_rows() == 8  # the rows seen twice
+
+    report = compact(str(out))
+    rows = ds.dataset(str(out / "invoices"), format="parquet").to_table(columns=["document_id"]).to_pylist()
+    assert sorted(row["document_id"] for row in rows) == list("abcd")
+    assert [path.name for path in (out / "invoices").rglob("*.parquet")] == [merged.name]  # kept, not merged again
+    assert report.finished == 4 and report.partitions == 2
+    assert compact(str(out)).partitions == 0
+
+
+def test_merged_file_without_recorded_parts_is_recognised_by_its_name(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    old = ParquetSink(out, ingest_date=date(2024, 1, 2))
+    for name in "abc":
+        old.write([record(name)])
+    merged = _stopped_local_compaction(out, tmp_path)
+    # As written before merged files recorded their parts: same name and rows, no REPLACES_KEY.
+    table = pq.read_table(merged)
+    legacy = {key: value for key, value in table.schema.metadata.items() if key != REPLACES_KEY}
+    pq.write_table(table.replace_schema_metadata(legacy), merged)
+    assert REPLACES_KEY not in (pq.read_schema(merged).metadata or {})
+
+    assert compact(str(out)).finished == 3
+    assert ds.dataset(str(out / "invoices"), format="parquet").count_rows() == 3
 
 
 def test_local_compaction_is_invisible_to_a_concurrent_reader(tmp_path: Path) -> None:

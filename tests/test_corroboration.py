@@ -112,9 +112,16 @@ def test_lone_date_after_the_issue_date_with_its_label_misread_is_not_accepted()
 
 
 def test_lone_date_before_the_issue_date_does_not_hold_back_an_invoice_without_a_due_date() -> None:
-    # A delivery date printed before the issue date, and no due date at all: nothing is missing.
+    # A delivery date printed before the issue date, under it in the header, and no due date at all.
+    record = _routed(_replace(_replace(CLEAN, "Due Date:", "Delivered:"), "04/14/2024", "03/10/2024"))
+    assert record.invoice.due_date is None
+    assert record.status is RecordStatus.ACCEPTED, record.review_reasons
+
+
+def test_lone_later_date_away_from_the_header_does_not_hold_back_an_invoice() -> None:
+    # A date in the footer (a validity or service period) is no due date under a misread label.
     lines = [line for line in CLEAN if line[2] not in ("Due Date:", "04/14/2024")]
-    record = _routed([*lines, (200, 2800, "03/10/2024")])
+    record = _routed([*lines, (200, 2900, "04/30/2024")])
     assert record.invoice.due_date is None
     assert record.status is RecordStatus.ACCEPTED, record.review_reasons
 

@@ -100,3 +100,62 @@ def test_number_with_a_continuation_word_glued_on_is_not_accepted() -> None:
     record = _routed([*CLEAN, (1500, 1500, "Invoice No: INV-2024-0042-Page")])
     assert record.status is RecordStatus.NEEDS_REVIEW
     assert "invoice_number" in _vetoed_fields(record)
+
+
+def test_lone_date_after_the_issue_date_with_its_label_misread_is_not_accepted() -> None:
+    # OCR broke the due-date label ("A payer avant le" read as "A payer | nt le"): no label names the date.
+    record = _routed(_replace(CLEAN, "Due Date:", "Dx nt le"))
+    assert record.invoice.due_date is None
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    due = [issue for issue in record.issues if issue.code == "unreadable_value" and issue.field == "due_date"]
+    assert due and "04/14/2024" in due[0].message and "due date" in due[0].message, record.review_reasons
+
+
+def test_lone_date_before_the_issue_date_does_not_hold_back_an_invoice_without_a_due_date() -> None:
+    # A delivery date printed before the issue date, under it in the header, and no due date at all.
+    record = _routed(_replace(_replace(CLEAN, "Due Date:", "Delivered:"), "04/14/2024", "03/10/2024"))
+    assert record.invoice.due_date is None
+    assert record.status is RecordStatus.ACCEPTED, record.review_reasons
+
+
+def test_lone_later_date_away_from_the_header_does_not_hold_back_an_invoice() -> None:
+    # A date in the footer (a validity or service period) is no due date under a misread label.
+    lines = [line for line in CLEAN if line[2] not in ("Due Date:", "04/14/2024")]
+    record = _routed([*lines, (200, 2900, "04/30/2024")])
+    assert record.invoice.due_date is None
+    assert record.status is RecordStatus.ACCEPTED, record.review_reasons
+
+
+def test_vendor_name_with_a_word_broken_by_ocr_is_not_accepted() -> None:
+    record = _routed(_replace(CLEAN, "Acme Widgets Ltd", "Acme W idgets Ltd"))
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert "vendor_name" in _vetoed_fields(record), record.review_reasons
+    assert any("broken" in reason for reason in record.review_reasons), record.review_reasons
+
+
+def test_party_name_with_glued_legal_line_sentence_or_broken_word_is_doubted() -> None:
+    glued = {
+        "Juniper Analytics Inc. Registered in Madison": "register line",
+        "Juniper A nalytics Inc.": "broken in two",
+        "Northwind Ltd VAT No GB 123": "register line",
+        "Thank you for your business.": "sentence",
+    }
+    for name, kind in glued.items():
+        assert any(kind in doubt for doubt in party_doubts("vendor_name", name, None)), name
+
+
+def test_party_names_that_only_look_glued_are_not_doubted() -> None:
+    # Joiners, initials before a capitalised word, "Capital" in a name, legal forms with dots.
+    names = [
+        "Juniper Analytics Inc.",
+        "Harbor Capital Partners",
+        "B & BEST RESTAURANT",
+        "J A Smith Plumbing Ltd",
+        "Medienpilot GmbH & Co. KG",
+        "MR. D.I.Y. (M) SDN BHD",
+        "THE COFFEE BEAN & TEA LEAF (M) SDN. BHD.",
+        "Maison de la Presse",
+        "Banco de Sabadell S.A.",
+    ]
+    for name in names:
+        assert party_doubts("vendor_name", name, None) == [], name

@@ -20,6 +20,8 @@ from pipeline.extract.labels import (
     LEGAL_FORM,
     LEGAL_FORM_ONLY,
     LEGAL_FORM_WORD,
+    LEGAL_LINE,
+    NAME_JOINERS,
     is_address_heading,
     is_title,
     match_label,
@@ -38,6 +40,8 @@ _ADDRESS_WORDS = re.compile(
 # A name that ends in its legal form ("Google Cloud EMEA Limited", "Coolblue B.V."): the name is complete.
 _CLOSED_BY_LEGAL_FORM = re.compile(rf"\b(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
 _SPACED_LETTERS = re.compile(r"(?:^|\s)\w(?:\s\w){2,}(?:\s|$)")
+# One capital letter, then a lower-case word: OCR broke a word in two ("Juniper A nalytics").
+_BROKEN_WORD = re.compile(r"(?<!\S)[A-Z]\s([a-z]{2,})\b")
 _GLUED_WORD = re.compile(r"[a-z]{4,}")
 _TRAILING_WORD = re.compile(r"[-_/.]?[A-Za-z][a-z]{3,}$")
 # Words that say nothing about who the issuer is: legal forms and generic trade words.
@@ -153,6 +157,20 @@ def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
     if any(ch.isalpha() for ch in value) and not any(ch.isupper() for ch in value):
         # "bluebird." set in lower case is a wordmark or a domain; the registered name is printed elsewhere
         doubts.append(f"the {label} {value!r} is all lower case, a wordmark or domain rather than the name")
+    return doubts + _glued_text_doubts(label, value)
+
+
+def _glued_text_doubts(label: str, value: str) -> list[str]:
+    """A name read together with what stands beside it: a register or tax line, a sentence, a broken word."""
+    doubts: list[str] = []
+    register = LEGAL_LINE.search(value)
+    if register is not None:
+        doubts.append(f"the {label} {value!r} carries {register.group(0)!r}: a legal or register line may be glued on")
+    if _is_sentence(value) and not _CLOSED_BY_LEGAL_FORM.search(value.strip()):
+        doubts.append(f"the {label} {value!r} reads as a sentence, not a name")
+    broken = [word for word in _BROKEN_WORD.findall(value) if word not in NAME_JOINERS]
+    if broken:
+        doubts.append(f"the {label} {value!r} has a word broken in two ({broken[0]!r}); OCR may have split it")
     return doubts
 
 

@@ -164,6 +164,15 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
     ],
 }
 
+# Words of the lines an issuer prints because the law asks for them: registers, tax and bank identifiers.
+# Never part of a party's name ("Juniper Analytics Inc. Registered in Madison" is a name with its legal line).
+REGISTER_WORDS = (
+    r"iban|bic|swift|vat|btw|tva|ust-?id|ust\.?-?idnr|steuer-?nr|hrb|hra|kvk|rcs|siret|siren|gst(in)?|cin|"
+    r"reg(istration|\.)?\s*(no|number)|company\s*(no|number|reg)|registered|registergericht|amtsgericht|"
+    r"handelsregister|abn|acn"
+)
+LEGAL_LINE = re.compile(rf"\b({REGISTER_WORDS})\b", re.IGNORECASE)
+
 # Legal forms of companies ("GmbH & Co. KG", "B.V.", "Sdn. Bhd."): they close a company's name.
 LEGAL_FORM = (
     r"gmbh\s*&\s*co\.?\s*kg|gmbh|ag|co\.?\s*kg|ug|b\.?\s?v\.?|n\.?\s?v\.?|inc\.?|incorporated|llc|l\.l\.c\.|ltd\.?|"

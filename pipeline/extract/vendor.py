@@ -15,7 +15,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from pipeline.extract.fields import _LOWER_WORD, Candidate, PageIndex, repair_legal_form
-from pipeline.extract.labels import LEGAL_FORM, LEGAL_FORM_ONLY, NAME_JOINERS, is_title, match_label
+from pipeline.extract.labels import (
+    LEGAL_FORM,
+    LEGAL_FORM_ONLY,
+    NAME_JOINERS,
+    REGISTER_WORDS,
+    is_title,
+    match_label,
+)
 from pipeline.extract.layout import Phrase, Row, horizontal_overlap
 
 # A legal form closing a company name, and a phrase that is nothing but one.
@@ -31,12 +38,7 @@ _PAYEE_CUES = re.compile(
     re.IGNORECASE,
 )
 # Lines the issuer prints because the law asks for them: registers, tax and bank identifiers.
-_IDENTIFIERS = re.compile(
-    r"\b(iban|bic|swift|vat|btw|tva|ust-?id|ust\.?-?idnr|steuer-?nr|hrb|hra|kvk|rcs|siret|siren|gst(in)?|cin|"
-    r"reg(istration|\.)?\s*(no|number)|company\s*(no|number|reg)|registered|registergericht|amtsgericht|"
-    r"capital|handelsregister|abn|acn)\b",
-    re.IGNORECASE,
-)
+_IDENTIFIERS = re.compile(rf"\b({REGISTER_WORDS}|capital)\b", re.IGNORECASE)  # "Share capital: EUR 25,000"
 _DOMAIN = re.compile(r"(?:@\s?|www\.|https?://(?:[\w-]+\.)*)([a-z0-9][a-z0-9-]{2,})\.[a-z]{2,}", re.IGNORECASE)
 _FOOTER_TOP = 0.8
 _CUSTOMER_BLOCK_ROWS = 4  # share of the page height below which a block of rows is the footer

@@ -261,7 +261,7 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
     return support, doubts
 
 
-# A brand domain and the legal name often share their opening stem ("Naturalsoft" / naturalreaders.com).
+# A brand domain and the legal name often share their opening stem ("Harborline GmbH" / harborlogistics.com).
 _MIN_SHARED_STEM = 6
 
 
@@ -279,8 +279,8 @@ _SOFTWARE_CREDIT = re.compile(r"\b(powered|generated|created|produced|made)\s+(b
 
 
 def _other_brand(index: PageIndex, domains: set[str], own: list[str], customer: set[str]) -> str | None:
-    """A domain the vendor name does not match, printed on its own as a word too ("At Flipkart we ...",
-    flipkart.com, on an invoice sold by "WS Retail Services"): a trade name beside the legal one. A domain
+    """A domain the vendor name does not match, printed on its own as a word too ("At Shopwise we ...",
+    shopwise.com, on an invoice sold by "Northwind Retail Services"): a trade name beside the legal one. A domain
     printed on a line next to the vendor's name is the vendor's own (its footer), and no other name."""
     rows = [row for row in index.rows if not _SOFTWARE_CREDIT.search(row.text)]
     beside_name = {

@@ -367,7 +367,7 @@ def repair_legal_form(name: str) -> str:
     return _OCR_CAPITAL_I.sub("I", _OCR_SDN.sub(r"\1D\2", name))
 
 
-# "ATTN: iViveLabs Limited", "z. Hd. Frau Weber": the words before a name that say who should read it.
+# "ATTN: Northwind Labs Limited", "z. Hd. Frau Weber": the words before a name that say who should read it.
 _ATTENTION = re.compile(r"^(attn|attention|z\.?\s?hd|c/o)\b[.:]*$", re.IGNORECASE)
 
 

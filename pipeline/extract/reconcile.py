@@ -85,7 +85,7 @@ def _all_zero(item: LineItem) -> bool:
 
 
 def drop_running_sums(rows: list[ItemRows], targets: list[Decimal]) -> list[ItemRows]:
-    """A row whose amount is the sum of the rows since the last such row ("AWS Service Charges 4.11" over
+    """A row whose amount is the sum of the rows since the last such row ("Cloud Service Charges 4.11" over
     "Charges 4.11", "PURCHASES" under its lines) closes a group: it is no item. Dropped only when the items
     then add up to what they should and did not before."""
     if not rows or not targets or _agrees(rows, targets):

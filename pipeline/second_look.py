@@ -226,8 +226,10 @@ def second_look(pages: list[PageText], cleaned_images: Mapping[int, Path], engin
         if page.source is TextSource.OCR and page.page_no in cleaned_images:
             readings.update(reread_words(page, cleaned_images[page.page_no], engine))
     merged = merged_readings(pages, second_readings(cleaned_images, engine))
+    # Without re-read words the last two candidates would repeat the first reading and merged[0]: not extracted twice.
+    reread = [with_words_reread(pages, readings), with_words_reread(merged[0], readings)] if readings else []
     best = pages
-    for candidate in [*merged, with_words_reread(pages, readings), with_words_reread(merged[0], readings)]:
+    for candidate in [*merged, *reread]:
         result = extract_invoice(candidate)
         key = reading_key(result)
         if key < best_key and not changed_beyond_doubt(first, result):

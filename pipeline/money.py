@@ -91,6 +91,11 @@ def printed_line_tolerance(quantity: Decimal, unit_price: Decimal) -> Decimal:
 # --- the sums -----------------------------------------------------------------------------------------
 
 
+def net_tax_gross(net: Decimal, tax: Decimal, gross: Decimal) -> bool:
+    """Three amounts printed side by side are net, tax and gross: a tax below its net, and net + tax = gross."""
+    return ZERO <= tax < net and agree(net + tax, gross)
+
+
 def net_of_tax(total: Decimal, tax: Decimal | None) -> Decimal:
     """The total less the tax (no tax: the total)."""
     return total - (tax or ZERO)

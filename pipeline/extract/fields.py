@@ -22,7 +22,7 @@ from pipeline.extract.labels import (
     strip_title,
 )
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
-from pipeline.money import agree
+from pipeline.money import net_tax_gross
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
 from schemas.currency import COUNTRY_CURRENCIES, LEGAL_FORM_CURRENCIES
@@ -567,7 +567,7 @@ def _net_and_tax_of_row(index: PageIndex, label: Phrase, total: Candidate, style
     if len(amounts) != 3 or amounts[2].value != total.value:
         return []
     net, tax, gross = (Decimal(str(c.value)) for c in amounts)
-    if not (0 <= tax < net and agree(net + tax, gross)):
+    if not net_tax_gross(net, tax, gross):
         return []
     return [replace(amounts[0], field="subtotal"), replace(amounts[1], field="tax")]
 

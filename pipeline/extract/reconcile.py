@@ -19,6 +19,7 @@ from pipeline.money import (
     digits_look_alike,
     line_product,
     line_rounding_tolerance,
+    net_tax_gross,
     sum_amounts,
     to_cents,
 )
@@ -75,9 +76,9 @@ def read_net_tax_gross(rows: list[ItemRows], targets: list[Decimal]) -> list[Ite
 
 def _is_net_tax_gross(item: LineItem) -> bool:
     net, tax, gross = item.quantity, item.unit_price, item.amount
-    if net is None or tax is None or gross is None or net == net.to_integral_value() or not 0 <= tax < net:
+    if net is None or tax is None or gross is None or net == net.to_integral_value():
         return False
-    return agree(net + tax, gross) and not agree(_product(item), gross, _tolerance(item))
+    return net_tax_gross(net, tax, gross) and not agree(_product(item), gross, _tolerance(item))
 
 
 def _all_zero(item: LineItem) -> bool:

@@ -42,6 +42,7 @@ from pipeline.money import (
     agree,
     amount_digits,
     net_of_tax,
+    net_tax_gross,
     same_digits_modulo_ocr,
     signed_adjustment,
     tax_fits_rate,
@@ -418,7 +419,7 @@ def rate_breakdown_candidates(index: PageIndex, style: DocumentStyle) -> list[Ca
             continue
         net, tax, gross = (Decimal(str(c.value)) for c in amounts)
         rate = Decimal(rates.pop().replace(",", "."))
-        if 0 < tax < net and agree(net + tax, gross) and tax_fits_rate(tax, rate, None, net):
+        if tax > 0 and net_tax_gross(net, tax, gross) and tax_fits_rate(tax, rate, None, net):
             for name, candidate in zip(("subtotal", "tax"), amounts[:2], strict=True):
                 score = _BREAKDOWN_STRENGTH * candidate.evidence.confidence
                 found.append(replace(candidate, field=name, score=score))

@@ -27,6 +27,7 @@ from pipeline.extract.labels import (
     match_label,
 )
 from pipeline.extract.layout import Phrase
+from pipeline.extract.misreads import BUSINESS_WORDS, confusable_id_slip, near_business_word
 from schemas import FieldEvidence, Support
 
 # OCR often opens a gap after the "@" ("billing@ atlas.example").
@@ -109,7 +110,35 @@ def _number_doubts(index: PageIndex, inputs: EvidenceInputs, chosen: Candidate) 
         doubts.append(f"the invoice number is printed as {value!r} and elsewhere as {differing[0]!r}")
     elif others or _printed_elsewhere(index, value, chosen):
         support.append(Support.REPEATED)
+    slip = confusable_id_slip(value) if _read_by_ocr(chosen) else None
+    if slip is not None:
+        doubts.append(
+            f"the invoice number {value!r} may be {slip!r}: a character OCR confuses (8/B, 0/O, 1/I, 5/S) "
+            "stands among characters of the other kind"
+        )
     return support, doubts
+
+
+def _read_by_ocr(chosen: Candidate) -> bool:
+    """The value was read by OCR (a text layer's words carry confidence 1.0 and are printed as read)."""
+    words = chosen.evidence.words or chosen.phrase.words
+    return any(word.confidence < 1.0 for word in words)
+
+
+def _misread_word_doubts(name: str, chosen: Candidate) -> list[str]:
+    """A name word OCR read one or two letters away from a business word ("Enaineering"): repeated copies
+    of the name are read alike, so only the spelling gives the slip away."""
+    if not _read_by_ocr(chosen):
+        return []
+    for word in re.findall(r"[^\W\d_]+", str(chosen.value)):
+        known = near_business_word(word)
+        if known is not None:
+            label = name.replace("_", " ")
+            return [
+                f"the {label} {chosen.value!r} spells {word!r}, one or two letters from {known!r}: "
+                "OCR may have misread it"
+            ]
+    return []
 
 
 def _split_continuation(chosen: Candidate) -> str | None:
@@ -227,13 +256,8 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
     support: list[Support] = []
     customer_tokens = set(_distinctive_tokens(customer or ""))
     own = [token for token in tokens if token not in customer_tokens] or tokens
-    mentions = 0
-    for row in index.rows:
-        if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
-            continue
-        words = {word.casefold().strip(".,;:()") for word in row.text.split()}
-        mentions += int(any(token in words for token in own))
-    if mentions:
+    elsewhere = _words_elsewhere(index, chosen)
+    if any(token in elsewhere for token in own):
         support.append(Support.SENDER)
     domains = _domains(index)
     if any(_names_domain(token, domain) for token in own for domain in domains):
@@ -253,12 +277,37 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
     fuller = _fuller_name(index, chosen, own)
     if fuller is not None:
         doubts.append(f"the vendor name {chosen.value!r} may be cut short: {fuller!r} is printed elsewhere")
-    if domains and not support:
-        shown = ", ".join(sorted(domains)[:3])
+    if not support:
+        shown = f"no e-mail/web domain ({', '.join(sorted(domains)[:3])})" if domains else "the page prints no domain"
+        doubts.append(f"the vendor name {chosen.value!r} appears nowhere else, and {shown} matches it")
+    lone = _lone_word(own, elsewhere, domains) if support and _read_by_ocr(chosen) else None
+    if lone is not None:
         doubts.append(
-            f"the vendor name {chosen.value!r} appears nowhere else, and no e-mail/web domain ({shown}) matches it"
+            f"the vendor name {chosen.value!r} is printed elsewhere but its word {lone!r} is not, and no domain "
+            "holds it: OCR may have misread it"
         )
     return support, doubts
+
+
+def _words_elsewhere(index: PageIndex, chosen: Candidate) -> set[str]:
+    """Every word printed on a row other than the name's own, in lower case without punctuation."""
+    words: set[str] = set()
+    for row in index.rows:
+        if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
+            continue
+        words.update(word.casefold().strip(".,;:()") for word in row.text.split())
+        words.update(re.findall(r"[^\W\d_]{3,}", row.text.casefold()))
+    return words
+
+
+def _lone_word(own: list[str], elsewhere: set[str], domains: set[str]) -> str | None:
+    """A word of a name the page repeats that is printed nowhere else and is in no domain: where the name
+    is printed again, that word was read differently. A business word spelled right needs no echo."""
+    for token in own:
+        if token in elsewhere or token in BUSINESS_WORDS or any(_names_domain(token, d) for d in domains):
+            continue
+        return token
+    return None
 
 
 # A brand domain and the legal name often share their opening stem ("Harborline GmbH" / harborlogistics.com).
@@ -337,7 +386,7 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
     support = [Support.SHAPE] if _has_shape(name, value) else []
     if id(chosen) in inputs.labelled:
         support.append(Support.LABEL)
-    doubts = party_doubts(name, value, other_value)
+    doubts = party_doubts(name, value, other_value) + _misread_word_doubts(name, chosen)
     if name == "vendor_name":
         # The customer's name is followed by its address in nearly the same type; the vendor's stands out.
         continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase, value)

@@ -1,0 +1,111 @@
+"""OCR misreads the page seems to confirm: a name word one letter from a business word, an ID whose
+letter/digit OCR confuses. Scanned pages read by real Tesseract; text-layer pages are printed as read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Settings
+from pipeline.discover import discover_documents
+from pipeline.extract.misreads import confusable_id_slip, near_business_word
+from pipeline.process import process_document
+from schemas import ExtractionRecord
+from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf
+
+
+def _lines(vendor: str, number: str) -> list[tuple[float, float, str]]:
+    """The simple invoice under another vendor and number, with a footer repeating the name beside its
+    e-mail domain: the page seems to confirm whatever OCR read for the name."""
+    swapped = {"Acme Widgets Ltd": vendor, "INV-2024-0042": number}
+    return [(x, y, swapped.get(text, text)) for x, y, text in SIMPLE_INVOICE] + [
+        (50, 760, f"{vendor}, Calle Mayor 4, Madrid"),
+        (50, 775, "billing@sterling.example"),
+    ]
+
+
+def _read(tmp_path: Path, vendor: str, number: str, scanned: bool) -> ExtractionRecord:
+    pdf = make_invoice_pdf(tmp_path / f"{number}.pdf", _lines(vendor, number))
+    path = pdf
+    if scanned:
+        from pdf2image import convert_from_path
+
+        path = tmp_path / f"{number}.png"
+        convert_from_path(str(pdf), dpi=200, grayscale=True)[0].save(path, dpi=(200, 200))
+    documents, _ = discover_documents([str(path)])
+    return process_document(documents[0], Settings())
+
+
+def _doubts(record: ExtractionRecord, name: str) -> list[str]:
+    evidence = record.fields[name].evidence
+    return list(evidence.doubts) if evidence is not None else []
+
+
+def _vetoed(record: ExtractionRecord) -> set[str | None]:
+    return {issue.field for issue in record.issues if issue.code == "uncorroborated_field"}
+
+
+def test_scanned_misreads_go_to_review_naming_the_field(tmp_path: Path) -> None:
+    record = _read(tmp_path, "Sterling Enaineering S.A.", "8C-249858", scanned=True)
+    assert record.text_source == "ocr"
+    assert record.invoice.vendor_name == "Sterling Enaineering S.A."
+    assert record.invoice.invoice_number == "8C-249858"
+    assert record.status == "needs_review"
+    assert {"vendor_name", "invoice_number"} <= _vetoed(record)
+    assert any("'Enaineering'" in reason and "'engineering'" in reason for reason in record.review_reasons)
+    assert any("'BC-249858'" in reason for reason in record.review_reasons), record.review_reasons
+
+
+def test_scanned_names_and_ids_spelled_right_raise_no_misread_doubt(tmp_path: Path) -> None:
+    record = _read(tmp_path, "Sterling Engineering S.A.", "INV-2024-0042", scanned=True)
+    assert record.invoice.vendor_name == "Sterling Engineering S.A."
+    assert record.invoice.invoice_number == "INV-2024-0042"
+    assert not any("OCR may have misread" in doubt for doubt in _doubts(record, "vendor_name"))
+    assert not any("OCR confuses" in doubt for doubt in _doubts(record, "invoice_number"))
+    assert not {"vendor_name", "invoice_number"} & _vetoed(record)
+
+
+def test_text_layer_prints_what_it_holds(tmp_path: Path) -> None:
+    # A born-digital PDF's words are the issuer's own: "8C" and an odd spelling are what was typed.
+    record = _read(tmp_path, "Sterling Enaineering S.A.", "8C-249858", scanned=False)
+    assert record.text_source == "text_layer"
+    assert not any("OCR" in doubt for doubt in _doubts(record, "vendor_name") + _doubts(record, "invoice_number"))
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("Enaineering", "engineering"),
+        ("Solutlons", "solutions"),
+        ("Servlces", "services"),
+        ("Engineering", None),  # spelled right
+        ("Industrie", None),  # an inflection in another language
+        ("Systeme", None),
+        ("Ingeniería", None),
+        ("Expert", None),  # a real word one letter from "export"
+        ("Folding", None),
+        ("Capitol", None),  # differs only in the inflected tail of "capital"
+        ("Harborline", None),  # far from every business word
+        ("Media", None),  # too short to judge
+    ],
+)
+def test_name_word_near_a_business_word(word: str, expected: str | None) -> None:
+    assert near_business_word(word) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("8C-249858", "BC-249858"),
+        ("INV-2024-0O42", "INV-2024-0042"),
+        ("2O24-001", "2024-001"),
+        ("INV-2024-0042", None),
+        ("INV0042", None),  # a letter prefix closed by digits is an ordinary ID
+        ("FA2024/0117", None),
+        ("2024-T69672", None),
+        ("T-76277", None),
+    ],
+)
+def test_id_with_a_confusable_character_among_the_other_kind(value: str, expected: str | None) -> None:
+    assert confusable_id_slip(value) == expected

@@ -296,7 +296,6 @@ def _words_elsewhere(index: PageIndex, chosen: Candidate) -> set[str]:
         if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
             continue
         words.update(word.casefold().strip(".,;:()") for word in row.text.split())
-        words.update(re.findall(r"[^\W\d_]{3,}", row.text.casefold()))
     return words
 
 
@@ -304,7 +303,8 @@ def _lone_word(own: list[str], elsewhere: set[str], domains: set[str]) -> str | 
     """A word of a name the page repeats that is printed nowhere else and is in no domain: where the name
     is printed again, that word was read differently. A business word spelled right needs no echo."""
     for token in own:
-        if token in elsewhere or token in BUSINESS_WORDS or any(_names_domain(token, d) for d in domains):
+        echoed = token in elsewhere or any(token in word for word in elsewhere)  # "Finch-Harper" holds "finch"
+        if echoed or token in BUSINESS_WORDS or any(_names_domain(token, d) for d in domains):
             continue
         return token
     return None

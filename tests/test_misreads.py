@@ -15,23 +15,23 @@ from schemas import ExtractionRecord
 from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf
 
 
-def _lines(vendor: str, number: str) -> list[tuple[float, float, str]]:
-    """The simple invoice under another vendor and number, with a footer repeating the name beside its
-    e-mail domain: the page seems to confirm whatever OCR read for the name."""
+def _lines(vendor: str, number: str, footer: str | None = None, domain: str = "sterling") -> list[tuple[float, float, str]]:
+    """The simple invoice under another vendor and number, with a footer naming the vendor again (as
+    ``footer``, else as the header prints it) beside its e-mail domain."""
     swapped = {"Acme Widgets Ltd": vendor, "INV-2024-0042": number}
     return [(x, y, swapped.get(text, text)) for x, y, text in SIMPLE_INVOICE] + [
-        (50, 760, f"{vendor}, Calle Mayor 4, Madrid"),
-        (50, 775, "billing@sterling.example"),
+        (50, 760, f"{footer or vendor}, Calle Mayor 4, Madrid"),
+        (50, 775, f"billing@{domain}.example"),
     ]
 
 
-def _read(tmp_path: Path, vendor: str, number: str, scanned: bool) -> ExtractionRecord:
-    pdf = make_invoice_pdf(tmp_path / f"{number}.pdf", _lines(vendor, number))
+def _read(tmp_path: Path, lines: list[tuple[float, float, str]], scanned: bool) -> ExtractionRecord:
+    pdf = make_invoice_pdf(tmp_path / "invoice.pdf", lines)
     path = pdf
     if scanned:
         from pdf2image import convert_from_path
 
-        path = tmp_path / f"{number}.png"
+        path = tmp_path / "invoice.png"
         convert_from_path(str(pdf), dpi=200, grayscale=True)[0].save(path, dpi=(200, 200))
     documents, _ = discover_documents([str(path)])
     return process_document(documents[0], Settings())
@@ -47,7 +47,7 @@ def _vetoed(record: ExtractionRecord) -> set[str | None]:
 
 
 def test_scanned_misreads_go_to_review_naming_the_field(tmp_path: Path) -> None:
-    record = _read(tmp_path, "Sterling Enaineering S.A.", "8C-249858", scanned=True)
+    record = _read(tmp_path, _lines("Sterling Enaineering S.A.", "8C-249858"), scanned=True)
     assert record.text_source == "ocr"
     assert record.invoice.vendor_name == "Sterling Enaineering S.A."
     assert record.invoice.invoice_number == "8C-249858"
@@ -58,7 +58,7 @@ def test_scanned_misreads_go_to_review_naming_the_field(tmp_path: Path) -> None:
 
 
 def test_scanned_names_and_ids_spelled_right_raise_no_misread_doubt(tmp_path: Path) -> None:
-    record = _read(tmp_path, "Sterling Engineering S.A.", "INV-2024-0042", scanned=True)
+    record = _read(tmp_path, _lines("Sterling Engineering S.A.", "INV-2024-0042"), scanned=True)
     assert record.invoice.vendor_name == "Sterling Engineering S.A."
     assert record.invoice.invoice_number == "INV-2024-0042"
     assert not any("OCR may have misread" in doubt for doubt in _doubts(record, "vendor_name"))
@@ -68,9 +68,26 @@ def test_scanned_names_and_ids_spelled_right_raise_no_misread_doubt(tmp_path: Pa
 
 def test_text_layer_prints_what_it_holds(tmp_path: Path) -> None:
     # A born-digital PDF's words are the issuer's own: "8C" and an odd spelling are what was typed.
-    record = _read(tmp_path, "Sterling Enaineering S.A.", "8C-249858", scanned=False)
+    record = _read(tmp_path, _lines("Sterling Enaineering S.A.", "8C-249858"), scanned=False)
     assert record.text_source == "text_layer"
     assert not any("OCR" in doubt for doubt in _doubts(record, "vendor_name") + _doubts(record, "invoice_number"))
+
+
+def test_name_word_the_page_prints_differently_elsewhere_goes_to_review(tmp_path: Path) -> None:
+    # The footer and the domain confirm "Acme" and "Ltd"; the header's "Wodgets" is printed nowhere else.
+    lines = _lines("Acme Wodgets Ltd", "INV-2024-0042", footer="Acme Widgets Ltd", domain="acmewidgets")
+    record = _read(tmp_path, lines, scanned=True)
+    assert record.invoice.vendor_name == "Acme Wodgets Ltd"
+    assert "vendor_name" in _vetoed(record)
+    assert any("'wodgets'" in reason for reason in record.review_reasons), record.review_reasons
+
+
+def test_name_whose_every_word_is_echoed_raises_no_lone_word_doubt(tmp_path: Path) -> None:
+    lines = _lines("Acme Widgets Ltd", "INV-2024-0042", domain="acmewidgets")
+    record = _read(tmp_path, lines, scanned=True)
+    assert record.invoice.vendor_name == "Acme Widgets Ltd"
+    assert not any("is not, and no domain" in doubt for doubt in _doubts(record, "vendor_name"))
+    assert "vendor_name" not in _vetoed(record)
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,10 @@ from pipeline.process import process_document
 from schemas import ExtractionRecord
 from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf
 
+Lines = list[tuple[float, float, str]]
 
-def _lines(vendor: str, number: str, footer: str | None = None, domain: str = "sterling") -> list[tuple[float, float, str]]:
+
+def _lines(vendor: str, number: str, footer: str | None = None, domain: str = "sterling") -> Lines:
     """The simple invoice under another vendor and number, with a footer naming the vendor again (as
     ``footer``, else as the header prints it) beside its e-mail domain."""
     swapped = {"Acme Widgets Ltd": vendor, "INV-2024-0042": number}
@@ -25,7 +27,7 @@ def _lines(vendor: str, number: str, footer: str | None = None, domain: str = "s
     ]
 
 
-def _read(tmp_path: Path, lines: list[tuple[float, float, str]], scanned: bool) -> ExtractionRecord:
+def _read(tmp_path: Path, lines: Lines, scanned: bool) -> ExtractionRecord:
     pdf = make_invoice_pdf(tmp_path / "invoice.pdf", lines)
     path = pdf
     if scanned:

@@ -75,20 +75,23 @@ def test_text_layer_prints_what_it_holds(tmp_path: Path) -> None:
     assert not any("OCR" in doubt for doubt in _doubts(record, "vendor_name") + _doubts(record, "invoice_number"))
 
 
-def test_name_word_the_page_prints_differently_elsewhere_goes_to_review(tmp_path: Path) -> None:
-    # The footer and the domain confirm "Acme" and "Ltd"; the header's "Wodgets" is printed nowhere else.
-    lines = _lines("Acme Wodgets Ltd", "INV-2024-0042", footer="Acme Widgets Ltd", domain="acmewidgets")
+def test_name_printed_again_with_a_word_spelled_otherwise_goes_to_review(tmp_path: Path) -> None:
+    # The header prints "Wodgets", the footer "Widgets": whichever copy is read as the vendor, the other
+    # says a letter was misread.
+    lines = _lines("Acme Wodgets Ltd", "INV-2024-0042", footer="Acme Widgets Ltd", domain="acme")
     record = _read(tmp_path, lines, scanned=True)
-    assert record.invoice.vendor_name == "Acme Wodgets Ltd"
+    assert record.invoice.vendor_name in ("Acme Wodgets Ltd", "Acme Widgets Ltd")
     assert "vendor_name" in _vetoed(record)
-    assert any("'wodgets'" in reason for reason in record.review_reasons), record.review_reasons
+    assert any("'wodgets'" in reason and "'widgets'" in reason for reason in record.review_reasons), (
+        record.review_reasons
+    )
 
 
-def test_name_whose_every_word_is_echoed_raises_no_lone_word_doubt(tmp_path: Path) -> None:
-    lines = _lines("Acme Widgets Ltd", "INV-2024-0042", domain="acmewidgets")
+def test_name_printed_again_alike_raises_no_spelling_doubt(tmp_path: Path) -> None:
+    lines = _lines("Acme Widgets Ltd", "INV-2024-0042", domain="acme")
     record = _read(tmp_path, lines, scanned=True)
     assert record.invoice.vendor_name == "Acme Widgets Ltd"
-    assert not any("is not, and no domain" in doubt for doubt in _doubts(record, "vendor_name"))
+    assert not any("printed elsewhere with" in doubt for doubt in _doubts(record, "vendor_name"))
     assert "vendor_name" not in _vetoed(record)
 
 

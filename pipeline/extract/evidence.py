@@ -27,7 +27,7 @@ from pipeline.extract.labels import (
     match_label,
 )
 from pipeline.extract.layout import Phrase
-from pipeline.extract.misreads import BUSINESS_WORDS, confusable_id_slip, near_business_word
+from pipeline.extract.misreads import confusable_id_slip, near_business_word
 from schemas import FieldEvidence, Support
 
 # OCR often opens a gap after the "@" ("billing@ atlas.example").
@@ -284,11 +284,11 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
         doubts.append(
             f"the vendor name {chosen.value!r} appears nowhere else, and no e-mail/web domain ({shown}) matches it"
         )
-    lone = _lone_word(own, elsewhere, domains) if support and _read_by_ocr(chosen) else None
-    if lone is not None:
+    other_spelling = _spelled_otherwise(index, chosen, own) if _read_by_ocr(chosen) else None
+    if other_spelling is not None:
         doubts.append(
-            f"the vendor name {chosen.value!r} is printed elsewhere but its word {lone!r} is not, and no domain "
-            "holds it: OCR may have misread it"
+            f"the vendor name {chosen.value!r} is printed elsewhere with {other_spelling[1]!r} for "
+            f"{other_spelling[0]!r}: OCR may have misread one of them"
         )
     return support, doubts
 
@@ -303,14 +303,18 @@ def _words_elsewhere(index: PageIndex, chosen: Candidate) -> set[str]:
     return words
 
 
-def _lone_word(own: list[str], elsewhere: set[str], domains: set[str]) -> str | None:
-    """A word of a name the page repeats that is printed nowhere else and is in no domain: where the name
-    is printed again, that word was read differently. A business word spelled right needs no echo."""
-    for token in own:
-        echoed = token in elsewhere or any(token in word for word in elsewhere)  # "Finch-Harper" holds "finch"
-        if echoed or token in BUSINESS_WORDS or any(_names_domain(token, d) for d in domains):
+def _spelled_otherwise(index: PageIndex, chosen: Candidate, own: list[str]) -> tuple[str, str] | None:
+    """A word of the name spelled a letter differently where the page prints the name again (a line that
+    carries the name's other words): one of the two copies was misread, and the page cannot say which."""
+    for row in index.rows:
+        if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
             continue
-        return token
+        words = _norm_words(row.text)
+        if not any(token in words for token in own):
+            continue
+        slip = _one_letter_off([token for token in own if token not in words], words)
+        if slip is not None:
+            return slip
     return None
 
 

@@ -4,6 +4,7 @@ letter/digit OCR confuses. Scanned pages read by real Tesseract; text-layer page
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -12,7 +13,7 @@ from pipeline.discover import discover_documents
 from pipeline.extract.misreads import confusable_id_slip, near_business_word
 from pipeline.process import process_document
 from schemas import ExtractionRecord
-from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf
+from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf, routed_from_lines
 
 Lines = list[tuple[float, float, str]]
 
@@ -131,3 +132,22 @@ def test_name_word_near_a_business_word(word: str, expected: str | None) -> None
 )
 def test_id_with_a_confusable_character_among_the_other_kind(value: str, expected: str | None) -> None:
     assert confusable_id_slip(value) == expected
+
+
+def _vendor_doubts_on_page(vendor: str, domain: str) -> list[str]:
+    page = _lines(vendor, "INV-2024-0042", footer="Registered office", domain=domain)
+    lines = [(4 * x, 4 * y, text) for x, y, text in page]  # points to pixels at 300 dpi
+    record = cast(ExtractionRecord, routed_from_lines(lines))
+    assert record.invoice.vendor_name == vendor
+    return _doubts(record, "vendor_name")
+
+
+def test_name_word_a_letter_from_the_rest_of_its_domain_is_doubted() -> None:
+    # "silverlake" holds "silver"; what is left, "lake", is a letter from the name's "Lako".
+    doubts = _vendor_doubts_on_page("Silver Lako Ltd", "silverlake")
+    assert any("'lako'" in doubt and "'lake'" in doubt for doubt in doubts), doubts
+
+
+def test_name_spelled_as_its_domain_is_not_doubted() -> None:
+    assert _vendor_doubts_on_page("Silver Lake Ltd", "silverlake") == []
+    assert _vendor_doubts_on_page("Silver Lake Couriers Ltd", "silverlake") == []

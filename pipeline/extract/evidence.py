@@ -263,7 +263,7 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
     if any(_names_domain(token, domain) for token in own for domain in domains):
         support.append(Support.DOMAIN)
     doubts: list[str] = []
-    slip = _one_letter_off(own, domains)
+    slip = _one_letter_off(own, domains | _domain_rests(domains, own))
     if slip is not None:
         doubts.append(
             f"the vendor name {chosen.value!r} spells {slip[0]!r} where the page's domain has {slip[1]!r}; "
@@ -360,6 +360,19 @@ def _other_brand(index: PageIndex, domains: set[str], own: list[str], customer: 
 
 def _norm_words(text: str) -> set[str]:
     return {word.casefold().strip(".,;:()") for word in text.split()}
+
+
+def _domain_rests(domains: set[str], tokens: list[str]) -> set[str]:
+    """What a domain spells besides the name words it holds ("silverlake" less "silver" is "lake"): a name
+    read "Silver Lako" matches the domain on one word and misreads the other."""
+    rests: set[str] = set()
+    for domain in domains:
+        rest = domain
+        for token in tokens:
+            rest = rest.replace(token, "") if len(token) >= 3 else rest
+        if rest != domain and len(rest) >= 4:
+            rests.add(rest)
+    return rests
 
 
 def _one_letter_off(tokens: list[str], domains: set[str]) -> tuple[str, str] | None:

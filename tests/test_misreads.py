@@ -134,8 +134,8 @@ def test_id_with_a_confusable_character_among_the_other_kind(value: str, expecte
     assert confusable_id_slip(value) == expected
 
 
-def _vendor_doubts_on_page(vendor: str, domain: str) -> list[str]:
-    page = _lines(vendor, "INV-2024-0042", footer="Registered office", domain=domain)
+def _vendor_doubts_on_page(vendor: str, domain: str, footer: str = "Registered office") -> list[str]:
+    page = _lines(vendor, "INV-2024-0042", footer=footer, domain=domain)
     lines = [(4 * x, 4 * y, text) for x, y, text in page]  # points to pixels at 300 dpi
     record = cast(ExtractionRecord, routed_from_lines(lines))
     assert record.invoice.vendor_name == vendor
@@ -151,3 +151,14 @@ def test_name_word_a_letter_from_the_rest_of_its_domain_is_doubted() -> None:
 def test_name_spelled_as_its_domain_is_not_doubted() -> None:
     assert _vendor_doubts_on_page("Silver Lake Ltd", "silverlake") == []
     assert _vendor_doubts_on_page("Silver Lake Couriers Ltd", "silverlake") == []
+
+
+def test_copy_spelled_otherwise_is_settled_by_the_domain_or_a_business_word() -> None:
+    # The footer's copy was misread ("Hathorview"); the domain spells the name as the header does.
+    settled = _vendor_doubts_on_page("Harborview Logistics PLC", "harborview", footer="Hathorview Logistics PLC")
+    assert not any("printed elsewhere with" in doubt for doubt in settled), settled
+    settled = _vendor_doubts_on_page("Harborview Logistics PLC", "harborview", footer="Harborview Loqistics PLC")
+    assert not any("printed elsewhere with" in doubt for doubt in settled), settled
+    # Nothing on the page says which copy is right.
+    unsettled = _vendor_doubts_on_page("Harborview Logistics PLC", "hvl-group", footer="Hathorview Logistics PLC")
+    assert any("'hathorview' for 'harborview'" in doubt for doubt in unsettled), unsettled

@@ -27,7 +27,7 @@ from pipeline.extract.labels import (
     match_label,
 )
 from pipeline.extract.layout import Phrase
-from pipeline.extract.misreads import confusable_id_slip, near_business_word
+from pipeline.extract.misreads import BUSINESS_WORDS, confusable_id_slip, near_business_word
 from schemas import FieldEvidence, Support
 
 # OCR often opens a gap after the "@" ("billing@ atlas.example").
@@ -284,7 +284,7 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
         doubts.append(
             f"the vendor name {chosen.value!r} appears nowhere else, and no e-mail/web domain ({shown}) matches it"
         )
-    other_spelling = _spelled_otherwise(index, chosen, own) if _read_by_ocr(chosen) else None
+    other_spelling = _spelled_otherwise(index, chosen, own, domains) if _read_by_ocr(chosen) else None
     if other_spelling is not None:
         doubts.append(
             f"the vendor name {chosen.value!r} is printed elsewhere with {other_spelling[1]!r} for "
@@ -303,16 +303,24 @@ def _words_elsewhere(index: PageIndex, chosen: Candidate) -> set[str]:
     return words
 
 
-def _spelled_otherwise(index: PageIndex, chosen: Candidate, own: list[str]) -> tuple[str, str] | None:
+def _spelled_otherwise(
+    index: PageIndex, chosen: Candidate, own: list[str], domains: set[str]
+) -> tuple[str, str] | None:
     """A word of the name spelled a letter differently where the page prints the name again (a line that
-    carries the name's other words): one of the two copies was misread, and the page cannot say which."""
+    carries the name's other words): one of the two copies was misread, and the page cannot say which,
+    unless the word as read is a business word spelled right or the page's domain spells it so."""
+    unsettled = [
+        token
+        for token in own
+        if token not in BUSINESS_WORDS and not any(_names_domain(token, domain) for domain in domains)
+    ]
     for row in index.rows:
         if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
             continue
         words = _norm_words(row.text)
         if not any(token in words for token in own):
             continue
-        slip = _one_letter_off([token for token in own if token not in words], words)
+        slip = _one_letter_off([token for token in unsettled if token not in words], words)
         if slip is not None:
             return slip
     return None

@@ -162,3 +162,20 @@ def test_copy_spelled_otherwise_is_settled_by_the_domain_or_a_business_word() ->
     # Nothing on the page says which copy is right.
     unsettled = _vendor_doubts_on_page("Harborview Logistics PLC", "hvl-group", footer="Hathorview Logistics PLC")
     assert any("'hathorview' for 'harborview'" in doubt for doubt in unsettled), unsettled
+
+
+def _number_doubts_on_page(printed: str, source: str = "ocr") -> tuple[str | None, list[str]]:
+    lines = [(x, y, printed if text == "INV-2024-0042" else text) for x, y, text in SIMPLE_INVOICE]
+    record = cast(ExtractionRecord, routed_from_lines([(4 * x, 4 * y, text) for x, y, text in lines], source))
+    return record.invoice.invoice_number, _doubts(record, "invoice_number")
+
+
+def test_number_read_without_the_letter_prefix_ocr_split_off_is_doubted() -> None:
+    number, doubts = _number_doubts_on_page("INV 988722")
+    assert number == "988722"
+    assert any("'INV988722'" in doubt for doubt in doubts), doubts
+
+
+def test_number_after_a_label_word_or_from_a_text_layer_is_not_doubted_for_a_prefix() -> None:
+    assert _number_doubts_on_page("NO 988722") == ("988722", [])
+    assert _number_doubts_on_page("INV 988722", source="text_layer") == ("988722", [])

@@ -97,7 +97,7 @@ def _number_doubts(index: PageIndex, inputs: EvidenceInputs, chosen: Candidate) 
     doubts: list[str] = []
     if _GLUED_WORD.search(value) or _TRAILING_WORD.search(value):
         doubts.append(f"the invoice number {value!r} contains a word; a continuation note may be glued on")
-    continued = _split_continuation(chosen)
+    continued = _split_continuation(chosen) or (_split_prefix(chosen) if _read_by_ocr(chosen) else None)
     if continued is not None:
         doubts.append(f"the invoice number may be {continued!r}, not {value!r}: OCR set a gap inside it")
     others = {
@@ -152,6 +152,25 @@ def _split_continuation(chosen: Candidate) -> str | None:
     last, following = words[end - 1], words[end]
     close = following.x0 - last.x1 < 0.6 * max(following.height, last.height)
     return f"{chosen.value}{following.text}" if close and following.text[:1].isdigit() else None
+
+
+# Words that close a number's label ("INVOICE NO 12345", "RECHNUNG NR 4711"), never a prefix of the number.
+_NUMBER_WORDS = frozenset({"no", "nr", "nro", "num", "nbr"})
+
+
+def _split_prefix(chosen: Candidate) -> str | None:
+    """The number read without the letter prefix before it at about a space's distance ("INV" "988722"
+    for "INV988722"): an ID takes digits, so the prefix was dropped, and whether it belongs to the
+    number is for a person to say."""
+    words, start = chosen.phrase.words, chosen.words_from
+    if start == 0 or start >= len(words):
+        return None
+    before, first = words[start - 1], words[start]
+    prefix = before.text
+    if not prefix.isalpha() or _LETTER_PREFIX.search(prefix) is None or prefix.casefold() in _NUMBER_WORDS:
+        return None
+    close = first.x0 - before.x1 < 0.6 * max(first.height, before.height)
+    return f"{prefix}{chosen.value}" if close else None
 
 
 def _unglued(number: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.engines.ocr import OcrOptions, TesseractEngine
 from pipeline.engines.tesseract_lib import TesseractLibEngine
-from pipeline.errors import CorruptDocumentError, DecodeMemoryError
+from pipeline.errors import ConfigError, CorruptDocumentError, DecodeMemoryError
 from tests.hostile_files import huge_png
 
 
@@ -65,3 +65,8 @@ def test_an_unreadable_image_fails_the_page_with_a_reason(tmp_path: Path) -> Non
     broken.write_bytes(b"P5\n1500 1100\n255\n" + b"\x00" * 10)
     with pytest.raises(CorruptDocumentError, match="page 2"):
         TesseractLibEngine().read(broken, 2)
+
+
+def test_missing_language_data_says_what_to_install(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="tesseract-ocr-xyz"):
+        TesseractLibEngine(OcrOptions(lang="xyz")).read(_page(tmp_path / "page.pgm"), 1)

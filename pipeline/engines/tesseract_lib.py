@@ -66,6 +66,7 @@ def _library() -> _Library:
     one_thread = found is None or ctypes.CDLL(found).omp_get_thread_limit() == 1
     pointer = ctypes.c_void_p
     tesseract.TessBaseAPICreate.restype = pointer
+    tesseract.TessBaseAPIDelete.argtypes = [pointer]
     tesseract.TessBaseAPIInit2.argtypes = [pointer, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
     tesseract.TessBaseAPISetVariable.argtypes = [pointer, ctypes.c_char_p, ctypes.c_char_p]
     tesseract.TessBaseAPISetPageSegMode.argtypes = [pointer, ctypes.c_int]
@@ -92,24 +93,34 @@ def _image_size(library: _Library, image_path: Path) -> tuple[int, int] | None:
     return None if failed else (fields[1].value, fields[2].value)
 
 
+class _Api:
+    """One initialised TessBaseAPI; deleted with its owner (a thread's state, dropped when the thread ends)."""
+
+    def __init__(self, library: _Library, lang: str) -> None:
+        self._tesseract = library.tesseract
+        self.pointer: int = library.tesseract.TessBaseAPICreate()
+        if library.tesseract.TessBaseAPIInit2(self.pointer, None, lang.encode(), OEM_LSTM_ONLY) != 0:
+            raise ConfigError(
+                f"Tesseract could not load the language data {lang!r}. Install it (Debian: tesseract-ocr-{lang}) "
+                "or set LEDGERLENS_TESSERACT_LANG."
+            )
+        library.tesseract.TessBaseAPISetVariable(self.pointer, b"tessedit_create_tsv", b"1")  # the CLI's `tsv`
+        # Its notes ("Estimating resolution as 394") went to the command's captured stderr; not to ours.
+        library.tesseract.TessBaseAPISetVariable(self.pointer, b"debug_file", b"/dev/null")
+
+    def __del__(self) -> None:
+        self._tesseract.TessBaseAPIDelete(self.pointer)
+
+
 _handles = threading.local()  # per thread: a TessBaseAPI is not thread-safe
 
 
 def _handle(library: _Library, lang: str) -> int:
     """This thread's initialised TessBaseAPI for `lang` (created on first use, kept for the thread's life)."""
-    handles: dict[str, int] = _handles.__dict__.setdefault("by_lang", {})
+    handles: dict[str, _Api] = _handles.__dict__.setdefault("by_lang", {})
     if lang not in handles:
-        api = library.tesseract.TessBaseAPICreate()
-        if library.tesseract.TessBaseAPIInit2(api, None, lang.encode(), OEM_LSTM_ONLY) != 0:
-            raise ConfigError(
-                f"Tesseract could not load the language data {lang!r}. Install it (Debian: tesseract-ocr-{lang}) "
-                "or set LEDGERLENS_TESSERACT_LANG."
-            )
-        library.tesseract.TessBaseAPISetVariable(api, b"tessedit_create_tsv", b"1")  # as the CLI's `tsv` config
-        # Its notes ("Estimating resolution as 394") went to the command's captured stderr; not to ours.
-        library.tesseract.TessBaseAPISetVariable(api, b"debug_file", b"/dev/null")
-        handles[lang] = api
-    return handles[lang]
+        handles[lang] = _Api(library, lang)
+    return handles[lang].pointer
 
 
 @dataclass(frozen=True)

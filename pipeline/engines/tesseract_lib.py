@@ -31,6 +31,7 @@ from schemas import PageText
 TSV_COLUMNS = ("level", "page_num", "block_num", "par_num", "line_num", "word_num",
                "left", "top", "width", "height", "conf", "text")  # fmt: skip
 OEM_LSTM_ONLY = 1
+L_SEVERITY_NONE = 6  # leptonica's environ.h
 # The command line under an address-space limit (prlimit --as): an empty page needs 65-96 MiB, an 8.7 Mpx
 # page 96-128 MiB. The estimate below (96 MiB + 8 bytes a pixel: 166 MiB for that page) errs high, so every
 # page the command line could be refused or stopped for goes to it, under the limit.
@@ -81,6 +82,10 @@ def _library() -> _Library:
     tesseract.TessBaseAPIClear.argtypes = [pointer]
     leptonica.pixRead.argtypes = [ctypes.c_char_p]
     leptonica.pixRead.restype = pointer
+    leptonica.setMsgSeverity.argtypes = [ctypes.c_int]
+    # Leptonica's notes ("Error in pixScanForForeground: invalid box", harmless within Tesseract's layout
+    # analysis) went to the command's captured stderr; here they would flood the run's.
+    leptonica.setMsgSeverity(L_SEVERITY_NONE)
     leptonica.pixReadHeader.argtypes = [ctypes.c_char_p, *[ctypes.POINTER(ctypes.c_int)] * 6]
     leptonica.pixDestroy.argtypes = [ctypes.POINTER(pointer)]
     return _Library(tesseract, leptonica, one_thread)

@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.discover import discover_documents
+from pipeline.extract.evidence import party_doubts
 from pipeline.extract.misreads import confusable_id_slip, near_business_word
 from pipeline.process import process_document
 from schemas import ExtractionRecord
@@ -183,3 +184,18 @@ def test_number_read_without_the_letter_prefix_ocr_split_off_is_doubted() -> Non
 def test_number_after_a_label_word_or_from_a_text_layer_is_not_doubted_for_a_prefix() -> None:
     assert _number_doubts_on_page("NO 988722") == ("988722", [])
     assert _number_doubts_on_page("INV 988722", source="text_layer") == ("988722", [])
+
+
+@pytest.mark.parametrize(
+    ("name", "address"),
+    [
+        ("Keizersgracht 8", True),
+        ("Hauptstraße 5", True),
+        ("Ringweg Logistics GmbH", False),
+        ("Engineering 1 Ltd", False),
+    ],
+)
+def test_street_written_as_one_word_with_its_number_is_an_address(name: str, address: bool) -> None:
+    # Found at 1700 px on s61: the footer's "Keizersgracht 8" read as the vendor, accepted under LOFO calibration.
+    doubts = party_doubts("vendor_name", name, None)
+    assert any("part of an address" in doubt for doubt in doubts) is address, doubts

@@ -38,6 +38,10 @@ _ADDRESS_WORDS = re.compile(
     r"laan|straat|gracht|plein)\b",
     re.IGNORECASE,
 )
+# Dutch and German streets are one word ending in the kind of street ("Keizersgracht 8", "Hauptstraße 5").
+_STREET_COMPOUND = re.compile(
+    r"\w{3,}(straat|gracht|laan|weg|plein|kade|singel|dijk|stra(ss|ß)e|gasse|allee|platz|damm)\b", re.IGNORECASE
+)
 # A name that ends in its legal form ("Google Cloud EMEA Limited", "Coolblue B.V."): the name is complete.
 _CLOSED_BY_LEGAL_FORM = re.compile(rf"\b(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
 _SPACED_LETTERS = re.compile(r"(?:^|\s)\w(?:\s\w){2,}(?:\s|$)")
@@ -196,7 +200,7 @@ def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
     if is_title(value) or match_label(value) is not None or is_address_heading(value):
         doubts.append(f"the {label} {value!r} reads as a label or title")
     digits = sum(ch.isdigit() for ch in value)
-    if digits >= 2 or (digits and _ADDRESS_WORDS.search(value)):
+    if digits >= 2 or (digits and (_ADDRESS_WORDS.search(value) or _STREET_COMPOUND.search(value))):
         doubts.append(f"the {label} {value!r} looks like part of an address")
     if _SPACED_LETTERS.search(value):
         doubts.append(f"the {label} {value!r} is letters spaced apart, a logo rather than a name")

@@ -326,7 +326,9 @@ def command_compact(args: argparse.Namespace) -> int:
         f"Compacted {report.partitions} partition(s): {report.files_before} part files into {report.files_after}, "
         f"{report.rows} rows"
     )
-    return EXIT_OK
+    for skipped in report.skipped:
+        print(f"ledgerlens compact: partition skipped ({skipped.code}): {skipped}", file=sys.stderr)
+    return EXIT_OUTPUT if report.skipped else EXIT_OK
 
 
 def command_samples(args: argparse.Namespace) -> int:

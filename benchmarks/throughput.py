@@ -289,10 +289,11 @@ def run_child(args: argparse.Namespace) -> int:
     import psutil
 
     born = psutil.Process().create_time()
-    from flows.runtime import configure_prefect_environment, use_prefect_api
+    from flows.runtime import configure_prefect_environment, keep_pandas_unloaded, use_prefect_api
 
     configure_prefect_environment()
     api = use_prefect_api()
+    keep_pandas_unloaded()  # as `ledgerlens run` does
     from flows.ingest import run_ingest
     from pipeline.config import Settings
 

@@ -14,10 +14,14 @@ from flows.runtime import keep_pandas_unloaded
 keep_pandas_unloaded()
 import pyarrow.dataset as ds
 from pipeline.sinks import ParquetSink
-from tests.test_sinks import record
+from schemas import ExtractionRecord, Invoice, RecordStatus
 
 out = sys.argv[1]
-ParquetSink(out).write([record("a")])
+record = ExtractionRecord(
+    document_id="a", source="/in/a.pdf", page_count=1, status=RecordStatus.ACCEPTED, confidence=0.9,
+    invoice=Invoice(vendor_name="Acme", invoice_number="A-1", currency="EUR"),
+)
+ParquetSink(out).write([record])
 assert "a" in ParquetSink(out).processed_ids  # written, then read back through pyarrow.dataset
 assert "pandas" not in sys.modules, "pyarrow loaded pandas"
 frame = ds.dataset(out + "/invoices", format="parquet").to_table(columns=["document_id"]).to_pandas()

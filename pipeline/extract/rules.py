@@ -35,6 +35,7 @@ from pipeline.extract.reconcile import (
     swap_misassigned_prices,
 )
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
+from pipeline.extract.till import restore_lost_decimals, settling_totals
 from pipeline.extract.vendor import choose_vendor
 from pipeline.money import (
     IMPLIED_BY,
@@ -74,6 +75,11 @@ _IDENTIFYING_FIELDS = ("invoice_number", "invoice_date", "due_date")
 _ALONE_MAX_CHARACTERS = 3
 # A due date sits in the header block with the issue date: aligned with its value, a few lines from it.
 _HEADER_BLOCK_ROWS = 4
+
+
+# What the amount payable under another total weighs in the choice: more than a label's score, less than
+# the arithmetic (a payable line that breaks subtotal + tax = total still loses).
+_SETTLING_BONUS = 0.5
 
 
 def _best(candidates: list[Candidate]) -> Candidate | None:
@@ -261,9 +267,11 @@ def resolve_amounts(
     items_sum: Decimal | None,
     page_count: int,
     rates: dict[int, PrintedRate] | None = None,
+    settling: set[int] | None = None,
 ) -> tuple[dict[str, Candidate | None], list[Candidate], tuple[bool, bool]]:
     """Pick subtotal, tax and total together: the combination the arithmetic confirms beats label scores
-    (a tax that fits its printed rate counts too).
+    (a tax that fits its printed rate counts too, and so does a total that settles one above it: see
+    pipeline/extract/till.py).
 
     Discounts and charges printed between the subtotal and the total count in the sum. Returns the choice,
     its adjustment rows, and whether subtotal + adjustments + tax = total holds and the items add up.
@@ -282,6 +290,8 @@ def resolve_amounts(
         )
         if rates and rate_fits(subtotal, tax, total, rates):
             score += 1.0
+        if settling and total is not None and id(total) in settling:
+            score += _SETTLING_BONUS
         if score > best_score:
             best_score, best_adjustments, best_flags = score, adjustments, (sums_ok, items_ok)
             best_choice = {"subtotal": subtotal, "tax": tax, "total": total}
@@ -392,6 +402,7 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)
     by_field["total"] += _paid_totals(by_field)
+    by_field["total"] = restore_lost_decimals(index, by_field)
     for candidate in rate_breakdown_candidates(index, style):
         by_field[candidate.field].append(candidate)
     return by_field, unread
@@ -694,7 +705,10 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     item_rows, item_issues, items_sum = _reconciled_items(index, style, by_field)
 
     rates = printed_rates(index, by_field.get("tax", []), style)
-    chosen_amounts, adjustments, (sums_ok, items_ok) = resolve_amounts(by_field, items_sum, len(pages), rates)
+    settling = settling_totals(index, by_field.get("total", []))
+    chosen_amounts, adjustments, (sums_ok, items_ok) = resolve_amounts(
+        by_field, items_sum, len(pages), rates, settling
+    )
     confidences = _amount_confidences(chosen_amounts, sums_ok, items_ok, items_sum)
     chosen: dict[str, Candidate | None] = {
         **chosen_amounts,

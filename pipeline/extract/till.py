@@ -1,0 +1,83 @@
+"""How receipts and till slips print their total: the amount payable under the total it settles, and the
+cash paid, which a total OCR read without its decimals must match.
+
+These rules only add or prefer total candidates; routing still decides trust (a restored amount carries
+what OCR read, so the record goes to a person).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from decimal import Decimal
+
+from pipeline.extract.fields import Candidate, PageIndex
+from pipeline.extract.labels import names_amount_payable
+from pipeline.money import lost_decimal_point, same_amount
+
+# An amount printed with its cents: "39.70", "1,234.50", "4. 10".
+_CENTS = re.compile(r"\d\s?[.,]\s?\d{2}(?!\d)")
+
+
+def _position(candidate: Candidate) -> tuple[int, float]:
+    return candidate.phrase.page_no, candidate.phrase.y0
+
+
+def settling_totals(index: PageIndex, totals: list[Candidate]) -> set[int]:
+    """Totals whose row names the amount payable and that sit below another total of a different value
+    ("Total 24.55 ... Payable 23.02"): what the customer pays after what the total above leaves out."""
+    settling: set[int] = set()
+    for candidate in totals:
+        if not names_amount_payable(index.row_of(candidate.phrase).text):
+            continue
+        above = [
+            other
+            for other in totals
+            if _position(other) < _position(candidate) and not same_amount(_value(other), _value(candidate))
+        ]
+        if above:
+            settling.add(id(candidate))
+    return settling
+
+
+def _value(candidate: Candidate) -> Decimal:
+    assert isinstance(candidate.value, Decimal)
+    return candidate.value
+
+
+def _prints_label(index: PageIndex, field: str) -> bool:
+    return any(
+        (label := index.label_of(phrase)) is not None and label.field == field
+        for row in index.rows
+        for phrase in row.phrases
+    )
+
+
+def cash_paid(index: PageIndex, by_field: dict[str, list[Candidate]]) -> Decimal | None:
+    """Cash tendered less the change given; None when no cash is read, or when a change label is printed
+    but its amount could not be read (the change is then unknown)."""
+    tendered = max(by_field.get("tendered", []), key=lambda c: c.score, default=None)
+    change = max(by_field.get("change", []), key=lambda c: c.score, default=None)
+    if tendered is None or (change is None and _prints_label(index, "change")):
+        return None
+    paid = _value(tendered) - (_value(change) if change is not None else Decimal(0))
+    return paid if paid > 0 else None
+
+
+def restore_lost_decimals(index: PageIndex, by_field: dict[str, list[Candidate]]) -> list[Candidate]:
+    """Total candidates with a total OCR read as a whole number ("39", "600,") on a receipt whose cash paid
+    has cents replaced by the paid amount, when that is the same number with its decimals lost ("39.70",
+    "5.00"). The restored candidate keeps what was read, so the record goes to review."""
+    totals = by_field.get("total", [])
+    paid = cash_paid(index, by_field)
+    if paid is None:
+        return totals
+    restored: list[Candidate] = []
+    for candidate in totals:
+        text = candidate.evidence.text
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if _CENTS.search(text) or not lost_decimal_point(digits, paid):
+            restored.append(candidate)
+            continue
+        restored.append(replace(candidate, value=paid, read_as=text))
+    return restored

@@ -706,9 +706,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
 
     rates = printed_rates(index, by_field.get("tax", []), style)
     settling = settling_totals(index, by_field.get("total", []))
-    chosen_amounts, adjustments, (sums_ok, items_ok) = resolve_amounts(
-        by_field, items_sum, len(pages), rates, settling
-    )
+    chosen_amounts, adjustments, (sums_ok, items_ok) = resolve_amounts(by_field, items_sum, len(pages), rates, settling)
     confidences = _amount_confidences(chosen_amounts, sums_ok, items_ok, items_sum)
     chosen: dict[str, Candidate | None] = {
         **chosen_amounts,

@@ -116,3 +116,36 @@ def test_cash_that_is_another_number_restores_nothing() -> None:
 )  # fmt: skip
 def test_lost_decimal_point(read: str, amount: str, lost: bool) -> None:
     assert lost_decimal_point(read, Decimal(amount)) is lost
+
+
+# --- a tax OCR garbled to a fragment, restored by the arithmetic and its printed rate ------------------
+
+
+def _vat_block(tax_row: str, tax: str) -> Lines:
+    return [
+        (150, 840, "Subtotal"), (1500, 840, "EUR 817,45"),
+        (150, 900, "Discount 10%"), (1500, 900, "EUR -81,75"),
+        (150, 960, "Shipping"), (1500, 960, "EUR 19,90"),
+        (150, 1020, tax_row), (1500, 1020, tax),
+        (150, 1080, "Total incl. VAT"), (1500, 1080, "EUR 906,72"),
+    ]  # fmt: skip
+
+
+def test_a_garbled_tax_is_what_the_sums_imply_at_its_printed_rate_and_goes_to_review() -> None:
+    record = _routed(_vat_block("VAT 20%", "BUR doi) 12"))
+    assert record.invoice.tax == Decimal("151.12")
+    assert IssueCode.AMOUNT_REPAIRED in _codes(record, "tax")
+    assert record.status is not RecordStatus.ACCEPTED
+
+
+@pytest.mark.parametrize(
+    ("tax_row", "tax"),
+    [
+        ("VAT", "BUR doi) 12"),  # no rate printed: the arithmetic alone is one reading, not two
+        ("VAT 19%", "BUR doi) 12"),  # 151.12 is not 19% of the tax base
+        ("VAT 20%", "BUR doi) 47"),  # what OCR kept is not in the implied amount
+        ("VAT 20%", "EUR 150,12"),  # printed with its cents: a real figure (maybe a real error), kept
+    ],
+)
+def test_a_tax_is_not_restored_without_both_readings_and_the_kept_digits(tax_row: str, tax: str) -> None:
+    assert _routed(_vat_block(tax_row, tax)).invoice.tax != Decimal("151.12")

@@ -35,7 +35,7 @@ from pipeline.extract.reconcile import (
     swap_misassigned_prices,
 )
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
-from pipeline.extract.till import restore_lost_decimals, settling_totals
+from pipeline.extract.till import CENTS_PRINTED, restore_lost_decimals, settling_totals
 from pipeline.extract.vendor import choose_vendor
 from pipeline.money import (
     IMPLIED_BY,
@@ -124,6 +124,30 @@ def repair_from_arithmetic(
                 )
                 break
     return repaired
+
+
+def rate_implied_taxes(index: PageIndex, by_field: dict[str, list[Candidate]], style: DocumentStyle) -> list[Candidate]:
+    """A tax OCR garbled to a fragment without its cents ("BUR doi) 12" for "EUR 151,12") is restored when two
+    independent readings agree on one value: subtotal + adjustments + tax = total implies it, and it is the
+    rate printed on its row of the tax base. What OCR kept must survive in its digits; the candidate keeps
+    what was read, so a person confirms it."""
+    adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
+    garbled = [c for c in by_field.get("tax", []) if not CENTS_PRINTED.search(c.evidence.text)]
+    rates = printed_rates(index, garbled, style)
+    restored: list[Candidate] = []
+    for broken in (c for c in garbled if id(c) in rates):
+        read = "".join(ch for ch in broken.evidence.text if ch.isdigit())
+        for subtotal, total in itertools.product(by_field.get("subtotal", []), by_field.get("total", [])):
+            base = (_amount(subtotal) or Decimal(0)) + (adjustment_sum(_between(adjustment_rows, subtotal, total)) or 0)
+            implied = (_amount(total) or Decimal(0)) - base
+            if (
+                implied > 0
+                and read in amount_digits(implied)
+                and tax_fits_rate(implied, rates[id(broken)].rate, None, base)
+            ):
+                restored.append(replace(broken, value=implied, read_as=broken.evidence.text))
+                break
+    return restored
 
 
 def _enclosing(broken: Candidate, first: Candidate, second: Candidate) -> tuple[Candidate, Candidate]:
@@ -401,6 +425,7 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)
+    by_field["tax"] += rate_implied_taxes(index, by_field, style)
     by_field["total"] += _paid_totals(by_field)
     by_field["total"] = restore_lost_decimals(index, by_field)
     for candidate in rate_breakdown_candidates(index, style):

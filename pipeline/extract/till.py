@@ -16,7 +16,7 @@ from pipeline.extract.labels import names_amount_payable
 from pipeline.money import lost_decimal_point, same_amount
 
 # An amount printed with its cents: "39.70", "1,234.50", "4. 10".
-_CENTS = re.compile(r"\d\s?[.,]\s?\d{2}(?!\d)")
+CENTS_PRINTED = re.compile(r"\d\s?[.,]\s?\d{2}(?!\d)")
 
 
 def _position(candidate: Candidate) -> tuple[int, float]:
@@ -76,7 +76,7 @@ def restore_lost_decimals(index: PageIndex, by_field: dict[str, list[Candidate]]
     for candidate in totals:
         text = candidate.evidence.text
         digits = "".join(ch for ch in text if ch.isdigit())
-        if _CENTS.search(text) or not lost_decimal_point(digits, paid):
+        if CENTS_PRINTED.search(text) or not lost_decimal_point(digits, paid):
             restored.append(candidate)
             continue
         restored.append(replace(candidate, value=paid, read_as=text))

@@ -149,3 +149,21 @@ def test_a_garbled_tax_is_what_the_sums_imply_at_its_printed_rate_and_goes_to_re
 )
 def test_a_tax_is_not_restored_without_both_readings_and_the_kept_digits(tax_row: str, tax: str) -> None:
     assert _routed(_vat_block(tax_row, tax)).invoice.tax != Decimal("151.12")
+
+
+# --- cash and change are read beside their labels only ------------------------------------------------------
+
+
+def test_a_change_amount_is_never_taken_from_the_line_below() -> None:
+    # "CHANGE" with its amount unread, then a tax summary: 37.47 is the summary's, not the change given.
+    record = _routed([(150, 900, "TOTAL"), (1500, 900, "39.70"), (150, 960, "CASH"), (1500, 960, "39.70"),
+                      (150, 1020, "CHANGE"), (1500, 1020, "~~"),
+                      (150, 1080, "GST Summary"), (700, 1080, "Amount"), (1500, 1080, "Tax"),
+                      (150, 1140, "37.47"), (700, 1140, "SR"), (1500, 1140, "2.23")])  # fmt: skip
+    assert "change" not in record.fields
+
+
+def test_a_change_amount_beside_its_label_is_read() -> None:
+    record = _routed([(150, 900, "TOTAL"), (1500, 900, "39.70"), (150, 960, "CASH"), (1500, 960, "50.00"),
+                      (150, 1020, "CHANGE"), (1500, 1020, "10.30")])  # fmt: skip
+    assert record.fields["change"].value == "10.30"

@@ -104,6 +104,16 @@ def test_an_unreadable_change_leaves_the_whole_number_total_alone() -> None:
     assert record.invoice.total == Decimal("39")
 
 
+def test_a_text_layer_prints_what_the_issuer_wrote_and_is_never_restored() -> None:
+    record = _routed([(150, 900, "Total:"), (1500, 900, "39"), (150, 960, "Cash"), (1500, 960, "39.70")], "text_layer")
+    assert record.invoice.total == Decimal("39")
+
+
+def test_a_whole_number_total_equal_to_the_cash_is_no_repair() -> None:
+    record = _routed([(150, 900, "Total:"), (1500, 900, "39"), (150, 960, "Cash"), (1500, 960, "39.00")])
+    assert IssueCode.AMOUNT_REPAIRED not in _codes(record, "total")
+
+
 def test_cash_that_is_another_number_restores_nothing() -> None:
     record = _routed([(150, 900, "Total:"), (1500, 900, "39"), (150, 960, "Cash"), (1500, 960, "50.00")])
     assert record.invoice.total == Decimal("39")
@@ -136,6 +146,14 @@ def test_a_garbled_tax_is_what_the_sums_imply_at_its_printed_rate_and_goes_to_re
     assert record.invoice.tax == Decimal("151.12")
     assert IssueCode.AMOUNT_REPAIRED in _codes(record, "tax")
     assert record.status is not RecordStatus.ACCEPTED
+
+
+def test_a_whole_number_tax_that_closes_the_sums_is_no_repair() -> None:
+    lines = [(150, 840, "Subtotal"), (1500, 840, "JPY 12000"), (150, 900, "Tax 10%"), (1500, 900, "JPY 1200"),
+             (150, 960, "Total"), (1500, 960, "JPY 13200")]  # fmt: skip
+    record = _routed(lines)
+    assert record.invoice.tax == Decimal("1200")
+    assert IssueCode.AMOUNT_REPAIRED not in _codes(record, "tax")
 
 
 @pytest.mark.parametrize(

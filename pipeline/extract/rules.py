@@ -35,7 +35,7 @@ from pipeline.extract.reconcile import (
     swap_misassigned_prices,
 )
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
-from pipeline.extract.till import CENTS_PRINTED, restore_lost_decimals, settling_totals
+from pipeline.extract.till import misread_without_cents, restore_lost_decimals, settling_totals
 from pipeline.extract.vendor import choose_vendor
 from pipeline.money import (
     IMPLIED_BY,
@@ -44,6 +44,7 @@ from pipeline.money import (
     amount_digits,
     net_of_tax,
     net_tax_gross,
+    same_amount,
     same_digits_modulo_ocr,
     signed_adjustment,
     tax_fits_rate,
@@ -132,7 +133,7 @@ def rate_implied_taxes(index: PageIndex, by_field: dict[str, list[Candidate]], s
     rate printed on its row of the tax base. What OCR kept must survive in its digits; the candidate keeps
     what was read, so a person confirms it."""
     adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
-    garbled = [c for c in by_field.get("tax", []) if not CENTS_PRINTED.search(c.evidence.text)]
+    garbled = [c for c in by_field.get("tax", []) if misread_without_cents(c)]
     rates = printed_rates(index, garbled, style)
     restored: list[Candidate] = []
     for broken in (c for c in garbled if id(c) in rates):
@@ -142,6 +143,7 @@ def rate_implied_taxes(index: PageIndex, by_field: dict[str, list[Candidate]], s
             implied = (_amount(total) or Decimal(0)) - base
             if (
                 implied > 0
+                and not same_amount(implied, _amount(broken) or Decimal(0))
                 and read in amount_digits(implied)
                 and tax_fits_rate(implied, rates[id(broken)].rate, None, base)
             ):

@@ -72,12 +72,18 @@ def restore_lost_decimals(index: PageIndex, by_field: dict[str, list[Candidate]]
     paid = cash_paid(index, by_field)
     if paid is None:
         return totals
-    restored: list[Candidate] = []
-    for candidate in totals:
-        text = candidate.evidence.text
-        digits = "".join(ch for ch in text if ch.isdigit())
-        if CENTS_PRINTED.search(text) or not lost_decimal_point(digits, paid):
-            restored.append(candidate)
-            continue
-        restored.append(replace(candidate, value=paid, read_as=text))
-    return restored
+    return [replace(c, value=paid, read_as=c.evidence.text) if _lost_its_decimals(c, paid) else c for c in totals]
+
+
+def misread_without_cents(candidate: Candidate) -> bool:
+    """An amount OCR read with no cents (a text layer prints what the issuer wrote, so only OCR counts)."""
+    return candidate.evidence.confidence < 1.0 and not CENTS_PRINTED.search(candidate.evidence.text)
+
+
+def _lost_its_decimals(candidate: Candidate, paid: Decimal) -> bool:
+    digits = "".join(ch for ch in candidate.evidence.text if ch.isdigit())
+    return (
+        misread_without_cents(candidate)
+        and not same_amount(_value(candidate), paid)
+        and lost_decimal_point(digits, paid)
+    )

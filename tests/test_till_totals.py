@@ -38,9 +38,9 @@ def _codes(record: ExtractionRecord, field: str) -> set[str]:
 # --- the amount payable under a total it settles ---------------------------------------------------------
 
 
-def _faintly_read(lines: Lines, faint: str) -> PageText:
+def _faintly_read(lines: Lines, faint: str, head: Lines = HEAD) -> PageText:
     """The page with one word read at low OCR confidence (a faded or smudged print)."""
-    page = cast(PageText, page_from_lines([*HEAD, *lines]))
+    page = cast(PageText, page_from_lines([*head, *lines]))
     words = [w.model_copy(update={"confidence": 0.3}) if w.text == faint else w for w in page.words]
     return page.model_copy(update={"words": words})
 
@@ -185,3 +185,21 @@ def test_a_change_amount_beside_its_label_is_read() -> None:
     record = _routed([(150, 900, "TOTAL"), (1500, 900, "39.70"), (150, 960, "CASH"), (1500, 960, "50.00"),
                       (150, 1020, "CHANGE"), (1500, 1020, "10.30")])  # fmt: skip
     assert record.fields["change"].value == "10.30"
+
+
+# --- the cash paid confirms a total ---------------------------------------------------------------------------
+
+
+def test_the_total_the_cash_paid_confirms_wins_over_a_later_faint_reading() -> None:
+    # A tax summary's garbled "Total 6" under the receipt's total: the cash paid confirms 5.00.
+    lines = [(150, 900, "Total Inclusive GST:"), (1500, 900, "5.00"), (150, 960, "CASH"), (1500, 960, "5.00"),
+             (150, 1080, "Total"), (1500, 1080, "6")]  # fmt: skip
+    page = _faintly_read(lines, faint="5.00", head=HEAD[:-2])  # no items: only the payment speaks
+    assert extract_invoice([page]).invoice.total == Decimal("5.00")
+
+
+def test_without_a_readable_change_the_cash_confirms_nothing() -> None:
+    lines = [(150, 900, "Total Inclusive GST:"), (1500, 900, "5.00"), (150, 960, "CASH"), (1500, 960, "5.00"),
+             (150, 1020, "CHANGE"), (1500, 1020, "~~"), (150, 1080, "Total"), (1500, 1080, "6")]  # fmt: skip
+    page = _faintly_read(lines, faint="5.00", head=HEAD[:-2])
+    assert extract_invoice([page]).invoice.total == Decimal("6")

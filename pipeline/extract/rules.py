@@ -35,7 +35,7 @@ from pipeline.extract.reconcile import (
     swap_misassigned_prices,
 )
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
-from pipeline.extract.till import misread_without_cents, restore_lost_decimals, settling_totals
+from pipeline.extract.till import misread_without_cents, preferred_totals, restore_lost_decimals
 from pipeline.extract.vendor import choose_vendor
 from pipeline.money import (
     IMPLIED_BY,
@@ -76,11 +76,6 @@ _IDENTIFYING_FIELDS = ("invoice_number", "invoice_date", "due_date")
 _ALONE_MAX_CHARACTERS = 3
 # A due date sits in the header block with the issue date: aligned with its value, a few lines from it.
 _HEADER_BLOCK_ROWS = 4
-
-
-# What the amount payable under another total weighs in the choice: more than a label's score, less than
-# the arithmetic (a payable line that breaks subtotal + tax = total still loses).
-_SETTLING_BONUS = 0.5
 
 
 def _best(candidates: list[Candidate]) -> Candidate | None:
@@ -293,11 +288,11 @@ def resolve_amounts(
     items_sum: Decimal | None,
     page_count: int,
     rates: dict[int, PrintedRate] | None = None,
-    settling: set[int] | None = None,
+    preferred: dict[int, float] | None = None,
 ) -> tuple[dict[str, Candidate | None], list[Candidate], tuple[bool, bool]]:
     """Pick subtotal, tax and total together: the combination the arithmetic confirms beats label scores
-    (a tax that fits its printed rate counts too, and so does a total that settles one above it: see
-    pipeline/extract/till.py).
+    (a tax that fits its printed rate counts too, and so do the totals a receipt's payment lines prefer:
+    see pipeline/extract/till.py).
 
     Discounts and charges printed between the subtotal and the total count in the sum. Returns the choice,
     its adjustment rows, and whether subtotal + adjustments + tax = total holds and the items add up.
@@ -316,8 +311,8 @@ def resolve_amounts(
         )
         if rates and rate_fits(subtotal, tax, total, rates):
             score += 1.0
-        if settling and total is not None and id(total) in settling:
-            score += _SETTLING_BONUS
+        if preferred and total is not None:
+            score += preferred.get(id(total), 0.0)
         if score > best_score:
             best_score, best_adjustments, best_flags = score, adjustments, (sums_ok, items_ok)
             best_choice = {"subtotal": subtotal, "tax": tax, "total": total}
@@ -732,8 +727,10 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     item_rows, item_issues, items_sum = _reconciled_items(index, style, by_field)
 
     rates = printed_rates(index, by_field.get("tax", []), style)
-    settling = settling_totals(index, by_field.get("total", []))
-    chosen_amounts, adjustments, (sums_ok, items_ok) = resolve_amounts(by_field, items_sum, len(pages), rates, settling)
+    preferred = preferred_totals(index, by_field)
+    chosen_amounts, adjustments, (sums_ok, items_ok) = resolve_amounts(
+        by_field, items_sum, len(pages), rates, preferred
+    )
     confidences = _amount_confidences(chosen_amounts, sums_ok, items_ok, items_sum)
     chosen: dict[str, Candidate | None] = {
         **chosen_amounts,

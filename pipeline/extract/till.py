@@ -23,6 +23,24 @@ def _position(candidate: Candidate) -> tuple[int, float]:
     return candidate.phrase.page_no, candidate.phrase.y0
 
 
+# What a preference weighs in the choice of the total (pipeline/extract/rules.py, resolve_amounts): more
+# than a label's score, less than subtotal + tax = total (1.5), which still wins over both.
+SETTLING_WEIGHT = 0.5
+PAID_WEIGHT = 1.0
+
+
+def preferred_totals(index: PageIndex, by_field: dict[str, list[Candidate]]) -> dict[int, float]:
+    """How much the choice prefers each total candidate: one that settles a total above it, and one the
+    cash paid confirms (tendered less change is the total; a second reading of it, as the sums are)."""
+    totals = by_field.get("total", [])
+    preferred = dict.fromkeys(settling_totals(index, totals), SETTLING_WEIGHT)
+    paid = cash_paid(index, by_field)
+    for candidate in totals:
+        if paid is not None and same_amount(_value(candidate), paid):
+            preferred[id(candidate)] = preferred.get(id(candidate), 0.0) + PAID_WEIGHT
+    return preferred
+
+
 def settling_totals(index: PageIndex, totals: list[Candidate]) -> set[int]:
     """Totals whose row names the amount payable and that sit below another total of a different value
     ("Total 24.55 ... Payable 23.02"): what the customer pays after what the total above leaves out."""

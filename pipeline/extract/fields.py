@@ -445,6 +445,8 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     right = _try_place(index, phrase, label, "right", parse, style)
     if label.field in _RIGHT_FIRST | ADJUSTMENTS and right is not None:
         return right
+    if label.field in PAYMENT_FIELDS:
+        return right  # a till prints cash and change beside their labels: an amount below is another line's
     below = _try_place(index, phrase, label, "below", parse, style)
     if right is None or below is None:
         return right or below

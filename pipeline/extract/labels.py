@@ -359,10 +359,22 @@ _OCR_O = re.compile(r"(?<=[A-Za-z])0(?=[A-Za-z])")
 
 # The last letter of "Total" is thin and OCR reads it as i, I or f ("Totaf Sales", "TOTAI").
 _OCR_TOTAL = re.compile(r"\b(tota)[ifI](?![a-z])", re.IGNORECASE)
+# So is the l of "Payable" ("Payabie", "PAYABIE"): the amount payable is a receipt's total.
+_OCR_PAYABLE = re.compile(r"\b(payab)[iI](e)", re.IGNORECASE)
+
+
+# The amount the customer pays, printed under a total it settles (after rounding, deposits or credits).
+_AMOUNT_PAYABLE = re.compile(r"\b(payable|to\s*pay|net\s*[àa]\s*payer|a\s*pagar|da\s*pagare)\b", re.IGNORECASE)
+
+
+def names_amount_payable(text: str) -> bool:
+    """The row's label names the amount payable ("Total payable", "Net à payer"), OCR slips folded."""
+    return bool(_AMOUNT_PAYABLE.search(fold_ocr_letters(text)))
 
 
 def fold_ocr_letters(text: str) -> str:
-    return _OCR_TOTAL.sub(r"\1l", _OCR_O.sub("o", _OCR_L.sub("l", text)))
+    folded = _OCR_TOTAL.sub(r"\1l", _OCR_O.sub("o", _OCR_L.sub("l", text)))
+    return _OCR_PAYABLE.sub(r"\1l\2", folded)
 
 
 # Plain spellings of the common labels, for phrases OCR garbled past the patterns ("Que Oate" for "Due

@@ -70,6 +70,34 @@ class Phrase:
         return Phrase(self.words[start_word:], self.page_no, self.page_width, self.page_height, self.row_index)
 
 
+# Letters that reach the cap height or an ascender line, and letters that descend below the baseline: a word's
+# box is as tall as the letters it holds, so type sizes are compared between words of the same shape.
+_TALL_LETTERS = frozenset("bdfhklt")
+_DESCENDING_LETTERS = frozenset("gjpqyQ")
+
+
+def _word_shape(text: str) -> tuple[bool, bool]:
+    tall = any(ch.isupper() or ch.isdigit() or ch in _TALL_LETTERS for ch in text)
+    return tall, any(ch in _DESCENDING_LETTERS for ch in text)
+
+
+def _heights_by_shape(phrase: Phrase) -> dict[tuple[bool, bool], float]:
+    heights: dict[tuple[bool, bool], list[float]] = {}
+    for word in phrase.words:
+        if any(ch.isalnum() for ch in word.text):
+            heights.setdefault(_word_shape(word.text), []).append(word.height)
+    return {shape: statistics.median(values) for shape, values in heights.items()}
+
+
+def type_size_ratio(first: Phrase, second: Phrase) -> float | None:
+    """How large ``second``'s type is next to ``first``'s (1.0: the same size), comparing words of the same
+    shape ("Practice" with "Seestrasse": capitals or ascenders, no descenders); None when no shape occurs in
+    both lines, so nothing can be said."""
+    ours, theirs = _heights_by_shape(first), _heights_by_shape(second)
+    shared = [theirs[shape] / ours[shape] for shape in ours.keys() & theirs.keys() if ours[shape] > 0]
+    return statistics.median(shared) if shared else None
+
+
 @dataclass
 class Row:
     phrases: list[Phrase]

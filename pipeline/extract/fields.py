@@ -231,9 +231,7 @@ class PageIndex:
             return False
         whole = f" {_words_key(first.text)} {_words_key(second.text)} "
         own = {(first.page_no, first.row_index), (second.page_no, second.row_index)}
-        return any(
-            (row.page_no, row.index) not in own and whole in f" {_words_key(row.text)} " for row in self.rows
-        )
+        return any((row.page_no, row.index) not in own and whole in f" {_words_key(row.text)} " for row in self.rows)
 
     def _centred_legal_form(self, phrase: Phrase) -> Phrase | None:
         for other in self.below(phrase, max_rows=1):

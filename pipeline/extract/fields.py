@@ -216,11 +216,11 @@ class PageIndex:
         the company) and a block set in one type throughout are left to the evidence, which doubts them."""
         if not (ENDS_IN_LEGAL_FORM.search(second.text) and _bare_name_line(first.text, second.text)):
             return False
-        same = type_size_ratio(first, second)
+        same = self.type_ratio(first, second)
         after = self.next_in_column(second)
         if same is None or not _SAME_TYPE[0] <= same <= _SAME_TYPE[1] or after is None:
             return False
-        smaller = [type_size_ratio(line, after) for line in (first, second)]
+        smaller = [self.type_ratio(line, after) for line in (first, second)]
         return all(ratio is not None and ratio <= _SMALLER_TYPE for ratio in smaller)
 
     def printed_whole(self, first: Phrase, second: Phrase) -> bool:
@@ -255,7 +255,18 @@ class PageIndex:
         close = 0 <= second.y0 - first.y1 < 1.5 * height
         text = second.text
         name_like = sum(ch.isalpha() for ch in text) >= 2 and not any(ch.isdigit() or ch in ":@" for ch in text)
-        return aligned and close and name_like and second.height >= 0.85 * height and self.is_value_like(second)
+        as_large = self.size_ratio(first, second) >= 0.85
+        return aligned and close and name_like and as_large and self.is_value_like(second)
+
+    def type_ratio(self, first: Phrase, second: Phrase) -> float | None:
+        """`second`'s type size next to `first`'s, by words of the same shape (see `type_size_ratio`)."""
+        scales = next((layout.shape_scale for layout in self.layouts if layout.page_no == first.page_no), None)
+        return type_size_ratio(first, second, scales)
+
+    def size_ratio(self, first: Phrase, second: Phrase) -> float:
+        """`type_ratio`, or where it cannot tell, the ratio of the two lines' box heights."""
+        ratio = self.type_ratio(first, second)
+        return ratio if ratio is not None else second.height / max(first.height, 1e-6)
 
     def right_of(self, phrase: Phrase) -> list[Phrase]:
         row = self.row_of(phrase)

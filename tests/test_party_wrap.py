@@ -15,8 +15,9 @@ from devtools.samples import render_born_digital, render_scan, sample_spec
 from pipeline.config import Settings
 from pipeline.discover import describe_file
 from pipeline.extract.fields import wraps_onto
+from pipeline.extract.layout import Phrase, type_size_ratio
 from pipeline.process import process_document
-from schemas import ExtractionRecord, IssueCode, RecordStatus
+from schemas import ExtractionRecord, IssueCode, RecordStatus, Word
 from tests.conftest import SIMPLE_INVOICE
 
 
@@ -166,3 +167,19 @@ def test_a_name_the_document_prints_whole_elsewhere_is_read_whole(tmp_path: Path
     assert record.invoice.customer_name == "Redwood Creative"
     # The same block without the repeat stays open.
     _never_accepted_truncated(_block_invoice(tmp_path, "alone", block), "customer_name", "Redwood Creative")
+
+
+def test_type_size_compares_words_of_the_same_shape_and_says_nothing_without_letters() -> None:
+    def phrase(*words: tuple[str, float]) -> Phrase:
+        boxes = [Word(text=text, page_no=1, x0=0, y0=0, x1=10, y1=height, confidence=0.9) for text, height in words]
+        return Phrase(boxes, 1, 2480, 3508)
+
+    # "Group" descends below the baseline: its box is taller than "Retail"'s in the same type.
+    name = phrase(("Crescent", 30), ("Group", 38))
+    assert type_size_ratio(name, phrase(("Retail", 30))) == 1.0
+    assert type_size_ratio(name, phrase(("Seestrasse", 27))) == 0.9
+    assert type_size_ratio(phrase(("Retail", 30)), phrase(("Group", 38))) is None
+    assert type_size_ratio(phrase(("Retail", 30)), phrase(("Group", 38)), {(True, False): 1.0, (True, True): 1.25}) == (
+        38 / 1.25 / 30
+    )
+    assert type_size_ratio(name, phrase(("-", 5), ("|", 40))) is None

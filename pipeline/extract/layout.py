@@ -114,13 +114,15 @@ def type_size_ratio(
     each word's height is scaled by how tall its shape measures on the page (``scales``, see `shape_scales`);
     None when nothing can be said."""
     ours, theirs = _heights_by_shape(first), _heights_by_shape(second)
+    if not ours or not theirs:
+        return None  # punctuation only: no letters to measure
     shared = [theirs[shape] / ours[shape] for shape in ours.keys() & theirs.keys() if ours[shape] > 0]
     if shared:
         return statistics.median(shared)
     if not scales or not (ours.keys() | theirs.keys()) <= scales.keys():
         return None
     scaled = [statistics.median(h / scales[shape] for shape, h in side.items()) for side in (ours, theirs)]
-    return scaled[1] / scaled[0] if ours and theirs and scaled[0] > 0 else None
+    return scaled[1] / scaled[0] if scaled[0] > 0 else None
 
 
 @dataclass

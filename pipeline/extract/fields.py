@@ -190,9 +190,8 @@ class PageIndex:
         """A company name wrapped over two lines where the layout says so (see `wraps_onto`), or where the type
         does (see `set_as_one_name`), even with a row of another column between the two lines. Any other wrap
         ("Riverstone Outdoor" / "Gear GmbH" in the address's type reads like "Felix Wolf" / "SimFin Analytics
-        GmbH") is left to the evidence, which doubts it. A legal form
-        centred under a name set in a heading, in smaller type ("PHILIP MORRIS" / "INCORPORATED"), completes
-        it too."""
+        GmbH") is left to the evidence, which doubts it. A legal form centred under a name set in a heading, in
+        smaller type ("PHILIP MORRIS" / "INCORPORATED"), completes it too."""
         other = self.next_in_column(phrase)
         if other is None or not (
             self.continues_name(phrase, other)

@@ -81,9 +81,10 @@ def _word_shape(text: str) -> tuple[bool, bool]:
     return tall, any(ch in _DESCENDING_LETTERS for ch in text)
 
 
-def _heights_by_shape(phrase: Phrase) -> dict[tuple[bool, bool], float]:
+def _heights_by_shape(words: list[Word]) -> dict[tuple[bool, bool], float]:
+    """The median box height of each word shape among ``words`` (punctuation-only words left out)."""
     heights: dict[tuple[bool, bool], list[float]] = {}
-    for word in phrase.words:
+    for word in words:
         if any(ch.isalnum() for ch in word.text):
             heights.setdefault(_word_shape(word.text), []).append(word.height)
     return {shape: statistics.median(values) for shape, values in heights.items()}
@@ -95,14 +96,11 @@ def shape_scales(rows: list[list[Word]]) -> dict[tuple[bool, bool], float]:
     for "Group" next to "Retail" in OCR boxes, which hug the ink."""
     ratios: dict[tuple[bool, bool], list[float]] = {}
     for row in rows:
-        heights: dict[tuple[bool, bool], list[float]] = {}
-        for word in row:
-            if any(ch.isalnum() for ch in word.text):
-                heights.setdefault(_word_shape(word.text), []).append(word.height)
-        reference = statistics.median(heights.pop((True, False), [0.0]))
-        for shape, values in heights.items():
+        heights = _heights_by_shape(row)
+        reference = heights.pop((True, False), 0.0)
+        for shape, height in heights.items():
             if reference > 0:
-                ratios.setdefault(shape, []).append(statistics.median(values) / reference)
+                ratios.setdefault(shape, []).append(height / reference)
     return {(True, False): 1.0, **{shape: statistics.median(values) for shape, values in ratios.items()}}
 
 
@@ -113,7 +111,7 @@ def type_size_ratio(
     shape ("Practice" with "Seestrasse": capitals or ascenders, no descenders). With no shape in both lines,
     each word's height is scaled by how tall its shape measures on the page (``scales``, see `shape_scales`);
     None when nothing can be said."""
-    ours, theirs = _heights_by_shape(first), _heights_by_shape(second)
+    ours, theirs = _heights_by_shape(first.words), _heights_by_shape(second.words)
     if not ours or not theirs:
         return None  # punctuation only: no letters to measure
     shared = [theirs[shape] / ours[shape] for shape in ours.keys() & theirs.keys() if ours[shape] > 0]

@@ -182,7 +182,7 @@ LEGAL_FORM = (
     r"s\.\s?l\.(\s?u\.)?|s\.\s?a\.\s?u\.|s\.\s?a\.\s?s\.|s\.\s?n\.\s?c\.|slu|k\.\s?k\."
 )
 # A phrase that is nothing but a legal form: never a name by itself, the tail of one wrapped over two lines.
-LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
+LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM}|kg)\.?\s*$", re.IGNORECASE)
 # Legal forms as whole words once dots are dropped ("S.r.l." -> "srl", "B.V." -> "bv").
 LEGAL_FORM_WORD = re.compile(
     r"(?<!\w)(inc|llc|ltd|limited|gmbh|ag|kg|plc|llp|lp|corp|co|pty|sa|sas|sarl|srl|spa|bv|nv|oy|kk|sl|slu)(?!\w)"

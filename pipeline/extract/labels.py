@@ -96,7 +96,8 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         ),
         (rf"(total\s*)?vat(\s*amount)?{_NOT_AN_ID}", 1.0),
         (rf"(total\s*)?(gst|hst|pst|qst){_NOT_AN_ID}", 1.0),
-        (r"(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
+        # "MwSt.", and "zzgl. MwSt. 19%": the German "plus VAT" before the tax's name, its rate after it.
+        (r"((zzgl|inkl)\.?\s*)?(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
         (r"(total(e)?\s*)?(tva|iva)", 1.0),
         (rf"btw(\s*bedrag)?{_NOT_AN_ID}", 1.0),
         # "19.01% VAT", "zzgl. 19 % USt.", "plus 20% VAT": the rate first, then the tax's name.

@@ -250,8 +250,8 @@ def reread_page(
     page: PageText, image_path: Path, engine: OcrEngine, words: list[Word], find_gaps: bool
 ) -> tuple[dict[int, list[Word]], list[Word]]:
     """One OCR run over `words` and, with `find_gaps`, the patches of ink where the first reading found no
-    word: id of each word -> its new reading (words that came back empty, or without a digit, keep their
-    first reading), and the words read in the gaps (line keys past the first reading's)."""
+    word: id of each word -> its new reading (when `_worth_taking`), and the words read in the gaps (line keys
+    past the first reading's)."""
     regions = gap_regions(load_gray(image_path), page) if find_gaps else []
     boxes = [(int(w.x0), int(w.y0), int(w.x1), int(w.y1)) for w in words] + regions
     if not boxes:
@@ -260,7 +260,7 @@ def reread_page(
     readings = {
         id(word): [w.model_copy(update={"line_key": word.line_key}) for w in new]
         for word, new in zip(words, read, strict=False)
-        if any(ch.isdigit() for w in new for ch in w.text)
+        if _worth_taking(new)
     }
     in_gaps = [
         w.model_copy(update={"line_key": (_SECOND_BLOCKS + number, 0, 0)})
@@ -270,9 +270,16 @@ def reread_page(
     return readings, in_gaps
 
 
+def _worth_taking(words: list[Word]) -> bool:
+    """A word's new reading replaces the first when it has a digit ("151.22" for "151522"), or when OCR is
+    sure of all of it where it was unsure of the first ("April" for "Apnil")."""
+    has_digit = any(ch.isdigit() for w in words for ch in w.text)
+    return has_digit or (bool(words) and min(w.confidence for w in words) >= UNSURE_WORD_CONFIDENCE)
+
+
 def reread_words(page: PageText, image_path: Path, engine: OcrEngine) -> dict[int, list[Word]]:
-    """The page's unsure words read again one by one: id of each word -> its new reading (words that came
-    back empty, or without a digit, keep their first reading)."""
+    """The page's unsure words read again one by one: id of each word -> its new reading (when
+    `_worth_taking`: a word that came back empty or no surer keeps its first reading)."""
     readings, _ = reread_page(page, image_path, engine, unsure_words(page), find_gaps=False)
     return readings
 

@@ -2,15 +2,16 @@
 
 On degraded scans Tesseract's page segmentation (psm 3) sometimes drops whole labels ("Invoice No",
 "Subtotal", "Due date") or misreads a digit ("151522;CHh" for "151.22 CHF"), so a field goes missing, is
-found without its label, or the amounts stop adding up. When that happens, and only then, the page is read
-again, two ways:
+found without its label, or the amounts stop adding up. When that happens, and only then, parts of the page
+are read again, all in one OCR run over a strip of crops (cut out, enlarged and binarised):
 
-- the whole page in another segmentation mode (sparse text, psm 11, which finds text psm 3 skipped),
-  merged with the first reading: the first reading plus the words only the second found, or the second
-  plus the words only the first found;
-- each digit-bearing word OCR was unsure of, on its own: cut out, enlarged and binarised, all of a page's
-  such words stacked into one image for one OCR run.
+- the patches of ink where the first reading found no word (the page binarised, every word read blanked,
+  what is left joined into line-sized patches): text the page segmentation skipped, such as a totals row;
+- the words OCR was unsure of, and the digit words of the values a failed check puts in doubt (a tax read
+  "28.568" for "28,568" when the sums fail), each on its own.
 
+Three candidates come of it: the first reading plus the words found in its gaps, the first reading with its
+doubted words replaced by their new reading (one with a digit, or one OCR is sure of), and both.
 A new reading is kept only when extraction on it fails fewer cross-checks (a missing field, a key field
 with no label, amounts or dates that contradict each other, a label with no readable value, an amount the
 arithmetic had to restore), or fails the same ones with more header fields found. Nothing is taken on

@@ -11,7 +11,7 @@ are read again, all in one OCR run over a strip of crops (cut out, enlarged and 
   "28.568" for "28,568" when the sums fail), each on its own.
 
 Three candidates come of it: the first reading plus the words found in its gaps, the first reading with its
-doubted words replaced by their new reading (one with a digit, or one OCR is sure of), and both.
+doubted words replaced by their new reading (one with a digit) in either crop style, and both.
 A new reading is kept only when extraction on it fails fewer cross-checks (a missing field, a key field
 with no label, amounts or dates that contradict each other, a label with no readable value, an amount the
 arithmetic had to restore), or fails the same ones with more header fields found. Nothing is taken on
@@ -62,7 +62,6 @@ SAME_WORD_OVERLAP = 0.3
 # enlarged and binarised (Otsu), all of a page's such words stacked in one image for one OCR run.
 UNSURE_WORD_CONFIDENCE = 0.6
 CROP_MARGIN_PX = 6
-CROP_SCALE = 2.0
 STRIP_GAP_PX = 40
 # Ink the first reading found no word in is re-read in line-sized patches: as tall as GAP_MIN_HEIGHT to
 # GAP_MAX_HEIGHT times the page's median word height (specks, rules and frames are not), at most
@@ -81,7 +80,23 @@ GAPS, REREADS = "gaps", "rereads"
 
 ReadingKey = tuple[int, int]
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in page-image pixels
-Placement = tuple[int, int, int, int]  # a crop's top in the strip, its height, its left and top on the page
+# A crop's top in the strip, its height, its left and top on the page, and how much it was enlarged.
+Placement = tuple[int, int, int, int, float]
+
+
+@dataclass(frozen=True)
+class CropStyle:
+    """How a crop is prepared for OCR: enlarged `scale` times, binarised (Otsu) or left as scanned."""
+
+    scale: float
+    binarise: bool
+
+
+# Each doubted word is read in two styles, one candidate each: enlarged and binarised ("151.22" for "151522"),
+# and as scanned (binarising an enlarged "28,568" read it "28,968"). Gap patches are read enlarged.
+ENLARGED = CropStyle(2.0, True)
+AS_SCANNED = CropStyle(1.0, False)
+WORD_STYLES = {REREADS: ENLARGED, f"{REREADS}_as_scanned": AS_SCANNED}
 
 
 def check_failures(result: ExtractionResult) -> set[tuple[str, str | None]]:
@@ -188,29 +203,32 @@ def gap_regions(image: GrayImage, page: PageText) -> list[Box]:
     return regions[:MAX_GAP_REGIONS]
 
 
-def _crop(image: GrayImage, box: Box) -> tuple[GrayImage, tuple[int, int]]:
-    """The box (with a margin) cut out, enlarged and binarised; and the crop's top-left corner."""
+def _crop(image: GrayImage, box: Box, style: CropStyle) -> tuple[GrayImage, tuple[int, int]]:
+    """The box (with a margin) cut out and prepared in `style`; and the crop's top-left corner."""
     height, width = image.shape[:2]
     x0, y0, x1, y1 = box
     left, top = max(x0 - CROP_MARGIN_PX, 0), max(y0 - CROP_MARGIN_PX, 0)
     right, bottom = min(x1 + CROP_MARGIN_PX, width), min(y1 + CROP_MARGIN_PX, height)
-    crop = cv2.resize(image[top:bottom, left:right], None, fx=CROP_SCALE, fy=CROP_SCALE, interpolation=cv2.INTER_CUBIC)
-    _, binary = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return binary, (left, top)
+    crop = image[top:bottom, left:right]
+    if style.scale != 1.0:
+        crop = cv2.resize(crop, None, fx=style.scale, fy=style.scale, interpolation=cv2.INTER_CUBIC)
+    if style.binarise:
+        _, crop = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return crop, (left, top)
 
 
-def crop_strip(image: GrayImage, boxes: list[Box], strip_path: Path) -> list[Placement]:
+def crop_strip(image: GrayImage, boxes: list[tuple[Box, CropStyle]], strip_path: Path) -> list[Placement]:
     """Every box's crop stacked in one image (one OCR run for all of them), written to `strip_path`;
-    returns each crop's (top in the strip, height, left and top on the page)."""
-    crops = [_crop(image, box) for box in boxes]
-    width = max(crop.shape[1] for crop, _ in crops) + 2 * STRIP_GAP_PX
-    height = sum(crop.shape[0] + STRIP_GAP_PX for crop, _ in crops) + STRIP_GAP_PX
+    returns each crop's placement."""
+    crops = [(*_crop(image, box, style), style.scale) for box, style in boxes]
+    width = max(crop.shape[1] for crop, _, _ in crops) + 2 * STRIP_GAP_PX
+    height = sum(crop.shape[0] + STRIP_GAP_PX for crop, _, _ in crops) + STRIP_GAP_PX
     strip = np.full((height, width), 255, dtype=np.uint8)
     placed: list[Placement] = []
     cursor = STRIP_GAP_PX
-    for crop, (left, top) in crops:
+    for crop, (left, top), scale in crops:
         strip[cursor : cursor + crop.shape[0], STRIP_GAP_PX : STRIP_GAP_PX + crop.shape[1]] = crop
-        placed.append((cursor, crop.shape[0], left, top))
+        placed.append((cursor, crop.shape[0], left, top, scale))
         cursor += crop.shape[0] + STRIP_GAP_PX
     cv2.imwrite(str(strip_path), strip)
     return placed
@@ -218,19 +236,21 @@ def crop_strip(image: GrayImage, boxes: list[Box], strip_path: Path) -> list[Pla
 
 def _on_page(word: Word, place: Placement, line: tuple[int, int, int]) -> Word:
     """A word read on the strip, moved back to where its crop sits on the page."""
-    strip_top, _, left, top = place
+    strip_top, _, left, top, scale = place
     return word.model_copy(
         update={
-            "x0": left + (word.x0 - STRIP_GAP_PX) / CROP_SCALE,
-            "x1": left + (word.x1 - STRIP_GAP_PX) / CROP_SCALE,
-            "y0": top + (word.y0 - strip_top) / CROP_SCALE,
-            "y1": top + (word.y1 - strip_top) / CROP_SCALE,
+            "x0": left + (word.x0 - STRIP_GAP_PX) / scale,
+            "x1": left + (word.x1 - STRIP_GAP_PX) / scale,
+            "y0": top + (word.y0 - strip_top) / scale,
+            "y1": top + (word.y1 - strip_top) / scale,
             "line_key": line,
         }
     )
 
 
-def read_crops(image_path: Path, boxes: list[Box], engine: OcrEngine, page_no: int) -> list[list[Word]]:
+def read_crops(
+    image_path: Path, boxes: list[tuple[Box, CropStyle]], engine: OcrEngine, page_no: int
+) -> list[list[Word]]:
     """The words inside each box of the page image, read in one OCR run over a strip of all the crops,
     in page coordinates (line keys still to be set), left to right."""
     strip_path = image_path.with_name(f"{image_path.stem}-words.pgm")
@@ -248,41 +268,52 @@ def read_crops(image_path: Path, boxes: list[Box], engine: OcrEngine, page_no: i
 
 
 def reread_page(
-    page: PageText, image_path: Path, engine: OcrEngine, words: list[Word], find_gaps: bool
-) -> tuple[dict[int, list[Word]], list[Word]]:
-    """One OCR run over `words` and, with `find_gaps`, the patches of ink where the first reading found no
-    word: id of each word -> its new reading (when `_worth_taking`), and the words read in the gaps (line keys
-    past the first reading's)."""
+    page: PageText,
+    image_path: Path,
+    engine: OcrEngine,
+    words: list[Word],
+    find_gaps: bool,
+    styles: Mapping[str, CropStyle] = WORD_STYLES,
+) -> tuple[dict[str, dict[int, list[Word]]], list[Word]]:
+    """One OCR run over `words`, cropped in each of `styles`, and, with `find_gaps`, the patches of ink
+    where the first reading found no word. Returns, per style, id of each word -> its new reading (when
+    `_worth_taking`), and the words read in the gaps (line keys past the first reading's)."""
     regions = gap_regions(load_gray(image_path), page) if find_gaps else []
-    boxes = [(int(w.x0), int(w.y0), int(w.x1), int(w.y1)) for w in words] + regions
+    boxes = [((int(w.x0), int(w.y0), int(w.x1), int(w.y1)), style) for style in styles.values() for w in words]
+    boxes += [(region, ENLARGED) for region in regions]
     if not boxes:
         return {}, []
     read = read_crops(image_path, boxes, engine, page.page_no)
-    readings = {
-        id(word): [w.model_copy(update={"line_key": word.line_key}) for w in new]
-        for word, new in zip(words, read, strict=False)
-        if _worth_taking(new)
-    }
+    readings: dict[str, dict[int, list[Word]]] = {}
+    for number, name in enumerate(styles):
+        found = read[number * len(words) : (number + 1) * len(words)]
+        taken = {
+            id(word): [w.model_copy(update={"line_key": word.line_key}) for w in new]
+            for word, new in zip(words, found, strict=True)
+            if _worth_taking(new)
+        }
+        if taken:
+            readings[name] = taken
     in_gaps = [
         w.model_copy(update={"line_key": (_SECOND_BLOCKS + number, 0, 0)})
-        for number, new in enumerate(read[len(words) :])
+        for number, new in enumerate(read[len(styles) * len(words) :])
         for w in new
     ]
     return readings, in_gaps
 
 
 def _worth_taking(words: list[Word]) -> bool:
-    """A word's new reading replaces the first when it has a digit ("151.22" for "151522"), or when OCR is
-    sure of all of it where it was unsure of the first ("April" for "Apnil")."""
-    has_digit = any(ch.isdigit() for w in words for ch in w.text)
-    return has_digit or (bool(words) and min(w.confidence for w in words) >= UNSURE_WORD_CONFIDENCE)
+    """A word's new reading replaces the first when it has a digit ("151.22" for "151522"). Not a word
+    without one: OCR was as sure of "Oue" for "Due" as of anything (measured), and a broken label costs more
+    than a mended one buys."""
+    return any(ch.isdigit() for w in words for ch in w.text)
 
 
 def reread_words(page: PageText, image_path: Path, engine: OcrEngine) -> dict[int, list[Word]]:
     """The page's unsure words read again one by one: id of each word -> its new reading (when
-    `_worth_taking`: a word that came back empty or no surer keeps its first reading)."""
-    readings, _ = reread_page(page, image_path, engine, unsure_words(page), find_gaps=False)
-    return readings
+    `_worth_taking`: a word that came back empty, or without a digit, keeps its first reading)."""
+    readings, _ = reread_page(page, image_path, engine, unsure_words(page), False, {REREADS: ENLARGED})
+    return readings.get(REREADS, {})
 
 
 def with_words_reread(pages: list[PageText], readings: Mapping[int, list[Word]]) -> list[PageText]:
@@ -323,21 +354,20 @@ def look_again(pages: list[PageText], cleaned_images: Mapping[int, Path], engine
     first = extract_invoice(pages)
     if reading_key(first)[0] == 0:
         return Look(pages, first, PASSED)
-    readings: dict[int, list[Word]] = {}
+    readings: dict[str, dict[int, list[Word]]] = {}
     gaps: dict[int, list[Word]] = {}
     for page in ocr_pages:
         words = doubted_words(page, first)
         found, in_gaps = reread_page(page, cleaned_images[page.page_no], engine, words, find_gaps=True)
-        readings.update(found)
+        for name, taken in found.items():
+            readings.setdefault(name, {}).update(taken)
         if in_gaps:
             gaps[page.page_no] = in_gaps
-    candidates: dict[str, list[PageText]] = {}
-    if gaps:
-        candidates[GAPS] = with_gap_words(pages, gaps)
-    if readings:
-        candidates[REREADS] = with_words_reread(pages, readings)
+    candidates: dict[str, list[PageText]] = {GAPS: with_gap_words(pages, gaps)} if gaps else {}
+    for name, taken in readings.items():
+        candidates[name] = with_words_reread(pages, taken)
         if gaps:
-            candidates[f"{GAPS}+{REREADS}"] = with_words_reread(candidates[GAPS], readings)
+            candidates[f"{GAPS}+{name}"] = with_words_reread(candidates[GAPS], taken)
     return best_reading(pages, first, candidates)
 
 

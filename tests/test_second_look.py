@@ -299,12 +299,3 @@ def test_the_values_a_failed_check_doubts_are_read_again_but_no_other_sure_word(
     assert "INV-2024-0042" not in doubted  # no failed check doubts the invoice number
     sure = extract_invoice([cast(PageText, page_from_lines(CLEAN, "ocr"))])
     assert doubted_words(cast(PageText, page_from_lines(CLEAN, "ocr")), sure) == []
-
-
-def test_an_unsure_word_without_a_digit_is_replaced_by_a_sure_reading(tmp_path: Path) -> None:
-    path, page = _two_line_page(tmp_path)
-    label = page.words[2]
-    slipped = label.model_copy(update={"text": "Tota1l", "confidence": 0.2})
-    page = page.model_copy(update={"words": [slipped if w is label else w for w in page.words]})
-    readings = reread_words(page, path, _second_engine())
-    assert [w.text for w in readings[id(slipped)]] == ["Total"]

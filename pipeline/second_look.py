@@ -62,6 +62,8 @@ SAME_WORD_OVERLAP = 0.3
 # enlarged and binarised (Otsu), all of a page's such words stacked in one image for one OCR run.
 UNSURE_WORD_CONFIDENCE = 0.6
 CROP_MARGIN_PX = 6
+# Doubted words less than this many text heights apart on one line are cut out and read as one crop.
+GROUP_GAP = 1.0
 STRIP_GAP_PX = 40
 # Ink the first reading found no word in is re-read in line-sized patches: as tall as GAP_MIN_HEIGHT to
 # GAP_MAX_HEIGHT times the page's median word height (specks, rules and frames are not), at most
@@ -267,6 +269,29 @@ def read_crops(
     return found
 
 
+def word_groups(words: list[Word]) -> list[list[Word]]:
+    """The words, those side by side on one line (less than a text height apart) in one group: read as one
+    crop, "4 109,12" keeps its thousands separator instead of coming back as "4" and "109,12"."""
+    groups: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: (w.line_key, w.x0)):
+        last = groups[-1][-1] if groups else None
+        height = max(word.y1 - word.y0, last.y1 - last.y0) if last is not None else 0.0
+        if last is not None and last.line_key == word.line_key and 0 <= word.x0 - last.x1 < GROUP_GAP * height:
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+    return groups
+
+
+def _group_box(group: list[Word]) -> Box:
+    return (
+        int(min(w.x0 for w in group)),
+        int(min(w.y0 for w in group)),
+        int(max(w.x1 for w in group)),
+        int(max(w.y1 for w in group)),
+    )
+
+
 def reread_page(
     page: PageText,
     image_path: Path,
@@ -275,28 +300,30 @@ def reread_page(
     find_gaps: bool,
     styles: Mapping[str, CropStyle] = WORD_STYLES,
 ) -> tuple[dict[str, dict[int, list[Word]]], list[Word]]:
-    """One OCR run over `words`, cropped in each of `styles`, and, with `find_gaps`, the patches of ink
-    where the first reading found no word. Returns, per style, id of each word -> its new reading (when
-    `_worth_taking`), and the words read in the gaps (line keys past the first reading's)."""
+    """One OCR run over `words` (by `word_groups`), cropped in each of `styles`, and, with `find_gaps`, the
+    patches of ink where the first reading found no word. Returns, per style, id of each word -> its new
+    reading (when `_worth_taking`; a group's first word takes the group's reading, the others none), and the
+    words read in the gaps (line keys past the first reading's)."""
     regions = gap_regions(load_gray(image_path), page) if find_gaps else []
-    boxes = [((int(w.x0), int(w.y0), int(w.x1), int(w.y1)), style) for style in styles.values() for w in words]
+    groups = word_groups(words)
+    boxes = [(_group_box(group), style) for style in styles.values() for group in groups]
     boxes += [(region, ENLARGED) for region in regions]
     if not boxes:
         return {}, []
     read = read_crops(image_path, boxes, engine, page.page_no)
     readings: dict[str, dict[int, list[Word]]] = {}
     for number, name in enumerate(styles):
-        found = read[number * len(words) : (number + 1) * len(words)]
-        taken = {
-            id(word): [w.model_copy(update={"line_key": word.line_key}) for w in new]
-            for word, new in zip(words, found, strict=True)
-            if _worth_taking(new)
-        }
+        found = read[number * len(groups) : (number + 1) * len(groups)]
+        taken: dict[int, list[Word]] = {}
+        for group, new in zip(groups, found, strict=True):
+            if _worth_taking(new):
+                taken[id(group[0])] = [w.model_copy(update={"line_key": group[0].line_key}) for w in new]
+                taken.update((id(rest), []) for rest in group[1:])
         if taken:
             readings[name] = taken
     in_gaps = [
         w.model_copy(update={"line_key": (_SECOND_BLOCKS + number, 0, 0)})
-        for number, new in enumerate(read[len(styles) * len(words) :])
+        for number, new in enumerate(read[len(styles) * len(groups) :])
         for w in new
     ]
     return readings, in_gaps
@@ -373,14 +400,24 @@ def look_again(pages: list[PageText], cleaned_images: Mapping[int, Path], engine
 
 def best_reading(pages: list[PageText], first: ExtractionResult, candidates: Mapping[str, list[PageText]]) -> Look:
     """The candidate that fails fewer cross-checks than the first reading (or the same with more header
-    fields found) and changes no field the first reading's failures left undoubted; else the first."""
-    best, best_key = Look(pages, first, KEPT), reading_key(first)
+    fields found) and changes no field the first reading's failures left undoubted; else the first. When the
+    best candidates pass as many checks but read a header field differently ("13263" enlarged, "73263" as
+    scanned), nothing tells which is right: the first reading is kept, and its failed checks send it to review."""
+    scored = []
     for name, candidate in candidates.items():
         result = extract_invoice(candidate)
         key = reading_key(result)
-        if key < best_key and not changed_beyond_doubt(first, result):
-            best, best_key = Look(candidate, result, name), key
-    return best
+        if key < reading_key(first) and not changed_beyond_doubt(first, result):
+            scored.append((key, name, candidate, result))
+    if not scored:
+        return Look(pages, first, KEPT)
+    best_key = min(key for key, *_ in scored)
+    best = [(name, candidate, result) for key, name, candidate, result in scored if key == best_key]
+    readings = {tuple(getattr(result.invoice, field, None) for field in HEADER_FIELDS) for *_, result in best}
+    if len(readings) > 1:
+        return Look(pages, first, KEPT)
+    name, candidate, result = best[0]
+    return Look(candidate, result, name)
 
 
 def second_look(pages: list[PageText], cleaned_images: Mapping[int, Path], engine: OcrEngine) -> list[PageText]:

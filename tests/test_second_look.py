@@ -24,6 +24,7 @@ from pipeline.second_look import (
     KEPT,
     NOT_TAKEN,
     PASSED,
+    best_reading,
     changed_beyond_doubt,
     check_failures,
     doubted_fields,
@@ -299,3 +300,20 @@ def test_the_values_a_failed_check_doubts_are_read_again_but_no_other_sure_word(
     assert "INV-2024-0042" not in doubted  # no failed check doubts the invoice number
     sure = extract_invoice([cast(PageText, page_from_lines(CLEAN, "ocr"))])
     assert doubted_words(cast(PageText, page_from_lines(CLEAN, "ocr")), sure) == []
+
+
+def test_equally_good_readings_that_disagree_on_a_field_keep_the_first() -> None:
+    from tests.conftest import page_from_lines
+
+    def page(number: str) -> list[PageText]:
+        lines = [(x, y, number if text == "INV-2024-0042" else text) for x, y, text in CLEAN]
+        return [cast(PageText, page_from_lines([line for line in lines if line[2]], "ocr"))]
+
+    unread = page("")  # the number's label with no value read beside it
+    first = extract_invoice(unread)
+    assert "invoice_number" in doubted_fields(first)
+    alike = best_reading(unread, first, {"enlarged": page("INV-2024-0042")})
+    assert alike.outcome == "enlarged" and alike.extraction is not None
+    assert alike.extraction.invoice.invoice_number == "INV-2024-0042"
+    split = best_reading(unread, first, {"enlarged": page("INV-2024-0012"), "as_scanned": page("INV-2024-0042")})
+    assert split.outcome == KEPT and split.pages is unread and split.extraction is first

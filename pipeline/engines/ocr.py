@@ -134,8 +134,15 @@ class PytesseractEngine:
         return TesseractEngine.page_from_rows(rows, page_no)
 
 
+def _tesseract_lib(options: OcrOptions) -> OcrEngine:
+    from pipeline.engines.tesseract_lib import TesseractLibEngine  # it builds on TesseractEngine, above
+
+    return TesseractLibEngine(options)
+
+
 OCR_ENGINES: dict[str, Callable[[OcrOptions], OcrEngine]] = {
     "tesseract": TesseractEngine,
+    "tesseract-lib": _tesseract_lib,
     "pytesseract": PytesseractEngine,
 }
 

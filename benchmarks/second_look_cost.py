@@ -74,7 +74,8 @@ def _measure_one(path: Path, tally: Tally, scratch: Path) -> None:
     if not first.cleaned_images or not any(page.words for page in first.pages):
         return
     read_at = _cpu_s()
-    look = look_again(first.pages, first.cleaned_images, ocr_engine("tesseract", second_look_options(Settings())))
+    settings = Settings()  # the engine the settings name (LEDGERLENS_OCR_ENGINE), as read_document uses it
+    look = look_again(first.pages, first.cleaned_images, ocr_engine(settings.ocr_engine, second_look_options(settings)))
     tally.look_cpu_s += _cpu_s() - read_at
     tally.first_cpu_s += read_at - started
     tally.documents += 1

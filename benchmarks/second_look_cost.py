@@ -21,7 +21,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -126,7 +126,8 @@ def main() -> None:
     tally = measure([p for p in files if p.suffix.lower() in SUFFIXES and "born_digital" not in p.stem])
     report(tally)
     if args.json:
-        args.json.write_text(json.dumps(asdict(tally), indent=2))
+        figures = {name: dict(value) if isinstance(value, Counter) else value for name, value in vars(tally).items()}
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

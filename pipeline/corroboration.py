@@ -10,7 +10,9 @@ the field itself (``FieldValue.evidence``, gathered by extraction) or found in t
   items add up to the subtotal, or to the total less its tax);
 * vendor and customer: a plausible name (not a bare legal form, an address, a label, a logo, the other
   party) and, where the page prints a sender line, footer or e-mail/web domain, consistent with it;
-* currency: printed on the page as a code or symbol.
+* currency: printed on the page as a code or symbol;
+* anything OCR read: no sign of a misread the page would only seem to confirm (a name word one letter
+  from a business word, an ID character OCR confuses among the other kind: pipeline/extract/misreads.py).
 
 Line items whose arithmetic fails after reconciliation (3 x 10.00 = 99.00) block acceptance too. Each
 gap becomes one blocking issue naming the field, so the reviewer knows what to check.

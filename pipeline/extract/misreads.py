@@ -1,0 +1,136 @@
+"""Signatures of an OCR misread that the page itself seems to confirm.
+
+A misread letter is often read the same way wherever the text is printed again (a repeated header, a
+footer in the same type), so repetition cannot vouch for it. What gives it away is its shape:
+
+* a word of a party name one or two letters away from a common business word without being it
+  ("Enaineering", "Solutlons"): real names spell their trade words right;
+* an ID with a digit standing among letters, or a letter among digits, in one of the pairs OCR confuses
+  ("8C-249858" for "BC-249858", "2O24" for "2024"): which one is printed is for a person to say.
+
+Nothing here changes a value: extraction turns each finding into a doubt on the field's evidence, and
+routing (pipeline/corroboration.py) sends the record to review naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Common trade and business words in the languages the pipeline reads (EN, DE, FR, NL, ES, IT). A name
+# word must equal one of them, or be far from all, to be taken as printed.
+BUSINESS_WORDS = _word_set(
+    """
+    engineering engineers solutions solution services service consulting consultants consultancy logistics
+    industries industrial international systems system technologies technology technical trading traders
+    holdings holding partners partnership supplies supply manufacturing manufacturers software digital
+    analytics marketing communications creative media design studio studios transport transportation
+    freight couriers courier wholesale components tools construction contractors electronics electrical
+    electric medical pharmaceuticals pharma enterprises enterprise ventures associates management
+    properties property development resources products foods energy networks network security equipment
+    materials packaging printing distribution distributors global worldwide company corporation group
+    laboratories laboratory machinery automation instruments imports exports import export retail
+    hospitality architects accounting advisory capital finance financial insurance healthcare
+    dienstleistungen handel technik beratung vertrieb logistik systeme industrie gesellschaft werkzeuge
+    maschinenbau bauunternehmen elektrotechnik verwaltung
+    conseil ingenierie societe entreprise technologie distribution informatique fournitures
+    diensten techniek groep installatietechniek
+    servicios soluciones ingenieria consultores comercial distribuciones construcciones tecnologia
+    suministros
+    servizi soluzioni ingegneria costruzioni tecnologie forniture commerciale
+    """
+)
+# Real words one letter from a business word ("Expert" / "export", "Folding" / "holding"): a name may
+# print them as they are.
+REAL_NEIGHBOURS = _word_set(
+    """
+    ablutions accountant accountants assurance berating carpeting cervices commercial conducting consenting
+    consisting consorting constriction consultant cooperation cooperative courser courtier courtiers
+    darkening dentures detail dharma endurance engendering engenders envelopment exhort expert experts
+    extort fiance floods folding fortitude fright furniture graders grading harkening holing hooding
+    hording impart imparts instalments locutions marveling molding moldings notwork painting pickaxing
+    pointing racketing recounting renounces resign sprinting stools targeting tracers tracing transform
+    transformation transpire treading wholesome
+    """
+)
+# Shorter words are too easily one letter from another real word ("Media" / "Medina").
+_MIN_WORD = 6
+# The last letters of a trade word vary with the language and the number ("Industrie", "Systeme"):
+# a difference there is inflection, not a misread.
+_INFLECTED_TAIL = 2
+
+
+def _fold(word: str) -> str:
+    """The word in lower case without accents ("Ingeniería" -> "ingenieria")."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _edits(left: str, right: str, limit: int) -> list[int] | None:
+    """Positions in ``left`` where it differs from ``right`` (at most ``limit`` edits), else None."""
+    if abs(len(left) - len(right)) > limit:
+        return None
+    if len(left) == len(right):
+        positions = [i for i, (a, b) in enumerate(zip(left, right, strict=True)) if a != b]
+        return positions if len(positions) <= limit else None
+    shorter, longer = sorted((left, right), key=len)
+    if len(longer) - len(shorter) != 1 or limit < 1:
+        return None
+    for i in range(len(longer)):
+        if longer[:i] + longer[i + 1 :] == shorter:
+            return [i]
+    return None
+
+
+def near_business_word(word: str) -> str | None:
+    """The business word that ``word`` nearly spells ("Enaineering" -> "engineering"), or None when it
+    spells one exactly, differs only in its inflected tail, or is far from all of them."""
+    folded = _fold(word)
+    if len(folded) < _MIN_WORD or not folded.isalpha() or folded in BUSINESS_WORDS | REAL_NEIGHBOURS:
+        return None
+    limit = 2 if len(folded) >= 9 else 1
+    for known in sorted(BUSINESS_WORDS):
+        if known.startswith(folded) or folded.startswith(known):
+            continue  # a stem or an inflection ("industrie" / "industries")
+        positions = _edits(folded, known, limit)
+        if positions and min(positions) < min(len(folded), len(known)) - _INFLECTED_TAIL:
+            return known
+    return None
+
+
+# Digits OCR reads for letters and back, both ways ("8" / "B", "0" / "O", "1" / "I" / "l", "5" / "S").
+_DIGIT_LOOKS_LIKE = {"0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
+_LETTER_LOOKS_LIKE = {"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "Z": "2", "S": "5", "G": "6", "B": "8"}
+_SEGMENT = re.compile(r"[A-Za-z0-9]+")
+
+
+def _letter_among_digits(segment: str, i: int) -> str | None:
+    inside = 0 < i < len(segment) - 1 and segment[i - 1].isdigit() and segment[i + 1].isdigit()
+    return _LETTER_LOOKS_LIKE.get(segment[i]) if inside else None
+
+
+def _digit_among_letters(segment: str, i: int) -> str | None:
+    """A digit opening a run of letters ("8C") or standing between two letters ("A1B")."""
+    after = segment[i + 1 : i + 2]
+    opens = after.isalpha() and (i == 0 or segment[i - 1].isalpha())
+    return _DIGIT_LOOKS_LIKE.get(segment[i]) if opens else None
+
+
+def confusable_id_slip(value: str) -> str | None:
+    """The ID as it may be printed when one of its characters sits where OCR's confusions make it
+    ambiguous: a letter inside a run of digits ("2O24" -> "2024"), or a digit opening or inside a run of
+    letters ("8C-249858" -> "BC-249858"). None when every character sits among its own kind."""
+    for swap in (_letter_among_digits, _digit_among_letters):
+        for found in _SEGMENT.finditer(value):
+            segment = found.group(0)
+            for i in range(len(segment)):
+                swapped = swap(segment, i)
+                if swapped is not None:
+                    position = found.start() + i
+                    return value[:position] + swapped + value[position + 1 :]
+    return None

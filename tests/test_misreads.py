@@ -1,0 +1,201 @@
+"""OCR misreads the page seems to confirm: a name word one letter from a business word, an ID whose
+letter/digit OCR confuses. Scanned pages read by real Tesseract; text-layer pages are printed as read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from pipeline.config import Settings
+from pipeline.discover import discover_documents
+from pipeline.extract.evidence import party_doubts
+from pipeline.extract.misreads import confusable_id_slip, near_business_word
+from pipeline.process import process_document
+from schemas import ExtractionRecord
+from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf, routed_from_lines
+
+Lines = list[tuple[float, float, str]]
+
+
+def _lines(vendor: str, number: str, footer: str | None = None, domain: str = "sterling") -> Lines:
+    """The simple invoice under another vendor and number, with a footer naming the vendor again (as
+    ``footer``, else as the header prints it) beside its e-mail domain."""
+    swapped = {"Acme Widgets Ltd": vendor, "INV-2024-0042": number}
+    return [(x, y, swapped.get(text, text)) for x, y, text in SIMPLE_INVOICE] + [
+        (50, 760, f"{footer or vendor}, Calle Mayor 4, Madrid"),
+        (50, 775, f"billing@{domain}.example"),
+    ]
+
+
+def _read(tmp_path: Path, lines: Lines, scanned: bool) -> ExtractionRecord:
+    pdf = make_invoice_pdf(tmp_path / "invoice.pdf", lines)
+    path = pdf
+    if scanned:
+        from pdf2image import convert_from_path
+
+        path = tmp_path / "invoice.png"
+        convert_from_path(str(pdf), dpi=200, grayscale=True)[0].save(path, dpi=(200, 200))
+    documents, _ = discover_documents([str(path)])
+    return process_document(documents[0], Settings())
+
+
+def _doubts(record: ExtractionRecord, name: str) -> list[str]:
+    evidence = record.fields[name].evidence
+    return list(evidence.doubts) if evidence is not None else []
+
+
+def _vetoed(record: ExtractionRecord) -> set[str | None]:
+    return {issue.field for issue in record.issues if issue.code == "uncorroborated_field"}
+
+
+def test_scanned_misreads_go_to_review_naming_the_field(tmp_path: Path) -> None:
+    record = _read(tmp_path, _lines("Sterling Enaineering S.A.", "8C-249858"), scanned=True)
+    assert record.text_source == "ocr"
+    assert record.invoice.vendor_name == "Sterling Enaineering S.A."
+    assert record.invoice.invoice_number == "8C-249858"
+    assert record.status == "needs_review"
+    assert {"vendor_name", "invoice_number"} <= _vetoed(record)
+    assert any("'Enaineering'" in reason and "'engineering'" in reason for reason in record.review_reasons)
+    assert any("'BC-249858'" in reason for reason in record.review_reasons), record.review_reasons
+
+
+def test_scanned_names_and_ids_spelled_right_raise_no_misread_doubt(tmp_path: Path) -> None:
+    record = _read(tmp_path, _lines("Sterling Engineering S.A.", "INV-2024-0042"), scanned=True)
+    assert record.invoice.vendor_name == "Sterling Engineering S.A."
+    assert record.invoice.invoice_number == "INV-2024-0042"
+    assert not any("OCR may have misread" in doubt for doubt in _doubts(record, "vendor_name"))
+    assert not any("OCR confuses" in doubt for doubt in _doubts(record, "invoice_number"))
+    assert not {"vendor_name", "invoice_number"} & _vetoed(record)
+
+
+def test_text_layer_prints_what_it_holds(tmp_path: Path) -> None:
+    # A born-digital PDF's words are the issuer's own: "8C" and an odd spelling are what was typed.
+    record = _read(tmp_path, _lines("Sterling Enaineering S.A.", "8C-249858"), scanned=False)
+    assert record.text_source == "text_layer"
+    assert not any("OCR" in doubt for doubt in _doubts(record, "vendor_name") + _doubts(record, "invoice_number"))
+
+
+def test_name_printed_again_with_a_word_spelled_otherwise_goes_to_review(tmp_path: Path) -> None:
+    # The header prints "Wodgets", the footer "Widgets": whichever copy is read as the vendor, the other
+    # says a letter was misread.
+    lines = _lines("Acme Wodgets Ltd", "INV-2024-0042", footer="Acme Widgets Ltd", domain="acme")
+    record = _read(tmp_path, lines, scanned=True)
+    assert record.invoice.vendor_name in ("Acme Wodgets Ltd", "Acme Widgets Ltd")
+    assert "vendor_name" in _vetoed(record)
+    assert any("'wodgets'" in reason and "'widgets'" in reason for reason in record.review_reasons), (
+        record.review_reasons
+    )
+
+
+def test_name_printed_again_alike_raises_no_spelling_doubt(tmp_path: Path) -> None:
+    lines = _lines("Acme Widgets Ltd", "INV-2024-0042", domain="acme")
+    record = _read(tmp_path, lines, scanned=True)
+    assert record.invoice.vendor_name == "Acme Widgets Ltd"
+    assert not any("printed elsewhere with" in doubt for doubt in _doubts(record, "vendor_name"))
+    assert "vendor_name" not in _vetoed(record)
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("Enaineering", "engineering"),
+        ("Solutlons", "solutions"),
+        ("Servlces", "services"),
+        ("Engineering", None),  # spelled right
+        ("Industrie", None),  # an inflection in another language
+        ("Systeme", None),
+        ("Ingeniería", None),
+        ("Expert", None),  # a real word one letter from "export"
+        ("Folding", None),
+        ("Capitol", None),  # differs only in the inflected tail of "capital"
+        ("Harborline", None),  # far from every business word
+        ("Media", None),  # too short to judge
+    ],
+)
+def test_name_word_near_a_business_word(word: str, expected: str | None) -> None:
+    assert near_business_word(word) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("8C-249858", "BC-249858"),
+        ("INV-2024-0O42", "INV-2024-0042"),
+        ("2O24-001", "2024-001"),
+        ("INV-2024-0042", None),
+        ("INV0042", None),  # a letter prefix closed by digits is an ordinary ID
+        ("FA2024/0117", None),
+        ("2024-T69672", None),
+        ("T-76277", None),
+    ],
+)
+def test_id_with_a_confusable_character_among_the_other_kind(value: str, expected: str | None) -> None:
+    assert confusable_id_slip(value) == expected
+
+
+def _vendor_doubts_on_page(vendor: str, domain: str, footer: str = "Registered office") -> list[str]:
+    page = _lines(vendor, "INV-2024-0042", footer=footer, domain=domain)
+    lines = [(4 * x, 4 * y, text) for x, y, text in page]  # points to pixels at 300 dpi
+    record = cast(ExtractionRecord, routed_from_lines(lines))
+    assert record.invoice.vendor_name == vendor
+    return _doubts(record, "vendor_name")
+
+
+def test_name_word_a_letter_from_the_rest_of_its_domain_is_doubted() -> None:
+    # "silverlake" holds "silver"; what is left, "lake", is a letter from the name's "Lako".
+    doubts = _vendor_doubts_on_page("Silver Lako Ltd", "silverlake")
+    assert any("'lako'" in doubt and "'lake'" in doubt for doubt in doubts), doubts
+
+
+def test_name_spelled_as_its_domain_is_not_doubted() -> None:
+    assert _vendor_doubts_on_page("Silver Lake Ltd", "silverlake") == []
+    assert _vendor_doubts_on_page("Silver Lake Couriers Ltd", "silverlake") == []
+
+
+def test_copy_spelled_otherwise_is_settled_by_the_domain() -> None:
+    # The footer's copy was misread ("Hathorview"); the domain spells the name as the header does.
+    settled = _vendor_doubts_on_page("Harborview Logistics PLC", "harborview", footer="Hathorview Logistics PLC")
+    assert not any("printed elsewhere with" in doubt for doubt in settled), settled
+
+
+def test_copy_spelled_otherwise_with_nothing_to_settle_it_is_doubted() -> None:
+    # Whichever copy is read as the vendor, nothing on the page says which spelling is right.
+    page = _lines("Harborview Logistics PLC", "INV-2024-0042", footer="Hathorview Logistics PLC", domain="hvl-group")
+    record = cast(ExtractionRecord, routed_from_lines([(4 * x, 4 * y, text) for x, y, text in page]))
+    doubts = _doubts(record, "vendor_name")
+    assert any("hathorview" in doubt and "harborview" in doubt for doubt in doubts), doubts
+    assert "vendor_name" in _vetoed(record)
+
+
+def _number_doubts_on_page(printed: str, source: str = "ocr") -> tuple[str | None, list[str]]:
+    lines = [(x, y, printed if text == "INV-2024-0042" else text) for x, y, text in SIMPLE_INVOICE]
+    record = cast(ExtractionRecord, routed_from_lines([(4 * x, 4 * y, text) for x, y, text in lines], source))
+    return record.invoice.invoice_number, _doubts(record, "invoice_number")
+
+
+def test_number_read_without_the_letter_prefix_ocr_split_off_is_doubted() -> None:
+    number, doubts = _number_doubts_on_page("INV 988722")
+    assert number == "988722"
+    assert any("'INV988722'" in doubt for doubt in doubts), doubts
+
+
+def test_number_after_a_label_word_or_from_a_text_layer_is_not_doubted_for_a_prefix() -> None:
+    assert _number_doubts_on_page("NO 988722") == ("988722", [])
+    assert _number_doubts_on_page("INV 988722", source="text_layer") == ("988722", [])
+
+
+@pytest.mark.parametrize(
+    ("name", "address"),
+    [
+        ("Keizersgracht 8", True),
+        ("Hauptstraße 5", True),
+        ("Ringweg Logistics GmbH", False),
+        ("Engineering 1 Ltd", False),
+    ],
+)
+def test_street_written_as_one_word_with_its_number_is_an_address(name: str, address: bool) -> None:
+    # Found at 1700 px on s61: the footer's "Keizersgracht 8" read as the vendor, accepted under LOFO calibration.
+    doubts = party_doubts("vendor_name", name, None)
+    assert any("part of an address" in doubt for doubt in doubts) is address, doubts

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,8 +80,10 @@ def _copies(folder: Path, originals: list[tuple[Path, int]], pages: int) -> list
             if total >= pages:
                 break
             target = folder / f"c{copy:03d}-{pdf.name}"
-            if not target.exists():
-                target.write_bytes(pdf.read_bytes() + f"\n% benchmark copy {copy}\n".encode())
+            if not target.exists():  # written whole under a unique name, then renamed: a concurrent run never
+                partial = target.with_name(f".{target.name}.{os.getpid()}")  # reads half a file
+                partial.write_bytes(pdf.read_bytes() + f"\n% benchmark copy {copy}\n".encode())
+                partial.replace(target)
             chosen.append(target)
             total += count
         copy += 1
@@ -145,38 +148,86 @@ def bare_tesseract(pdfs: list[Path], scratch: Path, workers: int) -> dict[str, f
             "cpu_seconds": cpu}  # fmt: skip
 
 
+def process_kind(process: Any) -> str:
+    """What a process of the run's tree is, for the memory breakdown: the run, its Prefect server, or a tool."""
+    try:
+        command = process.cmdline()
+    except Exception:  # gone, or not ours to read
+        return "gone"
+    if any("uvicorn" in part or "prefect.server" in part for part in command):
+        return "prefect server"
+    if command and Path(command[0]).name.startswith("python"):
+        return "python"
+    return Path(command[0]).name if command else "unknown"
+
+
 class TreeRss:
-    """Samples the summed RSS of a process and all its descendants every `interval` seconds."""
+    """Samples the summed RSS of a process and all its descendants every `interval` seconds, and where it was:
+    at the peak, each kind of process (the run, its Prefect server, each tool) and when (seconds after the start);
+    and each kind's own peak over the run.
+
+    A child caught between fork and exec (the run starting a tool: its command line is still its parent's) shares
+    its parent's pages, yet reports all of them as its own RSS: counted, it doubled the run's memory in whichever
+    sample landed in that window (the 1,137 MB peak of a 100-page run against 785 MB for 1,000 pages). Such a child
+    is left out of the sum; the largest one seen is reported apart."""
 
     def __init__(self, pid: int, interval: float = 0.2) -> None:
         import psutil
 
         self.root = psutil.Process(pid)
-        self.peak = 0
+        self.started = time.perf_counter()
+        self.peak, self.peak_at = 0, 0.0
+        self.at_peak: dict[str, int] = {}
+        self.kind_peaks: dict[str, int] = {}
+        self.unexecd_fork_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, args=(interval,), daemon=True)
         self._thread.start()
+
+    def _sample(self) -> dict[str, int]:
+        import psutil
+
+        by_kind: dict[str, int] = {}
+        for process in [self.root, *self.root.children(recursive=True)]:
+            try:
+                rss = process.memory_info().rss
+                if process.pid != self.root.pid and process.cmdline() == process.parent().cmdline():
+                    self.unexecd_fork_peak = max(self.unexecd_fork_peak, rss)  # its parent's pages, not its own
+                    continue
+                kind = "run" if process.pid == self.root.pid else process_kind(process)
+            except (psutil.Error, AttributeError):  # gone meanwhile (parent() is then None)
+                continue
+            by_kind[kind] = by_kind.get(kind, 0) + rss
+        return by_kind
 
     def _loop(self, interval: float) -> None:
         import psutil
 
         while not self._stop.is_set():
-            total = 0
             try:
-                for process in [self.root, *self.root.children(recursive=True)]:
-                    try:
-                        total += process.memory_info().rss
-                    except psutil.Error:
-                        continue
+                by_kind = self._sample()
             except psutil.Error:
                 return
-            self.peak = max(self.peak, total)
+            total = sum(by_kind.values())
+            for kind, rss in by_kind.items():
+                self.kind_peaks[kind] = max(self.kind_peaks.get(kind, 0), rss)
+            if total > self.peak:
+                self.peak, self.peak_at, self.at_peak = total, time.perf_counter() - self.started, by_kind
             self._stop.wait(interval)
 
     def stop(self) -> int:
         self._stop.set()
         self._thread.join()
         return self.peak
+
+    def breakdown(self) -> dict[str, Any]:
+        """Where the peak was: MB per kind of process at the peak and when, and each kind's own peak in MB."""
+        return {
+            "peak_at_seconds": self.peak_at,
+            "at_peak_mb": {kind: rss / 2**20 for kind, rss in sorted(self.at_peak.items())},
+            "kind_peaks_mb": {kind: rss / 2**20 for kind, rss in sorted(self.kind_peaks.items())},
+            "unexecd_fork_peak_mb_not_counted": self.unexecd_fork_peak / 2**20,
+        }
 
 
 class StageClock:
@@ -244,10 +295,11 @@ def run_child(args: argparse.Namespace) -> int:
     import psutil
 
     born = psutil.Process().create_time()
-    from flows.runtime import configure_prefect_environment, use_prefect_api
+    from flows.runtime import configure_prefect_environment, keep_pandas_unloaded, use_prefect_api
 
     configure_prefect_environment()
     api = use_prefect_api()
+    keep_pandas_unloaded()  # as `ledgerlens run` does
     from flows.ingest import run_ingest
     from pipeline.config import Settings
 
@@ -260,8 +312,11 @@ def run_child(args: argparse.Namespace) -> int:
         out = Path(tempfile.mkdtemp(prefix=f"ll-throughput-{kind}-"))
         started, cpu_started, tools_started = time.perf_counter(), cpu_seconds(), tools_cpu_seconds()
         server_started = tree_cpu_seconds(server) if server else 0.0
+        phase_started = time.time() - born
         summary = run_ingest([str(folder)], str(out), Settings(workers=args.workers))
         figures[kind] = {
+            "started_after_seconds": phase_started,  # since the process started: places the memory peak
+            "ended_after_seconds": time.time() - born,
             "documents": summary.processed,
             "pages": summary.pages,
             "counts": summary.counts,
@@ -294,16 +349,22 @@ def one_invoice_seconds(invoice: Path, workers: int, api_url: str | None) -> tup
 
 
 def measure_run(args: argparse.Namespace, scanned: Path, born: Path) -> dict[str, Any]:
-    """Run the measured child process and sample its process tree's memory while it works."""
-    result = args.work / "child.json"
+    """Run the measured child process and sample its process tree's memory while it works. The child's figures
+    go through a file in this run's own scratch folder, so concurrent benchmarks never read each other's."""
+    scratch = Path(tempfile.mkdtemp(prefix="ll-throughput-run-"))
+    result = scratch / "child.json"
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--scanned", str(scanned),
                "--born-digital-dir", str(born), "--workers", str(args.workers), "--result", str(result)]  # fmt: skip
     child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     sampler = TreeRss(child.pid)
-    if child.wait() != 0:
-        raise SystemExit(f"the measured run failed with exit code {child.returncode}")
-    figures: dict[str, Any] = json.loads(result.read_text())
+    try:
+        if child.wait() != 0:
+            raise SystemExit(f"the measured run failed with exit code {child.returncode}")
+        figures: dict[str, Any] = json.loads(result.read_text())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     figures["peak_rss_mb_process_tree"] = sampler.stop() / 2**20
+    figures["peak_rss"] = sampler.breakdown()
     return figures
 
 
@@ -360,8 +421,23 @@ def summarise(run: dict[str, Any], reference: dict[str, float], workers: int) ->
         "api": run["api"],
         "api_startup_seconds": run["api_seconds"],
         "peak_rss_mb_process_tree": run["peak_rss_mb_process_tree"],
+        "peak_rss": run["peak_rss"],
+        "phases_after_start_seconds": {
+            kind: [run[kind]["started_after_seconds"], run[kind]["ended_after_seconds"]]
+            for kind in ("scanned", "born_digital")
+        },
         "status_counts_scanned": scanned["counts"],
     }
+
+
+def _megabytes(by_kind: dict[str, float]) -> str:
+    return ", ".join(f"{kind} {mb:.0f} MB" for kind, mb in by_kind.items())
+
+
+def _peak_when(figures: dict[str, Any]) -> str:
+    phases = figures["phases_after_start_seconds"]
+    spans = "; ".join(f"{start:.0f}-{end:.0f} s" for start, end in phases.values())
+    return f"{figures['peak_rss']['peak_at_seconds']:.0f} s ({spans})"
 
 
 def print_table(figures: dict[str, Any]) -> None:
@@ -394,6 +470,13 @@ def print_table(figures: dict[str, Any]) -> None:
         ("flow start (flow call to first task)", f"{figures['flow_start_seconds']:.1f} s"),
         (f"start-up: process start to API ready ({figures['api']})", f"{figures['startup_seconds']:.1f} s"),
         ("peak RSS, whole process tree", f"{figures['peak_rss_mb_process_tree']:.0f} MB"),
+        ("  at the peak, per process kind", _megabytes(figures["peak_rss"]["at_peak_mb"])),
+        ("  at the peak: seconds after start (scanned run; born-digital run)", _peak_when(figures)),
+        ("  each kind's own peak", _megabytes(figures["peak_rss"]["kind_peaks_mb"])),
+        (
+            "  largest child seen between fork and exec (its parent's pages: not counted)",
+            f"{figures['peak_rss']['unexecd_fork_peak_mb_not_counted']:.0f} MB",
+        ),
     ]
     one = figures.get("one_invoice", {})
     if one:

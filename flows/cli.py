@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flows.cli_commands import add_review_commands, add_vendors_command
-from flows.runtime import configure_prefect_environment, preload_flow_engine, use_prefect_api
+from flows.runtime import configure_prefect_environment, keep_pandas_unloaded, preload_flow_engine, use_prefect_api
 
 if TYPE_CHECKING:
     # What add_subparsers returns: each command adds its parser to it.
@@ -251,6 +251,7 @@ def command_run(args: argparse.Namespace) -> int:
 
     configure_prefect_environment()
     api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
+    keep_pandas_unloaded()
     from flows.ingest import run_ingest
     from flows.report import print_summary, progress_bar
 
@@ -295,6 +296,7 @@ def command_backfill(args: argparse.Namespace) -> int:
 
     configure_prefect_environment()
     api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
+    keep_pandas_unloaded()
     from flows.backfill import backfill
     from flows.report import print_backfill_summary, progress_bar
 
@@ -326,7 +328,9 @@ def command_compact(args: argparse.Namespace) -> int:
         f"Compacted {report.partitions} partition(s): {report.files_before} part files into {report.files_after}, "
         f"{report.rows} rows"
     )
-    return EXIT_OK
+    for skipped in report.skipped:
+        print(f"ledgerlens compact: partition skipped ({skipped.code}): {skipped}", file=sys.stderr)
+    return EXIT_OUTPUT if report.skipped else EXIT_OK
 
 
 def command_samples(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ from pipeline.process import failed_record, process_document
 from pipeline.storage import SourceObject, join_location, unreadable_document_id
 from pipeline.vlm.cascade import VlmSession
 from schemas import Document, ExtractionRecord, RecordStatus
+from schemas.codes import OutputCode
 from schemas.vendors import VendorProfile
 
 __all__ = ["ProgressCallback", "RunContext", "RunSummary", "identify_objects", "ingest_batch", "run_ingest"]
@@ -266,13 +267,16 @@ def process_batch(run: RunContext, found: Identified) -> None:
 
 def compact_closed_days(run: RunContext) -> None:
     """Merge the part files of earlier days into one per day (pipeline/compact.py), so OUT holds today's parts and
-    one file per closed day. A partition that changed meanwhile stops the merge; the next run goes on with it."""
+    one file per closed day. A partition that changed meanwhile or holds an unreadable part is left as it is, with its
+    coded reason in the summary; the next run tries again."""
     try:
         report = compact(run.out, run.settings)
     except (OutputError, OSError) as exc:
-        run.summary.compaction_skipped = str(exc)
+        run.summary.compaction_skipped = f"{getattr(exc, 'code', OutputCode.OUTPUT_ERROR)}: {exc}"
         return
     run.summary.compacted_files += report.files_before - report.files_after
+    if report.skipped:
+        run.summary.compaction_skipped = "; ".join(f"{exc.code}: {exc}" for exc in report.skipped)
 
 
 # -- the flow ------------------------------------------------------------------------------------------

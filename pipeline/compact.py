@@ -20,6 +20,12 @@ today's partition, so no part can land in a partition while it is being swapped 
 partitions at its end, so a dataset holds today's parts (one per flush) plus one file per earlier day. The merged
 file is named after the parts it replaces: two compactions of the same parts (two runs ending together) write the
 same file, never a second copy of the rows.
+
+A partition that cannot be merged now (a part Parquet cannot read, a partition changed while being merged) is
+skipped with its coded reason in the report, and the other partitions are still merged. A staging folder a
+crashed local compaction left behind (OUT/_staging/compact-*) holds either an unplaced merged file or the parts
+already swapped out: the next compaction deletes it once its process is gone (or, when that cannot be told, after
+STALE_STAGING_SECONDS).
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import hashlib
 import json
 import os
 import shutil
+import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -41,8 +49,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pipeline.config import Settings
-from pipeline.errors import OutputError
-from pipeline.sinks import parquet_files, write_table_atomically
+from pipeline.errors import CorruptPartError, OutputError, PartitionChangedError
+from pipeline.sinks import corrupt_part_error, parquet_files, write_table_atomically
 from pipeline.storage import filesystem_for
 from pipeline.vendors.store import EVIDENCE_DIR
 from schemas.arrow import DATASETS, PARTITION_KEY, VENDOR_EVIDENCE_SCHEMA
@@ -52,6 +60,8 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 REPLACES_KEY = b"ledgerlens.compact.replaces"  # JSON list of the part file names a merged file replaces
 _MERGED_PREFIX = "part-compact-"
+_STAGING_PREFIX = "compact-"
+STALE_STAGING_SECONDS = 24 * 3600  # a staging folder whose owner cannot be checked (another host, an old name)
 
 
 @dataclass
@@ -62,6 +72,8 @@ class CompactionReport:
     rows: int = 0
     merged: list[str] = field(default_factory=list)
     finished: int = 0  # parts deleted because a merged file from an interrupted compaction already held them
+    skipped: list[OutputError] = field(default_factory=list)  # partitions left as they are, each with its reason
+    stale_staging: int = 0  # staging folders of crashed compactions deleted
 
 
 def _partitions(fs: pafs.FileSystem, dataset_dir: str) -> list[tuple[str, date]]:
@@ -100,23 +112,84 @@ def compact(out: str, settings: Settings | None = None, include_today: bool = Fa
     fs, base = filesystem_for(out, settings)
     today = datetime.now(UTC).date()
     report = CompactionReport()
+    if isinstance(fs, pafs.LocalFileSystem):
+        report.stale_staging = clear_stale_staging(Path(base) / "_staging")
     for dataset, schema in COMPACTED.items():
         for folder, day in _partitions(fs, f"{base}/{dataset}"):
             if day >= today and not include_today:
                 continue
-            listed = parquet_files(fs, folder)
-            parts = _finish_interrupted(fs, listed, settings)
-            report.finished += len(listed) - len(parts)
-            if len(parts) < 2:
-                continue
-            name, table = merge_parts(fs, day, parts, schema)
-            _replace_parts(fs, base, folder, parts, name, table, settings)
-            report.partitions += 1
-            report.files_before += len(parts)
-            report.files_after += 1
-            report.rows += table.num_rows
-            report.merged.append(folder)
+            try:
+                _compact_partition(fs, base, (folder, day), schema, settings, report)
+            except (CorruptPartError, PartitionChangedError) as exc:  # this partition waits; the others go on
+                report.skipped.append(exc)
     return report
+
+
+def _compact_partition(
+    fs: pafs.FileSystem,
+    base: str,
+    partition: tuple[str, date],
+    schema: pa.Schema,
+    settings: Settings,
+    report: CompactionReport,
+) -> None:
+    folder, day = partition
+    listed = parquet_files(fs, folder)
+    parts = _finish_interrupted(fs, listed, settings)
+    report.finished += len(listed) - len(parts)
+    if len(parts) < 2:
+        return
+    name, table = merge_parts(fs, day, parts, schema)
+    _replace_parts(fs, base, folder, parts, name, table, settings)
+    report.partitions += 1
+    report.files_before += len(parts)
+    report.files_after += 1
+    report.rows += table.num_rows
+    report.merged.append(folder)
+
+
+def _staging_name() -> str:
+    """Names the compaction that owns a staging folder (host and process), so a later one can tell it is gone."""
+    return f"{_STAGING_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def _owner_gone(name: str, age_seconds: float) -> bool:
+    """Whether the compaction that made staging folder `name` has ended: its process is gone from this host (or
+    the pid is ours: compaction clears before it stages, so an earlier process had it). Otherwise (another
+    host's, named before the owner was recorded, or a pid now someone else's) once older than STALE_STAGING_SECONDS."""
+    parts = name.removeprefix(_STAGING_PREFIX).rsplit("-", 2)
+    if len(parts) == 3 and parts[0] == socket.gethostname() and parts[1].isdigit():
+        pid = int(parts[1])
+        if pid == os.getpid():
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's
+            pass
+    return age_seconds > STALE_STAGING_SECONDS
+
+
+def clear_stale_staging(staging_root: Path) -> int:
+    """Delete the staging folders of compactions that crashed (their process is gone); returns how many.
+
+    Such a folder holds a merged file never placed (the partition kept its parts) or the parts a swap already
+    replaced (the partition holds the merged file): nothing in it is needed."""
+    removed = 0
+    try:
+        entries = [entry for entry in staging_root.iterdir() if entry.name.startswith(_STAGING_PREFIX)]
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        try:
+            age = time.time() - entry.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if _owner_gone(entry.name, age):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += not entry.exists()
+    return removed
 
 
 def _names_hash(names: list[str]) -> str:
@@ -127,15 +200,26 @@ def merge_parts(fs: pafs.FileSystem, day: date, parts: list[str], schema: pa.Sch
     """The rows of `parts` in one table that records their names (REPLACES_KEY), and the file name to write it
     under: derived from those names, so two compactions of the same parts write the same file."""
     names = [Path(part).name for part in parts]
-    table = pa.concat_tables([pq.read_table(part, filesystem=fs, schema=schema) for part in parts])
+    table = pa.concat_tables([read_part(fs, part, schema) for part in parts])
     metadata = {**(table.schema.metadata or {}), REPLACES_KEY: json.dumps(names).encode()}
     return f"{_MERGED_PREFIX}{day:%Y%m%d}-{_names_hash(names)}.parquet", table.replace_schema_metadata(metadata)
+
+
+def read_part(fs: pafs.FileSystem, part: str, schema: pa.Schema) -> pa.Table:
+    """One part file's rows; a file Parquet cannot read is a CorruptPartError naming it."""
+    try:
+        return pq.read_table(part, filesystem=fs, schema=schema)
+    except pa.ArrowInvalid as exc:
+        raise corrupt_part_error(part, exc) from exc
 
 
 def _replaced_names(fs: pafs.FileSystem, merged: str, present: list[str]) -> list[str]:
     """The part names a merged file replaces. Files merged before the names were recorded carry only their hash:
     those count as replacing the other files present only when the hash of those names matches exactly."""
-    metadata = pq.read_schema(merged, filesystem=fs).metadata or {}
+    try:
+        metadata = pq.read_schema(merged, filesystem=fs).metadata or {}
+    except pa.ArrowInvalid as exc:
+        raise corrupt_part_error(merged, exc) from exc
     if REPLACES_KEY in metadata:
         return [str(name) for name in json.loads(metadata[REPLACES_KEY])]
     own = Path(merged).name
@@ -163,13 +247,13 @@ def _replace_parts(
     fs: pafs.FileSystem, base: str, folder: str, parts: list[str], name: str, table: pa.Table, settings: Settings
 ) -> None:
     if isinstance(fs, pafs.LocalFileSystem):
-        staging = Path(base) / "_staging" / f"compact-{uuid.uuid4().hex}"
+        staging = Path(base) / "_staging" / _staging_name()
         staging.mkdir(parents=True)
         try:
             write_table_atomically(fs, str(staging), name, table)
             # Files another writer might have added since listing would be lost in the swap; refuse.
             if parquet_files(fs, folder) != parts:
-                raise OutputError(f"{folder} changed while it was being compacted; run compact again later")
+                raise PartitionChangedError(f"{folder} changed while it was being compacted; run compact again later")
             if _exchange(str(staging), folder):
                 return
             fs.move(f"{staging}/{name}", f"{folder}/{name}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from schemas.codes import FailureCode
+from schemas.codes import FailureCode, OutputCode
 
 
 class LedgerlensError(Exception):
@@ -17,6 +17,20 @@ class ConfigError(LedgerlensError):
 
 class OutputError(LedgerlensError):
     """The output location cannot be written."""
+
+    code: ClassVar[OutputCode] = OutputCode.OUTPUT_ERROR
+
+
+class CorruptPartError(OutputError):
+    """A Parquet part file in OUT cannot be read (truncated, overwritten, not Parquet)."""
+
+    code = OutputCode.CORRUPT_PART
+
+
+class PartitionChangedError(OutputError):
+    """A partition changed while it was being compacted; the next compaction tries again."""
+
+    code = OutputCode.PARTITION_CHANGED
 
 
 class DocumentError(LedgerlensError):

@@ -21,7 +21,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pipeline.config import Settings
-from pipeline.errors import ConfigError, OutputError
+from pipeline.errors import ConfigError, CorruptPartError, OutputError
 from pipeline.storage import filesystem_for
 from schemas import ExtractionRecord
 from schemas.arrow import DATASETS, INVOICES_SCHEMA, PARTITION_KEY
@@ -195,7 +195,9 @@ class ParquetSink:
             files = parquet_files(self.fs, f"{self.base}/{dataset}", recursive=True)
             found = ds.dataset(files, schema=DATASETS[dataset], filesystem=self.fs, format="parquet")
             column = found.to_table(columns=["document_id"]).column("document_id")
-        except (OSError, pa.ArrowInvalid) as exc:
+        except pa.ArrowInvalid as exc:
+            raise corrupt_part_error(f"{self.out}/{dataset}", exc) from exc
+        except OSError as exc:
             raise OutputError(f"Cannot read {self.out}/{dataset}: {_reason(exc)}") from exc
         return {str(value) for value in column.to_pylist()}
 
@@ -258,6 +260,14 @@ def parquet_files(fs: pafs.FileSystem, folder: str, recursive: bool = False) -> 
 def write_parquet_atomic(table: pa.Table, target: Path) -> None:
     """Write `table` to a local `target` through a hidden temporary file renamed into place."""
     write_table_atomically(pafs.LocalFileSystem(), str(Path(target).parent.resolve()), Path(target).name, table)
+
+
+def corrupt_part_error(where: str, exc: Exception) -> CorruptPartError:
+    """A part file Parquet cannot read, at `where` (the file, or the dataset whose reading named it)."""
+    return CorruptPartError(
+        f"Cannot read {where}: {exc}. Move the unreadable part file out of the dataset (keep it to inspect) and "
+        "run again; the documents whose rows it held are processed again"
+    )
 
 
 def _reason(exc: BaseException) -> str:

@@ -56,6 +56,14 @@ class IssueCode(StrEnum):
     LOW_CONFIDENCE = "low_confidence"
 
 
+class OutputCode(StrEnum):
+    """Why OUT could not be written or tidied (an ``OutputError``'s code; the run summary names it)."""
+
+    OUTPUT_ERROR = "output_error"  # OUT cannot be written or read (permissions, network, a missing bucket)
+    CORRUPT_PART = "corrupt_part"  # a Parquet part file in OUT that Parquet cannot read (truncated, not Parquet)
+    PARTITION_CHANGED = "partition_changed"  # a partition changed while being compacted (another writer)
+
+
 class FailureCode(StrEnum):
     """Why a row is ``failed``: the ``error_code`` column of ``invoices/``."""
 

@@ -51,7 +51,7 @@ def test_a_temporary_server_skips_start_up_work_once_its_database_is_current(
 ) -> None:
     """The first temporary server migrates the database and registers the block types; later ones skip both
     (and the check behind block registration) and still run the flow to its rows."""
-    from flows.runtime import _server_environment
+    from flows.runtime import _TEMPORARY_SERVER_SERVICES_OFF, _server_environment
 
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env.update(PYTHONPATH=str(ROOT), PREFECT_HOME=str(tmp_path / "prefect"), LEDGERLENS_PREFECT_LOCAL_URL="")
@@ -65,3 +65,5 @@ def test_a_temporary_server_skips_start_up_work_once_its_database_is_current(
         assert result.returncode == 0, result.stderr
         assert [path.name for path in (out / "invoices").rglob("*.parquet")], f"the {attempt} run wrote no row"
         assert all(_server_environment().get(name) == "false" for name in skipped), attempt
+        # Its history is never looked at: it ran the flow without storing events and task runs.
+        assert all(_server_environment().get(name) == "false" for name in _TEMPORARY_SERVER_SERVICES_OFF)

@@ -23,7 +23,7 @@ import pyarrow.dataset as ds
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, OutputError
-from pipeline.sinks import ingest_date_today, parquet_files, write_table_atomically
+from pipeline.sinks import corrupt_part_error, ingest_date_today, parquet_files, write_table_atomically
 from pipeline.storage import filesystem_for
 from schemas import HEADER_FIELDS, Invoice, VendorEvidence
 from schemas.arrow import (
@@ -58,7 +58,9 @@ class VendorStore:
         try:
             files = parquet_files(self.fs, f"{self.base}/{folder}", recursive=True)
             return ds.dataset(files, schema=schema, filesystem=self.fs, format="parquet").to_table(columns=columns)
-        except (OSError, pa.ArrowInvalid) as exc:
+        except pa.ArrowInvalid as exc:
+            raise corrupt_part_error(f"{self.out}/{folder}", exc) from exc
+        except OSError as exc:
             raise OutputError(f"Cannot read {self.out}/{folder}: {exc}") from exc
 
     def load_profiles(self) -> list[VendorProfile]:

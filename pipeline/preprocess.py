@@ -148,9 +148,15 @@ def estimate_skew(image: GrayImage, max_degrees: float = 5.0) -> float:
         profile += np.bincount(below[inside] + 1, weights=share[inside], minlength=height)
         return float(np.square(np.diff(profile)).sum())
 
+    seen: dict[float, float] = {}
+
     def rotated(degrees: float) -> float:
-        rows = cv2.reduce(_rotate(ink, degrees, 0), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.float64)
-        return float(np.square(np.diff(rows)).sum())
+        # The finest step's ends and middle are the middle step's candidates (to a rounding error): rotated once.
+        key = round(degrees, 6)
+        if key not in seen:
+            rows = cv2.reduce(_rotate(ink, degrees, 0), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+            seen[key] = float(np.square(np.diff(rows.astype(np.float64))).sum())
+        return seen[key]
 
     best = 0.0
     for step, span, sharpness in ((0.5, max_degrees, projected), (0.1, 0.5, rotated), (0.025, 0.1, rotated)):

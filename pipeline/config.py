@@ -62,11 +62,12 @@ class Settings(BaseSettings):
     )
     second_look: bool = Field(
         default=True,
-        description="Read an OCR'd page again (another segmentation mode) when the first reading fails the "
-        "invoice's cross-checks, and keep the merged reading that passes more of them (pipeline/second_look.py)",
+        description="Read again, in one OCR run of crops, the doubted words and the ink where no word was read "
+        "when an OCR'd page's first reading fails the invoice's cross-checks, and keep the reading that passes "
+        "more of them (pipeline/second_look.py)",
     )
     second_look_psm: int = Field(
-        default=11, ge=0, le=13, description="Tesseract page segmentation mode of the second look (11: sparse text)"
+        default=11, ge=0, le=13, description="Tesseract page segmentation mode of the second look's crops (11: sparse)"
     )
     max_image_pixels: int = Field(
         default=180_000_000, ge=1, description="Images (read from their headers) above this many pixels are refused"

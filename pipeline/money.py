@@ -180,3 +180,12 @@ def same_digits_modulo_ocr(read: str, implied: str) -> bool:
         and len(read) >= MIN_DIGITS_TO_REPAIR
         and tuple(sorted(differences[0])) in OCR_CONFUSABLE_DIGITS
     )
+
+
+def lost_decimal_point(read_digits: str, amount: Decimal) -> bool:
+    """An amount printed with cents that OCR read as a whole number: its cents dropped ("39" for 39.70), or
+    its decimal point dropped with at most one confusable digit ("600" for 5.00)."""
+    if not read_digits.isdigit() or amount <= 0:
+        return False
+    whole = str(int(amount))
+    return read_digits == whole or same_digits_modulo_ocr(read_digits, amount_digits(amount))

@@ -494,8 +494,10 @@ _ISO_DATE = re.compile(
 )
 # A hyphen right after a letter is part of an identifier ("INV-12-05-23"); after a digit it may be a
 # date range ("01.03.2024-31.03.2024").
+# OCR may open a gap after the second separator of a receipt's date ("10-01- 16"): one space is read through.
 _NUMERIC_DATE = re.compile(
-    rf"(?<![\w.,/])(?<![^\W\d_]-)(?P<a>\d{{1,2}})(?P<sep>[./\-])(?P<b>\d{{1,2}})(?P=sep)(?P<year>\d{{4}}|\d{{2}}){_DATE_END}"
+    rf"(?<![\w.,/])(?<![^\W\d_]-)(?P<a>\d{{1,2}})(?P<sep>[./\-])(?P<b>\d{{1,2}})(?P=sep) ?"
+    rf"(?P<year>\d{{4}}|\d{{2}}){_DATE_END}"
 )
 _DAY_MONTH_YEAR = re.compile(
     rf"(?<![\w.,/])(?P<d>\d{{1,2}}){_ORDINAL}\.?{_SEP}*(?:of[ {_NBSP}]+)?{_MONTH}[ {_NBSP}\-/,]*"

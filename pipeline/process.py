@@ -24,9 +24,8 @@ from pipeline.einvoice import (
     without_page,
 )
 from pipeline.errors import DocumentError, NoTextError
-from pipeline.extract import extract_invoice
 from pipeline.previews import PREVIEWS_DIR, preview_relpath, write_page_previews
-from pipeline.reading import carries_einvoice, first_reading, read_pages, routed_record
+from pipeline.reading import Reading, carries_einvoice, first_reading, read_document, read_pages, routed_record
 from pipeline.render import check_document
 from pipeline.vendors.memory import use_vendor_memory
 from pipeline.vlm.cascade import (
@@ -73,8 +72,9 @@ def einvoice_record(
     if document.media_type == XML_MEDIA_TYPE:
         checks, text_source = without_page(reading), None
     else:
-        pages, cleaned_images = read_pages(document, scratch, settings)
-        page_reading = extract_invoice(pages)
+        looked = read_document(document, scratch, settings)
+        pages, cleaned_images = looked.pages, looked.cleaned_images
+        page_reading = looked.extracted()
         text_source = page_reading.text_source
         checks, issues = compare_with_page(reading, page_reading, pages)
     record = routed_record(document, len(pages), einvoice_result(reading, checks, issues, text_source), [], settings)
@@ -138,11 +138,12 @@ def remembered_reading(
     issues: list[ValidationIssue],
     settings: Settings,
     profiles: list[VendorProfile],
+    plain: ExtractionResult,
 ) -> tuple[ExtractionResult, list[ValidationIssue], ExtractionRecord]:
     """Rules extraction with the vendor memory applied (pipeline/vendors/), routed; returns the extraction,
     the issues to carry on (the vendor memory's added) and the record, which carries the vendor evidence.
-    With the model in play, the evidence notes whether the profile made the model call unnecessary."""
-    plain = extract_invoice(pages)
+    With the model in play, the evidence notes whether the profile made the model call unnecessary.
+    `plain`: the rules extraction of `pages`."""
     calibration = load_calibration(settings.calibration_file)
     extraction, found, evidence = use_vendor_memory(document.document_id, pages, plain, profiles, calibration)
     issues = [*issues, *found]
@@ -178,16 +179,19 @@ def process_document(
             return record
         kept = vlm.take_reading(document.document_id) if vlm is not None else None
         try:
-            pages, cleaned_images = kept if kept is not None else read_pages(document, scratch, settings)
+            looked = Reading(*kept) if kept is not None else read_document(document, scratch, settings)
         except DocumentError as exc:
             record = failed_record(document, exc)
             record.processing_seconds = time.perf_counter() - started
             return record
+        pages, cleaned_images = looked.pages, looked.cleaned_images
         if not any(page.words for page in pages):
             record = failed_record(document, NoTextError(NO_TEXT_MESSAGE), page_count=len(pages))
             record.processing_seconds = time.perf_counter() - started
             return record
-        extraction, kept_issues, routed = remembered_reading(document, pages, einvoice_issues, settings, vendors or [])
+        extraction, kept_issues, routed = remembered_reading(
+            document, pages, einvoice_issues, settings, vendors or [], looked.extracted()
+        )
         evidence = routed.vendor_evidence
         mode = settings.resolved_extractor()
         if mode != "ocr":

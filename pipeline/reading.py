@@ -7,7 +7,7 @@ start here, so neither reaches into the other.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.calibration import load_calibration
@@ -27,14 +27,34 @@ from pipeline.render import (
     render_image,
 )
 from pipeline.route import route_record
-from pipeline.second_look import second_look
+from pipeline.second_look import look_again
 from pipeline.validate import validate_invoice
 from schemas import Document, ExtractionRecord, ExtractionResult, PageText, RecordStatus, ValidationIssue
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A document's pages, the cleaned image each OCR'd page was read from, and the rules extraction of
+    the pages when the second look already made one (extracted once: `extracted()` reuses it)."""
+
+    pages: list[PageText]
+    cleaned_images: dict[int, Path]
+    extraction: ExtractionResult | None = None
+    second_look: str | None = None  # how the second look ended (pipeline/second_look.py); None: not taken
+
+    def extracted(self) -> ExtractionResult:
+        return self.extraction if self.extraction is not None else extract_invoice(self.pages)
 
 
 def read_pages(document: Document, scratch: Path, settings: Settings) -> tuple[list[PageText], dict[int, Path]]:
     """Words of every page (the PDF's own text where it has enough, OCR of a cleaned image elsewhere) and
     the cleaned image each OCR'd page was read from."""
+    reading = read_document(document, scratch, settings)
+    return reading.pages, reading.cleaned_images
+
+
+def read_document(document: Document, scratch: Path, settings: Settings) -> Reading:
+    """The document's pages as `read_pages` reads them, with the extraction the second look made."""
     path = Path(document.local_path)
     check_document(document, max_file_bytes=settings.max_file_bytes)
     text_pages: dict[int, PageText] = {}
@@ -53,16 +73,17 @@ def read_pages(document: Document, scratch: Path, settings: Settings) -> tuple[l
                 if len(page.words) >= settings.min_text_layer_words
             }
         if len(text_pages) == page_count:
-            return [text_pages[number] for number in range(1, page_count + 1)], {}
+            return Reading([text_pages[number] for number in range(1, page_count + 1)], {})
         missing = [number for number in range(1, page_count + 1) if number not in text_pages]
         images = pdf_page_images(path, scratch / "raw", settings.render_dpi, missing, page_limits(settings))
     else:
         rendered, _dpi = render_image(path, scratch / "raw", settings.max_pages, page_limits(settings))
         images = dict(enumerate(rendered, start=1))
     pages, cleaned_images = ocr_pages(images, text_pages, scratch, settings)
-    if settings.second_look:
-        pages = second_look(pages, cleaned_images, ocr_engine(settings.ocr_engine, second_look_options(settings)))
-    return pages, cleaned_images
+    if not settings.second_look:
+        return Reading(pages, cleaned_images)
+    look = look_again(pages, cleaned_images, ocr_engine(settings.ocr_engine, second_look_options(settings)))
+    return Reading(look.pages, cleaned_images, look.extraction, look.outcome)
 
 
 def ocr_pages(
@@ -142,10 +163,11 @@ def first_reading(
     e-invoice XML (no model is asked about it). DocumentError escapes."""
     if settings.einvoice and carries_einvoice(document, settings):
         return [], {}, None
-    pages, cleaned_images = read_pages(document, scratch, settings)
+    reading = read_document(document, scratch, settings)
+    pages, cleaned_images = reading.pages, reading.cleaned_images
     if not any(page.words for page in pages):
         return pages, cleaned_images, None
-    return pages, cleaned_images, routed_record(document, len(pages), extract_invoice(pages), [], settings)
+    return pages, cleaned_images, routed_record(document, len(pages), reading.extracted(), [], settings)
 
 
 def carries_einvoice(document: Document, settings: Settings) -> bool:

@@ -2,15 +2,16 @@
 
 On degraded scans Tesseract's page segmentation (psm 3) sometimes drops whole labels ("Invoice No",
 "Subtotal", "Due date") or misreads a digit ("151522;CHh" for "151.22 CHF"), so a field goes missing, is
-found without its label, or the amounts stop adding up. When that happens, and only then, the page is read
-again, two ways:
+found without its label, or the amounts stop adding up. When that happens, and only then, parts of the page
+are read again, all in one OCR run over a strip of crops (cut out, enlarged and binarised):
 
-- the whole page in another segmentation mode (sparse text, psm 11, which finds text psm 3 skipped),
-  merged with the first reading: the first reading plus the words only the second found, or the second
-  plus the words only the first found;
-- each digit-bearing word OCR was unsure of, on its own: cut out, enlarged and binarised, all of a page's
-  such words stacked into one image for one OCR run.
+- the patches of ink where the first reading found no word (the page binarised, every word read blanked,
+  what is left joined into line-sized patches): text the page segmentation skipped, such as a totals row;
+- the words OCR was unsure of, and the digit words of the values a failed check puts in doubt (a tax read
+  "28.568" for "28,568" when the sums fail), each on its own.
 
+Three candidates come of it: the first reading plus the words found in its gaps, the first reading with its
+doubted words replaced by their new reading (one with a digit) in either crop style, and both.
 A new reading is kept only when extraction on it fails fewer cross-checks (a missing field, a key field
 with no label, amounts or dates that contradict each other, a label with no readable value, an amount the
 arithmetic had to restore), or fails the same ones with more header fields found. Nothing is taken on
@@ -21,6 +22,7 @@ value it brings must still fit the arithmetic and carry its own evidence to be a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -60,12 +62,43 @@ SAME_WORD_OVERLAP = 0.3
 # enlarged and binarised (Otsu), all of a page's such words stacked in one image for one OCR run.
 UNSURE_WORD_CONFIDENCE = 0.6
 CROP_MARGIN_PX = 6
-CROP_SCALE = 2.0
+# Doubted words less than this many text heights apart on one line are cut out and read as one crop.
+GROUP_GAP = 1.0
 STRIP_GAP_PX = 40
+# Ink the first reading found no word in is re-read in line-sized patches: as tall as GAP_MIN_HEIGHT to
+# GAP_MAX_HEIGHT times the page's median word height (specks, rules and frames are not), at most
+# MAX_GAP_REGIONS of them, each read word blanked with a margin first.
+GAP_MIN_HEIGHT = 0.6
+GAP_MAX_HEIGHT = 2.5
+MAX_GAP_REGIONS = 80
+MASK_MARGIN_PX = 3
+DEFAULT_WORD_HEIGHT_PX = 30.0
 # Line keys of words taken from the second reading are shifted past the first reading's.
 _SECOND_BLOCKS = 10_000
+# How a second look ended: no OCR'd page to look at, the first reading passed its checks, the first reading
+# kept (no candidate did better); otherwise the winning candidate's name.
+NOT_TAKEN, PASSED, KEPT = "not_taken", "passed", "kept"
+GAPS, REREADS = "gaps", "rereads"
 
 ReadingKey = tuple[int, int]
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in page-image pixels
+# A crop's top in the strip, its height, its left and top on the page, and how much it was enlarged.
+Placement = tuple[int, int, int, int, float]
+
+
+@dataclass(frozen=True)
+class CropStyle:
+    """How a crop is prepared for OCR: enlarged `scale` times, binarised (Otsu) or left as scanned."""
+
+    scale: float
+    binarise: bool
+
+
+# Each doubted word is read in two styles, one candidate each: enlarged and binarised ("151.22" for "151522"),
+# and as scanned (binarising an enlarged "28,568" read it "28,968"). Gap patches are read enlarged.
+ENLARGED = CropStyle(2.0, True)
+AS_SCANNED = CropStyle(1.0, False)
+WORD_STYLES = {REREADS: ENLARGED, f"{REREADS}_as_scanned": AS_SCANNED}
 
 
 def check_failures(result: ExtractionResult) -> set[tuple[str, str | None]]:
@@ -119,88 +152,195 @@ def merged_page(first: PageText, second: PageText, second_wins: bool) -> PageTex
     return first.model_copy(update={"words": words})
 
 
-def second_readings(cleaned_images: Mapping[int, Path], engine: OcrEngine) -> dict[int, PageText]:
-    """Every OCR'd page read again by the second-look engine."""
-    return {page_no: engine.read(path, page_no) for page_no, path in sorted(cleaned_images.items())}
-
-
-def merged_readings(pages: list[PageText], second: Mapping[int, PageText]) -> list[list[PageText]]:
-    """The two merges of first and second readings (pages without a second reading stay as read)."""
-    return [
-        [
-            merged_page(page, second[page.page_no], second_wins)
-            if page.source is TextSource.OCR and page.page_no in second
-            else page
-            for page in pages
-        ]
-        for second_wins in (False, True)
-    ]
-
-
 def unsure_words(page: PageText) -> list[Word]:
     """Words OCR was unsure of ("Die" for "2,582"): the ones worth reading again on their own."""
     return [w for w in page.words if w.confidence < UNSURE_WORD_CONFIDENCE]
 
 
-def _word_crop(image: GrayImage, word: Word) -> tuple[GrayImage, tuple[int, int]]:
-    """The word's box (with a margin) cut out, enlarged and binarised; and the crop's top-left corner."""
+def doubted_words(page: PageText, first: ExtractionResult) -> list[Word]:
+    """The words worth reading again on their own: those OCR was unsure of, and the digit words of every
+    value a failed check puts in doubt (a tax read "28.568" with some confidence, for "28,568", when the
+    sums fail)."""
+    doubted = doubted_fields(first)
+    boxes = [
+        found.bbox
+        for name, found in first.fields.items()
+        if name in doubted and found.page == page.page_no and found.bbox is not None
+    ]
+
+    def in_doubt(word: Word) -> bool:
+        x, y = word.cx / max(page.width, 1.0), word.cy / max(page.height, 1.0)
+        return any(box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1 for box in boxes)
+
+    return [
+        w
+        for w in page.words
+        if w.confidence < UNSURE_WORD_CONFIDENCE or (any(ch.isdigit() for ch in w.text) and in_doubt(w))
+    ]
+
+
+def _median_word_height(page: PageText) -> float:
+    heights = sorted(w.y1 - w.y0 for w in page.words)
+    return max(heights[len(heights) // 2], 1.0) if heights else DEFAULT_WORD_HEIGHT_PX
+
+
+def gap_regions(image: GrayImage, page: PageText) -> list[Box]:
+    """Line-sized patches of ink where the first reading found no word: text its page segmentation
+    skipped (a totals block, a label). The page is binarised with its own threshold (text included, so the
+    background's grain stays white), every word read is blanked, and what ink is left is joined into
+    line-sized patches; specks, rules and frames are not line-sized and are left out."""
+    height = _median_word_height(page)
+    _, ink = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    for word in page.words:
+        if word.y1 - word.y0 <= GAP_MAX_HEIGHT * height:  # a taller "word" is a misread rule or frame
+            top, left = max(int(word.y0) - MASK_MARGIN_PX, 0), max(int(word.x0) - MASK_MARGIN_PX, 0)
+            ink[top : int(word.y1) + MASK_MARGIN_PX + 1, left : int(word.x1) + MASK_MARGIN_PX + 1] = 0
+    kernel = np.ones((max(int(height * 0.25), 1), max(int(height), 1)), np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(ink, kernel))
+    regions = [
+        (int(x), int(y), int(x + w), int(y + h))
+        for x, y, w, h, _area in stats[1:]
+        if GAP_MIN_HEIGHT * height <= h <= GAP_MAX_HEIGHT * height and w >= height
+    ]
+    return regions[:MAX_GAP_REGIONS]
+
+
+def _crop(image: GrayImage, box: Box, style: CropStyle) -> tuple[GrayImage, tuple[int, int]]:
+    """The box (with a margin) cut out and prepared in `style`; and the crop's top-left corner."""
     height, width = image.shape[:2]
-    left, top = max(int(word.x0) - CROP_MARGIN_PX, 0), max(int(word.y0) - CROP_MARGIN_PX, 0)
-    right, bottom = min(int(word.x1) + CROP_MARGIN_PX, width), min(int(word.y1) + CROP_MARGIN_PX, height)
-    crop = cv2.resize(image[top:bottom, left:right], None, fx=CROP_SCALE, fy=CROP_SCALE, interpolation=cv2.INTER_CUBIC)
-    _, binary = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return binary, (left, top)
+    x0, y0, x1, y1 = box
+    left, top = max(x0 - CROP_MARGIN_PX, 0), max(y0 - CROP_MARGIN_PX, 0)
+    right, bottom = min(x1 + CROP_MARGIN_PX, width), min(y1 + CROP_MARGIN_PX, height)
+    crop = image[top:bottom, left:right]
+    if style.scale != 1.0:
+        crop = cv2.resize(crop, None, fx=style.scale, fy=style.scale, interpolation=cv2.INTER_CUBIC)
+    if style.binarise:
+        _, crop = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return crop, (left, top)
 
 
-def word_strip(image_path: Path, words: list[Word], strip_path: Path) -> list[tuple[int, int, int, int]]:
-    """Every word's crop stacked in one image (one OCR run for all of them), written to `strip_path`;
-    returns each crop's (top in the strip, height, left and top on the page)."""
-    image = load_gray(image_path)
-    crops = [_word_crop(image, word) for word in words]
-    width = max(crop.shape[1] for crop, _ in crops) + 2 * STRIP_GAP_PX
-    height = sum(crop.shape[0] + STRIP_GAP_PX for crop, _ in crops) + STRIP_GAP_PX
+def crop_strip(image: GrayImage, boxes: list[tuple[Box, CropStyle]], strip_path: Path) -> list[Placement]:
+    """Every box's crop stacked in one image (one OCR run for all of them), written to `strip_path`;
+    returns each crop's placement."""
+    crops = [(*_crop(image, box, style), style.scale) for box, style in boxes]
+    width = max(crop.shape[1] for crop, _, _ in crops) + 2 * STRIP_GAP_PX
+    height = sum(crop.shape[0] + STRIP_GAP_PX for crop, _, _ in crops) + STRIP_GAP_PX
     strip = np.full((height, width), 255, dtype=np.uint8)
-    placed: list[tuple[int, int, int, int]] = []
+    placed: list[Placement] = []
     cursor = STRIP_GAP_PX
-    for crop, (left, top) in crops:
+    for crop, (left, top), scale in crops:
         strip[cursor : cursor + crop.shape[0], STRIP_GAP_PX : STRIP_GAP_PX + crop.shape[1]] = crop
-        placed.append((cursor, crop.shape[0], left, top))
+        placed.append((cursor, crop.shape[0], left, top, scale))
         cursor += crop.shape[0] + STRIP_GAP_PX
     cv2.imwrite(str(strip_path), strip)
     return placed
 
 
-def _on_page(word: Word, place: tuple[int, int, int, int], line: tuple[int, int, int]) -> Word:
+def _on_page(word: Word, place: Placement, line: tuple[int, int, int]) -> Word:
     """A word read on the strip, moved back to where its crop sits on the page."""
-    strip_top, _, left, top = place
+    strip_top, _, left, top, scale = place
     return word.model_copy(
         update={
-            "x0": left + (word.x0 - STRIP_GAP_PX) / CROP_SCALE,
-            "x1": left + (word.x1 - STRIP_GAP_PX) / CROP_SCALE,
-            "y0": top + (word.y0 - strip_top) / CROP_SCALE,
-            "y1": top + (word.y1 - strip_top) / CROP_SCALE,
+            "x0": left + (word.x0 - STRIP_GAP_PX) / scale,
+            "x1": left + (word.x1 - STRIP_GAP_PX) / scale,
+            "y0": top + (word.y0 - strip_top) / scale,
+            "y1": top + (word.y1 - strip_top) / scale,
             "line_key": line,
         }
     )
 
 
-def reread_words(page: PageText, image_path: Path, engine: OcrEngine) -> dict[int, list[Word]]:
-    """The page's unsure words read again one by one: id of each word -> its new reading (words that came
-    back empty, or without a digit, keep their first reading)."""
-    words = unsure_words(page)
-    if not words:
-        return {}
+def read_crops(
+    image_path: Path, boxes: list[tuple[Box, CropStyle]], engine: OcrEngine, page_no: int
+) -> list[list[Word]]:
+    """The words inside each box of the page image, read in one OCR run over a strip of all the crops,
+    in page coordinates (line keys still to be set), left to right."""
     strip_path = image_path.with_name(f"{image_path.stem}-words.pgm")
-    placed = word_strip(image_path, words, strip_path)
-    read = engine.read(strip_path, page.page_no).words
-    strip_path.unlink(missing_ok=True)
-    readings: dict[int, list[Word]] = {}
-    for word, place in zip(words, placed, strict=True):
+    placed = crop_strip(load_gray(image_path), boxes, strip_path)
+    try:
+        read = engine.read(strip_path, page_no).words
+    finally:
+        strip_path.unlink(missing_ok=True)
+    found = []
+    for place in placed:
         strip_top, height = place[0], place[1]
         inside = sorted((w for w in read if strip_top <= w.cy < strip_top + height), key=lambda w: w.x0)
-        if any(ch.isdigit() for w in inside for ch in w.text):
-            readings[id(word)] = [_on_page(w, place, word.line_key) for w in inside]
-    return readings
+        found.append([_on_page(w, place, w.line_key) for w in inside])
+    return found
+
+
+def word_groups(words: list[Word]) -> list[list[Word]]:
+    """The words, those side by side on one line (less than a text height apart) in one group: read as one
+    crop, "4 109,12" keeps its thousands separator instead of coming back as "4" and "109,12"."""
+    groups: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: (w.line_key, w.x0)):
+        last = groups[-1][-1] if groups else None
+        height = max(word.y1 - word.y0, last.y1 - last.y0) if last is not None else 0.0
+        if last is not None and last.line_key == word.line_key and 0 <= word.x0 - last.x1 < GROUP_GAP * height:
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+    return groups
+
+
+def _group_box(group: list[Word]) -> Box:
+    return (
+        int(min(w.x0 for w in group)),
+        int(min(w.y0 for w in group)),
+        int(max(w.x1 for w in group)),
+        int(max(w.y1 for w in group)),
+    )
+
+
+def reread_page(
+    page: PageText,
+    image_path: Path,
+    engine: OcrEngine,
+    words: list[Word],
+    find_gaps: bool,
+    styles: Mapping[str, CropStyle] = WORD_STYLES,
+) -> tuple[dict[str, dict[int, list[Word]]], list[Word]]:
+    """One OCR run over `words` (by `word_groups`), cropped in each of `styles`, and, with `find_gaps`, the
+    patches of ink where the first reading found no word. Returns, per style, id of each word -> its new
+    reading (when `_worth_taking`; a group's first word takes the group's reading, the others none), and the
+    words read in the gaps (line keys past the first reading's)."""
+    regions = gap_regions(load_gray(image_path), page) if find_gaps else []
+    groups = word_groups(words)
+    boxes = [(_group_box(group), style) for style in styles.values() for group in groups]
+    boxes += [(region, ENLARGED) for region in regions]
+    if not boxes:
+        return {}, []
+    read = read_crops(image_path, boxes, engine, page.page_no)
+    readings: dict[str, dict[int, list[Word]]] = {}
+    for number, name in enumerate(styles):
+        found = read[number * len(groups) : (number + 1) * len(groups)]
+        taken: dict[int, list[Word]] = {}
+        for group, new in zip(groups, found, strict=True):
+            if _worth_taking(new):
+                taken[id(group[0])] = [w.model_copy(update={"line_key": group[0].line_key}) for w in new]
+                taken.update((id(rest), []) for rest in group[1:])
+        if taken:
+            readings[name] = taken
+    in_gaps = [
+        w.model_copy(update={"line_key": (_SECOND_BLOCKS + number, 0, 0)})
+        for number, new in enumerate(read[len(styles) * len(groups) :])
+        for w in new
+    ]
+    return readings, in_gaps
+
+
+def _worth_taking(words: list[Word]) -> bool:
+    """A word's new reading replaces the first when it has a digit ("151.22" for "151522"). Not a word
+    without one: OCR was as sure of "Oue" for "Due" as of anything (measured), and a broken label costs more
+    than a mended one buys."""
+    return any(ch.isdigit() for w in words for ch in w.text)
+
+
+def reread_words(page: PageText, image_path: Path, engine: OcrEngine) -> dict[int, list[Word]]:
+    """The page's unsure words read again one by one: id of each word -> its new reading (when
+    `_worth_taking`: a word that came back empty, or without a digit, keeps its first reading)."""
+    readings, _ = reread_page(page, image_path, engine, unsure_words(page), False, {REREADS: ENLARGED})
+    return readings.get(REREADS, {})
 
 
 def with_words_reread(pages: list[PageText], readings: Mapping[int, list[Word]]) -> list[PageText]:
@@ -211,30 +351,78 @@ def with_words_reread(pages: list[PageText], readings: Mapping[int, list[Word]])
     ]
 
 
-def second_look(pages: list[PageText], cleaned_images: Mapping[int, Path], engine: OcrEngine) -> list[PageText]:
-    """The pages as read, or a second reading of them that passes more of the invoice's cross-checks:
-    the page read in another segmentation mode and merged with the first reading, or the unsure words
-    read again on their own."""
-    if not cleaned_images or not any(page.source is TextSource.OCR for page in pages):
-        return pages
+def with_gap_words(pages: list[PageText], gaps: Mapping[int, list[Word]]) -> list[PageText]:
+    """The pages with the words read in their gaps added (those that cover no word read first)."""
+    return [
+        merged_page(page, page.model_copy(update={"words": gaps[page.page_no]}), second_wins=False)
+        if page.page_no in gaps
+        else page
+        for page in pages
+    ]
+
+
+@dataclass(frozen=True)
+class Look:
+    """The reading the second look settled on, its rules extraction (None when no page was OCR'd: nothing
+    was extracted) and how it got there: NOT_TAKEN, PASSED, KEPT or the winning candidate's name."""
+
+    pages: list[PageText]
+    extraction: ExtractionResult | None
+    outcome: str
+
+
+def look_again(pages: list[PageText], cleaned_images: Mapping[int, Path], engine: OcrEngine) -> Look:
+    """The pages as read, or a second reading of them that passes more of the invoice's cross-checks: the
+    first reading with the words found where it read none, with its doubted words read again on their own,
+    or both. One OCR run per page, over crops only."""
+    ocr_pages = [page for page in pages if page.source is TextSource.OCR and page.page_no in cleaned_images]
+    if not ocr_pages:
+        return Look(pages, None, NOT_TAKEN)
     first = extract_invoice(pages)
-    best_key = reading_key(first)
-    if best_key[0] == 0:
-        return pages
-    readings: dict[int, list[Word]] = {}
-    for page in pages:
-        if page.source is TextSource.OCR and page.page_no in cleaned_images:
-            readings.update(reread_words(page, cleaned_images[page.page_no], engine))
-    merged = merged_readings(pages, second_readings(cleaned_images, engine))
-    # Without re-read words the last two candidates would repeat the first reading and merged[0]: not extracted twice.
-    reread = [with_words_reread(pages, readings), with_words_reread(merged[0], readings)] if readings else []
-    best = pages
-    for candidate in [*merged, *reread]:
+    if reading_key(first)[0] == 0:
+        return Look(pages, first, PASSED)
+    readings: dict[str, dict[int, list[Word]]] = {}
+    gaps: dict[int, list[Word]] = {}
+    for page in ocr_pages:
+        words = doubted_words(page, first)
+        found, in_gaps = reread_page(page, cleaned_images[page.page_no], engine, words, find_gaps=True)
+        for name, taken in found.items():
+            readings.setdefault(name, {}).update(taken)
+        if in_gaps:
+            gaps[page.page_no] = in_gaps
+    candidates: dict[str, list[PageText]] = {GAPS: with_gap_words(pages, gaps)} if gaps else {}
+    for name, taken in readings.items():
+        candidates[name] = with_words_reread(pages, taken)
+        if gaps:
+            candidates[f"{GAPS}+{name}"] = with_words_reread(candidates[GAPS], taken)
+    return best_reading(pages, first, candidates)
+
+
+def best_reading(pages: list[PageText], first: ExtractionResult, candidates: Mapping[str, list[PageText]]) -> Look:
+    """The candidate that fails fewer cross-checks than the first reading (or the same with more header
+    fields found) and changes no field the first reading's failures left undoubted; else the first. When the
+    best candidates pass as many checks but read a header field differently ("13263" enlarged, "73263" as
+    scanned), nothing tells which is right: the first reading is kept, and its failed checks send it to review."""
+    scored = []
+    for name, candidate in candidates.items():
         result = extract_invoice(candidate)
         key = reading_key(result)
-        if key < best_key and not changed_beyond_doubt(first, result):
-            best, best_key = candidate, key
-    return best
+        if key < reading_key(first) and not changed_beyond_doubt(first, result):
+            scored.append((key, name, candidate, result))
+    if not scored:
+        return Look(pages, first, KEPT)
+    best_key = min(key for key, *_ in scored)
+    best = [(name, candidate, result) for key, name, candidate, result in scored if key == best_key]
+    readings = {tuple(getattr(result.invoice, field, None) for field in HEADER_FIELDS) for *_, result in best}
+    if len(readings) > 1:
+        return Look(pages, first, KEPT)
+    name, candidate, result = best[0]
+    return Look(candidate, result, name)
+
+
+def second_look(pages: list[PageText], cleaned_images: Mapping[int, Path], engine: OcrEngine) -> list[PageText]:
+    """The pages as read, or the second reading `look_again` settled on."""
+    return look_again(pages, cleaned_images, engine).pages
 
 
 def doubted_fields(result: ExtractionResult) -> set[str]:

@@ -54,6 +54,8 @@ def _extract(lines: list[tuple[float, float, str]], source: str = "text_layer") 
         ("Totale documento 122,00", "total", "122,00"),
         ("Importe total 121,00", "total", "121,00"),
         ("Totale IVA 22,00", "tax", "22,00"),
+        ("zzgl. MwSt. 19% 19,00", "tax", "19% 19,00"),
+        ("inkl. USt. 20%", "tax", "20%"),
         ("Spett.le", "customer_name", ""),
         ("Facturar a", "customer_name", ""),
         ("Klant", "customer_name", ""),
@@ -114,6 +116,17 @@ def test_without_its_discount_row_the_same_totals_do_not_add_up() -> None:
     invoice = _extract([*VENDOR, *CUSTOMER, *NUMBER_AND_DATE, *HEADER, *items, *_totals_block(totals)]).invoice
     assert invoice.adjustments is None
     assert IssueCode.TOTAL_MISMATCH in {issue.code for issue in validate_invoice(invoice)}
+
+
+def test_a_zero_rate_tax_row_in_the_german_order_is_read_as_a_tax_of_zero() -> None:
+    """ "zzgl. MwSt. 0%  0,00" names the tax before its rate; unread, the record would carry no tax at all."""
+    items = [(150, 980, "Versandkarton"), (1500, 980, "2"), (1800, 980, "50,00"), (2150, 980, "100,00")]
+    totals = [("Summe netto", "100,00"), ("zzgl. MwSt. 0%", "0,00"), ("Gesamt brutto", "100,00 EUR")]
+    result = _extract([*VENDOR, *CUSTOMER, *NUMBER_AND_DATE, *HEADER, *items, *_totals_block(totals)])
+    assert (result.invoice.subtotal, result.invoice.tax, result.invoice.total) == (
+        Decimal("100.00"), Decimal("0.00"), Decimal("100.00"),
+    )  # fmt: skip
+    assert result.fields["tax"].raw_text == "0,00"
 
 
 def test_a_bill_to_name_over_two_lines_is_doubted_not_accepted_as_its_first_line() -> None:

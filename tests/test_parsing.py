@@ -281,6 +281,8 @@ def test_parse_date_formats(text: str, expected: date) -> None:
         "Marketing 2024",
         "15/03",
         "20240315",
+        "3-4- 567",
+        "10-01-  16",
     ],
 )
 def test_parse_date_rejects(text: str) -> None:
@@ -297,6 +299,7 @@ def test_parse_date_rejects(text: str) -> None:
         ("05.03.2024", False, date(2024, 3, 5)),  # dots are always day-first
         ("13/03/2024", False, date(2024, 3, 13)),  # a part above 12 decides
         ("03/13/2024", True, date(2024, 3, 13)),
+        ("10-01- 16 14:01", True, date(2016, 1, 10)),  # OCR opened a gap after the second separator
     ],
 )
 def test_parse_date_day_first(text: str, day_first: bool | None, expected: date) -> None:

@@ -19,13 +19,20 @@ from pipeline.discover import describe_file
 from pipeline.engines.ocr import OcrEngine, OcrOptions, TesseractEngine
 from pipeline.extract import extract_invoice
 from pipeline.money import totals_agree
-from pipeline.reading import read_pages, second_look_options
+from pipeline.reading import read_document, read_pages, second_look_options
 from pipeline.second_look import (
+    KEPT,
+    NOT_TAKEN,
+    PASSED,
+    best_reading,
     changed_beyond_doubt,
     check_failures,
     doubted_fields,
+    doubted_words,
+    gap_regions,
     merged_page,
     reading_key,
+    reread_page,
     reread_words,
     second_look,
     with_words_reread,
@@ -231,3 +238,82 @@ def test_a_vendor_name_all_in_lower_case_is_doubted(vendor: str, doubted: bool) 
 
     doubts = party_doubts("vendor_name", vendor, "Globex Corporation")
     assert any("lower case" in doubt for doubt in doubts) is doubted
+
+
+def test_one_ocr_run_per_page_and_the_chosen_reading_is_extracted_once(tmp_path: Path) -> None:
+    pdf, truth = _sample(tmp_path, HARD_SCAN)
+    pages, cleaned = _first_reading(tmp_path, pdf)
+    engine = _second_engine()
+    reading = read_document(describe_file(pdf), tmp_path / "again", Settings())
+    assert reading.second_look not in (None, NOT_TAKEN, PASSED, KEPT)  # a candidate won
+    assert reading.extraction is not None and reading.extracted() is reading.extraction
+    assert reading.extraction == extract_invoice(reading.pages)  # the extraction handed on is of these pages
+    assert str(reading.extraction.invoice.total) == truth["total"]
+    second_look(pages, cleaned, engine)
+    assert engine.calls == sorted(cleaned)  # the crops of a page are read in one OCR run, not the whole page
+
+
+def test_a_reading_that_passes_hands_on_its_extraction(tmp_path: Path) -> None:
+    pdf, _ = _sample(tmp_path, CLEAN_SCAN)
+    reading = read_document(describe_file(pdf), tmp_path / "scratch", Settings())
+    assert reading.second_look == PASSED
+    assert reading.extraction is not None and reading.extraction == extract_invoice(reading.pages)
+    off = read_document(describe_file(pdf), tmp_path / "off", Settings(second_look=False))
+    assert off.second_look is None and off.extraction is None  # the caller extracts: nothing was made
+
+
+def _two_line_page(tmp_path: Path) -> tuple[Path, PageText]:
+    image = np.full((700, 1600), 255, dtype=np.uint8)
+    cv2.putText(image, "Subtotal 151.22", (80, 200), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    cv2.putText(image, "Total 162.00", (80, 450), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    cv2.circle(image, (1400, 600), 2, 0, -1)  # a speck: not line-sized, not read again
+    path = tmp_path / "page.pgm"
+    cv2.imwrite(str(path), image)
+    return path, TesseractEngine(OcrOptions()).read(path, 1)
+
+
+def test_ink_the_first_reading_found_no_word_in_is_read_again_in_place(tmp_path: Path) -> None:
+    path, page = _two_line_page(tmp_path)
+    assert [w.text for w in page.words] == ["Subtotal", "151.22", "Total", "162.00"]
+    dropped = page.model_copy(update={"words": [w for w in page.words if w.y0 < 300]})  # a line segmentation missed
+    regions = gap_regions(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), dropped)
+    assert len(regions) == 1 and 380 < regions[0][1] < 450 < regions[0][3]  # the dropped line, not the speck
+    assert gap_regions(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), page) == []  # nothing left unread
+    engine = _second_engine()
+    readings, in_gaps = reread_page(dropped, path, engine, [], find_gaps=True)
+    assert engine.calls == [1] and readings == {}
+    assert [w.text for w in in_gaps] == ["Total", "162.00"]
+    for found, printed in zip(in_gaps, page.words[2:], strict=True):
+        assert abs(found.x0 - printed.x0) < 10 and abs(found.y0 - printed.y0) < 10
+    merged = merged_page(dropped, dropped.model_copy(update={"words": in_gaps}), second_wins=False)
+    assert [w.text for w in merged.words] == ["Subtotal", "151.22", "Total", "162.00"]
+
+
+def test_the_values_a_failed_check_doubts_are_read_again_but_no_other_sure_word() -> None:
+    from tests.conftest import page_from_lines
+
+    lines = [(x, y, "$1,573.5S" if text == "$1,573.55" else text) for x, y, text in CLEAN]
+    page = cast(PageText, page_from_lines(lines, "ocr"))
+    slipped = extract_invoice([page])
+    doubted = {w.text for w in doubted_words(page, slipped)}
+    assert {"$1,430.50", "$143.05"} <= doubted  # the subtotal and tax the failed sum puts in doubt, read surely
+    assert "INV-2024-0042" not in doubted  # no failed check doubts the invoice number
+    sure = extract_invoice([cast(PageText, page_from_lines(CLEAN, "ocr"))])
+    assert doubted_words(cast(PageText, page_from_lines(CLEAN, "ocr")), sure) == []
+
+
+def test_equally_good_readings_that_disagree_on_a_field_keep_the_first() -> None:
+    from tests.conftest import page_from_lines
+
+    def page(number: str) -> list[PageText]:
+        lines = [(x, y, number if text == "INV-2024-0042" else text) for x, y, text in CLEAN]
+        return [cast(PageText, page_from_lines([line for line in lines if line[2]], "ocr"))]
+
+    unread = page("")  # the number's label with no value read beside it
+    first = extract_invoice(unread)
+    assert "invoice_number" in doubted_fields(first)
+    alike = best_reading(unread, first, {"enlarged": page("INV-2024-0042")})
+    assert alike.outcome == "enlarged" and alike.extraction is not None
+    assert alike.extraction.invoice.invoice_number == "INV-2024-0042"
+    split = best_reading(unread, first, {"enlarged": page("INV-2024-0012"), "as_scanned": page("INV-2024-0042")})
+    assert split.outcome == KEPT and split.pages is unread and split.extraction is first

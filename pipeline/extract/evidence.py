@@ -208,7 +208,7 @@ def _name_continues(index: PageIndex, phrase: Phrase, name: str | None = None, a
                 and not _is_sentence(other.text)
             )
             # A bare legal form is the tail of the name even in smaller type ("Bluebird Provisions" / "S.L.U.").
-            tall_enough = other.height >= (0.5 if LEGAL_FORM_ONLY.match(other.text) else 0.85) * height
+            tall_enough = index.size_ratio(phrase, other) >= (0.5 if LEGAL_FORM_ONLY.match(other.text) else 0.85)
             if aligned and name_like and tall_enough and index.is_value_like(other):
                 return other.text
     return None

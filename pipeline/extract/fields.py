@@ -21,7 +21,7 @@ from pipeline.extract.labels import (
     match_label,
     strip_title,
 )
-from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap
+from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap, type_size_ratio
 from pipeline.money import net_tax_gross
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
@@ -187,18 +187,50 @@ class PageIndex:
         return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
 
     def extend_name_down(self, phrase: Phrase) -> Phrase:
-        """A company name wrapped over two lines where the layout says so (see `wraps_onto`), even with a row
-        of another column between the two lines. Any other wrap ("Riverstone Outdoor" / "Gear GmbH" reads
-        like "Felix Wolf" / "SimFin Analytics GmbH") is left to the evidence, which doubts it. A legal form
-        centred under a name set in a heading, in smaller type ("PHILIP MORRIS" / "INCORPORATED"), completes
-        it too."""
+        """A company name wrapped over two lines where the layout says so (see `wraps_onto`), or where the type
+        does (see `set_as_one_name`), even with a row of another column between the two lines. Any other wrap
+        ("Riverstone Outdoor" / "Gear GmbH" in the address's type reads like "Felix Wolf" / "SimFin Analytics
+        GmbH") is left to the evidence, which doubts it. A legal form centred under a name set in a heading, in
+        smaller type ("PHILIP MORRIS" / "INCORPORATED"), completes it too."""
         other = self.next_in_column(phrase)
-        if other is None or not (self.continues_name(phrase, other) and wraps_onto(phrase.text, other.text)):
+        if other is None or not (
+            self.continues_name(phrase, other)
+            and (
+                wraps_onto(phrase.text, other.text)
+                or self.set_as_one_name(phrase, other)
+                or self.printed_whole(phrase, other)
+            )
+        ):
             other = self._centred_legal_form(phrase)
         if other is not None:
             words = [*phrase.words, *other.words]
             return Phrase(words, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index)
         return phrase
+
+    def set_as_one_name(self, first: Phrase, second: Phrase) -> bool:
+        """Two lines set in one type that the block's next line does not share (a name in bold or larger type
+        over its address, "Riverstone Veterinary" / "Practice AG" / "Seestrasse 167"), which together make one
+        company's name: the second line closes with a legal form, the first has none and reads as a name, not a
+        sentence or a wordmark the second line repeats. Lines in the address's own type (a contact person over
+        the company) and a block set in one type throughout are left to the evidence, which doubts them."""
+        if not (ENDS_IN_LEGAL_FORM.search(second.text) and _bare_name_line(first.text, second.text)):
+            return False
+        same = self.type_ratio(first, second)
+        after = self.next_in_column(second)
+        if same is None or not _SAME_TYPE[0] <= same <= _SAME_TYPE[1] or after is None:
+            return False
+        smaller = [self.type_ratio(line, after) for line in (first, second)]
+        return all(ratio is not None and ratio <= _SMALLER_TYPE for ratio in smaller)
+
+    def printed_whole(self, first: Phrase, second: Phrase) -> bool:
+        """The two lines, read as one, are printed on a single line elsewhere in the document ("Redwood" /
+        "Creative" over a footer "Redwood Creative, Registered in ..."): the document itself says they are one
+        name. A contact person over a company is never printed as one run of words with it."""
+        if not _bare_name_line(first.text, second.text):
+            return False
+        whole = f" {_words_key(first.text)} {_words_key(second.text)} "
+        own = {(first.page_no, first.row_index), (second.page_no, second.row_index)}
+        return any((row.page_no, row.index) not in own and whole in f" {_words_key(row.text)} " for row in self.rows)
 
     def _centred_legal_form(self, phrase: Phrase) -> Phrase | None:
         for other in self.below(phrase, max_rows=1):
@@ -222,7 +254,18 @@ class PageIndex:
         close = 0 <= second.y0 - first.y1 < 1.5 * height
         text = second.text
         name_like = sum(ch.isalpha() for ch in text) >= 2 and not any(ch.isdigit() or ch in ":@" for ch in text)
-        return aligned and close and name_like and second.height >= 0.85 * height and self.is_value_like(second)
+        as_large = self.size_ratio(first, second) >= 0.85
+        return aligned and close and name_like and as_large and self.is_value_like(second)
+
+    def type_ratio(self, first: Phrase, second: Phrase) -> float | None:
+        """`second`'s type size next to `first`'s, by words of the same shape (see `type_size_ratio`)."""
+        scales = next((layout.shape_scale for layout in self.layouts if layout.page_no == first.page_no), None)
+        return type_size_ratio(first, second, scales)
+
+    def size_ratio(self, first: Phrase, second: Phrase) -> float:
+        """`type_ratio`, or where it cannot tell, the ratio of the two lines' box heights."""
+        ratio = self.type_ratio(first, second)
+        return ratio if ratio is not None else second.height / max(first.height, 1e-6)
 
     def right_of(self, phrase: Phrase) -> list[Phrase]:
         row = self.row_of(phrase)
@@ -242,6 +285,27 @@ class PageIndex:
                 if aligned or horizontal_overlap(phrase.x0, phrase.x1, other.x0, other.x1) > 0.3:
                     found.append(other)
         return found
+
+
+# Type sizes read from word boxes: two lines of one type measure within a few percent of each other (OCR boxes
+# wobble by a pixel or two); an address in a point smaller type than its name measures about 0.9 of it.
+_SAME_TYPE = (0.95, 1.06)
+_SMALLER_TYPE = 0.935
+
+
+def _bare_name_line(first: str, second: str) -> bool:
+    """`first` can open a company name continued by `second`: no legal form, no digits or label marks, no
+    lower-case words of a sentence, and no word that `second` repeats (a wordmark over the name it abbreviates)."""
+    words = first.split()
+    if not words or ENDS_IN_LEGAL_FORM.search(first) or any(ch.isdigit() or ch in ":@" for ch in first):
+        return False
+    repeated = {word.casefold() for word in words} & {word.casefold() for word in second.split()}
+    return not repeated and not _LOWER_WORD.search(first)
+
+
+def _words_key(text: str) -> str:
+    """The words of a line, case and punctuation aside: "Redwood Creative," and "REDWOOD CREATIVE" match."""
+    return " ".join(re.findall(r"[^\W_]+", text.casefold()))
 
 
 def wraps_onto(first: str, second: str) -> bool:
@@ -445,6 +509,8 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     right = _try_place(index, phrase, label, "right", parse, style)
     if label.field in _RIGHT_FIRST | ADJUSTMENTS and right is not None:
         return right
+    if label.field in PAYMENT_FIELDS:
+        return right  # a till prints cash and change beside their labels: an amount below is another line's
     below = _try_place(index, phrase, label, "below", parse, style)
     if right is None or below is None:
         return right or below

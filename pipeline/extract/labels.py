@@ -96,7 +96,8 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         ),
         (rf"(total\s*)?vat(\s*amount)?{_NOT_AN_ID}", 1.0),
         (rf"(total\s*)?(gst|hst|pst|qst){_NOT_AN_ID}", 1.0),
-        (r"(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
+        # "MwSt.", and "zzgl. MwSt. 19%": the German "plus VAT" before the tax's name, its rate after it.
+        (r"((zzgl|inkl)\.?\s*)?(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
         (r"(total(e)?\s*)?(tva|iva)", 1.0),
         (rf"btw(\s*bedrag)?{_NOT_AN_ID}", 1.0),
         # "19.01% VAT", "zzgl. 19 % USt.", "plus 20% VAT": the rate first, then the tax's name.
@@ -182,7 +183,7 @@ LEGAL_FORM = (
     r"s\.\s?l\.(\s?u\.)?|s\.\s?a\.\s?u\.|s\.\s?a\.\s?s\.|s\.\s?n\.\s?c\.|slu|k\.\s?k\."
 )
 # A phrase that is nothing but a legal form: never a name by itself, the tail of one wrapped over two lines.
-LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
+LEGAL_FORM_ONLY = re.compile(rf"^\s*(?:&\s*co\.?\s*)?(?:{LEGAL_FORM}|kg)\.?\s*$", re.IGNORECASE)
 # Legal forms as whole words once dots are dropped ("S.r.l." -> "srl", "B.V." -> "bv").
 LEGAL_FORM_WORD = re.compile(
     r"(?<!\w)(inc|llc|ltd|limited|gmbh|ag|kg|plc|llp|lp|corp|co|pty|sa|sas|sarl|srl|spa|bv|nv|oy|kk|sl|slu)(?!\w)"
@@ -359,10 +360,22 @@ _OCR_O = re.compile(r"(?<=[A-Za-z])0(?=[A-Za-z])")
 
 # The last letter of "Total" is thin and OCR reads it as i, I or f ("Totaf Sales", "TOTAI").
 _OCR_TOTAL = re.compile(r"\b(tota)[ifI](?![a-z])", re.IGNORECASE)
+# So is the l of "Payable" ("Payabie", "PAYABIE"): the amount payable is a receipt's total.
+_OCR_PAYABLE = re.compile(r"\b(payab)[iI](e)", re.IGNORECASE)
+
+
+# The amount the customer pays, printed under a total it settles (after rounding, deposits or credits).
+_AMOUNT_PAYABLE = re.compile(r"\b(payable|to\s*pay|net\s*[àa]\s*payer|a\s*pagar|da\s*pagare)\b", re.IGNORECASE)
+
+
+def names_amount_payable(text: str) -> bool:
+    """The row's label names the amount payable ("Total payable", "Net à payer"), OCR slips folded."""
+    return bool(_AMOUNT_PAYABLE.search(fold_ocr_letters(text)))
 
 
 def fold_ocr_letters(text: str) -> str:
-    return _OCR_TOTAL.sub(r"\1l", _OCR_O.sub("o", _OCR_L.sub("l", text)))
+    folded = _OCR_TOTAL.sub(r"\1l", _OCR_O.sub("o", _OCR_L.sub("l", text)))
+    return _OCR_PAYABLE.sub(r"\1l\2", folded)
 
 
 # Plain spellings of the common labels, for phrases OCR garbled past the patterns ("Que Oate" for "Due

@@ -70,6 +70,59 @@ class Phrase:
         return Phrase(self.words[start_word:], self.page_no, self.page_width, self.page_height, self.row_index)
 
 
+# Letters that reach the cap height or an ascender line, and letters that descend below the baseline: a word's
+# box is as tall as the letters it holds, so type sizes are compared between words of the same shape.
+_TALL_LETTERS = frozenset("bdfhklt")
+_DESCENDING_LETTERS = frozenset("gjpqyQ")
+
+
+def _word_shape(text: str) -> tuple[bool, bool]:
+    tall = any(ch.isupper() or ch.isdigit() or ch in _TALL_LETTERS for ch in text)
+    return tall, any(ch in _DESCENDING_LETTERS for ch in text)
+
+
+def _heights_by_shape(words: list[Word]) -> dict[tuple[bool, bool], float]:
+    """The median box height of each word shape among ``words`` (punctuation-only words left out)."""
+    heights: dict[tuple[bool, bool], list[float]] = {}
+    for word in words:
+        if any(ch.isalnum() for ch in word.text):
+            heights.setdefault(_word_shape(word.text), []).append(word.height)
+    return {shape: statistics.median(values) for shape, values in heights.items()}
+
+
+def shape_scales(rows: list[list[Word]]) -> dict[tuple[bool, bool], float]:
+    """How tall each word shape measures next to words with capitals or ascenders and no descenders, in the
+    same rows (so in the same type): 1.0 everywhere in a text layer, whose boxes are the font's; about 1.25
+    for "Group" next to "Retail" in OCR boxes, which hug the ink."""
+    ratios: dict[tuple[bool, bool], list[float]] = {}
+    for row in rows:
+        heights = _heights_by_shape(row)
+        reference = heights.pop((True, False), 0.0)
+        for shape, height in heights.items():
+            if reference > 0:
+                ratios.setdefault(shape, []).append(height / reference)
+    return {(True, False): 1.0, **{shape: statistics.median(values) for shape, values in ratios.items()}}
+
+
+def type_size_ratio(
+    first: Phrase, second: Phrase, scales: dict[tuple[bool, bool], float] | None = None
+) -> float | None:
+    """How large ``second``'s type is next to ``first``'s (1.0: the same size), comparing words of the same
+    shape ("Practice" with "Seestrasse": capitals or ascenders, no descenders). With no shape in both lines,
+    each word's height is scaled by how tall its shape measures on the page (``scales``, see `shape_scales`);
+    None when nothing can be said."""
+    ours, theirs = _heights_by_shape(first.words), _heights_by_shape(second.words)
+    if not ours or not theirs:
+        return None  # punctuation only: no letters to measure
+    shared = [theirs[shape] / ours[shape] for shape in ours.keys() & theirs.keys() if ours[shape] > 0]
+    if shared:
+        return statistics.median(shared)
+    if not scales or not (ours.keys() | theirs.keys()) <= scales.keys():
+        return None
+    scaled = [statistics.median(h / scales[shape] for shape, h in side.items()) for side in (ours, theirs)]
+    return scaled[1] / scaled[0] if scaled[0] > 0 else None
+
+
 @dataclass
 class Row:
     phrases: list[Phrase]
@@ -100,6 +153,7 @@ class PageLayout:
     height: float
     rows: list[Row] = field(default_factory=list)
     median_word_height: float = 10.0
+    shape_scale: dict[tuple[bool, bool], float] = field(default_factory=dict)  # see `shape_scales`
 
 
 def _group_rows(words: list[Word]) -> list[list[Word]]:
@@ -192,7 +246,9 @@ def build_layout(page: PageText, gap_factor: float = 1.1) -> PageLayout:
     layout.median_word_height = statistics.median(w.height for w in words)
     if page.source is TextSource.OCR:
         words = [w for w in words if not _is_speck(w, layout.median_word_height)] or words
-    for index, row_words in enumerate(_group_rows(words)):
+    grouped = _group_rows(words)
+    layout.shape_scale = shape_scales(grouped)
+    for index, row_words in enumerate(grouped):
         if page.source is TextSource.OCR:
             row_words = _rejoin_split_capitals(row_words)
         chunks = _split_phrases(row_words, gap_factor, 0.75 * layout.median_word_height)

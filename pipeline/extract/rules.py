@@ -35,6 +35,7 @@ from pipeline.extract.reconcile import (
     swap_misassigned_prices,
 )
 from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
+from pipeline.extract.till import misread_without_cents, preferred_totals, restore_lost_decimals
 from pipeline.extract.vendor import choose_vendor
 from pipeline.money import (
     IMPLIED_BY,
@@ -43,6 +44,7 @@ from pipeline.money import (
     amount_digits,
     net_of_tax,
     net_tax_gross,
+    same_amount,
     same_digits_modulo_ocr,
     signed_adjustment,
     tax_fits_rate,
@@ -118,6 +120,31 @@ def repair_from_arithmetic(
                 )
                 break
     return repaired
+
+
+def rate_implied_taxes(index: PageIndex, by_field: dict[str, list[Candidate]], style: DocumentStyle) -> list[Candidate]:
+    """A tax OCR garbled to a fragment without its cents ("BUR doi) 12" for "EUR 151,12") is restored when two
+    independent readings agree on one value: subtotal + adjustments + tax = total implies it, and it is the
+    rate printed on its row of the tax base. What OCR kept must survive in its digits; the candidate keeps
+    what was read, so a person confirms it."""
+    adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
+    garbled = [c for c in by_field.get("tax", []) if misread_without_cents(c)]
+    rates = printed_rates(index, garbled, style)
+    restored: list[Candidate] = []
+    for broken in (c for c in garbled if id(c) in rates):
+        read = "".join(ch for ch in broken.evidence.text if ch.isdigit())
+        for subtotal, total in itertools.product(by_field.get("subtotal", []), by_field.get("total", [])):
+            base = (_amount(subtotal) or Decimal(0)) + (adjustment_sum(_between(adjustment_rows, subtotal, total)) or 0)
+            implied = (_amount(total) or Decimal(0)) - base
+            if (
+                implied > 0
+                and not same_amount(implied, _amount(broken) or Decimal(0))
+                and read in amount_digits(implied)
+                and tax_fits_rate(implied, rates[id(broken)].rate, None, base)
+            ):
+                restored.append(replace(broken, value=implied, read_as=broken.evidence.text))
+                break
+    return restored
 
 
 def _enclosing(broken: Candidate, first: Candidate, second: Candidate) -> tuple[Candidate, Candidate]:
@@ -261,9 +288,11 @@ def resolve_amounts(
     items_sum: Decimal | None,
     page_count: int,
     rates: dict[int, PrintedRate] | None = None,
+    preferred: dict[int, float] | None = None,
 ) -> tuple[dict[str, Candidate | None], list[Candidate], tuple[bool, bool]]:
     """Pick subtotal, tax and total together: the combination the arithmetic confirms beats label scores
-    (a tax that fits its printed rate counts too).
+    (a tax that fits its printed rate counts too, and so do the totals a receipt's payment lines prefer:
+    see pipeline/extract/till.py).
 
     Discounts and charges printed between the subtotal and the total count in the sum. Returns the choice,
     its adjustment rows, and whether subtotal + adjustments + tax = total holds and the items add up.
@@ -282,6 +311,8 @@ def resolve_amounts(
         )
         if rates and rate_fits(subtotal, tax, total, rates):
             score += 1.0
+        if preferred and total is not None:
+            score += preferred.get(id(total), 0.0)
         if score > best_score:
             best_score, best_adjustments, best_flags = score, adjustments, (sums_ok, items_ok)
             best_choice = {"subtotal": subtotal, "tax": tax, "total": total}
@@ -391,7 +422,9 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)
+    by_field["tax"] += rate_implied_taxes(index, by_field, style)
     by_field["total"] += _paid_totals(by_field)
+    by_field["total"] = restore_lost_decimals(index, by_field)
     for candidate in rate_breakdown_candidates(index, style):
         by_field[candidate.field].append(candidate)
     return by_field, unread
@@ -694,7 +727,10 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     item_rows, item_issues, items_sum = _reconciled_items(index, style, by_field)
 
     rates = printed_rates(index, by_field.get("tax", []), style)
-    chosen_amounts, adjustments, (sums_ok, items_ok) = resolve_amounts(by_field, items_sum, len(pages), rates)
+    preferred = preferred_totals(index, by_field)
+    chosen_amounts, adjustments, (sums_ok, items_ok) = resolve_amounts(
+        by_field, items_sum, len(pages), rates, preferred
+    )
     confidences = _amount_confidences(chosen_amounts, sums_ok, items_ok, items_sum)
     chosen: dict[str, Candidate | None] = {
         **chosen_amounts,

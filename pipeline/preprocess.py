@@ -148,9 +148,15 @@ def estimate_skew(image: GrayImage, max_degrees: float = 5.0) -> float:
         profile += np.bincount(below[inside] + 1, weights=share[inside], minlength=height)
         return float(np.square(np.diff(profile)).sum())
 
+    seen: dict[float, float] = {}
+
     def rotated(degrees: float) -> float:
-        rows = cv2.reduce(_rotate(ink, degrees, 0), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.float64)
-        return float(np.square(np.diff(rows)).sum())
+        # The finest step's ends and middle are the middle step's candidates (to a rounding error): rotated once.
+        key = round(degrees, 6)
+        if key not in seen:
+            rows = cv2.reduce(_rotate(ink, degrees, 0), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+            seen[key] = float(np.square(np.diff(rows.astype(np.float64))).sum())
+        return seen[key]
 
     best = 0.0
     for step, span, sharpness in ((0.5, max_degrees, projected), (0.1, 0.5, rotated), (0.025, 0.1, rotated)):
@@ -235,6 +241,42 @@ def _dots_in_rows(points: np.ndarray, max_pairs: int = 1 << 20) -> np.ndarray:
     return chosen
 
 
+def _line_runs(ink: GrayImage, length: int, axis: int) -> GrayImage:
+    """The ink in runs of at least `length` pixels along rows (axis 1) or columns (axis 0): the same pixels
+    as opening the whole page by a line that long.
+
+    A line one pixel thick treats each row (column) on its own, so only the lines that can hold such a run
+    are opened. A run of `length` covers at least `(length - 21) // 8` whole blocks of 8 pixels along its
+    line, each all ink; lines without that many blocks in a row are left out. A page's long runs are a few
+    table rules, so the opening covers a few lines, not the page."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1) if axis == 1 else (1, length))
+    span = (length - 21) // 8  # 7 pixels lost at each end, and up to 7 past the last whole block
+    if span < 2:
+        return cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
+    blocks = _full_blocks(ink, axis)
+    cores = cv2.erode(blocks, cv2.getStructuringElement(cv2.MORPH_RECT, (span, 1) if axis == 1 else (1, span)))
+    lines = np.flatnonzero(cv2.reduce(cores, axis, cv2.REDUCE_MAX).ravel())
+    runs = np.zeros_like(ink)
+    if lines.size and axis == 1:
+        runs[lines] = cv2.morphologyEx(ink[lines], cv2.MORPH_OPEN, kernel)
+    elif lines.size:
+        runs[:, lines] = cv2.morphologyEx(ink[:, lines], cv2.MORPH_OPEN, kernel)
+    return runs
+
+
+def _full_blocks(ink: GrayImage, axis: int) -> GrayImage:
+    """255 where a block of 8 pixels along the axis (1: within a row, 0: within a column) is all ink."""
+    height, width = ink.shape[:2]
+    if axis == 1:  # eight bytes of 255 are one 64-bit word of ones
+        words = np.ascontiguousarray(ink[:, : width - width % 8]).view(np.uint64)
+        return (words == np.uint64(0xFFFFFFFFFFFFFFFF)).view(np.uint8) * np.uint8(255)
+    stacked = ink[: height - height % 8].reshape(height // 8, 8, width)
+    blocks = stacked[:, 0]
+    for row in range(1, 8):
+        blocks = cv2.min(blocks, stacked[:, row])
+    return blocks
+
+
 def remove_rules(image: GrayImage) -> tuple[GrayImage, int]:
     """Erase table rules: ink runs far longer than any character, horizontally or vertically.
 
@@ -244,17 +286,24 @@ def remove_rules(image: GrayImage) -> tuple[GrayImage, int]:
     """
     _, ink = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     height, width = image.shape[:2]
-    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (width // 25, 1)))
-    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, height // 40)))
-    runs = cv2.bitwise_or(horizontal, vertical)
+    runs = cv2.bitwise_or(_line_runs(ink, width // 25, 1), _line_runs(ink, height // 40, 0))
     if not cv2.countNonZero(runs):
         return image, 0
-    rules = cv2.dilate(runs, np.ones((3, 3), np.uint8))
-    left, top, box_width, box_height = cv2.boundingRect(rules)  # counted within the rules' box, not the page
-    box = rules[top : top + box_height, left : left + box_width]
-    count = int(cv2.connectedComponentsWithAlgorithm(box, 8, cv2.CV_32S, LABELLING)[0]) - 1
+    # Grown by a pixel (3 x 3) within the runs' box and a pixel around it: nothing outside it changes.
+    x, y, box_width, box_height = cv2.boundingRect(runs)
+    left, top, right, bottom = (
+        max(x - 1, 0),
+        max(y - 1, 0),
+        min(x + box_width + 1, width),
+        min(y + box_height + 1, height),
+    )
+    rules = cv2.dilate(runs[top:bottom, left:right], np.ones((3, 3), np.uint8))
+    count = int(cv2.connectedComponentsWithAlgorithm(rules, 8, cv2.CV_32S, LABELLING)[0]) - 1
     cleaned = image.copy()
-    cleaned[rules > 0] = paper_level(image)
+    box = cleaned[top:bottom, left:right]  # paper where the rules are (255), the page elsewhere (0)
+    box[...] = cv2.bitwise_or(
+        cv2.bitwise_and(box, cv2.bitwise_not(rules)), np.minimum(rules, np.uint8(paper_level(image)))
+    )
     return cleaned, count
 
 

@@ -161,3 +161,25 @@ def test_noise_estimate_equals_immerkaers_formula(page_image: np.ndarray) -> Non
     )  # fmt: skip
     expected = np.abs(response).sum() * np.sqrt(0.5 * np.pi) / (6.0 * (width - 2) * (height - 2))
     assert estimate_noise_sigma(noisy, band_rows=97) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("axis", "length"), [(1, 96), (0, 85), (1, 37), (0, 22)])
+def test_long_runs_found_line_by_line_equal_the_opening_of_the_whole_page(axis: int, length: int) -> None:
+    """Runs exactly at the length, one pixel short, at odd offsets and against the page's edges (in the
+    part the 8-pixel blocks leave over): the same pixels as the morphological opening of the whole page."""
+    from pipeline.preprocess import _line_runs
+
+    rng = np.random.default_rng(31)
+    ink = np.where(rng.random((1203, 1005)) < 0.3, 255, 0).astype(np.uint8)  # speckle: short runs only
+    starts = [0, 3, 7, 9, 301, 1005 - length, 1005 - length - 3]
+    for row, start in enumerate(starts):
+        ink[40 + 9 * row, start : start + length] = 255  # a run just long enough
+        ink[41 + 9 * row, start : start + length - 1] = 255  # one pixel short
+        ink[600 + 9 * row, start : start + length] = 255 if row % 2 else 0
+    ink[-1, -length:] = 255
+    if axis == 0:
+        ink = np.ascontiguousarray(ink.T)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1) if axis == 1 else (1, length))
+    expected = cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
+    assert cv2.countNonZero(expected) >= len(starts) * length
+    assert np.array_equal(_line_runs(ink, length, axis), expected)

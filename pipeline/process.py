@@ -175,20 +175,15 @@ def process_document(
         if einvoice is not None:
             record, pages, cleaned_images = einvoice
             keep_page_previews(record, document, pages, cleaned_images, out_dir, settings)
-            record.processing_seconds = time.perf_counter() - started
-            return record
+            return _timed(record, started)
         kept = vlm.take_reading(document.document_id) if vlm is not None else None
         try:
             looked = Reading(*kept) if kept is not None else read_document(document, scratch, settings)
         except DocumentError as exc:
-            record = failed_record(document, exc)
-            record.processing_seconds = time.perf_counter() - started
-            return record
+            return _timed(failed_record(document, exc), started)
         pages, cleaned_images = looked.pages, looked.cleaned_images
         if not any(page.words for page in pages):
-            record = failed_record(document, NoTextError(NO_TEXT_MESSAGE), page_count=len(pages))
-            record.processing_seconds = time.perf_counter() - started
-            return record
+            return _timed(failed_record(document, NoTextError(NO_TEXT_MESSAGE), page_count=len(pages)), started)
         extraction, kept_issues, routed = remembered_reading(
             document, pages, einvoice_issues, settings, vendors or [], looked.extracted()
         )
@@ -213,7 +208,12 @@ def process_document(
             routed.extractor = mode
         routed.vendor_evidence = evidence
         keep_page_previews(routed, document, pages, cleaned_images, out_dir, settings)
-        routed.processing_seconds = time.perf_counter() - started
-        return routed
+        return _timed(routed, started)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _timed(record: ExtractionRecord, started: float) -> ExtractionRecord:
+    """The record with its processing time since `started` (perf_counter), whichever way it ended."""
+    record.processing_seconds = time.perf_counter() - started
+    return record

@@ -30,6 +30,7 @@ import numpy as np
 
 from pipeline.engines.ocr import OcrEngine
 from pipeline.extract import extract_invoice
+from pipeline.extract.misreads import UNSURE_WORD_CONFIDENCE
 from pipeline.preprocess import GrayImage, load_gray
 from pipeline.validate import validate_invoice
 from schemas import HEADER_FIELDS, ExtractionResult, IssueCode, PageText, Severity, Support, TextSource, Word
@@ -58,9 +59,8 @@ AMOUNT_FIELDS = frozenset({"subtotal", "tax", "total", "line_items", "adjustment
 DATE_FIELDS = frozenset({"invoice_date", "due_date"})
 # Words of the two readings are one printed word when their boxes share this much of the smaller box.
 SAME_WORD_OVERLAP = 0.3
-# A word with a digit OCR gave less than this confidence is read again on its own: cut out with a margin,
+# A word OCR gave less than UNSURE_WORD_CONFIDENCE is read again on its own: cut out with a margin,
 # enlarged and binarised (Otsu), all of a page's such words stacked in one image for one OCR run.
-UNSURE_WORD_CONFIDENCE = 0.6
 CROP_MARGIN_PX = 6
 # Doubted words less than this many text heights apart on one line are cut out and read as one crop.
 GROUP_GAP = 1.0

@@ -27,7 +27,7 @@ from pipeline.extract.labels import (
     match_label,
 )
 from pipeline.extract.layout import Phrase
-from pipeline.extract.misreads import BUSINESS_WORDS, confusable_id_slip, near_business_word
+from pipeline.extract.misreads import BUSINESS_WORDS, UNSURE_WORD_CONFIDENCE, confusable_id_slip, near_business_word
 from schemas import FieldEvidence, Support
 
 # OCR often opens a gap after the "@" ("billing@ atlas.example").
@@ -307,6 +307,12 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
         doubts.append(
             f"the vendor name {chosen.value!r} appears nowhere else, and no e-mail/web domain ({shown}) matches it"
         )
+    unsure = _unconfirmed_unsure_word(chosen, elsewhere, domains)
+    if unsure is not None:
+        doubts.append(
+            f"OCR was unsure of {unsure!r} in the vendor name {chosen.value!r}, and the page prints it nowhere "
+            "else to confirm it"
+        )
     other_spelling = _spelled_otherwise(index, chosen, own, domains) if _read_by_ocr(chosen) else None
     if other_spelling is not None:
         doubts.append(
@@ -314,6 +320,21 @@ def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | N
             f"{other_spelling[0]!r}: OCR may have misread one of them"
         )
     return support, doubts
+
+
+def _unconfirmed_unsure_word(chosen: Candidate, elsewhere: set[str], domains: set[str]) -> str | None:
+    """A word of the name OCR was unsure of ("Noruwind" at 0.55 for "Northwind") that no other printing on the
+    page spells the same, in words or in a domain: one misread letter would otherwise be accepted as the name."""
+    words = chosen.evidence.words or chosen.phrase.words
+    for word in words:
+        letters = re.sub(r"[^\w]", "", word.text)
+        if word.confidence >= UNSURE_WORD_CONFIDENCE or sum(ch.isalpha() for ch in letters) < 3:
+            continue
+        token = letters.casefold()
+        if token in elsewhere or any(_names_domain(token, domain) for domain in domains):
+            continue
+        return word.text
+    return None
 
 
 def _words_elsewhere(index: PageIndex, chosen: Candidate) -> set[str]:

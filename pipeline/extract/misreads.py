@@ -17,6 +17,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# Below this Tesseract word confidence OCR is unsure of what it read ("Die" for "2,582", "Noruwind" for
+# "Northwind"): the second look reads such words again, and a vendor word this unsure needs the page's
+# own confirmation (pipeline/second_look.py, pipeline/extract/evidence.py).
+UNSURE_WORD_CONFIDENCE = 0.6
+
 
 def _word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())

@@ -199,3 +199,47 @@ def test_street_written_as_one_word_with_its_number_is_an_address(name: str, add
     # Found at 1700 px on s61: the footer's "Keizersgracht 8" read as the vendor, accepted under LOFO calibration.
     doubts = party_doubts("vendor_name", name, None)
     assert any("part of an address" in doubt for doubt in doubts) is address, doubts
+
+
+def _vendor_with_unsure_word(word_confidence: float, domain: str, footer: str) -> ExtractionRecord:
+    """The simple invoice from "Northwind Media SAS", its word "Northwind" read by OCR at `word_confidence`."""
+    from pipeline.extract.rules import extract_invoice
+    from pipeline.route import route_record
+    from pipeline.validate import validate_invoice
+    from schemas import PageText, RecordStatus
+    from tests.conftest import page_from_lines
+
+    lines = _lines("Northwind Media SAS", "INV-2024-0042", footer=footer, domain=domain)
+    page = cast(PageText, page_from_lines([(4 * x, 4 * y, text) for x, y, text in lines]))
+    first = next(i for i, word in enumerate(page.words) if word.text == "Northwind")
+    page.words[first] = page.words[first].model_copy(update={"confidence": word_confidence})
+    result = extract_invoice([page])
+    record = ExtractionRecord(
+        document_id="doc", source="doc.pdf", status=RecordStatus.NEEDS_REVIEW, invoice=result.invoice,
+        fields=result.fields, issues=[*result.issues, *validate_invoice(result.invoice)],
+        extractor=result.extractor, text_source=result.text_source,
+    )  # fmt: skip
+    return route_record(record, accept_threshold=0.0)
+
+
+def test_vendor_word_ocr_was_unsure_of_and_nothing_confirms_goes_to_review() -> None:
+    record = _vendor_with_unsure_word(0.55, domain="nwm-group", footer="Registered office")
+    assert record.invoice.vendor_name == "Northwind Media SAS"
+    assert any("unsure of 'Northwind'" in doubt for doubt in _doubts(record, "vendor_name"))
+    assert "vendor_name" in _vetoed(record)
+
+
+@pytest.mark.parametrize(
+    ("confidence", "domain", "footer"),
+    [
+        (0.9, "nwm-group", "Registered office"),  # OCR was sure of it
+        (0.55, "nwm-group", "Northwind Media SAS"),  # the footer prints the same word again
+        (0.55, "northwind", "Registered office"),  # the e-mail domain spells it
+    ],
+)
+def test_vendor_word_that_is_sure_or_confirmed_raises_no_unsure_doubt(
+    confidence: float, domain: str, footer: str
+) -> None:
+    record = _vendor_with_unsure_word(confidence, domain=domain, footer=footer)
+    assert record.invoice.vendor_name == "Northwind Media SAS"
+    assert not any("unsure of" in doubt for doubt in _doubts(record, "vendor_name"))

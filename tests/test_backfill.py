@@ -86,6 +86,7 @@ def test_backfill_flow_publishes_progress_and_summary_and_respects_limits(
 ) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
     folder = born_digital_dozen[0].parent
     out = tmp_path / "out"
@@ -99,12 +100,15 @@ def test_backfill_flow_publishes_progress_and_summary_and_respects_limits(
     assert seen[-1] == (3, 3)
     with get_client(sync_client=True) as client:
         progress = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["backfill-progress"]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["backfill-progress"])),
+            sort=ArtifactSort.CREATED_DESC,
         )
         summaries = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["backfill-summary"]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["backfill-summary"])),
+            sort=ArtifactSort.CREATED_DESC,
         )
-    # The Prefect database outlives one test: keep this run's artifacts (they name its output folder).
+    # The Prefect database outlives one test (and one run of the suite): read the newest artifacts first, since
+    # the API returns a page at a time, and keep this run's (they name its output folder).
     progress = [artifact for artifact in progress if str(out) in f"{artifact.description} {artifact.data}"]
     summaries = [artifact for artifact in summaries if str(out) in f"{artifact.description} {artifact.data}"]
     assert progress and all(float(artifact.data) == 100.0 for artifact in progress)  # type: ignore[arg-type]

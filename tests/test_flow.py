@@ -150,10 +150,12 @@ def test_run_scores_against_truth_only_when_asked(tmp_path: Path) -> None:
 def test_run_publishes_counts_artifact(ingested: tuple[Path, list[Path], object]) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
-    with get_client(sync_client=True) as client:
+    with get_client(sync_client=True) as client:  # newest first: the Prefect database outlives one suite run
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ingest-counts"])),
+            sort=ArtifactSort.CREATED_DESC,
         )
     assert artifacts, "the flow should publish an ingest-counts table artifact"
     _, _, summary = ingested

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -26,7 +27,7 @@ from pipeline.extract.labels import (
     is_title,
     match_label,
 )
-from pipeline.extract.layout import Phrase
+from pipeline.extract.layout import Phrase, Row, within_a_space
 from pipeline.extract.misreads import BUSINESS_WORDS, UNSURE_WORD_CONFIDENCE, confusable_id_slip, near_business_word
 from schemas import FieldEvidence, Support
 
@@ -154,7 +155,7 @@ def _split_continuation(chosen: Candidate) -> str | None:
     if end >= len(words) or end == 0 or _LETTER_PREFIX.search(str(chosen.value)) is None:
         return None
     last, following = words[end - 1], words[end]
-    close = following.x0 - last.x1 < 0.6 * max(following.height, last.height)
+    close = within_a_space(last, following)
     return f"{chosen.value}{following.text}" if close and following.text[:1].isdigit() else None
 
 
@@ -173,7 +174,7 @@ def _split_prefix(chosen: Candidate) -> str | None:
     prefix = before.text
     if not prefix.isalpha() or _LETTER_PREFIX.search(prefix) is None or prefix.casefold() in _NUMBER_WORDS:
         return None
-    close = first.x0 - before.x1 < 0.6 * max(first.height, before.height)
+    close = within_a_space(before, first)
     return f"{prefix}{chosen.value}" if close else None
 
 
@@ -337,12 +338,17 @@ def _unconfirmed_unsure_word(chosen: Candidate, elsewhere: set[str], domains: se
     return None
 
 
+def _other_rows(index: PageIndex, chosen: Candidate) -> Iterator[Row]:
+    """Every row of the document but the one the chosen value was read on."""
+    return (
+        row for row in index.rows if not (row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index)
+    )
+
+
 def _words_elsewhere(index: PageIndex, chosen: Candidate) -> set[str]:
     """Every word printed on a row other than the name's own, in lower case without punctuation."""
     words: set[str] = set()
-    for row in index.rows:
-        if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
-            continue
+    for row in _other_rows(index, chosen):
         words.update(word.casefold().strip(".,;:()") for word in row.text.split())
     return words
 
@@ -358,9 +364,7 @@ def _spelled_otherwise(
         for token in own
         if token not in BUSINESS_WORDS and not any(_names_domain(token, domain) for domain in domains)
     ]
-    for row in index.rows:
-        if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
-            continue
+    for row in _other_rows(index, chosen):
         words = _norm_words(row.text)
         if not any(token in words for token in own):
             continue
@@ -442,9 +446,7 @@ def _fuller_name(index: PageIndex, chosen: Candidate, tokens: list[str]) -> str 
     """A line elsewhere naming the vendor with its legal form, when the value read has none."""
     if not tokens or _has_legal_form(str(chosen.value)):
         return None
-    for row in index.rows:
-        if row.page_no == chosen.phrase.page_no and row.index == chosen.phrase.row_index:
-            continue
+    for row in _other_rows(index, chosen):
         words = [word.casefold().strip(".,;:()") for word in row.text.split()]
         if all(token in words for token in tokens) and _has_legal_form(row.text):
             return row.text[:80]

@@ -21,7 +21,7 @@ from pipeline.extract.labels import (
     match_label,
     strip_title,
 )
-from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap, type_size_ratio
+from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap, type_size_ratio, within_a_space
 from pipeline.money import net_tax_gross
 from pipeline.parsing import find_amounts, find_currencies, find_dates
 from schemas import Word
@@ -381,7 +381,7 @@ def _id_tokens(words: list[Word]) -> list[tuple[str, int, int]]:
         if tokens:
             text, first, _ = tokens[-1]
             previous = words[index - 1]
-            close = word.x0 - previous.x1 < 0.6 * max(word.height, previous.height)
+            close = within_a_space(previous, word)
             # OCR also opens a thin gap after a letter prefix ("INV 861071"); a typed space is wider.
             tight = word.x0 - previous.x1 < 0.27 * max(word.height, previous.height)
             prefix = _LETTER_PREFIX.search(text) is not None and word.text[:1].isdigit()

@@ -270,6 +270,12 @@ def build_layout(page: PageText, gap_factor: float = 1.1) -> PageLayout:
     return layout
 
 
+def within_a_space(left: Word, right: Word) -> bool:
+    """`right` follows `left` at about a typed space's distance or less (0.6 of the taller word's height):
+    OCR splits one printed token at such gaps ("INV -2023-001", "INV" "988722")."""
+    return right.x0 - left.x1 < 0.6 * max(right.height, left.height)
+
+
 def horizontal_overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     """Overlap of two spans as a share of the shorter one."""
     overlap = min(a1, b1) - max(a0, b0)

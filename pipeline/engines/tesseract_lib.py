@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from pipeline.engines.ocr import OcrOptions, TesseractEngine
 from pipeline.errors import ConfigError, CorruptDocumentError, TransientError
 from schemas import PageText
@@ -72,6 +75,7 @@ def _library() -> _Library:
     tesseract.TessBaseAPISetVariable.argtypes = [pointer, ctypes.c_char_p, ctypes.c_char_p]
     tesseract.TessBaseAPISetPageSegMode.argtypes = [pointer, ctypes.c_int]
     tesseract.TessBaseAPISetImage2.argtypes = [pointer, pointer]
+    tesseract.TessBaseAPISetImage.argtypes = [pointer, pointer, *[ctypes.c_int] * 4]
     tesseract.TessMonitorCreate.restype = pointer
     tesseract.TessMonitorSetDeadlineMSecs.argtypes = [pointer, ctypes.c_int]
     tesseract.TessMonitorDelete.argtypes = [pointer]
@@ -155,13 +159,10 @@ class TesseractLibEngine:
         """The page's TSV rows as Tesseract's command line prints them, minus the header line."""
         library = _library()
         api = _handle(library, self.options.lang)
-        pix = ctypes.c_void_p(library.leptonica.pixRead(str(image_path).encode()))
-        if not pix.value:
-            raise CorruptDocumentError(f"Tesseract could not read page {page_no}: the cleaned image cannot be opened")
+        library.tesseract.TessBaseAPISetPageSegMode(api, self.options.psm)
+        pix = _set_image(library, api, image_path, page_no)
         monitor = library.tesseract.TessMonitorCreate()
         try:
-            library.tesseract.TessBaseAPISetPageSegMode(api, self.options.psm)
-            library.tesseract.TessBaseAPISetImage2(api, pix)
             library.tesseract.TessMonitorSetDeadlineMSecs(monitor, self.options.timeout_s * 1000)
             started = time.monotonic()
             if library.tesseract.TessBaseAPIRecognize(api, monitor) != 0:
@@ -176,4 +177,25 @@ class TesseractLibEngine:
         finally:
             library.tesseract.TessBaseAPIClear(api)
             library.tesseract.TessMonitorDelete(monitor)
-            library.leptonica.pixDestroy(ctypes.byref(pix))
+            if pix.value:
+                library.leptonica.pixDestroy(ctypes.byref(pix))
+
+
+def _set_image(library: _Library, api: int, image_path: Path, page_no: int) -> ctypes.c_void_p:
+    """Give Tesseract the page: a greyscale image (every cleaned page and crop strip) as pixels decoded by
+    OpenCV, anything else through leptonica's reader. Returns the leptonica image to free (null for pixels).
+
+    Leptonica 1.82 reads a PGM one byte per fread call: 0.16 s of CPU for a 2400 x 3400 page, a sixth of
+    reading it; OpenCV decodes it in milliseconds and Tesseract copies the pixels in (the same words, the
+    same resolution estimate: nothing but the decoder changes)."""
+    pixels = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
+    if isinstance(pixels, np.ndarray) and pixels.ndim == 2 and pixels.dtype == np.uint8:
+        height, width = pixels.shape
+        data = pixels.ctypes.data_as(ctypes.c_void_p)
+        library.tesseract.TessBaseAPISetImage(api, data, width, height, 1, pixels.strides[0])
+        return ctypes.c_void_p(None)
+    pix = ctypes.c_void_p(library.leptonica.pixRead(str(image_path).encode()))
+    if not pix.value:
+        raise CorruptDocumentError(f"Tesseract could not read page {page_no}: the cleaned image cannot be opened")
+    library.tesseract.TessBaseAPISetImage2(api, pix)
+    return pix

@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.engines.ocr import OcrOptions, TesseractEngine
+from pipeline.engines.ocr import TESSERACT_VARIABLES, OcrOptions, TesseractEngine
 from pipeline.errors import ConfigError, CorruptDocumentError, TransientError
 from schemas import PageText
 
@@ -114,6 +114,8 @@ class _Api:
                 "or set LEDGERLENS_TESSERACT_LANG."
             )
         library.tesseract.TessBaseAPISetVariable(self.pointer, b"tessedit_create_tsv", b"1")  # the CLI's `tsv`
+        for name, value in TESSERACT_VARIABLES.items():
+            library.tesseract.TessBaseAPISetVariable(self.pointer, name.encode(), value.encode())
         # Its notes ("Estimating resolution as 394") went to the command's captured stderr; not to ours.
         library.tesseract.TessBaseAPISetVariable(self.pointer, b"debug_file", b"/dev/null")
 

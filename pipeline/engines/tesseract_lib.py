@@ -115,7 +115,7 @@ class _Worker:
         except subprocess.TimeoutExpired:
             self.stop()
             code = self.process.returncode
-        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit status {code}"
         self.stderr.seek(0)
         detail = self.stderr.read().decode("utf-8", "replace").strip()[-300:]
         return f"{how}: {detail}" if detail else how
@@ -132,8 +132,16 @@ class _Worker:
             self.process.wait()
 
     def __del__(self) -> None:  # the owning thread ended, or the worker was replaced
-        self.stop()
+        if hasattr(self, "process"):  # not when it could not be started
+            self.stop()
         self.stderr.close()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 _workers = threading.local()  # per thread: its own worker process, so threads never wait on each other
@@ -175,6 +183,8 @@ class TesseractLibEngine:
         try:
             header, body = _thread_worker().ask(request, deadline)
         except WorkerOverdue:
+            logger.warning("The OCR worker process did not answer on page %s, %s, in time; it was killed.",
+                           page_no, image_path)  # fmt: skip
             raise self._timed_out(page_no) from None
         status = header["status"]
         if status == "ok":
@@ -205,7 +215,7 @@ class TesseractLibEngine:
             raise
         except DocumentError as exc:
             raise OcrCrashedError(
-                f"Tesseract crashed on page {page_no}: its worker process was {how}, and the tesseract command "
+                f"Tesseract crashed on page {page_no}: its worker process died ({how}), and the tesseract command "
                 f"failed on the page too ({exc}). The page image likely trips a Tesseract bug: open the file to "
                 "check it, re-scan or re-save it (300 dpi PNG or PDF) and run again; if it keeps failing, report "
                 "it with the file."

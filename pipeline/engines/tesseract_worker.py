@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import signal
 import sys
 import time
 from ctypes.util import find_library
@@ -191,4 +192,5 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the run's to handle; end of input ends this process
     serve(sys.stdin.buffer, sys.stdout.buffer)

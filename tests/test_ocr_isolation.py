@@ -172,40 +172,63 @@ def _rows(out: Path) -> pd.DataFrame:
     return frame.set_index("document_id")[COMPARED].sort_index()
 
 
-def _kill_worker_when_busy(killed: list[int], ignore: frozenset[int]) -> threading.Thread:
+def _kill_when_busy(killed: list[int], ignore: frozenset[int], command_too: bool) -> threading.Thread:
+    """Kill the run's OCR worker once a page is under way; with `command_too`, also the `tesseract` command
+    that reads the page again (SIGSEGV)."""
+
     def kill() -> None:
         worker = _wait_for(_is_worker, busy_cpu_s=1.5, ignore=ignore)  # the model loaded and a page under way
         worker.send_signal(signal.SIGKILL)
         killed.append(worker.pid)
+        if command_too:
+            command = _wait_for(_is_tesseract_command, busy_cpu_s=0.3)
+            command.send_signal(signal.SIGSEGV)
+            killed.append(command.pid)
 
     thread = threading.Thread(target=kill, daemon=True)
     thread.start()
     return thread
 
 
-@pytest.mark.e2e
-def test_a_worker_killed_mid_batch_loses_no_document(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """Two born-digital and two scanned documents, and their rows from a run where nothing was killed."""
     from devtools.samples import generate_samples
 
-    inputs = tmp_path / "in"
-    generate_samples(inputs, count=4, seed=23)  # 2 born-digital, 2 scanned
-    settings = Settings(workers=1)
-    before = run_ingest([str(inputs)], str(tmp_path / "before"), settings)
-    assert before.processed == 4
+    folder = tmp_path_factory.mktemp("isolation")
+    generate_samples(folder / "in", count=4, seed=23)
+    summary = run_ingest([str(folder / "in")], str(folder / "before"), Settings(workers=1, decode_memory_limit_mb=None))
+    assert summary.processed == 4
+    return folder / "in", _rows(folder / "before")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("command_too", [False, True], ids=["recovered", "failed"])
+def test_a_worker_killed_mid_batch_costs_at_most_its_document(
+    batch: tuple[Path, pd.DataFrame], tmp_path: Path, caplog: pytest.LogCaptureFixture, command_too: bool
+) -> None:
+    inputs, before = batch
+    settings = Settings(workers=1, decode_memory_limit_mb=None)  # a killed command is then a crash, not memory
     caplog.set_level(logging.WARNING, logger=WORKER_LOG)
     killed: list[int] = []
     idle = frozenset(child.pid for child in _children(_is_worker))  # earlier tests' main-thread workers
-    killer = _kill_worker_when_busy(killed, idle)
+    killer = _kill_when_busy(killed, idle, command_too)
     summary = run_ingest([str(inputs)], str(tmp_path / "out"), settings)
     killer.join(timeout=5)
-    assert killed, "the worker was never killed"
+    assert len(killed) == 1 + command_too, "not everything was killed"
     assert {child.pid for child in _children(_is_worker)} <= idle  # the run's workers ended with it
-    assert summary.processed == 4 and summary.counts == before.counts
+    assert summary.processed == 4
     crashed = re.findall(r"died reading page \d+ \(killed by SIGKILL\), \S*/ll-([0-9a-f]{12})-", caplog.text)
     assert len(crashed) == 1, caplog.text  # the page under way when the worker was killed, in one document
     after = _rows(tmp_path / "out")
-    assert any(document_id.startswith(crashed[0]) for document_id in after.index)
-    pd.testing.assert_frame_equal(after, _rows(tmp_path / "before"))  # recovered: every row as without the kill
+    hit = [document_id for document_id in after.index if document_id.startswith(crashed[0])]
+    assert len(hit) == 1
+    if command_too:  # that document alone fails, with the crash code and what to do
+        failed = pd.read_parquet(tmp_path / "out" / "invoices").set_index("document_id").loc[hit[0]]
+        assert failed["status"] == "failed" and failed["error_code"] == FailureCode.OCR_CRASHED
+        assert "killed by SIGKILL" in failed["error"] and "re-scan" in failed["error"], failed["error"]
+        after, before = after.drop(index=hit), before.drop(index=hit)
+    pd.testing.assert_frame_equal(after, before)  # every other row (all, when recovered) as without the kill
     rerun = run_ingest([str(inputs)], str(tmp_path / "out"), settings)
     assert rerun.processed == 0 and rerun.skipped_existing == 4
     assert len(pd.read_parquet(tmp_path / "out" / "invoices")) == 4

@@ -55,6 +55,11 @@ def _is_worker(command: list[str]) -> bool:
     return WORKER_SCRIPT in command
 
 
+def _worker_pids() -> frozenset[int]:
+    """The OCR workers alive now: idle ones of threads that live on (the test runner's main thread's)."""
+    return frozenset(child.pid for child in _children(_is_worker))
+
+
 def _is_tesseract_command(command: list[str]) -> bool:
     return any(Path(part).name == "tesseract" for part in command)
 
@@ -104,8 +109,9 @@ def test_a_worker_killed_mid_page_costs_nothing_the_command_reads_the_page_again
     expected = _words(TesseractEngine().read(page, 2))
     engine = TesseractLibEngine()
     caplog.set_level(logging.WARNING, logger=WORKER_LOG)
+    idle = _worker_pids()
     thread, outcome = _read_in_thread(engine, page)
-    worker = _wait_for(_is_worker, busy_cpu_s=0.8)  # past the model's load: on the page
+    worker = _wait_for(_is_worker, busy_cpu_s=0.8, ignore=idle)  # past the model's load: on the page
     worker.send_signal(signal.SIGKILL)
     thread.join()
     assert isinstance(outcome[0], PageText) and _words(outcome[0]) == expected
@@ -118,8 +124,9 @@ def test_a_worker_killed_mid_page_costs_nothing_the_command_reads_the_page_again
 
 def test_a_page_that_kills_the_worker_and_the_command_fails_alone_with_ocr_crashed(tmp_path: Path) -> None:
     page = _busy_page(tmp_path / "page.pgm")
+    idle = _worker_pids()
     thread, outcome = _read_in_thread(TesseractLibEngine(OcrOptions(memory_limit_bytes=None)), page)
-    _wait_for(_is_worker, busy_cpu_s=0.8).send_signal(signal.SIGSEGV)
+    _wait_for(_is_worker, busy_cpu_s=0.8, ignore=idle).send_signal(signal.SIGSEGV)
     _wait_for(_is_tesseract_command, busy_cpu_s=0.3).send_signal(signal.SIGSEGV)
     thread.join()
     failure = outcome[0]
@@ -131,8 +138,9 @@ def test_a_page_that_kills_the_worker_and_the_command_fails_alone_with_ocr_crash
 def test_a_worker_that_stops_answering_is_killed_and_the_page_times_out(tmp_path: Path) -> None:
     page = _busy_page(tmp_path / "page.pgm")
     engine = TesseractLibEngine(OcrOptions(timeout_s=1))
+    idle = _worker_pids()
     thread, outcome = _read_in_thread(engine, page)
-    worker = _wait_for(_is_worker, busy_cpu_s=0.5)
+    worker = _wait_for(_is_worker, busy_cpu_s=0.5, ignore=idle)
     started = time.monotonic()
     worker.send_signal(signal.SIGSTOP)  # hung: Tesseract's own deadline monitor cannot stop it
     thread.join(timeout=60)
@@ -149,9 +157,9 @@ def test_tesseracts_own_deadline_still_times_a_page_out_and_the_worker_stays(tmp
     with pytest.raises(TransientError, match="timed out on page 2 after 1 s"):
         engine.read(page, 2)
     assert time.monotonic() - started < 1 + 10  # the monitor stopped it, not the hard deadline
-    workers = _children(_is_worker)
+    workers = _worker_pids()
     assert engine.read(_small_page(tmp_path / "small.pgm"), 1).words
-    assert [worker.pid for worker in _children(_is_worker)] == [worker.pid for worker in workers]
+    assert _worker_pids() == workers
 
 
 def _small_page(path: Path) -> Path:
@@ -211,7 +219,7 @@ def test_a_worker_killed_mid_batch_costs_at_most_its_document(
     settings = Settings(workers=1, decode_memory_limit_mb=None)  # a killed command is then a crash, not memory
     caplog.set_level(logging.WARNING, logger=WORKER_LOG)
     killed: list[int] = []
-    idle = frozenset(child.pid for child in _children(_is_worker))  # earlier tests' main-thread workers
+    idle = _worker_pids()
     killer = _kill_when_busy(killed, idle, command_too)
     summary = run_ingest([str(inputs)], str(tmp_path / "out"), settings)
     killer.join(timeout=5)

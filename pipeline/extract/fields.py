@@ -19,6 +19,7 @@ from pipeline.extract.labels import (
     is_credit_note_title,
     is_title,
     match_label,
+    reads_as_street_address,
     strip_title,
 )
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap, type_size_ratio, within_a_space
@@ -665,6 +666,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             digits = sum(ch.isdigit() for ch in text)
             if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or ":" in text:
                 continue  # a label ("Billing method: card") or contact line, not a name
+            if reads_as_street_address(text) or _continues_an_address(layout, row, phrase):
+                continue  # the sender's address under a logo that names nobody ("Keizersgracht 8", its country)
             if not (text[:1].isalnum() or text.startswith(("(", '"', "'"))):
                 continue  # a fragment (",com", "& Co"): a name starts with a letter or digit
             prominence = phrase.height / layout.median_word_height
@@ -686,6 +689,23 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))
     return candidates
+
+
+# A postcode and its town opening a line ("10115 Berlin", "1015 CJ Amsterdam"), or a US state and ZIP closing it.
+_POSTCODE_TOWN = re.compile(r"^\d{4,5}\s+\S*\s*[^\W\d]{3,}|\b[A-Z]{2}\s\d{5}(?:-\d{4})?$")
+
+
+def _continues_an_address(layout: PageLayout, row: Row, phrase: Phrase) -> bool:
+    """The line just above, in the phrase's column, is a street or a postcode and town: this line goes on
+    with the address (its town, its country). A name opens its address block; it never follows the street."""
+    above = [other for other in layout.rows if other.index == row.index - 1]
+    if not above or row.y0 - above[0].y1 > 1.5 * phrase.height:
+        return False
+    return any(
+        abs(other.x0 - phrase.x0) < 2 * phrase.height
+        and (reads_as_street_address(other.text) or _POSTCODE_TOWN.search(other.text.strip()))
+        for other in above[0].phrases
+    )
 
 
 def _registered_below(layout: PageLayout, row: Row) -> bool:

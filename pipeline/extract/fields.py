@@ -666,8 +666,6 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             digits = sum(ch.isdigit() for ch in text)
             if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or ":" in text:
                 continue  # a label ("Billing method: card") or contact line, not a name
-            if reads_as_street_address(text) or _continues_an_address(layout, row, phrase):
-                continue  # the sender's address under a logo that names nobody ("Keizersgracht 8", its country)
             if not (text[:1].isalnum() or text.startswith(("(", '"', "'"))):
                 continue  # a fragment (",com", "& Co"): a name starts with a letter or digit
             prominence = phrase.height / layout.median_word_height
@@ -685,6 +683,10 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 score *= 0.6  # a branch or a note in brackets ("(MUTIARA KOMPLEKS)"), not the name itself
             if len(_LOWER_WORD.findall(text)) >= 2:
                 score *= 0.6  # a sentence or slogan ("Dat betaal ik zelf wel."), not a name
+            if reads_as_street_address(text) or _continues_an_address(layout, row, phrase):
+                # The sender's address under a logo that names nobody ("Keizersgracht 8", its country): any
+                # name the page prints elsewhere wins; offered alone, the evidence doubts it.
+                score *= 0.3
             # OCR confidence on large display type is often low even when the text is right.
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))

@@ -116,3 +116,11 @@ def test_a_rate_row_alone_is_no_tax() -> None:
     rows = [("Totaal excl. BTW", "4179,02"), ("Korting 10%", "-417,90"), ("BIW 9%", "253,04"), ("Totaal", "4014,16")]
     result = _extract([*NAMED, *_totals(rows)])
     assert result.invoice.tax is None
+
+
+def test_a_rated_row_under_another_label_is_not_taken_for_a_second_tax() -> None:
+    # Guard: a service charge at a rate, whose label is no tax label misread, stays out of the tax even where
+    # 1000 + 200 + 100 = 1300 would let it in.
+    rows = [("Zwischensumme", "1000,00"), ("MwSt. 20%", "200,00"), ("Bedienung 10%", "100,00"), ("Gesamt", "1300,00")]
+    result = _extract([*NAMED, *_totals(rows)])
+    assert result.invoice.tax == Decimal("200.00")

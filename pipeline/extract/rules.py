@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from collections import defaultdict
@@ -229,15 +230,24 @@ def combined_taxes(
 
 # A tax row whose label OCR garbled ("BIW 9%" for "BTW 9%") still prints its rate; no label vouches for it.
 _RATE_ROW_STRENGTH = 0.6
+# How alike the words before the rate must be to a labelled tax row's ("biw" / "btw": 0.67).
+_SAME_LABEL_RATIO = 0.6
 
 
 def rate_rows(index: PageIndex, by_field: dict[str, list[Candidate]], style: DocumentStyle) -> list[Candidate]:
-    """Rows no label claimed that print one rate and one positive amount ("BIW 9%  253,04"): maybe the tax of
-    a second rate. Only ever summed with a labelled tax row, when the arithmetic holds (`combined_taxes`)."""
+    """Rows no label claimed that print one rate and one positive amount, under words that are a labelled tax
+    row's up to an OCR slip ("BIW 9%  253,04" beside "BTW 10%  94,96"): the tax of a second rate. Only ever
+    summed with the labelled rows, when the arithmetic holds (`combined_taxes`)."""
+    rows = {(row.page_no, row.index): row for row in index.rows}
     claimed = {(c.phrase.page_no, c.phrase.row_index) for found in by_field.values() for c in found}
+    tax_rows = [rows[key] for c in by_field.get("tax", []) if (key := (c.phrase.page_no, c.phrase.row_index)) in rows]
+    tax_labels = {label for row in tax_rows if (label := _words_before_rate(row.text))}
     found: list[Candidate] = []
     for row in index.rows:
-        if (row.page_no, row.index) in claimed or len(set(_PRINTED_RATE.findall(row.text))) != 1:
+        label = _words_before_rate(row.text)
+        if (row.page_no, row.index) in claimed or not label:
+            continue
+        if not any(difflib.SequenceMatcher(None, label, known).ratio() >= _SAME_LABEL_RATIO for known in tax_labels):
             continue
         if len(find_amounts(row.text, decimal_sep=style.decimal_sep)) != 1:  # type: ignore[arg-type]
             continue
@@ -249,6 +259,14 @@ def rate_rows(index: PageIndex, by_field: dict[str, list[Candidate]], style: Doc
         if len(amounts) == 1 and Decimal(str(amounts[0].value)) > 0:
             found.append(replace(amounts[0], score=_RATE_ROW_STRENGTH * amounts[0].evidence.confidence))
     return found
+
+
+def _words_before_rate(text: str) -> str | None:
+    """The letters before the one rate a row prints ("btw" of "BTW 10%  94,96"); None without exactly one rate."""
+    rates = list(_PRINTED_RATE.finditer(text))
+    if len({match.group(1) for match in rates}) != 1:
+        return None
+    return re.sub(r"[^\w]|\d", "", text[: rates[0].start()]).casefold() or None
 
 
 def _score_amounts(

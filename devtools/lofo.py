@@ -100,8 +100,8 @@ def load_documents(truth_dir: Path, out_dir: Path) -> list[_Document]:
 def _field_value(item: dict[str, Any]) -> FieldValue:
     """A field as the run routed it: its score, and where it was printed (a till receipt's total, cash and
     change must be three printings for the cash to confirm the total: pipeline/corroboration.py)."""
-    corners = [item.get(name) for name in ("x0", "y0", "x1", "y1")]
-    box = BoundingBox(x0=corners[0], y0=corners[1], x1=corners[2], y1=corners[3]) if None not in corners else None
+    corners = {name: item.get(name) for name in ("x0", "y0", "x1", "y1")}
+    box = BoundingBox.model_validate(corners) if None not in corners.values() else None
     return FieldValue(
         name=str(item["field"]),
         value=item.get("value"),

@@ -124,3 +124,39 @@ def test_a_rated_row_under_another_label_is_not_taken_for_a_second_tax() -> None
     rows = [("Zwischensumme", "1000,00"), ("MwSt. 20%", "200,00"), ("Bedienung 10%", "100,00"), ("Gesamt", "1300,00")]
     result = _extract([*NAMED, *_totals(rows)])
     assert result.invoice.tax == Decimal("200.00")
+
+
+PARKVIEW = [
+    (150, 150, "Parkview Traders"),
+    (150, 400, "Bill to:"),
+    (150, 460, "Globex Corporation"),
+    (150, 520, "12 Parkview Road"),
+    (1500, 400, "Invoice No:"),
+    (1900, 400, "HS-1042"),
+    (1500, 460, "Date:"),
+    (1900, 460, "15.03.2024"),
+    (150, 900, "Pallet rental"),
+    (2150, 900, "100.00"),
+    (1500, 1200, "Subtotal"),
+    (2150, 1200, "100.00"),
+    (1500, 1260, "VAT 19%"),
+    (2150, 1260, "19.00"),
+    (1500, 1320, "Total"),
+    (2150, 1320, "119.00 EUR"),
+    (150, 3200, "Questions? help@paymentsportal.com"),
+]
+
+
+def _vendor_doubts(lines: list[tuple[float, float, str]]) -> list[str]:
+    vendor = _extract(lines).fields["vendor_name"]
+    assert vendor.value == "Parkview Traders" and vendor.evidence is not None
+    return vendor.evidence.doubts
+
+
+def test_a_word_the_customers_address_shares_with_the_vendor_name_does_not_confirm_it() -> None:
+    assert any("appears nowhere else" in doubt for doubt in _vendor_doubts(PARKVIEW))
+
+
+def test_the_vendor_name_printed_again_outside_the_bill_to_block_still_confirms_it() -> None:
+    # Guard: the footer prints the name again; that is the sender's own line.
+    assert _vendor_doubts([*PARKVIEW, (150, 3260, "Parkview Traders, 4 Mill Lane, Leeds")]) == []

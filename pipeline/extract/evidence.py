@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.fields import _LETTER_PREFIX, _LOWER_WORD, Candidate, PageIndex
+from pipeline.extract.fields import _LETTER_PREFIX, _LOWER_WORD, Candidate, PageIndex, customer_block_rows
 from pipeline.extract.labels import (
     ADDRESS_WORDS,
     COMPANY_WORD,
@@ -266,12 +266,14 @@ def _domains(index: PageIndex) -> set[str]:
     return found
 
 
-def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | None) -> tuple[list[Support], list[str]]:
+def _vendor_corroboration(
+    index: PageIndex, chosen: Candidate, customer: str | None, customer_rows: set[tuple[int, int]]
+) -> tuple[list[Support], list[str]]:
     tokens = _distinctive_tokens(str(chosen.value))
     support: list[Support] = []
     customer_tokens = set(_distinctive_tokens(customer or ""))
     own = [token for token in tokens if token not in customer_tokens] or tokens
-    elsewhere = _words_elsewhere(index, chosen)
+    elsewhere = _words_elsewhere(index, chosen, customer_rows)
     if any(token in elsewhere for token in own):
         support.append(Support.SENDER)
     domains = _domains(index)
@@ -336,11 +338,14 @@ def _other_rows(index: PageIndex, chosen: Candidate) -> Iterator[Row]:
     )
 
 
-def _words_elsewhere(index: PageIndex, chosen: Candidate) -> set[str]:
-    """Every word printed on a row other than the name's own, in lower case without punctuation."""
+def _words_elsewhere(index: PageIndex, chosen: Candidate, customer_rows: set[tuple[int, int]]) -> set[str]:
+    """Every word printed on a row other than the name's own, outside the bill-to block (a street the
+    customer's address shares with what was read as the vendor confirms nothing), in lower case without
+    punctuation."""
     words: set[str] = set()
     for row in _other_rows(index, chosen):
-        words.update(word.casefold().strip(".,;:()") for word in row.text.split())
+        if (row.page_no, row.index) not in customer_rows:
+            words.update(word.casefold().strip(".,;:()") for word in row.text.split())
     return words
 
 
@@ -458,7 +463,8 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
         continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase, value)
         if continued is not None:
             doubts.append(f"the vendor name {value!r} may run over two lines: {continued!r} is printed beside it")
-        found, against = _vendor_corroboration(index, chosen, other_value)
+        customer_rows = customer_block_rows(index, inputs.by_field.get("customer_name", []))
+        found, against = _vendor_corroboration(index, chosen, other_value, customer_rows)
         support += found
         doubts += against
     else:

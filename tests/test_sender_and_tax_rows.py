@@ -160,3 +160,11 @@ def test_a_word_the_customers_address_shares_with_the_vendor_name_does_not_confi
 def test_the_vendor_name_printed_again_outside_the_bill_to_block_still_confirms_it() -> None:
     # Guard: the footer prints the name again; that is the sender's own line.
     assert _vendor_doubts([*PARKVIEW, (150, 3260, "Parkview Traders, 4 Mill Lane, Leeds")]) == []
+
+
+def test_a_country_under_the_senders_town_is_doubted_as_the_vendor() -> None:
+    # A hard scan of the footerline family whose legal line OCR could not read: only the address is left.
+    header = [(150, 200, "INVOICE"), (150, 290, "121 Main Street"), (150, 345, "Austin, TX 78750"), (150, 400, "USA")]
+    record = cast(ExtractionRecord, routed_from_lines([*header, *CUSTOMER, *META, *ITEMS, *TOTALS]))
+    assert record.invoice.vendor_name == "USA"
+    assert any("line of an address" in reason for reason in record.review_reasons), record.review_reasons

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.fields import _LETTER_PREFIX, _LOWER_WORD, Candidate, PageIndex, customer_block_rows
+from pipeline.extract.fields import (
+    _LETTER_PREFIX,
+    _LOWER_WORD,
+    Candidate,
+    PageIndex,
+    continues_an_address,
+    customer_block_rows,
+)
 from pipeline.extract.labels import (
     ADDRESS_WORDS,
     COMPANY_WORD,
@@ -465,6 +472,8 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
             doubts.append(f"the vendor name {value!r} may run over two lines: {continued!r} is printed beside it")
         customer_rows = customer_block_rows(index, inputs.by_field.get("customer_name", []))
         found, against = _vendor_corroboration(index, chosen, other_value, customer_rows)
+        if continues_an_address(index, chosen.phrase):
+            against.append(f"the vendor name {value!r} is printed under a street or postcode: a line of an address")
         support += found
         doubts += against
     else:

@@ -389,17 +389,16 @@ def enhance(image: GrayImage, denoise: bool, lift: bool, options: PreprocessOpti
 
 def straighten(image: GrayImage, options: PreprocessOptions, steps: list[str]) -> tuple[GrayImage, float]:
     """Erase dot leaders, deskew, erase table rules; returns the page and its skew."""
-    histogram: np.ndarray | None = gray_histogram(image)  # the page's, kept while the steps keep it known
-    image, leader_dots, histogram = erase_dot_leaders(image, histogram)
+    image, leader_dots, histogram = erase_dot_leaders(image, gray_histogram(image))
     if leader_dots:
         steps.append(f"removed {leader_dots} leader dots")
     skew = estimate_skew(image, options.max_skew_degrees)
+    known: np.ndarray | None = histogram  # the page's histogram while the steps keep it known
     if abs(skew) >= 0.1:
-        image = _rotate(image, skew, paper_level(image, histogram))
-        histogram = None
+        image, known = _rotate(image, skew, paper_level(image, histogram)), None
         steps.append(f"deskew {skew:+.2f}deg")
     if options.remove_rules:
-        image, rule_count = remove_rules(image, histogram)
+        image, rule_count = remove_rules(image, known)
         if rule_count:
             steps.append(f"removed {rule_count} table rules")
     return image, skew

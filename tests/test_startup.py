@@ -1,6 +1,7 @@
-"""Issue 12, start-up: a one-invoice run loads only what its path needs. A born-digital page needs no OpenCV,
-a record that goes straight through needs no review queue (SQLAlchemy), and without a key or an s3:// location
-neither the Anthropic SDK nor boto3 is loaded."""
+"""What a run's process loads at start-up: pyarrow without pandas, which still loads when it is really asked for;
+and only what its path needs (issue 12): a born-digital page needs no OpenCV, a record that goes straight through
+needs no review queue (SQLAlchemy), and without a key or an s3:// location neither the Anthropic SDK nor boto3
+is loaded."""
 
 from __future__ import annotations
 
@@ -16,7 +17,33 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOT_ON_A_BORN_DIGITAL_RUN = ("cv2", "sqlalchemy", "anthropic", "boto3", "botocore", "pandas", "devtools")
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+_RUN_WITHOUT_PANDAS = """
+import sys
+from flows.runtime import keep_pandas_unloaded
+keep_pandas_unloaded()
+import pyarrow.dataset as ds
+from pipeline.sinks import ParquetSink
+from schemas import ExtractionRecord, Invoice, RecordStatus
+
+out = sys.argv[1]
+record = ExtractionRecord(
+    document_id="a", source="/in/a.pdf", page_count=1, status=RecordStatus.ACCEPTED, confidence=0.9,
+    invoice=Invoice(vendor_name="Acme", invoice_number="A-1", currency="EUR"),
+)
+ParquetSink(out).write([record])
+assert "a" in ParquetSink(out).processed_ids  # written, then read back through pyarrow.dataset
+assert "pandas" not in sys.modules, "pyarrow loaded pandas"
+frame = ds.dataset(out + "/invoices", format="parquet").to_table(columns=["document_id"]).to_pandas()
+assert list(frame["document_id"]) == ["a"], frame
+"""
+
+
+def test_a_run_writes_and_reads_parquet_without_loading_pandas_which_still_loads_on_demand(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN_WITHOUT_PANDAS, str(tmp_path / "out")],
+        cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
 
 
 def run_cli_in_subprocess(arguments: list[str], env: dict[str, str]) -> tuple[int, list[str]]:
@@ -35,6 +62,8 @@ def run_cli_in_subprocess(arguments: list[str], env: dict[str, str]) -> tuple[in
     return result.returncode, json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
 def test_a_born_digital_run_loads_no_opencv_no_review_queue_and_no_sdks(
     tmp_path: Path, simple_invoice_pdf: Path
 ) -> None:

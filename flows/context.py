@@ -71,12 +71,22 @@ class ReviewQueue:
         waiting = [record for record in records if record.status is RecordStatus.NEEDS_REVIEW]
         if not waiting:
             return 0
+        try:
+            store = self.opened()
+        except ConfigError as exc:
+            raise ReviewQueueUnavailableError(f"{exc} The documents are queued by the next run.") from exc
+        return store.enqueue(waiting)
+
+    def opened(self) -> ReviewStore:
         if self.store is None:
-            try:
-                self.store = _open_queue(self.location)
-            except ConfigError as exc:
-                raise ReviewQueueUnavailableError(f"{exc} The documents are queued by the next run.") from exc
-        return self.store.enqueue(waiting)
+            self.store = _open_queue(self.location)
+        return self.store
+
+    def __getattr__(self, name: str) -> Any:
+        """Every other ReviewStore call (reading the queue) opens it and goes to it."""
+        if name in ("store", "location"):  # not set yet: the queue could not be opened
+            raise AttributeError(name)
+        return getattr(self.opened(), name)
 
 
 def _open_queue(location: str) -> ReviewStore:

@@ -114,6 +114,11 @@ _LETTER_LOOKS_LIKE = {"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "Z": "2"
 _SEGMENT = re.compile(r"[A-Za-z0-9]+")
 
 
+def digits_read_as_letters(text: str) -> str:
+    """`text` with each digit OCR confuses with a letter put back as that letter ("5.L." -> "S.L.")."""
+    return "".join(_DIGIT_LOOKS_LIKE.get(ch, ch) for ch in text)
+
+
 def _letter_among_digits(segment: str, i: int) -> str | None:
     inside = 0 < i < len(segment) - 1 and segment[i - 1].isdigit() and segment[i + 1].isdigit()
     return _LETTER_LOOKS_LIKE.get(segment[i]) if inside else None

@@ -50,7 +50,14 @@ from pipeline.money import (
     tax_fits_rate,
     totals_agree,
 )
-from pipeline.parsing import find_amounts, find_dates, infer_day_first, infer_decimal_separator
+from pipeline.parsing import (
+    find_amounts,
+    find_dates,
+    infer_day_first,
+    infer_decimal_separator,
+    misread_month,
+    misread_month_words,
+)
 from schemas import (
     DocumentType,
     ExtractionResult,
@@ -565,12 +572,17 @@ def _payment_fields(by_field: dict[str, list[Candidate]]) -> dict[str, FieldValu
 
 
 def _date_doubts(chosen: dict[str, Candidate | None], style: DocumentStyle) -> dict[str, list[str]]:
-    """Dates whose day/month order neither the page nor its locale settles (see _ambiguous_numeric_date)."""
+    """Dates whose day/month order neither the page nor its locale settles (see _ambiguous_numeric_date), and
+    dates whose month name OCR misspelt by one letter ("Apnil"): read as that month, confirmed by a person."""
     doubts: dict[str, list[str]] = {}
     for name in ("invoice_date", "due_date"):
         picked = chosen.get(name)
-        if picked is not None and style.day_first is None and _ambiguous_numeric_date(picked, style):
-            doubts[name] = [f"{picked.evidence.text!r} could be read day-first or month-first"]
+        if picked is None:
+            continue
+        if style.day_first is None and _ambiguous_numeric_date(picked, style):
+            doubts.setdefault(name, []).append(f"{picked.evidence.text!r} could be read day-first or month-first")
+        for word in misread_month_words(picked.evidence.text):
+            doubts.setdefault(name, []).append(f"the month is printed {word!r}, read as {misread_month(word)!r}")
     return doubts
 
 

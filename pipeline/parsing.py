@@ -30,6 +30,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from pipeline.money import confusable_with
 from schemas.currency import CURRENCY_SYMBOLS, ISO_4217_CODES
 
 DecimalSep = Literal["auto", ".", ","]
@@ -598,6 +599,17 @@ def _date_hits(folded: str, day_first: bool | None) -> list[tuple[int, int, date
 def find_dates(text: str, day_first: bool | None = None) -> list[tuple[int, int, date]]:
     """Every date in the text with its span, in reading order; impossible dates are skipped."""
     return _date_hits(_fold(text), day_first)
+
+
+def dates_one_digit_off(text: str, day_first: bool | None = None) -> set[date]:
+    """The dates the text reads as when one of its digits is swapped for one OCR confuses it with
+    ("62/11/2025" -> 02/11/2025): what a date OCR garbled by one digit may have printed."""
+    found: set[date] = set()
+    for position, ch in enumerate(text):
+        for other in confusable_with(ch):
+            swapped = text[:position] + other + text[position + 1 :]
+            found.update(value for _, _, value in find_dates(swapped, day_first))
+    return found
 
 
 def parse_date(text: str, day_first: bool | None = None) -> date | None:

@@ -91,6 +91,8 @@ _SECOND_BLOCKS = 10_000
 # kept (no candidate did better); otherwise the winning candidate's name.
 NOT_TAKEN, PASSED, KEPT = "not_taken", "passed", "kept"
 GAPS, REREADS = "gaps", "rereads"
+# Appended to the outcome when an invoice number's confusable character was settled by reading it again.
+ID_REREAD = "id_reread"
 
 ReadingKey = tuple[int, int]
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in page-image pixels
@@ -488,7 +490,8 @@ def settle_id_slip(look: Look, cleaned_images: Mapping[int, Path], engine: OcrEn
         return look
     if reading_key(second) > reading_key(result):
         return look
-    return Look(mended, with_doubt(second, "invoice_number", _slip_doubt(value, alternative)), look.outcome)
+    doubted = with_doubt(second, "invoice_number", _slip_doubt(value, alternative))
+    return Look(mended, doubted, f"{look.outcome}+{ID_REREAD}")
 
 
 def _slip_doubt(value: str, alternative: str) -> str:

@@ -3,13 +3,22 @@ one letter off. Each rule has its positive case and the guards that keep it from
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
 from typing import cast
 
+import cv2
+import numpy as np
 import pytest
 
+from pipeline.config import Settings
+from pipeline.engines.ocr import OcrOptions, TesseractEngine
+from pipeline.extract import extract_invoice
 from pipeline.extract.labels import match_label
 from pipeline.parsing import find_dates, misread_month
-from schemas import ExtractionRecord, RecordStatus
+from pipeline.reading import second_look_options
+from pipeline.second_look import ID_REREAD, PASSED, Look, settle_id_slip
+from schemas import ExtractionRecord, PageText, RecordStatus
 from tests.conftest import routed_from_lines
 
 Lines = list[tuple[float, float, str]]
@@ -101,3 +110,128 @@ def test_an_invoice_date_spelt_right_raises_no_month_doubt() -> None:
     assert str(record.invoice.invoice_date) == "2025-04-02"
     assert record.fields["invoice_date"].evidence.doubts == []
     assert record.status is RecordStatus.ACCEPTED
+
+
+def _id_page(tmp_path: Path, printed: str) -> tuple[Path, PageText]:
+    """A page printing an invoice number, read by real Tesseract."""
+    image = np.full((700, 1800), 255, dtype=np.uint8)
+    cv2.putText(image, "Invoice No:", (80, 200), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    cv2.putText(image, printed, (800, 200), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    cv2.putText(image, "Total 162.00", (80, 450), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    path = tmp_path / "page.pgm"
+    cv2.imwrite(str(path), image)
+    return path, TesseractEngine(OcrOptions()).read(path, 1)
+
+
+def _as_read(page: PageText, printed: str, read: str) -> PageText:
+    """The page with its invoice number read as a degraded scan reads it."""
+    words = [w.model_copy(update={"text": read}) if w.text == printed else w for w in page.words]
+    assert words != page.words
+    return page.model_copy(update={"words": words})
+
+
+def _settled(path: Path, page: PageText) -> tuple[Look, list[int]]:
+    engine = TesseractEngine(second_look_options(Settings()))
+    calls: list[int] = []
+
+    class Counting:
+        name = "counting"
+
+        def read(self, image_path: Path, page_no: int) -> PageText:
+            calls.append(page_no)
+            return engine.read(image_path, page_no)
+
+    first = Look([page], extract_invoice([page]), PASSED)
+    return settle_id_slip(first, {1: path}, Counting()), calls
+
+
+def test_an_invoice_number_with_a_confusable_character_is_read_again_and_a_person_confirms_it(
+    tmp_path: Path,
+) -> None:
+    path, page = _id_page(tmp_path, "BC-249858")
+    look, calls = _settled(path, _as_read(page, "BC-249858", "8C-249858"))
+    assert calls == [1]
+    assert look.extraction is not None and look.extraction.invoice.invoice_number == "BC-249858"
+    assert look.outcome == f"{PASSED}+{ID_REREAD}"
+    doubts = look.extraction.fields["invoice_number"].evidence.doubts
+    assert any("'8C-249858' on the page and 'BC-249858' enlarged" in doubt for doubt in doubts)
+
+
+def test_an_invoice_number_read_again_alike_stays_as_read(tmp_path: Path) -> None:
+    path, page = _id_page(tmp_path, "8C-249858")  # printed with the digit: the re-read confirms it
+    look, calls = _settled(path, page)
+    assert calls == [1]
+    assert look.extraction is not None and look.extraction.invoice.invoice_number == "8C-249858"
+    assert look.outcome == PASSED
+    assert any("may be 'BC-249858'" in d for d in look.extraction.fields["invoice_number"].evidence.doubts)
+
+
+def test_an_invoice_number_without_a_confusable_character_is_not_read_again(tmp_path: Path) -> None:
+    path, page = _id_page(tmp_path, "INV-249858")
+    look, calls = _settled(path, page)
+    assert calls == []
+    assert look.extraction is not None and look.extraction.invoice.invoice_number == "INV-249858"
+
+
+US_HEADER: Lines = [
+    (150, 150, "Granite Peak Office Supplies Ltd."),
+    (150, 210, "billing@granite.example"),
+    (1500, 400, "Invoice #:"), (1900, 400, "GP-41939"),
+    (150, 600, "Bill To:"), (150, 660, "Kestrel Retail Group Corp."),
+    (150, 900, "Description"), (1500, 900, "Qty"), (1800, 900, "Price"), (2150, 900, "Amount"),
+    (150, 980, "Ergonomic office chair"), (1500, 980, "2"), (1800, 980, "350.65"), (2150, 980, "701.30"),
+    (1500, 1200, "Subtotal:"), (2150, 1200, "CA$701.30"),
+]  # fmt: skip
+DATES: Lines = [(1500, 460, "Date:"), (1900, 460, "05/15/2024"), (1500, 520, "Due Date:"), (1900, 520, "07/14/2024")]
+
+
+@pytest.mark.parametrize(("printed", "read_as"), [("CASO .00", "0.00"), ("CA$O.00", "0.00")])
+def test_a_zero_tax_ocr_garbled_around_its_zeros_is_implied_and_flagged(printed: str, read_as: str) -> None:
+    record = _routed([*US_HEADER, *DATES, (1500, 1260, "Tax:"), (2150, 1260, printed), (1500, 1320, "Total:"),
+                      (2150, 1320, "CA$701.30")])  # fmt: skip
+    assert str(record.invoice.tax) == read_as
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert any(issue.code == "amount_repaired" and issue.field == "tax" for issue in record.issues)
+
+
+@pytest.mark.parametrize("printed", ["CASO .00", "CAS1 .00"])
+def test_a_tax_the_totals_leave_no_room_for_is_not_implied_unless_only_zeros_were_read(printed: str) -> None:
+    # Total 711.30: the tax would be 10.00, whose digits OCR did not read; and "1 .00" is no zero.
+    record = _routed([*US_HEADER, *DATES, (1500, 1260, "Tax:"), (2150, 1260, printed), (1500, 1320, "Total:"),
+                      (2150, 1320, "CA$711.30" if printed == "CASO .00" else "CA$701.30")])  # fmt: skip
+    assert record.invoice.tax is None
+    assert record.status is RecordStatus.NEEDS_REVIEW
+
+
+TOTALS: Lines = [(1500, 1260, "Tax:"), (2150, 1260, "0.00"), (1500, 1320, "Total:"), (2150, 1320, "CA$701.30")]
+
+
+def test_a_date_garbled_by_one_confusable_digit_takes_the_date_the_due_date_allows() -> None:
+    # "62/11/2024" is no date; a 6 for a 0 gives 02/11/2024 (the page is month-first), before the due date.
+    record = _routed([*US_HEADER, *TOTALS, (1500, 460, "Date:"), (1900, 460, "62/11/2024"), (1500, 520, "Due Date:"),
+                      (1900, 520, "02/21/2024")])  # fmt: skip
+    assert str(record.invoice.invoice_date) == "2024-02-11"
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert any("'62/11/2024' is no date" in d for d in record.fields["invoice_date"].evidence.doubts)
+
+
+@pytest.mark.parametrize(
+    "due",
+    [
+        "01/21/2024",  # 02/11/2024 would fall after the due date: the order rules it out
+        None,  # no due date: nothing orders the repair
+    ],
+)
+def test_a_garbled_date_no_date_order_settles_stays_unread(due: str | None) -> None:
+    dates = [(1500, 460, "Date:"), (1900, 460, "62/11/2024")]
+    if due is not None:
+        dates += [(1500, 520, "Due Date:"), (1900, 520, due)]
+    record = _routed([*US_HEADER, *TOTALS, *dates])
+    assert record.invoice.invoice_date != date(2024, 2, 11)
+    assert record.status is RecordStatus.NEEDS_REVIEW
+
+
+def test_a_date_printed_right_is_not_doubted() -> None:
+    record = _routed([*US_HEADER, *TOTALS, *DATES])
+    assert str(record.invoice.invoice_date) == "2024-05-15"
+    assert record.fields["invoice_date"].evidence.doubts == []

@@ -15,6 +15,7 @@ from pipeline.config import Settings
 from pipeline.engines.ocr import OcrOptions, TesseractEngine
 from pipeline.extract import extract_invoice
 from pipeline.extract.labels import match_label
+from pipeline.extract.misreads import confusable_id_slip
 from pipeline.parsing import find_dates, misread_month
 from pipeline.reading import second_look_options
 from pipeline.second_look import ID_REREAD, PASSED, Look, settle_id_slip
@@ -235,3 +236,11 @@ def test_a_date_printed_right_is_not_doubted() -> None:
     record = _routed([*US_HEADER, *TOTALS, *DATES])
     assert str(record.invoice.invoice_date) == "2024-05-15"
     assert record.fields["invoice_date"].evidence.doubts == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("8-41939", "B-41939"), ("5/2024-17", "S/2024-17"), ("2024-001", None), ("B-41939", None), ("18-4193", None)],
+)
+def test_a_lone_digit_opening_an_id_before_a_separator_is_a_confusable_slip(value: str, expected: str | None) -> None:
+    assert confusable_id_slip(value) == expected

@@ -197,6 +197,24 @@ COMPANY_WORD = re.compile(
 # A phrase that closes with a legal form ("Property Management S.L.U.", "Gear KG").
 ENDS_IN_LEGAL_FORM = re.compile(rf"(?<![\w.])(?:{LEGAL_FORM}|kg)\.?\s*$", re.IGNORECASE)
 # Words that join the parts of a company name ("Alder & Finch"); a line ending in one runs on.
+ADDRESS_WORDS = re.compile(
+    r"\b(street|st\.|road|rd\.|avenue|ave\.|lane|drive|suite|floor|level|p\.?\s?o\.?\s?box|"
+    r"stra(ss|ß)e|str\.|weg|gasse|allee|platz|rue|avenue|boulevard|via|viale|piazza|calle|avenida|plaza|"
+    r"laan|straat|gracht|plein)\b",
+    re.IGNORECASE,
+)
+# Dutch and German streets are one word ending in the kind of street ("Keizersgracht 8", "Hauptstraße 5").
+STREET_COMPOUND = re.compile(
+    r"\w{3,}(straat|gracht|laan|weg|plein|kade|singel|dijk|stra(ss|ß)e|gasse|allee|platz|damm)\b", re.IGNORECASE
+)
+
+
+def reads_as_street_address(text: str) -> bool:
+    """A street with its house number ("12 High Street", "Keizersgracht 8", "Hauptstraße 5"): an address
+    line, never a party's name (a name may carry one number: "Engineering 1 Ltd")."""
+    return any(ch.isdigit() for ch in text) and bool(ADDRESS_WORDS.search(text) or STREET_COMPOUND.search(text))
+
+
 NAME_JOINERS = frozenset({"&", "and", "und", "et", "en", "of", "de", "du", "van", "-", "+"})
 
 # A phrase that is only one of these words is a document title, never a value.

@@ -458,13 +458,23 @@ def _one_letter_off(tokens: list[str], domains: set[str]) -> tuple[str, str] | N
     return None
 
 
+# What OCR puts for a legal form's letters: "$.r.1." for "S.r.l.", "5.A." for "S.A.", "Ltd" as "Lt0".
+_LEGAL_FORM_SLIPS = str.maketrans({"$": "s", "5": "s", "1": "l", "|": "l", "0": "o"})
+
+
+def _has_legal_form_as_read(text: str) -> bool:
+    """A legal form in OCR'd text, also where OCR put a digit or a sign for one of its letters, or an I for an l."""
+    folded = text.casefold().translate(_LEGAL_FORM_SLIPS)
+    return _has_legal_form(folded) or _has_legal_form(folded.replace("i", "l"))
+
+
 def _fuller_name(index: PageIndex, chosen: Candidate, tokens: list[str]) -> str | None:
     """A line elsewhere naming the vendor with its legal form, when the value read has none."""
     if not tokens or _has_legal_form(str(chosen.value)):
         return None
     for row in _other_rows(index, chosen):
         words = [word.casefold().strip(".,;:()") for word in row.text.split()]
-        if all(token in words for token in tokens) and _has_legal_form(row.text):
+        if all(token in words for token in tokens) and _has_legal_form_as_read(row.text):
             return row.text[:80]
     return None
 

@@ -31,7 +31,7 @@ import numpy as np
 from pipeline.engines.ocr import OcrEngine
 from pipeline.extract import extract_invoice
 from pipeline.extract.misreads import UNSURE_WORD_CONFIDENCE, confusable_id_slip
-from pipeline.preprocess import GrayImage, load_gray
+from pipeline.preprocess import LABELLING, GrayImage, load_gray
 from pipeline.validate import validate_invoice
 from schemas import (
     HEADER_FIELDS,
@@ -211,7 +211,7 @@ def gap_regions(image: GrayImage, page: PageText) -> list[Box]:
             top, left = max(int(word.y0) - MASK_MARGIN_PX, 0), max(int(word.x0) - MASK_MARGIN_PX, 0)
             ink[top : int(word.y1) + MASK_MARGIN_PX + 1, left : int(word.x1) + MASK_MARGIN_PX + 1] = 0
     kernel = np.ones((max(int(height * 0.25), 1), max(int(height), 1)), np.uint8)
-    _, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(ink, kernel))
+    _, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(cv2.dilate(ink, kernel), 8, cv2.CV_32S, LABELLING)
     regions = [
         (int(x), int(y), int(x + w), int(y + h))
         for x, y, w, h, _area in stats[1:]

@@ -40,6 +40,15 @@ def test_the_library_reads_what_the_command_line_reads_in_each_mode(tmp_path: Pa
     assert _words(library, page) == expected  # the same handle again, after another mode's page
 
 
+def test_a_colour_image_is_read_as_the_command_line_reads_it(tmp_path: Path) -> None:
+    grey = cv2.imread(str(_page(tmp_path / "page.pgm")), cv2.IMREAD_GRAYSCALE)
+    colour = tmp_path / "page.png"
+    cv2.imwrite(str(colour), cv2.merge([grey, np.full_like(grey, 255), grey]))  # green ink on white
+    expected = _words(TesseractEngine(), colour)
+    assert any(text == "1,008.00" for text, *_ in expected), expected
+    assert _words(TesseractLibEngine(), colour) == expected
+
+
 def test_each_thread_reads_with_its_own_handle(tmp_path: Path) -> None:
     page = _page(tmp_path / "page.pgm")
     expected = _words(TesseractEngine(), page)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.engines.ocr import OcrOptions, TesseractEngine
+from pipeline.engines.ocr import TESSERACT_VARIABLES, OcrOptions, TesseractEngine
 from pipeline.errors import (
     ConfigError,
     CorruptDocumentError,
@@ -178,7 +178,8 @@ class TesseractLibEngine:
         thread's worker process."""
         options = self.options
         request = {"image": str(image_path), "lang": options.lang, "psm": options.psm,
-                   "timeout_ms": options.timeout_s * 1000, "memory_limit": options.memory_limit_bytes}  # fmt: skip
+                   "timeout_ms": options.timeout_s * 1000, "memory_limit": options.memory_limit_bytes,
+                   "variables": TESSERACT_VARIABLES}  # fmt: skip
         deadline = time.monotonic() + options.timeout_s + HARD_DEADLINE_GRACE_S
         try:
             header, body = _thread_worker().ask(request, deadline)

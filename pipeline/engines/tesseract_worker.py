@@ -80,6 +80,7 @@ def load_library() -> Library:
     tesseract.TessBaseAPISetVariable.argtypes = [pointer, ctypes.c_char_p, ctypes.c_char_p]
     tesseract.TessBaseAPISetPageSegMode.argtypes = [pointer, ctypes.c_int]
     tesseract.TessBaseAPISetImage2.argtypes = [pointer, pointer]
+    tesseract.TessBaseAPISetImage.argtypes = [pointer, pointer, *[ctypes.c_int] * 4]
     tesseract.TessMonitorCreate.restype = pointer
     tesseract.TessMonitorSetDeadlineMSecs.argtypes = [pointer, ctypes.c_int]
     tesseract.TessMonitorDelete.argtypes = [pointer]
@@ -132,13 +133,12 @@ def new_handle(library: Library, lang: str) -> int:
 
 def recognise(library: Library, handle: int, request: dict[str, Any]) -> str:
     """The page's TSV rows as Tesseract's command line prints them, minus the header line."""
-    pix = ctypes.c_void_p(library.leptonica.pixRead(request["image"].encode()))
-    if not pix.value:
-        raise Refused("unreadable")
+    for name, value in request.get("variables", {}).items():  # TESSERACT_VARIABLES (pipeline/engines/ocr.py)
+        library.tesseract.TessBaseAPISetVariable(handle, name.encode(), value.encode())
+    library.tesseract.TessBaseAPISetPageSegMode(handle, request["psm"])
+    pix = set_image(library, handle, request["image"])
     monitor = library.tesseract.TessMonitorCreate()
     try:
-        library.tesseract.TessBaseAPISetPageSegMode(handle, request["psm"])
-        library.tesseract.TessBaseAPISetImage2(handle, pix)
         library.tesseract.TessMonitorSetDeadlineMSecs(monitor, request["timeout_ms"])
         started = time.monotonic()
         if library.tesseract.TessBaseAPIRecognize(handle, monitor) != 0:
@@ -152,7 +152,59 @@ def recognise(library: Library, handle: int, request: dict[str, Any]) -> str:
     finally:
         library.tesseract.TessBaseAPIClear(handle)
         library.tesseract.TessMonitorDelete(monitor)
-        library.leptonica.pixDestroy(ctypes.byref(pix))
+        if pix.value:
+            library.leptonica.pixDestroy(ctypes.byref(pix))
+
+
+def set_image(library: Library, handle: int, image: str) -> ctypes.c_void_p:
+    """Give Tesseract the page: an 8-bit PGM (every cleaned page and crop strip) as its pixels, anything else
+    through leptonica's reader. Returns the leptonica image to free (null for pixels).
+
+    Leptonica 1.82 reads a PGM one byte per fread call: 0.16 s of CPU for a 2400 x 3400 page, a sixth of
+    reading it; here the file is read at once and Tesseract copies the pixels in (the same words, the same
+    resolution estimate: nothing but the decoder changes)."""
+    with open(image, "rb") as file:
+        content = bytearray(file.read())
+    found = pgm_pixels(content)
+    if found is not None:
+        width, height, offset = found
+        pixels = (ctypes.c_ubyte * (width * height)).from_buffer(content, offset)
+        library.tesseract.TessBaseAPISetImage(handle, ctypes.cast(pixels, ctypes.c_void_p), width, height, 1, width)
+        return ctypes.c_void_p(None)
+    pix = ctypes.c_void_p(library.leptonica.pixRead(image.encode()))
+    if not pix.value:
+        raise Refused("unreadable")
+    library.tesseract.TessBaseAPISetImage2(handle, pix)
+    return pix
+
+
+def pgm_pixels(content: bytes | bytearray) -> tuple[int, int, int] | None:
+    """Width, height and where the pixels start, for a complete binary 8-bit PGM ("P5 W H 255", comments
+    allowed); None for anything else (leptonica reads it, or says it cannot)."""
+    fields: list[bytes] = []
+    position = 0
+    while len(fields) < 4:
+        while position < len(content) and content[position : position + 1].isspace():
+            position += 1
+        if content[position : position + 1] == b"#":
+            position = content.find(b"\n", position)
+            if position < 0:
+                return None
+            continue
+        end = position
+        while end < len(content) and not content[end : end + 1].isspace():
+            end += 1
+        if end == position:
+            return None
+        fields.append(bytes(content[position:end]))
+        position = end
+    position += 1  # the single white space after the maximum value
+    if fields[0] != b"P5" or not all(field.isdigit() for field in fields[1:]) or fields[3] != b"255":
+        return None
+    width, height = int(fields[1]), int(fields[2])
+    if width <= 0 or height <= 0 or len(content) - position < width * height:
+        return None
+    return width, height, position
 
 
 class Worker:

@@ -168,3 +168,21 @@ def test_a_country_under_the_senders_town_is_doubted_as_the_vendor() -> None:
     record = cast(ExtractionRecord, routed_from_lines([*header, *CUSTOMER, *META, *ITEMS, *TOTALS]))
     assert record.invoice.vendor_name == "USA"
     assert any("line of an address" in reason for reason in record.review_reasons), record.review_reasons
+
+
+def test_an_english_street_and_a_company_closed_by_co_are_told_apart() -> None:
+    # Found on a held-out clean scan (seed 89): the letterhead printed only "7 Industrial Pkwy" and the footer
+    # "Highgate Systems Co. · Registered in ...": the street was taken for the vendor, as "Pkwy" was no street
+    # word and "Co." no legal form.
+    header = [(150, 200, "INVOICE"), (150, 290, "7 Industrial Pkwy"), (150, 345, "Austin, TX 78706")]
+    footer = [
+        (150, 3200, "Payment terms: Net 7 days"),
+        (150, 3260, "Highgate Systems Co. · Registered in Austin, TX 78706 · Company no. 648449"),
+    ]
+    assert _extract([*header, *CUSTOMER, *META, *ITEMS, *TOTALS, *footer]).invoice.vendor_name == (
+        "Highgate Systems Co."
+    )
+    # Without the footer, the street is still read but never accepted as the vendor.
+    record = cast(ExtractionRecord, routed_from_lines([*header, *CUSTOMER, *META, *ITEMS, *TOTALS]))
+    assert any(i.field == "vendor_name" and i.code == IssueCode.UNCORROBORATED_FIELD for i in record.issues)
+    assert any("address" in reason for reason in record.review_reasons), record.review_reasons

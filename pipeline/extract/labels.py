@@ -178,7 +178,7 @@ LEGAL_LINE = re.compile(rf"\b({REGISTER_WORDS})\b", re.IGNORECASE)
 # Legal forms of companies ("GmbH & Co. KG", "B.V.", "Sdn. Bhd."): they close a company's name.
 LEGAL_FORM = (
     r"gmbh\s*&\s*co\.?\s*kg|gmbh|ag|co\.?\s*kg|ug|b\.?\s?v\.?|n\.?\s?v\.?|inc\.?|incorporated|llc|l\.l\.c\.|ltd\.?|"
-    r"limited|plc|llp|lp|corp\.?|corporation|sas|sarl|s\.a\.|sa|s\.?r\.?l\.?|s\.?p\.?a\.?|pty\.?\s*ltd\.?|"
+    r"limited|plc|llp|lp|corp\.?|corporation|co\.|sas|sarl|s\.a\.|sa|s\.?r\.?l\.?|s\.?p\.?a\.?|pty\.?\s*ltd\.?|"
     r"pvt\.?\s*ltd\.?|private\s+limited|sdn\.?\s*bhd\.?|bhd\.?|s/b|oy|ab|a/s|aps|bvba|sprl|e\.?\s?k\.?|"
     # Spanish, Italian and Japanese forms written with dots: "S.L.", "S.L.U.", "S.A.U.", "S.a.s.", "S.n.c.", "K.K."
     r"s\.\s?l\.(\s?u\.)?|s\.\s?a\.\s?u\.|s\.\s?a\.\s?s\.|s\.\s?n\.\s?c\.|slu|k\.\s?k\."
@@ -200,6 +200,7 @@ ENDS_IN_LEGAL_FORM = re.compile(rf"(?<![\w.])(?:{LEGAL_FORM}|kg)\.?\s*$", re.IGN
 # Words that join the parts of a company name ("Alder & Finch"); a line ending in one runs on.
 ADDRESS_WORDS = re.compile(
     r"\b(street|st\.|road|rd\.|avenue|ave\.|lane|drive|suite|floor|level|p\.?\s?o\.?\s?box|"
+    r"parkway|pkwy|blvd|highway|hwy|court|ct\.|place|pl\.|square|sq\.|terrace|"
     r"stra(ss|ß)e|str\.|weg|gasse|allee|platz|rue|avenue|boulevard|via|viale|piazza|calle|avenida|plaza|"
     r"laan|straat|gracht|plein)\b",
     re.IGNORECASE,

@@ -65,7 +65,7 @@ def _merge_hint(old: FieldHint | None, new: FieldHint) -> FieldHint:
         and abs(old.dx - new.dx) <= X_TOLERANCE
         and abs(old.dy - new.dy) <= Y_TOLERANCE
     ):
-        return old.model_copy(update={"seen": old.seen + 1})
+        return old.model_copy(update={"seen": old.seen + 1, "date_format": new.date_format or old.date_format})
     return old.model_copy(update={"seen": old.seen - 1}) if old.seen > 1 else new
 
 

@@ -117,10 +117,11 @@ def place_evidence(
     name: str, found: Found, current: FieldValue | None, agrees: bool, style: PageStyle
 ) -> FieldEvidence:
     """A value read at its learned label and place: the label and the field's shape support it. Extraction's
-    doubts stay when it read the same value; a date whose order the page leaves open stays doubted."""
+    doubts stay when it read the same value; a date whose order neither the page nor the vendor's learned
+    format settles stays doubted."""
     kept = _kept_evidence(current, agrees)
     doubts = list(kept.doubts)
-    if name in DATE_FIELDS and not agrees and _date_order_open(found.raw_text, style):
+    if name in DATE_FIELDS and not agrees and found.date_format is None and _date_order_open(found.raw_text, style):
         doubts.append(f"{found.raw_text!r} could be read day-first or month-first")
     support = list(dict.fromkeys([*kept.support, Support.LABEL, Support.SHAPE]))
     return FieldEvidence(support=support, doubts=doubts)

@@ -8,8 +8,9 @@ reads the value at the learned offset; a value is only ever read from the page, 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from pipeline.extract.layout import PageLayout, Phrase, Row
@@ -26,6 +27,18 @@ ROWS_ABOVE = 3
 # How far (page fractions) a value may sit from where the profile expects it.
 X_TOLERANCE = 0.06
 Y_TOLERANCE = 0.02
+# The date formats a vendor may print, as strptime directives: year, month (number or English name) and day
+# in any of the three orders people write them, with or without a separator. A vendor's format is learned
+# from a decided date printed in exactly one order, then read with on its next invoices ("20240108",
+# "2024-Jan-08", "08-01-2024" whose day/month order the page alone leaves open).
+_DATE_ORDERS = ("Ymd", "dmY", "mdY")
+_DATE_PARTS = {"Y": ("%Y", "%y"), "m": ("%m", "%b", "%B"), "d": ("%d",)}
+DATE_FORMATS = tuple(
+    separator.join(parts[part] for part in order)
+    for order in _DATE_ORDERS
+    for parts in (dict(zip("Ymd", combo, strict=True)) for combo in itertools.product(*_DATE_PARTS.values()))
+    for separator in ("", "-", ".", "/", " ")
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,7 @@ class Found:
     value: str
     words: list[Word]
     phrase: Phrase
+    date_format: str | None = None  # a date read with the vendor's learned format (its order is settled)
 
     @property
     def bbox(self) -> BoundingBox:
@@ -57,8 +71,39 @@ def _key(text: str) -> str:
     return normalise_text(text).lower().rstrip(":").strip()
 
 
-def read_value(field: str, text: str, style: PageStyle) -> str | None:
-    """The field's normalised value when `text` holds exactly one value of the field's shape."""
+def _strip_date(text: str) -> str:
+    return normalise_text(text).strip(" :,;")
+
+
+def _parse_format(text: str, date_format: str) -> date | None:
+    try:
+        return datetime.strptime(_strip_date(text), date_format).date()
+    except ValueError:
+        return None
+
+
+def _date_order(date_format: str) -> str:
+    return "".join(ch for ch in date_format if ch in "YymbBd").replace("y", "Y").replace("b", "m").replace("B", "m")
+
+
+def date_format_of(text: str, decided: date) -> str | None:
+    """The format `text` prints `decided` in, when every format that does agrees on the order of year, month
+    and day (so it reads the vendor's next dates one way); None otherwise."""
+    cleaned = _strip_date(text)
+    if f"{decided.year % 100:02d}" not in cleaned or str(decided.day) not in cleaned:
+        return None  # cheap test first: most text is no date at all
+    matches = [fmt for fmt in DATE_FORMATS if _parse_format(cleaned, fmt) == decided]
+    if not matches or len({_date_order(fmt) for fmt in matches}) > 1:
+        return None
+    return matches[0]
+
+
+def read_value(field: str, text: str, style: PageStyle, date_format: str | None = None) -> str | None:
+    """The field's normalised value when `text` holds exactly one value of the field's shape (a date in the
+    vendor's learned format when one is given)."""
+    if field in DATE_FIELDS and date_format is not None:
+        parsed = _parse_format(text, date_format)
+        return parsed.isoformat() if parsed is not None else None
     if field in AMOUNT_FIELDS:
         amounts = find_amounts(text, style.decimal_sep)  # type: ignore[arg-type]
         return f"{amounts[0][2]:.2f}" if len(amounts) == 1 else None
@@ -87,7 +132,14 @@ def _centre_y(words: list[Word], layout: PageLayout) -> float:
     return (min(w.y0 for w in words) + max(w.y1 for w in words)) / 2 / layout.height
 
 
-def _hint(field: str, relation: str, label_words: list[Word], value_words: list[Word], layout: PageLayout) -> FieldHint:
+def _hint(
+    field: str,
+    relation: str,
+    label_words: list[Word],
+    value_words: list[Word],
+    layout: PageLayout,
+    date_format: str | None,
+) -> FieldHint:
     anchor_x = min(w.x0 for w in label_words) if relation == "below" else max(w.x1 for w in label_words)
     return FieldHint(
         field=field,
@@ -96,6 +148,7 @@ def _hint(field: str, relation: str, label_words: list[Word], value_words: list[
         page=layout.page_no,
         dx=(min(w.x0 for w in value_words) - anchor_x) / layout.width,
         dy=_centre_y(value_words, layout) - _centre_y(label_words, layout),
+        date_format=date_format,
     )
 
 
@@ -129,12 +182,22 @@ def learn_place(field: str, decided: object, layouts: list[PageLayout], style: P
                 for start in range(len(phrase.words)):
                     for end in range(start + 1, min(len(phrase.words), start + MAX_VALUE_WORDS) + 1):
                         words = phrase.words[start:end]
-                        if not same_value(field, read_value(field, " ".join(w.text for w in words), style), decided):
+                        printed, date_format = _prints(field, " ".join(w.text for w in words), decided, style)
+                        if not printed:
                             continue
                         label = _label_for(layout, row_at, phrase_at, start, words)
                         if label is not None:
-                            return _hint(field, label[0], label[1], words, layout)
+                            return _hint(field, label[0], label[1], words, layout, date_format)
     return None
+
+
+def _prints(field: str, text: str, decided: object, style: PageStyle) -> tuple[bool, str | None]:
+    """Whether `text` prints the decided value, and (dates) the vendor's format it prints it in."""
+    if field in DATE_FIELDS and isinstance(decided, date):
+        date_format = date_format_of(text, decided)
+        if date_format is not None:
+            return True, date_format
+    return same_value(field, read_value(field, text, style), decided), None
 
 
 def _label_spots(layout: PageLayout, hint: FieldHint) -> list[tuple[int, int, int]]:
@@ -179,7 +242,7 @@ def find_at_place(hint: FieldHint, layouts: list[PageLayout], style: PageStyle) 
             if located is None or not located[0]:
                 continue
             words, phrase = located
-            value = read_value(hint.field, " ".join(w.text for w in words), style)
+            value = read_value(hint.field, " ".join(w.text for w in words), style, hint.date_format)
             if value is not None:
-                found.setdefault(value, Found(value, words, phrase))
+                found.setdefault(value, Found(value, words, phrase, hint.date_format))
     return next(iter(found.values())) if len(found) == 1 else None

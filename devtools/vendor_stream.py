@@ -36,6 +36,7 @@ from devtools.samples import (
     _digits,
     _make_invoice,
     _make_lines,
+    format_date,
     render_born_digital,
     render_scan,
     truth_record,
@@ -238,6 +239,21 @@ def stream_plan(vendors: int, per_vendor: int, seed: int, scan_every: int) -> li
     return sorted(plan, key=lambda item: (item.invoice_date, item.vendor))
 
 
+def _dated_notes(spec: InvoiceSpec, rng: random.Random) -> list[str]:
+    """The vendor's notes with a dated one (a delivery, an order) dated a few days before this invoice, in
+    the vendor's date style, as each of its invoices prints it."""
+    notes = []
+    for note in spec.notes:
+        for template in spec.phrases.notes:
+            head, _, tail = template.partition("{date}")
+            if note.startswith(head) and note.endswith(tail) and len(note) > len(head) + len(tail):
+                day = spec.invoice_date - timedelta(days=rng.randint(1, 12))
+                note = template.format(date=format_date(day, spec.date_style))
+                break
+        notes.append(note)
+    return notes
+
+
 def stream_spec(item: StreamInvoice, base: InvoiceSpec, seed: int) -> tuple[InvoiceSpec, random.Random]:
     rng = random.Random(f"ledgerlens-vendor-invoice:{seed}:{item.vendor}:{item.rank}")
     industry = INDUSTRIES[item.vendor % len(INDUSTRIES)]
@@ -250,7 +266,7 @@ def stream_spec(item: StreamInvoice, base: InvoiceSpec, seed: int) -> tuple[Invo
         invoice_date=item.invoice_date,
         due_date=item.invoice_date + terms,
     )
-    return spec, rng
+    return dataclasses.replace(spec, notes=_dated_notes(spec, rng)), rng
 
 
 def write_stream_invoice(out_dir: Path, item: StreamInvoice, base: InvoiceSpec, seed: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from pipeline.extract.layout import PageLayout, Phrase, Row
-from pipeline.parsing import find_amounts, find_dates, normalise_text
+from pipeline.parsing import find_amounts, find_currencies, find_dates, normalise_text
 from schemas import BoundingBox, Word
 from schemas.vendors import FieldHint
 
@@ -128,6 +128,16 @@ def _has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
+def _currency_mark(text: str) -> bool:
+    """One word naming a currency ("GBP", "EUR"): part of the amount it precedes, not its label."""
+    return len(text.split()) == 1 and bool(find_currencies(text))
+
+
+def _worded(text: str) -> bool:
+    """Reads as a label ("VAT 20%", "Total TTC"), not a value with a currency code ("GBP 412.64")."""
+    return sum(ch.isalpha() for ch in text) > sum(ch.isdigit() for ch in text)
+
+
 def _centre_y(words: list[Word], layout: PageLayout) -> float:
     return (min(w.y0 for w in words) + max(w.y1 for w in words)) / 2 / layout.height
 
@@ -152,30 +162,54 @@ def _hint(
     )
 
 
-def _label_above(rows: list[Row], row_at: int, value_words: list[Word]) -> list[Word] | None:
+def _label_above(rows: list[Row], row_at: int, value_words: list[Word], aside: bool) -> list[Word] | None:
+    """The label over the value: a worded phrase above it; with `aside`, also the nearest worded phrase to its
+    left on the row just above (a payment box printing the amount under and right of its label)."""
     x0, x1 = min(w.x0 for w in value_words), max(w.x1 for w in value_words)
     for row in reversed(rows[max(0, row_at - ROWS_ABOVE) : row_at]):
         for phrase in row.phrases:
-            if phrase.x0 < x1 and phrase.x1 > x0 and _has_letters(phrase.text):
+            if phrase.x0 < x1 and phrase.x1 > x0 and _worded(phrase.text):
                 return phrase.words
-    return None
+    left = [p for p in rows[row_at - 1].phrases if p.x1 <= x0 and _worded(p.text)] if aside and row_at else []
+    return max(left, key=lambda phrase: phrase.x1).words if left else None
+
+
+# How far from its value a label may be, pass by pass: beside it on its row, then above it (a column or
+# meta-row header), then above and to its left (a payment box).
+_REACH = ("beside", "above", "aside")
 
 
 def _label_for(
-    layout: PageLayout, row_at: int, phrase_at: int, start: int, value: list[Word]
+    layout: PageLayout, row_at: int, phrase_at: int, start: int, value: list[Word], reach: str
 ) -> tuple[str, list[Word]] | None:
     row = layout.rows[row_at]
     phrase = row.phrases[phrase_at]
-    if start > 0 and _has_letters(" ".join(w.text for w in phrase.words[:start])):
+    prefix = " ".join(w.text for w in phrase.words[:start])
+    if start > 0 and _has_letters(prefix) and not _currency_mark(prefix):
         return "inline", phrase.words[:start]
     if phrase_at > 0 and _has_letters(row.phrases[phrase_at - 1].text):
         return "right", row.phrases[phrase_at - 1].words
-    above = _label_above(layout.rows, row_at, value)
+    if reach == "beside":
+        return None
+    above = _label_above(layout.rows, row_at, value, reach == "aside")
     return ("below", above) if above is not None else None
 
 
 def learn_place(field: str, decided: object, layouts: list[PageLayout], style: PageStyle) -> FieldHint | None:
-    """Where the decided value is printed with a label, or None when it is not printed next to one."""
+    """Where the decided value is printed with a label, or None when it is not printed next to one. A label
+    beside the value wins over one above it anywhere on the page (a column header over a line amount equal to
+    the subtotal loses to the subtotal's own label); a label above and to its left counts only when there is
+    neither."""
+    for reach in _REACH:
+        hint = _learn_place(field, decided, layouts, style, reach)
+        if hint is not None:
+            return hint
+    return None
+
+
+def _learn_place(
+    field: str, decided: object, layouts: list[PageLayout], style: PageStyle, reach: str
+) -> FieldHint | None:
     for layout in layouts:
         for row_at, row in enumerate(layout.rows):
             for phrase_at, phrase in enumerate(row.phrases):
@@ -185,7 +219,7 @@ def learn_place(field: str, decided: object, layouts: list[PageLayout], style: P
                         printed, date_format = _prints(field, " ".join(w.text for w in words), decided, style)
                         if not printed:
                             continue
-                        label = _label_for(layout, row_at, phrase_at, start, words)
+                        label = _label_for(layout, row_at, phrase_at, start, words, reach)
                         if label is not None:
                             return _hint(field, label[0], label[1], words, layout, date_format)
     return None

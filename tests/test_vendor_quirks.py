@@ -19,8 +19,9 @@ from pipeline.config import Settings
 from pipeline.discover import describe_file
 from pipeline.process import process_document
 from pipeline.vendors import learn_decision
-from pipeline.vendors.places import date_format_of
-from schemas import Invoice
+from pipeline.vendors.places import DATE_FIELDS, date_format_of, same_label
+from schemas import Invoice, RecordStatus
+from schemas.codes import IssueCode
 from schemas.vendors import VendorProfile
 
 SEED = 2027
@@ -96,6 +97,48 @@ def test_a_house_date_format_is_learned_from_a_decision_and_read_with_next_time(
     assert record.invoice.invoice_date == _decided(second).invoice_date
     assert record.fields["invoice_date"].extractor == f"profile:{profiles[0].profile_id}"
     assert record.invoice.due_date == _decided(second).due_date
+    # The unread date labels extraction flagged are settled by the profile's reading at those labels.
+    assert IssueCode.UNREADABLE_VALUE in {issue.code for issue in before.issues}
+    assert not [i for i in record.issues if i.code is IssueCode.UNREADABLE_VALUE and i.field in DATE_FIELDS]
+
+
+def test_a_total_printed_below_and_right_of_its_label_is_learned_and_read_there(
+    stream: tuple[Path, dict[tuple[int, int], StreamInvoice]],
+) -> None:
+    folder, plan = stream
+    vendor = next(v for v in range(6) if vendor_base(v, SEED).total_stacked)
+    first, second = (folder / f"{plan[(vendor, rank)].stem}.pdf" for rank in range(2))
+    before = process_document(describe_file(first), Settings())
+    assert before.vendor_evidence is not None and before.invoice.total is None  # the generic reader misses it
+    profiles = learn_decision([], before.vendor_evidence, _decided(first))
+    hint = profiles[0].hints["total"]
+    printed_label = vendor_base(vendor, SEED).labels.total.lower().rstrip(":")
+    assert (hint.relation, hint.label) == ("below", printed_label)
+    assert profiles[0].hints["subtotal"].relation == "right"  # its own label, not a column header above it
+    record = process_document(describe_file(second), Settings(), vendors=profiles)
+    assert record.invoice.total == _decided(second).total
+    assert record.fields["total"].extractor == f"profile:{profiles[0].profile_id}"
+
+
+def test_a_customer_name_a_letter_off_the_vendors_usual_customer_goes_to_review(
+    stream: tuple[Path, dict[tuple[int, int], StreamInvoice]],
+) -> None:
+    folder, plan = stream
+    first, second = (folder / f"{plan[(1, rank)].stem}.pdf" for rank in range(2))
+    evidence = process_document(describe_file(first), Settings()).vendor_evidence
+    assert evidence is not None
+    customer = _decided(first).customer_name or ""
+    # What OCR does to a name ("l" for "I", "rn" for "m"): the decided name and the printed one a letter apart.
+    slipped = customer[:3] + ("l" if customer[3] != "l" else "i") + customer[4:]
+    for known, doubted in ((slipped, True), ("Entirely Different Holdings Ltd", False)):
+        decided = _decided(first).model_copy(update={"customer_name": known})
+        profiles = learn_decision([], evidence, decided)
+        record = process_document(describe_file(second), Settings(), vendors=profiles)
+        assert record.invoice.customer_name == customer
+        field = record.fields["customer_name"]
+        assert bool(field.evidence and field.evidence.doubts) is doubted, known
+        if doubted:
+            assert record.status is RecordStatus.NEEDS_REVIEW
 
 
 def test_a_date_format_is_learned_only_when_the_print_settles_its_order() -> None:
@@ -105,3 +148,9 @@ def test_a_date_format_is_learned_only_when_the_print_settles_its_order() -> Non
     assert date_format_of("08-01-2024", date(2024, 8, 1)) == "%m-%d-%Y"
     assert date_format_of("08-08-2024", date(2024, 8, 8)) is None  # either order reads it: nothing learned
     assert date_format_of("08-01-2024", date(2024, 1, 9)) is None  # does not print the decided date
+
+
+def test_a_learned_label_is_found_again_when_ocr_drops_its_accents() -> None:
+    assert same_label("Votre reglement:", "votre règlement")
+    assert same_label("Votre règlement", "votre reglement")  # learned from a scan, printed with its accent
+    assert not same_label("Votre paiement", "votre règlement")

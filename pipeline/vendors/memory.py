@@ -14,9 +14,9 @@ Rules (issue 14):
 from __future__ import annotations
 
 import difflib
-from decimal import Decimal
 
 from pipeline.calibration import CalibrationTable
+from pipeline.corroboration import field_amount
 from pipeline.extract.evidence import party_doubts
 from pipeline.extract.layout import PageLayout, Phrase, build_layout
 from pipeline.money import totals_agree
@@ -165,11 +165,11 @@ def _profile_field(
 
 
 def _arithmetic_holds(fields: dict[str, FieldValue]) -> bool:
-    values = [fields.get(name) for name in ("subtotal", "tax", "total")]
-    if any(field is None or field.value is None for field in values):
+    """Subtotal + discounts and charges + tax = total, when all three amounts are there to check."""
+    subtotal, tax, total = (field_amount(fields, name) for name in ("subtotal", "tax", "total"))
+    if subtotal is None or tax is None or total is None:
         return True  # nothing to contradict
-    subtotal, tax, total = (Decimal(field.value) for field in values if field is not None and field.value)
-    return totals_agree(subtotal, tax, total)
+    return totals_agree(subtotal, tax, total, field_amount(fields, "adjustments"))
 
 
 def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:

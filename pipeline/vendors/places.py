@@ -9,6 +9,7 @@ reads the value at the learned offset; a value is only ever read from the page, 
 from __future__ import annotations
 
 import itertools
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -69,6 +70,15 @@ class Found:
 
 def _key(text: str) -> str:
     return normalise_text(text).lower().rstrip(":").strip()
+
+
+def same_label(printed: str, learned: str) -> bool:
+    """One label's wording, accents aside (OCR often drops them: "reglement" for "règlement")."""
+    return _unaccented(_key(printed)) == _unaccented(learned)
+
+
+def _unaccented(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
 
 
 def _strip_date(text: str) -> str:
@@ -240,7 +250,7 @@ def _label_spots(layout: PageLayout, hint: FieldHint) -> list[tuple[int, int, in
     spots = []
     for row_at, row in enumerate(layout.rows):
         for at, phrase in enumerate(row.phrases):
-            if len(phrase.words) >= size and _key(" ".join(w.text for w in phrase.words[:size])) == hint.label:
+            if len(phrase.words) >= size and same_label(" ".join(w.text for w in phrase.words[:size]), hint.label):
                 whole = len(phrase.words) == size
                 if (hint.relation == "inline") != whole:
                     spots.append((row_at, at, size))

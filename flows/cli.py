@@ -20,6 +20,8 @@ from flows.cli_commands import add_review_commands, add_vendors_command
 from flows.runtime import configure_prefect_environment, keep_pandas_unloaded, preload_flow_engine, use_prefect_api
 
 if TYPE_CHECKING:
+    from pipeline.quarantine import QuarantineReport
+
     # What add_subparsers returns: each command adds its parser to it.
     Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -130,6 +132,12 @@ def _add_compact_command(commands: Subcommands) -> None:
     compact.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
     compact.add_argument(
         "--include-today", action="store_true", help="also today's partitions (only while no ingest is running)"
+    )
+    compact.add_argument(
+        "--quarantine",
+        action="store_true",
+        help="first move part files Parquet cannot read (and their siblings) to OUT/_quarantine, so runs go on; "
+        "the documents they held are processed again on the next run of their batch",
     )
 
 
@@ -315,11 +323,28 @@ def command_backfill(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def print_quarantine_report(report: QuarantineReport) -> None:
+    print(f"Checked {report.checked} part file(s); quarantined {len(report.moved)}")
+    for part in report.moved:
+        why = f"unreadable: {part.reason}" if part.reason else "written with an unreadable part"
+        print(f"  {part.source} -> {part.target} ({why})")
+    for orphan in report.orphaned:
+        print(
+            f"ledgerlens compact: {orphan} held rows of documents that cannot be named (no invoices part beside it); "
+            "they are not processed again by themselves. Run their batch into a new output folder, or restore the "
+            "file from a backup.",
+            file=sys.stderr,
+        )
+
+
 def command_compact(args: argparse.Namespace) -> int:
     from pipeline.compact import compact
     from pipeline.errors import LedgerlensError
+    from pipeline.quarantine import quarantine_unreadable_parts
 
     try:
+        if args.quarantine:
+            print_quarantine_report(quarantine_unreadable_parts(args.out))
         report = compact(args.out, include_today=args.include_today)
     except (LedgerlensError, OSError) as exc:
         print(f"ledgerlens compact: {exc}", file=sys.stderr)

@@ -266,7 +266,8 @@ def corrupt_part_error(where: str, exc: Exception) -> CorruptPartError:
     """A part file Parquet cannot read, at `where` (the file, or the dataset whose reading named it)."""
     return CorruptPartError(
         f"Cannot read {where}: {exc}. Move the unreadable part file out of the dataset (keep it to inspect) and "
-        "run again; the documents whose rows it held are processed again"
+        "run again; the documents whose rows it held are processed again. `ledgerlens compact --out OUT "
+        "--quarantine` does the move, with the parts written beside it"
     )
 
 

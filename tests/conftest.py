@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-_SESSION_HOME = Path(os.environ.get("LEDGERLENS_TEST_STATE", "/tmp/ledgerlens-test-state"))
+# A fresh home per session unless one is named: a shared one would keep every past run's flow runs and
+# artifacts in its Prefect database, grow without bound, and push this run's artifacts off the API's pages.
+_NAMED_HOME = os.environ.get("LEDGERLENS_TEST_STATE")
+_SESSION_HOME = Path(_NAMED_HOME or tempfile.mkdtemp(prefix="ledgerlens-test-state-"))
+if not _NAMED_HOME:
+    # Registered before Prefect is imported, so it runs after Prefect's own exit handlers stop its server.
+    atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
 os.environ.setdefault("PREFECT_HOME", str(_SESSION_HOME / "prefect"))
 
 from flows.runtime import configure_prefect_environment  # noqa: E402

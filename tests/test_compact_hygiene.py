@@ -3,6 +3,7 @@ merged), and staging folders left by crashed local compactions are cleared. Loca
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -124,4 +125,90 @@ def test_staging_folders_of_crashed_compactions_are_cleared_and_live_ones_kept(t
     assert report.stale_staging == 2
     assert sorted(path.name for path in staging.iterdir()) == sorted([live.name, new_unowned.name])
     assert report.partitions == 6 and not report.skipped  # the partitions themselves are merged as usual
+    assert _invoice_ids(str(out), "local") == ["a-2", "a-3", "b-2", "b-3"]
+
+
+def _flush_then_cut_off(out: str, document_id: str, dataset: str) -> str:
+    """One flush of `document_id` on a closed day, then its part in `dataset` truncated the way a crash leaves it.
+    Returns that part's path relative to OUT."""
+    from pipeline.config import Settings
+    from pipeline.sinks import parquet_files
+    from pipeline.storage import filesystem_for
+
+    fs, base = filesystem_for(out, Settings())
+    folder = f"{base}/{dataset}/ingest_date=2024-01-02"
+    before = set(parquet_files(fs, folder))
+    ParquetSink(out, ingest_date=date(2024, 1, 2)).write([record(document_id)])
+    (part,) = set(parquet_files(fs, folder)) - before
+    with fs.open_output_stream(part) as stream:
+        stream.write(b"PAR1 cut off by a crash halfway through")
+    return part[len(base) :].lstrip("/")
+
+
+def _all_document_ids(out: str) -> dict[str, list[str]]:
+    from pipeline.config import Settings
+
+    sink = ParquetSink(out, Settings())
+    return {name: sorted(sink.existing_document_ids(name)) for name in ("invoices", "line_items", "fields")}
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_quarantine_moves_an_unreadable_part_and_its_siblings_aside_and_a_rerun_restores_its_documents_once(
+    where: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from pipeline.quarantine import QUARANTINE_DIR, quarantine_unreadable_parts
+
+    out = str(tmp_path / "out") if where == "local" else f"s3://{request.getfixturevalue('bucket')}/out"
+    _two_closed_days(out)
+    cut = _flush_then_cut_off(out, "c-2", "invoices")
+    with pytest.raises(CorruptPartError):
+        ParquetSink(out)
+
+    report = quarantine_unreadable_parts(out)
+
+    assert report.checked == 15 and not report.orphaned
+    moved = {part.source: part for part in report.moved}
+    siblings = [cut.replace("invoices/", f"{name}/", 1) for name in ("invoices", "line_items", "fields")]
+    assert sorted(moved) == sorted(siblings)
+    assert "Parquet" in moved[cut].reason or "magic" in moved[cut].reason.lower()
+    assert all(moved[path].reason == "" for path in siblings[1:])  # readable, moved because written with it
+    assert all(part.target.startswith(f"{QUARANTINE_DIR}/") for part in report.moved)
+    # The output opens again; c-2 is not done, so the rerun of its batch writes it back, once, everywhere.
+    assert _all_document_ids(out)["invoices"] == ["a-2", "a-3", "b-2", "b-3"]
+    assert ParquetSink(out, ingest_date=date(2024, 1, 2)).write([record("c-2")]) == 1
+    assert ParquetSink(out, ingest_date=date(2024, 1, 2)).write([record("c-2")]) == 0
+    expected = ["a-2", "a-3", "b-2", "b-3", "c-2"]
+    assert _all_document_ids(out) == {"invoices": expected, "line_items": expected, "fields": expected}
+    assert quarantine_unreadable_parts(out).moved == []  # nothing unreadable is left
+
+
+def test_quarantine_names_an_unreadable_part_whose_documents_cannot_be_told(tmp_path: Path) -> None:
+    from pipeline.quarantine import QUARANTINED_SUFFIX, quarantine_unreadable_parts
+
+    out = str(tmp_path / "out")
+    _two_closed_days(out)
+    # A merged line-items file of a compacted day, cut off: no invoices part carries its name.
+    (Path(out) / "line_items/ingest_date=2024-01-03/part-compact-20240103-0a1b2c3d.parquet").write_bytes(b"PAR1")
+
+    report = quarantine_unreadable_parts(out)
+
+    assert report.orphaned == ["line_items/ingest_date=2024-01-03/part-compact-20240103-0a1b2c3d.parquet"]
+    (part,) = report.moved
+    kept = Path(out) / part.target
+    assert kept.name.endswith(QUARANTINED_SUFFIX) and kept.read_bytes() == b"PAR1"
+    note = json.loads(Path(f"{kept}.json").read_text())
+    assert note["from"] == report.orphaned[0] and note["unreadable"]
+
+
+def test_the_compact_command_quarantines_then_merges_every_partition(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    _two_closed_days(str(out))
+    _put_corrupt_part(str(out), "local")
+
+    assert main(["compact", "--out", str(out), "--quarantine"]) == 0
+    captured = capsys.readouterr()
+    assert f"{CORRUPT} -> _quarantine/{CORRUPT}.unreadable" in captured.out
+    assert "Compacted 6 partition(s)" in captured.out and not captured.err
     assert _invoice_ids(str(out), "local") == ["a-2", "a-3", "b-2", "b-3"]

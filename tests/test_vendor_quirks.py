@@ -154,3 +154,26 @@ def test_a_learned_label_is_found_again_when_ocr_drops_its_accents() -> None:
     assert same_label("Votre reglement:", "votre règlement")
     assert same_label("Votre règlement", "votre reglement")  # learned from a scan, printed with its accent
     assert not same_label("Votre paiement", "votre règlement")
+
+
+def test_a_due_date_under_a_house_label_goes_to_review_once_and_is_learned_from_the_decision(
+    stream: tuple[Path, dict[tuple[int, int], StreamInvoice]],
+) -> None:
+    folder, plan = stream
+    vendor = next(
+        v
+        for v in range(6)
+        if any(field == "due_date" for field, _ in draw_quirks(v, SEED, vendor_base(v, SEED)).labels)
+        and vendor_base(v, SEED).date_style not in ("ymd_mon", "ymd_compact")  # dates the generic reader reads
+    )
+    first, second = (folder / f"{plan[(vendor, rank)].stem}.pdf" for rank in range(2))
+    before = process_document(describe_file(first), Settings())
+    assert before.invoice.due_date is None and before.invoice.invoice_date is not None
+    assert before.status is RecordStatus.NEEDS_REVIEW  # not accepted with the printed due date dropped
+    assert [i for i in before.issues if i.code is IssueCode.UNREADABLE_VALUE and i.field == "due_date"]
+    assert before.vendor_evidence is not None
+    profiles = learn_decision([], before.vendor_evidence, _decided(first))
+    record = process_document(describe_file(second), Settings(), vendors=profiles)
+    assert record.invoice.due_date == _decided(second).due_date
+    assert record.fields["due_date"].extractor == f"profile:{profiles[0].profile_id}"
+    assert not [i for i in record.issues if i.field == "due_date"], record.review_reasons

@@ -156,6 +156,8 @@ def process_kind(process: Any) -> str:
         return "gone"
     if any("uvicorn" in part or "prefect.server" in part for part in command):
         return "prefect server"
+    if any(part.endswith("tesseract_worker.py") for part in command):
+        return "ocr worker"  # the tesseract-lib engine's worker processes (pipeline/engines/tesseract_lib.py)
     if command and Path(command[0]).name.startswith("python"):
         return "python"
     return Path(command[0]).name if command else "unknown"
@@ -450,7 +452,7 @@ def print_table(figures: dict[str, Any]) -> None:
         ("scanned CPU s/page: ledgerlens (run + tools) / bare tesseract",
          f"{figures['scanned_cpu_seconds_per_page']:.2f} / {figures['bare_tesseract_cpu_seconds_per_page']:.2f}"),
         # With the default engine, tesseract-lib, Tesseract runs inside the run's processes (stage ocr below).
-        ("scanned CPU s/page in tools (poppler; tesseract CLI engine) / in the run's processes",
+        ("scanned CPU s/page in child processes (poppler, OCR workers or tesseract) / in the run's own",
          f"{figures['scanned_tools_cpu_seconds_per_page']:.2f} / "
          f"{figures['scanned_cpu_seconds_per_page'] - figures['scanned_tools_cpu_seconds_per_page']:.2f}"),
         ("ratio to bare tesseract (CPU)", f"{figures['ratio_to_bare_tesseract_cpu']:.2f}x"),

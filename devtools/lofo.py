@@ -34,7 +34,7 @@ from devtools.evaluate import (
 )
 from pipeline.calibration import DEFAULT_PRIOR_STRENGTH, CalibrationTable
 from pipeline.route import record_confidence
-from schemas import FieldValue, Severity, ValidationIssue
+from schemas import BoundingBox, FieldValue, Severity, ValidationIssue
 
 UNKNOWN_FAMILY = "unknown"
 
@@ -93,11 +93,23 @@ def load_documents(truth_dir: Path, out_dir: Path) -> list[_Document]:
     for item in _read_dataset(out_dir / "fields"):
         document = documents.get(str(item["document_id"]))
         if document is not None:
-            name = str(item["field"])
-            document.fields[name] = FieldValue(
-                name=name, value=item.get("value"), confidence=float(item["confidence"]), extractor=item["extractor"]
-            )
+            document.fields[str(item["field"])] = _field_value(item)
     return list(documents.values())
+
+
+def _field_value(item: dict[str, Any]) -> FieldValue:
+    """A field as the run routed it: its score, and where it was printed (a till receipt's total, cash and
+    change must be three printings for the cash to confirm the total: pipeline/corroboration.py)."""
+    corners = {name: item.get(name) for name in ("x0", "y0", "x1", "y1")}
+    box = BoundingBox.model_validate(corners) if None not in corners.values() else None
+    return FieldValue(
+        name=str(item["field"]),
+        value=item.get("value"),
+        confidence=float(item["confidence"]),
+        extractor=item["extractor"],
+        page=item.get("page"),
+        bbox=box,
+    )
 
 
 def fit_table(documents: list[_Document], prior_strength: float = DEFAULT_PRIOR_STRENGTH) -> CalibrationTable:

@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     ocr_engine: str = Field(
         default="tesseract-lib",
         description="OCR engine from pipeline/engines/ocr.py's registry: 'tesseract-lib' (Tesseract's library, "
-        "loaded once per worker) or 'tesseract' (one command per page: isolated, ~0.3 s of CPU more per reading)",
+        "loaded once in one OCR worker process per worker: a crash costs one page) or 'tesseract' (one command per "
+        "page, ~0.3 s of CPU more per reading)",
     )
     second_look: bool = Field(
         default=True,

@@ -79,6 +79,12 @@ class ProcessingFailedError(DocumentError):
     code = FailureCode.PROCESSING_FAILED
 
 
+class OcrCrashedError(DocumentError):
+    """Tesseract crashed on a page: its worker process died, and the `tesseract` command failed on the page too."""
+
+    code = FailureCode.OCR_CRASHED
+
+
 class TooManyPixelsError(DocumentTooLargeError):
     """An image's header declares more pixels than the cap (LEDGERLENS_MAX_IMAGE_PIXELS); nothing was decoded."""
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Literal
 
 from schemas.currency import CURRENCY_SYMBOLS, ISO_4217_CODES
@@ -69,6 +70,7 @@ _OCR_ZERO = re.compile(r"(?<=\d)[Oo]+(?=\d|[.,]\d)|(?<=\d[.,])[Oo]+(?=\d)")
 _OCR_ONE = re.compile(r"(?<=\d)[lI|](?=\d)")
 
 
+@lru_cache(maxsize=8192)  # pure, and asked about the same words many times per page (a character at a time)
 def _fold(text: str) -> str:
     folded = "".join(_fold_char(ch) for ch in text)
     folded = _OCR_ZERO.sub(lambda m: "0" * len(m.group()), folded)

@@ -78,6 +78,7 @@ class FailureCode(StrEnum):
     DECODE_MEMORY_LIMIT = "decode_memory_limit"  # a page tool hit LEDGERLENS_DECODE_MEMORY_LIMIT_MB
     NO_TEXT = "no_text"
     PROCESSING_FAILED = "processing_failed"
+    OCR_CRASHED = "ocr_crashed"  # Tesseract's worker process died on a page, and the command failed on it too
     EINVOICE_UNREADABLE = "einvoice_unreadable"  # malformed XML, or values that are not numbers or dates
     EINVOICE_HOSTILE_XML = "einvoice_hostile_xml"  # a DTD or entities (XXE, entity expansion)
     EINVOICE_TOO_LARGE = "einvoice_too_large"

@@ -6,16 +6,22 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from devtools.evaluate import SCORED_HEADER_FIELDS
-from devtools.lofo import fit_table, leave_one_family_out, load_documents
+from devtools.lofo import fit_table, held_out_confidence, leave_one_family_out, load_documents
 from devtools.samples import generate_sample
+from pipeline.calibration import CalibrationTable
 from pipeline.config import Settings
+from pipeline.corroboration import is_till_receipt
 from pipeline.discover import describe_file
 from pipeline.process import process_document
+from pipeline.route import record_confidence
 from pipeline.sinks import ParquetSink
+from schemas import ExtractionRecord, Severity
+from tests.conftest import routed_from_lines
 
 FAMILIES = "classic,modern,twoline,factuur"
 
@@ -76,3 +82,54 @@ def test_cli_lofo_prints_every_family_and_a_threshold(processed: tuple[Path, Pat
     assert {f["family"] for f in figures["families"]} == set(FAMILIES.split(","))
     assert figures["pooled"]["documents"] == 8
     assert figures["worst"] in FAMILIES.split(",")
+
+
+# A till receipt that prints no invoice number: the cash tendered less the change confirms its total, so the
+# run routes it without one (pipeline/corroboration.py). Routing it again from OUT must see the same.
+RECEIPT = [
+    (700, 200, "BENS GROCER SDN BHD"),
+    (700, 260, "No 5, Jalan Kenari 2, Puchong"),
+    (150, 560, "09/03/2018 18:08:53"),
+    (150, 900, "Total Sales Inclusive GST"),
+    (1500, 900, "RM133.70"),
+    (150, 960, "GST @6%: RM7.57"),
+    (150, 1020, "Cash"),
+    (1500, 1020, "140.00"),
+    (150, 1080, "Change"),
+    (1500, 1080, "6.30"),
+]
+INVOICE = [
+    (150, 150, "Northwind Traders GmbH"),
+    (1500, 400, "Invoice No:"),
+    (1900, 400, "HS-1042"),
+    (1500, 460, "Date:"),
+    (1900, 460, "15.03.2024"),
+    (150, 900, "Pallet rental"),
+    (2150, 900, "100.00"),
+    (1500, 1200, "Subtotal"),
+    (2150, 1200, "100.00"),
+    (1500, 1260, "VAT 19%"),
+    (2150, 1260, "19.00"),
+    (1500, 1320, "Total"),
+    (2150, 1320, "119.00 EUR"),
+]
+
+
+def test_routing_again_from_out_gives_each_record_the_confidence_the_run_gave_it(tmp_path: Path) -> None:
+    # With the run's own table (here the identity), LOFO's routing is the product's: same confidence, so the
+    # held-out figures differ from the run's only by the table they were fitted with.
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    records: list[ExtractionRecord] = []
+    for name, lines in (("receipt", RECEIPT), ("invoice", INVOICE)):
+        routed = cast(ExtractionRecord, routed_from_lines(lines))
+        records.append(routed.model_copy(update={"document_id": name, "source": str(inbox / f"{name}.pdf")}))
+        (inbox / f"{name}.truth.json").write_text(json.dumps({"layout": name}), encoding="utf-8")
+    assert is_till_receipt(records[0].fields) and records[0].invoice.invoice_number is None
+    ParquetSink(out, Settings(keep_page_images="none")).write(records)
+    again = {document.document_id: document for document in load_documents(inbox, out)}
+    for record in records:
+        warnings = [issue for issue in record.issues if issue.severity is Severity.WARNING]
+        run = record_confidence(record.fields, warnings, None, record.text_source)
+        assert run > 0
+        assert held_out_confidence(again[record.document_id], CalibrationTable()) == run

@@ -183,3 +183,38 @@ def test_long_runs_found_line_by_line_equal_the_opening_of_the_whole_page(axis: 
     expected = cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
     assert cv2.countNonZero(expected) >= len(starts) * length
     assert np.array_equal(_line_runs(ink, length, axis), expected)
+
+
+def _pages_and_variants(page_image: np.ndarray) -> list[np.ndarray]:
+    """A real rendered page as scanned, noisy, faint, background-normalised and cut small, and speckles."""
+    rng = np.random.default_rng(41)
+    noisy = np.clip(page_image + rng.normal(0, 18, page_image.shape), 0, 255).astype(np.uint8)
+    faint = (page_image.astype(np.float32) * 0.3 + 150).astype(np.uint8)
+    from pipeline.preprocess import normalise_background
+
+    small = [rng.integers(0, 256, size=(int(rng.integers(1, 40)), int(rng.integers(1, 40))), dtype=np.uint8)
+             for _ in range(60)]  # fmt: skip
+    few_levels = [(image // 37 * 37).astype(np.uint8) for image in small[:20]]
+    return [page_image, noisy, faint, normalise_background(noisy), page_image[::7, ::5].copy(), *small, *few_levels]
+
+
+def test_otsu_level_from_the_histogram_is_opencvs(page_image: np.ndarray) -> None:
+    from pipeline.preprocess import gray_histogram, ink_of, otsu_level
+
+    for image in _pages_and_variants(page_image):
+        level, ink = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+        assert otsu_level(gray_histogram(image)) == int(level)
+        assert np.array_equal(ink_of(image, gray_histogram(image)), ink)
+
+
+def test_the_histogram_after_erasing_leader_dots_is_the_cleaned_pages(tmp_path: Path) -> None:
+    from pipeline.preprocess import erase_dot_leaders, gray_histogram, remove_dot_leaders
+    from tests.conftest import make_invoice_pdf
+
+    pdf = make_invoice_pdf(tmp_path / "leaders.pdf", [(60, 100, "Total " + "." * 60 + " 12.00")])
+    image = np.array(convert_from_path(str(pdf), dpi=300, grayscale=True)[0])
+    image = np.clip(image + np.random.default_rng(2).normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+    cleaned, removed, histogram = erase_dot_leaders(image, gray_histogram(image))
+    assert removed >= 50
+    assert np.array_equal(histogram, gray_histogram(cleaned))
+    assert np.array_equal(remove_dot_leaders(image)[0], cleaned)

@@ -1,179 +1,226 @@
-"""Tesseract through its own library (libtesseract's C API via ctypes), loaded once per worker thread.
+"""Tesseract's library, loaded once per worker PROCESS: one OCR worker process per reading thread, so a crash
+inside libtesseract costs one page, never the run.
 
-Every `tesseract` process spends ~0.3 s of CPU before it reads a pixel: Tesseract 5 builds its universal
-ambiguity table on every start (UnicharAmbigs::LoadUniversal, a sorted-list insert per entry; measured with
-perf on an empty page, ~80% of a 0.35 s start). A page read twice (first reading, second look) paid it twice.
-Here one handle per worker thread and language is initialised once and reused for every page and page
-segmentation mode; the words are the same as the command line's (same library, same parameters, same TSV).
+Each thread that reads pages (a task runner's worker thread, a process runner's process) starts its own
+worker, `python -I -S pipeline/engines/tesseract_worker.py` (standard library only), on its first page and
+keeps it for the thread's life: the model is loaded once per worker, pages go to it as file paths (never
+images) and the words come back as Tesseract's TSV. The reader supervises it:
 
-Limits kept from the command line: the per-page timeout (Tesseract's own deadline monitor) and one OpenMP
-thread (when OpenMP was loaded before with more, pages go to the command line). The address-space limit
-cannot bound part of a process, so a page whose reading could come near `memory_limit_bytes` goes to the
-`tesseract` command under that limit instead (pipeline/limits.py).
+- the worker dies on a page (SIGSEGV, abort, an OOM kill, a signal from anyone): the page is read again
+  once by the `tesseract` command (its own process, under the memory limit), and the thread's next page
+  starts a new worker. If the command fails too, the page fails with `ocr_crashed` (or, when the command
+  hit the memory limit, `decode_memory_limit`): one document's failed row, and the batch goes on;
+- the page takes longer than the timeout: Tesseract's own deadline monitor stops it, and should the worker
+  not answer `HARD_DEADLINE_GRACE_S` later (stuck outside recognition, or stopped), it is killed; either way
+  the page raises TransientError, as the command line's timeout does;
+- a page whose reading could come near `memory_limit_bytes` goes to the `tesseract` command under that
+  limit (pipeline/limits.py), as do all pages when OpenMP was loaded with more than one thread.
+
+The workers are the reading process's child processes whose command line names WORKER_SCRIPT (how the
+tests find one to kill). Their figures: the same words as the command line; no start-up per page.
 """
 
 from __future__ import annotations
 
 import csv
-import ctypes
+import json
+import logging
 import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
-from ctypes.util import find_library
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
+from typing import Any
 
 from pipeline.engines.ocr import OcrOptions, TesseractEngine
-from pipeline.errors import ConfigError, CorruptDocumentError, TransientError
+from pipeline.errors import (
+    ConfigError,
+    CorruptDocumentError,
+    DecodeMemoryError,
+    DocumentError,
+    OcrCrashedError,
+    TransientError,
+)
 from schemas import PageText
+
+logger = logging.getLogger(__name__)
 
 TSV_COLUMNS = ("level", "page_num", "block_num", "par_num", "line_num", "word_num",
                "left", "top", "width", "height", "conf", "text")  # fmt: skip
-OEM_LSTM_ONLY = 1
-L_SEVERITY_NONE = 6  # leptonica's environ.h
-# The command line under an address-space limit (prlimit --as): an empty page needs 65-96 MiB, an 8.7 Mpx
-# page 96-128 MiB. The estimate below (96 MiB + 8 bytes a pixel: 166 MiB for that page) errs high, so every
-# page the command line could be refused or stopped for goes to it, under the limit.
-BASE_BYTES = 96 * 2**20
-BYTES_PER_PIXEL = 8
+WORKER_SCRIPT = str(Path(__file__).with_name("tesseract_worker.py"))
+HARD_DEADLINE_GRACE_S = 10.0  # past the timeout, a worker that has not answered is killed
+READ_CHUNK_BYTES = 1 << 16
 
 
-@dataclass(frozen=True)
-class _Library:
-    tesseract: ctypes.CDLL
-    leptonica: ctypes.CDLL
-    one_thread: bool  # OpenMP holds Tesseract to one thread (else pages go to the command line)
+class WorkerDied(Exception):
+    """The worker process ended while it held a page; the message says how (its signal or exit status)."""
 
 
-def _load(name: str) -> ctypes.CDLL:
-    found = find_library(name)
-    if found is None:
-        raise ConfigError(
-            f"The {name} library is not installed, so the 'tesseract-lib' OCR engine cannot run. Install "
-            "tesseract-ocr (Debian: apt-get install tesseract-ocr), or set LEDGERLENS_OCR_ENGINE=tesseract."
-        )
-    return ctypes.CDLL(found)
+class WorkerOverdue(Exception):
+    """The worker did not answer before the hard deadline; it has been killed."""
 
 
-@cache  # the shared libraries, loaded once per process (handles are per thread: see _handles)
-def _library() -> _Library:
-    # OpenMP reads its thread limit once, when it is loaded (first here: none of our other libraries use it).
-    # Tesseract's network layers ask for up to 10 threads each; without the limit one page cost 4.3 s of CPU
-    # instead of 1.6. The command line engine sets the same variable for its processes.
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    tesseract, leptonica = _load("tesseract"), _load("lept")
-    found = find_library("gomp")
-    one_thread = found is None or ctypes.CDLL(found).omp_get_thread_limit() == 1
-    pointer = ctypes.c_void_p
-    tesseract.TessBaseAPICreate.restype = pointer
-    tesseract.TessBaseAPIDelete.argtypes = [pointer]
-    tesseract.TessBaseAPIInit2.argtypes = [pointer, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
-    tesseract.TessBaseAPISetVariable.argtypes = [pointer, ctypes.c_char_p, ctypes.c_char_p]
-    tesseract.TessBaseAPISetPageSegMode.argtypes = [pointer, ctypes.c_int]
-    tesseract.TessBaseAPISetImage2.argtypes = [pointer, pointer]
-    tesseract.TessMonitorCreate.restype = pointer
-    tesseract.TessMonitorSetDeadlineMSecs.argtypes = [pointer, ctypes.c_int]
-    tesseract.TessMonitorDelete.argtypes = [pointer]
-    tesseract.TessBaseAPIRecognize.argtypes = [pointer, pointer]
-    tesseract.TessBaseAPIGetTsvText.argtypes = [pointer, ctypes.c_int]
-    tesseract.TessBaseAPIGetTsvText.restype = ctypes.POINTER(ctypes.c_char)
-    tesseract.TessDeleteText.argtypes = [ctypes.POINTER(ctypes.c_char)]
-    tesseract.TessBaseAPIClear.argtypes = [pointer]
-    leptonica.pixRead.argtypes = [ctypes.c_char_p]
-    leptonica.pixRead.restype = pointer
-    leptonica.setMsgSeverity.argtypes = [ctypes.c_int]
-    # Leptonica's notes ("Error in pixScanForForeground: invalid box", harmless within Tesseract's layout
-    # analysis) went to the command's captured stderr; here they would flood the run's.
-    leptonica.setMsgSeverity(L_SEVERITY_NONE)
-    leptonica.pixReadHeader.argtypes = [ctypes.c_char_p, *[ctypes.POINTER(ctypes.c_int)] * 6]
-    leptonica.pixDestroy.argtypes = [ctypes.POINTER(pointer)]
-    return _Library(tesseract, leptonica, one_thread)
+class _Worker:
+    """One running tesseract_worker.py and its pipes, owned by the thread that started it."""
+
+    def __init__(self) -> None:
+        self.owner = os.getpid()  # a forked copy of this object must not talk to the parent's worker
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - the worker's stderr, closed in __del__
+        env = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # see TesseractEngine._run
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", WORKER_SCRIPT],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env, bufsize=0,
+        )  # fmt: skip
+
+    @property
+    def alive(self) -> bool:
+        return self.owner == os.getpid() and self.process.poll() is None
+
+    def ask(self, request: dict[str, Any], deadline: float) -> tuple[dict[str, Any], bytes]:
+        """Send one page request; the reply's header and TSV. Raises WorkerDied or WorkerOverdue."""
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        except (BrokenPipeError, ConnectionResetError):
+            raise WorkerDied(self.ended()) from None
+        return self._reply(deadline)
+
+    def _reply(self, deadline: float) -> tuple[dict[str, Any], bytes]:
+        assert self.process.stdout is not None
+        descriptor, buffer = self.process.stdout.fileno(), bytearray()
+        header: dict[str, Any] | None = None
+        while header is None or len(buffer) < header["size"]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([descriptor], [], [], remaining)[0]:
+                self.stop()
+                raise WorkerOverdue
+            chunk = os.read(descriptor, READ_CHUNK_BYTES)
+            if not chunk:
+                raise WorkerDied(self.ended())
+            buffer += chunk
+            if header is None and b"\n" in buffer:
+                line, _, rest = bytes(buffer).partition(b"\n")
+                header, buffer = json.loads(line), bytearray(rest)
+        return header, bytes(buffer)
+
+    def ended(self) -> str:
+        """How the process ended (it has, or is about to: its pipe is closed), with the tail of its stderr."""
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            code = self.process.returncode
+        how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit status {code}"
+        self.stderr.seek(0)
+        detail = self.stderr.read().decode("utf-8", "replace").strip()[-300:]
+        return f"{how}: {detail}" if detail else how
+
+    def stop(self) -> None:
+        if self.owner != os.getpid():
+            return
+        if self.process.stdin is not None:
+            self.process.stdin.close()  # end of input: an idle worker exits by itself
+        try:
+            self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __del__(self) -> None:  # the owning thread ended, or the worker was replaced
+        if hasattr(self, "process"):  # not when it could not be started
+            self.stop()
+        self.stderr.close()
 
 
-def _image_size(library: _Library, image_path: Path) -> tuple[int, int] | None:
-    """Width and height from the file's header (leptonica's pixReadHeader: nothing decoded)."""
-    fields = [ctypes.c_int() for _ in range(6)]
-    failed = library.leptonica.pixReadHeader(str(image_path).encode(), *(ctypes.byref(field) for field in fields))
-    return None if failed else (fields[1].value, fields[2].value)
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
-class _Api:
-    """One initialised TessBaseAPI; deleted with its owner (a thread's state, dropped when the thread ends)."""
-
-    def __init__(self, library: _Library, lang: str) -> None:
-        self._tesseract = library.tesseract
-        self.pointer: int = library.tesseract.TessBaseAPICreate()
-        if library.tesseract.TessBaseAPIInit2(self.pointer, None, lang.encode(), OEM_LSTM_ONLY) != 0:
-            raise ConfigError(
-                f"Tesseract could not load the language data {lang!r}. Install it (Debian: tesseract-ocr-{lang}) "
-                "or set LEDGERLENS_TESSERACT_LANG."
-            )
-        library.tesseract.TessBaseAPISetVariable(self.pointer, b"tessedit_create_tsv", b"1")  # the CLI's `tsv`
-        # Its notes ("Estimating resolution as 394") went to the command's captured stderr; not to ours.
-        library.tesseract.TessBaseAPISetVariable(self.pointer, b"debug_file", b"/dev/null")
-
-    def __del__(self) -> None:
-        self._tesseract.TessBaseAPIDelete(self.pointer)
+_workers = threading.local()  # per thread: its own worker process, so threads never wait on each other
 
 
-_handles = threading.local()  # per thread: a TessBaseAPI is not thread-safe
-
-
-def _handle(library: _Library, lang: str) -> int:
-    """This thread's initialised TessBaseAPI for `lang` (created on first use, kept for the thread's life)."""
-    handles: dict[str, _Api] = _handles.__dict__.setdefault("by_lang", {})
-    if lang not in handles:
-        handles[lang] = _Api(library, lang)
-    return handles[lang].pointer
+def _thread_worker() -> _Worker:
+    """This thread's OCR worker process (started on first use, and again after one died)."""
+    worker: _Worker | None = getattr(_workers, "worker", None)
+    if worker is None or not worker.alive:
+        worker = _workers.worker = _Worker()
+    return worker
 
 
 @dataclass(frozen=True)
 class TesseractLibEngine:
-    """Tesseract's library in this process: the command line's words without its start-up per page."""
+    """Tesseract's library in a worker process per reading thread: the command line's words without its
+    start-up per page, and a crash costs one page."""
 
     options: OcrOptions = field(default_factory=OcrOptions)
     name: str = "tesseract-lib"
 
     def read(self, image_path: Path, page_no: int) -> PageText:
-        if not (_library().one_thread and self._fits_memory_limit(image_path)):
+        try:
+            lines = self._recognise(image_path, page_no).splitlines()
+        except _UseCommand:
             return TesseractEngine(self.options).read(image_path, page_no)
-        lines = self._recognise(image_path, page_no).splitlines()
+        except WorkerDied as died:
+            return self._after_crash(image_path, page_no, str(died))
         rows = list(csv.DictReader(lines, fieldnames=TSV_COLUMNS, delimiter="\t", quoting=csv.QUOTE_NONE))
         return TesseractEngine.page_from_rows(rows, page_no)
 
-    def _fits_memory_limit(self, image_path: Path) -> bool:
-        limit = self.options.memory_limit_bytes
-        if not limit:
-            return True
-        size = _image_size(_library(), image_path)
-        if size is None:
-            return False  # let the bounded command line say what is wrong with the file
-        return BASE_BYTES + BYTES_PER_PIXEL * size[0] * size[1] <= limit
-
     def _recognise(self, image_path: Path, page_no: int) -> str:
-        """The page's TSV rows as Tesseract's command line prints them, minus the header line."""
-        library = _library()
-        api = _handle(library, self.options.lang)
-        pix = ctypes.c_void_p(library.leptonica.pixRead(str(image_path).encode()))
-        if not pix.value:
-            raise CorruptDocumentError(f"Tesseract could not read page {page_no}: the cleaned image cannot be opened")
-        monitor = library.tesseract.TessMonitorCreate()
+        """The page's TSV rows as Tesseract's command line prints them, minus the header line, read by this
+        thread's worker process."""
+        options = self.options
+        request = {"image": str(image_path), "lang": options.lang, "psm": options.psm,
+                   "timeout_ms": options.timeout_s * 1000, "memory_limit": options.memory_limit_bytes}  # fmt: skip
+        deadline = time.monotonic() + options.timeout_s + HARD_DEADLINE_GRACE_S
         try:
-            library.tesseract.TessBaseAPISetPageSegMode(api, self.options.psm)
-            library.tesseract.TessBaseAPISetImage2(api, pix)
-            library.tesseract.TessMonitorSetDeadlineMSecs(monitor, self.options.timeout_s * 1000)
-            started = time.monotonic()
-            if library.tesseract.TessBaseAPIRecognize(api, monitor) != 0:
-                if time.monotonic() - started >= self.options.timeout_s:
-                    raise TransientError(f"Tesseract timed out on page {page_no} after {self.options.timeout_s} s")
-                raise CorruptDocumentError(f"Tesseract could not recognise page {page_no}")
-            text = library.tesseract.TessBaseAPIGetTsvText(api, 0)
-            try:
-                return ctypes.string_at(text).decode("utf-8", "replace") if text else ""
-            finally:
-                library.tesseract.TessDeleteText(text)
-        finally:
-            library.tesseract.TessBaseAPIClear(api)
-            library.tesseract.TessMonitorDelete(monitor)
-            library.leptonica.pixDestroy(ctypes.byref(pix))
+            header, body = _thread_worker().ask(request, deadline)
+        except WorkerOverdue:
+            logger.warning("The OCR worker process did not answer on page %s, %s, in time; it was killed.",
+                           page_no, image_path)  # fmt: skip
+            raise self._timed_out(page_no) from None
+        status = header["status"]
+        if status == "ok":
+            return body.decode("utf-8", "replace")
+        if status == "timeout":
+            raise self._timed_out(page_no)
+        if status == "command":
+            raise _UseCommand
+        if status == "config":
+            raise ConfigError(header["message"])
+        if status == "unreadable":
+            raise CorruptDocumentError(f"Tesseract could not read page {page_no}: the cleaned image cannot be opened")
+        raise CorruptDocumentError(f"Tesseract could not recognise page {page_no}")
+
+    def _timed_out(self, page_no: int) -> TransientError:
+        return TransientError(f"Tesseract timed out on page {page_no} after {self.options.timeout_s} s")
+
+    def _after_crash(self, image_path: Path, page_no: int, how: str) -> PageText:
+        """The page whose worker died, read once more by the `tesseract` command; OcrCrashedError if that
+        fails too (a DecodeMemoryError stands: the memory limit is then the likely cause of both)."""
+        logger.warning(
+            "The OCR worker process died reading page %s (%s), %s; reading it again with the tesseract command.",
+            page_no, how, image_path,
+        )  # fmt: skip
+        try:
+            return TesseractEngine(self.options).read(image_path, page_no)
+        except DecodeMemoryError:
+            raise
+        except DocumentError as exc:
+            raise OcrCrashedError(
+                f"Tesseract crashed on page {page_no}: its worker process died ({how}), and the tesseract command "
+                f"failed on the page too ({exc}). The page image likely trips a Tesseract bug: open the file to "
+                "check it, re-scan or re-save it (300 dpi PNG or PDF) and run again; if it keeps failing, report "
+                "it with the file."
+            ) from exc
+
+
+class _UseCommand(Exception):
+    """The worker sent this page to the `tesseract` command (memory limit, OpenMP threads)."""

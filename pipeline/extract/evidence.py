@@ -15,8 +15,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from pipeline.extract.fields import _LETTER_PREFIX, _LOWER_WORD, Candidate, PageIndex
+from pipeline.extract.fields import (
+    _LETTER_PREFIX,
+    _LOWER_WORD,
+    Candidate,
+    PageIndex,
+    continues_an_address,
+    customer_block_rows,
+)
 from pipeline.extract.labels import (
+    ADDRESS_WORDS,
     COMPANY_WORD,
     LEGAL_FORM,
     LEGAL_FORM_ONLY,
@@ -26,6 +34,7 @@ from pipeline.extract.labels import (
     is_address_heading,
     is_title,
     match_label,
+    reads_as_street_address,
 )
 from pipeline.extract.layout import Phrase, Row, within_a_space
 from pipeline.extract.misreads import BUSINESS_WORDS, UNSURE_WORD_CONFIDENCE, confusable_id_slip, near_business_word
@@ -33,16 +42,6 @@ from schemas import FieldEvidence, Support
 
 # OCR often opens a gap after the "@" ("billing@ atlas.example").
 _DOMAIN = re.compile(r"(?:@\s?|\bwww\.|https?://)([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*)\.[a-z]{2,}", re.IGNORECASE)
-_ADDRESS_WORDS = re.compile(
-    r"\b(street|st\.|road|rd\.|avenue|ave\.|lane|drive|suite|floor|level|p\.?\s?o\.?\s?box|"
-    r"stra(ss|ß)e|str\.|weg|gasse|allee|platz|rue|avenue|boulevard|via|viale|piazza|calle|avenida|plaza|"
-    r"laan|straat|gracht|plein)\b",
-    re.IGNORECASE,
-)
-# Dutch and German streets are one word ending in the kind of street ("Keizersgracht 8", "Hauptstraße 5").
-_STREET_COMPOUND = re.compile(
-    r"\w{3,}(straat|gracht|laan|weg|plein|kade|singel|dijk|stra(ss|ß)e|gasse|allee|platz|damm)\b", re.IGNORECASE
-)
 # A name that ends in its legal form ("Google Cloud EMEA Limited", "Coolblue B.V."): the name is complete.
 _CLOSED_BY_LEGAL_FORM = re.compile(rf"\b(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
 _SPACED_LETTERS = re.compile(r"(?:^|\s)\w(?:\s\w){2,}(?:\s|$)")
@@ -200,8 +199,7 @@ def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
         doubts.append(f"the {label} {value!r} is also read as the other party")
     if is_title(value) or match_label(value) is not None or is_address_heading(value):
         doubts.append(f"the {label} {value!r} reads as a label or title")
-    digits = sum(ch.isdigit() for ch in value)
-    if digits >= 2 or (digits and (_ADDRESS_WORDS.search(value) or _STREET_COMPOUND.search(value))):
+    if sum(ch.isdigit() for ch in value) >= 2 or reads_as_street_address(value):
         doubts.append(f"the {label} {value!r} looks like part of an address")
     if _SPACED_LETTERS.search(value):
         doubts.append(f"the {label} {value!r} is letters spaced apart, a logo rather than a name")
@@ -275,12 +273,14 @@ def _domains(index: PageIndex) -> set[str]:
     return found
 
 
-def _vendor_corroboration(index: PageIndex, chosen: Candidate, customer: str | None) -> tuple[list[Support], list[str]]:
+def _vendor_corroboration(
+    index: PageIndex, chosen: Candidate, customer: str | None, customer_rows: set[tuple[int, int]]
+) -> tuple[list[Support], list[str]]:
     tokens = _distinctive_tokens(str(chosen.value))
     support: list[Support] = []
     customer_tokens = set(_distinctive_tokens(customer or ""))
     own = [token for token in tokens if token not in customer_tokens] or tokens
-    elsewhere = _words_elsewhere(index, chosen)
+    elsewhere = _words_elsewhere(index, chosen, customer_rows)
     if any(token in elsewhere for token in own):
         support.append(Support.SENDER)
     domains = _domains(index)
@@ -345,11 +345,14 @@ def _other_rows(index: PageIndex, chosen: Candidate) -> Iterator[Row]:
     )
 
 
-def _words_elsewhere(index: PageIndex, chosen: Candidate) -> set[str]:
-    """Every word printed on a row other than the name's own, in lower case without punctuation."""
+def _words_elsewhere(index: PageIndex, chosen: Candidate, customer_rows: set[tuple[int, int]]) -> set[str]:
+    """Every word printed on a row other than the name's own, outside the bill-to block (a street the
+    customer's address shares with what was read as the vendor confirms nothing), in lower case without
+    punctuation."""
     words: set[str] = set()
     for row in _other_rows(index, chosen):
-        words.update(word.casefold().strip(".,;:()") for word in row.text.split())
+        if (row.page_no, row.index) not in customer_rows:
+            words.update(word.casefold().strip(".,;:()") for word in row.text.split())
     return words
 
 
@@ -467,7 +470,10 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
         continued = _name_continues(index, chosen.evidence if chosen.evidence.words else chosen.phrase, value)
         if continued is not None:
             doubts.append(f"the vendor name {value!r} may run over two lines: {continued!r} is printed beside it")
-        found, against = _vendor_corroboration(index, chosen, other_value)
+        customer_rows = customer_block_rows(index, inputs.by_field.get("customer_name", []))
+        found, against = _vendor_corroboration(index, chosen, other_value, customer_rows)
+        if continues_an_address(index, chosen.phrase):
+            against.append(f"the vendor name {value!r} is printed under a street or postcode: a line of an address")
         support += found
         doubts += against
     else:
@@ -489,7 +495,7 @@ def _customer_wraps(index: PageIndex, chosen: Candidate) -> list[str]:
         column = index.next_in_column(phrase)
         aligned_name = column is not None and index.continues_name(phrase, column)
         continued = (
-            column.text if column is not None and aligned_name and not _ADDRESS_WORDS.search(column.text) else None
+            column.text if column is not None and aligned_name and not ADDRESS_WORDS.search(column.text) else None
         )
     if continued is None:
         return []

@@ -19,6 +19,7 @@ from pipeline.extract.labels import (
     is_credit_note_title,
     is_title,
     match_label,
+    reads_as_street_address,
     strip_title,
 )
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap, type_size_ratio, within_a_space
@@ -170,6 +171,9 @@ class PageIndex:
 
     def row_of(self, phrase: Phrase) -> Row:
         return self._rows_by_key[(phrase.page_no, phrase.row_index)]
+
+    def row_at(self, page_no: int, index: int) -> Row | None:
+        return self._rows_by_key.get((page_no, index))
 
     def is_value_like(self, phrase: Phrase) -> bool:
         return self.label_of(phrase) is None and column_kind(phrase.text) is None and not is_title(phrase.text)
@@ -682,10 +686,32 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 score *= 0.6  # a branch or a note in brackets ("(MUTIARA KOMPLEKS)"), not the name itself
             if len(_LOWER_WORD.findall(text)) >= 2:
                 score *= 0.6  # a sentence or slogan ("Dat betaal ik zelf wel."), not a name
+            if reads_as_street_address(text) or continues_an_address(index, phrase):
+                # The sender's address under a logo that names nobody ("Keizersgracht 8", its country): any
+                # name the page prints elsewhere wins; offered alone, the evidence doubts it.
+                score *= 0.3
             # OCR confidence on large display type is often low even when the text is right.
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))
     return candidates
+
+
+# A postcode and its town opening a line ("10115 Berlin", "1015 CJ Amsterdam"), or a US state and ZIP closing it.
+_POSTCODE_TOWN = re.compile(r"^\d{4,5}\s+\S*\s*[^\W\d]{3,}|\b[A-Z]{2}\s\d{5}(?:-\d{4})?$")
+
+
+def continues_an_address(index: PageIndex, phrase: Phrase) -> bool:
+    """The line just above, in the phrase's column, is a street or a postcode and town: this line goes on
+    with the address (its town, its country). A name opens its address block; it never follows the street."""
+    row = index.row_of(phrase)
+    above = index.row_at(row.page_no, row.index - 1)
+    if above is None or row.y0 - above.y1 > 1.5 * phrase.height:
+        return False
+    return any(
+        abs(other.x0 - phrase.x0) < 2 * phrase.height
+        and (reads_as_street_address(other.text) or _POSTCODE_TOWN.search(other.text.strip()))
+        for other in above.phrases
+    )
 
 
 def _registered_below(layout: PageLayout, row: Row) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from collections import defaultdict
@@ -196,21 +197,73 @@ def adjustment_sum(found: list[Candidate]) -> Decimal | None:
     return sum((signed_adjustment(c.field, _amount(c) or Decimal(0)) for c in found), Decimal(0))
 
 
-def combined_taxes(by_field: dict[str, list[Candidate]], unread_totals: list[Candidate]) -> list[Candidate]:
+def combined_taxes(
+    by_field: dict[str, list[Candidate]], unread_totals: list[Candidate], unlabelled: list[Candidate]
+) -> list[Candidate]:
     """Several tax rates print one tax row each ("VAT 20%", "VAT 9%"): their sum, for every subtotal/total
-    pair that encloses two or more of them, is a candidate for the invoice's tax."""
+    pair that encloses two or more of them, is a candidate for the invoice's tax. A row whose label OCR
+    garbled (`unlabelled`: see `rate_rows`) joins a labelled one only when subtotal + discounts and charges
+    + the sum of the rows = total: the arithmetic, not a label, then says it is a tax."""
     combined: list[Candidate] = []
     taxes = [c for c in by_field.get("tax", []) if isinstance(c.value, Decimal)]
     totals = [*by_field.get("total", []), *unread_totals]
+    adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
     for subtotal, total in itertools.product(by_field.get("subtotal", []), totals):
-        rows = _between(taxes, subtotal, total)
-        if len(rows) < 2 or len({c.value for c in rows}) < len(rows):
-            continue
-        value = sum((_amount(c) or Decimal(0) for c in rows), Decimal(0))
-        first = rows[0]
-        score = min(c.score for c in rows)
-        combined.append(Candidate("tax", value, score, first.phrase, first.words_from, first.words_to))
+        labelled = _between(taxes, subtotal, total)
+        for rows in (labelled, [*labelled, *_between(unlabelled, subtotal, total)] if labelled else []):
+            if len(rows) < 2 or len({c.value for c in rows}) < len(rows):
+                continue
+            value = sum((_amount(c) or Decimal(0) for c in rows), Decimal(0))
+            adjustments = adjustment_sum(_between(adjustment_rows, subtotal, total))
+            if len(rows) > len(labelled) and not (
+                isinstance(total.value, Decimal) and totals_agree(_amount(subtotal), value, total.value, adjustments)
+            ):
+                continue
+            first = rows[0]
+            score = min(c.score for c in rows)
+            combined.append(Candidate("tax", value, score, first.phrase, first.words_from, first.words_to))
     return list({c.value: c for c in combined}.values())
+
+
+# A tax row whose label OCR garbled ("BIW 9%" for "BTW 9%") still prints its rate; no label vouches for it.
+_RATE_ROW_STRENGTH = 0.6
+# How alike the words before the rate must be to a labelled tax row's ("biw" / "btw": 0.67).
+_SAME_LABEL_RATIO = 0.6
+
+
+def rate_rows(index: PageIndex, by_field: dict[str, list[Candidate]], style: DocumentStyle) -> list[Candidate]:
+    """Rows no label claimed that print one rate and one positive amount, under words that are a labelled tax
+    row's up to an OCR slip ("BIW 9%  253,04" beside "BTW 10%  94,96"): the tax of a second rate. Only ever
+    summed with the labelled rows, when the arithmetic holds (`combined_taxes`)."""
+    rows = {(row.page_no, row.index): row for row in index.rows}
+    claimed = {(c.phrase.page_no, c.phrase.row_index) for found in by_field.values() for c in found}
+    tax_rows = [rows[key] for c in by_field.get("tax", []) if (key := (c.phrase.page_no, c.phrase.row_index)) in rows]
+    tax_labels = {label for row in tax_rows if (label := _words_before_rate(row.text))}
+    found: list[Candidate] = []
+    for row in index.rows:
+        label = _words_before_rate(row.text)
+        if (row.page_no, row.index) in claimed or not label:
+            continue
+        if not any(difflib.SequenceMatcher(None, label, known).ratio() >= _SAME_LABEL_RATIO for known in tax_labels):
+            continue
+        if len(find_amounts(row.text, decimal_sep=style.decimal_sep)) != 1:  # type: ignore[arg-type]
+            continue
+        amounts = [
+            Candidate("tax", parsed[0], 0.0, phrase, parsed[1], parsed[2])
+            for phrase in row.phrases
+            if (parsed := parse_amount_value(phrase, 0, style)) is not None
+        ]
+        if len(amounts) == 1 and Decimal(str(amounts[0].value)) > 0:
+            found.append(replace(amounts[0], score=_RATE_ROW_STRENGTH * amounts[0].evidence.confidence))
+    return found
+
+
+def _words_before_rate(text: str) -> str | None:
+    """The letters before the one rate a row prints ("btw" of "BTW 10%  94,96"); None without exactly one rate."""
+    rates = list(_PRINTED_RATE.finditer(text))
+    if len({match.group(1) for match in rates}) != 1:
+        return None
+    return re.sub(r"[^\w]|\d", "", text[: rates[0].start()]).casefold() or None
 
 
 def _score_amounts(
@@ -415,7 +468,8 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     ]
     unread_amounts = [c for c in unread if c.field in _AMOUNT_FIELDS]
     # Several tax rows sum to the tax; a total OCR garbled still closes the totals block they sit in.
-    by_field["tax"].extend(combined_taxes(by_field, [c for c in unread_amounts if c.field == "total"]))
+    unread_totals = [c for c in unread_amounts if c.field == "total"]
+    by_field["tax"].extend(combined_taxes(by_field, unread_totals, rate_rows(index, by_field, style)))
     adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)

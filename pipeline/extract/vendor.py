@@ -207,12 +207,14 @@ def _footer_head(block: list[Row]) -> Phrase | None:
     skipped = False
     for row in block:
         text = row.phrases[0].text.strip(" ,")
-        if len(_LOWER_WORD.findall(text)) >= 3 or match_label(text) is not None:
+        if skipped or len(_LOWER_WORD.findall(text)) >= 3 or match_label(text) is not None:
+            if legal_names(text):
+                return row.phrases[0]
             skipped = True
             continue
-        if skipped:
-            return row.phrases[0] if legal_names(text) else None
-        return row.phrases[0] if _plausible_name(text) else None
+        if _plausible_name(text):
+            return row.phrases[0]
+        skipped = True  # a payment term ("Betalingstermijn: 14 dagen"), a phone line: look on
     return None
 
 

@@ -13,24 +13,27 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from flows.summary import RunSummary
 from pipeline.config import Settings
 from pipeline.engines.storage import Storage, storage_for
-from pipeline.review import ReviewStore, open_review_store, review_db_location
-from pipeline.review.database import redact
+from pipeline.errors import ConfigError, ReviewQueueUnavailableError
+from pipeline.review.location import redact, review_db_location
 from pipeline.sinks import ParquetSink
 from pipeline.vendors import VendorStore, learn_from_decisions
 from pipeline.vlm.cascade import VlmSession
 from pipeline.vlm.ledger import FileLedger
-from schemas import ExtractionRecord
+from schemas import ExtractionRecord, RecordStatus
 from schemas.vendors import VendorProfile
+
+if TYPE_CHECKING:
+    from pipeline.review import ReviewStore
 
 ProgressCallback = Callable[[int, int, ExtractionRecord | None], None]
 
@@ -53,6 +56,45 @@ class ProgressListener:
             self.callback(done, total, record)
 
 
+class ReviewQueue:
+    """The run's review queue, opened when the first record that needs a person is queued: a run whose records all
+    go straight through never loads SQLAlchemy nor creates the queue's file. A configured queue
+    (LEDGERLENS_REVIEW_DB, e.g. a team's PostgreSQL) is opened at the start instead, so a wrong URL stops the run
+    before any document is read."""
+
+    def __init__(self, location: str, configured: bool) -> None:
+        self.location = location
+        self.store: ReviewStore | None = _open_queue(location) if configured else None
+
+    def enqueue(self, records: Iterable[ExtractionRecord]) -> int:
+        """Queue the needs_review records (ReviewStore.enqueue); a queue that cannot be opened refuses them."""
+        waiting = [record for record in records if record.status is RecordStatus.NEEDS_REVIEW]
+        if not waiting:
+            return 0
+        try:
+            store = self.opened()
+        except ConfigError as exc:
+            raise ReviewQueueUnavailableError(f"{exc} The documents are queued by the next run.") from exc
+        return store.enqueue(waiting)
+
+    def opened(self) -> ReviewStore:
+        if self.store is None:
+            self.store = _open_queue(self.location)
+        return self.store
+
+    def __getattr__(self, name: str) -> Any:
+        """Every other ReviewStore call (reading the queue) opens it and goes to it."""
+        if name in ("store", "location"):  # not set yet: the queue could not be opened
+            raise AttributeError(name)
+        return getattr(self.opened(), name)
+
+
+def _open_queue(location: str) -> ReviewStore:
+    from pipeline.review import open_review_store
+
+    return open_review_store(location)
+
+
 class RunContext:
     """One run: its settings, where it writes (sink, queue), its scratch folder, its VLM session, who
     listens to its progress, and its running totals. A plain class, not a dataclass or model, so Prefect
@@ -62,7 +104,7 @@ class RunContext:
         self,
         settings: Settings,
         out: str,
-        writers: tuple[Storage, ParquetSink, ReviewStore],
+        writers: tuple[Storage, ParquetSink, ReviewQueue],
         summary: RunSummary,
         scratch: Path,
         vlm: VlmSession | None = None,
@@ -164,7 +206,7 @@ def open_run(out: str, settings: Settings, on_progress: ProgressCallback | None 
     scratch = make_scratch(settings, "ll-run-")
     try:
         vlm = _start_vlm(settings, storage, out, scratch)
-        queue = open_review_store(review_db)
+        queue = ReviewQueue(review_db, configured=settings.review_db is not None)
         run = RunContext(settings, out, (storage, sink, queue), summary, scratch, vlm, on_progress)
         open_vendor_memory(run)
         try:

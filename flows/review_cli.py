@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, LedgerlensError, ReviewError
 from pipeline.review import ReviewStore, approve, export_reviewed, open_review_store, reject, review_db_location
-from pipeline.review.database import is_postgres, redact
+from pipeline.review.database import is_postgres
+from pipeline.review.location import redact
 from pipeline.review.outputs import ReviewOutput
 from schemas import DECIDED_STATES, HEADER_FIELDS, OPEN_STATES, ReviewItem, ReviewState
 

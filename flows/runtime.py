@@ -6,21 +6,30 @@ else a temporary server started here as a child of the run, in its own process g
 stopped at exit, and killed by the kernel if the run itself is killed (even with SIGKILL). It is killed, not asked
 to stop: a server shutting down gracefully with nobody left to serve still held its SQLite database while the
 next run's server tried to start on it (SQLite recovers from a killed writer).
+
+Each temporary server has a database of its own, a copy of a migrated template kept in PREFECT_HOME, removed when
+its run ends: servers of concurrent runs sharing one SQLite file raced on the first migration ("index … already
+exists": the run failed) and waited on each other's writes, and the shared file only grew (362 MB here).
 """
 
 from __future__ import annotations
 
 import atexit
 import ctypes
+import fcntl
 import importlib.metadata
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +83,8 @@ class PrefectApi:
     startup_seconds: float
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0  # perf_counter() when a temporary server was launched
+    database: Path | None = None  # a temporary server's own database file (None: Prefect's configured one)
+    template_lock: int | None = None  # held while this server makes the template (the first start of a version)
 
     def wait_until_ready(self, timeout_s: float | None = None) -> None:
         """Wait for a temporary server to answer (PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS by default)."""
@@ -89,22 +100,33 @@ class PrefectApi:
                     "Start one with `prefect server start` or set PREFECT_API_URL, then run again."
                 )
             time.sleep(0.1)
-        _migrated_marker().touch()
+        if self.database is not None and self.template_lock is not None:
+            keep_as_template(self.database)
+        self._release_template_lock()
         self.startup_seconds = time.perf_counter() - self.started_at
 
     def stop(self) -> None:
-        """Stop a temporary server (its whole process group); a configured or shared server is left alone."""
+        """Stop a temporary server (its whole process group) and remove its database; a configured or shared
+        server is left alone."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        except ProcessLookupError:
-            pass
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            except ProcessLookupError:
+                pass
+        self._release_template_lock()
+        database, self.database = self.database, None
+        if database is not None:
+            shutil.rmtree(database.parent, ignore_errors=True)
+
+    def _release_template_lock(self) -> None:
+        lock, self.template_lock = self.template_lock, None
+        if lock is not None:
+            os.close(lock)  # releases the flock
 
 
 class _RefusePandas:
@@ -178,25 +200,86 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _server_environment() -> dict[str, str]:
-    """Prefect's ephemeral-server settings, minus the database migration and block registration once they have
-    run for this version."""
+def _server_environment(database: Path | None = None) -> dict[str, str]:
+    """Prefect's ephemeral-server settings on `database` (unless a database URL is configured), minus the database
+    migration and block registration once a migrated template exists for this version."""
     # Not PREFECT__SERVER_FINAL: with FastAPI 0.137+ it only adds a full garbage collection of the fresh server's
     # heap (about 0.5 s CPU of every start) and reclaims nothing.
     env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}
     env.pop("PREFECT_API_URL", None)
     for setting in _TEMPORARY_SERVER_SERVICES_OFF:
         env.setdefault(setting, "false")
-    if _migrated_marker().exists():  # the first start migrated the database and registered the block types
+    if database is not None:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{database}"
+    if _template_database().exists():  # its copy is migrated and holds the block types
         env.setdefault("PREFECT_API_DATABASE_MIGRATE_ON_START", "false")
         env.setdefault("PREFECT_API_BLOCKS_REGISTER_ON_START", "false")
         env.setdefault("PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION", "false")  # its check alone imports every block type
     return env
 
 
-def _migrated_marker() -> Path:
-    home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect"))
-    return home / f".ledgerlens-migrated-{importlib.metadata.version('prefect')}"
+def _prefect_home() -> Path:
+    return Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect"))
+
+
+def _template_database() -> Path:
+    """A migrated database with the block types registered and no runs: each temporary server starts on a copy."""
+    return _prefect_home() / f"ledgerlens-server-{importlib.metadata.version('prefect')}.db"
+
+
+def private_database() -> tuple[Path, int | None]:
+    """A database file for one temporary server, in a folder named after this process: a copy of the template, or a
+    path where the server creates and migrates one (the first start of a Prefect version), with the lock on making
+    the template, held until `keep_as_template`: a concurrent first start waits for it and copies it rather than
+    migrate at the same time. Folders of processes that are gone (a run killed with SIGKILL) are removed first."""
+    servers = _prefect_home() / "servers"
+    servers.mkdir(parents=True, exist_ok=True)
+    for folder in servers.iterdir():
+        owner = folder.name.split("-", 1)[0]
+        if not (owner.isdigit() and _process_alive(int(owner))):
+            shutil.rmtree(folder, ignore_errors=True)
+    database = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=servers)) / "prefect.db"
+    template = _template_database()
+    lock = None if template.exists() else _lock_template()
+    if lock is not None and template.exists():  # made by the start this one waited for
+        os.close(lock)
+        lock = None
+    if template.exists():
+        shutil.copyfile(template, database)
+    return database, lock
+
+
+def _lock_template() -> int:
+    """An exclusive lock on making the template (waits while another process makes it; released when the file
+    descriptor is closed, also by the kernel when its process dies)."""
+    lock = os.open(_prefect_home() / ".ledgerlens-template.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's
+    return True
+
+
+def keep_as_template(database: Path) -> None:
+    """Keep a consistent copy of a server's freshly migrated database as the template (SQLite's online backup, then
+    an atomic rename: concurrent first starts each write a whole template, and the last one stays)."""
+    template = _template_database()
+    if template.exists():
+        return
+    partial = template.with_name(f".{template.name}.{os.getpid()}")
+    try:
+        with closing(sqlite3.connect(database)) as source, closing(sqlite3.connect(partial)) as target:
+            source.backup(target)
+        partial.replace(template)
+    except (sqlite3.Error, OSError):
+        partial.unlink(missing_ok=True)  # the next run tries again
 
 
 def start_temporary_server(*, wait: bool = True) -> PrefectApi:
@@ -205,9 +288,10 @@ def start_temporary_server(*, wait: bool = True) -> PrefectApi:
     port = _free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]  # fmt: skip
+    database, lock = (None, None) if os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") else private_database()
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=_server_environment(), preexec_fn=_die_with_parent)
-    api = PrefectApi(f"http://127.0.0.1:{port}/api", "temporary", 0.0, process, started)
+    process = subprocess.Popen(command, env=_server_environment(database), preexec_fn=_die_with_parent)
+    api = PrefectApi(f"http://127.0.0.1:{port}/api", "temporary", 0.0, process, started, database, lock)
     atexit.register(api.stop)
     if wait:
         api.wait_until_ready()

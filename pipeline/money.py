@@ -167,6 +167,11 @@ def digits_look_alike(read: Decimal, implied: Decimal) -> bool:
     return difflib.SequenceMatcher(None, left, right, autojunk=False).ratio() >= MIN_DIGIT_SIMILARITY
 
 
+def confusable_with(digit: str) -> list[str]:
+    """The digits OCR reads for this one and back ("0" -> "6", "8", "9"); none for a non-digit."""
+    return [b if a == digit else a for a, b in sorted(OCR_CONFUSABLE_DIGITS) if digit in (a, b)]
+
+
 def same_digits_modulo_ocr(read: str, implied: str) -> bool:
     """Equal, or equal but for one digit in a pair OCR confuses ("6.00" read where "0.00" is printed).
 
@@ -180,6 +185,12 @@ def same_digits_modulo_ocr(read: str, implied: str) -> bool:
         and len(read) >= MIN_DIGITS_TO_REPAIR
         and tuple(sorted(differences[0])) in OCR_CONFUSABLE_DIGITS
     )
+
+
+def reads_as_zero(read_digits: str, implied: Decimal) -> bool:
+    """A zero amount OCR garbled around its zeros ("CASO .00" for "CA$0.00"): every digit read is a 0, at
+    least the cents, and the arithmetic implies exactly zero."""
+    return implied == 0 and len(read_digits) >= 2 and set(read_digits) == {"0"}
 
 
 def lost_decimal_point(read_digits: str, amount: Decimal) -> bool:

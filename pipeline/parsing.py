@@ -20,6 +20,7 @@ Ambiguity rules, shared by the extractor and anyone reading its output:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -30,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
 
+from pipeline.money import confusable_with
 from schemas.currency import CURRENCY_SYMBOLS, ISO_4217_CODES
 
 DecimalSep = Literal["auto", ".", ","]
@@ -539,8 +541,41 @@ def _numeric_order(a: int, b: int, sep: str, day_first: bool | None) -> tuple[in
     return a, b
 
 
+# Full month names OCR misread by one letter ("Apnil" for "April") are read as that month when no other
+# month is one letter away: shorter names ("June" / "Juni" / "July") are too close to each other to tell.
+_MIN_MISREAD_MONTH = 5
+_FULL_MONTHS = {name: number for name, number in _MONTHS.items() if len(name) >= _MIN_MISREAD_MONTH}
+_LETTER_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{5,}(?![^\W\d_])")
+
+
+def _one_letter_off(word: str, name: str) -> bool:
+    return len(word) == len(name) and sum(a != b for a, b in zip(word, name, strict=True)) == 1
+
+
+@functools.lru_cache(maxsize=4096)
+def misread_month(word: str) -> str | None:
+    """The full month name ``word`` misspells by one letter, when exactly one month is that close ("Apnil"
+    -> "april"); None for a real month name or a word near none, or near two months."""
+    lowered = word.lower()
+    if lowered in _MONTHS:
+        return None
+    near = {name: number for name, number in _FULL_MONTHS.items() if _one_letter_off(lowered, name)}
+    return next(iter(near)) if len(set(near.values())) == 1 else None
+
+
+def _with_months_mended(folded: str) -> str:
+    """The text with every month name misread by one letter spelt right (same length: spans still hold)."""
+    return _LETTER_WORD.sub(lambda m: misread_month(m.group()) or m.group(), folded)
+
+
+def misread_month_words(text: str) -> list[str]:
+    """The words of the text read as a month they misspell by one letter ("Apnil")."""
+    return [m.group() for m in _LETTER_WORD.finditer(_fold(text)) if misread_month(m.group())]
+
+
 def _date_hits(folded: str, day_first: bool | None) -> list[tuple[int, int, date]]:
     found: list[tuple[int, int, date]] = []
+    folded = _with_months_mended(folded)
     for match in _ISO_DATE.finditer(folded):
         value = _make_date(int(match["year"]), int(match["m"]), int(match["d"]))
         if value is not None:
@@ -566,6 +601,17 @@ def _date_hits(folded: str, day_first: bool | None) -> list[tuple[int, int, date
 def find_dates(text: str, day_first: bool | None = None) -> list[tuple[int, int, date]]:
     """Every date in the text with its span, in reading order; impossible dates are skipped."""
     return _date_hits(_fold(text), day_first)
+
+
+def dates_one_digit_off(text: str, day_first: bool | None = None) -> set[date]:
+    """The dates the text reads as when one of its digits is swapped for one OCR confuses it with
+    ("62/11/2025" -> 02/11/2025): what a date OCR garbled by one digit may have printed."""
+    found: set[date] = set()
+    for position, ch in enumerate(text):
+        for other in confusable_with(ch):
+            swapped = text[:position] + other + text[position + 1 :]
+            found.update(value for _, _, value in find_dates(swapped, day_first))
+    return found
 
 
 def parse_date(text: str, day_first: bool | None = None) -> date | None:

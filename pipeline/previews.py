@@ -11,8 +11,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import cv2
-
 from pipeline.errors import CorruptDocumentError
 
 _POPPLER_TIMEOUT_S = 120
@@ -31,6 +29,8 @@ def preview_relpath(document_id: str, page_no: int) -> str:
 
 
 def scale_image_to_long_edge(source: Path, target: Path, long_edge_px: int) -> Path:
+    import cv2  # only pages read from an image have one to scale: a born-digital run never loads OpenCV
+
     image = cv2.imread(str(source), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise CorruptDocumentError(f"The page image {source.name} could not be read back for its preview.")

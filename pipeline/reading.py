@@ -16,7 +16,6 @@ from pipeline.einvoice import read_einvoice
 from pipeline.engines.ocr import OcrOptions, ocr_engine
 from pipeline.errors import DocumentError, DocumentTooLargeError
 from pipeline.extract import extract_invoice
-from pipeline.preprocess import PreprocessOptions, preprocess_page
 from pipeline.render import (
     PageLimits,
     check_document,
@@ -27,7 +26,6 @@ from pipeline.render import (
     render_image,
 )
 from pipeline.route import route_record
-from pipeline.second_look import look_again
 from pipeline.validate import validate_invoice
 from schemas import Document, ExtractionRecord, ExtractionResult, PageText, RecordStatus, ValidationIssue
 
@@ -82,6 +80,8 @@ def read_document(document: Document, scratch: Path, settings: Settings) -> Read
     pages, cleaned_images = ocr_pages(images, text_pages, scratch, settings)
     if not settings.second_look:
         return Reading(pages, cleaned_images)
+    from pipeline.second_look import look_again  # OpenCV: loaded only when a page is read from an image
+
     look = look_again(pages, cleaned_images, ocr_engine(settings.ocr_engine, second_look_options(settings)))
     return Reading(look.pages, cleaned_images, look.extraction, look.outcome)
 
@@ -92,6 +92,8 @@ def ocr_pages(
     """Clean and OCR each page image (text-layer pages pass through). A page image made on scratch is
     deleted once cleaned; the cleaned one (uncompressed PGM: nothing to encode for Tesseract) is kept for
     previews and the model."""
+    from pipeline.preprocess import PreprocessOptions, preprocess_page  # OpenCV: only when a page is read from an image
+
     options = PreprocessOptions(
         min_short_side_px=settings.min_page_short_side_px,
         target_short_side_px=settings.ocr_target_short_side_px,

@@ -30,10 +30,22 @@ import numpy as np
 
 from pipeline.engines.ocr import OcrEngine
 from pipeline.extract import extract_invoice
-from pipeline.extract.misreads import UNSURE_WORD_CONFIDENCE
+from pipeline.extract.misreads import UNSURE_WORD_CONFIDENCE, confusable_id_slip
 from pipeline.preprocess import GrayImage, load_gray
 from pipeline.validate import validate_invoice
-from schemas import HEADER_FIELDS, ExtractionResult, IssueCode, PageText, Severity, Support, TextSource, Word
+from schemas import (
+    HEADER_FIELDS,
+    BoundingBox,
+    ExtractionResult,
+    FieldEvidence,
+    FieldValue,
+    IssueCode,
+    PageText,
+    Severity,
+    Support,
+    TextSource,
+    Word,
+)
 
 # What a better reading can settle: a field not found, a label whose value was not read, amounts or
 # dates that contradict each other, an amount the arithmetic had to restore.
@@ -79,6 +91,8 @@ _SECOND_BLOCKS = 10_000
 # kept (no candidate did better); otherwise the winning candidate's name.
 NOT_TAKEN, PASSED, KEPT = "not_taken", "passed", "kept"
 GAPS, REREADS = "gaps", "rereads"
+# Appended to the outcome when an invoice number's confusable character was settled by reading it again.
+ID_REREAD = "id_reread"
 
 ReadingKey = tuple[int, int]
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in page-image pixels
@@ -167,16 +181,17 @@ def doubted_words(page: PageText, first: ExtractionResult) -> list[Word]:
         for name, found in first.fields.items()
         if name in doubted and found.page == page.page_no and found.bbox is not None
     ]
-
-    def in_doubt(word: Word) -> bool:
-        x, y = word.cx / max(page.width, 1.0), word.cy / max(page.height, 1.0)
-        return any(box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1 for box in boxes)
-
     return [
         w
         for w in page.words
-        if w.confidence < UNSURE_WORD_CONFIDENCE or (any(ch.isdigit() for ch in w.text) and in_doubt(w))
+        if w.confidence < UNSURE_WORD_CONFIDENCE or (any(ch.isdigit() for ch in w.text) and _inside(page, w, boxes))
     ]
+
+
+def _inside(page: PageText, word: Word, boxes: list[BoundingBox]) -> bool:
+    """The word's centre lies in one of the boxes (page fractions)."""
+    x, y = word.cx / max(page.width, 1.0), word.cy / max(page.height, 1.0)
+    return any(box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1 for box in boxes)
 
 
 def _median_word_height(page: PageText) -> float:
@@ -380,7 +395,7 @@ def look_again(pages: list[PageText], cleaned_images: Mapping[int, Path], engine
         return Look(pages, None, NOT_TAKEN)
     first = extract_invoice(pages)
     if reading_key(first)[0] == 0:
-        return Look(pages, first, PASSED)
+        return settle_id_slip(Look(pages, first, PASSED), cleaned_images, engine)
     readings: dict[str, dict[int, list[Word]]] = {}
     gaps: dict[int, list[Word]] = {}
     for page in ocr_pages:
@@ -395,7 +410,7 @@ def look_again(pages: list[PageText], cleaned_images: Mapping[int, Path], engine
         candidates[name] = with_words_reread(pages, taken)
         if gaps:
             candidates[f"{GAPS}+{name}"] = with_words_reread(candidates[GAPS], taken)
-    return best_reading(pages, first, candidates)
+    return settle_id_slip(best_reading(pages, first, candidates), cleaned_images, engine)
 
 
 def best_reading(pages: list[PageText], first: ExtractionResult, candidates: Mapping[str, list[PageText]]) -> Look:
@@ -445,3 +460,56 @@ def changed_beyond_doubt(first: ExtractionResult, second: ExtractionResult) -> l
         if before is not None and after != before and name not in doubted:
             changed.append(name)
     return changed
+
+
+def settle_id_slip(look: Look, cleaned_images: Mapping[int, Path], engine: OcrEngine) -> Look:
+    """An OCR'd invoice number with a character OCR confuses standing among characters of the other kind
+    ("8C-249858", see pipeline/extract/misreads.py) is read again on its own, enlarged. When that reading is
+    the other kind's ("BC-249858") and nothing else changes, the value takes it; it keeps a doubt naming
+    both readings, so a person still confirms which one is printed."""
+    result = look.extraction
+    found = result.fields.get("invoice_number") if result is not None else None
+    if result is None or found is None or found.bbox is None or found.page not in cleaned_images:
+        return look
+    value = str(found.value)
+    alternative = confusable_id_slip(value)
+    page = next((p for p in look.pages if p.page_no == found.page and p.source is TextSource.OCR), None)
+    if alternative is None or page is None:
+        return look
+    holding = [w for w in page.words if value in w.text and _inside(page, w, [found.bbox])]
+    if len(holding) != 1:
+        return look  # the number is one word as OCR read it, or it is left as read
+    word = holding[0]
+    reread = read_crops(cleaned_images[page.page_no], [(_group_box([word]), ENLARGED)], engine, page.page_no)[0]
+    read_again = "".join(w.text for w in reread)
+    if read_again != word.text.replace(value, alternative):
+        return look
+    mended = with_words_reread(look.pages, {id(word): [word.model_copy(update={"text": read_again})]})
+    second = extract_invoice(mended)
+    if second.invoice.invoice_number != alternative or changed_fields(result, second) != ["invoice_number"]:
+        return look
+    if reading_key(second) > reading_key(result):
+        return look
+    doubted = with_doubt(second, "invoice_number", _slip_doubt(value, alternative))
+    return Look(mended, doubted, f"{look.outcome}+{ID_REREAD}")
+
+
+def _slip_doubt(value: str, alternative: str) -> str:
+    return (
+        f"the invoice number was read {value!r} on the page and {alternative!r} enlarged: a character OCR "
+        "confuses (8/B, 0/O, 1/I, 5/S); check which one is printed"
+    )
+
+
+def changed_fields(first: ExtractionResult, second: ExtractionResult) -> list[str]:
+    """Header fields the two readings read differently."""
+    return [name for name in HEADER_FIELDS if getattr(first.invoice, name, None) != getattr(second.invoice, name, None)]
+
+
+def with_doubt(result: ExtractionResult, name: str, doubt: str) -> ExtractionResult:
+    """The extraction with one more doubt on a field's evidence (routing sends it to review, naming it)."""
+    found: FieldValue = result.fields[name]
+    evidence = found.evidence or FieldEvidence()
+    evidence = evidence.model_copy(update={"doubts": [*evidence.doubts, doubt]})
+    fields = {**result.fields, name: found.model_copy(update={"evidence": evidence})}
+    return result.model_copy(update={"fields": fields})

@@ -243,3 +243,43 @@ def test_vendor_word_that_is_sure_or_confirmed_raises_no_unsure_doubt(
     record = _vendor_with_unsure_word(confidence, domain=domain, footer=footer)
     assert record.invoice.vendor_name == "Northwind Media SAS"
     assert not any("unsure of" in doubt for doubt in _doubts(record, "vendor_name"))
+
+
+@pytest.mark.parametrize(
+    ("tail", "name", "doubted"),
+    [
+        ("5.L.", "Acme Widgets", True),  # the tail, misread: review
+        ("S.L.", "Acme Widgets S.L.", False),  # read right, it is joined to the name
+        ("25 Rue Haute", "Acme Widgets", False),  # an address line
+    ],
+)
+def test_a_legal_form_ocr_read_with_a_digit_under_the_vendor_name_is_its_tail(
+    tail: str, name: str, doubted: bool
+) -> None:
+    # Found on a held-out clean scan: "Maple Leaf Communications" over "S.L.", read as "5.L.", was accepted
+    # without its legal form once calibration was fitted without its family. A digit for a letter keeps a bare
+    # legal form a legal form; an address line in the name's type (it has digits) is still no part of the name.
+    lines = [(x, y, "Acme Widgets" if text == "Acme Widgets Ltd" else text) for x, y, text in SIMPLE_INVOICE]
+    lines = [(x * 4, y * 4, text) for x, y, text in lines if text != "12 Market Street, Springfield"]
+    record = cast(ExtractionRecord, routed_from_lines([*lines, (200, 280, tail), (200, 330, "Springfield")]))
+    assert record.invoice.vendor_name == name
+    assert any("may run over two lines" in doubt for doubt in _doubts(record, "vendor_name")) is doubted
+    assert ("vendor_name" in _vetoed(record)) is doubted
+
+
+@pytest.mark.parametrize(
+    ("footer", "doubted"),
+    [
+        ("Acme Widgets $.r.1. - REA 40121 Bologna", True),  # "S.r.l." as a hard scan's OCR read it
+        ("Acme Widgets S.r.I. - REA 40121 Bologna", True),  # an I for its l
+        ("Acme Widgets - Via Roma 12, Bologna", False),  # the name again, with no legal form
+    ],
+)
+def test_a_fuller_name_in_the_footer_counts_with_its_legal_form_misread(footer: str, doubted: bool) -> None:
+    # Found on a held-out hard scan: the wordmark "BLUEBIRD" was accepted as the vendor, while the footer
+    # printed "Bluebird Communications S.r.l.", read by OCR as "$.r.1.".
+    lines = [(x, y, "Acme Widgets" if text == "Acme Widgets Ltd" else text) for x, y, text in SIMPLE_INVOICE]
+    record = cast(ExtractionRecord, routed_from_lines([(x * 4, y * 4, t) for x, y, t in [*lines, (50, 760, footer)]]))
+    assert record.invoice.vendor_name == "Acme Widgets"
+    assert any("may be cut short" in doubt for doubt in _doubts(record, "vendor_name")) is doubted
+    assert ("vendor_name" in _vetoed(record)) is doubted

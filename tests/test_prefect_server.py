@@ -67,3 +67,42 @@ def test_a_temporary_server_skips_start_up_work_once_its_database_is_current(
         assert all(_server_environment().get(name) == "false" for name in skipped), attempt
         # Its history is never looked at: it ran the flow without storing events and task runs.
         assert all(_server_environment().get(name) == "false" for name in _TEMPORARY_SERVER_SERVICES_OFF)
+
+
+def test_concurrent_runs_on_a_fresh_home_each_get_a_temporary_server_with_its_own_database(
+    tmp_path: Path, simple_invoice_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs started at once used to share one SQLite file: on a fresh home their servers migrated it at the same
+    time and one failed ("index ... already exists"). Now the first start makes a migrated template while the
+    others wait for it, each server runs on a copy of its own, and the copies are gone when the runs end."""
+    from flows.runtime import _template_database, start_temporary_server
+
+    home = tmp_path / "prefect"
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env.update(PYTHONPATH=str(ROOT), PREFECT_HOME=str(home), LEDGERLENS_PREFECT_LOCAL_URL="")
+    run_one = [sys.executable, "-m", "flows.cli", "run", str(simple_invoice_pdf), "--quiet", "--out"]
+    commands = [[*run_one, str(tmp_path / f"out-{n}")] for n in range(3)]
+    runs = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    errors = [run.communicate(timeout=900)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], errors
+    for n in range(3):
+        assert [path.name for path in (tmp_path / f"out-{n}" / "invoices").rglob("*.parquet")], f"run {n} wrote no row"
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    assert _template_database().exists()
+    assert not (home / "prefect.db").exists()  # no server used the shared file
+    assert list((home / "servers").iterdir()) == []  # each run removed its server's copy
+
+    first, second = start_temporary_server(wait=False), start_temporary_server(wait=False)
+    try:
+        first.wait_until_ready()
+        second.wait_until_ready()
+        assert first.database is not None and second.database is not None
+        assert first.database != second.database and first.database.exists() and second.database.exists()
+        databases = [first.database.parent, second.database.parent]
+    finally:
+        first.stop()
+        second.stop()
+    assert not any(folder.exists() for folder in databases)

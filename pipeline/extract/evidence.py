@@ -37,7 +37,13 @@ from pipeline.extract.labels import (
     reads_as_street_address,
 )
 from pipeline.extract.layout import Phrase, Row, within_a_space
-from pipeline.extract.misreads import BUSINESS_WORDS, UNSURE_WORD_CONFIDENCE, confusable_id_slip, near_business_word
+from pipeline.extract.misreads import (
+    BUSINESS_WORDS,
+    UNSURE_WORD_CONFIDENCE,
+    confusable_id_slip,
+    digits_read_as_letters,
+    near_business_word,
+)
 from schemas import FieldEvidence, Support
 
 # OCR often opens a gap after the "@" ("billing@ atlas.example").
@@ -252,17 +258,24 @@ def _name_continues(index: PageIndex, phrase: Phrase, name: str | None = None, a
         if not (below or above):
             continue
         for other in row.phrases:
-            aligned = min(abs(other.x0 - phrase.x0), abs(other.x1 - phrase.x1), abs(other.cx - phrase.cx)) < height
-            name_like = (
-                sum(ch.isalpha() for ch in other.text) >= 2
-                and not any(ch.isdigit() for ch in other.text)
-                and not _is_sentence(other.text)
-            )
-            # A bare legal form is the tail of the name even in smaller type ("Bluebird Provisions" / "S.L.U.").
-            tall_enough = index.size_ratio(phrase, other) >= (0.5 if LEGAL_FORM_ONLY.match(other.text) else 0.85)
-            if aligned and name_like and tall_enough and index.is_value_like(other):
+            if _continues_name(index, phrase, other):
                 return other.text
     return None
+
+
+def _continues_name(index: PageIndex, phrase: Phrase, other: Phrase) -> bool:
+    """`other`, on a line next to the name's, could be the rest of it: aligned, name-like, in type as large."""
+    aligned = min(abs(other.x0 - phrase.x0), abs(other.x1 - phrase.x1), abs(other.cx - phrase.cx)) < phrase.height
+    # A bare legal form OCR read with a digit for a letter ("5.L." for "S.L.") is still a legal form.
+    legal_form = any(LEGAL_FORM_ONLY.match(text) for text in (other.text, digits_read_as_letters(other.text)))
+    name_like = legal_form or (
+        sum(ch.isalpha() for ch in other.text) >= 2
+        and not any(ch.isdigit() for ch in other.text)
+        and not _is_sentence(other.text)
+    )
+    # A bare legal form is the tail of the name even in smaller type ("Bluebird Provisions" / "S.L.U.").
+    tall_enough = index.size_ratio(phrase, other) >= (0.5 if legal_form else 0.85)
+    return aligned and name_like and tall_enough and index.is_value_like(other)
 
 
 def _domains(index: PageIndex) -> set[str]:
@@ -445,13 +458,23 @@ def _one_letter_off(tokens: list[str], domains: set[str]) -> tuple[str, str] | N
     return None
 
 
+# What OCR puts for a legal form's letters: "$.r.1." for "S.r.l.", "5.A." for "S.A.", "Ltd" as "Lt0".
+_LEGAL_FORM_SLIPS = str.maketrans({"$": "s", "5": "s", "1": "l", "|": "l", "0": "o"})
+
+
+def _has_legal_form_as_read(text: str) -> bool:
+    """A legal form in OCR'd text, also where OCR put a digit or a sign for one of its letters, or an I for an l."""
+    folded = text.casefold().translate(_LEGAL_FORM_SLIPS)
+    return _has_legal_form(folded) or _has_legal_form(folded.replace("i", "l"))
+
+
 def _fuller_name(index: PageIndex, chosen: Candidate, tokens: list[str]) -> str | None:
     """A line elsewhere naming the vendor with its legal form, when the value read has none."""
     if not tokens or _has_legal_form(str(chosen.value)):
         return None
     for row in _other_rows(index, chosen):
         words = [word.casefold().strip(".,;:()") for word in row.text.split()]
-        if all(token in words for token in tokens) and _has_legal_form(row.text):
+        if all(token in words for token in tokens) and _has_legal_form_as_read(row.text):
             return row.text[:80]
     return None
 

@@ -114,6 +114,11 @@ _LETTER_LOOKS_LIKE = {"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "Z": "2"
 _SEGMENT = re.compile(r"[A-Za-z0-9]+")
 
 
+def digits_read_as_letters(text: str) -> str:
+    """`text` with each digit OCR confuses with a letter put back as that letter ("5.L." -> "S.L.")."""
+    return "".join(_DIGIT_LOOKS_LIKE.get(ch, ch) for ch in text)
+
+
 def _letter_among_digits(segment: str, i: int) -> str | None:
     inside = 0 < i < len(segment) - 1 and segment[i - 1].isdigit() and segment[i + 1].isdigit()
     return _LETTER_LOOKS_LIKE.get(segment[i]) if inside else None
@@ -126,10 +131,22 @@ def _digit_among_letters(segment: str, i: int) -> str | None:
     return _DIGIT_LOOKS_LIKE.get(segment[i]) if opens else None
 
 
+# A lone character before a separator opens an ID ("8-41939"): a one-letter prefix ("B-41939") as often.
+_LONE_PREFIX = re.compile(r"^([0-9])(?=[-/.]\w)")
+
+
+def _lone_digit_prefix(value: str) -> str | None:
+    """The ID with its one-character prefix read as the letter it looks like ("8-41939" -> "B-41939")."""
+    found = _LONE_PREFIX.match(value)
+    letter = _DIGIT_LOOKS_LIKE.get(found.group(1)) if found else None
+    return letter + value[1:] if letter else None
+
+
 def confusable_id_slip(value: str) -> str | None:
     """The ID as it may be printed when one of its characters sits where OCR's confusions make it
-    ambiguous: a letter inside a run of digits ("2O24" -> "2024"), or a digit opening or inside a run of
-    letters ("8C-249858" -> "BC-249858"). None when every character sits among its own kind."""
+    ambiguous: a letter inside a run of digits ("2O24" -> "2024"), a digit opening or inside a run of
+    letters ("8C-249858" -> "BC-249858"), or a lone digit opening the ID before a separator ("8-41939" ->
+    "B-41939"). None when every character sits among its own kind."""
     for swap in (_letter_among_digits, _digit_among_letters):
         for found in _SEGMENT.finditer(value):
             segment = found.group(0)
@@ -138,4 +155,4 @@ def confusable_id_slip(value: str) -> str | None:
                 if swapped is not None:
                     position = found.start() + i
                     return value[:position] + swapped + value[position + 1 :]
-    return None
+    return _lone_digit_prefix(value)

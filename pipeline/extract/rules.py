@@ -46,13 +46,22 @@ from pipeline.money import (
     amount_digits,
     net_of_tax,
     net_tax_gross,
+    reads_as_zero,
     same_amount,
     same_digits_modulo_ocr,
     signed_adjustment,
     tax_fits_rate,
     totals_agree,
 )
-from pipeline.parsing import find_amounts, find_dates, infer_day_first, infer_decimal_separator
+from pipeline.parsing import (
+    dates_one_digit_off,
+    find_amounts,
+    find_dates,
+    infer_day_first,
+    infer_decimal_separator,
+    misread_month,
+    misread_month_words,
+)
 from schemas import (
     DocumentType,
     ExtractionResult,
@@ -95,8 +104,8 @@ def repair_from_arithmetic(
     repaired: list[Candidate] = []
     for broken in unread:
         assert isinstance(broken.value, str)
-        if len(broken.value) < MIN_DIGITS_TO_REPAIR:
-            continue  # too few digits left to vouch for anything
+        if len(broken.value) < MIN_DIGITS_TO_REPAIR and not reads_as_zero(broken.value, Decimal(0)):
+            continue  # too few digits left to vouch for anything (a zero's cents still vouch for a zero)
         first_name, second_name, combine = IMPLIED_BY[broken.field]
         for first, second in itertools.product(by_field.get(first_name, []), by_field.get(second_name, [])):
             assert isinstance(first.value, Decimal) and isinstance(second.value, Decimal)
@@ -104,7 +113,9 @@ def repair_from_arithmetic(
             adjustments = adjustment_sum(_between(adjustment_rows, subtotal, total)) or Decimal(0)
             implied = combine(first.value, second.value, adjustments)
             implied_digits = amount_digits(implied)
-            if implied >= 0 and same_digits_modulo_ocr(broken.value, implied_digits):
+            if implied >= 0 and (
+                same_digits_modulo_ocr(broken.value, implied_digits) or reads_as_zero(broken.value, implied)
+            ):
                 changed = broken.value != implied_digits
                 repaired.append(
                     Candidate(
@@ -554,11 +565,20 @@ def _amount_confidences(
 
 
 def _choose_dates(
-    by_field: dict[str, list[Candidate]], index: PageIndex, style: DocumentStyle, confidences: dict[str, float]
+    by_field: dict[str, list[Candidate]],
+    unread: list[Candidate],
+    index: PageIndex,
+    style: DocumentStyle,
+    confidences: dict[str, float],
 ) -> dict[str, Candidate | None]:
-    """Issue and due date (a due date's phrase is never also the issue date); ambiguous ones are doubted."""
+    """Issue and due date (a due date's phrase is never also the issue date); ambiguous ones are doubted.
+    A date label whose value OCR garbled by one digit takes the date the other one's order settles."""
     due = _best(by_field.get("due_date", []))
     issued = _best([c for c in by_field.get("invoice_date", []) if due is None or c.phrase is not due.phrase])
+    if issued is None and due is not None and isinstance(due.value, date):
+        issued = _restored_date([c for c in unread if c.field == "invoice_date"], style, latest=due.value)
+    if due is None and issued is not None and isinstance(issued.value, date):
+        due = _restored_date([c for c in unread if c.field == "due_date"], style, earliest=issued.value)
     if issued is None:
         issued = _fallback_invoice_date(index, style, {due.value} if due and isinstance(due.value, date) else set())
     chosen = {"invoice_date": issued, "due_date": due}
@@ -566,6 +586,23 @@ def _choose_dates(
         if picked is not None and _ambiguous_numeric_date(picked, style):
             confidences[name] = picked.score * 0.85
     return chosen
+
+
+def _restored_date(
+    broken: list[Candidate], style: DocumentStyle, earliest: date | None = None, latest: date | None = None
+) -> Candidate | None:
+    """The one date a label's garbled value reads as with one digit OCR confuses swapped ("62/11/2025" ->
+    02/11/2025) that keeps the issue date on or before the due date; None when none or several do. The
+    candidate keeps what was printed, so its evidence shows the slip (see _date_doubts)."""
+    for candidate in broken:
+        options = {
+            value
+            for value in dates_one_digit_off(candidate.evidence.text, style.day_first)
+            if (earliest is None or value >= earliest) and (latest is None or value <= latest)
+        }
+        if len(options) == 1:
+            return replace(candidate, value=options.pop())
+    return None
 
 
 def _choose_parties(by_field: dict[str, list[Candidate]], index: PageIndex) -> dict[str, Candidate | None]:
@@ -616,13 +653,28 @@ def _payment_fields(by_field: dict[str, list[Candidate]]) -> dict[str, FieldValu
 
 
 def _date_doubts(chosen: dict[str, Candidate | None], style: DocumentStyle) -> dict[str, list[str]]:
-    """Dates whose day/month order neither the page nor its locale settles (see _ambiguous_numeric_date)."""
+    """Dates whose day/month order neither the page nor its locale settles (see _ambiguous_numeric_date), and
+    dates whose month name OCR misspelt by one letter ("Apnil"): read as that month, confirmed by a person."""
     doubts: dict[str, list[str]] = {}
     for name in ("invoice_date", "due_date"):
         picked = chosen.get(name)
-        if picked is not None and style.day_first is None and _ambiguous_numeric_date(picked, style):
-            doubts[name] = [f"{picked.evidence.text!r} could be read day-first or month-first"]
+        if picked is None:
+            continue
+        if style.day_first is None and _ambiguous_numeric_date(picked, style):
+            doubts.setdefault(name, []).append(f"{picked.evidence.text!r} could be read day-first or month-first")
+        for word in misread_month_words(picked.evidence.text):
+            doubts.setdefault(name, []).append(f"the month is printed {word!r}, read as {misread_month(word)!r}")
+        if isinstance(picked.value, date) and not _reads_as(picked, style):
+            doubts.setdefault(name, []).append(
+                f"{picked.evidence.text!r} is no date; one digit OCR confuses read otherwise gives {picked.value}"
+            )
     return doubts
+
+
+def _reads_as(picked: Candidate, style: DocumentStyle) -> bool:
+    """The date candidate's printed text reads as its value (a date restored from a garbled one does not)."""
+    text = picked.evidence.text if picked.evidence.words else picked.phrase.text
+    return any(value == picked.value for _, _, value in find_dates(text, day_first=style.day_first))
 
 
 def _adjustments_field(rows: list[Candidate]) -> FieldValue:
@@ -750,7 +802,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     confidences = _amount_confidences(chosen_amounts, sums_ok, items_ok, items_sum)
     chosen: dict[str, Candidate | None] = {
         **chosen_amounts,
-        **_choose_dates(by_field, index, style, confidences),
+        **_choose_dates(by_field, unread, index, style, confidences),
         **_choose_parties(by_field, index),
     }
 

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 
 from pipeline.errors import ConfigError
+from pipeline.review.location import redact
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 metadata = MetaData()
@@ -221,13 +222,3 @@ def connect(location: str) -> ReviewDatabase:
         engine.dispose()
         raise ConfigError(f"Cannot open the review database {redact(location)}: {exc}") from exc
     return database
-
-
-def redact(location: str) -> str:
-    """A location safe to print: a URL's password replaced by ***."""
-    if "://" not in location or "@" not in location:
-        return location
-    scheme, rest = location.split("://", 1)
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else location

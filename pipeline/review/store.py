@@ -31,7 +31,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from pipeline.errors import ReviewConflictError, ReviewItemNotFoundError, ReviewQueueUnavailableError
 from pipeline.review.accounts import ReviewAccounts, SqlReviewAccounts
 from pipeline.review.database import ReviewDatabase, connect, review_items
-from pipeline.storage import default_review_db
 from schemas import (
     DECIDED_STATES,
     Decision,
@@ -455,14 +454,3 @@ def _item(row: RowMapping) -> ReviewItem:
         changes=[FieldChange.model_validate(change) for change in json.loads(row["changes"])],
         note=row["note"],
     )
-
-
-def review_db_location(out_dir: Path | str, configured: str | Path | None = None) -> str:
-    """Where the queue lives: Settings.review_db when set (a path or a postgresql:// URL), else
-    OUT/review.sqlite (for an S3 OUT, a local file named after the URL: SQLite needs a local disk)."""
-    return str(configured) if configured else str(default_review_db(str(out_dir)))
-
-
-def review_db_path(out_dir: Path | str, configured: str | Path | None = None) -> Path:
-    """The SQLite file of a local queue (kept for callers that need a path)."""
-    return Path(review_db_location(out_dir, configured))

@@ -6,8 +6,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-
 from pipeline.errors import CorruptDocumentError
 
 PIXELS_PER_TOKEN = 750
@@ -45,6 +43,8 @@ class BudgetImage:
 
 def load_for_budget(path: Path, long_edge_px: int, max_pixels: int) -> BudgetImage:
     """The page as grayscale PNG bytes, downscaled (area filter) to fit the image budget."""
+    import cv2  # loaded only when a page goes to the model
+
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise CorruptDocumentError(f"The page image {path.name} could not be read for the model.")

@@ -1,7 +1,8 @@
 """Vendor memory benchmark (issue 14): does each reviewer decision make the next invoice go straight through?
 
-A generated stream (devtools/vendor_stream.py: >= 24 vendors, one layout, a stable VAT ID and IBAN each)
-is processed in date order, in batches, with `ledgerlens run`. Between batches a simulated reviewer
+A generated stream (devtools/vendor_stream.py: >= 24 vendors, one layout, a stable VAT ID and IBAN each,
+and quirks of their own: house label wording, a wordmark header, a house date format, the total below its
+label) is processed in date order, in batches, with `ledgerlens run`. Between batches a simulated reviewer
 approves every queued record with its truth values (`ledgerlens review approve ID --set field=value ...`),
 so the next run learns from those decisions. Per batch it reports straight-through rate, auto-accept
 error (accepted records with any header field wrong), the same split by the vendor's 1st / 2nd / 3rd+

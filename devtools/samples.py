@@ -484,7 +484,20 @@ LAYOUTS_BY_NAME: dict[str, Layout] = {layout.name: layout for layout in ALL_LAYO
 # --------------------------------------------------------------------------------------------------------------
 
 NumberStyle = Literal["us", "eu_dot", "eu_space"]
-DateStyle = Literal["us_slash", "us_long", "eu_dot", "eu_slash", "day_mon", "iso"]
+DateStyle = Literal[
+    "us_slash",
+    "us_long",
+    "eu_dot",
+    "eu_slash",
+    "day_mon",
+    "iso",
+    # House styles some recurring vendors print (devtools/vendor_stream.py); no sample family draws them.
+    "ymd_compact",
+    "ymd_mon",
+    "day_mon_short",
+    "dmy_short",
+    "dmy_dash",
+]
 
 
 @dataclass(frozen=True)
@@ -1150,6 +1163,7 @@ class InvoiceSpec:
     vendor_split: int = 0  # words of the vendor name on its first printed line; 0: one line
     customer_split: int = 0
     wordmark: str = ""  # what the header shows instead of the vendor name (vendor_mark="wordmark")
+    total_stacked: bool = False  # the total's amount on the line below its label (a vendor's payment box)
 
     @property
     def currency(self) -> str:
@@ -1565,7 +1579,20 @@ def format_date(value: date, style: DateStyle) -> str:
         return f"{value.day:02d}/{value.month:02d}/{value.year}"
     if style == "day_mon":
         return f"{value.day} {MONTHS[value.month - 1][:3]} {value.year}"
-    return value.isoformat()
+    return _house_date(value, style)
+
+
+def _house_date(value: date, style: DateStyle) -> str:
+    """The vendors' house styles: 20240108, 2024-Jan-08, 08-JAN-24, 08.01.24, 08-01-2024; else ISO."""
+    month = MONTHS[value.month - 1][:3]
+    styles = {
+        "ymd_compact": f"{value.year}{value.month:02d}{value.day:02d}",
+        "ymd_mon": f"{value.year}-{month}-{value.day:02d}",
+        "day_mon_short": f"{value.day:02d}-{month.upper()}-{value.year % 100:02d}",
+        "dmy_short": f"{value.day:02d}.{value.month:02d}.{value.year % 100:02d}",
+        "dmy_dash": f"{value.day:02d}-{value.month:02d}-{value.year}",
+    }
+    return styles.get(style, value.isoformat())
 
 
 def _plain(value: Decimal) -> str:
@@ -2123,7 +2150,7 @@ def _draw_totals(page: _Page, spec: InvoiceSpec, top: float) -> float:
     rows = _total_rows(spec)
     y = top + size + 8
     if spec.layout.totals_box:
-        bottom = y + len(rows) * (size + 7) + 4
+        bottom = y + (len(rows) + int(spec.total_stacked)) * (size + 7) + 4
         page.fill(label_x - 8, top + 4, right + 9, bottom, grey=0.93)
         for edge in (top + 4, bottom):
             page.hline(label_x - 8, right + 9, edge, width=0.8)
@@ -2134,6 +2161,8 @@ def _draw_totals(page: _Page, spec: InvoiceSpec, top: float) -> float:
             page.hline(label_x, right + 5, y - size - 2, width=0.8)
             y += 4
         page.text(label_x, y, label, size + (1.5 if is_total else 0), bold=is_total)
+        if is_total and spec.total_stacked:
+            y += size + 7
         page.text(right, y, value, size + (1.5 if is_total else 0), bold=is_total, align="right")
         y += size + 7
     if spec.layout.table_style == "plain":

@@ -39,6 +39,9 @@ class FieldHint(BaseModel):
     dx: float = Field(description="Value x0 minus label x1 (right/inline) or minus label x0 (below), page widths")
     dy: float = Field(description="Value centre minus label centre, page heights")
     seen: int = Field(default=1, ge=1, description="Decisions that confirmed this label and place")
+    date_format: str | None = Field(
+        default=None, description="Dates: the vendor's printed format as strptime directives, e.g. '%Y-%b-%d'"
+    )
 
 
 class VendorProfile(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from pipeline.extract.evidence import party_doubts
-from schemas import ExtractionRecord, RecordStatus, Support
+from schemas import ExtractionRecord, RecordStatus, Severity, Support
 from tests.conftest import SIMPLE_INVOICE, routed_from_lines
 
 Lines = list[tuple[float, float, str]]
@@ -123,6 +123,41 @@ def test_lone_later_date_away_from_the_header_does_not_hold_back_an_invoice() ->
     lines = [line for line in CLEAN if line[2] not in ("Due Date:", "04/14/2024")]
     record = _routed([*lines, (200, 2900, "04/30/2024")])
     assert record.invoice.due_date is None
+    assert record.status is RecordStatus.ACCEPTED, record.review_reasons
+
+
+# A row of labels over a row of values, away from the issue date's column: the issuer's own due-date wording.
+def _labelled_above(label: str, value: str) -> Lines:
+    lines = [line for line in CLEAN if line[2] not in ("Due Date:", "04/14/2024")]
+    return [*lines, (1000, 240, label), (1000, 300, value)]
+
+
+def test_later_date_under_a_label_the_reader_does_not_know_is_not_accepted() -> None:
+    record = _routed(_labelled_above("Remit by", "04/14/2024"))
+    assert record.invoice.due_date is None
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    due = [issue for issue in record.issues if issue.code == "unreadable_value" and issue.field == "due_date"]
+    assert due and "04/14/2024" in due[0].message and "Remit by" in due[0].message, record.review_reasons
+    assert due[0].severity is Severity.BLOCKING
+
+
+def test_later_date_beside_a_label_the_reader_does_not_know_is_not_accepted() -> None:
+    record = _routed(_replace(CLEAN, "Due Date:", "Settle before:"))
+    assert record.invoice.due_date is None and record.status is RecordStatus.NEEDS_REVIEW
+    assert "Settle before" in " ".join(record.review_reasons), record.review_reasons
+
+
+def test_later_date_under_a_label_of_another_kind_of_date_is_accepted() -> None:
+    for label in ("Delivery date", "Leistungsdatum", "Service period"):
+        record = _routed(_labelled_above(label, "04/14/2024"))
+        assert record.status is RecordStatus.ACCEPTED, (label, record.review_reasons)
+
+
+def test_later_date_in_a_sentence_or_before_the_issue_date_is_accepted() -> None:
+    sentence = [line for line in CLEAN if line[2] not in ("Due Date:", "04/14/2024")]
+    record = _routed([*sentence, (1000, 300, "Our offices close for the holidays on 04/14/2024")])
+    assert record.status is RecordStatus.ACCEPTED, record.review_reasons
+    record = _routed(_labelled_above("Remit by", "03/01/2024"))  # earlier than the issue date: no due date
     assert record.status is RecordStatus.ACCEPTED, record.review_reasons
 
 

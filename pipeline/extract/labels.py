@@ -587,3 +587,21 @@ def strip_title(text: str) -> str:
         if len(words) > count and is_title(" ".join(words[-count:])):
             return " ".join(words[:-count]).rstrip(" ,-")
     return text
+
+
+# Labels of dates that are no due date: when goods went out or were ordered, a service period, a validity.
+_OTHER_DATE_LABEL = re.compile(
+    r"\b(deliver(y|ed)?|ship(ped|ping|ment)?|dispatch(ed)?|order(ed)?|p\.?\s?o|purchase|service|supply|"
+    r"period|performance|valid|expir(y|es)|printed|created|time|"
+    r"liefer\w*|leistung\w*|bestell\w*|auftrag\w*|zeitraum|versand\w*|g[üu]ltig\w*|"
+    r"livraison|livr[ée]e?|commande|exp[ée]dition|p[ée]riode|prestation|validit[ée]|"
+    r"lever\w*|bestel\w*|verzend\w*|geldig\w*|"
+    r"entrega|env[íi]o|pedido|per[íi]odo|servicio|validez|"
+    r"consegna|spedizione|ordine|prestazione|validit[àa])\b",
+    re.IGNORECASE,
+)
+
+
+def names_another_date(text: str) -> bool:
+    """A label of a date that is not the due date ("Delivery date", "Leistungszeitraum", "Valid until")."""
+    return _OTHER_DATE_LABEL.search(text) is not None

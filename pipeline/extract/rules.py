@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
+from pipeline.extract.due_date import unread_due_date_issues
 from pipeline.extract.evidence import EvidenceInputs, field_evidence
 from pipeline.extract.fields import (
     ADJUSTMENTS,
@@ -82,10 +83,6 @@ _US_DOLLAR = re.compile(r"USD|US\s?\$", re.IGNORECASE)
 _PRINTED_RATE = re.compile(r"(?<![\d.,])(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
 _AMOUNT_FIELDS = ("subtotal", "tax", "total")
 _IDENTIFYING_FIELDS = ("invoice_number", "invoice_date", "due_date")
-# A date "on its own" keeps fewer letters and digits than this beside it ("24/04/2025", "on 24/04/2025").
-_ALONE_MAX_CHARACTERS = 3
-# A due date sits in the header block with the issue date: aligned with its value, a few lines from it.
-_HEADER_BLOCK_ROWS = 4
 
 
 def _best(candidates: list[Candidate]) -> Candidate | None:
@@ -778,41 +775,6 @@ def _unreadable_value_issues(
     return issues
 
 
-def _unlabelled_due_date_issues(
-    index: PageIndex, chosen: dict[str, Candidate | None], style: DocumentStyle
-) -> list[ValidationIssue]:
-    """No due date was read, yet a date after the issue date stands alone, aligned with the issue date's value
-    a few lines from it, taken by no field: its label may be misread ("A payer | nt le" for "A payer avant le"),
-    and the record would lose a printed date."""
-    issued, due = chosen.get("invoice_date"), chosen.get("due_date")
-    if due is not None or issued is None or not isinstance(issued.value, date):
-        return []
-    taken = {candidate.value for candidate in chosen.values() if candidate is not None}
-    anchor = issued.evidence
-    for phrase in (phrase for row in index.rows for phrase in row.phrases):
-        hits = find_dates(phrase.text, day_first=style.day_first)
-        if len(hits) != 1 or hits[0][2] <= issued.value or hits[0][2] in taken:
-            continue
-        beside_issue_date = (
-            phrase.page_no == anchor.page_no
-            and abs(phrase.row_index - anchor.row_index) <= _HEADER_BLOCK_ROWS
-            and abs(phrase.x0 - anchor.x0) < anchor.height
-        )
-        if not beside_issue_date:
-            continue  # a date in the items, a period or a footer, away from the header's dates
-        rest = phrase.text[: hits[0][0]] + phrase.text[hits[0][1] :]
-        if sum(ch.isalnum() for ch in rest) < _ALONE_MAX_CHARACTERS:
-            return [
-                ValidationIssue(
-                    code=IssueCode.UNREADABLE_VALUE,
-                    field="due_date",
-                    message=f"No due date was read, but {phrase.text.strip()!r} is printed on its own after the "
-                    "issue date and no label read beside it names it; check whether it is the due date.",
-                )
-            ]
-    return []
-
-
 def _document_type(index: PageIndex) -> DocumentType | None:
     """A credit note when the first page titles itself one; else left open (an invoice, as a rule)."""
     first_page = (phrase for row in index.rows if row.page_no == 1 for phrase in row.phrases)
@@ -873,7 +835,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     issues: list[ValidationIssue] = [*item_issues, *([] if item_rows else [_no_items_issue()])]
     issues += _repaired_amount_issues(chosen_amounts)
     issues += _unreadable_value_issues(by_field, unread, values)
-    issues += _unlabelled_due_date_issues(index, chosen, style)
+    issues += unread_due_date_issues(index, chosen, style, item_rows)
     invoice = Invoice.model_validate({**values, "line_items": [row.item for row in item_rows]})
     return ExtractionResult(
         invoice=invoice, fields=fields, extractor=EXTRACTOR_NAME, text_source=_text_source(pages), issues=issues

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pipeline.extract.layout import PageLayout, build_layout
 from pipeline.parsing import infer_day_first, infer_decimal_separator, normalise_text
 from pipeline.vendors.identifiers import is_strong
-from pipeline.vendors.places import LEARNED_FIELDS, X_TOLERANCE, Y_TOLERANCE, PageStyle, learn_place
+from pipeline.vendors.places import LEARNED_FIELDS, X_TOLERANCE, Y_TOLERANCE, PageStyle, learn_place, same_label
 from schemas import Invoice, VendorEvidence
 from schemas.vendors import FieldHint, VendorProfile
 
@@ -61,11 +61,12 @@ def _merge_hint(old: FieldHint | None, new: FieldHint) -> FieldHint:
     if old is None:
         return new
     if (
-        (old.label, old.relation, old.page) == (new.label, new.relation, new.page)
+        same_label(new.label, old.label)
+        and (old.relation, old.page) == (new.relation, new.page)
         and abs(old.dx - new.dx) <= X_TOLERANCE
         and abs(old.dy - new.dy) <= Y_TOLERANCE
     ):
-        return old.model_copy(update={"seen": old.seen + 1})
+        return old.model_copy(update={"seen": old.seen + 1, "date_format": new.date_format or old.date_format})
     return old.model_copy(update={"seen": old.seen - 1}) if old.seen > 1 else new
 
 

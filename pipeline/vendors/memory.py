@@ -13,9 +13,10 @@ Rules (issue 14):
 
 from __future__ import annotations
 
-from decimal import Decimal
+import difflib
 
 from pipeline.calibration import CalibrationTable
+from pipeline.corroboration import field_amount
 from pipeline.extract.evidence import party_doubts
 from pipeline.extract.layout import PageLayout, Phrase, build_layout
 from pipeline.money import totals_agree
@@ -46,6 +47,9 @@ DOUBT_PER_DECISION = 0.2
 PROVENANCE_PREFIX = "profile:"
 # How far (page widths) a wrapped name's second line may start from its first line.
 WRAP_ALIGNMENT = 0.02
+# A party name this close (difflib ratio of the name keys) to the profile's but not equal is a near miss:
+# an OCR slip ("lronbridge" for "Ironbridge") more likely than another party.
+NEAR_MISS = 0.85
 PARTY_FIELDS = ("vendor_name", "customer_name")
 
 
@@ -117,10 +121,11 @@ def place_evidence(
     name: str, found: Found, current: FieldValue | None, agrees: bool, style: PageStyle
 ) -> FieldEvidence:
     """A value read at its learned label and place: the label and the field's shape support it. Extraction's
-    doubts stay when it read the same value; a date whose order the page leaves open stays doubted."""
+    doubts stay when it read the same value; a date whose order neither the page nor the vendor's learned
+    format settles stays doubted."""
     kept = _kept_evidence(current, agrees)
     doubts = list(kept.doubts)
-    if name in DATE_FIELDS and not agrees and _date_order_open(found.raw_text, style):
+    if name in DATE_FIELDS and not agrees and found.date_format is None and _date_order_open(found.raw_text, style):
         doubts.append(f"{found.raw_text!r} could be read day-first or month-first")
     support = list(dict.fromkeys([*kept.support, Support.LABEL, Support.SHAPE]))
     return FieldEvidence(support=support, doubts=doubts)
@@ -160,11 +165,11 @@ def _profile_field(
 
 
 def _arithmetic_holds(fields: dict[str, FieldValue]) -> bool:
-    values = [fields.get(name) for name in ("subtotal", "tax", "total")]
-    if any(field is None or field.value is None for field in values):
+    """Subtotal + discounts and charges + tax = total, when all three amounts are there to check."""
+    subtotal, tax, total = (field_amount(fields, name) for name in ("subtotal", "tax", "total"))
+    if subtotal is None or tax is None or total is None:
         return True  # nothing to contradict
-    subtotal, tax, total = (Decimal(field.value) for field in values if field is not None and field.value)
-    return totals_agree(subtotal, tax, total)
+    return totals_agree(subtotal, tax, total, field_amount(fields, "adjustments"))
 
 
 def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
@@ -212,6 +217,7 @@ def _apply_customer_name(
     """The customer this vendor bills, as decided before, when the page prints it (perhaps wrapped)."""
     printed = _printed_name(layouts, profile.customer_name) if profile.customer_name else None
     if printed is None or profile.customer_name is None:
+        _doubt_near_miss(fields, "customer_name", profile.customer_name)
         return
     current = fields.get("customer_name")
     agrees = current is not None and name_key(current.value) == name_key(profile.customer_name)
@@ -220,6 +226,21 @@ def _apply_customer_name(
     fields["customer_name"] = _profile_field(
         "customer_name", printed, current, _trust(own, len(profile.learned_from)), profile, evidence
     )
+
+
+def _doubt_near_miss(fields: dict[str, FieldValue], name: str, known: str | None) -> None:
+    """A party name read a letter or two off the one this vendor's decisions gave, which the page does not
+    print as such: doubted, so a person checks it (the corroboration veto sends it to review)."""
+    current = fields.get(name)
+    if current is None or not current.value or not known:
+        return
+    read, wanted = name_key(current.value), name_key(known)
+    if read == wanted or difflib.SequenceMatcher(None, read, wanted).ratio() < NEAR_MISS:
+        return
+    evidence = current.evidence or FieldEvidence()
+    doubt = f"{current.value!r} is a letter or two off {known!r}, the name this vendor's invoices carried"
+    doubted = evidence.model_copy(update={"doubts": [*evidence.doubts, doubt]})
+    fields[name] = current.model_copy(update={"evidence": doubted})
 
 
 def _apply_vendor_name(
@@ -279,6 +300,13 @@ def _apply_places(
                 fields.pop(name, None)
 
 
+def _settled_issues(extraction: ExtractionResult, read: set[str]) -> list[ValidationIssue]:
+    """Extraction's issues less the 'a value is printed but none was read' ones for fields extraction left
+    empty and the profile read at their learned label and place: that reading is what the issue asked for."""
+    empty = {name for name in read if extraction.fields.get(name) is None or extraction.fields[name].value is None}
+    return [i for i in extraction.issues if not (i.code is IssueCode.UNREADABLE_VALUE and i.field in empty)]
+
+
 def _conflict_issue(match: VendorMatch) -> ValidationIssue:
     code = match.conflict_code or IssueCode.VENDOR_PROFILE_CONFLICT
     return ValidationIssue(code=code, message=match.message or code.value, field="vendor_name")
@@ -304,7 +332,8 @@ def apply_profile(
     _apply_customer_name(fields, layouts, profile, own_of)
     values = {name: field.value for name, field in fields.items() if field.extractor.startswith(PROVENANCE_PREFIX)}
     invoice = extraction.invoice.model_validate({**extraction.invoice.model_dump(), **values})
-    result = extraction.model_copy(update={"fields": fields, "invoice": invoice})
+    issues = _settled_issues(extraction, set(values))
+    result = extraction.model_copy(update={"fields": fields, "invoice": invoice, "issues": issues})
     return result, [issue] if issue is not None else []
 
 

@@ -8,12 +8,14 @@ reads the value at the learned offset; a value is only ever read from the page, 
 
 from __future__ import annotations
 
+import itertools
+import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from pipeline.extract.layout import PageLayout, Phrase, Row
-from pipeline.parsing import find_amounts, find_dates, normalise_text
+from pipeline.parsing import find_amounts, find_currencies, find_dates, normalise_text
 from schemas import BoundingBox, Word
 from schemas.vendors import FieldHint
 
@@ -26,6 +28,18 @@ ROWS_ABOVE = 3
 # How far (page fractions) a value may sit from where the profile expects it.
 X_TOLERANCE = 0.06
 Y_TOLERANCE = 0.02
+# The date formats a vendor may print, as strptime directives: year, month (number or English name) and day
+# in any of the three orders people write them, with or without a separator. A vendor's format is learned
+# from a decided date printed in exactly one order, then read with on its next invoices ("20240108",
+# "2024-Jan-08", "08-01-2024" whose day/month order the page alone leaves open).
+_DATE_ORDERS = ("Ymd", "dmY", "mdY")
+_DATE_PARTS = {"Y": ("%Y", "%y"), "m": ("%m", "%b", "%B"), "d": ("%d",)}
+DATE_FORMATS = tuple(
+    separator.join(parts[part] for part in order)
+    for order in _DATE_ORDERS
+    for parts in (dict(zip("Ymd", combo, strict=True)) for combo in itertools.product(*_DATE_PARTS.values()))
+    for separator in ("", "-", ".", "/", " ")
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,7 @@ class Found:
     value: str
     words: list[Word]
     phrase: Phrase
+    date_format: str | None = None  # a date read with the vendor's learned format (its order is settled)
 
     @property
     def bbox(self) -> BoundingBox:
@@ -57,8 +72,48 @@ def _key(text: str) -> str:
     return normalise_text(text).lower().rstrip(":").strip()
 
 
-def read_value(field: str, text: str, style: PageStyle) -> str | None:
-    """The field's normalised value when `text` holds exactly one value of the field's shape."""
+def same_label(printed: str, learned: str) -> bool:
+    """One label's wording, accents aside (OCR often drops them: "reglement" for "règlement")."""
+    return _unaccented(_key(printed)) == _unaccented(learned)
+
+
+def _unaccented(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
+def _strip_date(text: str) -> str:
+    return normalise_text(text).strip(" :,;")
+
+
+def _parse_format(text: str, date_format: str) -> date | None:
+    try:
+        return datetime.strptime(_strip_date(text), date_format).date()
+    except ValueError:
+        return None
+
+
+def _date_order(date_format: str) -> str:
+    return "".join(ch for ch in date_format if ch in "YymbBd").replace("y", "Y").replace("b", "m").replace("B", "m")
+
+
+def date_format_of(text: str, decided: date) -> str | None:
+    """The format `text` prints `decided` in, when every format that does agrees on the order of year, month
+    and day (so it reads the vendor's next dates one way); None otherwise."""
+    cleaned = _strip_date(text)
+    if f"{decided.year % 100:02d}" not in cleaned or str(decided.day) not in cleaned:
+        return None  # cheap test first: most text is no date at all
+    matches = [fmt for fmt in DATE_FORMATS if _parse_format(cleaned, fmt) == decided]
+    if not matches or len({_date_order(fmt) for fmt in matches}) > 1:
+        return None
+    return matches[0]
+
+
+def read_value(field: str, text: str, style: PageStyle, date_format: str | None = None) -> str | None:
+    """The field's normalised value when `text` holds exactly one value of the field's shape (a date in the
+    vendor's learned format when one is given)."""
+    if field in DATE_FIELDS and date_format is not None:
+        parsed = _parse_format(text, date_format)
+        return parsed.isoformat() if parsed is not None else None
     if field in AMOUNT_FIELDS:
         amounts = find_amounts(text, style.decimal_sep)  # type: ignore[arg-type]
         return f"{amounts[0][2]:.2f}" if len(amounts) == 1 else None
@@ -83,11 +138,28 @@ def _has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
+def _currency_mark(text: str) -> bool:
+    """One word naming a currency ("GBP", "EUR"): part of the amount it precedes, not its label."""
+    return len(text.split()) == 1 and bool(find_currencies(text))
+
+
+def _worded(text: str) -> bool:
+    """Reads as a label ("VAT 20%", "Total TTC"), not a value with a currency code ("GBP 412.64")."""
+    return sum(ch.isalpha() for ch in text) > sum(ch.isdigit() for ch in text)
+
+
 def _centre_y(words: list[Word], layout: PageLayout) -> float:
     return (min(w.y0 for w in words) + max(w.y1 for w in words)) / 2 / layout.height
 
 
-def _hint(field: str, relation: str, label_words: list[Word], value_words: list[Word], layout: PageLayout) -> FieldHint:
+def _hint(
+    field: str,
+    relation: str,
+    label_words: list[Word],
+    value_words: list[Word],
+    layout: PageLayout,
+    date_format: str | None,
+) -> FieldHint:
     anchor_x = min(w.x0 for w in label_words) if relation == "below" else max(w.x1 for w in label_words)
     return FieldHint(
         field=field,
@@ -96,45 +168,80 @@ def _hint(field: str, relation: str, label_words: list[Word], value_words: list[
         page=layout.page_no,
         dx=(min(w.x0 for w in value_words) - anchor_x) / layout.width,
         dy=_centre_y(value_words, layout) - _centre_y(label_words, layout),
+        date_format=date_format,
     )
 
 
-def _label_above(rows: list[Row], row_at: int, value_words: list[Word]) -> list[Word] | None:
+def _label_above(rows: list[Row], row_at: int, value_words: list[Word], aside: bool) -> list[Word] | None:
+    """The label over the value: a worded phrase above it; with `aside`, also the nearest worded phrase to its
+    left on the row just above (a payment box printing the amount under and right of its label)."""
     x0, x1 = min(w.x0 for w in value_words), max(w.x1 for w in value_words)
     for row in reversed(rows[max(0, row_at - ROWS_ABOVE) : row_at]):
         for phrase in row.phrases:
-            if phrase.x0 < x1 and phrase.x1 > x0 and _has_letters(phrase.text):
+            if phrase.x0 < x1 and phrase.x1 > x0 and _worded(phrase.text):
                 return phrase.words
-    return None
+    left = [p for p in rows[row_at - 1].phrases if p.x1 <= x0 and _worded(p.text)] if aside and row_at else []
+    return max(left, key=lambda phrase: phrase.x1).words if left else None
+
+
+# How far from its value a label may be, pass by pass: beside it on its row, then above it (a column or
+# meta-row header), then above and to its left (a payment box).
+_REACH = ("beside", "above", "aside")
 
 
 def _label_for(
-    layout: PageLayout, row_at: int, phrase_at: int, start: int, value: list[Word]
+    layout: PageLayout, row_at: int, phrase_at: int, start: int, value: list[Word], reach: str
 ) -> tuple[str, list[Word]] | None:
     row = layout.rows[row_at]
     phrase = row.phrases[phrase_at]
-    if start > 0 and _has_letters(" ".join(w.text for w in phrase.words[:start])):
+    prefix = " ".join(w.text for w in phrase.words[:start])
+    if start > 0 and _has_letters(prefix) and not _currency_mark(prefix):
         return "inline", phrase.words[:start]
     if phrase_at > 0 and _has_letters(row.phrases[phrase_at - 1].text):
         return "right", row.phrases[phrase_at - 1].words
-    above = _label_above(layout.rows, row_at, value)
+    if reach == "beside":
+        return None
+    above = _label_above(layout.rows, row_at, value, reach == "aside")
     return ("below", above) if above is not None else None
 
 
 def learn_place(field: str, decided: object, layouts: list[PageLayout], style: PageStyle) -> FieldHint | None:
-    """Where the decided value is printed with a label, or None when it is not printed next to one."""
+    """Where the decided value is printed with a label, or None when it is not printed next to one. A label
+    beside the value wins over one above it anywhere on the page (a column header over a line amount equal to
+    the subtotal loses to the subtotal's own label); a label above and to its left counts only when there is
+    neither."""
+    for reach in _REACH:
+        hint = _learn_place(field, decided, layouts, style, reach)
+        if hint is not None:
+            return hint
+    return None
+
+
+def _learn_place(
+    field: str, decided: object, layouts: list[PageLayout], style: PageStyle, reach: str
+) -> FieldHint | None:
     for layout in layouts:
         for row_at, row in enumerate(layout.rows):
             for phrase_at, phrase in enumerate(row.phrases):
                 for start in range(len(phrase.words)):
                     for end in range(start + 1, min(len(phrase.words), start + MAX_VALUE_WORDS) + 1):
                         words = phrase.words[start:end]
-                        if not same_value(field, read_value(field, " ".join(w.text for w in words), style), decided):
+                        printed, date_format = _prints(field, " ".join(w.text for w in words), decided, style)
+                        if not printed:
                             continue
-                        label = _label_for(layout, row_at, phrase_at, start, words)
+                        label = _label_for(layout, row_at, phrase_at, start, words, reach)
                         if label is not None:
-                            return _hint(field, label[0], label[1], words, layout)
+                            return _hint(field, label[0], label[1], words, layout, date_format)
     return None
+
+
+def _prints(field: str, text: str, decided: object, style: PageStyle) -> tuple[bool, str | None]:
+    """Whether `text` prints the decided value, and (dates) the vendor's format it prints it in."""
+    if field in DATE_FIELDS and isinstance(decided, date):
+        date_format = date_format_of(text, decided)
+        if date_format is not None:
+            return True, date_format
+    return same_value(field, read_value(field, text, style), decided), None
 
 
 def _label_spots(layout: PageLayout, hint: FieldHint) -> list[tuple[int, int, int]]:
@@ -143,7 +250,7 @@ def _label_spots(layout: PageLayout, hint: FieldHint) -> list[tuple[int, int, in
     spots = []
     for row_at, row in enumerate(layout.rows):
         for at, phrase in enumerate(row.phrases):
-            if len(phrase.words) >= size and _key(" ".join(w.text for w in phrase.words[:size])) == hint.label:
+            if len(phrase.words) >= size and same_label(" ".join(w.text for w in phrase.words[:size]), hint.label):
                 whole = len(phrase.words) == size
                 if (hint.relation == "inline") != whole:
                     spots.append((row_at, at, size))
@@ -179,7 +286,7 @@ def find_at_place(hint: FieldHint, layouts: list[PageLayout], style: PageStyle) 
             if located is None or not located[0]:
                 continue
             words, phrase = located
-            value = read_value(hint.field, " ".join(w.text for w in words), style)
+            value = read_value(hint.field, " ".join(w.text for w in words), style, hint.date_format)
             if value is not None:
-                found.setdefault(value, Found(value, words, phrase))
+                found.setdefault(value, Found(value, words, phrase, hint.date_format))
     return next(iter(found.values())) if len(found) == 1 else None

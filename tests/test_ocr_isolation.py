@@ -240,3 +240,36 @@ def test_a_worker_killed_mid_batch_costs_at_most_its_document(
     rerun = run_ingest([str(inputs)], str(tmp_path / "out"), settings)
     assert rerun.processed == 0 and rerun.skipped_existing == 4
     assert len(pd.read_parquet(tmp_path / "out" / "invoices")) == 4
+
+
+def test_a_worker_that_grew_past_its_memory_bound_is_replaced_between_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tesseract's process keeps what it allocated for earlier pages; a worker over the bound is replaced
+    # before its thread's next page, and the new one reads the same words.
+    from pipeline.engines import tesseract_lib
+
+    page = _small_page(tmp_path / "small.pgm")
+    engine = TesseractLibEngine()
+
+    def two_reads() -> list[tuple[frozenset[int], list[tuple[str, float, float, float]]]]:
+        seen = []
+        for _ in range(2):
+            before = _worker_pids()
+            words = _words(engine.read(page, 1))
+            seen.append((_worker_pids() - before, words))
+        return seen
+
+    def in_thread() -> list[tuple[frozenset[int], list[tuple[str, float, float, float]]]]:
+        result: list[list[tuple[frozenset[int], list[tuple[str, float, float, float]]]]] = []
+        thread = threading.Thread(target=lambda: result.append(two_reads()))
+        thread.start()
+        thread.join()
+        return result[0]
+
+    kept = in_thread()
+    assert kept[0][0] and not kept[1][0]  # one worker started, then kept for the second page
+    monkeypatch.setattr(tesseract_lib, "WORKER_RSS_LIMIT_BYTES", 1)  # every worker is over this bound
+    replaced = in_thread()
+    assert replaced[0][0] and replaced[1][0]  # a new worker for the second page
+    assert replaced[1][1] == replaced[0][1] == kept[0][1]

@@ -55,6 +55,11 @@ TSV_COLUMNS = ("level", "page_num", "block_num", "par_num", "line_num", "word_nu
 WORKER_SCRIPT = str(Path(__file__).with_name("tesseract_worker.py"))
 HARD_DEADLINE_GRACE_S = 10.0  # past the timeout, a worker that has not answered is killed
 READ_CHUNK_BYTES = 1 << 16
+# Tesseract's process keeps growing as it reads pages (by ~10-20 MB a page on 2400 px scans, freed memory it
+# does not give back), so a worker is replaced once it holds this much: a new one loads the model again in
+# a fraction of a second, and a 1,000-page batch peaks no higher than a 100-page one.
+WORKER_RSS_LIMIT_BYTES = 200 * 1024 * 1024
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class WorkerDied(Exception):
@@ -80,6 +85,15 @@ class _Worker:
     @property
     def alive(self) -> bool:
         return self.owner == os.getpid() and self.process.poll() is None
+
+    @property
+    def grown(self) -> bool:
+        """Whether the worker holds more memory than WORKER_RSS_LIMIT_BYTES (Linux; elsewhere never)."""
+        try:
+            resident_pages = int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            return False
+        return resident_pages * _PAGE_SIZE > WORKER_RSS_LIMIT_BYTES
 
     def ask(self, request: dict[str, Any], deadline: float) -> tuple[dict[str, Any], bytes]:
         """Send one page request; the reply's header and TSV. Raises WorkerDied or WorkerOverdue."""
@@ -148,8 +162,10 @@ _workers = threading.local()  # per thread: its own worker process, so threads n
 
 
 def _thread_worker() -> _Worker:
-    """This thread's OCR worker process (started on first use, and again after one died)."""
+    """This thread's OCR worker process (started on first use, again after one died or grew too big)."""
     worker: _Worker | None = getattr(_workers, "worker", None)
+    if worker is not None and worker.alive and worker.grown:
+        worker.stop()  # between pages: it exits at the end of its input, holding no page
     if worker is None or not worker.alive:
         worker = _workers.worker = _Worker()
     return worker

@@ -20,7 +20,6 @@ Ambiguity rules, shared by the extractor and anyone reading its output:
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from collections import Counter
@@ -552,7 +551,7 @@ def _one_letter_off(word: str, name: str) -> bool:
     return len(word) == len(name) and sum(a != b for a, b in zip(word, name, strict=True)) == 1
 
 
-@functools.lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)
 def misread_month(word: str) -> str | None:
     """The full month name ``word`` misspells by one letter, when exactly one month is that close ("Apnil"
     -> "april"); None for a real month name or a word near none, or near two months."""

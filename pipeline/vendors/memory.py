@@ -21,6 +21,7 @@ from pipeline.extract.evidence import party_doubts
 from pipeline.extract.layout import PageLayout, Phrase, build_layout
 from pipeline.money import totals_agree
 from pipeline.parsing import find_dates, normalise_text
+from pipeline.vendors.adjustments import read_adjustments
 from pipeline.vendors.identifiers import fingerprint_overlap, layout_fingerprint, page_identifiers
 from pipeline.vendors.learn import MIN_FINGERPRINT, claims, name_key, page_style
 from pipeline.vendors.places import AMOUNT_FIELDS, DATE_FIELDS, Found, PageStyle, find_at_place, same_value
@@ -51,6 +52,7 @@ WRAP_ALIGNMENT = 0.02
 # an OCR slip ("lronbridge" for "Ironbridge") more likely than another party.
 NEAR_MISS = 0.85
 PARTY_FIELDS = ("vendor_name", "customer_name")
+ADJUSTMENTS_FIELD = "adjustments"
 
 
 def document_evidence(document_id: str, pages: list[PageText]) -> tuple[VendorEvidence, list[PageLayout]]:
@@ -292,12 +294,38 @@ def _apply_places(
         else:
             evidence = place_evidence(name, found, current, agrees, style)
         fields[name] = _profile_field(name, found, current, _trust(own, hint.seen), profile, evidence)
+    _apply_adjustments(fields, layouts, profile, style)
     if not _arithmetic_holds(fields):
-        for name in AMOUNT_FIELDS:
+        for name in (*AMOUNT_FIELDS, ADJUSTMENTS_FIELD):
             if name in before:
                 fields[name] = before[name]
             else:
                 fields.pop(name, None)
+
+
+def _apply_adjustments(
+    fields: dict[str, FieldValue], layouts: list[PageLayout], profile: VendorProfile, style: PageStyle
+) -> None:
+    """The discounts and charges this vendor prints, read at their learned labels, when extraction read none:
+    what the arithmetic needs to check the amounts (it is what decides whether they are kept)."""
+    if ADJUSTMENTS_FIELD in fields or not profile.adjustments:
+        return
+    read = read_adjustments(profile.adjustments, layouts, style)
+    if read is None:
+        return
+    total, places = read
+    seen = min(hint.seen for hint in profile.adjustments.values())
+    first = places[0]
+    fields[ADJUSTMENTS_FIELD] = FieldValue(
+        name=ADJUSTMENTS_FIELD,
+        value=str(total),
+        confidence=_trust(PLACE_EVIDENCE, seen),
+        extractor=f"{PROVENANCE_PREFIX}{profile.profile_id}",
+        page=first.phrase.page_no,
+        bbox=first.bbox,
+        raw_text=" | ".join(place.raw_text for place in places),
+        evidence=FieldEvidence(support=[Support.LABEL, Support.SHAPE]),
+    )
 
 
 def _settled_issues(extraction: ExtractionResult, read: set[str]) -> list[ValidationIssue]:

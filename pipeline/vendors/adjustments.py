@@ -23,7 +23,7 @@ from schemas import Invoice
 from schemas.vendors import FieldHint
 
 # Rows between subtotal and total that may hold adjustments; more than this is no totals block.
-MAX_ADJUSTMENT_ROWS = 4
+MAX_ADJUSTMENT_ROWS = 6
 
 
 def _kind(label: str, printed: Decimal) -> str:
@@ -49,7 +49,7 @@ def _rows_between(spots: dict[str, Spot]) -> range | None:
     return rows if 0 < len(rows) <= MAX_ADJUSTMENT_ROWS else None
 
 
-def _row_adjustment(layout: PageLayout, row_at: int, style: PageStyle) -> FieldHint | bool | None:
+def _row_adjustment(layout: PageLayout, row_at: int, style: PageStyle) -> FieldHint | bool:
     """The row's labelled amount as a discount or charge hint; True when the row is a tax row or holds no
     amount (nothing to learn, nothing against); False when it prints an amount no label explains."""
     for phrase_at, phrase in enumerate(layout.rows[row_at].phrases):

@@ -230,6 +230,21 @@ def _apply_customer_name(
     )
 
 
+def _apply_currency(fields: dict[str, FieldValue], profile: VendorProfile, own_of: dict[str, float]) -> None:
+    """The currency this vendor's decisions gave, when extraction read it printed on the page (a code or a
+    symbol, undoubted): the decisions shrink its doubt like any field's; a currency the page does not print,
+    or another one, is left as read."""
+    current = fields.get("currency")
+    if current is None or profile.currency is None or current.value != profile.currency:
+        return
+    evidence = current.evidence
+    if evidence is None or Support.PRINTED_MARK not in evidence.support or evidence.doubts:
+        return
+    confidence = _trust(own_of.get("currency", 0.0), len(profile.learned_from))
+    extractor = f"{PROVENANCE_PREFIX}{profile.profile_id}"
+    fields["currency"] = current.model_copy(update={"confidence": confidence, "extractor": extractor})
+
+
 def _doubt_near_miss(fields: dict[str, FieldValue], name: str, known: str | None) -> None:
     """A party name read a letter or two off the one this vendor's decisions gave, which the page does not
     print as such: doubted, so a person checks it (the corroboration veto sends it to review)."""
@@ -358,6 +373,7 @@ def apply_profile(
     issue = _apply_vendor_name(fields, layouts, profile, own_of)
     _apply_places(fields, layouts, profile, own_of)
     _apply_customer_name(fields, layouts, profile, own_of)
+    _apply_currency(fields, profile, own_of)
     values = {name: field.value for name, field in fields.items() if field.extractor.startswith(PROVENANCE_PREFIX)}
     invoice = extraction.invoice.model_validate({**extraction.invoice.model_dump(), **values})
     issues = _settled_issues(extraction, set(values))

@@ -24,6 +24,7 @@ from schemas.vendors import FieldHint
 AMOUNT_FIELDS = frozenset({"subtotal", "tax", "total"})
 # A discount or a charge printed between the subtotal and the total: read like an amount, signed by its kind.
 ADJUSTMENT_KINDS = frozenset({"discount", "charge"})
+FIRM_LABEL = 1.0  # the reader's vocabulary names a label this strongly when it is the field's own wording
 DATE_FIELDS = frozenset({"invoice_date", "due_date"})
 TEXT_FIELDS = frozenset({"invoice_number", "customer_name"})
 # The total first: when a decided subtotal equals the total (no tax), the spot the total takes is not the
@@ -230,9 +231,11 @@ class Spot:
 
 
 def names_other_amount(field: str, label: str) -> bool:
-    """The reader's own vocabulary names the label as another amount ("Subtotal" is no total's label)."""
+    """The reader's own vocabulary names the label as another amount, firmly ("Subtotal" is no total's
+    label; a weak reading such as "Importe neto" as a total settles nothing)."""
     known = match_label(label)
-    return known is not None and known.field in AMOUNT_FIELDS | ADJUSTMENT_KINDS and known.field != field
+    firm = known is not None and known.strength >= FIRM_LABEL
+    return firm and known is not None and known.field in AMOUNT_FIELDS | ADJUSTMENT_KINDS and known.field != field
 
 
 def learn_place(
@@ -281,7 +284,7 @@ def label_beside(layout: PageLayout, row_at: int, phrase_at: int) -> tuple[str, 
 
 def _names_field(field: str, label: str) -> bool:
     known = match_label(label)
-    return known is not None and known.field == field
+    return known is not None and known.field == field and known.strength >= FIRM_LABEL
 
 
 def _spots(field: str, decided: object, layouts: list[PageLayout], style: PageStyle, reach: str) -> Iterator[Spot]:

@@ -9,7 +9,6 @@ reads the value at the learned offset; a value is only ever read from the page, 
 from __future__ import annotations
 
 import itertools
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,7 +16,7 @@ from decimal import Decimal
 
 from pipeline.extract.labels import match_label
 from pipeline.extract.layout import PageLayout, Phrase, Row
-from pipeline.parsing import find_amounts, find_currencies, find_dates, normalise_text
+from pipeline.parsing import find_amounts, find_currencies, find_dates, normalise_text, without_accents
 from schemas import BoundingBox, Word
 from schemas.vendors import FieldHint
 
@@ -81,11 +80,7 @@ def _key(text: str) -> str:
 
 def same_label(printed: str, learned: str) -> bool:
     """One label's wording, accents aside (OCR often drops them: "reglement" for "règlement")."""
-    return _unaccented(_key(printed)) == _unaccented(learned)
-
-
-def _unaccented(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return without_accents(_key(printed)) == without_accents(learned)
 
 
 def _strip_date(text: str) -> str:

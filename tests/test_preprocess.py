@@ -77,29 +77,6 @@ def test_clean_page_is_left_alone(page_image: np.ndarray, tmp_path: Path) -> Non
     assert report.skew_degrees == pytest.approx(0.0, abs=0.1)
 
 
-def test_a_clean_scan_is_read_at_its_own_size_and_noisy_or_small_ones_are_grown(
-    page_image: np.ndarray, tmp_path: Path
-) -> None:
-    source = tmp_path / "clean-200dpi.png"  # short side 1700 px: at least clean_min_short_side_px
-    cv2.imwrite(str(source), page_image)
-    clean = preprocess_page(source, tmp_path / "clean.pgm", PreprocessOptions())
-    assert (clean.height_px, clean.width_px) == page_image.shape and clean.scale == 1.0
-    text = " ".join(word.text for word in ocr_page(Path(clean.image_path), 1).words)
-    assert "INV-2024-0042" in text and "$1,573.55" in text
-
-    noise = np.random.default_rng(5).normal(0, 12, page_image.shape)
-    noisy_source = tmp_path / "noisy-200dpi.png"
-    cv2.imwrite(str(noisy_source), np.clip(page_image + noise, 0, 255).astype(np.uint8))
-    small_source = tmp_path / "clean-150dpi.png"  # short side 1275 px: below the bound
-    cv2.imwrite(str(small_source), cv2.resize(page_image, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA))
-    grown = [
-        preprocess_page(noisy_source, tmp_path / "noisy.pgm", PreprocessOptions()),
-        preprocess_page(small_source, tmp_path / "small.pgm", PreprocessOptions()),
-        preprocess_page(source, tmp_path / "all.pgm", PreprocessOptions(clean_min_short_side_px=0)),
-    ]
-    assert [min(report.width_px, report.height_px) for report in grown] == pytest.approx([2400] * 3, abs=2)
-
-
 def test_dot_leaders_are_erased_but_decimal_points_stay(tmp_path: Path) -> None:
     from pipeline.preprocess import remove_dot_leaders
     from tests.conftest import make_invoice_pdf

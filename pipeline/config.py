@@ -51,12 +51,6 @@ class Settings(BaseSettings):
     ocr_target_short_side_px: int = Field(
         default=2400, description="Images are scaled so their short side is near this before OCR"
     )
-    ocr_clean_min_short_side_px: int = Field(
-        default=1600,
-        ge=0,
-        description="A clean scan (no denoising or contrast lift needed) at least this long on its short side is "
-        "read at its own size instead of being grown to ocr_target_short_side_px; 0: grow every page",
-    )
     max_file_bytes: int = Field(default=100 * 1024 * 1024, description="Larger inputs are refused")
     max_pages: int = Field(default=50, description="Documents with more pages are refused")
     tesseract_lang: str = "eng"

@@ -40,9 +40,6 @@ MIN_BAND_RIM_SHARE = 0.8
 class PreprocessOptions(BaseModel):
     min_short_side_px: int = 300
     target_short_side_px: int = 2400
-    # A clean page (one the cleaning neither denoises nor lifts) at least this long on its short side is read
-    # at its own size; 0: every page goes to target_short_side_px (see choose_scale).
-    clean_min_short_side_px: int = 1600
     max_skew_degrees: float = 5.0
     noise_sigma_threshold: float = 3.0
     low_contrast_range: float = 180.0
@@ -419,16 +416,10 @@ def invert_dark_bands(image: GrayImage) -> tuple[GrayImage, int]:
     return cleaned, len(bands)
 
 
-def choose_scale(image: GrayImage, options: PreprocessOptions, clean: bool = False) -> float:
+def choose_scale(image: GrayImage, options: PreprocessOptions) -> float:
     """The factor the page is resized by for OCR: its short side to `target_short_side_px`, within 0.5-3x;
-    within 15% of 1, the page keeps its size. A `clean` page (the cleaning neither denoises nor lifts it)
-    whose short side is at least `clean_min_short_side_px` is not grown: growing it buys nothing measurable
-    and costs Tesseract 20-30% more CPU on a 200-225 dpi scan (`benchmarks/tesseract_cost.py`). Noisy and
-    faint pages are still grown before they are cleaned (see `preprocess_page`)."""
-    short_side = min(image.shape[:2])
-    scale = options.target_short_side_px / short_side
-    if clean and scale > 1.0 and 0 < options.clean_min_short_side_px <= short_side:
-        return 1.0
+    within 15% of 1, the page keeps its size."""
+    scale = options.target_short_side_px / min(image.shape[:2])
     return 1.0 if abs(scale - 1.0) <= 0.15 else float(np.clip(scale, 0.5, 3.0))
 
 
@@ -490,10 +481,10 @@ def preprocess_page(source: Path, target: Path, options: PreprocessOptions) -> P
     # Measured at the scan's own resolution: upsampling smooths grain and would hide it.
     noise = estimate_noise_sigma(image)
     spread = contrast_range(image)
-    denoise, lift = needs_enhancing(noise, spread, options)
-    scale = choose_scale(image, options, clean=not (denoise or lift))
+    scale = choose_scale(image, options)
     if scale != 1.0:
         image = resize(image, scale, steps)
+    denoise, lift = needs_enhancing(noise, spread, options)
     image = enhance(image, denoise, lift, options, steps)
     image, bands = invert_dark_bands(image)
     if bands:

@@ -97,7 +97,6 @@ def ocr_pages(
     options = PreprocessOptions(
         min_short_side_px=settings.min_page_short_side_px,
         target_short_side_px=settings.ocr_target_short_side_px,
-        clean_min_short_side_px=settings.ocr_clean_min_short_side_px,
     )
     engine = ocr_engine(settings.ocr_engine, ocr_options(settings))
     pages: list[PageText] = []

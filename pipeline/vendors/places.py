@@ -228,9 +228,14 @@ class Spot:
 def names_other_amount(field: str, label: str) -> bool:
     """The reader's own vocabulary names the label as another amount, firmly ("Subtotal" is no total's
     label; a weak reading such as "Importe neto" as a total settles nothing)."""
+    named = _firmly_named(label)
+    return named is not None and named in AMOUNT_FIELDS | ADJUSTMENT_KINDS and named != field
+
+
+def _firmly_named(label: str) -> str | None:
+    """The field the reader's vocabulary names the label as, when it does so firmly."""
     known = match_label(label)
-    firm = known is not None and known.strength >= FIRM_LABEL
-    return firm and known is not None and known.field in AMOUNT_FIELDS | ADJUSTMENT_KINDS and known.field != field
+    return known.field if known is not None and known.strength >= FIRM_LABEL else None
 
 
 def learn_place(
@@ -254,7 +259,7 @@ def learn_place(
                 return found
             continue
         free = [spot for spot in spots if not names_other_amount(field, spot.label_text)]
-        named = [spot for spot in free if _names_field(field, spot.label_text)]
+        named = [spot for spot in free if _firmly_named(spot.label_text) == field]
         if named or free:
             return (named or free)[0]
     return None
@@ -275,11 +280,6 @@ def label_beside(layout: PageLayout, row_at: int, phrase_at: int) -> tuple[str, 
             return None
         return " ".join(w.text for w in label[1]), _hint("charge", label[0], label[1], value, layout, None)
     return None
-
-
-def _names_field(field: str, label: str) -> bool:
-    known = match_label(label)
-    return known is not None and known.field == field and known.strength >= FIRM_LABEL
 
 
 def _spots(field: str, decided: object, layouts: list[PageLayout], style: PageStyle, reach: str) -> Iterator[Spot]:

@@ -24,7 +24,8 @@ from pipeline.extract.layout import build_layout
 from pipeline.money import issuer_round
 from pipeline.process import process_document
 from pipeline.vendors import learn_decision
-from pipeline.vendors.places import PageStyle, find_at_place, learn_place
+from pipeline.vendors.memory import place_evidence
+from pipeline.vendors.places import Found, PageStyle, find_at_place, learn_place
 from schemas import ExtractionRecord, Invoice, PageText, TextSource, VendorEvidence, Word
 from schemas.vendors import VendorProfile
 
@@ -146,3 +147,19 @@ def test_the_vendors_currency_printed_on_the_page_gains_the_decisions_trust(tmp_
     other = profiles[0].model_copy(update={"currency": "JPY" if base.currency != "JPY" else "EUR"})
     kept = process(second, [other]).fields["currency"]
     assert kept.extractor == plain.fields["currency"].extractor and kept.value == base.currency
+
+
+def test_an_invoice_number_ocr_read_at_its_learned_place_keeps_extractions_doubts_about_misreads() -> None:
+    def found(text: str, confidence: float) -> Found:
+        words = [
+            Word(text=part, page_no=1, x0=10.0 * i, y0=0, x1=10.0 * i + 8, y1=10, confidence=confidence)
+            for i, part in enumerate(text.split())
+        ]
+        layout = build_layout(PageText(page_no=1, width=600, height=800, source=TextSource.OCR, words=words))
+        return Found(text, words, layout.rows[0].phrases[0])
+
+    style = PageStyle(decimal_sep=".", day_first=None)
+    for misread in ("FRO88835", "INV 561758"):
+        assert place_evidence("invoice_number", found(misread, 0.9), None, False, style).doubts, misread
+        assert not place_evidence("invoice_number", found(misread, 1.0), None, False, style).doubts  # text layer
+    assert not place_evidence("invoice_number", found("FR-088835", 0.9), None, False, style).doubts

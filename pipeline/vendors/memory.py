@@ -14,11 +14,13 @@ Rules (issue 14):
 from __future__ import annotations
 
 import difflib
+import re
 
 from pipeline.calibration import CalibrationTable
 from pipeline.corroboration import field_amount
 from pipeline.extract.evidence import party_doubts
 from pipeline.extract.layout import PageLayout, Phrase, build_layout
+from pipeline.extract.misreads import confusable_id_slip
 from pipeline.money import totals_agree
 from pipeline.parsing import find_dates, normalise_text
 from pipeline.vendors.adjustments import read_adjustments
@@ -129,8 +131,41 @@ def place_evidence(
     doubts = list(kept.doubts)
     if name in DATE_FIELDS and not agrees and found.date_format is None and _date_order_open(found.raw_text, style):
         doubts.append(f"{found.raw_text!r} could be read day-first or month-first")
+    if name == "invoice_number":
+        doubts.extend(_ocr_number_doubts(found))
     support = list(dict.fromkeys([*kept.support, Support.LABEL, Support.SHAPE]))
-    return FieldEvidence(support=support, doubts=doubts)
+    return FieldEvidence(support=support, doubts=list(dict.fromkeys(doubts)))
+
+
+# An O/0 or I/l/1 where a run of letters meets a run of digits ("FRO88835" / "FR088835"): OCR reads either
+# way, and only a letter or digit run around it is left to tell, which the boundary leaves open.
+_BOUNDARY = re.compile(r"(?<=[A-Za-z])[0O1Il](?=\d)|(?<=\d)[0O1Il](?=[A-Za-z])")
+_SWAP = str.maketrans("0O1Il", "O0l11")
+
+
+def _boundary_slip(value: str) -> str | None:
+    found = _BOUNDARY.search(value)
+    if found is None:
+        return None
+    return value[: found.start()] + found.group().translate(_SWAP) + value[found.end() :]
+
+
+def _ocr_number_doubts(found: Found) -> list[str]:
+    """What makes an invoice number OCR read at its learned place doubtful, as extraction judges its own: a
+    character OCR confuses among characters of the other kind ("FRO88835"), a gap OCR may have set inside it
+    ("INV 561758"). A text layer's words are printed as read."""
+    if all(word.confidence >= 1.0 for word in found.words):
+        return []
+    doubts = []
+    slip = confusable_id_slip(found.value) or _boundary_slip(found.value)
+    if slip is not None:
+        doubts.append(
+            f"the invoice number {found.value!r} may be {slip!r}: a character OCR confuses stands among "
+            "characters of the other kind"
+        )
+    if " " in found.value.strip():
+        doubts.append(f"the invoice number {found.value!r} was read by OCR with a gap inside it")
+    return doubts
 
 
 def name_evidence(name: str, value: str, current: FieldValue | None, agrees: bool, other: str | None) -> FieldEvidence:

@@ -183,19 +183,22 @@ _REPEATED_FIELDS = frozenset({"invoice_number", "invoice_date", "due_date"})
 
 
 def _is_repeated_header(index: PageIndex, row: Row) -> bool:
-    """A row printing a header field's label and value and no words besides ("Invoice Number 65597" atop
-    page 2) repeats the document's header; an item whose description starts like a label ("Due date
-    extension fee") has words after it."""
-    labelled = False
-    for phrase in row.phrases:
+    """A row whose every number is the value of a header field's label repeats the document's header:
+    "Invoice Number 65597", or "Acme GmbH   Invoice No.: 17585" atop page 2. An item prints its amount
+    apart from any label, and one whose description starts like a label ("Due date extension fee") has
+    words after the label."""
+    labelled = awaiting_value = False
+    for phrase in sorted(row.phrases, key=lambda p: p.x0):
         label = index.label_of(phrase)
         if label is not None and label.field in _REPEATED_FIELDS:
-            labelled = True
-            text = phrase.text[label.end :]
-        else:
-            text = phrase.text
-        if _reads_as_description(text):
+            rest = phrase.text[label.end :]
+            if _reads_as_description(rest):
+                return False
+            labelled, awaiting_value = True, not rest.strip()
+            continue
+        if any(ch.isdigit() for ch in phrase.text) and not awaiting_value:
             return False
+        awaiting_value = False
     return labelled
 
 
@@ -255,7 +258,9 @@ def _repair_row_arithmetic(values: dict[str, Decimal]) -> dict[str, Decimal]:
         return values
     if not agree(quantity * unit_price, amount):
         return values
-    if quantity != quantity.to_integral_value() and unit_price == unit_price.to_integral_value():
+    # A price printed with cents ("4,5 x 210,00") is a price, however round; a bare whole number is a count.
+    printed_whole = unit_price == unit_price.to_integral_value() and unit_price.as_tuple().exponent == 0
+    if quantity != quantity.to_integral_value() and printed_whole:
         return {**values, "quantity": unit_price, "unit_price": quantity}
     return values
 

@@ -114,8 +114,7 @@ class _Scan:
             return False
         if any(self.in_amount_column(row, phrase) for phrase, _ in numbers):
             return False
-        close = row.page_no == above.page_no and row.y0 - above.y1 < _CONTINUATION_GAP * max(row.height, 1.0)
-        return bool(self.collected) or close
+        return bool(self.collected) or _set_under(above, row)
 
     def _add_item(self, row: Row, texts: list[str], numbers: list[tuple[Phrase, Decimal]]) -> None:
         self.anchor = numbers[-1][0].x1
@@ -153,11 +152,19 @@ def _read_page(scan: _Scan, rows: list[Row]) -> bool:
 
 
 def _below_footer(scan: _Scan, rows: list[Row]) -> list[Row]:
-    """The previous page's rows from its last item up: its footer (page number, bank lines) is skipped."""
+    """The previous page's rows from its last item up, with the lines set right under that item (its unit
+    price, the end of its description); the page's footer (page number, bank lines) is skipped."""
     for position, row in enumerate(rows):
         if not _skips(scan, row) and scan.is_item(row):
-            return rows[position:]
+            start = position
+            while start > 0 and not _skips(scan, rows[start - 1]) and _set_under(rows[start], rows[start - 1]):
+                start -= 1
+            return rows[start:]
     return []
+
+
+def _set_under(above: Row, row: Row) -> bool:
+    return row.page_no == above.page_no and row.y0 - above.y1 < _CONTINUATION_GAP * max(row.height, 1.0)
 
 
 def _items_above(index: PageIndex, style: DocumentStyle, stop_position: int) -> list[ItemRows]:

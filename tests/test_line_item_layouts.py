@@ -169,3 +169,28 @@ def test_a_running_head_naming_the_invoice_number_above_a_repeated_header_is_no_
     result = _extract(first, second)
     # the item naming another invoice's number prints its own amount: it stays an item
     assert _read(result) == [("Pallet rental", "100.00"), ("Invoice No. 4411 correction", "20.00")]
+
+
+def test_a_bundles_part_lines_with_a_count_and_no_amount_are_neither_items_nor_descriptions() -> None:
+    rows = [
+        (300, 700, "Laptop bundle with mouse"), (1500, 700, "1"), (1900, 700, "2,321.00"),
+        (360, 745, "Laptop 13 inch"), (1500, 745, "1"),
+        (360, 790, "Wireless mouse"), (1500, 790, "1"),
+        (300, 850, "Laptop sleeve"), (1500, 850, "2"), (1936, 850, "199.98"),
+        (300, 1100, "Sub Total"), (1900, 1100, "2,520.98"), (300, 1160, "Amount Due"), (1900, 1160, "2,520.98"),
+    ]  # fmt: skip
+    result = _extract([*HEADER, *rows])
+    assert _read(result) == [("Laptop bundle with mouse", "2321.00"), ("Laptop sleeve", "199.98")]
+
+
+def test_a_footer_spread_under_the_last_item_is_not_its_description() -> None:
+    columns = [(150, 900, "Pos."), (300, 900, "Description"), (1500, 900, "Qty"), (1800, 900, "Price"),
+               (2150, 900, "Amount")]  # fmt: skip
+    rows = [
+        (160, 980, "1"), (300, 980, "Hosted Exchange mailbox"), (1500, 980, "1"), (1800, 980, "5.39"),
+        (2150, 980, "5.39"), (300, 1025, "Service: mailbox office"),
+        (160, 1070, "QualityHosting AG"), (800, 1070, "Board: Christian Heit"), (1500, 1070, "Bank details"),
+        (1500, 1400, "Total"), (2150, 1400, "5.39"),
+    ]  # fmt: skip
+    result = _extract([*HEADER, *columns, *rows])
+    assert _read(result) == [("Hosted Exchange mailbox Service: mailbox office", "5.39")]

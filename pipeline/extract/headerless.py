@@ -103,14 +103,18 @@ class _Scan:
             self._add_item(row, texts, numbers)
         elif len(numbers) == 1 and not texts and UNIT_PRICE_LINE.match(row.text) and self.pending_price is None:
             self.pending_price = numbers[0][1]
-        elif self._continues_description(row, numbers, above):
+        elif self._continues_description(row, texts, numbers, above):
             self.pending_text.append(row.text)
-        else:
+        elif not (texts and numbers) or any(self.in_amount_column(row, phrase) for phrase, _ in numbers):
             return False
+        # else words and a count but no amount ("Apple Magic Mouse  1" under a bundle): a part, not an item
         return True
 
-    def _continues_description(self, row: Row, numbers: list[tuple[Phrase, Decimal]], above: Row | None) -> bool:
-        if len(self.pending_text) >= _MAX_CONTINUATION_LINES or above is None:
+    def _continues_description(
+        self, row: Row, texts: list[str], numbers: list[tuple[Phrase, Decimal]], above: Row | None
+    ) -> bool:
+        """Words alone, or a lone reference number ("7583)") outside the amounts' column."""
+        if len(self.pending_text) >= _MAX_CONTINUATION_LINES or above is None or (texts and numbers):
             return False
         if any(self.in_amount_column(row, phrase) for phrase, _ in numbers):
             return False

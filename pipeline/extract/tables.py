@@ -273,9 +273,12 @@ def _unit_price_line(row: Row, style: DocumentStyle) -> Decimal | None:
     return amounts[0][2]
 
 
-def _continues(previous: Row, row: Row) -> bool:
-    """A description's next line sits right under it; a wider gap opens a note or the page footer."""
-    return row.page_no == previous.page_no and row.y0 - previous.y1 < _CONTINUATION_GAP * max(row.height, 1.0)
+def _continues(previous: Row, row: Row, columns: list[Column]) -> bool:
+    """A description's next line sits right under it, in the description column alone; a wider gap opens
+    a note, and a line spread over other columns ("QualityHosting AG  Vorstand: ...  Bankverbindung") is
+    the page footer."""
+    close = row.page_no == previous.page_no and row.y0 - previous.y1 < _CONTINUATION_GAP * max(row.height, 1.0)
+    return close and set(_cells(row, columns)) == {"description"}
 
 
 _CONTINUATION_GAP = 2.5
@@ -306,7 +309,7 @@ def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]
                 )
                 items.append(ItemRows(item, list(row.phrases)))
                 previous = row
-            elif descriptions and items and previous is not None and _continues(previous, row):
+            elif descriptions and items and previous is not None and _continues(previous, row, columns):
                 last = items[-1]
                 joined = " ".join(filter(None, [last.item.description, *descriptions]))
                 last.item = last.item.model_copy(update={"description": joined})

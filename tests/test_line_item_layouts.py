@@ -194,3 +194,47 @@ def test_a_footer_spread_under_the_last_item_is_not_its_description() -> None:
     ]  # fmt: skip
     result = _extract([*HEADER, *columns, *rows])
     assert _read(result) == [("Hosted Exchange mailbox Service: mailbox office", "5.39")]
+
+
+def test_a_unit_price_line_with_a_currency_gives_the_price_and_is_no_description() -> None:
+    rows = [
+        (300, 700, "12 x Pallet storage, per pallet per week"), (1865, 700, "US$109.44"),
+        (340, 745, "@ US$9.12 each"),
+        (300, 800, "5 x Express courier delivery"), (1865, 800, "US$262.40"), (340, 845, "@ USD 52.48 each"),
+        (300, 1000, "Net:"), (1865, 1000, "US$371.84"), (300, 1060, "Grand Total:"), (1865, 1060, "US$371.84"),
+    ]  # fmt: skip
+    result = _extract([*HEADER, *rows])
+    assert _read(result) == [("Pallet storage, per pallet per week", "109.44"), ("Express courier delivery", "262.40")]
+    assert [str(item.unit_price) for item in result.invoice.line_items] == ["9.12", "52.48"]
+
+
+COLUMNS = [(400, 900, "Description"), (1500, 900, "Qty"), (1800, 900, "Price"), (2150, 900, "Amount")]
+
+
+def test_a_page_number_in_a_sidebar_beside_an_item_does_not_hide_the_item() -> None:
+    first = [*HEADER, *COLUMNS,
+             (400, 980, "Pallet rental"), (1500, 980, "2"), (1800, 980, "50.00"), (2150, 980, "100.00"),
+             (1800, 1100, "Continued overleaf")]  # fmt: skip
+    second = [
+        (50, 150, "Page 2 of 2"), (400, 150, "Forklift hire"), (1500, 150, "1"), (1800, 150, "20.00"),
+        (2150, 150, "20.00"),
+        (1500, 400, "Subtotal"), (2150, 400, "120.00"), (1500, 460, "Total"), (2150, 460, "120.00"),
+    ]  # fmt: skip
+    result = _extract(first, second)
+    assert _read(result) == [("Pallet rental", "100.00"), ("Forklift hire", "20.00")]
+
+
+@pytest.mark.parametrize(("repeated", "kept"), [("95.00", 2), ("75.00", 4)], ids=["brought-forward", "an-item"])
+def test_a_running_sum_repeated_atop_the_next_page_is_dropped_with_the_one_it_repeats(repeated: str, kept: int) -> None:
+    # "Transport" is the Dutch carried/brought-forward label, and also a word an item may use: only
+    # the arithmetic says which, and an item that merely shares the word stays.
+    first = [*HEADER, *COLUMNS,
+             (400, 980, "Pallet rental"), (1500, 980, "2"), (1800, 980, "40.00"), (2150, 980, "80.00"),
+             (400, 1040, "Forklift hire"), (1500, 1040, "1"), (1800, 1040, "15.00"), (2150, 1040, "15.00"),
+             (400, 1100, "Transport"), (2150, 1100, "95.00")]  # fmt: skip
+    second = [*COLUMNS, (400, 980, "Transport"), (2150, 980, repeated),
+              (400, 1040, "Crane hire"), (1500, 1040, "1"), (1800, 1040, "30.00"), (2150, 1040, "30.00"),
+              (1500, 1300, "Subtotal"), (2150, 1300, "125.00"), (1500, 1360, "Total"), (2150, 1360, "125.00")]  # fmt: skip
+    result = _extract(first, second)
+    assert len(result.invoice.line_items) == kept + 1
+    assert result.invoice.line_items[-1].description == "Crane hire"

@@ -19,13 +19,13 @@ from pipeline.extract.fields import DocumentStyle, PageIndex
 from pipeline.extract.layout import Phrase, Row
 from pipeline.extract.tables import (
     CARRY_ROW,
-    UNIT_PRICE_LINE,
     ItemRows,
     is_repeated_header,
     is_stop_row,
     number_in,
     reads_as_description,
     split_quantity_prefix,
+    unit_price_line,
 )
 from schemas import LineItem
 
@@ -101,8 +101,8 @@ class _Scan:
         texts, numbers = _row_numbers(row, self.style)
         if self.is_item(row) and self.index.label_of(row.phrases[0]) is None:
             self._add_item(row, texts, numbers)
-        elif len(numbers) == 1 and not texts and UNIT_PRICE_LINE.match(row.text) and self.pending_price is None:
-            self.pending_price = numbers[0][1]
+        elif (price := unit_price_line(row, self.style)) is not None and self.pending_price is None:
+            self.pending_price = price  # "@ 12.50 each", "@ US$9.12 each"
         elif self._continues_description(row, texts, numbers, above):
             self.pending_text.append(row.text)
         elif not (texts and numbers) or any(self.in_amount_column(row, phrase) for phrase, _ in numbers):

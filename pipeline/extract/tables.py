@@ -98,11 +98,20 @@ def column_boundaries(columns: list[Column], height: float) -> list[float]:
     return edges
 
 
+def _table_left(row: Row, columns: list[Column]) -> float:
+    """Text left of this belongs to a sidebar or margin beside the table, not to the row's item."""
+    return columns[0].x0 - 2 * row.height
+
+
+def _table_text(row: Row, columns: list[Column]) -> str:
+    """The row's text inside the table: "Page 2 of 2" in a sidebar beside an item is not the item's."""
+    return " ".join(phrase.text for phrase in row.phrases if phrase.x1 >= _table_left(row, columns))
+
+
 def _cells(row: Row, columns: list[Column]) -> dict[str, str]:
     """Words of one row grouped by the column whose territory holds their centre."""
     edges = column_boundaries(columns, row.height)
-    # Text left of the table's first column belongs to a sidebar or margin, not to the item.
-    table_left = columns[0].x0 - 2 * row.height
+    table_left = _table_left(row, columns)
     cells: dict[str, list[str]] = {}
     for word in sorted(row.words, key=lambda w: w.x0):
         if word.x1 < table_left:
@@ -157,10 +166,11 @@ def _table_segments(index: PageIndex) -> list[tuple[list[Column], list[Row]]]:
     body: list[Row] | None = None
     previous: Row | None = None
     paused = False
+    columns: list[Column] = []
     for row in index.rows:
         found = header_columns(row)
         if found is not None:
-            body, previous, paused = [], row, False
+            body, previous, paused, columns = [], row, False, found
             segments.append((found, body))
             continue
         if body is None:
@@ -173,7 +183,7 @@ def _table_segments(index: PageIndex) -> list[tuple[list[Column], list[Row]]]:
         elif previous is not None and row.y0 - previous.y1 > 6 * max(row.height, 1.0):
             paused = True
         previous = row
-        if not paused and not CARRY_ROW.search(row.text) and not is_repeated_header(index, row):
+        if not paused and not CARRY_ROW.search(_table_text(row, columns)) and not is_repeated_header(index, row):
             body.append(row)
     return segments
 
@@ -265,10 +275,10 @@ def _repair_row_arithmetic(values: dict[str, Decimal]) -> dict[str, Decimal]:
     return values
 
 
-def _unit_price_line(row: Row, style: DocumentStyle) -> Decimal | None:
+def unit_price_line(row: Row, style: DocumentStyle) -> Decimal | None:
     """The price of one unit printed on its own line under an item ("@ 12.50", "12.50 / unit")."""
     amounts = find_amounts(row.text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
-    if len(amounts) != 1 or not UNIT_PRICE_LINE.match(row.text):
+    if len(amounts) != 1 or not _UNIT_PRICE_LINE.match(row.text):
         return None
     return amounts[0][2]
 
@@ -287,7 +297,7 @@ _CONTINUATION_GAP = 2.5
 def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]:
     items: list[ItemRows] = []
     for header, all_rows in _table_segments(index):
-        price_lines = {id(row): _unit_price_line(row, style) for row in all_rows}
+        price_lines = {id(row): unit_price_line(row, style) for row in all_rows}
         rows = [row for row in all_rows if price_lines[id(row)] is None]
         columns = align_numeric_columns(header, rows, style)
         previous: Row | None = None
@@ -327,7 +337,7 @@ def reads_as_description(text: str) -> bool:
 
 _QUANTITY_PREFIX = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*[x\u00d7]\s+(?=\S)", re.IGNORECASE)
 # A line that only states a unit price: "@ 12.50", "at 12.50", "12.50 each", "12.50 / unit".
-UNIT_PRICE_LINE = re.compile(
+_UNIT_PRICE_LINE = re.compile(
     r"^(?=.*(@|\bat\b|\bà\b|\bje\b|\beach\b|/\s*unit|per\s*unit|/\s*stk|st[üu]ck|unit[ée]))"
     r"\s*(@|at\b|à\b|je\b)?\s*(?:[^A-Za-z]|\b[A-Z]{3}\b|\b[A-Z]{1,2}\$)*\s*"
     r"(each|/\s*unit|per\s*unit|/\s*stk\.?|pro\s*st[üu]ck|l'unit[ée])?\s*$"

@@ -234,7 +234,21 @@ def test_a_running_sum_repeated_atop_the_next_page_is_dropped_with_the_one_it_re
              (400, 1100, "Transport"), (2150, 1100, "95.00")]  # fmt: skip
     second = [*COLUMNS, (400, 980, "Transport"), (2150, 980, repeated),
               (400, 1040, "Crane hire"), (1500, 1040, "1"), (1800, 1040, "30.00"), (2150, 1040, "30.00"),
-              (1500, 1300, "Subtotal"), (2150, 1300, "125.00"), (1500, 1360, "Total"), (2150, 1360, "125.00")]  # fmt: skip
+              (1500, 1300, "Subtotal"), (2150, 1300, "125.00"),
+              (1500, 1360, "Total"), (2150, 1360, "125.00")]  # fmt: skip
     result = _extract(first, second)
     assert len(result.invoice.line_items) == kept + 1
     assert result.invoice.line_items[-1].description == "Crane hire"
+
+
+@pytest.mark.parametrize(
+    "note", ["Continúa en la página 2", "Segue a pagina 2", "Vervolg op pagina 2", "Página 1 de 2"]
+)
+def test_a_continuation_note_in_the_amount_column_is_no_item(note: str) -> None:
+    first = [*HEADER, *COLUMNS,
+             (400, 980, "Pallet rental"), (1500, 980, "2"), (1800, 980, "50.00"), (2150, 980, "100.00"),
+             (1900, 1100, note)]  # fmt: skip
+    second = [(400, 150, "Forklift hire"), (1500, 150, "1"), (1800, 150, "20.00"), (2150, 150, "20.00"),
+              (1500, 400, "Subtotal"), (2150, 400, "120.00"), (1500, 460, "Total"), (2150, 460, "120.00")]  # fmt: skip
+    result = _extract(first, second)
+    assert _read(result) == [("Pallet rental", "100.00"), ("Forklift hire", "20.00")]

@@ -130,7 +130,10 @@ def _parse_row(row: Row, columns: list[Column], style: DocumentStyle) -> tuple[d
     cells = _cells(row, columns)
     values: dict[str, Decimal] = {}
     for kind in _NUMERIC:
-        if kind in cells and (value := number_in(cells[kind], style)) is not None:
+        # a number inside words ("Continúa en la página 2") is a note's, not the column's
+        if kind not in cells or reads_as_description(cells[kind]):
+            continue
+        if (value := number_in(cells[kind], style)) is not None:
             values[kind] = value
     description = cells.get("description")
     return values, [description] if description else []
@@ -151,7 +154,9 @@ CARRY_ROW = re.compile(
     r"\b(carried|brought)\s+forward\b|\bcontinued\b|\bfortsetzung\b|\b[üu]bertrag\b|"
     r"[àa]\s+reporter\b|^\s*report\b|\bsuite\b|\bpage\s+\d+\s+(of|sur|von)\b|\bseite\s+\d+|"
     # Italian and Spanish ("A riportare" / "Riporto", "Suma y sigue" / "Suma anterior", "(segue)")
-    r"\ba\s+riportare\b|^\s*riporto\b|\(segue\)|\bsuma\s+(y\s+sigue|anterior)\b|\(continuaci[óo]n\)|\(vervolg\)",
+    r"\ba\s+riportare\b|^\s*riporto\b|\(segue\)|\bsuma\s+(y\s+sigue|anterior)\b|\(continuaci[óo]n\)|\(vervolg\)|"
+    # "Continúa en la página 2", "Segue a pagina 2", "Vervolg op pagina 2", "Página 1 de 2", "Pagina 1 di 2"
+    r"\bcontin[úu]a\s+en\b|\bsegue\s+a\s+pagina\b|\bvervolg\s+op\b|\bp[áa]gina\s+\d+\s+(de|di|van)\s+\d",
     re.IGNORECASE,
 )
 

@@ -252,3 +252,14 @@ def test_a_continuation_note_in_the_amount_column_is_no_item(note: str) -> None:
               (1500, 400, "Subtotal"), (2150, 400, "120.00"), (1500, 460, "Total"), (2150, 460, "120.00")]  # fmt: skip
     result = _extract(first, second)
     assert _read(result) == [("Pallet rental", "100.00"), ("Forklift hire", "20.00")]
+
+
+def test_a_speck_beside_a_unit_price_line_does_not_end_the_table() -> None:
+    rows = [
+        (300, 700, "2,5 x Organic coffee beans"), (1880, 700, "65,93"), (340, 745, "@ 26,37 each"), (1990, 745, "3"),
+        (300, 800, "20 x Catering, lunch buffet"), (1865, 800, "676,20"), (340, 845, "@ 33,81 each"),
+        (300, 1000, "Sub Total"), (1865, 1000, "742,13"), (300, 1060, "Amount Due"), (1865, 1060, "742,13"),
+    ]  # fmt: skip
+    result = _extract([*HEADER, *rows])
+    assert _read(result) == [("Organic coffee beans", "65.93"), ("Catering, lunch buffet", "676.20")]
+    assert [str(item.unit_price) for item in result.invoice.line_items] == ["26.37", "33.81"]

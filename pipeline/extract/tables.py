@@ -281,9 +281,11 @@ def _repair_row_arithmetic(values: dict[str, Decimal]) -> dict[str, Decimal]:
 
 
 def unit_price_line(row: Row, style: DocumentStyle) -> Decimal | None:
-    """The price of one unit printed on its own line under an item ("@ 12.50", "12.50 / unit")."""
-    amounts = find_amounts(row.text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
-    if len(amounts) != 1 or not _UNIT_PRICE_LINE.match(row.text):
+    """The price of one unit printed on its own line under an item ("@ 12.50", "12.50 / unit"). A speck
+    OCR read as a lone character far from it ("@ 26,37 € each   3") is no second number."""
+    text = " ".join(phrase.text for phrase in row.phrases if len(phrase.text.strip()) > 1)
+    amounts = find_amounts(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
+    if len(amounts) != 1 or not _UNIT_PRICE_LINE.match(text):
         return None
     return amounts[0][2]
 

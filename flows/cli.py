@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flows.cli_commands import add_review_commands, add_vendors_command
-from flows.runtime import configure_prefect_environment, keep_pandas_unloaded, preload_flow_engine, use_prefect_api
+from flows.runtime import (
+    configure_prefect_environment,
+    keep_pandas_unloaded,
+    long_lived_imports,
+    preload_flow_engine,
+    use_prefect_api,
+)
 
 if TYPE_CHECKING:
     from pipeline.quarantine import QuarantineReport
@@ -259,11 +265,12 @@ def command_run(args: argparse.Namespace) -> int:
 
     configure_prefect_environment()
     api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
-    keep_pandas_unloaded()
-    from flows.ingest import run_ingest
-    from flows.report import print_summary, progress_bar
+    with long_lived_imports():
+        keep_pandas_unloaded()
+        from flows.ingest import run_ingest
+        from flows.report import print_summary, progress_bar
 
-    preload_flow_engine()
+        preload_flow_engine()
     try:
         api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:
@@ -304,11 +311,12 @@ def command_backfill(args: argparse.Namespace) -> int:
 
     configure_prefect_environment()
     api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
-    keep_pandas_unloaded()
-    from flows.backfill import backfill
-    from flows.report import print_backfill_summary, progress_bar
+    with long_lived_imports():
+        keep_pandas_unloaded()
+        from flows.backfill import backfill
+        from flows.report import print_backfill_summary, progress_bar
 
-    preload_flow_engine()
+        preload_flow_engine()
     try:
         api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:

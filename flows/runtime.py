@@ -306,8 +306,7 @@ def start_temporary_server(*, wait: bool = True) -> PrefectApi:
     """Start Prefect's API (uvicorn) as our child; it dies with this process. With wait=False it boots while the
     caller imports Prefect and the flows; call `wait_until_ready` before the first flow."""
     port = _free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]  # fmt: skip
+    command = [sys.executable, "-m", "flows.uvicorn_server", "--host", "127.0.0.1", "--port", str(port)]
     database, lock = (None, None) if os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") else private_database()
     started = time.perf_counter()
     process = subprocess.Popen(command, env=_server_environment(database), preexec_fn=_die_with_parent)

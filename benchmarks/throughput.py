@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/throughput.py --pages 100 --workers 2
     .venv/bin/python benchmarks/throughput.py --pages 1000 --workers 2
+    .venv/bin/python benchmarks/throughput.py --one-invoice-only --repeat 3   # start-up only: one invoice, both servers
 
 In one run: pages per minute for scanned and born-digital pages; time per stage (images, preprocess, OCR,
 extract, validate, previews, write) with shares; orchestration overhead and start-up time; peak RSS of the
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -402,6 +404,20 @@ def one_invoice_figures(invoice: Path, workers: int) -> dict[str, float]:
             "server_start_seconds": server.startup_seconds}  # fmt: skip
 
 
+def one_invoice_only(args: argparse.Namespace) -> int:
+    """The one-invoice runs alone, `--repeat` times each (alternating), with their medians: start-up figures in a
+    minute rather than the batch's hour."""
+    born = make_born_digital_set(args.work / f"born-digital-{args.born_digital}", args.born_digital, args.seed)
+    runs = [one_invoice_figures(born[0], args.workers) for _ in range(max(1, args.repeat))]
+    median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    figures = {"one_invoice": median, "one_invoice_runs": runs, "invoice": born[0].name,
+               "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+               "load_average_1min": os.getloadavg()[0]}  # fmt: skip
+    print_rows([*one_invoice_rows(median), ("load average (1 min) at the end", f"{figures['load_average_1min']:.1f}")])
+    write_result("throughput-one-invoice", figures)
+    return 0
+
+
 def summarise(run: dict[str, Any], reference: dict[str, float], workers: int) -> dict[str, Any]:
     """The figures of the issue: rates, the ratio to bare Tesseract, stage shares and overheads."""
     scanned, born = run["scanned"], run["born_digital"]
@@ -497,19 +513,27 @@ def print_table(figures: dict[str, Any]) -> None:
             f"{figures['peak_rss']['unexecd_fork_peak_mb_not_counted']:.0f} MB",
         ),
     ]
-    one = figures.get("one_invoice", {})
-    if one:
-        rows += [
-            (
-                "one born-digital invoice, temporary server (wall, CPU)",
-                f"{one['temporary_server_seconds']:.1f} s, {one['temporary_server_cpu_seconds']:.1f} s",
-            ),
-            (
-                "one born-digital invoice, server running (wall, CPU)",
-                f"{one['running_server_seconds']:.1f} s, {one['running_server_cpu_seconds']:.1f} s",
-            ),
-            ("temporary server start", f"{one['server_start_seconds']:.1f} s"),
-        ]
+    rows += one_invoice_rows(figures.get("one_invoice", {}))
+    print_rows(rows)
+
+
+def one_invoice_rows(one: dict[str, float]) -> list[tuple[str, str]]:
+    if not one:
+        return []
+    return [
+        (
+            "one born-digital invoice, temporary server (wall, CPU)",
+            f"{one['temporary_server_seconds']:.1f} s, {one['temporary_server_cpu_seconds']:.1f} s",
+        ),
+        (
+            "one born-digital invoice, server running (wall, CPU)",
+            f"{one['running_server_seconds']:.1f} s, {one['running_server_cpu_seconds']:.1f} s",
+        ),
+        ("temporary server start", f"{one['server_start_seconds']:.1f} s"),
+    ]
+
+
+def print_rows(rows: list[tuple[str, str]]) -> None:
     width = max(len(label) for label, _ in rows)
     print(f"| {'figure':<{width}} | value |\n|{'-' * (width + 2)}|-------|")
     for label, value in rows:
@@ -525,6 +549,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2027)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ledgerlens-throughput")
     parser.add_argument("--skip-one-invoice", action="store_true", help="skip the one-invoice start-up runs")
+    parser.add_argument(
+        "--one-invoice-only", action="store_true", help="only the one-invoice start-up runs (no batch, no reference)"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="one-invoice runs of each kind (the median is shown)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scanned", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -537,6 +565,8 @@ def main() -> int:
     if args.child:
         return run_child(args)
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.one_invoice_only:
+        return one_invoice_only(args)
     scanned = make_scanned_set(args.work / f"scanned-{args.pages}", args.work / "originals", args.pages,
                                args.distinct_pages, args.seed)  # fmt: skip
     born = make_born_digital_set(args.work / f"born-digital-{args.born_digital}", args.born_digital, args.seed)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from flows.cli_commands import add_review_commands, add_vendors_command
 from flows.runtime import (
+    PrefectApi,
     configure_prefect_environment,
     keep_pandas_unloaded,
     long_lived_imports,
@@ -246,6 +247,19 @@ def _output_and_settings(command: str, args: argparse.Namespace):  # type: ignor
     return out, settings
 
 
+def _prefect_api(command: str) -> PrefectApi | int:
+    """The Prefect API this run talks to (a temporary server boots while the flows are imported), or the exit code
+    after saying why there is none (a local server of another major version)."""
+    from pipeline.errors import LedgerlensError
+
+    configure_prefect_environment()
+    try:
+        return use_prefect_api(wait=False)
+    except LedgerlensError as exc:
+        print(f"ledgerlens {command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 def command_run(args: argparse.Namespace) -> int:
 
     from pipeline.errors import LedgerlensError
@@ -263,8 +277,9 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"ledgerlens run: input not found: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
 
-    configure_prefect_environment()
-    api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
+    api = _prefect_api("run")
+    if isinstance(api, int):
+        return api
     with long_lived_imports():
         keep_pandas_unloaded()
         from flows.ingest import run_ingest
@@ -309,8 +324,9 @@ def command_backfill(args: argparse.Namespace) -> int:
         return prepared
     out, settings = prepared
 
-    configure_prefect_environment()
-    api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
+    api = _prefect_api("backfill")
+    if isinstance(api, int):
+        return api
     with long_lived_imports():
         keep_pandas_unloaded()
         from flows.backfill import backfill

@@ -19,6 +19,8 @@ import ctypes
 import fcntl
 import gc
 import importlib.metadata
+import json
+import logging
 import os
 import shutil
 import signal
@@ -59,6 +61,7 @@ _TEMPORARY_SERVER_SERVICES_OFF = (
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED",  # automations and their actions
 )
 LOCAL_API_URL = "http://127.0.0.1:4200/api"
+_CLIENT_VERSION_CHECK = "PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -202,10 +205,39 @@ def use_prefect_api(*, wait: bool = True) -> PrefectApi:
     local = os.environ.get("LEDGERLENS_PREFECT_LOCAL_URL", LOCAL_API_URL)
     if local and api_healthy(local):
         os.environ["PREFECT_API_URL"] = local
+        if check_server_version(local):
+            os.environ.setdefault(_CLIENT_VERSION_CHECK, "false")
         return PrefectApi(local, "local", time.perf_counter() - started)
     api = start_temporary_server(wait=wait)
     os.environ["PREFECT_API_URL"] = api.url
+    os.environ.setdefault(_CLIENT_VERSION_CHECK, "false")  # the server is this interpreter's own Prefect
     return api
+
+
+def check_server_version(url: str, timeout_s: float = 2.0) -> bool:
+    """Prefect's client check of the server's version, done once here: True when it passed (the server runs this
+    major version; an older one is only warned about, as Prefect does), False when the version could not be read
+    (Prefect's own check then runs). Prefect's clients each made it again, with a TLS context of their own (about
+    0.1 s of CPU and two round trips of every run), even for a plain-HTTP server on this machine."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/admin/version", timeout=timeout_s) as response:
+            server = Version(json.loads(response.read()))
+    except (urllib.error.URLError, OSError, ValueError, TypeError, InvalidVersion):
+        return False
+    client = Version(importlib.metadata.version("prefect"))
+    if server.major != client.major:
+        raise ConfigError(
+            f"The Prefect server at {url} runs Prefect {server}, this run Prefect {client}: major versions must match. "
+            "Run a server of this version, or set LEDGERLENS_PREFECT_LOCAL_URL= (empty) to use a temporary one."
+        )
+    if server < client:
+        logging.getLogger(__name__).warning(
+            "The Prefect server at %s runs Prefect %s, older than this run's %s, which may behave unexpectedly. "
+            "Upgrade the server.", url, server, client,
+        )  # fmt: skip
+    return True
 
 
 def _die_with_parent() -> None:

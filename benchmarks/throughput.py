@@ -316,13 +316,14 @@ def run_child(args: argparse.Namespace) -> int:
     import psutil
 
     born = psutil.Process().create_time()
-    from flows.runtime import configure_prefect_environment, keep_pandas_unloaded, use_prefect_api
+    from flows.runtime import configure_prefect_environment, keep_pandas_unloaded, long_lived_imports, use_prefect_api
 
     configure_prefect_environment()
     api = use_prefect_api()
-    keep_pandas_unloaded()  # as `ledgerlens run` does
-    from flows.ingest import run_ingest
-    from pipeline.config import Settings
+    with long_lived_imports():  # as `ledgerlens run` does
+        keep_pandas_unloaded()
+        from flows.ingest import run_ingest
+        from pipeline.config import Settings
 
     clock = instrument()
     ready = time.time()

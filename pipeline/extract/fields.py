@@ -134,6 +134,19 @@ def titled_column_phrase(row: Row) -> Phrase | None:
     return titles[0] if len(titles) == 1 and len(labels) >= 2 else None
 
 
+def names_a_company(text: str, label: LabelMatch) -> bool:
+    """An amount's label word opening a company name ("Shipping S.p.A.", "Freight Logistics AG"): more words
+    after it, closed by a legal form, and no number anywhere. An amount's label is followed by an amount;
+    a line that ends in a legal form names a party."""
+    rest = text[label.end :].strip()
+    return (
+        label.field in _AMOUNTS | ADJUSTMENTS
+        and bool(rest)
+        and ENDS_IN_LEGAL_FORM.search(text) is not None
+        and not any(ch.isdigit() or ch == ":" for ch in text)
+    )
+
+
 class PageIndex:
     """Rows and phrases of all pages, with the label found at the start of each phrase."""
 
@@ -163,7 +176,7 @@ class PageIndex:
                     column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS | ADJUSTMENTS)
                 ):
                     continue  # "Total" or "Tax" heading a column of line items labels the column, not the invoice
-                if found is not None:
+                if found is not None and not names_a_company(phrase.text, found):
                     self.labels[id(phrase)] = found
 
     def label_of(self, phrase: Phrase) -> LabelMatch | None:

@@ -682,8 +682,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             digits = sum(ch.isdigit() for ch in text)
             if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or ":" in text:
                 continue  # a label ("Billing method: card") or contact line, not a name
-            if not (text[:1].isalnum() or text.startswith(("(", '"', "'"))):
-                continue  # a fragment (",com", "& Co"): a name starts with a letter or digit
+            if not (text[:1].isalnum() or text.startswith(("(", '"', "'"))) or names_a_country(text):
+                continue  # a fragment (",com", "& Co"): a name starts with a letter or digit; a country is an address
             prominence = phrase.height / layout.median_word_height
             height_share = 1.0 - row.y0 / layout.height
             score = 0.45 * min(prominence / 2.0, 1.0) + 0.25 * height_share
@@ -751,6 +751,11 @@ _COUNTRY_CURRENCY_CONFIDENCE = 0.6
 _COUNTRY_NAMES = sorted(map(re.escape, COUNTRY_CURRENCIES), key=len, reverse=True)
 _COUNTRY_FORMS = [re.escape(form).replace(r"\ ", r"\.?\s*") + r"\.?" for form in LEGAL_FORM_CURRENCIES]
 _COUNTRY = re.compile(rf"(?<![^\W\d_])({'|'.join(_COUNTRY_NAMES + _COUNTRY_FORMS)})(?![^\W\d_])", re.IGNORECASE)
+
+
+def names_a_country(text: str) -> bool:
+    """The line is only a country's name ("USA", "Deutschland"): the last line of an address, never a party."""
+    return text.strip(" .,;:").casefold() in COUNTRY_CURRENCIES
 
 
 def _country_code(printed: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -16,13 +17,16 @@ from pipeline.config import Settings
 from pipeline.discover import describe_file
 from pipeline.engines.ocr import OcrOptions, TesseractEngine
 from pipeline.extract import extract_invoice
-from pipeline.extract.fields import names_a_company
+from pipeline.extract.evidence import party_doubts
+from pipeline.extract.fields import names_a_company, names_a_country
 from pipeline.extract.labels import match_label
 from pipeline.party_ink import INK_SETTLED, settle_party_ink, unread_ink_beside
 from pipeline.process import process_document
 from pipeline.reading import read_pages, second_look_options
 from pipeline.second_look import PASSED, Look
-from schemas import PageText, Word
+from schemas import ExtractionRecord, PageText, RecordStatus, Word
+from tests.conftest import routed_from_lines
+from tests.test_corroboration import CLEAN, _replace
 
 
 def _line_page(tmp_path: Path, text: str, extra: tuple[str, int] | None = None) -> tuple[Path, PageText]:
@@ -122,3 +126,30 @@ def test_a_customer_name_wrapped_before_a_label_word_is_read_whole(tmp_path: Pat
     pdf.write_bytes(render_born_digital(spec))
     record = process_document(describe_file(pdf), Settings(keep_page_images="none"))
     assert record.invoice.customer_name == "Meridian Shipping S.p.A."
+
+
+def test_a_country_line_is_never_the_vendor() -> None:
+    # The letterhead prints only the address, its last line the country, and the page names no company.
+    lines = _replace(
+        _replace(CLEAN, "Acme Widgets Ltd", "121 Main Street"), "12 Market Street, Springfield", "Austin, TX 78750"
+    )
+    lines = [line for line in lines if "registered" not in line[2]] + [(200, 360, "USA")]
+    record = cast(ExtractionRecord, routed_from_lines(lines, "text_layer"))
+    assert record.invoice.vendor_name != "USA" and record.status is RecordStatus.NEEDS_REVIEW
+    # With the company named in the footer, the footer's name is the vendor.
+    named = _replace(_replace(CLEAN, "Acme Widgets Ltd", "12 Market Street"), "12 Market Street, Springfield", "USA")
+    assert cast(ExtractionRecord, routed_from_lines(named, "text_layer")).invoice.vendor_name == "Acme Widgets Ltd"
+    assert names_a_country("USA") and names_a_country("Deutschland.")
+    assert not names_a_country("Germany Trading GmbH") and not names_a_country("Acme Widgets Ltd")
+    assert any("address" in doubt for doubt in party_doubts("vendor_name", "USA", None))
+    assert party_doubts("vendor_name", "Acme Widgets Ltd", None) == []
+
+
+def test_a_name_ends_at_its_legal_form() -> None:
+    # The letterhead's line runs on into the street; the footer prints the name closed by its legal form.
+    record = cast(ExtractionRecord, routed_from_lines(_replace(CLEAN, "Acme Widgets Ltd", "Acme Widgets Ltd, Market")))
+    assert record.invoice.vendor_name == "Acme Widgets Ltd"
+    for runs_on in ("Orchard Lane Media GmbH, Rue du", "Acme Inc. - Berlin"):
+        assert any("past its legal form" in doubt for doubt in party_doubts("vendor_name", runs_on, None))
+    for closed in ("Highgate Digital Co., Ltd.", "Acme GmbH & Co. KG", "Blue Harbor Foods SA"):
+        assert party_doubts("vendor_name", closed, None) == []

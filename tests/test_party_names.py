@@ -128,20 +128,21 @@ def test_a_customer_name_wrapped_before_a_label_word_is_read_whole(tmp_path: Pat
     assert record.invoice.customer_name == "Meridian Shipping S.p.A."
 
 
-def test_a_country_line_is_never_the_vendor() -> None:
+def test_a_country_line_is_never_an_accepted_vendor() -> None:
     # The letterhead prints only the address, its last line the country, and the page names no company.
     lines = _replace(
         _replace(CLEAN, "Acme Widgets Ltd", "121 Main Street"), "12 Market Street, Springfield", "Austin, TX 78750"
     )
     lines = [line for line in lines if "registered" not in line[2]] + [(200, 360, "USA")]
     record = cast(ExtractionRecord, routed_from_lines(lines, "text_layer"))
-    assert record.invoice.vendor_name != "USA" and record.status is RecordStatus.NEEDS_REVIEW
+    assert record.status is RecordStatus.NEEDS_REVIEW
+    assert any("names a country" in reason for reason in record.review_reasons), record.review_reasons
     # With the company named in the footer, the footer's name is the vendor.
     named = _replace(_replace(CLEAN, "Acme Widgets Ltd", "12 Market Street"), "12 Market Street, Springfield", "USA")
     assert cast(ExtractionRecord, routed_from_lines(named, "text_layer")).invoice.vendor_name == "Acme Widgets Ltd"
     assert names_a_country("USA") and names_a_country("Deutschland.")
     assert not names_a_country("Germany Trading GmbH") and not names_a_country("Acme Widgets Ltd")
-    assert any("address" in doubt for doubt in party_doubts("vendor_name", "USA", None))
+    assert any("names a country" in doubt for doubt in party_doubts("vendor_name", "USA", None))
     assert party_doubts("vendor_name", "Acme Widgets Ltd", None) == []
 
 

@@ -208,7 +208,9 @@ def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
         doubts.append(f"the {label} {value!r} is also read as the other party")
     if is_title(value) or match_label(value) is not None or is_address_heading(value):
         doubts.append(f"the {label} {value!r} reads as a label or title")
-    if sum(ch.isdigit() for ch in value) >= 2 or reads_as_street_address(value) or names_a_country(value):
+    if names_a_country(value):
+        doubts.append(f"the {label} {value!r} names a country: a line of an address, not a party")
+    elif sum(ch.isdigit() for ch in value) >= 2 or reads_as_street_address(value):
         doubts.append(f"the {label} {value!r} looks like part of an address")
     if _SPACED_LETTERS.search(value):
         doubts.append(f"the {label} {value!r} is letters spaced apart, a logo rather than a name")

@@ -682,8 +682,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             digits = sum(ch.isdigit() for ch in text)
             if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or ":" in text:
                 continue  # a label ("Billing method: card") or contact line, not a name
-            if not (text[:1].isalnum() or text.startswith(("(", '"', "'"))) or names_a_country(text):
-                continue  # a fragment (",com", "& Co"): a name starts with a letter or digit; a country is an address
+            if not (text[:1].isalnum() or text.startswith(("(", '"', "'"))):
+                continue  # a fragment (",com", "& Co"): a name starts with a letter or digit
             prominence = phrase.height / layout.median_word_height
             height_share = 1.0 - row.y0 / layout.height
             score = 0.45 * min(prominence / 2.0, 1.0) + 0.25 * height_share
@@ -703,6 +703,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 # The sender's address under a logo that names nobody ("Keizersgracht 8", its country): any
                 # name the page prints elsewhere wins; offered alone, the evidence doubts it.
                 score *= 0.3
+            if names_a_country(text):
+                score *= 0.1  # the last line of an address ("USA"): any name the page prints wins; alone, doubted
             # OCR confidence on large display type is often low even when the text is right.
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))

@@ -146,6 +146,16 @@ def test_a_country_line_is_never_an_accepted_vendor() -> None:
     assert party_doubts("vendor_name", "Acme Widgets Ltd", None) == []
 
 
+def test_a_country_alone_under_bill_to_names_no_customer() -> None:
+    """A billing block holding only the customer's country (a SaaS receipt's "BILLED TO / Germany"): the
+    record carries no customer rather than the customer "Germany", and is not held back for it."""
+    record = cast(ExtractionRecord, routed_from_lines(_replace(CLEAN, "Globex Corporation", "Germany"), "text_layer"))
+    assert record.invoice.customer_name is None
+    assert record.status is RecordStatus.ACCEPTED, record.review_reasons
+    named = cast(ExtractionRecord, routed_from_lines(CLEAN, "text_layer"))
+    assert named.invoice.customer_name == "Globex Corporation"
+
+
 def test_a_name_ends_at_its_legal_form() -> None:
     # The letterhead's line runs on into the street; the footer prints the name closed by its legal form.
     record = cast(ExtractionRecord, routed_from_lines(_replace(CLEAN, "Acme Widgets Ltd", "Acme Widgets Ltd, Market")))

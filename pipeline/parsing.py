@@ -334,7 +334,13 @@ def _accept(
     return _AmountHit(start, end, value, body, match.start("body"), currencies)
 
 
-def _amount_hits(folded: str, decimal_sep: DecimalSep) -> list[_AmountHit]:
+# Pure functions of a phrase's text, asked about the same phrase by several steps (amounts, the decimal mark, the
+# currency; dates, and the dates an amount must not be read from) and again by every reading of the second look.
+PHRASE_CACHE_SIZE = 8192
+
+
+@lru_cache(maxsize=PHRASE_CACHE_SIZE)
+def _amount_hits(folded: str, decimal_sep: DecimalSep) -> tuple[_AmountHit, ...]:
     masked = _masked_spans(folded)
     hits: list[_AmountHit] = []
     position = 0
@@ -346,7 +352,7 @@ def _amount_hits(folded: str, decimal_sep: DecimalSep) -> list[_AmountHit]:
             continue
         hits.append(hit)
         position = match.end()
-    return hits
+    return tuple(hits)
 
 
 def find_amounts(text: str, decimal_sep: DecimalSep = "auto") -> list[tuple[int, int, Decimal]]:
@@ -578,7 +584,8 @@ def misread_month_words(text: str) -> list[str]:
     return [m.group() for m in _LETTER_WORD.finditer(_fold(text)) if misread_month(m.group())]
 
 
-def _date_hits(folded: str, day_first: bool | None) -> list[tuple[int, int, date]]:
+@lru_cache(maxsize=PHRASE_CACHE_SIZE)
+def _date_hits(folded: str, day_first: bool | None) -> tuple[tuple[int, int, date], ...]:
     found: list[tuple[int, int, date]] = []
     folded = _with_months_mended(folded)
     for match in _ISO_DATE.finditer(folded):
@@ -600,12 +607,12 @@ def _date_hits(folded: str, day_first: bool | None) -> list[tuple[int, int, date
     for hit in found:
         if not chosen or hit[0] >= chosen[-1][1]:
             chosen.append(hit)
-    return chosen
+    return tuple(chosen)
 
 
 def find_dates(text: str, day_first: bool | None = None) -> list[tuple[int, int, date]]:
     """Every date in the text with its span, in reading order; impossible dates are skipped."""
-    return _date_hits(_fold(text), day_first)
+    return list(_date_hits(_fold(text), day_first))
 
 
 def dates_one_digit_off(text: str, day_first: bool | None = None) -> set[date]:

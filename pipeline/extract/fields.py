@@ -106,20 +106,26 @@ def split_at_inline_labels(row: Row) -> list[Phrase]:
     result: list[Phrase] = []
     for phrase in row.phrases:
         start = 0
+        label_words = _label_words(phrase.words)  # of the words from `start` on: found again at each split
         for index in range(1, len(phrase.words)):
-            chunk = phrase.words[start:index]
-            rest = Phrase(phrase.words[start:], 0, 1, 1)
-            rest_label = match_label(rest.text)
-            label_words = words_after(rest, rest_label.end) if rest_label else 0
-            if label_words >= len(chunk):
+            if label_words >= index - start:
                 continue  # nothing but label so far: this word still belongs to it
             tail_text = " ".join(word.text for word in phrase.words[index:])
             found = match_label(tail_text)
             if found is not None and tail_text[: found.end].rstrip().endswith((":", "#")):
+                chunk = phrase.words[start:index]
                 result.append(Phrase(chunk, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index))
                 start = index
+                label_words = _label_words(phrase.words[start:])
         result.append(phrase.tail(start) if start else phrase)
     return result
+
+
+def _label_words(words: list[Word]) -> int:
+    """How many of the words the label at their start takes (0: no label)."""
+    rest = Phrase(words, 0, 1, 1)
+    label = match_label(rest.text)
+    return words_after(rest, label.end) if label else 0
 
 
 # A title heading a column among other labels ("Klant | Order | Factuur datum | Factuur | Vervaldatum"): the

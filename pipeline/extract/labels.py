@@ -543,6 +543,7 @@ CREDIT_NOTE_TITLES: frozenset[str] = frozenset(
 _SPACELESS_TITLES = {title.replace(" ", ""): title for title in TITLE_WORDS | CREDIT_NOTE_TITLES}
 
 
+@lru_cache(maxsize=LABEL_CACHE_SIZE)
 def _title_key(text: str) -> str:
     """The title as printed, lower-cased; OCR that dropped a space ("NOTA DICREDITO") still finds it."""
     key = _TITLE_PUNCTUATION.sub("", re.sub(r"\s+", " ", text.lower())).strip()

@@ -602,6 +602,23 @@ def find_dates(text: str, day_first: bool | None = None) -> list[tuple[int, int,
     return _date_hits(_fold(text), day_first)
 
 
+# A two-digit field of a numeric date that OCR split at a gap of a monospace type ("2023-11-0 3",
+# "11/0 3/2023"): one digit, a space and one digit, just after or just before one of the date's separators.
+_GAP_IN_DATE_FIELD = re.compile(r"(?<=[-./])\d( )\d(?!\d)|(?<!\d)\d( )\d(?=[-./])")
+
+
+def find_dates_across_gaps(text: str, day_first: bool | None = None) -> list[tuple[int, int, date]]:
+    """`find_dates`, and where it finds none, the dates the text reads as once a space OCR opened inside a
+    date's two-digit field is closed ("2023-11-0 3" -> 2023-11-03); spans are in the text as given."""
+    found = find_dates(text, day_first)
+    gaps = [m.start(g) for m in _GAP_IN_DATE_FIELD.finditer(text) for g in (1, 2) if m.start(g) >= 0]
+    if found or not gaps:
+        return found
+    kept = [i for i in range(len(text)) if i not in gaps]
+    closed = "".join(text[i] for i in kept)
+    return [(kept[begin], kept[end - 1] + 1, value) for begin, end, value in find_dates(closed, day_first)]
+
+
 def dates_one_digit_off(text: str, day_first: bool | None = None) -> set[date]:
     """The dates the text reads as when one of its digits is swapped for one OCR confuses it with
     ("62/11/2025" -> 02/11/2025): what a date OCR garbled by one digit may have printed."""

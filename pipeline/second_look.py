@@ -280,8 +280,20 @@ def read_crops(
     for place in placed:
         strip_top, height = place[0], place[1]
         inside = sorted((w for w in read if strip_top <= w.cy < strip_top + height), key=lambda w: w.x0)
-        found.append([_on_page(w, place, w.line_key) for w in inside])
+        found.append([_on_page(w, place, w.line_key) for w in without_crop_edges(inside)])
     return found
+
+
+# A crop's edge cuts through the strokes of a neighbouring letter or rule, which OCR reads as a bar or a
+# bracket beside the word ("18]" and "18 |" for "18"); no value printed in a field ends in one.
+CROP_EDGE_MARKS = "|[]"
+
+
+def without_crop_edges(words: list[Word]) -> list[Word]:
+    """The words read in a crop with the bars and brackets at their ends taken off; a word of nothing else
+    is dropped."""
+    trimmed = [w.model_copy(update={"text": w.text.strip(CROP_EDGE_MARKS)}) for w in words]
+    return [w for w in trimmed if w.text]
 
 
 def word_groups(words: list[Word]) -> list[list[Word]]:

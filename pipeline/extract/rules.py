@@ -579,6 +579,8 @@ def _choose_dates(
         issued = _restored_date([c for c in unread if c.field == "invoice_date"], style, latest=due.value)
     if due is None and issued is not None and isinstance(issued.value, date):
         due = _restored_date([c for c in unread if c.field == "due_date"], style, earliest=issued.value)
+    if issued is None and due is None:
+        issued, due = _restored_pair(unread, style)
     if issued is None:
         issued = _fallback_invoice_date(index, style, {due.value} if due and isinstance(due.value, date) else set())
     chosen = {"invoice_date": issued, "due_date": due}
@@ -603,6 +605,17 @@ def _restored_date(
         if len(options) == 1:
             return replace(candidate, value=options.pop())
     return None
+
+
+def _restored_pair(unread: list[Candidate], style: DocumentStyle) -> tuple[Candidate | None, Candidate | None]:
+    """Both date labels' values garbled by a digit OCR confuses ("8 Jun 2623", "22 Jun 2823"): each takes the
+    one date it reads as with that digit swapped, when each has just one and the issue date then falls on or
+    before the due date; else neither."""
+    issued = _restored_date([c for c in unread if c.field == "invoice_date"], style)
+    due = _restored_date([c for c in unread if c.field == "due_date"], style)
+    if issued is None or due is None or not isinstance(issued.value, date) or not isinstance(due.value, date):
+        return None, None
+    return (issued, due) if issued.value <= due.value else (None, None)
 
 
 def _choose_parties(by_field: dict[str, list[Candidate]], index: PageIndex) -> dict[str, Candidate | None]:

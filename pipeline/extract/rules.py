@@ -131,29 +131,46 @@ def repair_from_arithmetic(
     return repaired
 
 
-def rate_implied_taxes(index: PageIndex, by_field: dict[str, list[Candidate]], style: DocumentStyle) -> list[Candidate]:
-    """A tax OCR garbled to a fragment without its cents ("BUR doi) 12" for "EUR 151,12") is restored when two
-    independent readings agree on one value: subtotal + adjustments + tax = total implies it, and it is the
-    rate printed on its row of the tax base. What OCR kept must survive in its digits; the candidate keeps
-    what was read, so a person confirms it."""
+def rate_implied_taxes(
+    index: PageIndex, by_field: dict[str, list[Candidate]], style: DocumentStyle, unread: list[Candidate]
+) -> list[Candidate]:
+    """A tax OCR garbled to a fragment without its cents ("BUR doi) 12" for "EUR 151,12"), or to no amount at
+    all ("GST 10%: 1S O35" for "1,130.35"), is restored when two independent readings agree on one value:
+    subtotal + adjustments + tax = total implies it, and it is the rate printed on its row of the tax base.
+    The digits OCR kept must survive, in order, in the value; the candidate keeps what was read, so a person
+    confirms it."""
     adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
     garbled = [c for c in by_field.get("tax", []) if misread_without_cents(c)]
-    rates = printed_rates(index, garbled, style)
+    garbled += [c for c in unread if c.field == "tax"]
     restored: list[Candidate] = []
-    for broken in (c for c in garbled if id(c) in rates):
+    for broken in garbled:
+        rate = _row_rate(index, broken)
         read = "".join(ch for ch in broken.evidence.text if ch.isdigit())
         for subtotal, total in itertools.product(by_field.get("subtotal", []), by_field.get("total", [])):
             base = (_amount(subtotal) or Decimal(0)) + (adjustment_sum(_between(adjustment_rows, subtotal, total)) or 0)
             implied = (_amount(total) or Decimal(0)) - base
             if (
-                implied > 0
-                and not same_amount(implied, _amount(broken) or Decimal(0))
-                and read in amount_digits(implied)
-                and tax_fits_rate(implied, rates[id(broken)].rate, None, base)
+                rate is not None
+                and implied > 0
+                and not (isinstance(broken.value, Decimal) and same_amount(implied, broken.value))
+                and _kept_in_order(read, amount_digits(implied))
+                and tax_fits_rate(implied, rate, None, base)
             ):
                 restored.append(replace(broken, value=implied, read_as=broken.evidence.text))
                 break
     return restored
+
+
+def _row_rate(index: PageIndex, candidate: Candidate) -> Decimal | None:
+    """The one tax rate printed on the candidate's row ("GST 10%: ..."); None for none or several."""
+    found = {match.group(1) for match in _PRINTED_RATE.finditer(index.row_of(candidate.phrase).text)}
+    return Decimal(found.pop().replace(",", ".")) if len(found) == 1 else None
+
+
+def _kept_in_order(read: str, digits: str) -> bool:
+    """Every digit OCR read appears, in order, among the value's digits ("135" in "113035")."""
+    remaining = iter(digits)
+    return bool(read) and all(ch in remaining for ch in read)
 
 
 def _enclosing(broken: Candidate, first: Candidate, second: Candidate) -> tuple[Candidate, Candidate]:
@@ -208,6 +225,11 @@ def adjustment_sum(found: list[Candidate]) -> Decimal | None:
     return sum((signed_adjustment(c.field, _amount(c) or Decimal(0)) for c in found), Decimal(0))
 
 
+# Where the arithmetic settles nothing (a printed error), the sum of a block's tax rows still beats each row
+# alone, which would leave the others unexplained.
+_ALL_ROWS_PREFERENCE = 0.05
+
+
 def combined_taxes(
     by_field: dict[str, list[Candidate]], unread_totals: list[Candidate], unlabelled: list[Candidate]
 ) -> list[Candidate]:
@@ -231,7 +253,7 @@ def combined_taxes(
             ):
                 continue
             first = rows[0]
-            score = min(c.score for c in rows)
+            score = max(c.score for c in rows) + _ALL_ROWS_PREFERENCE
             combined.append(Candidate("tax", value, score, first.phrase, first.words_from, first.words_to))
     return list({c.value: c for c in combined}.values())
 
@@ -484,7 +506,7 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)
-    by_field["tax"] += rate_implied_taxes(index, by_field, style)
+    by_field["tax"] += rate_implied_taxes(index, by_field, style, unread)
     by_field["total"] += _paid_totals(by_field)
     by_field["total"] = restore_lost_decimals(index, by_field)
     for candidate in rate_breakdown_candidates(index, style):

@@ -69,6 +69,7 @@ class Candidate:
     words_from: int = 0
     words_to: int | None = None
     read_as: str | None = None  # set when arithmetic changed a digit OCR read: what the page showed
+    label_read: bool = True  # False: no label was read beside it; the arithmetic placed it (see rules.py)
 
     @property
     def evidence(self) -> Phrase:

@@ -27,7 +27,7 @@ from pipeline.extract.fields import (
     vendor_candidates,
 )
 from pipeline.extract.labels import is_credit_note_title
-from pipeline.extract.layout import Phrase, build_layout
+from pipeline.extract.layout import Phrase, Row, build_layout
 from pipeline.extract.reconcile import (
     drop_running_sums,
     fill_missing_amounts,
@@ -291,6 +291,45 @@ def rate_rows(index: PageIndex, by_field: dict[str, list[Candidate]], style: Doc
     return found
 
 
+# A row of the totals block whose label OCR could not read ("Taxi-.:  63.56" for "Tax:  63.56") vouches for
+# nothing by itself: the sums place it, and its evidence says no label was read.
+_UNLABELLED_ROW_STRENGTH = 0.4
+
+
+def unlabelled_block_rows(
+    index: PageIndex, by_field: dict[str, list[Candidate]], style: DocumentStyle
+) -> list[Candidate]:
+    """The amount of a row between a subtotal and the total under it, on a row no label claimed and printing
+    exactly one amount, when subtotal + discounts and charges + that amount = total: the tax, found by the sum."""
+    claimed = {(c.phrase.page_no, c.phrase.row_index) for found in by_field.values() for c in found}
+    adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
+    found: dict[tuple[int, int], Candidate] = {}
+    for subtotal, total in itertools.product(by_field.get("subtotal", []), by_field.get("total", [])):
+        adjustments = adjustment_sum(_between(adjustment_rows, subtotal, total))
+        for row in _rows_between(index, subtotal, total):
+            amounts = [
+                Candidate("tax", parsed[0], 0.0, phrase, parsed[1], parsed[2], label_read=False)
+                for phrase in row.phrases
+                if (parsed := parse_amount_value(phrase, 0, style)) is not None
+            ]
+            key = (row.page_no, row.index)
+            if key in claimed or len(amounts) != 1 or (_amount(amounts[0]) or 0) <= 0:
+                continue
+            if isinstance(total.value, Decimal) and totals_agree(
+                _amount(subtotal), _amount(amounts[0]), total.value, adjustments
+            ):
+                found[key] = replace(amounts[0], score=_UNLABELLED_ROW_STRENGTH * amounts[0].evidence.confidence)
+    return list(found.values())
+
+
+def _rows_between(index: PageIndex, upper: Candidate, lower: Candidate) -> list[Row]:
+    """The rows strictly between two candidates' rows on one page."""
+    page, top, bottom = upper.phrase.page_no, upper.phrase.row_index, lower.phrase.row_index
+    if lower.phrase.page_no != page:
+        return []
+    return [row for row in index.rows if row.page_no == page and top < row.index < bottom]
+
+
 def _words_before_rate(text: str) -> str | None:
     """The letters before the one rate a row prints ("btw" of "BTW 10%  94,96"); None without exactly one rate."""
     rates = list(_PRINTED_RATE.finditer(text))
@@ -503,6 +542,7 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     # Several tax rows sum to the tax; a total OCR garbled still closes the totals block they sit in.
     unread_totals = [c for c in unread_amounts if c.field == "total"]
     by_field["tax"].extend(combined_taxes(by_field, unread_totals, rate_rows(index, by_field, style)))
+    by_field["tax"].extend(unlabelled_block_rows(index, by_field, style))
     adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)
@@ -638,6 +678,16 @@ def _restored_pair(unread: list[Candidate], style: DocumentStyle) -> tuple[Candi
     if issued is None or due is None or not isinstance(issued.value, date) or not isinstance(due.value, date):
         return None, None
     return (issued, due) if issued.value <= due.value else (None, None)
+
+
+def _without_unread_labels(chosen: dict[str, Candidate | None], evidence: dict[str, FieldEvidence]) -> None:
+    """A value the arithmetic placed where no label was read (see `unlabelled_block_rows`) has no label's
+    support, and says so: a person confirms what its row is."""
+    for name, picked in chosen.items():
+        if picked is not None and not picked.label_read and name in evidence:
+            found = evidence[name]
+            found.support = [support for support in found.support if support is not Support.LABEL]
+            found.doubts.append(f"no label was read beside {picked.evidence.text!r}; the sums place it as the {name}")
 
 
 def _choose_parties(by_field: dict[str, list[Candidate]], index: PageIndex) -> dict[str, Candidate | None]:
@@ -845,6 +895,7 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
     evidence = field_evidence(index, inputs)
     if "tax" in evidence and rate_fits(chosen["subtotal"], chosen["tax"], chosen["total"], rates):
         evidence["tax"].support.append(Support.RATE)
+    _without_unread_labels(chosen, evidence)
     fields = {
         name: _field_value(name, c, confidences.get(name)).model_copy(update={"evidence": evidence.get(name)})
         for name, c in chosen.items()

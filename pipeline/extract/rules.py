@@ -315,11 +315,20 @@ def unlabelled_block_rows(
             key = (row.page_no, row.index)
             if key in claimed or len(amounts) != 1 or (_amount(amounts[0]) or 0) <= 0:
                 continue
-            if isinstance(total.value, Decimal) and totals_agree(
-                _amount(subtotal), _amount(amounts[0]), total.value, adjustments
+            tax, base = _amount(amounts[0]) or Decimal(0), (_amount(subtotal) or Decimal(0)) + (adjustments or 0)
+            if (
+                isinstance(total.value, Decimal)
+                and totals_agree(base, tax, total.value)
+                and _fits_its_rates(row, tax, base)
             ):
                 found[key] = replace(amounts[0], score=_UNLABELLED_ROW_STRENGTH * amounts[0].evidence.confidence)
     return list(found.values())
+
+
+def _fits_its_rates(row: Row, tax: Decimal, base: Decimal) -> bool:
+    """A row printing a rate ("BIW 9%") is a tax only at that rate of the base; a row printing none, any."""
+    rates = {match.group(1) for match in _PRINTED_RATE.finditer(row.text)}
+    return not rates or any(tax_fits_rate(tax, Decimal(rate.replace(",", ".")), None, base) for rate in rates)
 
 
 def _rows_between(index: PageIndex, upper: Candidate, lower: Candidate) -> list[Row]:
@@ -756,6 +765,23 @@ def _date_doubts(chosen: dict[str, Candidate | None], style: DocumentStyle) -> d
     return doubts
 
 
+def _label_unread_doubts(
+    chosen: dict[str, Candidate | None], by_field: dict[str, list[Candidate]], unread: list[Candidate]
+) -> dict[str, str]:
+    """A date taken from elsewhere on the page (the first date printed) while the page prints the field's
+    own label with a value OCR could not read ("Date: 8 Jun 2623"): the label's value may be another date."""
+    doubts: dict[str, str] = {}
+    for name in ("invoice_date", "due_date"):
+        picked = chosen.get(name)
+        garbled = [c for c in unread if c.field == name]
+        if picked is not None and garbled and not any(picked is c for c in by_field.get(name, [])):
+            doubts[name] = (
+                f"the {name.replace('_', ' ')} label's value reads {garbled[0].evidence.text!r}, no date; "
+                f"{picked.value} is another date the page prints"
+            )
+    return doubts
+
+
 def _reads_as(picked: Candidate, style: DocumentStyle) -> bool:
     """The date candidate's printed text reads as its value (a date restored from a garbled one does not)."""
     text = picked.evidence.text if picked.evidence.words else picked.phrase.text
@@ -891,7 +917,10 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         **_choose_parties(by_field, index),
     }
 
-    inputs = EvidenceInputs(chosen, by_field, _date_doubts(chosen, style), _printed_dates(index, style))
+    doubts = _date_doubts(chosen, style)
+    for name, doubt in _label_unread_doubts(chosen, by_field, unread).items():
+        doubts.setdefault(name, []).append(doubt)
+    inputs = EvidenceInputs(chosen, by_field, doubts, _printed_dates(index, style))
     evidence = field_evidence(index, inputs)
     if "tax" in evidence and rate_fits(chosen["subtotal"], chosen["tax"], chosen["total"], rates):
         evidence["tax"].support.append(Support.RATE)

@@ -10,6 +10,7 @@ own row instead of taking the machine's memory.
 from __future__ import annotations
 
 import shutil
+import signal
 
 from pipeline.errors import DecodeMemoryError, TooManyPixelsError
 
@@ -33,10 +34,18 @@ def bounded(command: list[str], memory_limit_bytes: int | None) -> list[str]:
     return [prlimit, f"--as={memory_limit_bytes}", "--", *command]
 
 
+# How a tool dies when an allocation fails under RLIMIT_AS: a null pointer used (SEGV/BUS), an uncaught
+# std::bad_alloc (ABRT), or the kernel's OOM killer (KILL). A SIGTERM, SIGINT or SIGHUP means someone stopped
+# it, which says nothing about memory.
+_OUT_OF_MEMORY_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGKILL})
+
+
 def hit_memory_limit(returncode: int, stderr: str) -> bool:
-    """Killed by a signal, or a failed allocation or mapping: what reaching the address-space limit looks like."""
+    """Killed by a signal a failed allocation raises, or a failed allocation or mapping in its message: what
+    reaching the address-space limit looks like."""
     words = ("alloc", "memory", "failed to map")
-    return returncode < 0 or any(word in stderr.lower() for word in words)
+    killed_by_memory = returncode < 0 and -returncode in _OUT_OF_MEMORY_SIGNALS
+    return killed_by_memory or any(word in stderr.lower() for word in words)
 
 
 def out_of_memory_error(what: str, memory_limit_bytes: int | None) -> DecodeMemoryError:

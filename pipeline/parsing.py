@@ -113,6 +113,12 @@ def normalise_text(s: str) -> str:
     return " ".join(text.split())
 
 
+def without_accents(text: str) -> str:
+    """The text with its accents dropped ("Règlement" -> "Reglement"): OCR often loses them, and a reader
+    compares words with them off."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
 # ---------------------------------------------------------------------------------------------------
 # Currencies
 

@@ -47,6 +47,13 @@ def test_garbled_whole_labels_are_recognised_with_less_trust(text: str, field: s
     assert found.strength < 1.0
 
 
+@pytest.mark.parametrize("text", ["Order date", "Order Date:", "Ship date"])
+def test_a_label_naming_another_date_is_no_close_spelling_of_a_due_date(text: str) -> None:
+    """ "Order date" is two letters from "Due date": read as one, an order date became the due date."""
+    assert match_label(text) is None
+    assert match_label("Duc date") is not None  # a garbled due-date label is still read
+
+
 @pytest.mark.parametrize("text", ["Notes", "Quantity", "Descriptions", "Thank you", "Pallet rental"])
 def test_ordinary_words_are_not_labels(text: str) -> None:
     assert match_label(text) is None

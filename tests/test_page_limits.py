@@ -3,6 +3,7 @@ decode, with the cap and how to raise it; every decoding tool runs under a hard 
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from pipeline.config import Settings
 from pipeline.discover import describe_file
 from pipeline.engines.ocr import OcrOptions, TesseractEngine
 from pipeline.errors import DecodeMemoryError, TooManyPixelsError
+from pipeline.limits import hit_memory_limit
 from pipeline.process import process_document
 from pipeline.render import PageLimits, pdf_page_images, render_image
 from tests.hostile_files import huge_image_pdf, huge_png, process_in_worker
@@ -67,3 +69,15 @@ def test_memory_limit_setting_reaches_the_tools_of_a_document(tmp_path: Path, si
     record = process_document(describe_file(simple_invoice_pdf), settings, tmp_path)
     assert record.status.value == "failed"
     assert "LEDGERLENS_DECODE_MEMORY_LIMIT_MB" in (record.error or "")
+
+
+@pytest.mark.parametrize(
+    ("sent", "is_memory"),
+    [("TERM", False), ("INT", False), ("HUP", False), ("ABRT", True), ("SEGV", True), ("KILL", True)],
+)
+def test_only_the_signals_a_failed_allocation_raises_count_as_the_memory_limit(sent: str, is_memory: bool) -> None:
+    """A tool someone stopped (SIGTERM at shutdown, Ctrl-C) must not be reported as a page too big to decode."""
+    stopped = subprocess.run(["sh", "-c", f"kill -{sent} $$"], capture_output=True, check=False)
+    assert stopped.returncode < 0
+    assert hit_memory_limit(stopped.returncode, stopped.stderr.decode()) is is_memory
+    assert hit_memory_limit(1, "std::bad_alloc") and not hit_memory_limit(1, "Error in pixReadStream")

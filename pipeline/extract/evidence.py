@@ -459,12 +459,9 @@ def _one_letter_off(tokens: list[str], domains: set[str]) -> tuple[str, str] | N
 
 
 # What OCR puts for a legal form's letters: "$.r.1." for "S.r.l.", "5.A." for "S.A.", "Ltd" as "Lt0".
-_LEGAL_FORM_SLIPS = str.maketrans({"$": "s", "5": "s", "1": "l", "|": "l", "0": "o"})
-
-
 def _has_legal_form_as_read(text: str) -> bool:
     """A legal form in OCR'd text, also where OCR put a digit or a sign for one of its letters, or an I for an l."""
-    folded = text.casefold().translate(_LEGAL_FORM_SLIPS)
+    folded = digits_read_as_letters(text).casefold()
     return _has_legal_form(folded) or _has_legal_form(folded.replace("i", "l"))
 
 

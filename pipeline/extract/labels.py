@@ -511,8 +511,9 @@ def match_label(text: str) -> LabelMatch | None:
     if best is not None and best.strength >= 1.0:
         return best
     # A weak generic word ("Fecha") opening a whole phrase that is a close spelling of a longer label
-    # ("Fecha de yencimiento": a due date OCR garbled) is that label.
-    fuzzy = _fuzzy_label(text)
+    # ("Fecha de yencimiento": a due date OCR garbled) is that label; a phrase that names another date
+    # ("Order date", two letters from "Due date") is not.
+    fuzzy = None if names_another_date(text) else _fuzzy_label(text)
     return fuzzy if fuzzy is not None and (best is None or fuzzy.end > best.end) else best
 
 

@@ -15,7 +15,8 @@ routing (pipeline/corroboration.py) sends the record to review naming the field.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from pipeline.parsing import without_accents
 
 # Below this Tesseract word confidence OCR is unsure of what it read ("Die" for "2,582", "Noruwind" for
 # "Northwind"): the second look reads such words again, and a vendor word this unsure needs the page's
@@ -72,8 +73,7 @@ _INFLECTED_TAIL = 2
 
 def _fold(word: str) -> str:
     """The word in lower case without accents ("Ingeniería" -> "ingenieria")."""
-    decomposed = unicodedata.normalize("NFKD", word.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return without_accents(word.casefold())
 
 
 def _edits(left: str, right: str, limit: int) -> list[int] | None:
@@ -114,9 +114,13 @@ _LETTER_LOOKS_LIKE = {"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "Z": "2"
 _SEGMENT = re.compile(r"[A-Za-z0-9]+")
 
 
+# Signs OCR prints for a letter in a word ("$.r.l." for "S.r.l.", "|" for "I" or "l").
+_SIGN_LOOKS_LIKE = {"$": "S", "|": "I"}
+
+
 def digits_read_as_letters(text: str) -> str:
-    """`text` with each digit OCR confuses with a letter put back as that letter ("5.L." -> "S.L.")."""
-    return "".join(_DIGIT_LOOKS_LIKE.get(ch, ch) for ch in text)
+    """`text` with each digit or sign OCR confuses with a letter put back as that letter ("5.L." -> "S.L.")."""
+    return "".join(_DIGIT_LOOKS_LIKE.get(ch) or _SIGN_LOOKS_LIKE.get(ch, ch) for ch in text)
 
 
 def _letter_among_digits(segment: str, i: int) -> str | None:

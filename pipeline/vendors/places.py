@@ -9,13 +9,12 @@ reads the value at the learned offset; a value is only ever read from the page, 
 from __future__ import annotations
 
 import itertools
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from pipeline.extract.layout import PageLayout, Phrase, Row
-from pipeline.parsing import find_amounts, find_currencies, find_dates, normalise_text
+from pipeline.parsing import find_amounts, find_currencies, find_dates, normalise_text, without_accents
 from schemas import BoundingBox, Word
 from schemas.vendors import FieldHint
 
@@ -74,11 +73,7 @@ def _key(text: str) -> str:
 
 def same_label(printed: str, learned: str) -> bool:
     """One label's wording, accents aside (OCR often drops them: "reglement" for "règlement")."""
-    return _unaccented(_key(printed)) == _unaccented(learned)
-
-
-def _unaccented(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return without_accents(_key(printed)) == without_accents(learned)
 
 
 def _strip_date(text: str) -> str:

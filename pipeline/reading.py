@@ -80,9 +80,11 @@ def read_document(document: Document, scratch: Path, settings: Settings) -> Read
     pages, cleaned_images = ocr_pages(images, text_pages, scratch, settings)
     if not settings.second_look:
         return Reading(pages, cleaned_images)
-    from pipeline.second_look import look_again  # OpenCV: loaded only when a page is read from an image
+    from pipeline.party_ink import settle_party_ink  # OpenCV: loaded only when a page is read from an image
+    from pipeline.second_look import look_again
 
-    look = look_again(pages, cleaned_images, ocr_engine(settings.ocr_engine, second_look_options(settings)))
+    engine = ocr_engine(settings.ocr_engine, second_look_options(settings))
+    look = settle_party_ink(look_again(pages, cleaned_images, engine), cleaned_images, engine)
     return Reading(look.pages, cleaned_images, look.extraction, look.outcome)
 
 

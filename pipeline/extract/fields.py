@@ -135,6 +135,19 @@ def titled_column_phrase(row: Row) -> Phrase | None:
     return titles[0] if len(titles) == 1 and len(labels) >= 2 else None
 
 
+def names_a_company(text: str, label: LabelMatch) -> bool:
+    """An amount's label word opening a company name ("Shipping S.p.A.", "Freight Logistics AG"): more words
+    after it, closed by a legal form, and no number anywhere. An amount's label is followed by an amount;
+    a line that ends in a legal form names a party."""
+    rest = text[label.end :].strip()
+    return (
+        label.field in _AMOUNTS | ADJUSTMENTS
+        and bool(rest)
+        and ENDS_IN_LEGAL_FORM.search(text) is not None
+        and not any(ch.isdigit() or ch == ":" for ch in text)
+    )
+
+
 class PageIndex:
     """Rows and phrases of all pages, with the label found at the start of each phrase."""
 
@@ -164,7 +177,7 @@ class PageIndex:
                     column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS | ADJUSTMENTS)
                 ):
                     continue  # "Total" or "Tax" heading a column of line items labels the column, not the invoice
-                if found is not None:
+                if found is not None and not names_a_company(phrase.text, found):
                     self.labels[id(phrase)] = found
 
     def label_of(self, phrase: Phrase) -> LabelMatch | None:
@@ -691,6 +704,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 # The sender's address under a logo that names nobody ("Keizersgracht 8", its country): any
                 # name the page prints elsewhere wins; offered alone, the evidence doubts it.
                 score *= 0.3
+            if names_a_country(text):
+                score *= 0.1  # the last line of an address ("USA"): any name the page prints wins; alone, doubted
             # OCR confidence on large display type is often low even when the text is right.
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))
@@ -739,6 +754,11 @@ _COUNTRY_CURRENCY_CONFIDENCE = 0.6
 _COUNTRY_NAMES = sorted(map(re.escape, COUNTRY_CURRENCIES), key=len, reverse=True)
 _COUNTRY_FORMS = [re.escape(form).replace(r"\ ", r"\.?\s*") + r"\.?" for form in LEGAL_FORM_CURRENCIES]
 _COUNTRY = re.compile(rf"(?<![^\W\d_])({'|'.join(_COUNTRY_NAMES + _COUNTRY_FORMS)})(?![^\W\d_])", re.IGNORECASE)
+
+
+def names_a_country(text: str) -> bool:
+    """The line is only a country's name ("USA", "Deutschland"): the last line of an address, never a party."""
+    return text.strip(" .,;:").casefold() in COUNTRY_CURRENCIES
 
 
 def _country_code(printed: str) -> str:

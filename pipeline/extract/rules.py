@@ -22,6 +22,7 @@ from pipeline.extract.fields import (
     customer_block_rows,
     document_currency,
     label_candidates,
+    names_a_country,
     parse_amount_value,
     place_date_candidates,
     vendor_candidates,
@@ -704,7 +705,8 @@ def _choose_parties(by_field: dict[str, list[Candidate]], index: PageIndex) -> d
     proposals = {"label": by_field.get("vendor_name", []), "top": vendor_candidates(index, customer_rows)}
     return {
         "invoice_number": _best(by_field.get("invoice_number", [])),
-        "customer_name": _best(by_field.get("customer_name", [])),
+        # A country alone under "Bill to" names no customer: the record is better without one than with "Germany".
+        "customer_name": _best([c for c in by_field.get("customer_name", []) if not names_a_country(str(c.value))]),
         "vendor_name": choose_vendor(index, proposals, by_field.get("customer_name", [])),
     }
 

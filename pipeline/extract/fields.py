@@ -24,7 +24,7 @@ from pipeline.extract.labels import (
 )
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap, type_size_ratio, within_a_space
 from pipeline.money import net_tax_gross
-from pipeline.parsing import find_amounts, find_currencies, find_dates
+from pipeline.parsing import find_amounts, find_currencies, find_dates, find_dates_across_gaps
 from schemas import Word
 from schemas.currency import COUNTRY_CURRENCIES, LEGAL_FORM_CURRENCIES
 
@@ -69,6 +69,7 @@ class Candidate:
     words_from: int = 0
     words_to: int | None = None
     read_as: str | None = None  # set when arithmetic changed a digit OCR read: what the page showed
+    label_read: bool = True  # False: no label was read beside it; the arithmetic placed it (see rules.py)
 
     @property
     def evidence(self) -> Phrase:
@@ -354,7 +355,7 @@ Parser = Callable[[Phrase, int, DocumentStyle], tuple[str | date | Decimal, int,
 def parse_date_value(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[date, int, int] | None:
     words = phrase.words[start:]
     text = " ".join(word.text for word in words)
-    dates = find_dates(text, day_first=style.day_first)
+    dates = find_dates_across_gaps(text, day_first=style.day_first)
     if not dates:
         return None
     begin, end, value = dates[0]

@@ -43,7 +43,9 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         # Spanish and Italian: "Nº Factura", "Número de factura", "Factura n.º", "Fattura n.", "N. fattura".
         (r"(n\.?\s*[º°o]|n\.)\.?\s*(de\s*)?(factura|rectificativa|abono|fattura)", 1.0),
         (r"n[úu]mero\s*(de\s*)?(la\s*)?(factura|fattura|rectificativa)", 1.0),
-        (r"(factura|fattura|rectificativa)\s*(n\.?\s*[º°o]?\.?|nr\.?|n[úu]m(ero|\.)?)", 1.0),
+        # OCR reads the ordinal mark glued to "n." as a 2 ("Factura n.2  53912"): a 2 closing the label there
+        # is the mark, never the number.
+        (r"(factura|fattura|rectificativa)\s*(n\.?2(?=\s|$)|n\.?\s*[º°o]?\.?|nr\.?|n[úu]m(ero|\.)?)", 1.0),
         (r"nota\s*di\s*credito\s*(n\.?|nr\.?|numero)", 1.0),
     ],
     "invoice_date": [
@@ -546,6 +548,7 @@ CREDIT_NOTE_TITLES: frozenset[str] = frozenset(
 _SPACELESS_TITLES = {title.replace(" ", ""): title for title in TITLE_WORDS | CREDIT_NOTE_TITLES}
 
 
+@lru_cache(maxsize=LABEL_CACHE_SIZE)
 def _title_key(text: str) -> str:
     """The title as printed, lower-cased; OCR that dropped a space ("NOTA DICREDITO") still finds it."""
     key = _TITLE_PUNCTUATION.sub("", re.sub(r"\s+", " ", text.lower())).strip()

@@ -293,6 +293,7 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"pos\.?",
         r"nr\.?",
         r"no\.",
+        r"n[°º]\.?",
         r"#",
         r"art(icle|ikel)?\.?\s*-?(no\.?|nr\.?|#)",
         r"product\s*(code|no\.?|#)",
@@ -367,8 +368,10 @@ _COMPILED: list[tuple[str, float, re.Pattern[str]]] = [
 # "Montant HT", "Amount excl. VAT", "Betrag netto": the tax basis a column is stated in.
 _TAX_BASIS = r"(\s*(ht|ttc|net|netto|brutto|excl\.?(\s*(vat|tax|gst))?|incl\.?(\s*(vat|tax|gst))?))?"
 
+_CURRENCY_NOTE = r"\([^)]*\)|\[[^\]]*\]|in\s+[a-z]{3}"
 _COLUMN_COMPILED: list[tuple[str, re.Pattern[str]]] = [
-    (kind, re.compile(rf"^({pattern})\s*(\([^)]*\)|\[[^\]]*\]|in\s+[a-z]{{3}})?{_TAX_BASIS}\W*$", re.IGNORECASE))
+    # the basis before or after a currency in brackets: "Montant HT (EUR)", "Amount (EUR) excl. VAT"
+    (kind, re.compile(rf"^({pattern}){_TAX_BASIS}\s*({_CURRENCY_NOTE})?{_TAX_BASIS}\W*$", re.IGNORECASE))
     for kind, patterns in COLUMN_HEADERS.items()
     for pattern in patterns
 ]

@@ -27,6 +27,7 @@ from pipeline.extract.fields import (
     place_date_candidates,
     vendor_candidates,
 )
+from pipeline.extract.headerless import headerless_line_items
 from pipeline.extract.labels import is_credit_note_title
 from pipeline.extract.layout import Phrase, Row, build_layout
 from pipeline.extract.reconcile import (
@@ -37,7 +38,7 @@ from pipeline.extract.reconcile import (
     repair_misread_unit_prices,
     swap_misassigned_prices,
 )
-from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
+from pipeline.extract.tables import ItemRows, extract_line_items
 from pipeline.extract.till import misread_without_cents, preferred_totals, restore_lost_decimals
 from pipeline.extract.vendor import choose_vendor
 from pipeline.money import (

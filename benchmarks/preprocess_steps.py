@@ -36,7 +36,7 @@ from pipeline.render import pdf_page_count, pdf_page_images, read_text_layer, re
 
 STEPS = ("load_gray", "estimate_noise_sigma", "contrast_range", "resize", "enhance", "normalise_background",
          "remove_dot_leaders", "erase_dot_leaders", "estimate_skew", "_rotate", "remove_rules", "_line_runs",
-         "paper_level", "gray_histogram")  # fmt: skip
+         "paper_level", "gray_histogram", "invert_dark_bands", "dark_bands", "write_page")  # fmt: skip
 KINDS = ("clean_scan", "hard_scan")
 
 

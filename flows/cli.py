@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flows.cli_commands import add_review_commands, add_vendors_command
-from flows.runtime import configure_prefect_environment, keep_pandas_unloaded, preload_flow_engine, use_prefect_api
+from flows.runtime import (
+    PrefectApi,
+    configure_prefect_environment,
+    keep_pandas_unloaded,
+    long_lived_imports,
+    preload_flow_engine,
+    use_prefect_api,
+)
 
 if TYPE_CHECKING:
     from pipeline.quarantine import QuarantineReport
@@ -240,6 +247,19 @@ def _output_and_settings(command: str, args: argparse.Namespace):  # type: ignor
     return out, settings
 
 
+def _prefect_api(command: str) -> PrefectApi | int:
+    """The Prefect API this run talks to (a temporary server boots while the flows are imported), or the exit code
+    after saying why there is none (a local server of another major version)."""
+    from pipeline.errors import LedgerlensError
+
+    configure_prefect_environment()
+    try:
+        return use_prefect_api(wait=False)
+    except LedgerlensError as exc:
+        print(f"ledgerlens {command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 def command_run(args: argparse.Namespace) -> int:
 
     from pipeline.errors import LedgerlensError
@@ -257,13 +277,15 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"ledgerlens run: input not found: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
 
-    configure_prefect_environment()
-    api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
-    keep_pandas_unloaded()
-    from flows.ingest import run_ingest
-    from flows.report import print_summary, progress_bar
+    api = _prefect_api("run")
+    if isinstance(api, int):
+        return api
+    with long_lived_imports():
+        keep_pandas_unloaded()
+        from flows.ingest import run_ingest
+        from flows.report import print_summary, progress_bar
 
-    preload_flow_engine()
+        preload_flow_engine()
     try:
         api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:
@@ -302,13 +324,15 @@ def command_backfill(args: argparse.Namespace) -> int:
         return prepared
     out, settings = prepared
 
-    configure_prefect_environment()
-    api = use_prefect_api(wait=False)  # a temporary server boots while the flows are imported
-    keep_pandas_unloaded()
-    from flows.backfill import backfill
-    from flows.report import print_backfill_summary, progress_bar
+    api = _prefect_api("backfill")
+    if isinstance(api, int):
+        return api
+    with long_lived_imports():
+        keep_pandas_unloaded()
+        from flows.backfill import backfill
+        from flows.report import print_backfill_summary, progress_bar
 
-    preload_flow_engine()
+        preload_flow_engine()
     try:
         api.wait_until_ready()
         with progress_bar(enabled=not args.quiet) as on_progress:

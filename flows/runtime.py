@@ -17,7 +17,10 @@ from __future__ import annotations
 import atexit
 import ctypes
 import fcntl
+import gc
 import importlib.metadata
+import json
+import logging
 import os
 import shutil
 import signal
@@ -29,7 +32,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +61,7 @@ _TEMPORARY_SERVER_SERVICES_OFF = (
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED",  # automations and their actions
 )
 LOCAL_API_URL = "http://127.0.0.1:4200/api"
+_CLIENT_VERSION_CHECK = "PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -155,6 +160,24 @@ def keep_pandas_unloaded() -> None:
         sys.meta_path.remove(_RefusePandas)
 
 
+@contextmanager
+def long_lived_imports() -> Iterator[None]:
+    """Import what a run keeps for its whole life without the cyclic garbage collector, then freeze it.
+
+    Importing Prefect, pydantic's models and the pipeline allocates about 190,000 tracked objects that live until the
+    process ends; the collector walked them three times over while they were being imported, and every later full
+    collection of a long run walked them again. Frozen (`gc.freeze`), later collections skip them. The few
+    thousand import-time cycles that are garbage (about 9,000 objects) stay in memory with them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
 def preload_flow_engine() -> None:
     """Import what the first flow call imports lazily (Prefect's flow engine and graph helpers, and FastAPI's encoder,
     which Prefect uses on the flow's parameters): called while a temporary server boots, that 0.35 s of CPU is off the
@@ -182,10 +205,39 @@ def use_prefect_api(*, wait: bool = True) -> PrefectApi:
     local = os.environ.get("LEDGERLENS_PREFECT_LOCAL_URL", LOCAL_API_URL)
     if local and api_healthy(local):
         os.environ["PREFECT_API_URL"] = local
+        if check_server_version(local):
+            os.environ.setdefault(_CLIENT_VERSION_CHECK, "false")
         return PrefectApi(local, "local", time.perf_counter() - started)
     api = start_temporary_server(wait=wait)
     os.environ["PREFECT_API_URL"] = api.url
+    os.environ.setdefault(_CLIENT_VERSION_CHECK, "false")  # the server is this interpreter's own Prefect
     return api
+
+
+def check_server_version(url: str, timeout_s: float = 2.0) -> bool:
+    """Prefect's client check of the server's version, done once here: True when it passed (the server runs this
+    major version; an older one is only warned about, as Prefect does), False when the version could not be read
+    (Prefect's own check then runs). Prefect's clients each made it again, with a TLS context of their own (about
+    0.1 s of CPU and two round trips of every run), even for a plain-HTTP server on this machine."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/admin/version", timeout=timeout_s) as response:
+            server = Version(json.loads(response.read()))
+    except (urllib.error.URLError, OSError, ValueError, TypeError, InvalidVersion):
+        return False
+    client = Version(importlib.metadata.version("prefect"))
+    if server.major != client.major:
+        raise ConfigError(
+            f"The Prefect server at {url} runs Prefect {server}, this run Prefect {client}: major versions must match. "
+            "Run a server of this version, or set LEDGERLENS_PREFECT_LOCAL_URL= (empty) to use a temporary one."
+        )
+    if server < client:
+        logging.getLogger(__name__).warning(
+            "The Prefect server at %s runs Prefect %s, older than this run's %s, which may behave unexpectedly. "
+            "Upgrade the server.", url, server, client,
+        )  # fmt: skip
+    return True
 
 
 def _die_with_parent() -> None:
@@ -286,8 +338,7 @@ def start_temporary_server(*, wait: bool = True) -> PrefectApi:
     """Start Prefect's API (uvicorn) as our child; it dies with this process. With wait=False it boots while the
     caller imports Prefect and the flows; call `wait_until_ready` before the first flow."""
     port = _free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]  # fmt: skip
+    command = [sys.executable, "-m", "flows.uvicorn_server", "--host", "127.0.0.1", "--port", str(port)]
     database, lock = (None, None) if os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") else private_database()
     started = time.perf_counter()
     process = subprocess.Popen(command, env=_server_environment(database), preexec_fn=_die_with_parent)

@@ -334,7 +334,13 @@ def _accept(
     return _AmountHit(start, end, value, body, match.start("body"), currencies)
 
 
-def _amount_hits(folded: str, decimal_sep: DecimalSep) -> list[_AmountHit]:
+# Pure functions of a phrase's text, asked about the same phrase by several steps (amounts, the decimal mark, the
+# currency; dates, and the dates an amount must not be read from) and again by every reading of the second look.
+PHRASE_CACHE_SIZE = 8192
+
+
+@lru_cache(maxsize=PHRASE_CACHE_SIZE)
+def _amount_hits(folded: str, decimal_sep: DecimalSep) -> tuple[_AmountHit, ...]:
     masked = _masked_spans(folded)
     hits: list[_AmountHit] = []
     position = 0
@@ -346,7 +352,7 @@ def _amount_hits(folded: str, decimal_sep: DecimalSep) -> list[_AmountHit]:
             continue
         hits.append(hit)
         position = match.end()
-    return hits
+    return tuple(hits)
 
 
 def find_amounts(text: str, decimal_sep: DecimalSep = "auto") -> list[tuple[int, int, Decimal]]:
@@ -560,25 +566,44 @@ def _one_letter_off(word: str, name: str) -> bool:
 @lru_cache(maxsize=4096)
 def misread_month(word: str) -> str | None:
     """The full month name ``word`` misspells by one letter, when exactly one month is that close ("Apnil"
-    -> "april"); None for a real month name or a word near none, or near two months."""
+    -> "april", "}an" -> "jan"); None for a real month name or a word near none, or near two months."""
     lowered = word.lower()
+    if lowered[:1] in "}]" and f"j{lowered[1:].strip()}" in _MONTHS:
+        return f"j{lowered[1:].strip()}"
     if lowered in _MONTHS:
         return None
     near = {name: number for name, number in _FULL_MONTHS.items() if _one_letter_off(lowered, name)}
     return next(iter(near)) if len(set(near.values())) == 1 else None
 
 
+# A bracket OCR read for the capital J opening a month's name ("17 }an 2023", "17} an 2023": the bracket
+# glued to the day): only where the letters after it make a month's name (or its abbreviation) with a J.
+_BRACKET_FOR_J = re.compile(r"(?<![^\W\d_])[}\]]( ?)([a-z]{2,})(?![^\W\d_])")
+
+
+def _month_after_bracket(match: re.Match[str]) -> str | None:
+    """The month's name the bracket and its letters spell with a J, a gap after the bracket moved before
+    it (same length: spans still hold); None when they spell none."""
+    word = f"j{match.group(2)}"
+    return f"{match.group(1)}{word}" if word in _MONTHS else None
+
+
 def _with_months_mended(folded: str) -> str:
-    """The text with every month name misread by one letter spelt right (same length: spans still hold)."""
+    """The text with every month name misread by one letter spelt right, and a bracket read for a month's J
+    put back (same length: spans still hold)."""
+    folded = _BRACKET_FOR_J.sub(lambda m: _month_after_bracket(m) or m.group(), folded)
     return _LETTER_WORD.sub(lambda m: misread_month(m.group()) or m.group(), folded)
 
 
 def misread_month_words(text: str) -> list[str]:
-    """The words of the text read as a month they misspell by one letter ("Apnil")."""
-    return [m.group() for m in _LETTER_WORD.finditer(_fold(text)) if misread_month(m.group())]
+    """The words of the text read as a month they misspell by one letter ("Apnil", "}an")."""
+    folded = _fold(text)
+    bracketed = [m.group() for m in _BRACKET_FOR_J.finditer(folded) if _month_after_bracket(m)]
+    return [*bracketed, *(m.group() for m in _LETTER_WORD.finditer(folded) if misread_month(m.group()))]
 
 
-def _date_hits(folded: str, day_first: bool | None) -> list[tuple[int, int, date]]:
+@lru_cache(maxsize=PHRASE_CACHE_SIZE)
+def _date_hits(folded: str, day_first: bool | None) -> tuple[tuple[int, int, date], ...]:
     found: list[tuple[int, int, date]] = []
     folded = _with_months_mended(folded)
     for match in _ISO_DATE.finditer(folded):
@@ -600,12 +625,29 @@ def _date_hits(folded: str, day_first: bool | None) -> list[tuple[int, int, date
     for hit in found:
         if not chosen or hit[0] >= chosen[-1][1]:
             chosen.append(hit)
-    return chosen
+    return tuple(chosen)
 
 
 def find_dates(text: str, day_first: bool | None = None) -> list[tuple[int, int, date]]:
     """Every date in the text with its span, in reading order; impossible dates are skipped."""
-    return _date_hits(_fold(text), day_first)
+    return list(_date_hits(_fold(text), day_first))
+
+
+# A two-digit field of a numeric date that OCR split at a gap of a monospace type ("2023-11-0 3",
+# "11/0 3/2023"): one digit, a space and one digit, just after or just before one of the date's separators.
+_GAP_IN_DATE_FIELD = re.compile(r"(?<=[-./])\d( )\d(?!\d)|(?<!\d)\d( )\d(?=[-./])")
+
+
+def find_dates_across_gaps(text: str, day_first: bool | None = None) -> list[tuple[int, int, date]]:
+    """`find_dates`, and where it finds none, the dates the text reads as once a space OCR opened inside a
+    date's two-digit field is closed ("2023-11-0 3" -> 2023-11-03); spans are in the text as given."""
+    found = find_dates(text, day_first)
+    gaps = [m.start(g) for m in _GAP_IN_DATE_FIELD.finditer(text) for g in (1, 2) if m.start(g) >= 0]
+    if found or not gaps:
+        return found
+    kept = [i for i in range(len(text)) if i not in gaps]
+    closed = "".join(text[i] for i in kept)
+    return [(kept[begin], kept[end - 1] + 1, value) for begin, end, value in find_dates(closed, day_first)]
 
 
 def dates_one_digit_off(text: str, day_first: bool | None = None) -> set[date]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from PIL import Image
+
 from pipeline.errors import CorruptDocumentError
 
 _POPPLER_TIMEOUT_S = 120
@@ -40,20 +42,37 @@ def scale_image_to_long_edge(source: Path, target: Path, long_edge_px: int) -> P
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     target.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(target), image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    # No row filter, run-length deflate: half the CPU of the adaptive filters at level 1, and smaller files on
+    # cleaned scans (measured on 8 cleaned pages: 35 against 75 ms, 814 against 894 kB); the same pixels.
+    cv2.imwrite(
+        str(target),
+        image,
+        [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE,
+         cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE],
+    )  # fmt: skip
     return target
 
 
 def render_pdf_preview(pdf: Path, page_no: int, target: Path, long_edge_px: int) -> Path:
+    """The page drawn by poppler's cairo renderer, grayscale, its long edge `long_edge_px`, as PNG.
+
+    pdftocairo writes an uncompressed TIFF and Pillow encodes the PNG at zlib level 1: the same pixels as
+    pdftocairo's own PNG, whose encoding cost two thirds of the drawing's CPU (218 against 74 ms a page)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     stem = target.with_suffix("")
-    result = subprocess.run(
-        ["pdftocairo", "-png", "-gray", "-singlefile", "-scale-to", str(long_edge_px),
-         "-f", str(page_no), "-l", str(page_no), str(pdf), str(stem)],
-        capture_output=True, timeout=_POPPLER_TIMEOUT_S, check=False,
-    )  # fmt: skip
-    if result.returncode != 0 or not target.exists():
-        raise CorruptDocumentError(f"Page {page_no} of the PDF could not be drawn for its preview.")
+    drawn = stem.with_suffix(".tif")
+    try:
+        result = subprocess.run(
+            ["pdftocairo", "-tiff", "-gray", "-singlefile", "-scale-to", str(long_edge_px),
+             "-f", str(page_no), "-l", str(page_no), str(pdf), str(stem)],
+            capture_output=True, timeout=_POPPLER_TIMEOUT_S, check=False,
+        )  # fmt: skip
+        if result.returncode != 0 or not drawn.exists():
+            raise CorruptDocumentError(f"Page {page_no} of the PDF could not be drawn for its preview.")
+        with Image.open(drawn) as image:
+            image.save(target, format="PNG", compress_level=1)
+    finally:
+        drawn.unlink(missing_ok=True)
     return target
 
 

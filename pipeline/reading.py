@@ -58,18 +58,8 @@ def read_document(document: Document, scratch: Path, settings: Settings) -> Read
     text_pages: dict[int, PageText] = {}
     if document.media_type == "application/pdf":
         check_pdf_complete(path)
-        page_count = pdf_page_count(path)
-        if page_count > settings.max_pages:
-            raise DocumentTooLargeError(
-                f"The PDF has {page_count} pages, above the limit of {settings.max_pages}. "
-                "Split it into single invoices or raise LEDGERLENS_MAX_PAGES."
-            )
-        if settings.use_text_layer:
-            text_pages = {
-                page.page_no: page
-                for page in read_text_layer(path, page_count)
-                if len(page.words) >= settings.min_text_layer_words
-            }
+        page_count, layer = pdf_pages_and_text(path, settings)
+        text_pages = {page.page_no: page for page in layer if len(page.words) >= settings.min_text_layer_words}
         if len(text_pages) == page_count:
             return Reading([text_pages[number] for number in range(1, page_count + 1)], {})
         missing = [number for number in range(1, page_count + 1) if number not in text_pages]
@@ -80,10 +70,27 @@ def read_document(document: Document, scratch: Path, settings: Settings) -> Read
     pages, cleaned_images = ocr_pages(images, text_pages, scratch, settings)
     if not settings.second_look:
         return Reading(pages, cleaned_images)
-    from pipeline.second_look import look_again  # OpenCV: loaded only when a page is read from an image
+    from pipeline.party_ink import settle_party_ink  # OpenCV: loaded only when a page is read from an image
+    from pipeline.second_look import look_again
 
-    look = look_again(pages, cleaned_images, ocr_engine(settings.ocr_engine, second_look_options(settings)))
+    engine = ocr_engine(settings.ocr_engine, second_look_options(settings))
+    look = settle_party_ink(look_again(pages, cleaned_images, engine), cleaned_images, engine)
     return Reading(look.pages, cleaned_images, look.extraction, look.outcome)
+
+
+def pdf_pages_and_text(path: Path, settings: Settings) -> tuple[int, list[PageText]]:
+    """The PDF's page count and its own text, page by page (none with `use_text_layer` off). The text tool
+    reads at most one page past the limit and its pages give the count: one poppler process per document,
+    not two. When it cannot read the file (damaged, encrypted, no text allowed) `pdfinfo` counts the pages
+    and says what is wrong. DocumentTooLargeError above `max_pages`."""
+    layer = read_text_layer(path, settings.max_pages + 1) if settings.use_text_layer else []
+    page_count = len(layer) if 0 < len(layer) <= settings.max_pages else pdf_page_count(path)
+    if page_count > settings.max_pages:
+        raise DocumentTooLargeError(
+            f"The PDF has {page_count} pages, above the limit of {settings.max_pages}. "
+            "Split it into single invoices or raise LEDGERLENS_MAX_PAGES."
+        )
+    return page_count, layer
 
 
 def ocr_pages(

@@ -280,8 +280,20 @@ def read_crops(
     for place in placed:
         strip_top, height = place[0], place[1]
         inside = sorted((w for w in read if strip_top <= w.cy < strip_top + height), key=lambda w: w.x0)
-        found.append([_on_page(w, place, w.line_key) for w in inside])
+        found.append([_on_page(w, place, w.line_key) for w in without_crop_edges(inside)])
     return found
+
+
+# A crop's edge cuts through the strokes of a neighbouring letter or rule, which OCR reads as a bar or a
+# bracket beside the word ("18]" and "18 |" for "18"); no value printed in a field ends in one.
+CROP_EDGE_MARKS = "|[]"
+
+
+def without_crop_edges(words: list[Word]) -> list[Word]:
+    """The words read in a crop with the bars and brackets at their ends taken off; a word of nothing else
+    is dropped."""
+    trimmed = [w.model_copy(update={"text": w.text.strip(CROP_EDGE_MARKS)}) for w in words]
+    return [w for w in trimmed if w.text]
 
 
 def word_groups(words: list[Word]) -> list[list[Word]]:
@@ -482,7 +494,8 @@ def settle_id_slip(look: Look, cleaned_images: Mapping[int, Path], engine: OcrEn
     word = holding[0]
     reread = read_crops(cleaned_images[page.page_no], [(_group_box([word]), ENLARGED)], engine, page.page_no)[0]
     read_again = "".join(w.text for w in reread)
-    if read_again != word.text.replace(value, alternative):
+    alternative = other_kind_at_slip(word.text, value, alternative, read_again)
+    if alternative is None:
         return look
     mended = with_words_reread(look.pages, {id(word): [word.model_copy(update={"text": read_again})]})
     second = extract_invoice(mended)
@@ -492,6 +505,21 @@ def settle_id_slip(look: Look, cleaned_images: Mapping[int, Path], engine: OcrEn
         return look
     doubted = with_doubt(second, "invoice_number", _slip_doubt(value, alternative))
     return Look(mended, doubted, f"{look.outcome}+{ID_REREAD}")
+
+
+def other_kind_at_slip(word: str, value: str, alternative: str, read_again: str) -> str | None:
+    """The ID as read again when that reading differs from the word only where `alternative` puts its slip,
+    and there reads a character of the other kind (a letter for "1S-19666-23" read "TS-19666-23", not
+    only the letter the digit looks like); else None."""
+    start = word.find(value)
+    slip = next((i for i, (a, b) in enumerate(zip(value, alternative, strict=True)) if a != b), None)
+    if start < 0 or slip is None or len(read_again) != len(word):
+        return None
+    at = start + slip
+    differs = [i for i, (a, b) in enumerate(zip(word, read_again, strict=True)) if a != b]
+    if differs != [at] or word[at].isdigit() == read_again[at].isdigit() or not read_again[at].isalnum():
+        return None
+    return read_again[start : start + len(value)]
 
 
 def _slip_doubt(value: str, alternative: str) -> str:

@@ -10,7 +10,9 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.discover import discover_documents, sniff_media_type
+from pipeline.errors import DocumentTooLargeError
 from pipeline.process import process_document
+from pipeline.reading import pdf_pages_and_text
 from pipeline.sinks import ParquetSink
 from schemas import FailureCode, RecordStatus
 
@@ -134,3 +136,34 @@ def test_failed_record_keeps_the_error_code(bad_inputs: dict[str, Path], kind: s
     ParquetSink(tmp_path).write([record])
     written = pd.read_parquet(tmp_path / "invoices")
     assert written["error_code"].tolist() == [EXPECTED_CODES[kind].value]
+
+
+def _pages_pdf(path: Path, count: int) -> Path:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path), pagesize=A4, invariant=1)
+    for number in range(1, count + 1):
+        pdf.drawString(72, 760, f"Invoice INV-{number:04d} page {number} of {count}, total due 12.00 EUR")
+        pdf.showPage()
+    pdf.save()
+    return path
+
+
+def test_page_count_comes_with_the_text_layer(tmp_path: Path) -> None:
+    pdf = _pages_pdf(tmp_path / "three.pdf", 3)
+    count, layer = pdf_pages_and_text(pdf, Settings(max_pages=3))
+    assert count == 3
+    assert [page.page_no for page in layer] == [1, 2, 3]
+    assert all("INV-" in " ".join(word.text for word in page.words) for page in layer)
+    assert pdf_pages_and_text(pdf, Settings(use_text_layer=False)) == (3, [])
+
+
+def test_pdf_over_the_page_limit_is_refused_with_its_real_page_count(tmp_path: Path) -> None:
+    pdf = _pages_pdf(tmp_path / "five.pdf", 5)
+    with pytest.raises(DocumentTooLargeError, match="has 5 pages, above the limit of 2"):
+        pdf_pages_and_text(pdf, Settings(max_pages=2))
+    documents, _ = discover_documents([str(pdf)])
+    record = process_document(documents[0], Settings(max_pages=2))
+    assert record.status is RecordStatus.FAILED
+    assert "has 5 pages, above the limit of 2" in (record.error or "")

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psutil
 import pytest
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,8 +107,59 @@ def test_concurrent_runs_on_a_fresh_home_each_get_a_temporary_server_with_its_ow
         second.wait_until_ready()
         assert first.database is not None and second.database is not None
         assert first.database != second.database and first.database.exists() and second.database.exists()
+        # Each is Prefect's app built by our launcher (its heap frozen, flows/uvicorn_server.py), not bare uvicorn.
+        for server in (first, second):
+            assert server.process is not None
+            assert psutil.Process(server.process.pid).cmdline()[1:3] == ["-m", "flows.uvicorn_server"]
         databases = [first.database.parent, second.database.parent]
     finally:
         first.stop()
         second.stop()
     assert not any(folder.exists() for folder in databases)
+
+
+@pytest.fixture
+def version_server() -> Iterator[Callable[[bytes], str]]:
+    """A loopback stand-in for a local Prefect server's /api/admin/version; set what it answers, get its URL."""
+    answer = [b'"0"']
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/api/admin/version" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer[0])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def answering(body: bytes) -> str:
+        answer[0] = body
+        return f"http://127.0.0.1:{server.server_address[1]}/api"
+
+    yield answering
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_local_server_is_version_checked_once_by_the_run_not_by_each_prefect_client(
+    version_server: Callable[[bytes], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Prefect's check, done once with the standard library (its clients each repeated it with a TLS context of their
+    own): another major version stops the run with what to do, an older one is a warning, and an answer that is not a
+    version leaves the check to Prefect's clients."""
+    from flows.runtime import check_server_version
+    from pipeline.errors import ConfigError
+
+    installed = Version(importlib.metadata.version("prefect"))
+    assert check_server_version(version_server(json.dumps(str(installed)).encode()))
+    assert not caplog.records
+    with pytest.raises(ConfigError, match="major versions must match"):
+        check_server_version(version_server(json.dumps(f"{installed.major - 1}.20.0").encode()))
+    assert check_server_version(version_server(json.dumps(f"{installed.major}.0.0").encode())) is True
+    assert [record.levelname for record in caplog.records] == ["WARNING"] and "older" in caplog.text
+    assert check_server_version(version_server(b"<html>not a version</html>")) is False

@@ -18,6 +18,7 @@ from pipeline.preprocess import (
     estimate_noise_sigma,
     estimate_skew,
     preprocess_page,
+    write_page,
 )
 
 
@@ -218,3 +219,16 @@ def test_the_histogram_after_erasing_leader_dots_is_the_cleaned_pages(tmp_path: 
     assert removed >= 50
     assert np.array_equal(histogram, gray_histogram(cleaned))
     assert np.array_equal(remove_dot_leaders(image)[0], cleaned)
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (3392, 2400)])
+def test_cleaned_page_is_written_as_opencv_writes_it(tmp_path: Path, shape: tuple[int, int]) -> None:
+    page = np.random.default_rng(3).integers(0, 256, size=shape, dtype=np.uint8)
+    write_page(page, tmp_path / "ours" / "page.pgm")
+    cv2.imwrite(str(tmp_path / "opencv.pgm"), page)
+    assert (tmp_path / "ours" / "page.pgm").read_bytes() == (tmp_path / "opencv.pgm").read_bytes()
+    view = page[:, 1:]  # not contiguous: written as its pixels all the same
+    write_page(view, tmp_path / "view.pgm")
+    assert np.array_equal(cv2.imread(str(tmp_path / "view.pgm"), cv2.IMREAD_UNCHANGED), view)
+    write_page(page, tmp_path / "page.png")  # another format by name: OpenCV encodes it
+    assert np.array_equal(cv2.imread(str(tmp_path / "page.png"), cv2.IMREAD_UNCHANGED), page)

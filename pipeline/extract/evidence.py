@@ -22,6 +22,7 @@ from pipeline.extract.fields import (
     PageIndex,
     continues_an_address,
     customer_block_rows,
+    names_a_country,
 )
 from pipeline.extract.labels import (
     ADDRESS_WORDS,
@@ -50,6 +51,8 @@ from schemas import FieldEvidence, Support
 _DOMAIN = re.compile(r"(?:@\s?|\bwww\.|https?://)([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*)\.[a-z]{2,}", re.IGNORECASE)
 # A name that ends in its legal form ("Google Cloud EMEA Limited", "Coolblue B.V."): the name is complete.
 _CLOSED_BY_LEGAL_FORM = re.compile(rf"\b(?:{LEGAL_FORM})\.?\s*$", re.IGNORECASE)
+# A legal form followed by a separator and more text ("Orchard Lane Media GmbH, Rue du"): a name ends at its form.
+_AFTER_LEGAL_FORM = re.compile(rf"\b(?:{LEGAL_FORM})(?:,|\s[-|\u2022\u00b7])\s*(?P<rest>\S.*)$", re.IGNORECASE)
 _SPACED_LETTERS = re.compile(r"(?:^|\s)\w(?:\s\w){2,}(?:\s|$)")
 # One capital letter, then a lower-case word: OCR broke a word in two ("Juniper A nalytics").
 _BROKEN_WORD = re.compile(r"(?<!\S)[A-Z]\s([a-z]{2,})\b")
@@ -205,7 +208,9 @@ def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
         doubts.append(f"the {label} {value!r} is also read as the other party")
     if is_title(value) or match_label(value) is not None or is_address_heading(value):
         doubts.append(f"the {label} {value!r} reads as a label or title")
-    if sum(ch.isdigit() for ch in value) >= 2 or reads_as_street_address(value):
+    if names_a_country(value):
+        doubts.append(f"the {label} {value!r} names a country: a line of an address, not a party")
+    elif sum(ch.isdigit() for ch in value) >= 2 or reads_as_street_address(value):
         doubts.append(f"the {label} {value!r} looks like part of an address")
     if _SPACED_LETTERS.search(value):
         doubts.append(f"the {label} {value!r} is letters spaced apart, a logo rather than a name")
@@ -225,6 +230,11 @@ def _glued_text_doubts(label: str, value: str) -> list[str]:
         doubts.append(f"the {label} {value!r} carries {register.group(0)!r}: a legal or register line may be glued on")
     if _is_sentence(value) and not _CLOSED_BY_LEGAL_FORM.search(value.strip()):
         doubts.append(f"the {label} {value!r} reads as a sentence, not a name")
+    runs_on = _AFTER_LEGAL_FORM.search(value)
+    if runs_on is not None and not LEGAL_FORM_ONLY.match(runs_on.group("rest")):
+        doubts.append(
+            f"the {label} {value!r} runs on past its legal form ({runs_on.group('rest')!r}): an address may be glued on"
+        )
     broken = [word for word in _BROKEN_WORD.findall(value) if word not in NAME_JOINERS]
     if broken:
         doubts.append(f"the {label} {value!r} has a word broken in two ({broken[0]!r}); OCR may have split it")

@@ -24,7 +24,7 @@ from pipeline.extract.labels import (
 )
 from pipeline.extract.layout import PageLayout, Phrase, Row, horizontal_overlap, type_size_ratio, within_a_space
 from pipeline.money import net_tax_gross
-from pipeline.parsing import find_amounts, find_currencies, find_dates
+from pipeline.parsing import find_amounts, find_currencies, find_dates, find_dates_across_gaps
 from schemas import Word
 from schemas.currency import COUNTRY_CURRENCIES, LEGAL_FORM_CURRENCIES
 
@@ -69,6 +69,7 @@ class Candidate:
     words_from: int = 0
     words_to: int | None = None
     read_as: str | None = None  # set when arithmetic changed a digit OCR read: what the page showed
+    label_read: bool = True  # False: no label was read beside it; the arithmetic placed it (see rules.py)
 
     @property
     def evidence(self) -> Phrase:
@@ -106,20 +107,26 @@ def split_at_inline_labels(row: Row) -> list[Phrase]:
     result: list[Phrase] = []
     for phrase in row.phrases:
         start = 0
+        label_words = _label_words(phrase.words)  # of the words from `start` on: found again at each split
         for index in range(1, len(phrase.words)):
-            chunk = phrase.words[start:index]
-            rest = Phrase(phrase.words[start:], 0, 1, 1)
-            rest_label = match_label(rest.text)
-            label_words = words_after(rest, rest_label.end) if rest_label else 0
-            if label_words >= len(chunk):
+            if label_words >= index - start:
                 continue  # nothing but label so far: this word still belongs to it
             tail_text = " ".join(word.text for word in phrase.words[index:])
             found = match_label(tail_text)
             if found is not None and tail_text[: found.end].rstrip().endswith((":", "#")):
+                chunk = phrase.words[start:index]
                 result.append(Phrase(chunk, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index))
                 start = index
+                label_words = _label_words(phrase.words[start:])
         result.append(phrase.tail(start) if start else phrase)
     return result
+
+
+def _label_words(words: list[Word]) -> int:
+    """How many of the words the label at their start takes (0: no label)."""
+    rest = Phrase(words, 0, 1, 1)
+    label = match_label(rest.text)
+    return words_after(rest, label.end) if label else 0
 
 
 # A title heading a column among other labels ("Klant | Order | Factuur datum | Factuur | Vervaldatum"): the
@@ -132,6 +139,19 @@ def titled_column_phrase(row: Row) -> Phrase | None:
     titles = [phrase for phrase in row.phrases if is_title(phrase.text) and not is_credit_note_title(phrase.text)]
     labels = [phrase for phrase in row.phrases if not is_title(phrase.text) and match_label(phrase.text)]
     return titles[0] if len(titles) == 1 and len(labels) >= 2 else None
+
+
+def names_a_company(text: str, label: LabelMatch) -> bool:
+    """An amount's label word opening a company name ("Shipping S.p.A.", "Freight Logistics AG"): more words
+    after it, closed by a legal form, and no number anywhere. An amount's label is followed by an amount;
+    a line that ends in a legal form names a party."""
+    rest = text[label.end :].strip()
+    return (
+        label.field in _AMOUNTS | ADJUSTMENTS
+        and bool(rest)
+        and ENDS_IN_LEGAL_FORM.search(text) is not None
+        and not any(ch.isdigit() or ch == ":" for ch in text)
+    )
 
 
 class PageIndex:
@@ -163,7 +183,7 @@ class PageIndex:
                     column_kind(phrase.text) is not None or (found and found.field in _AMOUNTS | ADJUSTMENTS)
                 ):
                     continue  # "Total" or "Tax" heading a column of line items labels the column, not the invoice
-                if found is not None:
+                if found is not None and not names_a_company(phrase.text, found):
                     self.labels[id(phrase)] = found
 
     def label_of(self, phrase: Phrase) -> LabelMatch | None:
@@ -335,7 +355,7 @@ Parser = Callable[[Phrase, int, DocumentStyle], tuple[str | date | Decimal, int,
 def parse_date_value(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[date, int, int] | None:
     words = phrase.words[start:]
     text = " ".join(word.text for word in words)
-    dates = find_dates(text, day_first=style.day_first)
+    dates = find_dates_across_gaps(text, day_first=style.day_first)
     if not dates:
         return None
     begin, end, value = dates[0]
@@ -690,6 +710,8 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 # The sender's address under a logo that names nobody ("Keizersgracht 8", its country): any
                 # name the page prints elsewhere wins; offered alone, the evidence doubts it.
                 score *= 0.3
+            if names_a_country(text):
+                score *= 0.1  # the last line of an address ("USA"): any name the page prints wins; alone, doubted
             # OCR confidence on large display type is often low even when the text is right.
             score *= 0.5 + 0.5 * phrase.confidence
             candidates.append(Candidate("vendor_name", text, min(score, 0.95), phrase))
@@ -738,6 +760,11 @@ _COUNTRY_CURRENCY_CONFIDENCE = 0.6
 _COUNTRY_NAMES = sorted(map(re.escape, COUNTRY_CURRENCIES), key=len, reverse=True)
 _COUNTRY_FORMS = [re.escape(form).replace(r"\ ", r"\.?\s*") + r"\.?" for form in LEGAL_FORM_CURRENCIES]
 _COUNTRY = re.compile(rf"(?<![^\W\d_])({'|'.join(_COUNTRY_NAMES + _COUNTRY_FORMS)})(?![^\W\d_])", re.IGNORECASE)
+
+
+def names_a_country(text: str) -> bool:
+    """The line is only a country's name ("USA", "Deutschland"): the last line of an address, never a party."""
+    return text.strip(" .,;:").casefold() in COUNTRY_CURRENCIES
 
 
 def _country_code(printed: str) -> str:

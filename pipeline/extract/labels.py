@@ -43,7 +43,9 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         # Spanish and Italian: "Nº Factura", "Número de factura", "Factura n.º", "Fattura n.", "N. fattura".
         (r"(n\.?\s*[º°o]|n\.)\.?\s*(de\s*)?(factura|rectificativa|abono|fattura)", 1.0),
         (r"n[úu]mero\s*(de\s*)?(la\s*)?(factura|fattura|rectificativa)", 1.0),
-        (r"(factura|fattura|rectificativa)\s*(n\.?\s*[º°o]?\.?|nr\.?|n[úu]m(ero|\.)?)", 1.0),
+        # OCR reads the ordinal mark glued to "n." as a 2 ("Factura n.2  53912"): a 2 closing the label there
+        # is the mark, never the number.
+        (r"(factura|fattura|rectificativa)\s*(n\.?2(?=\s|$)|n\.?\s*[º°o]?\.?|nr\.?|n[úu]m(ero|\.)?)", 1.0),
         (r"nota\s*di\s*credito\s*(n\.?|nr\.?|numero)", 1.0),
     ],
     "invoice_date": [
@@ -291,6 +293,7 @@ COLUMN_HEADERS: dict[str, list[str]] = {
         r"pos\.?",
         r"nr\.?",
         r"no\.",
+        r"n[°º]\.?",
         r"#",
         r"art(icle|ikel)?\.?\s*-?(no\.?|nr\.?|#)",
         r"product\s*(code|no\.?|#)",
@@ -365,8 +368,10 @@ _COMPILED: list[tuple[str, float, re.Pattern[str]]] = [
 # "Montant HT", "Amount excl. VAT", "Betrag netto": the tax basis a column is stated in.
 _TAX_BASIS = r"(\s*(ht|ttc|net|netto|brutto|excl\.?(\s*(vat|tax|gst))?|incl\.?(\s*(vat|tax|gst))?))?"
 
+_CURRENCY_NOTE = r"\([^)]*\)|\[[^\]]*\]|in\s+[a-z]{3}"
 _COLUMN_COMPILED: list[tuple[str, re.Pattern[str]]] = [
-    (kind, re.compile(rf"^({pattern})\s*(\([^)]*\)|\[[^\]]*\]|in\s+[a-z]{{3}})?{_TAX_BASIS}\W*$", re.IGNORECASE))
+    # the basis before or after a currency in brackets: "Montant HT (EUR)", "Amount (EUR) excl. VAT"
+    (kind, re.compile(rf"^({pattern}){_TAX_BASIS}\s*({_CURRENCY_NOTE})?{_TAX_BASIS}\W*$", re.IGNORECASE))
     for kind, patterns in COLUMN_HEADERS.items()
     for pattern in patterns
 ]
@@ -543,6 +548,7 @@ CREDIT_NOTE_TITLES: frozenset[str] = frozenset(
 _SPACELESS_TITLES = {title.replace(" ", ""): title for title in TITLE_WORDS | CREDIT_NOTE_TITLES}
 
 
+@lru_cache(maxsize=LABEL_CACHE_SIZE)
 def _title_key(text: str) -> str:
     """The title as printed, lower-cased; OCR that dropped a space ("NOTA DICREDITO") still finds it."""
     key = _TITLE_PUNCTUATION.sub("", re.sub(r"\s+", " ", text.lower())).strip()

@@ -87,20 +87,30 @@ def _all_zero(item: LineItem) -> bool:
 
 def drop_running_sums(rows: list[ItemRows], targets: list[Decimal]) -> list[ItemRows]:
     """A row whose amount is the sum of the rows since the last such row ("Cloud Service Charges 4.11" over
-    "Charges 4.11", "PURCHASES" under its lines) closes a group: it is no item. Dropped only when the items
-    then add up to what they should and did not before."""
+    "Charges 4.11", "PURCHASES" under its lines) closes a group: it is no item, and neither is the same sum
+    repeated atop the next page (a running total carried over). Dropped only when the items then add up to
+    what they should and did not before."""
     if not rows or not targets or _agrees(rows, targets):
         return rows
     kept: list[ItemRows] = []
     group = Decimal(0)
+    carried: ItemRows | None = None  # the running sum just dropped, which the next page may repeat
     for row in rows:
         amount = row.item.amount
         if kept and amount and group and agree(amount, group):
-            group = Decimal(0)
+            group, carried = Decimal(0), row
             continue
+        if carried is not None and _page(row) > _page(carried) and agree(amount, carried.item.amount):
+            carried = None  # "Transport 8 103,21" brought forward atop the next page
+            continue
+        carried = None
         kept.append(row)
         group += amount or Decimal(0)
     return kept if len(kept) < len(rows) and _agrees(kept, targets) else rows
+
+
+def _page(row: ItemRows) -> int:
+    return row.phrases[0].page_no if row.phrases else 0
 
 
 def fill_missing_amounts(rows: list[ItemRows]) -> list[ItemRows]:

@@ -22,12 +22,14 @@ from pipeline.extract.fields import (
     customer_block_rows,
     document_currency,
     label_candidates,
+    names_a_country,
     parse_amount_value,
     place_date_candidates,
     vendor_candidates,
 )
+from pipeline.extract.headerless import headerless_line_items
 from pipeline.extract.labels import is_credit_note_title
-from pipeline.extract.layout import Phrase, build_layout
+from pipeline.extract.layout import Phrase, Row, build_layout
 from pipeline.extract.reconcile import (
     drop_running_sums,
     fill_missing_amounts,
@@ -36,7 +38,7 @@ from pipeline.extract.reconcile import (
     repair_misread_unit_prices,
     swap_misassigned_prices,
 )
-from pipeline.extract.tables import ItemRows, extract_line_items, headerless_line_items
+from pipeline.extract.tables import ItemRows, extract_line_items
 from pipeline.extract.till import misread_without_cents, preferred_totals, restore_lost_decimals
 from pipeline.extract.vendor import choose_vendor
 from pipeline.money import (
@@ -131,29 +133,46 @@ def repair_from_arithmetic(
     return repaired
 
 
-def rate_implied_taxes(index: PageIndex, by_field: dict[str, list[Candidate]], style: DocumentStyle) -> list[Candidate]:
-    """A tax OCR garbled to a fragment without its cents ("BUR doi) 12" for "EUR 151,12") is restored when two
-    independent readings agree on one value: subtotal + adjustments + tax = total implies it, and it is the
-    rate printed on its row of the tax base. What OCR kept must survive in its digits; the candidate keeps
-    what was read, so a person confirms it."""
+def rate_implied_taxes(
+    index: PageIndex, by_field: dict[str, list[Candidate]], style: DocumentStyle, unread: list[Candidate]
+) -> list[Candidate]:
+    """A tax OCR garbled to a fragment without its cents ("BUR doi) 12" for "EUR 151,12"), or to no amount at
+    all ("GST 10%: 1S O35" for "1,130.35"), is restored when two independent readings agree on one value:
+    subtotal + adjustments + tax = total implies it, and it is the rate printed on its row of the tax base.
+    The digits OCR kept must survive, in order, in the value; the candidate keeps what was read, so a person
+    confirms it."""
     adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
     garbled = [c for c in by_field.get("tax", []) if misread_without_cents(c)]
-    rates = printed_rates(index, garbled, style)
+    garbled += [c for c in unread if c.field == "tax"]
     restored: list[Candidate] = []
-    for broken in (c for c in garbled if id(c) in rates):
+    for broken in garbled:
+        rate = _row_rate(index, broken)
         read = "".join(ch for ch in broken.evidence.text if ch.isdigit())
         for subtotal, total in itertools.product(by_field.get("subtotal", []), by_field.get("total", [])):
             base = (_amount(subtotal) or Decimal(0)) + (adjustment_sum(_between(adjustment_rows, subtotal, total)) or 0)
             implied = (_amount(total) or Decimal(0)) - base
             if (
-                implied > 0
-                and not same_amount(implied, _amount(broken) or Decimal(0))
-                and read in amount_digits(implied)
-                and tax_fits_rate(implied, rates[id(broken)].rate, None, base)
+                rate is not None
+                and implied > 0
+                and not (isinstance(broken.value, Decimal) and same_amount(implied, broken.value))
+                and _kept_in_order(read, amount_digits(implied))
+                and tax_fits_rate(implied, rate, None, base)
             ):
                 restored.append(replace(broken, value=implied, read_as=broken.evidence.text))
                 break
     return restored
+
+
+def _row_rate(index: PageIndex, candidate: Candidate) -> Decimal | None:
+    """The one tax rate printed on the candidate's row ("GST 10%: ..."); None for none or several."""
+    found = {match.group(1) for match in _PRINTED_RATE.finditer(index.row_of(candidate.phrase).text)}
+    return Decimal(found.pop().replace(",", ".")) if len(found) == 1 else None
+
+
+def _kept_in_order(read: str, digits: str) -> bool:
+    """Every digit OCR read appears, in order, among the value's digits ("135" in "113035")."""
+    remaining = iter(digits)
+    return bool(read) and all(ch in remaining for ch in read)
 
 
 def _enclosing(broken: Candidate, first: Candidate, second: Candidate) -> tuple[Candidate, Candidate]:
@@ -208,6 +227,11 @@ def adjustment_sum(found: list[Candidate]) -> Decimal | None:
     return sum((signed_adjustment(c.field, _amount(c) or Decimal(0)) for c in found), Decimal(0))
 
 
+# Where the arithmetic settles nothing (a printed error), the sum of a block's tax rows still beats each row
+# alone, which would leave the others unexplained.
+_ALL_ROWS_PREFERENCE = 0.05
+
+
 def combined_taxes(
     by_field: dict[str, list[Candidate]], unread_totals: list[Candidate], unlabelled: list[Candidate]
 ) -> list[Candidate]:
@@ -231,7 +255,7 @@ def combined_taxes(
             ):
                 continue
             first = rows[0]
-            score = min(c.score for c in rows)
+            score = max(c.score for c in rows) + _ALL_ROWS_PREFERENCE
             combined.append(Candidate("tax", value, score, first.phrase, first.words_from, first.words_to))
     return list({c.value: c for c in combined}.values())
 
@@ -267,6 +291,54 @@ def rate_rows(index: PageIndex, by_field: dict[str, list[Candidate]], style: Doc
         if len(amounts) == 1 and Decimal(str(amounts[0].value)) > 0:
             found.append(replace(amounts[0], score=_RATE_ROW_STRENGTH * amounts[0].evidence.confidence))
     return found
+
+
+# A row of the totals block whose label OCR could not read ("Taxi-.:  63.56" for "Tax:  63.56") vouches for
+# nothing by itself: the sums place it, and its evidence says no label was read.
+_UNLABELLED_ROW_STRENGTH = 0.4
+
+
+def unlabelled_block_rows(
+    index: PageIndex, by_field: dict[str, list[Candidate]], style: DocumentStyle
+) -> list[Candidate]:
+    """The amount of a row between a subtotal and the total under it, on a row no label claimed and printing
+    exactly one amount, when subtotal + discounts and charges + that amount = total: the tax, found by the sum."""
+    claimed = {(c.phrase.page_no, c.phrase.row_index) for found in by_field.values() for c in found}
+    adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
+    found: dict[tuple[int, int], Candidate] = {}
+    for subtotal, total in itertools.product(by_field.get("subtotal", []), by_field.get("total", [])):
+        adjustments = adjustment_sum(_between(adjustment_rows, subtotal, total))
+        for row in _rows_between(index, subtotal, total):
+            amounts = [
+                Candidate("tax", parsed[0], 0.0, phrase, parsed[1], parsed[2], label_read=False)
+                for phrase in row.phrases
+                if (parsed := parse_amount_value(phrase, 0, style)) is not None
+            ]
+            key = (row.page_no, row.index)
+            if key in claimed or len(amounts) != 1 or (_amount(amounts[0]) or 0) <= 0:
+                continue
+            tax, base = _amount(amounts[0]) or Decimal(0), (_amount(subtotal) or Decimal(0)) + (adjustments or 0)
+            if (
+                isinstance(total.value, Decimal)
+                and totals_agree(base, tax, total.value)
+                and _fits_its_rates(row, tax, base)
+            ):
+                found[key] = replace(amounts[0], score=_UNLABELLED_ROW_STRENGTH * amounts[0].evidence.confidence)
+    return list(found.values())
+
+
+def _fits_its_rates(row: Row, tax: Decimal, base: Decimal) -> bool:
+    """A row printing a rate ("BIW 9%") is a tax only at that rate of the base; a row printing none, any."""
+    rates = {match.group(1) for match in _PRINTED_RATE.finditer(row.text)}
+    return not rates or any(tax_fits_rate(tax, Decimal(rate.replace(",", ".")), None, base) for rate in rates)
+
+
+def _rows_between(index: PageIndex, upper: Candidate, lower: Candidate) -> list[Row]:
+    """The rows strictly between two candidates' rows on one page."""
+    page, top, bottom = upper.phrase.page_no, upper.phrase.row_index, lower.phrase.row_index
+    if lower.phrase.page_no != page:
+        return []
+    return [row for row in index.rows if row.page_no == page and top < row.index < bottom]
 
 
 def _words_before_rate(text: str) -> str | None:
@@ -481,10 +553,11 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     # Several tax rows sum to the tax; a total OCR garbled still closes the totals block they sit in.
     unread_totals = [c for c in unread_amounts if c.field == "total"]
     by_field["tax"].extend(combined_taxes(by_field, unread_totals, rate_rows(index, by_field, style)))
+    by_field["tax"].extend(unlabelled_block_rows(index, by_field, style))
     adjustment_rows = [c for name in sorted(ADJUSTMENTS) for c in by_field.get(name, [])]
     for candidate in repair_from_arithmetic(by_field, [*unread_amounts, *misread], adjustment_rows):
         by_field[candidate.field].append(candidate)
-    by_field["tax"] += rate_implied_taxes(index, by_field, style)
+    by_field["tax"] += rate_implied_taxes(index, by_field, style, unread)
     by_field["total"] += _paid_totals(by_field)
     by_field["total"] = restore_lost_decimals(index, by_field)
     for candidate in rate_breakdown_candidates(index, style):
@@ -579,6 +652,8 @@ def _choose_dates(
         issued = _restored_date([c for c in unread if c.field == "invoice_date"], style, latest=due.value)
     if due is None and issued is not None and isinstance(issued.value, date):
         due = _restored_date([c for c in unread if c.field == "due_date"], style, earliest=issued.value)
+    if issued is None and due is None:
+        issued, due = _restored_pair(unread, style)
     if issued is None:
         issued = _fallback_invoice_date(index, style, {due.value} if due and isinstance(due.value, date) else set())
     chosen = {"invoice_date": issued, "due_date": due}
@@ -605,12 +680,34 @@ def _restored_date(
     return None
 
 
+def _restored_pair(unread: list[Candidate], style: DocumentStyle) -> tuple[Candidate | None, Candidate | None]:
+    """Both date labels' values garbled by a digit OCR confuses ("8 Jun 2623", "22 Jun 2823"): each takes the
+    one date it reads as with that digit swapped, when each has just one and the issue date then falls on or
+    before the due date; else neither."""
+    issued = _restored_date([c for c in unread if c.field == "invoice_date"], style)
+    due = _restored_date([c for c in unread if c.field == "due_date"], style)
+    if issued is None or due is None or not isinstance(issued.value, date) or not isinstance(due.value, date):
+        return None, None
+    return (issued, due) if issued.value <= due.value else (None, None)
+
+
+def _without_unread_labels(chosen: dict[str, Candidate | None], evidence: dict[str, FieldEvidence]) -> None:
+    """A value the arithmetic placed where no label was read (see `unlabelled_block_rows`) has no label's
+    support, and says so: a person confirms what its row is."""
+    for name, picked in chosen.items():
+        if picked is not None and not picked.label_read and name in evidence:
+            found = evidence[name]
+            found.support = [support for support in found.support if support is not Support.LABEL]
+            found.doubts.append(f"no label was read beside {picked.evidence.text!r}; the sums place it as the {name}")
+
+
 def _choose_parties(by_field: dict[str, list[Candidate]], index: PageIndex) -> dict[str, Candidate | None]:
     customer_rows = customer_block_rows(index, by_field.get("customer_name", []))
     proposals = {"label": by_field.get("vendor_name", []), "top": vendor_candidates(index, customer_rows)}
     return {
         "invoice_number": _best(by_field.get("invoice_number", [])),
-        "customer_name": _best(by_field.get("customer_name", [])),
+        # A country alone under "Bill to" names no customer: the record is better without one than with "Germany".
+        "customer_name": _best([c for c in by_field.get("customer_name", []) if not names_a_country(str(c.value))]),
         "vendor_name": choose_vendor(index, proposals, by_field.get("customer_name", [])),
     }
 
@@ -667,6 +764,23 @@ def _date_doubts(chosen: dict[str, Candidate | None], style: DocumentStyle) -> d
         if isinstance(picked.value, date) and not _reads_as(picked, style):
             doubts.setdefault(name, []).append(
                 f"{picked.evidence.text!r} is no date; one digit OCR confuses read otherwise gives {picked.value}"
+            )
+    return doubts
+
+
+def _label_unread_doubts(
+    chosen: dict[str, Candidate | None], by_field: dict[str, list[Candidate]], unread: list[Candidate]
+) -> dict[str, str]:
+    """A date taken from elsewhere on the page (the first date printed) while the page prints the field's
+    own label with a value OCR could not read ("Date: 8 Jun 2623"): the label's value may be another date."""
+    doubts: dict[str, str] = {}
+    for name in ("invoice_date", "due_date"):
+        picked = chosen.get(name)
+        garbled = [c for c in unread if c.field == name]
+        if picked is not None and garbled and not any(picked is c for c in by_field.get(name, [])):
+            doubts[name] = (
+                f"the {name.replace('_', ' ')} label's value reads {garbled[0].evidence.text!r}, no date; "
+                f"{picked.value} is another date the page prints"
             )
     return doubts
 
@@ -806,10 +920,14 @@ def extract_invoice(pages: list[PageText]) -> ExtractionResult:
         **_choose_parties(by_field, index),
     }
 
-    inputs = EvidenceInputs(chosen, by_field, _date_doubts(chosen, style), _printed_dates(index, style))
+    doubts = _date_doubts(chosen, style)
+    for name, doubt in _label_unread_doubts(chosen, by_field, unread).items():
+        doubts.setdefault(name, []).append(doubt)
+    inputs = EvidenceInputs(chosen, by_field, doubts, _printed_dates(index, style))
     evidence = field_evidence(index, inputs)
     if "tax" in evidence and rate_fits(chosen["subtotal"], chosen["tax"], chosen["total"], rates):
         evidence["tax"].support.append(Support.RATE)
+    _without_unread_labels(chosen, evidence)
     fields = {
         name: _field_value(name, c, confidences.get(name)).model_copy(update={"evidence": evidence.get(name)})
         for name, c in chosen.items()

@@ -98,11 +98,20 @@ def column_boundaries(columns: list[Column], height: float) -> list[float]:
     return edges
 
 
+def _table_left(row: Row, columns: list[Column]) -> float:
+    """Text left of this belongs to a sidebar or margin beside the table, not to the row's item."""
+    return columns[0].x0 - 2 * row.height
+
+
+def _table_text(row: Row, columns: list[Column]) -> str:
+    """The row's text inside the table: "Page 2 of 2" in a sidebar beside an item is not the item's."""
+    return " ".join(phrase.text for phrase in row.phrases if phrase.x1 >= _table_left(row, columns))
+
+
 def _cells(row: Row, columns: list[Column]) -> dict[str, str]:
     """Words of one row grouped by the column whose territory holds their centre."""
     edges = column_boundaries(columns, row.height)
-    # Text left of the table's first column belongs to a sidebar or margin, not to the item.
-    table_left = columns[0].x0 - 2 * row.height
+    table_left = _table_left(row, columns)
     cells: dict[str, list[str]] = {}
     for word in sorted(row.words, key=lambda w: w.x0):
         if word.x1 < table_left:
@@ -112,7 +121,7 @@ def _cells(row: Row, columns: list[Column]) -> dict[str, str]:
     return {kind: " ".join(words) for kind, words in cells.items()}
 
 
-def _number(text: str, style: DocumentStyle) -> Decimal | None:
+def number_in(text: str, style: DocumentStyle) -> Decimal | None:
     amounts = find_amounts(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
     return amounts[-1][2] if amounts else None
 
@@ -121,13 +130,16 @@ def _parse_row(row: Row, columns: list[Column], style: DocumentStyle) -> tuple[d
     cells = _cells(row, columns)
     values: dict[str, Decimal] = {}
     for kind in _NUMERIC:
-        if kind in cells and (value := _number(cells[kind], style)) is not None:
+        # a number inside words ("Continúa en la página 2") is a note's, not the column's
+        if kind not in cells or reads_as_description(cells[kind]):
+            continue
+        if (value := number_in(cells[kind], style)) is not None:
             values[kind] = value
     description = cells.get("description")
     return values, [description] if description else []
 
 
-def _is_stop_row(index: PageIndex, row: Row) -> bool:
+def is_stop_row(index: PageIndex, row: Row) -> bool:
     if not any(ch.isdigit() for ch in row.text):
         return False  # a heading's second line ("Ohne MwSt."), not a totals row: those print an amount
     for phrase in row.phrases:
@@ -138,11 +150,13 @@ def _is_stop_row(index: PageIndex, row: Row) -> bool:
 
 
 # Rows that carry a running sum between pages or announce the next page: never line items.
-_CARRY_ROW = re.compile(
+CARRY_ROW = re.compile(
     r"\b(carried|brought)\s+forward\b|\bcontinued\b|\bfortsetzung\b|\b[üu]bertrag\b|"
     r"[àa]\s+reporter\b|^\s*report\b|\bsuite\b|\bpage\s+\d+\s+(of|sur|von)\b|\bseite\s+\d+|"
     # Italian and Spanish ("A riportare" / "Riporto", "Suma y sigue" / "Suma anterior", "(segue)")
-    r"\ba\s+riportare\b|^\s*riporto\b|\(segue\)|\bsuma\s+(y\s+sigue|anterior)\b|\(continuaci[óo]n\)|\(vervolg\)",
+    r"\ba\s+riportare\b|^\s*riporto\b|\(segue\)|\bsuma\s+(y\s+sigue|anterior)\b|\(continuaci[óo]n\)|\(vervolg\)|"
+    # "Continúa en la página 2", "Segue a pagina 2", "Vervolg op pagina 2", "Página 1 de 2", "Pagina 1 di 2"
+    r"\bcontin[úu]a\s+en\b|\bsegue\s+a\s+pagina\b|\bvervolg\s+op\b|\bp[áa]gina\s+\d+\s+(de|di|van)\s+\d",
     re.IGNORECASE,
 )
 
@@ -157,15 +171,16 @@ def _table_segments(index: PageIndex) -> list[tuple[list[Column], list[Row]]]:
     body: list[Row] | None = None
     previous: Row | None = None
     paused = False
+    columns: list[Column] = []
     for row in index.rows:
         found = header_columns(row)
         if found is not None:
-            body, previous, paused = [], row, False
+            body, previous, paused, columns = [], row, False, found
             segments.append((found, body))
             continue
         if body is None:
             continue
-        if _is_stop_row(index, row):
+        if is_stop_row(index, row):
             body, previous, paused = None, None, False
             continue
         if previous is not None and row.page_no != previous.page_no:
@@ -173,7 +188,7 @@ def _table_segments(index: PageIndex) -> list[tuple[list[Column], list[Row]]]:
         elif previous is not None and row.y0 - previous.y1 > 6 * max(row.height, 1.0):
             paused = True
         previous = row
-        if not paused and not _CARRY_ROW.search(row.text) and not _is_repeated_header(index, row):
+        if not paused and not CARRY_ROW.search(_table_text(row, columns)) and not is_repeated_header(index, row):
             body.append(row)
     return segments
 
@@ -182,20 +197,23 @@ def _table_segments(index: PageIndex) -> list[tuple[list[Column], list[Row]]]:
 _REPEATED_FIELDS = frozenset({"invoice_number", "invoice_date", "due_date"})
 
 
-def _is_repeated_header(index: PageIndex, row: Row) -> bool:
-    """A row printing a header field's label and value and no words besides ("Invoice Number 65597" atop
-    page 2) repeats the document's header; an item whose description starts like a label ("Due date
-    extension fee") has words after it."""
-    labelled = False
-    for phrase in row.phrases:
+def is_repeated_header(index: PageIndex, row: Row) -> bool:
+    """A row whose every number is the value of a header field's label repeats the document's header:
+    "Invoice Number 65597", or "Acme GmbH   Invoice No.: 17585" atop page 2. An item prints its amount
+    apart from any label, and one whose description starts like a label ("Due date extension fee") has
+    words after the label."""
+    labelled = awaiting_value = False
+    for phrase in sorted(row.phrases, key=lambda p: p.x0):
         label = index.label_of(phrase)
         if label is not None and label.field in _REPEATED_FIELDS:
-            labelled = True
-            text = phrase.text[label.end :]
-        else:
-            text = phrase.text
-        if _reads_as_description(text):
+            rest = phrase.text[label.end :]
+            if reads_as_description(rest):
+                return False
+            labelled, awaiting_value = True, not rest.strip()
+            continue
+        if any(ch.isdigit() for ch in phrase.text) and not awaiting_value:
             return False
+        awaiting_value = False
     return labelled
 
 
@@ -204,7 +222,7 @@ def _numeric_phrases(rows: list[Row], style: DocumentStyle) -> list[Phrase]:
         phrase
         for row in rows
         for phrase in row.phrases
-        if sum(ch.isalpha() for ch in phrase.text) <= 4 and _number(phrase.text, style) is not None
+        if sum(ch.isalpha() for ch in phrase.text) <= 4 and number_in(phrase.text, style) is not None
     ]
 
 
@@ -255,22 +273,29 @@ def _repair_row_arithmetic(values: dict[str, Decimal]) -> dict[str, Decimal]:
         return values
     if not agree(quantity * unit_price, amount):
         return values
-    if quantity != quantity.to_integral_value() and unit_price == unit_price.to_integral_value():
+    # A price printed with cents ("4,5 x 210,00") is a price, however round; a bare whole number is a count.
+    printed_whole = unit_price == unit_price.to_integral_value() and unit_price.as_tuple().exponent == 0
+    if quantity != quantity.to_integral_value() and printed_whole:
         return {**values, "quantity": unit_price, "unit_price": quantity}
     return values
 
 
-def _unit_price_line(row: Row, style: DocumentStyle) -> Decimal | None:
-    """The price of one unit printed on its own line under an item ("@ 12.50", "12.50 / unit")."""
-    amounts = find_amounts(row.text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
-    if len(amounts) != 1 or not _UNIT_PRICE_LINE.match(row.text):
+def unit_price_line(row: Row, style: DocumentStyle) -> Decimal | None:
+    """The price of one unit printed on its own line under an item ("@ 12.50", "12.50 / unit"). A speck
+    OCR read as a lone character far from it ("@ 26,37 € each   3") is no second number."""
+    text = " ".join(phrase.text for phrase in row.phrases if len(phrase.text.strip()) > 1)
+    amounts = find_amounts(text, decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
+    if len(amounts) != 1 or not _UNIT_PRICE_LINE.match(text):
         return None
     return amounts[0][2]
 
 
-def _continues(previous: Row, row: Row) -> bool:
-    """A description's next line sits right under it; a wider gap opens a note or the page footer."""
-    return row.page_no == previous.page_no and row.y0 - previous.y1 < _CONTINUATION_GAP * max(row.height, 1.0)
+def _continues(previous: Row, row: Row, columns: list[Column]) -> bool:
+    """A description's next line sits right under it, in the description column alone; a wider gap opens
+    a note, and a line spread over other columns ("QualityHosting AG  Vorstand: ...  Bankverbindung") is
+    the page footer."""
+    close = row.page_no == previous.page_no and row.y0 - previous.y1 < _CONTINUATION_GAP * max(row.height, 1.0)
+    return close and set(_cells(row, columns)) == {"description"}
 
 
 _CONTINUATION_GAP = 2.5
@@ -279,7 +304,7 @@ _CONTINUATION_GAP = 2.5
 def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]:
     items: list[ItemRows] = []
     for header, all_rows in _table_segments(index):
-        price_lines = {id(row): _unit_price_line(row, style) for row in all_rows}
+        price_lines = {id(row): unit_price_line(row, style) for row in all_rows}
         rows = [row for row in all_rows if price_lines[id(row)] is None]
         columns = align_numeric_columns(header, rows, style)
         previous: Row | None = None
@@ -292,7 +317,7 @@ def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]
             values, descriptions = _parse_row(row, columns, style)
             values = _repair_row_arithmetic(values)
             if "amount" in values or "unit_price" in values:
-                quantity, description = _split_quantity_prefix(" ".join(descriptions), style)
+                quantity, description = split_quantity_prefix(" ".join(descriptions), style)
                 item = LineItem(
                     description=description or None,
                     quantity=values.get("quantity", quantity),
@@ -301,7 +326,7 @@ def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]
                 )
                 items.append(ItemRows(item, list(row.phrases)))
                 previous = row
-            elif descriptions and items and previous is not None and _continues(previous, row):
+            elif descriptions and items and previous is not None and _continues(previous, row, columns):
                 last = items[-1]
                 joined = " ".join(filter(None, [last.item.description, *descriptions]))
                 last.item = last.item.model_copy(update={"description": joined})
@@ -310,47 +335,11 @@ def extract_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]
     return items
 
 
-# An article code ("PRD-7304-B", "SKU12345"): one token of capitals and digits, at least one digit.
-_ITEM_CODE = re.compile(r"^(?=[A-Z0-9./#_-]*\d)[A-Z0-9][A-Z0-9./#_-]{2,}$")
-
-
-def _reads_as_description(text: str) -> bool:
+def reads_as_description(text: str) -> bool:
     """Text after a number is a description only if it is words ("Freight and handling"), not a unit
     or a currency code ("hrs", "CHF")."""
     words = [word for word in text.split() if sum(ch.isalpha() for ch in word) >= 2]
     return len(words) >= 2 or any(sum(ch.isalpha() for ch in word) >= 6 for word in words)
-
-
-def _row_numbers(row: Row, style: DocumentStyle) -> tuple[list[str], list[tuple[Phrase, Decimal]]]:
-    """The row's text phrases and its numbers, left to right. Article codes are left out of the text
-    when the row has words as well, since a description column may follow a code or quantity column."""
-    texts: list[str] = []
-    numbers: list[tuple[Phrase, Decimal]] = []
-    for phrase in sorted(row.phrases, key=lambda p: p.x0):
-        value = _number(phrase.text, style)
-        if value is not None and sum(ch.isalpha() for ch in phrase.text) <= 4:
-            numbers.append((phrase, value))
-        elif not numbers or _reads_as_description(phrase.text):
-            texts.append(phrase.text)
-    words = [text for text in texts if not _ITEM_CODE.match(text.strip())]
-    return (words or texts), numbers
-
-
-def _item_from_numbers(description: str | None, numbers: list[Decimal]) -> LineItem:
-    """Numbers read right to left are amount, unit price, quantity; two numbers whose first is a
-    whole count that differs from the amount are quantity and amount."""
-    amount = numbers[-1]
-    quantity: Decimal | None = None
-    unit_price: Decimal | None = None
-    if len(numbers) >= 3:
-        quantity, unit_price = numbers[-3], numbers[-2]
-    elif len(numbers) == 2:
-        first = numbers[0]
-        if first == first.to_integral_value() and first != amount and "." not in str(first):
-            quantity = first
-        else:
-            unit_price = first
-    return LineItem(description=description, quantity=quantity, unit_price=unit_price, amount=amount)
 
 
 _QUANTITY_PREFIX = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*[x\u00d7]\s+(?=\S)", re.IGNORECASE)
@@ -362,49 +351,9 @@ _UNIT_PRICE_LINE = re.compile(
 )
 
 
-def _split_quantity_prefix(description: str, style: DocumentStyle) -> tuple[Decimal | None, str]:
+def split_quantity_prefix(description: str, style: DocumentStyle) -> tuple[Decimal | None, str]:
     found = _QUANTITY_PREFIX.match(description)
     if found is None:
         return None, description
     quantity = parse_amount(found.group(1), decimal_sep=style.decimal_sep)  # type: ignore[arg-type]
     return quantity, description[found.end() :]
-
-
-def headerless_line_items(index: PageIndex, style: DocumentStyle) -> list[ItemRows]:
-    """Tables whose header is missing or unreadable: the rows just above the totals that end in an
-    amount, aligned in one right-hand column, with text to their left. "2 x Widget" gives the quantity
-    and a line such as "@ 12.50" under an item gives its unit price."""
-    for stop_position, stop_row in enumerate(index.rows):
-        if not _is_stop_row(index, stop_row):
-            continue
-        collected: list[ItemRows] = []
-        pending_text: list[str] = []
-        pending_price: Decimal | None = None
-        anchor: float | None = None
-        for row in reversed(index.rows[:stop_position]):
-            if row.page_no != stop_row.page_no:
-                break
-            texts, numbers = _row_numbers(row, style)
-            has_item = bool(numbers) and bool(texts) and any(sum(ch.isalpha() for ch in t) >= 3 for t in texts)
-            aligned = has_item and (anchor is None or abs(numbers[-1][0].x1 - anchor) < 3 * row.height)
-            if aligned and index.label_of(row.phrases[0]) is None:
-                anchor = numbers[-1][0].x1
-                quantity, first_text = _split_quantity_prefix(texts[0], style)
-                description = " ".join([first_text, *texts[1:], *reversed(pending_text)]) or None
-                item = _item_from_numbers(description, [v for _, v in numbers])
-                updates: dict[str, Decimal] = {}
-                if quantity is not None and item.quantity is None:
-                    updates["quantity"] = quantity
-                if pending_price is not None and item.unit_price is None:
-                    updates["unit_price"] = pending_price
-                collected.append(ItemRows(item.model_copy(update=updates), list(row.phrases)))
-                pending_text, pending_price = [], None
-            elif len(numbers) == 1 and not texts and _UNIT_PRICE_LINE.match(row.text) and pending_price is None:
-                pending_price = numbers[0][1]
-            elif not numbers and texts and collected and len(pending_text) < 2:
-                pending_text.append(" ".join(texts))
-            else:
-                break
-        if collected:
-            return list(reversed(collected))
-    return []

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pipeline.extract.fields import _LOWER_WORD, Candidate, PageIndex, repair_legal_form
 from pipeline.extract.labels import (
+    ENDS_IN_LEGAL_FORM,
     LEGAL_FORM,
     LEGAL_FORM_ONLY,
     NAME_JOINERS,
@@ -298,8 +299,11 @@ def _proposal_holding(sighting: NameSighting, proposals: dict[str, list[Candidat
 
 
 def _fullest_name(candidates: list[Candidate]) -> Candidate:
-    """The spelling with the legal form when one sighting prints it (the longest), else the best scored."""
+    """The spelling with the legal form when one sighting prints it (the longest), else the best scored. A name
+    ends at its legal form: a spelling that closes with it beats one that runs on ("Acme GmbH, Rue du")."""
     with_form = [c for c in candidates if _LEGAL_FORM_AT_END.search(str(c.value))]
+    closed = [c for c in with_form if ENDS_IN_LEGAL_FORM.search(str(c.value))]
+    with_form = closed or with_form
     if with_form:
         return max(with_form, key=lambda c: (len(str(c.value)), c.score))  # a sighting may hold only its tail
     return max(candidates, key=lambda c: c.score)

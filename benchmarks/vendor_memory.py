@@ -44,6 +44,7 @@ from pipeline.review import SQLiteReviewStore, review_db_path
 from schemas import HEADER_FIELDS, OPEN_STATES
 
 BUCKETS = ("1st", "2nd", "3rd+")
+KINDS = ("born-digital", "scanned")
 GROUPS = ("held-out families", "calibrated families")
 
 
@@ -73,6 +74,7 @@ class BatchResult:
     number: int
     all: Tally = field(default_factory=Tally)
     by_rank: dict[str, Tally] = field(default_factory=lambda: {bucket: Tally() for bucket in BUCKETS})
+    by_kind: dict[str, Tally] = field(default_factory=lambda: {kind: Tally() for kind in KINDS})
     by_group: dict[str, Tally] = field(default_factory=lambda: {group: Tally() for group in GROUPS})
     by_group_later: dict[str, Tally] = field(default_factory=lambda: {group: Tally() for group in GROUPS})
     seconds: float = 0.0
@@ -81,6 +83,10 @@ class BatchResult:
 
 def bucket(rank: int) -> str:
     return BUCKETS[min(rank, 2)]
+
+
+def kind_of(item: StreamInvoice) -> str:
+    return KINDS[0] if item.kind == "born_digital" else KINDS[1]
 
 
 def read_rows(out: Path) -> dict[str, dict[str, Any]]:
@@ -125,6 +131,7 @@ def add_corrections(result: BatchResult, items: list[StreamInvoice], out: Path) 
         count = corrections.get(rows[item.stem]["document_id"], 0)
         result.all.corrections += count
         result.by_rank[bucket(item.rank)].corrections += count
+        result.by_kind[kind_of(item)].corrections += count
 
 
 def score_batch(number: int, items: list[StreamInvoice], inputs: Path, out: Path, held_out: set[str]) -> BatchResult:
@@ -140,6 +147,7 @@ def score_batch(number: int, items: list[StreamInvoice], inputs: Path, out: Path
             tally.accepted_wrong = int(bool(wrong))
         result.all.add(tally)
         result.by_rank[bucket(item.rank)].add(tally)
+        result.by_kind[kind_of(item)].add(tally)
         group = GROUPS[0] if truth["layout"] in held_out else GROUPS[1]
         result.by_group[group].add(tally)
         if item.rank >= 2:
@@ -216,23 +224,28 @@ def print_table(title: str, results: list[BatchResult]) -> None:
     for name in BUCKETS:
         header += [f"{name}: straight-through", f"{name}: error"]
     header += ["corrections / 100 docs", "of them on 3rd+ invoices / 100 3rd+ docs"]
+    header += [f"{kind}: corrections / 100 (docs)" for kind in KINDS]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     total = BatchResult(0)
     for result in results:
-        cells = [str(result.number), str(result.all.documents), *result.all.cells()]
-        for name in BUCKETS:
-            cells += result.by_rank[name].cells()
-            total.by_rank[name].add(result.by_rank[name])
+        print("| " + " | ".join([str(result.number), *table_cells(result)]) + " |")
         total.all.add(result.all)
-        cells += [per_hundred(result.all), per_hundred(result.by_rank[BUCKETS[2]])]
-        print("| " + " | ".join(cells) + " |")
-    cells = ["all", str(total.all.documents), *total.all.cells()]
-    for name in BUCKETS:
-        cells += total.by_rank[name].cells()
-    cells += [per_hundred(total.all), per_hundred(total.by_rank[BUCKETS[2]])]
-    print("| " + " | ".join(cells) + " |")
+        for name in BUCKETS:
+            total.by_rank[name].add(result.by_rank[name])
+        for kind in KINDS:
+            total.by_kind[kind].add(result.by_kind[kind])
+    print("| " + " | ".join(["all", *table_cells(total)]) + " |")
     print_groups(results)
+
+
+def table_cells(result: BatchResult) -> list[str]:
+    cells = [str(result.all.documents), *result.all.cells()]
+    for name in BUCKETS:
+        cells += result.by_rank[name].cells()
+    cells += [per_hundred(result.all), per_hundred(result.by_rank[BUCKETS[2]])]
+    cells += [f"{per_hundred(result.by_kind[kind])} ({result.by_kind[kind].documents})" for kind in KINDS]
+    return cells
 
 
 def per_hundred(tally: Tally) -> str:

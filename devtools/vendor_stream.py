@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from devtools.samples import (
     Kind,
     Language,
     Layout,
+    LineSpec,
     SamplePlan,
     _digits,
     _make_invoice,
@@ -41,6 +43,7 @@ from devtools.samples import (
     render_scan,
     truth_record,
 )
+from pipeline.money import issuer_round
 
 # Regions whose banks print an IBAN (the UK ones do too, next to the sort code).
 IBAN_TEMPLATES: dict[str, str] = {
@@ -254,10 +257,32 @@ def _dated_notes(spec: InvoiceSpec, rng: random.Random) -> list[str]:
     return notes
 
 
+def _fresh_lines(base: InvoiceSpec, lines: list[LineSpec]) -> list[LineSpec]:
+    """This invoice's lines as the vendor prints them: negative unit prices on a credit note."""
+    if not base.credit:
+        return lines
+    return [dataclasses.replace(line, unit_price=-line.unit_price) for line in lines]
+
+
+def _fresh_adjustments(base: InvoiceSpec, spec: InvoiceSpec) -> InvoiceSpec:
+    """The vendor's discount is a percentage ("Discount 10%"), taken of each invoice's own subtotal, and
+    reduced-rate lines are some of this invoice's lines: the base invoice's amounts are not carried over."""
+    second_lines = min(base.second_lines, len(spec.lines) - 1) if base.second_rate is not None else 0
+    spec = dataclasses.replace(spec, second_lines=max(second_lines, 0))
+    if not base.discount:
+        return spec
+    base_subtotal = base.subtotal
+    percent = (100 * base.discount / base_subtotal).quantize(Decimal(1)) if base_subtotal else Decimal(0)
+    spec = dataclasses.replace(spec, discount=issuer_round(spec.subtotal * percent / 100, spec.quantum))
+    if spec.net - spec.second_base < 0:  # as the generator does: no discount the reduced-rate lines exceed
+        spec = dataclasses.replace(spec, discount=Decimal(0), labels=dataclasses.replace(spec.labels, discount=""))
+    return spec
+
+
 def stream_spec(item: StreamInvoice, base: InvoiceSpec, seed: int) -> tuple[InvoiceSpec, random.Random]:
     rng = random.Random(f"ledgerlens-vendor-invoice:{seed}:{item.vendor}:{item.rank}")
     industry = INDUSTRIES[item.vendor % len(INDUSTRIES)]
-    lines = _make_lines(rng, industry, base.region, multi_page=False)
+    lines = _fresh_lines(base, _make_lines(rng, industry, base.region, multi_page=False))
     terms = base.due_date - base.invoice_date
     spec = dataclasses.replace(
         base,
@@ -266,6 +291,7 @@ def stream_spec(item: StreamInvoice, base: InvoiceSpec, seed: int) -> tuple[Invo
         invoice_date=item.invoice_date,
         due_date=item.invoice_date + terms,
     )
+    spec = _fresh_adjustments(base, spec)
     return dataclasses.replace(spec, notes=_dated_notes(spec, rng)), rng
 
 

@@ -53,6 +53,11 @@ class VendorProfile(BaseModel):
     identifiers: list[str] = Field(description="'kind:value', e.g. 'iban:DE89370400440532013000'")
     fingerprint: list[str] = Field(description="Label-like words of page 1 with their column, seen on every invoice")
     hints: dict[str, FieldHint] = Field(default_factory=dict)
+    adjustments: dict[str, FieldHint] = Field(
+        default_factory=dict,
+        description="Discounts and charges between subtotal and total, by label; each hint's field is "
+        "'discount' (lowers the sum) or 'charge' (added as printed)",
+    )
     currency: str | None = None
     tax_rates: list[str] = Field(default_factory=list, description="Tax / subtotal ratios seen, as percentages")
     learned_from: list[str] = Field(default_factory=list, description="document_ids whose decisions were applied")

@@ -14,8 +14,17 @@ from decimal import Decimal
 
 from pipeline.extract.layout import PageLayout, build_layout
 from pipeline.parsing import infer_day_first, infer_decimal_separator, normalise_text
+from pipeline.vendors.adjustments import learn_adjustments
 from pipeline.vendors.identifiers import is_strong
-from pipeline.vendors.places import LEARNED_FIELDS, X_TOLERANCE, Y_TOLERANCE, PageStyle, learn_place, same_label
+from pipeline.vendors.places import (
+    LEARNED_FIELDS,
+    X_TOLERANCE,
+    Y_TOLERANCE,
+    PageStyle,
+    Spot,
+    learn_place,
+    same_label,
+)
 from schemas import Invoice, VendorEvidence
 from schemas.vendors import FieldHint, VendorProfile
 
@@ -42,16 +51,26 @@ def new_profile_id(identifiers: list[str], vendor_name: str) -> str:
     return "v" + hashlib.sha256(key.encode()).hexdigest()[:11]
 
 
-def learned_hints(evidence: VendorEvidence, decided: Invoice) -> dict[str, FieldHint]:
-    layouts = [build_layout(page) for page in evidence.pages]
-    style = page_style(layouts)
-    hints: dict[str, FieldHint] = {}
+def learned_spots(layouts: list[PageLayout], style: PageStyle, decided: Invoice) -> dict[str, Spot]:
+    """Where each decided field is printed with a label; one printed value is one field's (the total's
+    spot is not also the subtotal's when both amounts are equal)."""
+    spots: dict[str, Spot] = {}
     for field in LEARNED_FIELDS:
         value = getattr(decided, field)
-        hint = learn_place(field, value, layouts, style) if value is not None else None
-        if hint is not None:
-            hints[field] = hint
-    return hints
+        taken = frozenset(spot.key for spot in spots.values())
+        spot = learn_place(field, value, layouts, style, taken) if value is not None else None
+        if spot is not None:
+            spots[field] = spot
+    return spots
+
+
+def learned_hints(evidence: VendorEvidence, decided: Invoice) -> tuple[dict[str, FieldHint], dict[str, FieldHint]]:
+    """The decision's field places, and the discounts and charges that explain its total, by label."""
+    layouts = [build_layout(page) for page in evidence.pages]
+    style = page_style(layouts)
+    spots = learned_spots(layouts, style, decided)
+    hints = {field: spot.hint for field, spot in spots.items()}
+    return hints, learn_adjustments(decided, spots, layouts, style)
 
 
 def _merge_hint(old: FieldHint | None, new: FieldHint) -> FieldHint:
@@ -77,9 +96,12 @@ def _tax_rate(decided: Invoice) -> str | None:
 
 
 def _updated(profile: VendorProfile, evidence: VendorEvidence, decided: Invoice, now: datetime) -> VendorProfile:
-    hints = dict(profile.hints)
-    for field, hint in learned_hints(evidence, decided).items():
+    hints, adjustments = dict(profile.hints), dict(profile.adjustments)
+    learned, learned_adjustments = learned_hints(evidence, decided)
+    for field, hint in learned.items():
         hints[field] = _merge_hint(hints.get(field), hint)
+    for label, hint in learned_adjustments.items():
+        adjustments[label] = _merge_hint(adjustments.get(label), hint)
     common = set(profile.fingerprint) & set(evidence.fingerprint)
     rate = _tax_rate(decided)
     return profile.model_copy(
@@ -89,6 +111,7 @@ def _updated(profile: VendorProfile, evidence: VendorEvidence, decided: Invoice,
             "identifiers": sorted(set(profile.identifiers) | set(evidence.identifiers)),
             "fingerprint": sorted(common) if len(common) >= MIN_FINGERPRINT else profile.fingerprint,
             "hints": hints,
+            "adjustments": adjustments,
             "currency": decided.currency or profile.currency,
             "tax_rates": sorted({*profile.tax_rates, *([rate] if rate else [])}),
             "learned_from": [*profile.learned_from, evidence.document_id],

@@ -14,13 +14,16 @@ Rules (issue 14):
 from __future__ import annotations
 
 import difflib
+import re
 
 from pipeline.calibration import CalibrationTable
 from pipeline.corroboration import field_amount
 from pipeline.extract.evidence import party_doubts
 from pipeline.extract.layout import PageLayout, Phrase, build_layout
+from pipeline.extract.misreads import confusable_id_slip
 from pipeline.money import totals_agree
 from pipeline.parsing import find_dates, normalise_text
+from pipeline.vendors.adjustments import read_adjustments
 from pipeline.vendors.identifiers import fingerprint_overlap, layout_fingerprint, page_identifiers
 from pipeline.vendors.learn import MIN_FINGERPRINT, claims, name_key, page_style
 from pipeline.vendors.places import AMOUNT_FIELDS, DATE_FIELDS, Found, PageStyle, find_at_place, same_value
@@ -51,6 +54,7 @@ WRAP_ALIGNMENT = 0.02
 # an OCR slip ("lronbridge" for "Ironbridge") more likely than another party.
 NEAR_MISS = 0.85
 PARTY_FIELDS = ("vendor_name", "customer_name")
+ADJUSTMENTS_FIELD = "adjustments"
 
 
 def document_evidence(document_id: str, pages: list[PageText]) -> tuple[VendorEvidence, list[PageLayout]]:
@@ -127,8 +131,41 @@ def place_evidence(
     doubts = list(kept.doubts)
     if name in DATE_FIELDS and not agrees and found.date_format is None and _date_order_open(found.raw_text, style):
         doubts.append(f"{found.raw_text!r} could be read day-first or month-first")
+    if name == "invoice_number":
+        doubts.extend(_ocr_number_doubts(found))
     support = list(dict.fromkeys([*kept.support, Support.LABEL, Support.SHAPE]))
-    return FieldEvidence(support=support, doubts=doubts)
+    return FieldEvidence(support=support, doubts=list(dict.fromkeys(doubts)))
+
+
+# An O/0 or I/l/1 where a run of letters meets a run of digits ("FRO88835" / "FR088835"): OCR reads either
+# way, and only a letter or digit run around it is left to tell, which the boundary leaves open.
+_BOUNDARY = re.compile(r"(?<=[A-Za-z])[0O1Il](?=\d)|(?<=\d)[0O1Il](?=[A-Za-z])")
+_SWAP = str.maketrans("0O1Il", "O0l11")
+
+
+def _boundary_slip(value: str) -> str | None:
+    found = _BOUNDARY.search(value)
+    if found is None:
+        return None
+    return value[: found.start()] + found.group().translate(_SWAP) + value[found.end() :]
+
+
+def _ocr_number_doubts(found: Found) -> list[str]:
+    """What makes an invoice number OCR read at its learned place doubtful, as extraction judges its own: a
+    character OCR confuses among characters of the other kind ("FRO88835"), a gap OCR may have set inside it
+    ("INV 561758"). A text layer's words are printed as read."""
+    if all(word.confidence >= 1.0 for word in found.words):
+        return []
+    doubts = []
+    slip = confusable_id_slip(found.value) or _boundary_slip(found.value)
+    if slip is not None:
+        doubts.append(
+            f"the invoice number {found.value!r} may be {slip!r}: a character OCR confuses stands among "
+            "characters of the other kind"
+        )
+    if " " in found.value.strip():
+        doubts.append(f"the invoice number {found.value!r} was read by OCR with a gap inside it")
+    return doubts
 
 
 def name_evidence(name: str, value: str, current: FieldValue | None, agrees: bool, other: str | None) -> FieldEvidence:
@@ -228,6 +265,21 @@ def _apply_customer_name(
     )
 
 
+def _apply_currency(fields: dict[str, FieldValue], profile: VendorProfile, own_of: dict[str, float]) -> None:
+    """The currency this vendor's decisions gave, when extraction read it printed on the page (a code or a
+    symbol, undoubted): the decisions shrink its doubt like any field's; a currency the page does not print,
+    or another one, is left as read."""
+    current = fields.get("currency")
+    if current is None or profile.currency is None or current.value != profile.currency:
+        return
+    evidence = current.evidence
+    if evidence is None or Support.PRINTED_MARK not in evidence.support or evidence.doubts:
+        return
+    confidence = _trust(own_of.get("currency", 0.0), len(profile.learned_from))
+    extractor = f"{PROVENANCE_PREFIX}{profile.profile_id}"
+    fields["currency"] = current.model_copy(update={"confidence": confidence, "extractor": extractor})
+
+
 def _doubt_near_miss(fields: dict[str, FieldValue], name: str, known: str | None) -> None:
     """A party name read a letter or two off the one this vendor's decisions gave, which the page does not
     print as such: doubted, so a person checks it (the corroboration veto sends it to review)."""
@@ -292,12 +344,38 @@ def _apply_places(
         else:
             evidence = place_evidence(name, found, current, agrees, style)
         fields[name] = _profile_field(name, found, current, _trust(own, hint.seen), profile, evidence)
+    _apply_adjustments(fields, layouts, profile, style)
     if not _arithmetic_holds(fields):
-        for name in AMOUNT_FIELDS:
+        for name in (*AMOUNT_FIELDS, ADJUSTMENTS_FIELD):
             if name in before:
                 fields[name] = before[name]
             else:
                 fields.pop(name, None)
+
+
+def _apply_adjustments(
+    fields: dict[str, FieldValue], layouts: list[PageLayout], profile: VendorProfile, style: PageStyle
+) -> None:
+    """The discounts and charges this vendor prints, read at their learned labels, when extraction read none:
+    what the arithmetic needs to check the amounts (it is what decides whether they are kept)."""
+    if ADJUSTMENTS_FIELD in fields or not profile.adjustments:
+        return
+    read = read_adjustments(profile.adjustments, layouts, style)
+    if read is None:
+        return
+    total, places = read
+    seen = min(hint.seen for hint in profile.adjustments.values())
+    first = places[0]
+    fields[ADJUSTMENTS_FIELD] = FieldValue(
+        name=ADJUSTMENTS_FIELD,
+        value=str(total),
+        confidence=_trust(PLACE_EVIDENCE, seen),
+        extractor=f"{PROVENANCE_PREFIX}{profile.profile_id}",
+        page=first.phrase.page_no,
+        bbox=first.bbox,
+        raw_text=" | ".join(place.raw_text for place in places),
+        evidence=FieldEvidence(support=[Support.LABEL, Support.SHAPE]),
+    )
 
 
 def _settled_issues(extraction: ExtractionResult, read: set[str]) -> list[ValidationIssue]:
@@ -330,6 +408,7 @@ def apply_profile(
     issue = _apply_vendor_name(fields, layouts, profile, own_of)
     _apply_places(fields, layouts, profile, own_of)
     _apply_customer_name(fields, layouts, profile, own_of)
+    _apply_currency(fields, profile, own_of)
     values = {name: field.value for name, field in fields.items() if field.extractor.startswith(PROVENANCE_PREFIX)}
     invoice = extraction.invoice.model_validate({**extraction.invoice.model_dump(), **values})
     issues = _settled_issues(extraction, set(values))

@@ -9,19 +9,26 @@ reads the value at the learned offset; a value is only ever read from the page, 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from pipeline.extract.labels import match_label
 from pipeline.extract.layout import PageLayout, Phrase, Row
 from pipeline.parsing import find_amounts, find_currencies, find_dates, normalise_text, without_accents
 from schemas import BoundingBox, Word
 from schemas.vendors import FieldHint
 
 AMOUNT_FIELDS = frozenset({"subtotal", "tax", "total"})
+# A discount or a charge printed between the subtotal and the total: read like an amount, signed by its kind.
+ADJUSTMENT_KINDS = frozenset({"discount", "charge"})
+FIRM_LABEL = 1.0  # the reader's vocabulary names a label this strongly when it is the field's own wording
 DATE_FIELDS = frozenset({"invoice_date", "due_date"})
 TEXT_FIELDS = frozenset({"invoice_number", "customer_name"})
-LEARNED_FIELDS = (*sorted(AMOUNT_FIELDS), *sorted(DATE_FIELDS), *sorted(TEXT_FIELDS))
+# The total first: when a decided subtotal equals the total (no tax), the spot the total takes is not the
+# subtotal's (see learn_place).
+LEARNED_FIELDS = ("total", "subtotal", "tax", *sorted(DATE_FIELDS), *sorted(TEXT_FIELDS))
 MAX_VALUE_WORDS = 6
 ROWS_ABOVE = 3
 # How far (page fractions) a value may sit from where the profile expects it.
@@ -109,7 +116,7 @@ def read_value(field: str, text: str, style: PageStyle, date_format: str | None 
     if field in DATE_FIELDS and date_format is not None:
         parsed = _parse_format(text, date_format)
         return parsed.isoformat() if parsed is not None else None
-    if field in AMOUNT_FIELDS:
+    if field in AMOUNT_FIELDS or field in ADJUSTMENT_KINDS:
         amounts = find_amounts(text, style.decimal_sep)  # type: ignore[arg-type]
         return f"{amounts[0][2]:.2f}" if len(amounts) == 1 else None
     if field in DATE_FIELDS:
@@ -122,7 +129,7 @@ def read_value(field: str, text: str, style: PageStyle, date_format: str | None 
 def same_value(field: str, read: str | None, decided: object) -> bool:
     if read is None or decided is None:
         return False
-    if field in AMOUNT_FIELDS:
+    if field in AMOUNT_FIELDS or field in ADJUSTMENT_KINDS:
         return Decimal(read) == Decimal(str(decided))
     if field in DATE_FIELDS:
         return read == (decided.isoformat() if isinstance(decided, date) else str(decided))
@@ -192,29 +199,90 @@ def _label_for(
     prefix = " ".join(w.text for w in phrase.words[:start])
     if start > 0 and _has_letters(prefix) and not _currency_mark(prefix):
         return "inline", phrase.words[:start]
-    if phrase_at > 0 and _has_letters(row.phrases[phrase_at - 1].text):
-        return "right", row.phrases[phrase_at - 1].words
+    left = phrase_at - 1
+    while left >= 0 and _currency_mark(row.phrases[left].text):
+        left -= 1  # "Total | EUR | 12.00": the label is left of the currency mark
+    if left >= 0 and _has_letters(row.phrases[left].text):
+        return "right", row.phrases[left].words
     if reach == "beside":
         return None
     above = _label_above(layout.rows, row_at, value, reach == "aside")
     return ("below", above) if above is not None else None
 
 
-def learn_place(field: str, decided: object, layouts: list[PageLayout], style: PageStyle) -> FieldHint | None:
+@dataclass(frozen=True)
+class Spot:
+    """A decided value printed with a label: the place learned, and where on the page the value sits."""
+
+    hint: FieldHint
+    page_no: int
+    row_at: int
+    phrase_at: int
+    label_text: str
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return self.page_no, self.row_at, self.phrase_at
+
+
+def names_other_amount(field: str, label: str) -> bool:
+    """The reader's own vocabulary names the label as another amount, firmly ("Subtotal" is no total's
+    label; a weak reading such as "Importe neto" as a total settles nothing)."""
+    named = _firmly_named(label)
+    return named is not None and named in AMOUNT_FIELDS | ADJUSTMENT_KINDS and named != field
+
+
+def _firmly_named(label: str) -> str | None:
+    """The field the reader's vocabulary names the label as, when it does so firmly."""
+    known = match_label(label)
+    return known.field if known is not None and known.strength >= FIRM_LABEL else None
+
+
+def learn_place(
+    field: str,
+    decided: object,
+    layouts: list[PageLayout],
+    style: PageStyle,
+    taken: frozenset[tuple[int, int, int]] = frozenset(),
+) -> Spot | None:
     """Where the decided value is printed with a label, or None when it is not printed next to one. A label
     beside the value wins over one above it anywhere on the page (a column header over a line amount equal to
     the subtotal loses to the subtotal's own label); a label above and to its left counts only when there is
-    neither."""
+    neither. A spot another field of the decision took is not this field's, and an amount is not learned
+    at a label the reader knows as another amount (a total equal to its subtotal when there is no tax);
+    among an amount's spots, one whose label names this very field comes first."""
     for reach in _REACH:
-        hint = _learn_place(field, decided, layouts, style, reach)
-        if hint is not None:
-            return hint
+        spots = (spot for spot in _spots(field, decided, layouts, style, reach) if spot.key not in taken)
+        if field not in AMOUNT_FIELDS:
+            found = next(spots, None)
+            if found is not None:
+                return found
+            continue
+        free = [spot for spot in spots if not names_other_amount(field, spot.label_text)]
+        named = [spot for spot in free if _firmly_named(spot.label_text) == field]
+        if named or free:
+            return (named or free)[0]
     return None
 
 
-def _learn_place(
-    field: str, decided: object, layouts: list[PageLayout], style: PageStyle, reach: str
-) -> FieldHint | None:
+def label_beside(layout: PageLayout, row_at: int, phrase_at: int) -> tuple[str, FieldHint] | None:
+    """The label beside the one amount a phrase ends in (in the phrase before it, or the phrase to its left),
+    as a place to read that amount again: (label text, hint); None when no label is beside it."""
+    words = layout.rows[row_at].phrases[phrase_at].words
+    for start in range(len(words)):
+        value = words[start:]
+        text = " ".join(w.text for w in value)
+        bare = [w.text for w in value if not _currency_mark(w.text)]
+        if _has_letters(" ".join(bare)) or len(find_amounts(text)) != 1:
+            continue
+        label = _label_for(layout, row_at, phrase_at, start, value, "beside")
+        if label is None:
+            return None
+        return " ".join(w.text for w in label[1]), _hint("charge", label[0], label[1], value, layout, None)
+    return None
+
+
+def _spots(field: str, decided: object, layouts: list[PageLayout], style: PageStyle, reach: str) -> Iterator[Spot]:
     for layout in layouts:
         for row_at, row in enumerate(layout.rows):
             for phrase_at, phrase in enumerate(row.phrases):
@@ -226,8 +294,10 @@ def _learn_place(
                             continue
                         label = _label_for(layout, row_at, phrase_at, start, words, reach)
                         if label is not None:
-                            return _hint(field, label[0], label[1], words, layout, date_format)
-    return None
+                            hint = _hint(field, label[0], label[1], words, layout, date_format)
+                            text = " ".join(w.text for w in label[1])
+                            yield Spot(hint, layout.page_no, row_at, phrase_at, text)
+                            break
 
 
 def _prints(field: str, text: str, decided: object, style: PageStyle) -> tuple[bool, str | None]:
@@ -263,12 +333,20 @@ def _value_words(
     anchor_y = (label.y0 + label.y1) / 2 / layout.height + hint.dy
     rows = [row] if hint.relation == "right" else layout.rows[row_at + 1 : row_at + 1 + ROWS_ABOVE]
     for candidate_row in rows:
-        for phrase in candidate_row.phrases:
+        for at, phrase in enumerate(candidate_row.phrases):
             close_x = abs(phrase.x0 / layout.width - anchor_x) <= X_TOLERANCE
             close_y = abs((phrase.y0 + phrase.y1) / 2 / layout.height - anchor_y) <= Y_TOLERANCE
             if phrase is not label and close_x and (hint.relation == "right" or close_y):
-                return phrase.words, phrase
+                return _with_amount(candidate_row, at)
     return None
+
+
+def _with_amount(row: Row, at: int) -> tuple[list[Word], Phrase]:
+    """The phrase at `at`; a bare currency mark ("GBP") with the amount printed apart from it after it."""
+    phrase = row.phrases[at]
+    if _currency_mark(phrase.text) and at + 1 < len(row.phrases):
+        return phrase.words + row.phrases[at + 1].words, phrase
+    return phrase.words, phrase
 
 
 def find_at_place(hint: FieldHint, layouts: list[PageLayout], style: PageStyle) -> Found | None:

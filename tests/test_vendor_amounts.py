@@ -8,7 +8,6 @@ drawn look has (a shipping charge, no tax), never by number.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -18,16 +17,13 @@ import pytest
 
 from devtools.samples import InvoiceSpec
 from devtools.vendor_stream import StreamInvoice, stream_spec, vendor_base, write_stream_invoice
-from pipeline.config import Settings
-from pipeline.discover import describe_file
 from pipeline.extract.layout import build_layout
 from pipeline.money import issuer_round
-from pipeline.process import process_document
 from pipeline.vendors import learn_decision
 from pipeline.vendors.memory import place_evidence
 from pipeline.vendors.places import Found, PageStyle, find_at_place, learn_place
-from schemas import ExtractionRecord, Invoice, PageText, TextSource, VendorEvidence, Word
-from schemas.vendors import VendorProfile
+from schemas import PageText, TextSource, Word
+from tests.test_vendors import evidence_of, process, truth_of
 
 SEED = 2027
 VENDORS = 48
@@ -47,20 +43,6 @@ def write(folder: Path, vendor: int, base: InvoiceSpec, rank: int) -> Path:
     item = StreamInvoice(vendor, rank, day, "born_digital", f"v{vendor}-n{rank}")
     write_stream_invoice(folder, item, base, SEED)
     return folder / f"{item.stem}.pdf"
-
-
-def decided(pdf: Path) -> Invoice:
-    truth = json.loads(pdf.with_suffix(".truth.json").read_text(encoding="utf-8"))
-    return Invoice.model_validate({name: truth[name] for name in (*HEADER, "subtotal", "tax", "total")})
-
-
-def process(pdf: Path, profiles: list[VendorProfile] | None = None) -> ExtractionRecord:
-    return process_document(describe_file(pdf), Settings(), vendors=profiles)
-
-
-def evidence_of(record: ExtractionRecord) -> VendorEvidence:
-    assert record.vendor_evidence is not None
-    return record.vendor_evidence
 
 
 def test_the_streams_discount_is_a_percentage_of_each_invoice_and_credit_notes_stay_negative() -> None:
@@ -84,11 +66,11 @@ def test_the_streams_discount_is_a_percentage_of_each_invoice_and_credit_notes_s
 def test_a_shipping_charge_is_learned_so_the_next_total_read_at_its_place_still_adds_up(tmp_path: Path) -> None:
     vendor, base = first_vendor(lambda b: b.shipping > 0 and not b.discount and b.total_stacked)
     first, second = write(tmp_path, vendor, base, 0), write(tmp_path, vendor, base, 1)
-    profiles = learn_decision([], evidence_of(process(first)), decided(first))
+    profiles = learn_decision([], evidence_of(process(first)), truth_of(first))
     charges = [hint for hint in profiles[0].adjustments.values() if hint.field == "charge"]
     assert len(charges) == 1
     record = process(second, profiles)
-    truth = decided(second)
+    truth = truth_of(second)
     profile_id = profiles[0].profile_id
     assert record.invoice.total == truth.total
     assert record.fields["total"].extractor == f"profile:{profile_id}"
@@ -104,7 +86,7 @@ def test_a_shipping_charge_is_learned_so_the_next_total_read_at_its_place_still_
 def test_a_total_equal_to_its_subtotal_is_learned_at_its_own_label(tmp_path: Path) -> None:
     vendor, base = first_vendor(lambda b: b.tax_rate == 0 and not b.shipping and not b.discount)
     first = write(tmp_path, vendor, base, 0)
-    truth = decided(first)
+    truth = truth_of(first)
     assert truth.subtotal == truth.total
     hints = learn_decision([], evidence_of(process(first)), truth)[0].hints
     assert hints["total"].label != hints["subtotal"].label
@@ -138,7 +120,7 @@ def test_an_amount_printed_apart_from_its_currency_mark_keeps_the_label_left_of_
 def test_the_vendors_currency_printed_on_the_page_gains_the_decisions_trust(tmp_path: Path) -> None:
     vendor, base = first_vendor(lambda b: not b.credit)
     first, second = write(tmp_path, vendor, base, 0), write(tmp_path, vendor, base, 1)
-    profiles = learn_decision([], evidence_of(process(first)), decided(first))
+    profiles = learn_decision([], evidence_of(process(first)), truth_of(first))
     assert profiles[0].currency == base.currency
     plain, remembered = process(second), process(second, profiles)
     assert remembered.fields["currency"].extractor == f"profile:{profiles[0].profile_id}"

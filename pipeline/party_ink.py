@@ -52,12 +52,15 @@ INK_SETTLED = "party_ink"
 
 def settle_party_ink(look: Look, cleaned_images: Mapping[int, Path], engine: OcrEngine) -> Look:
     """The look with each OCR'd party name checked for unread ink beside it (see the module's docstring)."""
+    decoded: dict[int, GrayImage] = {}  # both names usually sit on page 1: its image is decoded once
     for name in PARTY_FIELDS:
-        look = _settle_one(look, name, cleaned_images, engine)
+        look = _settle_one(look, name, cleaned_images, engine, decoded)
     return look
 
 
-def _settle_one(look: Look, name: str, cleaned_images: Mapping[int, Path], engine: OcrEngine) -> Look:
+def _settle_one(
+    look: Look, name: str, cleaned_images: Mapping[int, Path], engine: OcrEngine, decoded: dict[int, GrayImage]
+) -> Look:
     result = look.extraction
     found = result.fields.get(name) if result is not None else None
     if result is None or found is None or found.bbox is None or found.page not in cleaned_images:
@@ -66,7 +69,9 @@ def _settle_one(look: Look, name: str, cleaned_images: Mapping[int, Path], engin
     line = _name_line(page, found.bbox) if page is not None else []
     if page is None or not line:
         return look
-    image = load_gray(cleaned_images[page.page_no])
+    if page.page_no not in decoded:
+        decoded[page.page_no] = load_gray(cleaned_images[page.page_no])
+    image = decoded[page.page_no]
     ink = unread_ink_beside(image, page, line)
     if ink is None:
         return look

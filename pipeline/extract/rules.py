@@ -83,6 +83,13 @@ EXTRACTOR_NAME = "rules"
 _OTHER_DOLLARS = frozenset(code for symbol, code in CURRENCY_SYMBOLS.items() if symbol.endswith("$")) - {"USD"}
 _US_DOLLAR = re.compile(r"USD|US\s?\$", re.IGNORECASE)
 _PRINTED_RATE = re.compile(r"(?<![\d.,])(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
+
+
+def rates_printed(text: str) -> set[Decimal]:
+    """The distinct tax rates a line prints ("BTW 9%", "7,7 %")."""
+    return {Decimal(match.group(1).replace(",", ".")) for match in _PRINTED_RATE.finditer(text)}
+
+
 _AMOUNT_FIELDS = ("subtotal", "tax", "total")
 _IDENTIFYING_FIELDS = ("invoice_number", "invoice_date", "due_date")
 
@@ -165,8 +172,8 @@ def rate_implied_taxes(
 
 def _row_rate(index: PageIndex, candidate: Candidate) -> Decimal | None:
     """The one tax rate printed on the candidate's row ("GST 10%: ..."); None for none or several."""
-    found = {match.group(1) for match in _PRINTED_RATE.finditer(index.row_of(candidate.phrase).text)}
-    return Decimal(found.pop().replace(",", ".")) if len(found) == 1 else None
+    found = rates_printed(index.row_of(candidate.phrase).text)
+    return found.pop() if len(found) == 1 else None
 
 
 def _kept_in_order(read: str, digits: str) -> bool:
@@ -329,8 +336,8 @@ def unlabelled_block_rows(
 
 def _fits_its_rates(row: Row, tax: Decimal, base: Decimal) -> bool:
     """A row printing a rate ("BIW 9%") is a tax only at that rate of the base; a row printing none, any."""
-    rates = {match.group(1) for match in _PRINTED_RATE.finditer(row.text)}
-    return not rates or any(tax_fits_rate(tax, Decimal(rate.replace(",", ".")), None, base) for rate in rates)
+    rates = rates_printed(row.text)
+    return not rates or any(tax_fits_rate(tax, rate, None, base) for rate in rates)
 
 
 def _rows_between(index: PageIndex, upper: Candidate, lower: Candidate) -> list[Row]:
@@ -392,7 +399,7 @@ def printed_rates(index: PageIndex, candidates: list[Candidate], style: Document
     rates: dict[int, PrintedRate] = {}
     for candidate in candidates:
         text = index.row_of(candidate.phrase).text
-        found = {Decimal(match.group(1).replace(",", ".")) for match in _PRINTED_RATE.finditer(text)}
+        found = rates_printed(text)
         tax = _amount(candidate)
         if len(found) != 1 or tax is None:
             continue

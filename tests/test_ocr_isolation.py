@@ -65,12 +65,16 @@ def _is_tesseract_command(command: list[str]) -> bool:
 
 
 def _wait_for(
-    match: Callable[[list[str]], bool], busy_cpu_s: float, timeout_s: float = 300, ignore: frozenset[int] = frozenset()
+    match: Callable[[list[str]], bool],
+    busy_cpu_s: float,
+    timeout_s: float = 300,
+    ignore: frozenset[int] = frozenset(),
+    stop: threading.Event | None = None,
 ) -> psutil.Process:
     """The first child process `match` accepts (but not those in `ignore`), once it has used `busy_cpu_s` of
-    CPU (it is reading a page)."""
+    CPU (it is reading a page); given up when `stop` is set (its test is over)."""
     ends = time.monotonic() + timeout_s
-    while time.monotonic() < ends:
+    while time.monotonic() < ends and not (stop is not None and stop.is_set()):
         for child in _children(match):
             if child.pid in ignore:
                 continue
@@ -180,16 +184,24 @@ def _rows(out: Path) -> pd.DataFrame:
     return frame.set_index("document_id")[COMPARED].sort_index()
 
 
-def _kill_when_busy(killed: list[int], ignore: frozenset[int], command_too: bool) -> threading.Thread:
+def _kill_when_busy(
+    killed: list[int], ignore: frozenset[int], command_too: bool, stop: threading.Event
+) -> threading.Thread:
     """Kill the run's OCR worker once a page is under way; with `command_too`, also the `tesseract` command
-    that reads the page again (SIGSEGV)."""
+    that reads the page again (SIGSEGV). Stopped with its test: a killer left waiting killed a later test's
+    worker."""
 
     def kill() -> None:
-        worker = _wait_for(_is_worker, busy_cpu_s=1.5, ignore=ignore)  # the model loaded and a page under way
+        # The model loaded (about 0.5 s of CPU) and a page under way; a fast machine reads these pages in
+        # under a second each, so a higher mark could pass with no page left to read.
+        try:
+            worker = _wait_for(_is_worker, busy_cpu_s=0.9, ignore=ignore, stop=stop)
+        except AssertionError:
+            return  # nothing got busy before the test ended: `killed` stays empty and the test says so
         worker.send_signal(signal.SIGKILL)
         killed.append(worker.pid)
         if command_too:
-            command = _wait_for(_is_tesseract_command, busy_cpu_s=0.3)
+            command = _wait_for(_is_tesseract_command, busy_cpu_s=0.3, stop=stop)
             command.send_signal(signal.SIGSEGV)
             killed.append(command.pid)
 
@@ -220,9 +232,11 @@ def test_a_worker_killed_mid_batch_costs_at_most_its_document(
     caplog.set_level(logging.WARNING, logger=WORKER_LOG)
     killed: list[int] = []
     idle = _worker_pids()
-    killer = _kill_when_busy(killed, idle, command_too)
+    stop = threading.Event()
+    killer = _kill_when_busy(killed, idle, command_too, stop)
     summary = run_ingest([str(inputs)], str(tmp_path / "out"), settings)
     killer.join(timeout=5)
+    stop.set()
     assert len(killed) == 1 + command_too, "not everything was killed"
     assert {child.pid for child in _children(_is_worker)} <= idle  # the run's workers ended with it
     assert summary.processed == 4

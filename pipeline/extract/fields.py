@@ -299,7 +299,8 @@ class PageIndex:
         """Phrases in the next rows that sit under the label (overlapping it, or left-aligned with it)."""
         found: list[Phrase] = []
         row = self.row_of(phrase)
-        following = [r for r in self.rows if r.page_no == row.page_no and r.y0 > row.y0 + 0.5 * row.height]
+        below_row = row.y0 + 0.5 * row.height  # once: a row's height is a median over its words
+        following = [r for r in self.rows if r.page_no == row.page_no and r.y0 > below_row]
         following.sort(key=lambda r: r.y0)
         for candidate_row in following[:max_rows]:
             if candidate_row.y0 - row.y1 > 4 * max(phrase.height, 1.0) * (1 + len(found)):

@@ -8,36 +8,57 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from schemas import BoundingBox, PageText, TextSource, Word
 
 
+class _measured_once:  # a decorator, like property
+    """A property worked out on first use and kept in the instance (functools.cached_property without its
+    lock, which cost more than most of what it kept)."""
+
+    def __init__(self, measure: Callable[[Any], Any]) -> None:
+        self.measure = measure
+        self.name = measure.__name__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.measure(instance)
+        return value
+
+
 @dataclass
 class Phrase:
+    """Words read as one phrase. Its words never change once it is made (a longer or shorter phrase is a new
+    Phrase), so what is measured on them (text, edges, height) is worked out once, on first use: extraction
+    asks a phrase's text and edges hundreds of thousands of times a document."""
+
     words: list[Word]
     page_no: int
     page_width: float
     page_height: float
     row_index: int = -1
 
-    @property
+    @_measured_once
     def text(self) -> str:
         return " ".join(word.text for word in self.words)
 
-    @property
+    @_measured_once
     def x0(self) -> float:
         return min(word.x0 for word in self.words)
 
-    @property
+    @_measured_once
     def x1(self) -> float:
         return max(word.x1 for word in self.words)
 
-    @property
+    @_measured_once
     def y0(self) -> float:
         return min(word.y0 for word in self.words)
 
-    @property
+    @_measured_once
     def y1(self) -> float:
         return max(word.y1 for word in self.words)
 
@@ -45,7 +66,7 @@ class Phrase:
     def cx(self) -> float:
         return (self.x0 + self.x1) / 2
 
-    @property
+    @_measured_once
     def height(self) -> float:
         return statistics.median(word.height for word in self.words)
 

@@ -31,12 +31,18 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[1]
-RUN_STAGES = ("images", "extract", "validate", "previews", "write", "ocr", "rereads")
-# The run-side image work of the re-reads (second look, party ink): decoding the cleaned page again, finding ink
-# no word covers, cutting crops. Timed as stage `rereads` so it is not taken for orchestration.
-REREAD_FUNCTIONS = {
-    "pipeline.second_look": ("load_gray", "gap_regions", "crop_strip"),
-    "pipeline.party_ink": ("load_gray", "unread_ink_beside"),
+RUN_STAGES = ("images", "extract", "validate", "previews", "write", "ocr", "rereads", "vendors", "identify", "compact")
+# More of the run's own work, timed so that it is not taken for orchestration: the run-side image work of the
+# re-reads (second look, party ink: decoding the cleaned page again, finding ink no word covers, cutting crops);
+# the vendor memory's matching; hashing and describing the inputs; merging closed days' part files.
+EXTRA_STAGES = {
+    "rereads": {
+        "pipeline.second_look": ("load_gray", "gap_regions", "crop_strip"),
+        "pipeline.party_ink": ("load_gray", "unread_ink_beside"),
+    },
+    "vendors": {"pipeline.process": ("use_vendor_memory",)},
+    "identify": {"flows.ingest": ("identify_objects",)},
+    "compact": {"flows.ingest": ("compact",)},
 }
 
 
@@ -70,11 +76,12 @@ def run_child(inputs: Path, workers: int, result: Path) -> int:
         from pipeline.config import Settings
 
     clock = instrument()  # stage timers, preprocess included: thread CPU inside each stage
-    for module_name, names in REREAD_FUNCTIONS.items():
-        module = importlib.import_module(module_name)
-        for name in names:
-            if callable(getattr(module, name, None)):
-                clock.wrap(module, name, "rereads")
+    for stage, modules in EXTRA_STAGES.items():
+        for module_name, names in modules.items():
+            module = importlib.import_module(module_name)
+            for name in names:
+                if callable(getattr(module, name, None)):
+                    clock.wrap(module, name, stage)
     server = api.process.pid if api.process is not None else None
     out = Path(tempfile.mkdtemp(prefix="ll-run-cost-"))
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from bisect import insort
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,17 +183,26 @@ def _group_rows(words: list[Word]) -> list[list[Word]]:
     rows: list[list[Word]] = []
     centres: list[float] = []
     heights: list[float] = []
+    row_heights: list[float] = []  # the last row's word heights, kept sorted: its median without sorting anew
     for word in sorted(words, key=lambda w: (w.cy, w.x0)):
         if rows and abs(word.cy - centres[-1]) <= 0.5 * max(heights[-1], word.height):
             rows[-1].append(word)
             count = len(rows[-1])
             centres[-1] += (word.cy - centres[-1]) / count
-            heights[-1] = statistics.median(w.height for w in rows[-1])
+            insort(row_heights, word.height)
+            heights[-1] = _sorted_median(row_heights)
         else:
             rows.append([word])
             centres.append(word.cy)
             heights.append(word.height)
+            row_heights = [word.height]
     return rows
+
+
+def _sorted_median(ordered: list[float]) -> float:
+    """statistics.median of values already sorted (the same value: the middle one, or the mean of the two)."""
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 _RULE_MARKS = frozenset({"|", "||", "¦", "│", "[", "]", "!"})

@@ -71,6 +71,11 @@ class Phrase:
     def height(self) -> float:
         return statistics.median(word.height for word in self.words)
 
+    @_measured_once
+    def shape_heights(self) -> dict[tuple[bool, bool], float]:
+        """The median height of each word shape among the words (see `_heights_by_shape`); read-only."""
+        return _heights_by_shape(self.words)
+
     @property
     def confidence(self) -> float:
         return min(word.confidence for word in self.words)
@@ -133,7 +138,7 @@ def type_size_ratio(
     shape ("Practice" with "Seestrasse": capitals or ascenders, no descenders). With no shape in both lines,
     each word's height is scaled by how tall its shape measures on the page (``scales``, see `shape_scales`);
     None when nothing can be said."""
-    ours, theirs = _heights_by_shape(first.words), _heights_by_shape(second.words)
+    ours, theirs = first.shape_heights, second.shape_heights
     if not ours or not theirs:
         return None  # punctuation only: no letters to measure
     shared = [theirs[shape] / ours[shape] for shape in ours.keys() & theirs.keys() if ours[shape] > 0]

@@ -14,9 +14,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from pipeline.extract.fields import mend_party_name
 from pipeline.extract.labels import match_label
 from pipeline.extract.layout import PageLayout, Phrase, Row
-from pipeline.parsing import find_amounts, find_currencies, find_dates, normalise_text, without_accents
+from pipeline.parsing import (
+    find_amounts,
+    find_currencies,
+    find_dates,
+    normalise_text,
+    with_months_mended,
+    without_accents,
+)
 from schemas import BoundingBox, Word
 from schemas.vendors import FieldHint
 
@@ -26,6 +34,7 @@ ADJUSTMENT_KINDS = frozenset({"discount", "charge"})
 FIRM_LABEL = 1.0  # the reader's vocabulary names a label this strongly when it is the field's own wording
 DATE_FIELDS = frozenset({"invoice_date", "due_date"})
 TEXT_FIELDS = frozenset({"invoice_number", "customer_name"})
+PARTY_FIELDS = ("vendor_name", "customer_name")
 # The total first: when a decided subtotal equals the total (no tax), the spot the total takes is not the
 # subtotal's (see learn_place).
 LEARNED_FIELDS = ("total", "subtotal", "tax", *sorted(DATE_FIELDS), *sorted(TEXT_FIELDS))
@@ -88,8 +97,10 @@ def _strip_date(text: str) -> str:
 
 
 def _parse_format(text: str, date_format: str) -> date | None:
+    """The date `text` prints in `date_format`, a month's name OCR misspelt read as that month ("2024-] un-13"
+    as "2024-Jun-13": place_evidence doubts it)."""
     try:
-        return datetime.strptime(_strip_date(text), date_format).date()
+        return datetime.strptime(with_months_mended(_strip_date(text)), date_format).date()
     except ValueError:
         return None
 
@@ -123,6 +134,8 @@ def read_value(field: str, text: str, style: PageStyle, date_format: str | None 
         dates = find_dates(text, style.day_first)
         return dates[0][2].isoformat() if len(dates) == 1 else None
     cleaned = normalise_text(text).strip(" :")
+    if field in PARTY_FIELDS:
+        cleaned = mend_party_name(cleaned)  # what the reader mends in any name it reads ("lronbridge")
     return cleaned or None
 
 

@@ -221,13 +221,15 @@ def _arithmetic_holds(fields: dict[str, FieldValue]) -> bool:
 
 
 def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
-    """Each phrase, and each phrase continued by the phrase starting at its left edge (or, right-aligned,
-    ending at its right edge) on the next row: a name wrapped onto a second line."""
+    """Each phrase; each phrase continued by the next phrase of its row (a name OCR split at a wide gap:
+    "Bluebird Architects | GmbH"); and each phrase continued by the phrase starting at its left edge (or,
+    right-aligned, ending at its right edge) on the next row: a name wrapped onto a second line."""
     blocks: list[tuple[list[Word], Phrase]] = []
     for at, row in enumerate(layout.rows):
         below = layout.rows[at + 1].phrases if at + 1 < len(layout.rows) else []
-        for phrase in row.phrases:
+        for beside, phrase in enumerate(row.phrases, start=1):
             blocks.append((phrase.words, phrase))
+            blocks.extend((phrase.words + nxt.words, phrase) for nxt in row.phrases[beside : beside + 1])
             blocks.extend(
                 (phrase.words + nxt.words, phrase)
                 for nxt in below

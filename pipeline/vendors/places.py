@@ -87,9 +87,26 @@ def _key(text: str) -> str:
     return normalise_text(text).lower().rstrip(":").strip()
 
 
+def _squeezed(label: str) -> str:
+    return without_accents(_key(label)).replace(" ", "")
+
+
 def same_label(printed: str, learned: str) -> bool:
-    """One label's wording, accents aside (OCR often drops them: "reglement" for "règlement")."""
-    return without_accents(_key(printed)) == without_accents(learned)
+    """One label's wording, accents and the gaps between its words aside (OCR often drops them: "reglement"
+    for "règlement", "Amountto remit:" for "Amount to remit:")."""
+    return _squeezed(printed) == _squeezed(learned)
+
+
+def _label_size(words: list[Word], label: str) -> int | None:
+    """How many leading words print the label, gaps aside (OCR may drop one, or set one inside a word)."""
+    wanted = _squeezed(label)
+    for size in range(1, len(words) + 1):
+        printed = _squeezed(" ".join(w.text for w in words[:size]))
+        if printed == wanted:
+            return size
+        if len(printed) > len(wanted):
+            return None
+    return None
 
 
 def _strip_date(text: str) -> str:
@@ -153,6 +170,12 @@ def _has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
+def _has_word(text: str) -> bool:
+    """Has a word of letters without digits ("VAT 20%", "Rechnungs-Nr.", "N°"), as a label does; a value
+    printed beside the value has none (an invoice number "INV817154", a date "2024-Mar-10")."""
+    return any(_has_letters(token) and not any(ch.isdigit() for ch in token) for token in text.split())
+
+
 def _currency_mark(text: str) -> bool:
     """One word naming a currency ("GBP", "EUR"): part of the amount it precedes, not its label."""
     return len(text.split()) == 1 and bool(find_currencies(text))
@@ -210,12 +233,12 @@ def _label_for(
     row = layout.rows[row_at]
     phrase = row.phrases[phrase_at]
     prefix = " ".join(w.text for w in phrase.words[:start])
-    if start > 0 and _has_letters(prefix) and not _currency_mark(prefix):
+    if start > 0 and _has_word(prefix) and not _currency_mark(prefix):
         return "inline", phrase.words[:start]
     left = phrase_at - 1
     while left >= 0 and _currency_mark(row.phrases[left].text):
         left -= 1  # "Total | EUR | 12.00": the label is left of the currency mark
-    if left >= 0 and _has_letters(row.phrases[left].text):
+    if left >= 0 and _has_word(row.phrases[left].text):
         return "right", row.phrases[left].words
     if reach == "beside":
         return None
@@ -324,14 +347,12 @@ def _prints(field: str, text: str, decided: object, style: PageStyle) -> tuple[b
 
 def _label_spots(layout: PageLayout, hint: FieldHint) -> list[tuple[int, int, int]]:
     """(row position, phrase index, label word count) wherever the hint's label wording is printed."""
-    size = len(hint.label.split())
     spots = []
     for row_at, row in enumerate(layout.rows):
         for at, phrase in enumerate(row.phrases):
-            if len(phrase.words) >= size and same_label(" ".join(w.text for w in phrase.words[:size]), hint.label):
-                whole = len(phrase.words) == size
-                if (hint.relation == "inline") != whole:
-                    spots.append((row_at, at, size))
+            size = _label_size(phrase.words, hint.label)
+            if size is not None and (hint.relation == "inline") != (len(phrase.words) == size):
+                spots.append((row_at, at, size))
     return spots
 
 

@@ -171,9 +171,9 @@ def _has_letters(text: str) -> bool:
 
 
 def _has_word(text: str) -> bool:
-    """Has a word of letters without digits ("VAT 20%", "Rechnungs-Nr.", "N°"), as a label does; a value
-    printed beside the value has none (an invoice number "INV817154", a date "2024-Mar-10")."""
-    return any(_has_letters(token) and not any(ch.isdigit() for ch in token) for token in text.split())
+    """Has a word of more letters than digits ("VAT 20%", "Rechnungs-Nr.", "N°", OCR's "T0ta1"), as a label
+    does; a value printed beside the value has none (an invoice number "INV817154", a date "2024-Mar-10")."""
+    return any(_worded(token) for token in text.split())
 
 
 def _currency_mark(text: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
+from decimal import Decimal
 
 from pipeline.calibration import CalibrationTable
 from pipeline.corroboration import field_amount
@@ -25,7 +26,7 @@ from pipeline.extract.layout import PageLayout, Phrase, build_layout
 from pipeline.extract.misreads import confusable_id_slip, misread_month_doubts, ocr_shape
 from pipeline.money import totals_agree
 from pipeline.parsing import find_dates, normalise_text
-from pipeline.vendors.adjustments import read_adjustments
+from pipeline.vendors.adjustments import read_adjustments, read_tax_parts
 from pipeline.vendors.identifiers import fingerprint_overlap, layout_fingerprint, page_identifiers
 from pipeline.vendors.learn import MIN_FINGERPRINT, claims, name_key, page_style
 from pipeline.vendors.places import (
@@ -49,7 +50,7 @@ from schemas import (
     Word,
 )
 from schemas.codes import IssueCode
-from schemas.vendors import VendorMatch, VendorProfile
+from schemas.vendors import FieldHint, VendorMatch, VendorProfile
 
 # Share of the page's fingerprint words a profile must find to count as the same layout.
 LAYOUT_MATCH = 0.5
@@ -393,6 +394,7 @@ def _apply_places(
             evidence = place_evidence(name, found, current, agrees, style)
         fields[name] = _profile_field(name, found, current, _trust(own, hint.seen), profile, evidence)
     _apply_adjustments(fields, layouts, profile, style)
+    _apply_tax_parts(fields, layouts, profile, style, own_of)
     if not _arithmetic_holds(fields):
         for name in (*AMOUNT_FIELDS, ADJUSTMENTS_FIELD):
             if name in before:
@@ -409,20 +411,49 @@ def _apply_adjustments(
     if ADJUSTMENTS_FIELD in fields or not profile.adjustments:
         return
     read = read_adjustments(profile.adjustments, layouts, style)
-    if read is None:
-        return
+    if read is not None:
+        fields[ADJUSTMENTS_FIELD] = _summed_field(ADJUSTMENTS_FIELD, read, profile.adjustments, profile, None)
+
+
+def _apply_tax_parts(
+    fields: dict[str, FieldValue],
+    layouts: list[PageLayout],
+    profile: VendorProfile,
+    style: PageStyle,
+    own_of: dict[str, float],
+) -> None:
+    """The tax as the sum of the tax lines this vendor prints one per rate, read at their learned labels when
+    two or more are printed; the arithmetic still decides whether it is kept."""
+    read = read_tax_parts(profile.tax_parts, layouts, style) if profile.tax_parts else None
+    if read is not None:
+        fields["tax"] = _summed_field("tax", read, profile.tax_parts, profile, fields.get("tax"), own_of)
+
+
+def _summed_field(
+    name: str,
+    read: tuple[Decimal, list[Found]],
+    hints: dict[str, FieldHint],
+    profile: VendorProfile,
+    current: FieldValue | None,
+    own_of: dict[str, float] | None = None,
+) -> FieldValue:
+    """A value summed from amounts read at learned labels, with the profile's provenance; extraction's
+    confidence and evidence count when it read the same sum."""
     total, places = read
-    seen = min(hint.seen for hint in profile.adjustments.values())
-    first = places[0]
-    fields[ADJUSTMENTS_FIELD] = FieldValue(
-        name=ADJUSTMENTS_FIELD,
+    agrees = current is not None and same_value(name, str(total), current.value)
+    own = (own_of or {}).get(name, 0.0) if agrees else PLACE_EVIDENCE
+    kept = _kept_evidence(current, agrees)
+    return FieldValue(
+        name=name,
         value=str(total),
-        confidence=_trust(PLACE_EVIDENCE, seen),
+        confidence=_trust(own, min(hint.seen for hint in hints.values())),
         extractor=f"{PROVENANCE_PREFIX}{profile.profile_id}",
-        page=first.phrase.page_no,
-        bbox=first.bbox,
+        page=places[0].phrase.page_no,
+        bbox=places[0].bbox,
         raw_text=" | ".join(place.raw_text for place in places),
-        evidence=FieldEvidence(support=[Support.LABEL, Support.SHAPE]),
+        evidence=FieldEvidence(
+            support=list(dict.fromkeys([*kept.support, Support.LABEL, Support.SHAPE])), doubts=kept.doubts
+        ),
     )
 
 

@@ -150,3 +150,40 @@ def test_a_value_printed_beside_another_value_learns_the_label_above_it_not_the_
     hints = learn_decision([], document_evidence("first", [page])[0], decided)[0].hints
     assert hints["invoice_date"].label == "invoice date" and hints["invoice_date"].relation == "below"
     assert hints["due_date"].label == "due date"
+
+
+# --- a tax printed one line per rate -----------------------------------------------------------------------
+
+
+def _split_tax_page(subtotal: str, discount: str, full: str, reduced: str, total: str) -> PageText:
+    """A totals block with a discount and a shipping charge, a tax line per rate, and the total under its
+    label in a payment box: the generic reader takes the first tax line and finds no total."""
+    words = [
+        *_row(40, (40, VENDOR)),
+        *_row(110, (40, "Bill To:"), (330, "Invoice No.:"), (450, "2023/7078")),
+        *_row(130, (40, "X Ltd"), (330, "Date:"), (450, "29 May 2024")),
+        *_row(300, (330, "Subtotal:"), (450, subtotal)),
+        *_row(320, (330, "Discount 10%"), (450, discount)),
+        *_row(340, (330, "Shipping"), (450, "9.50")),
+        *_row(360, (330, "VAT 20%:"), (450, full)),
+        *_row(380, (330, "VAT 5%:"), (450, reduced)),
+        *_row(410, (330, "Your payment")),
+        *_row(430, (450, total)),
+        *_row(700, (40, IBAN)),
+    ]
+    return PageText(page_no=1, width=600, height=800, source=TextSource.OCR, words=words)
+
+
+def test_a_tax_printed_one_line_per_rate_is_learned_and_summed_again_when_the_arithmetic_holds() -> None:
+    decided = _decided("X Ltd").model_copy(
+        update={"subtotal": Decimal("150.00"), "tax": Decimal("22.50"), "total": Decimal("167.00")}
+    )
+    evidence, _ = document_evidence("first", [_split_tax_page("150.00", "-15.00", "20.00", "2.50", "167.00")])
+    profile = learn_decision([], evidence, decided)[0]
+    assert sorted(profile.tax_parts) == ["vat 20%", "vat 5%"]
+    result = _remembered(_split_tax_page("200.00", "-20.00", "30.00", "2.50", "222.00"), [profile])
+    assert (result.invoice.tax, result.invoice.total) == (Decimal("32.50"), Decimal("222.00"))
+    assert result.fields["tax"].extractor == f"profile:{profile.profile_id}"
+    # Tax lines that do not add up with the page's subtotal, adjustments and total are not taken over.
+    wrong = _remembered(_split_tax_page("200.00", "-20.00", "30.00", "2.50", "230.00"), [profile])
+    assert wrong.invoice.tax != Decimal("32.50") and wrong.invoice.total != Decimal("230.00")

@@ -577,15 +577,17 @@ def misread_month(word: str) -> str | None:
     return next(iter(near)) if len(set(near.values())) == 1 else None
 
 
-# A bracket or brace OCR read for the capital J opening a month's name ("17 }an 2023", "17} an 2023": the
-# bracket glued to the day), or the J cut off the rest of the name by a gap OCR set ("2024-J un-20"): only
-# where the letters after it make a month's name (or its abbreviation) with a J.
-_MISREAD_J = re.compile(r"(?<![^\W\d_])(?:[}\]]( ?)|J( ))([a-z]{2,})(?![^\W\d_])")
+# A bracket, brace or parenthesis OCR read for the capital J opening a month's name ("17 }an 2023", "17} an
+# 2023": the bracket glued to the day; "30-) UN-24"), or a month's capital cut off the rest of its name by a
+# gap OCR set ("2024-J un-20", "2024-A pr-22"): only where the letters make a month's name (or its
+# abbreviation) with the J or the capital.
+_MISREAD_J = re.compile(r"(?<![^\W\d_])(?:[}\])]( ?)|([A-Z])( ))([a-z]{2,}|[A-Z]{2,})(?![^\W\d_])")
 
 
 def _month_with_j(match: re.Match[str]) -> str | None:
-    """The month's name the misread J and its letters spell; None when they spell none."""
-    word = f"j{match.group(3)}"
+    """The month's name the misread J (or the capital cut off by a gap) and its letters spell; None when
+    they spell none."""
+    word = f"{match.group(2) or 'j'}{match.group(4)}".lower()
     return word if word in _MONTHS else None
 
 
@@ -595,7 +597,7 @@ def _mend_months(folded: str, keep_length: bool) -> str:
 
     def mended_j(match: re.Match[str]) -> str:
         month = _month_with_j(match)
-        gap = (match.group(1) or match.group(2) or "") if keep_length else ""
+        gap = (match.group(1) or match.group(3) or "") if keep_length else ""
         return f"{gap}{month}" if month else match.group()
 
     folded = _MISREAD_J.sub(mended_j, folded)

@@ -73,12 +73,15 @@ def _remembered(page: PageText, profiles: list[VendorProfile]) -> ExtractionResu
 # --- dates: a month's J misread ------------------------------------------------------------------------
 
 
-def test_a_months_j_read_as_a_bracket_or_cut_off_by_a_gap_is_that_month_and_is_named() -> None:
-    for text, month in (("2024-] un-13", "jun"), ("2024-J un-20", "jun"), ("13 } an 2024", "jan")):
+def test_a_months_capital_read_as_a_bracket_or_cut_off_by_a_gap_is_that_month_and_is_named() -> None:
+    cases = (("2024-] un-13", "jun"), ("2024-J un-20", "jun"), ("13 } an 2024", "jan"), ("30-) UN-24", "jun"))
+    for text, month in (*cases, ("2024-A pr-22", "apr")):
         assert [misread_month(word) for word in misread_month_words(text)] == [month], text
     assert with_months_mended("2024-] un-13") == "2024-jun-13"
     assert with_months_mended("2024-J un-20") == "2024-jun-20"
     assert [found for _, _, found in find_dates("13 J un 2024")] == [date(2024, 6, 13)]
+    assert [found for _, _, found in find_dates("30-) UN-24", day_first=True)] == [date(2024, 6, 30)]
+    assert find_dates("(see note 1) un exemplaire") == [] and misread_month_words("A Mar 2024, I an") == []
     assert misread_month("Jun") is None and misread_month_words("2024-Jun-13 J. Smith") == []
 
 

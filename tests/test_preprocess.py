@@ -232,3 +232,27 @@ def test_cleaned_page_is_written_as_opencv_writes_it(tmp_path: Path, shape: tupl
     assert np.array_equal(cv2.imread(str(tmp_path / "view.pgm"), cv2.IMREAD_UNCHANGED), view)
     write_page(page, tmp_path / "page.png")  # another format by name: OpenCV encodes it
     assert np.array_equal(cv2.imread(str(tmp_path / "page.png"), cv2.IMREAD_UNCHANGED), page)
+
+
+def _components_as_rows(stats: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Every component but the background as (stats, centroid), in one order whatever the labels' order."""
+    rows = np.column_stack([stats[1:].astype(np.float64), centroids[1:]])
+    return rows[np.lexsort(rows.T[::-1])]
+
+
+def test_the_squeezed_pages_components_are_the_pages(page_image: np.ndarray) -> None:
+    from pipeline.preprocess import LABELLING, _page_centroids, _squeezed, gray_histogram, ink_of
+
+    rng = np.random.default_rng(5)
+    speckled = np.where(rng.random(page_image.shape) < 0.002, 0, page_image).astype(np.uint8)
+    for image in [speckled, *_pages_and_variants(page_image)]:
+        ink = ink_of(image, gray_histogram(image))
+        squeezed, rows, cols = _squeezed(ink)
+        count, _, stats, centroids = cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_32S, LABELLING)
+        found = cv2.connectedComponentsWithStatsWithAlgorithm(squeezed, 8, cv2.CV_32S, LABELLING)
+        assert found[0] == count
+        moved = found[2].copy()
+        moved[:, cv2.CC_STAT_LEFT], moved[:, cv2.CC_STAT_TOP] = cols[moved[:, 0]], rows[moved[:, 1]]
+        on_page = np.vstack([found[3][:1], _page_centroids(found[2][1:], found[3][1:], rows, cols)])
+        assert np.array_equal(_components_as_rows(moved, on_page), _components_as_rows(stats, centroids))
+        assert squeezed.size <= ink.size

@@ -286,9 +286,9 @@ def _squeezed(ink: GrayImage) -> tuple[GrayImage, np.ndarray, np.ndarray]:
 
     rows, cols = kept(ink.max(axis=1) > 0), kept(ink.max(axis=0) > 0)
     breaks = np.flatnonzero(np.diff(cols) != 1) + 1  # runs of consecutive columns: copied as slices
-    starts, stops = np.concatenate(([0], breaks)), np.concatenate((breaks, [cols.size]))
+    firsts, lasts = cols[np.concatenate(([0], breaks))], cols[np.concatenate((breaks, [cols.size])) - 1]
     lines = ink[rows]
-    squeezed = np.hstack([lines[:, cols[start] : cols[stop - 1] + 1] for start, stop in zip(starts, stops)])
+    squeezed = np.hstack([lines[:, first : last + 1] for first, last in zip(firsts, lasts, strict=True)])
     return squeezed, rows, cols
 
 

@@ -344,7 +344,7 @@ def _line_runs(ink: GrayImage, length: int, axis: int) -> GrayImage:
         return cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
     blocks = _full_blocks(ink, axis)
     cores = cv2.erode(blocks, cv2.getStructuringElement(cv2.MORPH_RECT, (span, 1) if axis == 1 else (1, span)))
-    lines = np.flatnonzero(cv2.reduce(cores, axis, cv2.REDUCE_MAX).ravel())
+    lines = np.flatnonzero(cores.max(axis=axis))  # cv2.reduce's maximum along rows is ten times slower
     runs = np.zeros_like(ink)
     if lines.size and axis == 1:
         runs[lines] = cv2.morphologyEx(ink[lines], cv2.MORPH_OPEN, kernel)
@@ -389,12 +389,10 @@ def remove_rules(image: GrayImage, histogram: np.ndarray | None = None) -> tuple
         min(y + box_height + 1, height),
     )
     rules = cv2.dilate(runs[top:bottom, left:right], np.ones((3, 3), np.uint8))
-    count = int(cv2.connectedComponentsWithAlgorithm(rules, 8, cv2.CV_32S, LABELLING)[0]) - 1
+    count = int(cv2.connectedComponentsWithAlgorithm(_squeezed(rules)[0], 8, cv2.CV_32S, LABELLING)[0]) - 1
     cleaned = image.copy()
     box = cleaned[top:bottom, left:right]  # paper where the rules are (255), the page elsewhere (0)
-    box[...] = cv2.bitwise_or(
-        cv2.bitwise_and(box, cv2.bitwise_not(rules)), np.minimum(rules, np.uint8(paper_level(image, histogram)))
-    )
+    cv2.copyTo(np.full_like(rules, paper_level(image, histogram)), rules, box)
     return cleaned, count
 
 

@@ -256,3 +256,12 @@ def test_the_squeezed_pages_components_are_the_pages(page_image: np.ndarray) -> 
         on_page = np.vstack([found[3][:1], _page_centroids(found[2][1:], found[3][1:], rows, cols)])
         assert np.array_equal(_components_as_rows(moved, on_page), _components_as_rows(stats, centroids))
         assert squeezed.size <= ink.size
+
+
+def test_the_lifted_pages_histogram_is_counted_from_the_flattened_ones(page_image: np.ndarray) -> None:
+    from pipeline.preprocess import gray_histogram, lift_background, normalise_background
+
+    for image in _pages_and_variants(page_image)[:24]:
+        lifted, histogram = lift_background(image)
+        assert np.array_equal(histogram, gray_histogram(lifted))
+        assert np.array_equal(normalise_background(image), lifted)

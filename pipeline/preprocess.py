@@ -348,19 +348,26 @@ def _line_runs(ink: GrayImage, length: int, axis: int) -> GrayImage:
     are opened. A run of `length` covers at least `(length - 21) // 8` whole blocks of 8 pixels along its
     line, each all ink; lines without that many blocks in a row are left out. A page's long runs are a few
     table rules, so the opening covers a few lines, not the page."""
+    runs = np.zeros_like(ink)
+    _add_line_runs(runs, ink, length, axis)
+    return runs
+
+
+def _add_line_runs(runs: GrayImage, ink: GrayImage, length: int, axis: int) -> None:
+    """Adds (bitwise or) `_line_runs(ink, length, axis)` to `runs` in place, touching only the lines that
+    hold a run: a page's two kinds of runs are gathered in one image, not two."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1) if axis == 1 else (1, length))
     span = (length - 21) // 8  # 7 pixels lost at each end, and up to 7 past the last whole block
     if span < 2:
-        return cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
+        cv2.bitwise_or(runs, cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel), dst=runs)
+        return
     blocks = _full_blocks(ink, axis)
     cores = cv2.erode(blocks, cv2.getStructuringElement(cv2.MORPH_RECT, (span, 1) if axis == 1 else (1, span)))
     lines = np.flatnonzero(cores.max(axis=axis))  # cv2.reduce's maximum along rows is ten times slower
-    runs = np.zeros_like(ink)
     if lines.size and axis == 1:
-        runs[lines] = cv2.morphologyEx(ink[lines], cv2.MORPH_OPEN, kernel)
+        runs[lines] |= cv2.morphologyEx(ink[lines], cv2.MORPH_OPEN, kernel)
     elif lines.size:
-        runs[:, lines] = cv2.morphologyEx(ink[:, lines], cv2.MORPH_OPEN, kernel)
-    return runs
+        runs[:, lines] |= cv2.morphologyEx(ink[:, lines], cv2.MORPH_OPEN, kernel)
 
 
 def _full_blocks(ink: GrayImage, axis: int) -> GrayImage:
@@ -387,11 +394,12 @@ def remove_rules(image: GrayImage, histogram: np.ndarray | None = None) -> tuple
     histogram = gray_histogram(image) if histogram is None else histogram
     ink = ink_of(image, histogram)
     height, width = image.shape[:2]
-    runs = cv2.bitwise_or(_line_runs(ink, width // 25, 1), _line_runs(ink, height // 40, 0))
-    if not cv2.countNonZero(runs):
+    runs = _line_runs(ink, width // 25, 1)
+    _add_line_runs(runs, ink, height // 40, 0)
+    x, y, box_width, box_height = cv2.boundingRect(runs)
+    if not box_width:
         return image, 0
     # Grown by a pixel (3 x 3) within the runs' box and a pixel around it: nothing outside it changes.
-    x, y, box_width, box_height = cv2.boundingRect(runs)
     left, top, right, bottom = (
         max(x - 1, 0),
         max(y - 1, 0),

@@ -256,30 +256,51 @@ def remove_dot_leaders(image: GrayImage, histogram: np.ndarray | None = None) ->
 def erase_dot_leaders(image: GrayImage, histogram: np.ndarray) -> tuple[GrayImage, int, np.ndarray]:
     """`remove_dot_leaders` given the page's histogram; also returns the cleaned page's histogram (the
     erased pixels moved to the paper level), so the next step need not count the page again."""
-    ink, rows, cols = _squeezed(ink_of(image, histogram))
-    count, labels, stats, centroids = cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_32S, LABELLING)
-    if count <= 1:
+    band_labels, blobs, centroids = _small_blobs(ink_of(image, histogram))
+    if len(blobs) < 5:
         return image, 0, histogram
-    widths, heights, areas = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
-    small = (widths <= 12) & (heights <= 12) & (areas >= 4) & (np.abs(widths - heights) <= 4)
-    indices = np.flatnonzero(small) + 1
-    if indices.size < 5:
-        return image, 0, histogram
-    leaders = indices[_dots_in_rows(_page_centroids(stats[indices], centroids[indices], rows, cols))]
-    if not leaders.size:
+    leaders = blobs[_dots_in_rows(centroids)]
+    if not len(leaders):
         return image, 0, histogram
     cleaned = image.copy()
     paper = paper_level(image, histogram)
     erased = np.zeros(256, dtype=np.float64)
-    for label in leaders.tolist():  # each dot within its own box (at most 12 x 12): no pass over the page
-        left, top, width, height = stats[label, :4]
-        box = labels[top : top + height, left : left + width] == label
-        patch = cleaned[rows[top] : rows[top] + height, cols[left] : cols[left] + width]
+    for band, label, left, top, page_left, page_top, width, height in leaders.tolist():
+        # each dot within its own box (at most 12 x 12): no pass over the page
+        box = band_labels[band][top : top + height, left : left + width] == label
+        patch = cleaned[page_top : page_top + height, page_left : page_left + width]
         erased += np.bincount(patch[box], minlength=256)
         patch[box] = paper
     after = histogram - erased
     after[paper] += erased.sum()
-    return cleaned, int(leaders.size), after
+    return cleaned, len(leaders), after
+
+
+def _small_blobs(ink: GrayImage) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The ink's small compact components (a dot's shape: at most 12 x 12 pixels and at least 4, width and
+    height within 4 of each other), labelled band by band: a band is a run of rows holding ink, so no
+    component crosses from one to the next, and each band is labelled squeezed of its empty columns
+    (`_squeezed`). Labelling with statistics costs per pixel, and the bands so squeezed are about a fifth
+    of a page. Returns the labels of each band with a blob, a row per blob (that band's index, its label,
+    left and top there, left and top on the page, width, height), and the blobs' centroids on the page."""
+    occupied = np.concatenate(([False], ink.max(axis=1) > 0, [False]))
+    edges = np.flatnonzero(occupied[1:] != occupied[:-1])  # each band's first row, and the row past its last
+    band_labels: list[np.ndarray] = []
+    blobs, centroids = [np.empty((0, 8), dtype=np.int64)], [np.empty((0, 2))]
+    for top, bottom in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        squeezed, _, cols = _squeezed(ink[top:bottom])
+        _, labels, stats, middles = cv2.connectedComponentsWithStatsWithAlgorithm(squeezed, 8, cv2.CV_32S, LABELLING)
+        widths, heights, areas = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
+        small = np.flatnonzero((widths <= 12) & (heights <= 12) & (areas >= 4) & (np.abs(widths - heights) <= 4))
+        small = small[small > 0]  # label 0: the paper
+        if not small.size:
+            continue
+        left, up, width, height = stats[small, 0], stats[small, 1], stats[small, 2], stats[small, 3]
+        band = np.full(small.size, len(band_labels))
+        blobs.append(np.column_stack((band, small, left, up, cols[left], top + up, width, height)).astype(np.int64))
+        centroids.append(_page_centroids(stats[small], middles[small], np.arange(top, bottom), cols))
+        band_labels.append(labels)
+    return band_labels, np.vstack(blobs), np.vstack(centroids)
 
 
 def _squeezed(ink: GrayImage) -> tuple[GrayImage, np.ndarray, np.ndarray]:
@@ -365,9 +386,9 @@ def _add_line_runs(runs: GrayImage, ink: GrayImage, length: int, axis: int) -> N
     cores = cv2.erode(blocks, cv2.getStructuringElement(cv2.MORPH_RECT, (span, 1) if axis == 1 else (1, span)))
     lines = np.flatnonzero(cores.max(axis=axis))  # cv2.reduce's maximum along rows is ten times slower
     if lines.size and axis == 1:
-        runs[lines] |= cv2.morphologyEx(ink[lines], cv2.MORPH_OPEN, kernel)
+        runs[lines] = cv2.bitwise_or(runs[lines], cv2.morphologyEx(ink[lines], cv2.MORPH_OPEN, kernel))
     elif lines.size:
-        runs[:, lines] |= cv2.morphologyEx(ink[:, lines], cv2.MORPH_OPEN, kernel)
+        runs[:, lines] = cv2.bitwise_or(runs[:, lines], cv2.morphologyEx(ink[:, lines], cv2.MORPH_OPEN, kernel))
 
 
 def _full_blocks(ink: GrayImage, axis: int) -> GrayImage:

@@ -265,3 +265,24 @@ def test_the_lifted_pages_histogram_is_counted_from_the_flattened_ones(page_imag
         lifted, histogram = lift_background(image)
         assert np.array_equal(histogram, gray_histogram(lifted))
         assert np.array_equal(normalise_background(image), lifted)
+
+
+def test_small_blobs_found_band_by_band_are_the_pages_small_components(page_image: np.ndarray) -> None:
+    from pipeline.preprocess import LABELLING, _small_blobs, gray_histogram, ink_of
+
+    rng = np.random.default_rng(6)
+    speckled = np.where(rng.random(page_image.shape) < 0.002, 0, page_image).astype(np.uint8)
+    for image in [speckled, *_pages_and_variants(page_image)]:
+        ink = ink_of(image, gray_histogram(image))
+        _, labels, stats, centroids = cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_32S, LABELLING)
+        widths, heights, areas = stats[:, 2], stats[:, 3], stats[:, 4]
+        small = (widths <= 12) & (heights <= 12) & (areas >= 4) & (np.abs(widths - heights) <= 4)
+        small[0] = False
+        band_labels, blobs, found = _small_blobs(ink)
+        expected = np.column_stack([stats[small, :4], centroids[small]])
+        rows = np.column_stack([blobs[:, 4:8], found])
+        assert np.array_equal(rows[np.lexsort(rows.T[::-1])], expected[np.lexsort(expected.T[::-1])])
+        for band, label, left, top, page_left, page_top, width, height in blobs.tolist():  # the blob's pixels
+            mine = band_labels[band][top : top + height, left : left + width] == label
+            page = labels[page_top : page_top + height, page_left : page_left + width]
+            assert np.array_equal(mine, page == page[mine][0])

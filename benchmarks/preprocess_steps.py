@@ -107,6 +107,7 @@ def reference_module(revision: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location("preprocess_reference", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # for pydantic to resolve the models' annotations
     spec.loader.exec_module(module)
     return module
 

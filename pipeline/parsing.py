@@ -519,6 +519,11 @@ _DAY_MONTH_YEAR = re.compile(
     rf"(?P<year>\d{{4}}|\d{{2}}){_DATE_END}",
     re.IGNORECASE,
 )
+# Year first with the month's name ("2024-Jun-13", "2024 June 13"): the separators match, as in ISO dates.
+_YEAR_MONTH_DAY = re.compile(
+    rf"(?<![\w.,/])(?P<year>\d{{4}})(?P<sep>[ {_NBSP}\-/.]){_MONTH}(?P=sep)(?P<d>\d{{1,2}}){_DATE_END}",
+    re.IGNORECASE,
+)
 _MONTH_DAY_YEAR = re.compile(
     rf"{_MONTH}{_SEP}*(?P<d>\d{{1,2}}){_ORDINAL},?[ {_NBSP}\-/,.]+(?P<year>\d{{4}}){_DATE_END}",
     re.IGNORECASE,
@@ -629,7 +634,7 @@ def _date_hits(folded: str, day_first: bool | None) -> tuple[tuple[int, int, dat
         order = _numeric_order(int(match["a"]), int(match["b"]), match["sep"], day_first)
         if order is not None and (value := _make_date(_year(match["year"]), *order)) is not None:
             found.append((match.start(), match.end(), value))
-    for pattern in (_DAY_MONTH_YEAR, _MONTH_DAY_YEAR):
+    for pattern in (_DAY_MONTH_YEAR, _MONTH_DAY_YEAR, _YEAR_MONTH_DAY):
         for match in pattern.finditer(folded):
             month = _MONTHS[match["month"].lower()]
             value = _make_date(_year(match["year"]), month, int(match["d"]))

@@ -35,6 +35,9 @@ MIN_BAND_BLOCKS = 4
 MIN_BAND_AREA_BLOCKS = 200
 MIN_BAND_DARK_SHARE = 0.6
 MIN_BAND_RIM_SHARE = 0.8
+# The skew is measured on the page's ink shrunk to about this many pixels on its long side.
+SKEW_SAMPLE_PX = 1000
+GOLDEN_RATIO = (1 + 5**0.5) / 2
 
 
 class PreprocessOptions(BaseModel):
@@ -165,49 +168,68 @@ def _rotate(image: GrayImage, degrees: float, border: int) -> GrayImage:
     )
 
 
-def estimate_skew(image: GrayImage, max_degrees: float = 5.0) -> float:
-    """Projection-profile deskew: text rows give the sharpest row-sum profile when level.
+def skew_sample(image: GrayImage) -> GrayImage:
+    """The page's ink (Otsu) on a copy near SKEW_SAMPLE_PX on its long side, shrunk by a whole factor: each
+    pixel the mean of a factor x factor block, OpenCV's fast path for area resizing (4.5 ms for a 2400 x 3400
+    page against 17 ms for a fractional factor)."""
+    factor = max(1, round(max(image.shape[:2]) / SKEW_SAMPLE_PX))
+    if factor > 1:
+        height, width = image.shape[0] // factor, image.shape[1] // factor
+        image = cv2.resize(image[: height * factor, : width * factor], (width, height), interpolation=cv2.INTER_AREA)
+    return cv2.threshold(image, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)[1]
 
-    On a copy at most 1000 px long. The coarse search (0.5 degree steps, 21 candidates) takes each profile as
-    a histogram of the ink pixels' rotated row coordinates, a fifth of the cost of rotating the image; the
-    finer steps rotate the image as before. Projections in the finer steps too picked angles up to 0.3 degrees
-    apart on receipts and shifted OCR on hard scans; with rotations there the angle is the same as before on
-    every scanned page of seeds 11 and 23 and the shared real corpus (36 pages).
-    """
-    scale = 1000.0 / max(image.shape[:2])
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-    _, ink = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    height, width = ink.shape[:2]
-    ys, xs = np.nonzero(ink)
-    xs_centred, ys_centred = xs - width / 2.0, ys - height / 2.0
 
-    def projected(degrees: float) -> float:
-        # cv2.getRotationMatrix2D's row coordinate: -sin * x + cos * y about the centre; each ink pixel is
-        # shared between the two rows around it, as the rotation's linear interpolation shares it.
-        radians = np.deg2rad(degrees)
-        rows = ys_centred * np.cos(radians) - xs_centred * np.sin(radians) + height / 2.0
+class _RowProfiles:
+    """The sharpness of an ink image's row profile rotated by an angle, each angle computed once.
+
+    A profile is a histogram of the ink pixels' rotated row coordinates (cv2.getRotationMatrix2D's: -sin * x
+    + cos * y about the centre), each pixel shared between the two rows around it, and its sharpness the
+    sum of squared differences of neighbouring rows: text rows give the sharpest profile when level.
+    Each column's pixels are first moved down by a fraction of a row that differs from column to column
+    (the fractional part of x times the golden ratio): without it, at 0 degrees alone no pixel was shared
+    between rows, which made that profile sharper than its neighbours', and pages skewed by 0.15-0.6
+    degrees were left as they were (5 of 154 scanned pages: the throughput set, seeds 41, 61 and 113)."""
+
+    def __init__(self, ink: GrayImage) -> None:
+        self.height, width = ink.shape[:2]
+        ys, xs = np.nonzero(ink)
+        self.xs = xs - width / 2.0
+        self.ys = ys - self.height / 2.0 + (self.xs * GOLDEN_RATIO) % 1.0
+        self.seen: dict[float, float] = {}
+
+    def sharpness(self, degrees: float) -> float:
+        key = round(degrees, 6)  # a finer step's ends and middle are the coarser step's candidates
+        if key not in self.seen:
+            self.seen[key] = float(np.square(np.diff(self.profile(np.deg2rad(degrees)))).sum())
+        return self.seen[key]
+
+    def profile(self, radians: float) -> np.ndarray:
+        height = self.height
+        rows = self.ys * np.cos(radians) - self.xs * np.sin(radians) + height / 2.0
         below = np.floor(rows)
         share = rows - below
         below = below.astype(np.int64)
-        inside = (below >= 0) & (below < height - 1)
-        profile = np.bincount(below[inside], weights=1.0 - share[inside], minlength=height)
-        profile += np.bincount(below[inside] + 1, weights=share[inside], minlength=height)
-        return float(np.square(np.diff(profile)).sum())
+        if below.size and (below.min() < 0 or below.max() >= height - 1):  # ink rotated off the page is not counted
+            inside = (below >= 0) & (below < height - 1)
+            below, share = below[inside], share[inside]
+        profile = np.bincount(below, weights=1.0 - share, minlength=height)
+        profile[1:] += np.bincount(below, weights=share, minlength=height)[: height - 1]
+        return profile
 
-    seen: dict[float, float] = {}
 
-    def rotated(degrees: float) -> float:
-        # The finest step's ends and middle are the middle step's candidates (to a rounding error): rotated once.
-        key = round(degrees, 6)
-        if key not in seen:
-            rows = cv2.reduce(_rotate(ink, degrees, 0), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
-            seen[key] = float(np.square(np.diff(rows.astype(np.float64))).sum())
-        return seen[key]
+def estimate_skew(image: GrayImage, max_degrees: float = 5.0) -> float:
+    """Projection-profile deskew: the angle, in steps of 0.5, 0.1 then 0.025 degrees, whose rotated row
+    profile of the page's ink (`skew_sample`) is sharpest.
 
+    Every step projects the ink pixels (`_RowProfiles`) rather than rotating the image: a rotated copy per
+    fine candidate (17 of them) and a resize by a fractional factor took 60 ms a page, this takes 15. On 48
+    generated pages rotated by known angles (within 1 degree, and 1.5-3 degrees with blur and noise) the
+    mean error is 0.014 degrees (0.016 before), the largest 0.14 (the same page as before)."""
+    profiles = _RowProfiles(skew_sample(image))
     best = 0.0
-    for step, span, sharpness in ((0.5, max_degrees, projected), (0.1, 0.5, rotated), (0.025, 0.1, rotated)):
+    for step, span in ((0.5, max_degrees), (0.1, 0.5), (0.025, 0.1)):
         candidates = np.arange(best - span, best + span + step / 2, step)
-        best = float(max(candidates, key=sharpness))
+        best = float(max(candidates, key=profiles.sharpness))
     return round(best, 3)
 
 

@@ -43,6 +43,13 @@ def test_estimate_skew_recovers_rotation(page_image: np.ndarray, degrees: float)
     assert estimate_skew(rotate(page_image, degrees)) == pytest.approx(-degrees, abs=0.2)
 
 
+@pytest.mark.parametrize("degrees", [-0.3, -0.15, 0.15, 0.3, 0.45])
+def test_estimate_skew_finds_small_skews(page_image: np.ndarray, degrees: float) -> None:
+    # A level profile once looked sharper than its neighbours (no ink shared between rows at 0 degrees):
+    # -0.3 and 0.15 degrees were then found as 0, and -0.15 as 0.225.
+    assert estimate_skew(rotate(page_image, degrees)) == pytest.approx(-degrees, abs=0.05)
+
+
 def test_noise_and_contrast_measures_separate_clean_from_degraded(page_image: np.ndarray) -> None:
     rng = np.random.default_rng(3)
     noisy = np.clip(page_image + rng.normal(0, 20, page_image.shape), 0, 255).astype(np.uint8)

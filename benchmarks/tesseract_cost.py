@@ -54,7 +54,7 @@ from pipeline.party_ink import settle_party_ink
 from pipeline.preprocess import PreprocessOptions, load_gray, preprocess_page
 from pipeline.reading import ocr_options, page_limits, routed_record, second_look_options
 from pipeline.render import pdf_page_count, pdf_page_images, read_text_layer, render_image
-from pipeline.second_look import Look, look_again
+from pipeline.second_look import DecodedImages, Look, look_again
 from schemas import ExtractionResult, PageText, RecordStatus
 
 SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -80,14 +80,16 @@ class MeasuredEngine:
     options: OcrOptions
     readings: list[dict[str, float | int | bool | str]] = field(default_factory=list)
     name: str = "tesseract-lib"
+    bookkeeping_s: float = 0.0  # this process's thread CPU spent measuring (not the reading's)
 
     def read(self, image_path: Path, page_no: int) -> PageText:
         kind = re_read_kind()
         pid, before = worker_cpu()
         page = TesseractLibEngine(self.options).read(image_path, page_no)
         after_pid, after = worker_cpu()
-        started = after_pid != pid
+        started, counting = after_pid != pid, time.thread_time()
         height, width = load_gray(image_path).shape[:2]
+        self.bookkeeping_s += time.thread_time() - counting
         self.readings.append(
             {"page_no": page_no, "psm": self.options.psm, "cpu_s": after - (0.0 if started else before),
              "pixels": width * height, "started": started, "words": len(page.words), "kind": kind}
@@ -207,19 +209,20 @@ def looks_by_stage(
     caught: dict[str, Look | float] = {}
     settle = second_look.settle_id_slip
 
-    def caught_settle(look: Look, images: dict[int, Path], ocr: MeasuredEngine) -> Look:
+    def caught_settle(look: Look, images: dict[int, Path], ocr: MeasuredEngine, decoded: DecodedImages) -> Look:
         caught["look"], begun = look, time.thread_time()
-        settled = settle(look, images, ocr)
+        settled = settle(look, images, ocr, decoded)
         caught["cpu"] = time.thread_time() - begun
         return settled
 
     second_look.settle_id_slip = caught_settle  # type: ignore[assignment]
     try:
         started = time.thread_time()
-        looked = look_again(pages, cleaned, engine)
-        looked_cpu = time.thread_time() - started
-        inked = settle_party_ink(looked, cleaned, engine)
-        inked_cpu = time.thread_time() - started - looked_cpu
+        decoded = DecodedImages()  # as pipeline/reading.py shares it
+        looked = look_again(pages, cleaned, engine, decoded)
+        looked_cpu = time.thread_time() - started - engine.bookkeeping_s
+        inked = settle_party_ink(looked, cleaned, engine, decoded)
+        inked_cpu = time.thread_time() - started - looked_cpu - engine.bookkeeping_s
     finally:
         second_look.settle_id_slip = settle
     strip = caught.get("look", looked)

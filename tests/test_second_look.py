@@ -24,6 +24,7 @@ from pipeline.second_look import (
     KEPT,
     NOT_TAKEN,
     PASSED,
+    DecodedImages,
     best_reading,
     changed_beyond_doubt,
     check_failures,
@@ -287,6 +288,23 @@ def test_ink_the_first_reading_found_no_word_in_is_read_again_in_place(tmp_path:
         assert abs(found.x0 - printed.x0) < 10 and abs(found.y0 - printed.y0) < 10
     merged = merged_page(dropped, dropped.model_copy(update={"words": in_gaps}), second_wins=False)
     assert [w.text for w in merged.words] == ["Subtotal", "151.22", "Total", "162.00"]
+
+
+def test_a_documents_re_reads_share_one_decoded_page_and_read_the_same_words(tmp_path: Path) -> None:
+    path, page = _two_line_page(tmp_path)
+    other = tmp_path / "other.pgm"
+    cv2.imwrite(str(other), np.full((40, 60), 255, dtype=np.uint8))
+    decoded = DecodedImages()
+    image = decoded.gray(path)
+    assert decoded.gray(path) is image  # decoded once for the look, the ID re-read and the party-ink check
+    assert np.array_equal(image, cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+    with pytest.raises(ValueError):
+        image[0, 0] = 0  # read-only: no re-read can mark the page the next one cuts from
+    assert decoded.gray(other).shape == (40, 60) and decoded.gray(path) is not image  # one page held at a time
+    dropped = page.model_copy(update={"words": [w for w in page.words if w.y0 < 300]})
+    shared = reread_page(dropped, path, _second_engine(), [], True, decoded=decoded)
+    alone = reread_page(dropped, path, _second_engine(), [], True)
+    assert [w.text for w in shared[1]] == [w.text for w in alone[1]] == ["Total", "162.00"]
 
 
 def test_the_values_a_failed_check_doubts_are_read_again_but_no_other_sure_word() -> None:

@@ -77,8 +77,6 @@ CROP_MARGIN_PX = 6
 # Doubted words less than this many text heights apart on one line are cut out and read as one crop.
 GROUP_GAP = 1.0
 STRIP_GAP_PX = 40
-# One more OCR run over a strip costs about as much Tesseract CPU as this many more pixels (`strip_plan`).
-STRIP_RUN_PX = 1_000_000
 # Ink the first reading found no word in is re-read in line-sized patches: as tall as GAP_MIN_HEIGHT to
 # GAP_MAX_HEIGHT times the page's median word height (specks, rules and frames are not), at most
 # MAX_GAP_REGIONS of them, each read word blanked with a margin first.
@@ -236,33 +234,10 @@ def _crop(image: GrayImage, box: Box, style: CropStyle) -> tuple[GrayImage, tupl
     return crop, (left, top)
 
 
-Crop = tuple[GrayImage, tuple[int, int], float]  # the prepared crop, its top-left on the page, its scale
-
-
-def strip_plan(crops: list[Crop]) -> list[list[int]]:
-    """Which crops go to which strip (indices, in the given order within a strip). A strip is as wide as its
-    widest crop and Tesseract's CPU on it grows with its pixels, white or not: one wide gap patch (a whole
-    line enlarged) made every word's row as wide, and a receipt's strip reached 75 Mpx. So the crops, widest
-    first, are cut into runs of similar width where the strips' pixels plus STRIP_RUN_PX per strip (the
-    cost of one more OCR run) are least."""
-    order = sorted(range(len(crops)), key=lambda i: -crops[i][0].shape[1])
-    widths = np.array([crops[i][0].shape[1] + 2 * STRIP_GAP_PX for i in order], dtype=np.float64)
-    tops = np.concatenate(([0.0], np.cumsum([crops[i][0].shape[0] + STRIP_GAP_PX for i in order])))
-    least, cut = np.zeros(len(order) + 1), np.zeros(len(order) + 1, dtype=np.int64)
-    for end in range(1, len(order) + 1):
-        costs = least[:end] + widths[:end] * (tops[end] - tops[:end] + STRIP_GAP_PX) + STRIP_RUN_PX
-        cut[end] = int(np.argmin(costs))
-        least[end] = costs[cut[end]]
-    plan, end = [], len(order)
-    while end > 0:
-        plan.append(sorted(order[int(cut[end]) : end]))
-        end = int(cut[end])
-    return plan[::-1]
-
-
-def crop_strip(crops: list[Crop], strip_path: Path) -> list[Placement]:
-    """The crops stacked in one image (one OCR run for all of them), written to `strip_path`; returns each
-    crop's placement."""
+def crop_strip(image: GrayImage, boxes: list[tuple[Box, CropStyle]], strip_path: Path) -> list[Placement]:
+    """Every box's crop stacked in one image (one OCR run for all of them), written to `strip_path`;
+    returns each crop's placement."""
+    crops = [(*_crop(image, box, style), style.scale) for box, style in boxes]
     width = max(crop.shape[1] for crop, _, _ in crops) + 2 * STRIP_GAP_PX
     height = sum(crop.shape[0] + STRIP_GAP_PX for crop, _, _ in crops) + STRIP_GAP_PX
     strip = np.full((height, width), 255, dtype=np.uint8)
@@ -313,22 +288,19 @@ def read_crops(
     page_no: int,
     decoded: DecodedImages | None = None,
 ) -> list[list[Word]]:
-    """The words inside each box of the page image, read in one OCR run per strip of crops (`strip_plan`),
+    """The words inside each box of the page image, read in one OCR run over a strip of all the crops,
     in page coordinates (line keys still to be set), left to right."""
-    image = (decoded or DecodedImages()).gray(image_path)
-    crops = [(*_crop(image, box, style), style.scale) for box, style in boxes]
-    found: list[list[Word]] = [[] for _ in boxes]
-    for number, chosen in enumerate(strip_plan(crops)):
-        strip_path = image_path.with_name(f"{image_path.stem}-words-{number}.pgm")
-        placed = crop_strip([crops[i] for i in chosen], strip_path)
-        try:
-            read = engine.read(strip_path, page_no).words
-        finally:
-            strip_path.unlink(missing_ok=True)
-        for index, place in zip(chosen, placed, strict=True):
-            strip_top, height = place[0], place[1]
-            inside = sorted((w for w in read if strip_top <= w.cy < strip_top + height), key=lambda w: w.x0)
-            found[index] = [_on_page(w, place, w.line_key) for w in without_crop_edges(inside)]
+    strip_path = image_path.with_name(f"{image_path.stem}-words.pgm")
+    placed = crop_strip((decoded or DecodedImages()).gray(image_path), boxes, strip_path)
+    try:
+        read = engine.read(strip_path, page_no).words
+    finally:
+        strip_path.unlink(missing_ok=True)
+    found = []
+    for place in placed:
+        strip_top, height = place[0], place[1]
+        inside = sorted((w for w in read if strip_top <= w.cy < strip_top + height), key=lambda w: w.x0)
+        found.append([_on_page(w, place, w.line_key) for w in without_crop_edges(inside)])
     return found
 
 

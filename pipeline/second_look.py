@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.corroboration import unheld_codes
 from pipeline.engines.ocr import OcrEngine
 from pipeline.extract import extract_invoice
 from pipeline.extract.misreads import UNSURE_WORD_CONFIDENCE, confusable_id_slip
@@ -130,6 +131,14 @@ def check_failures(result: ExtractionResult) -> set[tuple[str, str | None]]:
         if found is not None and (found.evidence is None or Support.LABEL not in found.evidence.support):
             failures.add(("unlabelled", name))
     return failures
+
+
+def failures_that_count(result: ExtractionResult) -> set[tuple[str, str | None]]:
+    """The failed cross-checks that make a second look: those routing holds against the record (not a till
+    receipt's missing invoice number: many print none, and the look read every unsure word of such a
+    receipt again for nothing)."""
+    unheld = {code.value for code in unheld_codes(result.fields)}
+    return {(code, name) for code, name in check_failures(result) if code not in unheld}
 
 
 def reading_key(result: ExtractionResult) -> ReadingKey:
@@ -434,7 +443,7 @@ def look_again(
     if not ocr_pages:
         return Look(pages, None, NOT_TAKEN)
     first = extract_invoice(pages)
-    if reading_key(first)[0] == 0:
+    if not failures_that_count(first):
         return settle_id_slip(Look(pages, first, PASSED), cleaned_images, engine, decoded)
     readings: dict[str, dict[int, list[Word]]] = {}
     gaps: dict[int, list[Word]] = {}

@@ -5,23 +5,30 @@ pages with a text layer are skipped) is cleaned `--repeat` times with the defaul
 thread CPU is counted exclusive of the steps it calls, per page, apart for each kind of scan the file name
 names (`clean_scan`, `hard_scan`; else `other`). With `--digests FILE` the sha256 of every cleaned page is
 written there; with `--compare FILE` (written by another checkout) it says on how many pages the bytes
-differ, which is how a speed-up shows it changed nothing OCR reads.
+differ, which is how a speed-up shows it changed nothing OCR reads. With `--against REV` each page is also
+cleaned by pipeline/preprocess.py as it is at git revision REV, in the same process, the two taking turns to
+go first: both tables, this checkout's CPU as a share of REV's per kind of scan, and on how many pages the
+bytes differ (on a shared machine the share holds better than either figure).
 
     .venv/bin/python benchmarks/preprocess_steps.py /tmp/acc5/s41/in /tmp/acc5/s61/in --digests /tmp/a.json
     .venv/bin/python benchmarks/preprocess_steps.py /tmp/acc5/s41/in /tmp/acc5/s61/in --compare /tmp/a.json
+    .venv/bin/python benchmarks/preprocess_steps.py /tmp/acc5/s41/in /tmp/acc5/s61/in --against defc64a
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,21 +42,30 @@ from pipeline.reading import page_limits  # noqa: E402
 from pipeline.render import pdf_page_count, pdf_page_images, read_text_layer, render_image  # noqa: E402
 
 STEPS = ("load_gray", "estimate_noise_sigma", "contrast_range", "resize", "enhance", "normalise_background",
-         "remove_dot_leaders", "erase_dot_leaders", "estimate_skew", "_rotate", "remove_rules", "_line_runs",
-         "paper_level", "gray_histogram", "invert_dark_bands", "dark_bands", "write_page")  # fmt: skip
+         "lift_background", "remove_dot_leaders", "erase_dot_leaders", "_small_blobs", "estimate_skew", "_rotate",
+         "remove_rules", "_line_runs", "_add_line_runs", "paper_level", "gray_histogram", "invert_dark_bands",
+         "dark_bands", "write_page")  # fmt: skip
 KINDS = ("clean_scan", "hard_scan")
 
 
 class StepClock:
-    """Thread CPU per step, exclusive of the wrapped steps it calls, per kind of page."""
+    """Thread CPU per step, exclusive of the wrapped steps it calls, per kind of page; also the whole
+    cleaning's CPU and each cleaned page's sha256, for one implementation of the cleaning (`module`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
         self.kind = "other"
         self.cpu: dict[str, Counter[str]] = {}
+        self.totals: Counter[str] = Counter()
+        self.pages: Counter[str] = Counter()
+        self.digests: dict[str, str] = {}
         self._stack: list[float] = []
+        for name in STEPS:
+            if hasattr(module, name):
+                self.wrap(name)
 
     def wrap(self, name: str) -> None:
-        original: Callable[..., Any] = getattr(preprocess, name)
+        original: Callable[..., Any] = getattr(self.module, name)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             self._stack.append(0.0)
@@ -63,7 +79,37 @@ class StepClock:
                     self._stack[-1] += spent
                 self.cpu.setdefault(self.kind, Counter())[name] += spent - inner
 
-        setattr(preprocess, name, timed)
+        setattr(self.module, name, timed)
+
+    def clean(self, image: Path, key: str, target: Path, options: Any) -> None:
+        self.kind = kind_of(image)
+        started = time.thread_time()
+        self.module.preprocess_page(image, target, self.module.PreprocessOptions(**options.model_dump()))
+        self.totals[self.kind] += time.thread_time() - started
+        self.pages[self.kind] += 1
+        self.digests[key] = hashlib.sha256(target.read_bytes()).hexdigest()
+
+    def report(self, repeat: int) -> None:
+        for kind, count in sorted(self.pages.items()):
+            steps, total = self.cpu.get(kind, Counter()), self.totals[kind]
+            print(f"{kind}: {count // repeat} pages, {1000 * total / count:.0f} ms CPU per page")
+            for name, seconds in [*steps.most_common(), ("(writing, report)", total - sum(steps.values()))]:
+                print(f"  {name:<24} {1000 * seconds / count:7.1f} ms  {seconds / total:6.1%}")
+
+
+def reference_module(revision: str) -> ModuleType:
+    """pipeline/preprocess.py as it is at a git revision, loaded beside this checkout's."""
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{revision}:pipeline/preprocess.py"], check=True, capture_output=True
+    ).stdout
+    path = Path(tempfile.mkdtemp(prefix="ll-preprocess-reference-")) / "preprocess_reference.py"
+    path.write_bytes(source)
+    spec = importlib.util.spec_from_file_location("preprocess_reference", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # for pydantic to resolve the models' annotations
+    spec.loader.exec_module(module)
+    return module
 
 
 def page_images(inputs: list[Path], scratch: Path, settings: Settings) -> list[Path]:
@@ -95,41 +141,40 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--digests", type=Path, help="write each cleaned page's sha256 here")
     parser.add_argument("--compare", type=Path, help="compare the cleaned pages' sha256 with this file")
+    parser.add_argument("--against", metavar="REV", help="also clean each page with pipeline/preprocess.py at REV")
     args = parser.parse_args()
     cv2.setNumThreads(1)  # as a run sets it (flows/runtime.py): the workers fill the cores
-    settings, clock = Settings(), StepClock()
-    for name in STEPS:
-        if hasattr(preprocess, name):
-            clock.wrap(name)
-    digests: dict[str, str] = {}
-    pages: Counter[str] = Counter()
-    totals: Counter[str] = Counter()
+    settings, clock = Settings(), StepClock(preprocess)
+    clocks = [clock] if args.against is None else [StepClock(reference_module(args.against)), clock]
     with tempfile.TemporaryDirectory(prefix="ll-preprocess-steps-") as scratch:
         images = page_images(args.inputs, Path(scratch), settings)
         options = preprocess.PreprocessOptions(target_short_side_px=settings.ocr_target_short_side_px)
-        for _ in range(args.repeat):
-            for image in images:
-                clock.kind = kind_of(image)
-                target = Path(scratch) / "clean.pgm"
-                started = time.thread_time()
-                preprocess.preprocess_page(image, target, options)
-                totals[clock.kind] += time.thread_time() - started
-                pages[clock.kind] += 1
-                digests[image.relative_to(scratch).as_posix()] = hashlib.sha256(target.read_bytes()).hexdigest()
-    for kind, count in sorted(pages.items()):
-        steps = clock.cpu.get(kind, Counter())
-        print(f"{kind}: {count // args.repeat} pages, {1000 * totals[kind] / count:.0f} ms CPU per page")
-        for name, seconds in [*steps.most_common(), ("(writing, report)", totals[kind] - sum(steps.values()))]:
-            print(f"  {name:<24} {1000 * seconds / count:7.1f} ms  {seconds / totals[kind]:6.1%}")
+        for round_number in range(args.repeat):
+            for number, image in enumerate(images):
+                key = image.relative_to(scratch).as_posix() if image.is_relative_to(scratch) else str(image)
+                turn = clocks if (number + round_number) % 2 == 0 else clocks[::-1]  # alternating who goes first
+                for index, cleaner in enumerate(turn):
+                    cleaner.clean(image, key, Path(scratch) / f"clean-{index}.pgm", options)
+    for cleaner in clocks:
+        print(f"== {cleaner.module.__name__}")
+        cleaner.report(args.repeat)
+    if args.against:
+        reference = clocks[0]
+        for kind, total in sorted(clock.totals.items()):
+            print(f"{kind}: {total / reference.totals[kind]:.2f} of {args.against}'s CPU")
+        compare(clock.digests, reference.digests, args.against)
     if args.digests:
-        args.digests.write_text(json.dumps(digests, indent=1, sort_keys=True))
+        args.digests.write_text(json.dumps(clock.digests, indent=1, sort_keys=True))
     if args.compare:
-        other = json.loads(args.compare.read_text())
-        differ = sorted(key for key in digests.keys() & other.keys() if digests[key] != other[key])
-        print(f"cleaned pages compared: {len(digests.keys() & other.keys())}, bytes differ on {len(differ)}")
-        for key in differ:
-            print(f"  {key}")
+        compare(clock.digests, json.loads(args.compare.read_text()), str(args.compare))
     return 0
+
+
+def compare(digests: dict[str, str], other: dict[str, str], name: str) -> None:
+    differ = sorted(key for key in digests.keys() & other.keys() if digests[key] != other[key])
+    print(f"cleaned pages compared with {name}: {len(digests.keys() & other.keys())}, bytes differ on {len(differ)}")
+    for key in differ:
+        print(f"  {key}")
 
 
 if __name__ == "__main__":

@@ -519,6 +519,11 @@ _DAY_MONTH_YEAR = re.compile(
     rf"(?P<year>\d{{4}}|\d{{2}}){_DATE_END}",
     re.IGNORECASE,
 )
+# Year first with the month's name ("2024-Jun-13", "2024 June 13"): the separators match, as in ISO dates.
+_YEAR_MONTH_DAY = re.compile(
+    rf"(?<![\w.,/])(?P<year>\d{{4}})(?P<sep>[ {_NBSP}\-/.]){_MONTH}(?P=sep)(?P<d>\d{{1,2}}){_DATE_END}",
+    re.IGNORECASE,
+)
 _MONTH_DAY_YEAR = re.compile(
     rf"{_MONTH}{_SEP}*(?P<d>\d{{1,2}}){_ORDINAL},?[ {_NBSP}\-/,.]+(?P<year>\d{{4}}){_DATE_END}",
     re.IGNORECASE,
@@ -567,45 +572,60 @@ def _one_letter_off(word: str, name: str) -> bool:
 def misread_month(word: str) -> str | None:
     """The full month name ``word`` misspells by one letter, when exactly one month is that close ("Apnil"
     -> "april", "}an" -> "jan"); None for a real month name or a word near none, or near two months."""
+    bracketed = _MISREAD_J.fullmatch(word)
+    if bracketed is not None:
+        return _month_with_j(bracketed)
     lowered = word.lower()
-    if lowered[:1] in "}]" and f"j{lowered[1:].strip()}" in _MONTHS:
-        return f"j{lowered[1:].strip()}"
     if lowered in _MONTHS:
         return None
     near = {name: number for name, number in _FULL_MONTHS.items() if _one_letter_off(lowered, name)}
     return next(iter(near)) if len(set(near.values())) == 1 else None
 
 
-# A bracket OCR read for the capital J opening a month's name ("17 }an 2023", "17} an 2023": the bracket
-# glued to the day): only where the letters after it make a month's name (or its abbreviation) with a J.
-_BRACKET_FOR_J = re.compile(r"(?<![^\W\d_])[}\]]( ?)([a-z]{2,})(?![^\W\d_])")
+# A bracket, brace or parenthesis OCR read for the capital J opening a month's name ("17 }an 2023", "17} an
+# 2023": the bracket glued to the day; "30-) UN-24"), or a month's capital cut off the rest of its name by a
+# gap OCR set ("2024-J un-20", "2024-A pr-22"): only where the letters make a month's name (or its
+# abbreviation) with the J or the capital.
+_MISREAD_J = re.compile(r"(?<![^\W\d_])(?:[}\])]( ?)|([A-Z])( ))([a-z]{2,}|[A-Z]{2,})(?![^\W\d_])")
 
 
-def _month_after_bracket(match: re.Match[str]) -> str | None:
-    """The month's name the bracket and its letters spell with a J, a gap after the bracket moved before
-    it (same length: spans still hold); None when they spell none."""
-    word = f"j{match.group(2)}"
-    return f"{match.group(1)}{word}" if word in _MONTHS else None
+def _month_with_j(match: re.Match[str]) -> str | None:
+    """The month's name the misread J (or the capital cut off by a gap) and its letters spell; None when
+    they spell none."""
+    word = f"{match.group(2) or 'j'}{match.group(4)}".lower()
+    return word if word in _MONTHS else None
 
 
-def _with_months_mended(folded: str) -> str:
-    """The text with every month name misread by one letter spelt right, and a bracket read for a month's J
-    put back (same length: spans still hold)."""
-    folded = _BRACKET_FOR_J.sub(lambda m: _month_after_bracket(m) or m.group(), folded)
+def _mend_months(folded: str, keep_length: bool) -> str:
+    """The text with every month name misread by one letter spelt right, and a misread month's J put back;
+    `keep_length` moves the gap OCR set after the J before it (spans still hold), else drops it."""
+
+    def mended_j(match: re.Match[str]) -> str:
+        month = _month_with_j(match)
+        gap = (match.group(1) or match.group(3) or "") if keep_length else ""
+        return f"{gap}{month}" if month else match.group()
+
+    folded = _MISREAD_J.sub(mended_j, folded)
     return _LETTER_WORD.sub(lambda m: misread_month(m.group()) or m.group(), folded)
+
+
+def with_months_mended(text: str) -> str:
+    """The text with month names OCR misread spelt right, for reading a date in a known format: "2024-] un-13"
+    -> "2024-jun-13", "13 Apnil 2024" -> "13 april 2024" (see misread_month_words for the doubt it leaves)."""
+    return _mend_months(_fold(text), keep_length=False)
 
 
 def misread_month_words(text: str) -> list[str]:
     """The words of the text read as a month they misspell by one letter ("Apnil", "}an")."""
     folded = _fold(text)
-    bracketed = [m.group() for m in _BRACKET_FOR_J.finditer(folded) if _month_after_bracket(m)]
+    bracketed = [m.group() for m in _MISREAD_J.finditer(folded) if _month_with_j(m)]
     return [*bracketed, *(m.group() for m in _LETTER_WORD.finditer(folded) if misread_month(m.group()))]
 
 
 @lru_cache(maxsize=PHRASE_CACHE_SIZE)
 def _date_hits(folded: str, day_first: bool | None) -> tuple[tuple[int, int, date], ...]:
     found: list[tuple[int, int, date]] = []
-    folded = _with_months_mended(folded)
+    folded = _mend_months(folded, keep_length=True)
     for match in _ISO_DATE.finditer(folded):
         value = _make_date(int(match["year"]), int(match["m"]), int(match["d"]))
         if value is not None:
@@ -614,7 +634,7 @@ def _date_hits(folded: str, day_first: bool | None) -> tuple[tuple[int, int, dat
         order = _numeric_order(int(match["a"]), int(match["b"]), match["sep"], day_first)
         if order is not None and (value := _make_date(_year(match["year"]), *order)) is not None:
             found.append((match.start(), match.end(), value))
-    for pattern in (_DAY_MONTH_YEAR, _MONTH_DAY_YEAR):
+    for pattern in (_DAY_MONTH_YEAR, _MONTH_DAY_YEAR, _YEAR_MONTH_DAY):
         for match in pattern.finditer(folded):
             month = _MONTHS[match["month"].lower()]
             value = _make_date(_year(match["year"]), month, int(match["d"]))

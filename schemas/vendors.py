@@ -58,6 +58,10 @@ class VendorProfile(BaseModel):
         description="Discounts and charges between subtotal and total, by label; each hint's field is "
         "'discount' (lowers the sum) or 'charge' (added as printed)",
     )
+    tax_parts: dict[str, FieldHint] = Field(
+        default_factory=dict,
+        description="Tax lines, one per rate, whose sum is the tax when no one amount prints it, by label",
+    )
     currency: str | None = None
     tax_rates: list[str] = Field(default_factory=list, description="Tax / subtotal ratios seen, as percentages")
     learned_from: list[str] = Field(default_factory=list, description="document_ids whose decisions were applied")

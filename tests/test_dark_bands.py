@@ -62,3 +62,18 @@ def test_paper_beside_a_band_stays_paper() -> None:
     assert (inverted[150:420, 100:2300] > 200).mean() > 0.8  # the bar is paper now, its letters ink
     assert (inverted[100:148, :] == 245).all() and (inverted[422:470, :] == 245).all()
     assert (inverted[:, :98] == 245).all() and (inverted[:, 2302:] == 245).all()
+
+
+def test_block_means_are_opencvs_shrink_byte_for_byte() -> None:
+    """Shrunk across then down (widths a whole number of blocks) or at once: OpenCV's INTER_AREA bytes."""
+    from pipeline.preprocess import BAND_BLOCK, _block_means
+
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        height, width = int(rng.integers(8, 700)), int(rng.integers(8, 700))
+        width -= width % BAND_BLOCK if rng.random() < 0.7 else 0
+        image = rng.integers(0, 256, size=(height, width), dtype=np.uint8)
+        if rng.random() < 0.5:  # pages are mostly paper and ink, with means near the rounding
+            image = np.where(image < 128, 0, 255).astype(np.uint8)
+        size = (width // BAND_BLOCK, height // BAND_BLOCK)
+        assert np.array_equal(_block_means(image), cv2.resize(image, size, interpolation=cv2.INTER_AREA))

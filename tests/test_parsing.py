@@ -255,6 +255,9 @@ def test_infer_decimal_separator(texts: list[str], expected: str) -> None:
         ("Invoice date 2024-03-15T10:00", date(2024, 3, 15)),
         ("29.02.2024", date(2024, 2, 29)),
         ("2O24-03-15", date(2024, 3, 15)),  # OCR O for 0
+        ("2024-Jun-13", date(2024, 6, 13)),  # year first with the month's name
+        ("2024 June 13", date(2024, 6, 13)),
+        ("Issued 2024/dec/01", date(2024, 12, 1)),
     ],
 )
 def test_parse_date_formats(text: str, expected: date) -> None:
@@ -283,6 +286,8 @@ def test_parse_date_formats(text: str, expected: date) -> None:
         "20240315",
         "3-4- 567",
         "10-01-  16",
+        "2024-Jun 13",  # the separators differ
+        "2024-Jun-133",
     ],
 )
 def test_parse_date_rejects(text: str) -> None:

@@ -437,7 +437,7 @@ def parse_invoice_number(phrase: Phrase, start: int, style: DocumentStyle) -> tu
     return None
 
 
-def _fix_initial_l(name: str) -> str:
+def mend_party_name(name: str) -> str:
     """OCR reads a capital I as l at the start of a word ("lronbridge"); in a name whose other words
     are capitalised, a word starting "l" plus a lower-case consonant-free guess is fixed back. A legal
     form OCR garbled the same way ("SON BHD") is fixed too."""
@@ -465,7 +465,7 @@ def parse_party(phrase: Phrase, start: int, style: DocumentStyle) -> tuple[str, 
     if start < len(phrase.words) - 1 and _ATTENTION.match(phrase.words[start].text):
         start += 1
     text = " ".join(word.text for word in phrase.words[start:]).strip(" :-\u2018\u2019\u201c\u201d'\"|")
-    text = _fix_initial_l(text)
+    text = mend_party_name(text)
     letters = sum(ch.isalpha() for ch in text)
     if letters < 2 or letters < 0.5 * len(text.replace(" ", "")) or _CONTACT.search(text):
         return None
@@ -686,7 +686,7 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
                 continue  # already part of a longer name to its left
             phrase = index.extend_name_down(index.extend_name(original))
             absorbed.update(id(word) for word in phrase.words)
-            text = _REGISTRATION_SUFFIX.sub("", strip_title(_fix_initial_l(phrase.text.strip())))
+            text = _REGISTRATION_SUFFIX.sub("", strip_title(mend_party_name(phrase.text.strip())))
             letters = sum(ch.isalpha() for ch in text)
             digits = sum(ch.isdigit() for ch in text)
             if letters < 3 or digits > 2 or _CONTACT.search(text) or len(text) > 60 or ":" in text:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.parsing import without_accents
+from pipeline.parsing import misread_month, misread_month_words, without_accents
 
 # Below this Tesseract word confidence OCR is unsure of what it read ("Die" for "2,582", "Noruwind" for
 # "Northwind"): the second look reads such words again, and a vendor word this unsure needs the page's
@@ -118,6 +118,13 @@ _SEGMENT = re.compile(r"[A-Za-z0-9]+")
 _SIGN_LOOKS_LIKE = {"$": "S", "|": "I"}
 
 
+def ocr_shape(text: str) -> str:
+    """The text with each character OCR confuses put to one of its kind, case aside: "lronbridge" and
+    "Ironbridge", "0akfield" and "Oakfield", "5mith" and "Smith" come out alike, so one printed text read
+    two ways shows as one."""
+    return digits_read_as_letters(text).casefold().replace("i", "l")
+
+
 def digits_read_as_letters(text: str) -> str:
     """`text` with each digit or sign OCR confuses with a letter put back as that letter ("5.L." -> "S.L.")."""
     return "".join(_DIGIT_LOOKS_LIKE.get(ch) or _SIGN_LOOKS_LIKE.get(ch, ch) for ch in text)
@@ -160,3 +167,9 @@ def confusable_id_slip(value: str) -> str | None:
                     position = found.start() + i
                     return value[:position] + swapped + value[position + 1 :]
     return _lone_digit_prefix(value)
+
+
+def misread_month_doubts(text: str) -> list[str]:
+    """A doubt for each month name in the text that OCR misspelt ("Apnil", "] un" for "Jun"): the date is
+    read as that month, and a person confirms it."""
+    return [f"the month is printed {word!r}, read as {misread_month(word)!r}" for word in misread_month_words(text)]

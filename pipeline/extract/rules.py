@@ -30,6 +30,7 @@ from pipeline.extract.fields import (
 from pipeline.extract.headerless import headerless_line_items
 from pipeline.extract.labels import is_credit_note_title
 from pipeline.extract.layout import Phrase, Row, build_layout
+from pipeline.extract.misreads import misread_month_doubts
 from pipeline.extract.reconcile import (
     drop_running_sums,
     fill_missing_amounts,
@@ -61,8 +62,6 @@ from pipeline.parsing import (
     find_dates,
     infer_day_first,
     infer_decimal_separator,
-    misread_month,
-    misread_month_words,
 )
 from schemas import (
     DocumentType,
@@ -766,8 +765,8 @@ def _date_doubts(chosen: dict[str, Candidate | None], style: DocumentStyle) -> d
             continue
         if style.day_first is None and _ambiguous_numeric_date(picked, style):
             doubts.setdefault(name, []).append(f"{picked.evidence.text!r} could be read day-first or month-first")
-        for word in misread_month_words(picked.evidence.text):
-            doubts.setdefault(name, []).append(f"the month is printed {word!r}, read as {misread_month(word)!r}")
+        for doubt in misread_month_doubts(picked.evidence.text):
+            doubts.setdefault(name, []).append(doubt)
         if isinstance(picked.value, date) and not _reads_as(picked, style):
             doubts.setdefault(name, []).append(
                 f"{picked.evidence.text!r} is no date; one digit OCR confuses read otherwise gives {picked.value}"

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from pipeline.extract.layout import PageLayout, build_layout
 from pipeline.parsing import infer_day_first, infer_decimal_separator, normalise_text
-from pipeline.vendors.adjustments import learn_adjustments
+from pipeline.vendors.adjustments import learn_adjustments, learn_tax_parts
 from pipeline.vendors.identifiers import is_strong
 from pipeline.vendors.places import (
     LEARNED_FIELDS,
@@ -64,13 +64,23 @@ def learned_spots(layouts: list[PageLayout], style: PageStyle, decided: Invoice)
     return spots
 
 
-def learned_hints(evidence: VendorEvidence, decided: Invoice) -> tuple[dict[str, FieldHint], dict[str, FieldHint]]:
-    """The decision's field places, and the discounts and charges that explain its total, by label."""
+def learned_hints(
+    evidence: VendorEvidence, decided: Invoice
+) -> tuple[dict[str, FieldHint], dict[str, FieldHint], dict[str, FieldHint]]:
+    """The decision's field places, the discounts and charges that explain its total, and the tax lines
+    that make up its tax, by label."""
     layouts = [build_layout(page) for page in evidence.pages]
     style = page_style(layouts)
     spots = learned_spots(layouts, style, decided)
     hints = {field: spot.hint for field, spot in spots.items()}
-    return hints, learn_adjustments(decided, spots, layouts, style)
+    return hints, learn_adjustments(decided, spots, layouts, style), learn_tax_parts(decided, spots, layouts, style)
+
+
+def _merged(known: dict[str, FieldHint], learned: dict[str, FieldHint]) -> dict[str, FieldHint]:
+    merged = dict(known)
+    for key, hint in learned.items():
+        merged[key] = _merge_hint(merged.get(key), hint)
+    return merged
 
 
 def _merge_hint(old: FieldHint | None, new: FieldHint) -> FieldHint:
@@ -96,12 +106,7 @@ def _tax_rate(decided: Invoice) -> str | None:
 
 
 def _updated(profile: VendorProfile, evidence: VendorEvidence, decided: Invoice, now: datetime) -> VendorProfile:
-    hints, adjustments = dict(profile.hints), dict(profile.adjustments)
-    learned, learned_adjustments = learned_hints(evidence, decided)
-    for field, hint in learned.items():
-        hints[field] = _merge_hint(hints.get(field), hint)
-    for label, hint in learned_adjustments.items():
-        adjustments[label] = _merge_hint(adjustments.get(label), hint)
+    learned, learned_adjustments, learned_tax_parts = learned_hints(evidence, decided)
     common = set(profile.fingerprint) & set(evidence.fingerprint)
     rate = _tax_rate(decided)
     return profile.model_copy(
@@ -110,8 +115,9 @@ def _updated(profile: VendorProfile, evidence: VendorEvidence, decided: Invoice,
             "customer_name": decided.customer_name or profile.customer_name,
             "identifiers": sorted(set(profile.identifiers) | set(evidence.identifiers)),
             "fingerprint": sorted(common) if len(common) >= MIN_FINGERPRINT else profile.fingerprint,
-            "hints": hints,
-            "adjustments": adjustments,
+            "hints": _merged(profile.hints, learned),
+            "adjustments": _merged(profile.adjustments, learned_adjustments),
+            "tax_parts": _merged(profile.tax_parts, learned_tax_parts),
             "currency": decided.currency or profile.currency,
             "tax_rates": sorted({*profile.tax_rates, *([rate] if rate else [])}),
             "learned_from": [*profile.learned_from, evidence.document_id],

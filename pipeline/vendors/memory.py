@@ -15,18 +15,29 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
+from decimal import Decimal
 
 from pipeline.calibration import CalibrationTable
 from pipeline.corroboration import field_amount
 from pipeline.extract.evidence import party_doubts
+from pipeline.extract.fields import mend_party_name
 from pipeline.extract.layout import PageLayout, Phrase, build_layout
-from pipeline.extract.misreads import confusable_id_slip
+from pipeline.extract.misreads import confusable_id_slip, misread_month_doubts, ocr_shape
 from pipeline.money import totals_agree
 from pipeline.parsing import find_dates, normalise_text
-from pipeline.vendors.adjustments import read_adjustments
+from pipeline.vendors.adjustments import read_adjustments, read_tax_parts
 from pipeline.vendors.identifiers import fingerprint_overlap, layout_fingerprint, page_identifiers
 from pipeline.vendors.learn import MIN_FINGERPRINT, claims, name_key, page_style
-from pipeline.vendors.places import AMOUNT_FIELDS, DATE_FIELDS, Found, PageStyle, find_at_place, same_value
+from pipeline.vendors.places import (
+    AMOUNT_FIELDS,
+    DATE_FIELDS,
+    PARTY_FIELDS,
+    Found,
+    PageStyle,
+    find_at_place,
+    same_value,
+)
 from schemas import (
     ExtractionResult,
     FieldEvidence,
@@ -39,7 +50,7 @@ from schemas import (
     Word,
 )
 from schemas.codes import IssueCode
-from schemas.vendors import VendorMatch, VendorProfile
+from schemas.vendors import FieldHint, VendorMatch, VendorProfile
 
 # Share of the page's fingerprint words a profile must find to count as the same layout.
 LAYOUT_MATCH = 0.5
@@ -53,7 +64,6 @@ WRAP_ALIGNMENT = 0.02
 # A party name this close (difflib ratio of the name keys) to the profile's but not equal is a near miss:
 # an OCR slip ("lronbridge" for "Ironbridge") more likely than another party.
 NEAR_MISS = 0.85
-PARTY_FIELDS = ("vendor_name", "customer_name")
 ADJUSTMENTS_FIELD = "adjustments"
 
 
@@ -131,6 +141,8 @@ def place_evidence(
     doubts = list(kept.doubts)
     if name in DATE_FIELDS and not agrees and found.date_format is None and _date_order_open(found.raw_text, style):
         doubts.append(f"{found.raw_text!r} could be read day-first or month-first")
+    if name in DATE_FIELDS:
+        doubts.extend(misread_month_doubts(found.raw_text))
     if name == "invoice_number":
         doubts.extend(_ocr_number_doubts(found))
     support = list(dict.fromkeys([*kept.support, Support.LABEL, Support.SHAPE]))
@@ -210,13 +222,15 @@ def _arithmetic_holds(fields: dict[str, FieldValue]) -> bool:
 
 
 def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
-    """Each phrase, and each phrase continued by the phrase starting at its left edge (or, right-aligned,
-    ending at its right edge) on the next row: a name wrapped onto a second line."""
+    """Each phrase; each phrase continued by the next phrase of its row (a name OCR split at a wide gap:
+    "Bluebird Architects | GmbH"); and each phrase continued by the phrase starting at its left edge (or,
+    right-aligned, ending at its right edge) on the next row: a name wrapped onto a second line."""
     blocks: list[tuple[list[Word], Phrase]] = []
     for at, row in enumerate(layout.rows):
         below = layout.rows[at + 1].phrases if at + 1 < len(layout.rows) else []
-        for phrase in row.phrases:
+        for beside, phrase in enumerate(row.phrases, start=1):
             blocks.append((phrase.words, phrase))
+            blocks.extend((phrase.words + nxt.words, phrase) for nxt in row.phrases[beside : beside + 1])
             blocks.extend(
                 (phrase.words + nxt.words, phrase)
                 for nxt in below
@@ -225,44 +239,84 @@ def _blocks(layout: PageLayout) -> list[tuple[list[Word], Phrase]]:
     return blocks
 
 
-def _printed_name(layouts: list[PageLayout], name: str) -> Found | None:
-    """Where the page prints a name (a run of words of one phrase or of a phrase wrapped once), if anywhere."""
-    wanted = name_key(name)
+def _printed_key(text: str) -> str:
+    """A name's key as the reader takes it from the page, with the misreads it mends in any name put right."""
+    return name_key(mend_party_name(normalise_text(text)))
+
+
+def _confusion_key(text: str) -> str:
+    return ocr_shape(name_key(text))
+
+
+def _printed_name(layouts: list[PageLayout], name: str, key: Callable[[str], str] = _printed_key) -> Found | None:
+    """Where the page prints a name (a run of words of one phrase or of a phrase wrapped once), if anywhere,
+    comparing names by `key`; the value is the name as the page prints it, mended as the reader mends names."""
+    wanted = key(name)
     for layout in layouts:
         for block, phrase in _blocks(layout):
             for start in range(len(block)):
-                words = _words_spelling(block[start:], wanted)
+                words = _words_spelling(block[start:], wanted, key)
                 if words:
-                    return Found(normalise_text(" ".join(w.text for w in words)), words, phrase)
+                    return Found(mend_party_name(normalise_text(" ".join(w.text for w in words))), words, phrase)
     return None
 
 
-def _words_spelling(words: list[Word], wanted: str) -> list[Word]:
-    """The shortest run of leading words whose name key is `wanted` ("S.A." is one word, two key tokens)."""
+def _words_spelling(words: list[Word], wanted: str, key: Callable[[str], str]) -> list[Word]:
+    """The shortest run of leading words whose key is `wanted` ("S.A." is one word, two key tokens)."""
     for end in range(1, len(words) + 1):
-        key = name_key(" ".join(w.text for w in words[:end]))
-        if key == wanted:
+        spelt = key(" ".join(w.text for w in words[:end]))
+        if spelt == wanted:
             return words[:end]
-        if len(key) >= len(wanted):
+        if len(spelt) >= len(wanted):
             break
     return []
+
+
+def _known_name(layouts: list[PageLayout], known: str) -> tuple[Found, list[str]] | None:
+    """The name a reviewer decided for this vendor, where the page prints it: as decided (no doubt), or only
+    up to characters OCR confuses ("0akfield" for "Oakfield"), which carries the decided spelling but
+    doubts it, so a person checks it: a profile never lifts a value on its own."""
+    printed = _printed_name(layouts, known)
+    if printed is not None:
+        return printed, []
+    alike = _printed_name(layouts, known, _confusion_key)
+    if alike is None:
+        return None
+    doubt = (
+        f"the page prints {alike.raw_text!r}, read as {known!r}, the name this vendor's decisions gave, "
+        "up to characters OCR confuses"
+    )
+    return Found(known, alike.words, alike.phrase), [doubt]
 
 
 def _apply_customer_name(
     fields: dict[str, FieldValue], layouts: list[PageLayout], profile: VendorProfile, own_of: dict[str, float]
 ) -> None:
     """The customer this vendor bills, as decided before, when the page prints it (perhaps wrapped)."""
-    printed = _printed_name(layouts, profile.customer_name) if profile.customer_name else None
-    if printed is None or profile.customer_name is None:
+    known = _known_name(layouts, profile.customer_name) if profile.customer_name else None
+    if known is None or profile.customer_name is None:
         _doubt_near_miss(fields, "customer_name", profile.customer_name)
         return
-    current = fields.get("customer_name")
-    agrees = current is not None and name_key(current.value) == name_key(profile.customer_name)
-    own = own_of.get("customer_name", 0.0) if agrees else PLACE_EVIDENCE
-    evidence = name_evidence("customer_name", printed.value, current, agrees, _other_party(fields, "customer_name"))
-    fields["customer_name"] = _profile_field(
-        "customer_name", printed, current, _trust(own, len(profile.learned_from)), profile, evidence
-    )
+    _set_known_name(fields, "customer_name", known, profile, own_of)
+
+
+def _set_known_name(
+    fields: dict[str, FieldValue],
+    name: str,
+    known: tuple[Found, list[str]],
+    profile: VendorProfile,
+    own_of: dict[str, float],
+) -> None:
+    """The party name the profile knows, printed on the page: extraction's confidence when it read the same
+    name, else the place's; a name printed only up to OCR's confusions keeps its doubt."""
+    printed, doubts = known
+    current = fields.get(name)
+    agrees = current is not None and name_key(current.value) == name_key(printed.value)
+    own = own_of.get(name, 0.0) if agrees else PLACE_EVIDENCE
+    evidence = name_evidence(name, printed.value, current, agrees, _other_party(fields, name))
+    if not agrees:
+        evidence = evidence.model_copy(update={"doubts": [*evidence.doubts, *doubts]})
+    fields[name] = _profile_field(name, printed, current, _trust(own, len(profile.learned_from)), profile, evidence)
 
 
 def _apply_currency(fields: dict[str, FieldValue], profile: VendorProfile, own_of: dict[str, float]) -> None:
@@ -303,23 +357,18 @@ def _apply_vendor_name(
 ) -> ValidationIssue | None:
     """Confirm or set the vendor name from the profile when the page prints it; a contradiction otherwise."""
     current = fields.get("vendor_name")
-    printed = _printed_name(layouts, profile.vendor_name)
-    agrees = current is not None and name_key(current.value) == name_key(profile.vendor_name)
-    if printed is None:
-        if current is not None and current.value and not agrees:
-            return ValidationIssue(
-                code=IssueCode.VENDOR_NAME_CONTRADICTS_PROFILE,
-                message=f"The page names the vendor {current.value!r}, but its identifiers belong to vendor "
-                f"profile {profile.profile_id} ({profile.vendor_name!r}), whose name is not printed: check the vendor.",
-                field="vendor_name",
-                severity=Severity.BLOCKING,
-            )
+    known = _known_name(layouts, profile.vendor_name)
+    if known is not None:
+        _set_known_name(fields, "vendor_name", known, profile, own_of)
         return None
-    own = own_of.get("vendor_name", 0.0) if agrees else PLACE_EVIDENCE
-    evidence = name_evidence("vendor_name", printed.value, current, agrees, _other_party(fields, "vendor_name"))
-    fields["vendor_name"] = _profile_field(
-        "vendor_name", printed, current, _trust(own, len(profile.learned_from)), profile, evidence
-    )
+    if current is not None and current.value and name_key(current.value) != name_key(profile.vendor_name):
+        return ValidationIssue(
+            code=IssueCode.VENDOR_NAME_CONTRADICTS_PROFILE,
+            message=f"The page names the vendor {current.value!r}, but its identifiers belong to vendor "
+            f"profile {profile.profile_id} ({profile.vendor_name!r}), whose name is not printed: check the vendor.",
+            field="vendor_name",
+            severity=Severity.BLOCKING,
+        )
     return None
 
 
@@ -345,6 +394,7 @@ def _apply_places(
             evidence = place_evidence(name, found, current, agrees, style)
         fields[name] = _profile_field(name, found, current, _trust(own, hint.seen), profile, evidence)
     _apply_adjustments(fields, layouts, profile, style)
+    _apply_tax_parts(fields, layouts, profile, style, own_of)
     if not _arithmetic_holds(fields):
         for name in (*AMOUNT_FIELDS, ADJUSTMENTS_FIELD):
             if name in before:
@@ -361,20 +411,49 @@ def _apply_adjustments(
     if ADJUSTMENTS_FIELD in fields or not profile.adjustments:
         return
     read = read_adjustments(profile.adjustments, layouts, style)
-    if read is None:
-        return
+    if read is not None:
+        fields[ADJUSTMENTS_FIELD] = _summed_field(ADJUSTMENTS_FIELD, read, profile.adjustments, profile, None)
+
+
+def _apply_tax_parts(
+    fields: dict[str, FieldValue],
+    layouts: list[PageLayout],
+    profile: VendorProfile,
+    style: PageStyle,
+    own_of: dict[str, float],
+) -> None:
+    """The tax as the sum of the tax lines this vendor prints one per rate, read at their learned labels when
+    two or more are printed; the arithmetic still decides whether it is kept."""
+    read = read_tax_parts(profile.tax_parts, layouts, style) if profile.tax_parts else None
+    if read is not None:
+        fields["tax"] = _summed_field("tax", read, profile.tax_parts, profile, fields.get("tax"), own_of)
+
+
+def _summed_field(
+    name: str,
+    read: tuple[Decimal, list[Found]],
+    hints: dict[str, FieldHint],
+    profile: VendorProfile,
+    current: FieldValue | None,
+    own_of: dict[str, float] | None = None,
+) -> FieldValue:
+    """A value summed from amounts read at learned labels, with the profile's provenance; extraction's
+    confidence and evidence count when it read the same sum."""
     total, places = read
-    seen = min(hint.seen for hint in profile.adjustments.values())
-    first = places[0]
-    fields[ADJUSTMENTS_FIELD] = FieldValue(
-        name=ADJUSTMENTS_FIELD,
+    agrees = current is not None and same_value(name, str(total), current.value)
+    own = (own_of or {}).get(name, 0.0) if agrees else PLACE_EVIDENCE
+    kept = _kept_evidence(current, agrees)
+    return FieldValue(
+        name=name,
         value=str(total),
-        confidence=_trust(PLACE_EVIDENCE, seen),
+        confidence=_trust(own, min(hint.seen for hint in hints.values())),
         extractor=f"{PROVENANCE_PREFIX}{profile.profile_id}",
-        page=first.phrase.page_no,
-        bbox=first.bbox,
+        page=places[0].phrase.page_no,
+        bbox=places[0].bbox,
         raw_text=" | ".join(place.raw_text for place in places),
-        evidence=FieldEvidence(support=[Support.LABEL, Support.SHAPE]),
+        evidence=FieldEvidence(
+            support=list(dict.fromkeys([*kept.support, Support.LABEL, Support.SHAPE])), doubts=kept.doubts
+        ),
     )
 
 

@@ -14,9 +14,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from pipeline.extract.fields import mend_party_name
 from pipeline.extract.labels import match_label
 from pipeline.extract.layout import PageLayout, Phrase, Row
-from pipeline.parsing import find_amounts, find_currencies, find_dates, normalise_text, without_accents
+from pipeline.parsing import (
+    find_amounts,
+    find_currencies,
+    find_dates,
+    normalise_text,
+    with_months_mended,
+    without_accents,
+)
 from schemas import BoundingBox, Word
 from schemas.vendors import FieldHint
 
@@ -26,6 +34,7 @@ ADJUSTMENT_KINDS = frozenset({"discount", "charge"})
 FIRM_LABEL = 1.0  # the reader's vocabulary names a label this strongly when it is the field's own wording
 DATE_FIELDS = frozenset({"invoice_date", "due_date"})
 TEXT_FIELDS = frozenset({"invoice_number", "customer_name"})
+PARTY_FIELDS = ("vendor_name", "customer_name")
 # The total first: when a decided subtotal equals the total (no tax), the spot the total takes is not the
 # subtotal's (see learn_place).
 LEARNED_FIELDS = ("total", "subtotal", "tax", *sorted(DATE_FIELDS), *sorted(TEXT_FIELDS))
@@ -78,9 +87,26 @@ def _key(text: str) -> str:
     return normalise_text(text).lower().rstrip(":").strip()
 
 
+def _squeezed(label: str) -> str:
+    return without_accents(_key(label)).replace(" ", "")
+
+
 def same_label(printed: str, learned: str) -> bool:
-    """One label's wording, accents aside (OCR often drops them: "reglement" for "règlement")."""
-    return without_accents(_key(printed)) == without_accents(learned)
+    """One label's wording, accents and the gaps between its words aside (OCR often drops them: "reglement"
+    for "règlement", "Amountto remit:" for "Amount to remit:")."""
+    return _squeezed(printed) == _squeezed(learned)
+
+
+def _label_size(words: list[Word], label: str) -> int | None:
+    """How many leading words print the label, gaps aside (OCR may drop one, or set one inside a word)."""
+    wanted = _squeezed(label)
+    for size in range(1, len(words) + 1):
+        printed = _squeezed(" ".join(w.text for w in words[:size]))
+        if printed == wanted:
+            return size
+        if len(printed) > len(wanted):
+            return None
+    return None
 
 
 def _strip_date(text: str) -> str:
@@ -88,8 +114,10 @@ def _strip_date(text: str) -> str:
 
 
 def _parse_format(text: str, date_format: str) -> date | None:
+    """The date `text` prints in `date_format`, a month's name OCR misspelt read as that month ("2024-] un-13"
+    as "2024-Jun-13": place_evidence doubts it)."""
     try:
-        return datetime.strptime(_strip_date(text), date_format).date()
+        return datetime.strptime(with_months_mended(_strip_date(text)), date_format).date()
     except ValueError:
         return None
 
@@ -123,6 +151,8 @@ def read_value(field: str, text: str, style: PageStyle, date_format: str | None 
         dates = find_dates(text, style.day_first)
         return dates[0][2].isoformat() if len(dates) == 1 else None
     cleaned = normalise_text(text).strip(" :")
+    if field in PARTY_FIELDS:
+        cleaned = mend_party_name(cleaned)  # what the reader mends in any name it reads ("lronbridge")
     return cleaned or None
 
 
@@ -138,6 +168,12 @@ def same_value(field: str, read: str | None, decided: object) -> bool:
 
 def _has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
+
+
+def _has_word(text: str) -> bool:
+    """Has a word of more letters than digits ("VAT 20%", "Rechnungs-Nr.", "N°", OCR's "T0ta1"), as a label
+    does; a value printed beside the value has none (an invoice number "INV817154", a date "2024-Mar-10")."""
+    return any(_worded(token) for token in text.split())
 
 
 def _currency_mark(text: str) -> bool:
@@ -197,12 +233,12 @@ def _label_for(
     row = layout.rows[row_at]
     phrase = row.phrases[phrase_at]
     prefix = " ".join(w.text for w in phrase.words[:start])
-    if start > 0 and _has_letters(prefix) and not _currency_mark(prefix):
+    if start > 0 and _has_word(prefix) and not _currency_mark(prefix):
         return "inline", phrase.words[:start]
     left = phrase_at - 1
     while left >= 0 and _currency_mark(row.phrases[left].text):
         left -= 1  # "Total | EUR | 12.00": the label is left of the currency mark
-    if left >= 0 and _has_letters(row.phrases[left].text):
+    if left >= 0 and _has_word(row.phrases[left].text):
         return "right", row.phrases[left].words
     if reach == "beside":
         return None
@@ -311,14 +347,12 @@ def _prints(field: str, text: str, decided: object, style: PageStyle) -> tuple[b
 
 def _label_spots(layout: PageLayout, hint: FieldHint) -> list[tuple[int, int, int]]:
     """(row position, phrase index, label word count) wherever the hint's label wording is printed."""
-    size = len(hint.label.split())
     spots = []
     for row_at, row in enumerate(layout.rows):
         for at, phrase in enumerate(row.phrases):
-            if len(phrase.words) >= size and same_label(" ".join(w.text for w in phrase.words[:size]), hint.label):
-                whole = len(phrase.words) == size
-                if (hint.relation == "inline") != whole:
-                    spots.append((row_at, at, size))
+            size = _label_size(phrase.words, hint.label)
+            if size is not None and (hint.relation == "inline") != (len(phrase.words) == size):
+                spots.append((row_at, at, size))
     return spots
 
 

@@ -8,7 +8,7 @@ import sys
 from pipeline.config import Settings
 from pipeline.errors import LedgerlensError
 from pipeline.vendors import VendorStore, learn_from_decisions
-from schemas.vendors import VendorProfile
+from schemas.vendors import FieldHint, VendorProfile
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -42,8 +42,16 @@ def _show(store: VendorStore, wanted: str) -> int:
     print(f"  currency: {profile.currency or '-'}; tax rates: {', '.join(profile.tax_rates) or '-'}%")
     print(f"  layout words: {len(profile.fingerprint)}")
     for name, hint in sorted(profile.hints.items()):
-        print(f"  {name}: label {hint.label!r} ({hint.relation}, page {hint.page}), confirmed {hint.seen}x")
+        print(f"  {name}: {_hint_text(hint)}")
+    for label, hint in sorted(profile.adjustments.items()):
+        print(f"  {hint.field} line {label!r}: {_hint_text(hint)}")
+    for label, hint in sorted(profile.tax_parts.items()):
+        print(f"  tax line {label!r} (summed into the tax): {_hint_text(hint)}")
     return EXIT_OK
+
+
+def _hint_text(hint: FieldHint) -> str:
+    return f"label {hint.label!r} ({hint.relation}, page {hint.page}), confirmed {hint.seen}x"
 
 
 def _forget(store: VendorStore, wanted: str) -> int:

@@ -22,7 +22,7 @@ from pipeline.vendors import VendorStore, learn_decision, learn_from_decisions
 from pipeline.vendors.identifiers import iban_is_valid, identifiers_in_text
 from schemas import ExtractionRecord, Invoice, RecordStatus, VendorEvidence
 from schemas.codes import IssueCode
-from schemas.vendors import VendorProfile
+from schemas.vendors import FieldHint, VendorProfile
 from tests.s3_support import bucket, moto_s3  # noqa: F401
 
 HEADER = ("vendor_name", "customer_name", "invoice_number", "invoice_date", "due_date", "currency")
@@ -299,3 +299,25 @@ def test_one_garbled_label_does_not_undo_a_label_confirmed_twice(stream: tuple[P
     garbled = evidence.model_copy(update={"pages": pages})
     after = learn_decision(profiles, garbled, truth_of(third))[0].hints["total"]
     assert (after.label, after.seen) == (confirmed.label, 1)  # one confirmation spent, the label kept
+
+
+def test_show_lists_the_learned_adjustment_and_tax_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def hint(field: str, label: str) -> FieldHint:
+        return FieldHint(field=field, label=label, relation="right", page=1, dx=0.1, dy=0.0, seen=2)
+
+    profile = VendorProfile(
+        profile_id="abc123def456",
+        vendor_name="Harbor Freight Ltd",
+        identifiers=["vat:GB123456789"],
+        fingerprint=[],
+        hints={"total": hint("total", "amount due")},
+        adjustments={"freight": hint("charge", "freight")},
+        tax_parts={"vat 20%": hint("tax", "vat 20%"), "vat 5%": hint("tax", "vat 5%")},
+    )
+    out = tmp_path / "out"
+    VendorStore(str(out)).save_profiles([profile])
+    assert main(["vendors", "show", "abc123", "--out", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "total: label 'amount due'" in shown
+    assert "charge line 'freight': label 'freight'" in shown
+    assert shown.count("(summed into the tax)") == 2

@@ -1,5 +1,6 @@
 """Where Tesseract's CPU goes per scanned page: first readings, second looks, OCR worker restarts, by the
-page's resolution class; and Tesseract's CPU against the page's pixel count at other OCR scales.
+page's resolution class; Tesseract's CPU against the page's pixel count at other OCR scales; and what each
+re-read of a page costs and buys.
 
 Every OCR'd page under INPUT... (image-only PDFs and images; pages with a text layer are skipped) is
 rendered and cleaned as a run does (`pipeline/preprocess.py`), read by the `tesseract-lib` engine (its OCR
@@ -12,6 +13,14 @@ restart cost; restarts happen when a worker grows past `WORKER_RSS_LIMIT_BYTES`.
     .venv/bin/python benchmarks/tesseract_cost.py /tmp/ledgerlens-throughput/originals
     .venv/bin/python benchmarks/tesseract_cost.py DIR --short-sides 0,1800,2400   # first reading at each scale
 
+The re-reads (the reading path's, `pipeline/reading.py`): the second look's strip of crops
+(`pipeline/second_look.py`, when the first reading fails its cross-checks), the invoice number's confusable
+character read again (`settle_id_slip`) and a party name's unread ink read enlarged (`pipeline/party_ink.py`).
+For each: how many documents it fired on, the OCR worker's CPU and the run process's thread CPU (cropping,
+decoding, the extra extractions) per OCR'd page, and, where a `<stem>.truth.json` lies beside the input,
+what it bought: header fields turned right or wrong, and records it moved between accepted and review
+(routed as a run routes a first reading: `reading.routed_record`), wrong accepts among them.
+
 Resolution class: the scan's dots per inch, from its short side on a Letter/A4 page (8.5/8.27 in).
 `--short-sides`: the cleaned page's short side for each extra first reading (0: the scan's own size).
 """
@@ -19,6 +28,7 @@ Resolution class: the scan's dots per inch, from its short side on a Letter/A4 p
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -31,20 +41,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devtools.evaluate import SCORED_HEADER_FIELDS, values_match
+from pipeline import second_look
 from pipeline.config import Settings
+from pipeline.discover import describe_file
 from pipeline.engines import tesseract_lib
 from pipeline.engines.ocr import TESSERACT_VARIABLES, OcrOptions
 from pipeline.engines.tesseract_lib import TesseractLibEngine
 from pipeline.errors import DocumentError
+from pipeline.extract import extract_invoice
+from pipeline.party_ink import settle_party_ink
 from pipeline.preprocess import PreprocessOptions, load_gray, preprocess_page
-from pipeline.reading import ocr_options, page_limits, second_look_options
+from pipeline.reading import ocr_options, page_limits, routed_record, second_look_options
 from pipeline.render import pdf_page_count, pdf_page_images, read_text_layer, render_image
-from pipeline.second_look import look_again
-from schemas import PageText
+from pipeline.second_look import DecodedImages, Look, look_again
+from schemas import ExtractionResult, PageText, RecordStatus
 
 SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_WIDTH_IN = 8.4  # between Letter (8.5 in) and A4 (8.27 in)
+# The re-reads, by the function that asks for each (found on the call stack of a reading), in reading order.
+RE_READS = {"reread_page": "second_look", "settle_id_slip": "id_reread", "_settle_one": "party_ink"}
 
 
 def worker_cpu() -> tuple[int | None, float]:
@@ -61,18 +78,21 @@ class MeasuredEngine:
     """The tesseract-lib engine, with the worker's CPU of each reading written down."""
 
     options: OcrOptions
-    readings: list[dict[str, float | int | bool]] = field(default_factory=list)
+    readings: list[dict[str, float | int | bool | str]] = field(default_factory=list)
     name: str = "tesseract-lib"
+    bookkeeping_s: float = 0.0  # this process's thread CPU spent measuring (not the reading's)
 
     def read(self, image_path: Path, page_no: int) -> PageText:
+        kind = re_read_kind()
         pid, before = worker_cpu()
         page = TesseractLibEngine(self.options).read(image_path, page_no)
         after_pid, after = worker_cpu()
-        started = after_pid != pid
+        started, counting = after_pid != pid, time.thread_time()
         height, width = load_gray(image_path).shape[:2]
+        self.bookkeeping_s += time.thread_time() - counting
         self.readings.append(
             {"page_no": page_no, "psm": self.options.psm, "cpu_s": after - (0.0 if started else before),
-             "pixels": width * height, "started": started, "words": len(page.words)}
+             "pixels": width * height, "started": started, "words": len(page.words), "kind": kind}
         )  # fmt: skip
         return page
 
@@ -102,6 +122,16 @@ class Plan:
     defaults: dict[str, str] = field(default_factory=dict)
 
 
+def re_read_kind() -> str:
+    """Which re-read asks for the reading being made (RE_READS), from the call stack; "first" for none."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name in RE_READS:
+            return RE_READS[frame.f_code.co_name]
+        frame = frame.f_back  # type: ignore[assignment]
+    return "first"
+
+
 def dpi_class(short_side: int) -> int:
     """The scan's dots per inch, to the nearest 25."""
     return int(round(short_side / PAGE_WIDTH_IN / 25) * 25)
@@ -120,7 +150,7 @@ def page_images(path: Path, scratch: Path, settings: Settings) -> dict[int, Path
     return pdf_page_images(path, scratch / "raw", settings.render_dpi, missing, page_limits(settings))
 
 
-def measure_document(path: Path, scratch: Path, settings: Settings, plan: Plan) -> list[PageCost]:
+def measure_document(path: Path, scratch: Path, settings: Settings, plan: Plan) -> tuple[list[PageCost], DocValue]:
     images = page_images(path, scratch, settings)
     first = MeasuredEngine(ocr_options(settings))
     options = PreprocessOptions(target_short_side_px=settings.ocr_target_short_side_px)
@@ -137,15 +167,132 @@ def measure_document(path: Path, scratch: Path, settings: Settings, plan: Plan) 
         if plan.variables:
             cost.variables = variable_costs(cleaned[page_no], plan.variables, plan.defaults)
         costs.append(cost)
+    value = DocValue(path.name, len(costs))
+    if not pages:
+        return costs, value
     second = MeasuredEngine(second_look_options(settings))
-    look_again(pages, cleaned, second)
+    results = looks_by_stage(pages, cleaned, second, value)
     by_page = {cost.page_no: cost for cost in costs}
     for reading in second.readings:
-        cost = by_page[int(reading["page_no"])]
+        cost, kind = by_page[int(reading["page_no"])], str(reading["kind"])
         cost.second_cpu_s += float(reading["cpu_s"])
         cost.second_readings += 1
         cost.restarts += int(reading["started"])
-    return costs
+        value.worker_cpu_s[kind] = value.worker_cpu_s.get(kind, 0.0) + float(reading["cpu_s"])
+    score_stages(path, len(pages), results, settings, value)
+    return costs, value
+
+
+@dataclass
+class DocValue:
+    """One document's re-reads: worker and run-process CPU by kind, and per stage of the reading (the first
+    reading, then after each re-read) the header fields right, the routed status and whether it is wrong."""
+
+    document: str
+    ocr_pages: int
+    worker_cpu_s: dict[str, float] = field(default_factory=dict)
+    run_cpu_s: dict[str, float] = field(default_factory=dict)
+    right: dict[str, list[str]] = field(default_factory=dict)
+    status: dict[str, str] = field(default_factory=dict)
+    wrong: dict[str, bool] = field(default_factory=dict)
+
+
+def looks_by_stage(
+    pages: list[PageText], cleaned: dict[int, Path], engine: MeasuredEngine, value: DocValue
+) -> dict[str, ExtractionResult]:
+    """The extraction after each stage of the reading path (first, second_look, id_reread, party_ink), the
+    run process's thread CPU of each re-read written into `value` (the first extraction, which a run makes
+    anyway, is not the second look's)."""
+    started = time.thread_time()
+    results = {"first": extract_invoice(pages)}
+    extracting = time.thread_time() - started
+    caught: dict[str, Look | float] = {}
+    settle = second_look.settle_id_slip
+
+    def caught_settle(look: Look, images: dict[int, Path], ocr: MeasuredEngine, decoded: DecodedImages) -> Look:
+        caught["look"], begun = look, time.thread_time()
+        settled = settle(look, images, ocr, decoded)
+        caught["cpu"] = time.thread_time() - begun
+        return settled
+
+    second_look.settle_id_slip = caught_settle  # type: ignore[assignment]
+    try:
+        started = time.thread_time()
+        decoded = DecodedImages()  # as pipeline/reading.py shares it
+        looked = look_again(pages, cleaned, engine, decoded)
+        looked_cpu = time.thread_time() - started - engine.bookkeeping_s
+        inked = settle_party_ink(looked, cleaned, engine, decoded)
+        inked_cpu = time.thread_time() - started - looked_cpu - engine.bookkeeping_s
+    finally:
+        second_look.settle_id_slip = settle
+    strip = caught.get("look", looked)
+    id_cpu = float(caught.get("cpu", 0.0))  # type: ignore[arg-type]
+    value.run_cpu_s = {"second_look": max(looked_cpu - id_cpu - extracting, 0.0), "id_reread": id_cpu,
+                       "party_ink": inked_cpu}  # fmt: skip
+    for stage, look in (("second_look", strip), ("id_reread", looked), ("party_ink", inked)):
+        assert isinstance(look, Look)
+        results[stage] = look.extraction or results["first"]
+    return results
+
+
+def score_stages(
+    path: Path, page_count: int, results: dict[str, ExtractionResult], settings: Settings, value: DocValue
+) -> None:
+    """Each stage's header fields right, routed status and wrongness against `<stem>.truth.json` (none: not
+    scored)."""
+    truth_file = path.with_name(f"{path.stem}.truth.json")
+    if not truth_file.exists():
+        return
+    truth = json.loads(truth_file.read_text())
+    scored = [name for name in SCORED_HEADER_FIELDS if name in truth]
+    document = describe_file(path)
+    for stage, result in results.items():
+        right = [name for name in scored if values_match(name, getattr(result.invoice, name, None), truth[name])]
+        record = routed_record(document, page_count, result, [], settings)
+        value.right[stage] = right
+        value.status[stage] = record.status.value
+        value.wrong[stage] = record.status is RecordStatus.ACCEPTED and len(right) < len(scored)
+
+
+def summarise_value(values: list[DocValue]) -> dict[str, dict[str, float | int]]:
+    """Per re-read: documents it fired on, CPU per OCR'd page (worker, run process), and against the stage
+    before it the header fields turned right and wrong, records moved to accepted and to review, wrong
+    accepts made and avoided."""
+    pages = max(sum(v.ocr_pages for v in values), 1)
+    table: dict[str, dict[str, float | int]] = {}
+    stages = ["first", *RE_READS.values()]
+    for before, kind in itertools.pairwise(stages):
+        fired = [v for v in values if kind in v.worker_cpu_s]
+        scored = [v for v in values if kind in v.right]
+        worker = sum(v.worker_cpu_s.get(kind, 0.0) for v in values)
+        row: dict[str, float | int] = {
+            "fired_documents": len(fired),
+            "fired_pages": sum(v.ocr_pages for v in fired),
+            "worker_cpu_s_per_page": worker / pages,
+            "worker_cpu_s_per_firing": worker / max(len(fired), 1),
+            "run_cpu_s_per_page": sum(v.run_cpu_s.get(kind, 0.0) for v in values) / pages,
+            "fields_fixed": sum(len(set(v.right[kind]) - set(v.right[before])) for v in scored),
+            "fields_broken": sum(len(set(v.right[before]) - set(v.right[kind])) for v in scored),
+            "to_accepted": sum(v.status[kind] == "accepted" != v.status[before] for v in scored),
+            "to_review": sum(v.status[before] == "accepted" != v.status[kind] for v in scored),
+            "wrong_accepts_made": sum(v.wrong[kind] and not v.wrong[before] for v in scored),
+            "wrong_accepts_avoided": sum(v.wrong[before] and not v.wrong[kind] for v in scored),
+        }
+        table[kind] = row
+    return table
+
+
+def print_value(table: dict[str, dict[str, float | int]], documents: int) -> None:
+    print(
+        f"re-reads on {documents} OCR'd documents (CPU s per OCR'd page; fields and records against the stage before)"
+    )
+    print(f"{'re-read':<12} {'fired':>5} {'worker':>6} {'/firing':>7} {'run':>6} {'fixed':>5} {'broken':>6} "
+          f"{'->acc':>5} {'->rev':>5} {'wrong+':>6} {'wrong-':>6}")  # fmt: skip
+    for kind, row in table.items():
+        print(f"{kind:<12} {row['fired_documents']:>5} {row['worker_cpu_s_per_page']:>6.3f} "
+              f"{row['worker_cpu_s_per_firing']:>7.2f} {row['run_cpu_s_per_page']:>6.3f} {row['fields_fixed']:>5} "
+              f"{row['fields_broken']:>6} {row['to_accepted']:>5} {row['to_review']:>5} "
+              f"{row['wrong_accepts_made']:>6} {row['wrong_accepts_avoided']:>6}")  # fmt: skip
 
 
 def scale_costs(image: Path, scratch: Path, short_sides: list[int], settings: Settings) -> dict[str, dict[str, float]]:
@@ -263,23 +410,29 @@ def main() -> None:
     files = [p for p in files if p.suffix.lower() in SUFFIXES][: args.limit or None]
     settings = Settings()
     costs: list[PageCost] = []
+    values: list[DocValue] = []
     with tempfile.TemporaryDirectory() as folder:
         restart_s = restart_cost(Path(folder))
         for path in files:
             scratch = Path(tempfile.mkdtemp(dir=folder))
             try:
-                found = measure_document(path, scratch, settings, plan)
+                found, value = measure_document(path, scratch, settings, plan)
             except DocumentError as exc:
                 print(f"skipped {path.name}: {exc}", file=sys.stderr)
                 continue
             costs += found
-            if args.json:  # one line a page as it goes: a long run interrupted keeps what it measured
+            values += [value] if found else []
+            if args.json:  # one line a document as it goes: a long run interrupted keeps what it measured
                 with args.json.with_suffix(".pages.jsonl").open("a") as log:
                     log.writelines(json.dumps(asdict(cost)) + "\n" for cost in found)
+                    log.write(json.dumps(asdict(value)) + "\n" if found else "")
     summary = summarise(costs, restart_s, plan)
     print_table(summary, plan)
+    value_table = summarise_value(values)
+    print_value(value_table, len(values))
     if args.json:
-        args.json.write_text(json.dumps({**summary, "pages": [asdict(c) for c in costs]}, indent=1))
+        figures = {**summary, "re_reads": value_table, "pages": [asdict(c) for c in costs]}
+        args.json.write_text(json.dumps({**figures, "documents": [asdict(v) for v in values]}, indent=1))
 
 
 if __name__ == "__main__":

@@ -81,6 +81,12 @@ def arithmetic_confirms(record: ExtractionRecord) -> set[str]:
     return confirmed
 
 
+def unheld_codes(fields: dict[str, FieldValue]) -> frozenset[IssueCode]:
+    """Issues routing does not hold against a record with these fields: a till receipt's missing invoice
+    number (see `is_till_receipt`). The second look does not read a page again for them either."""
+    return frozenset({IssueCode.MISSING_INVOICE_NUMBER}) if is_till_receipt(fields) else frozenset()
+
+
 def is_till_receipt(fields: dict[str, FieldValue]) -> bool:
     """A till receipt: it prints the cash tendered, and tendered less change is its total.
 

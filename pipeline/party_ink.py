@@ -21,11 +21,12 @@ import cv2
 from pipeline.engines.ocr import OcrEngine
 from pipeline.extract import extract_invoice
 from pipeline.extract.labels import LEGAL_FORM_ONLY
-from pipeline.preprocess import LABELLING, GrayImage, load_gray
+from pipeline.preprocess import LABELLING, GrayImage
 from pipeline.second_look import (
     ENLARGED,
     MASK_MARGIN_PX,
     Box,
+    DecodedImages,
     Look,
     changed_fields,
     read_crops,
@@ -50,16 +51,20 @@ SURE_WORD_CONFIDENCE = 0.9
 INK_SETTLED = "party_ink"
 
 
-def settle_party_ink(look: Look, cleaned_images: Mapping[int, Path], engine: OcrEngine) -> Look:
-    """The look with each OCR'd party name checked for unread ink beside it (see the module's docstring)."""
-    decoded: dict[int, GrayImage] = {}  # both names usually sit on page 1: its image is decoded once
+def settle_party_ink(
+    look: Look, cleaned_images: Mapping[int, Path], engine: OcrEngine, decoded: DecodedImages | None = None
+) -> Look:
+    """The look with each OCR'd party name checked for unread ink beside it (see the module's docstring).
+    `decoded`: the document's decoded pages (the second look's: both names usually sit on page 1, decoded
+    once for the look, the ink and its re-read)."""
+    decoded = decoded or DecodedImages()
     for name in PARTY_FIELDS:
         look = _settle_one(look, name, cleaned_images, engine, decoded)
     return look
 
 
 def _settle_one(
-    look: Look, name: str, cleaned_images: Mapping[int, Path], engine: OcrEngine, decoded: dict[int, GrayImage]
+    look: Look, name: str, cleaned_images: Mapping[int, Path], engine: OcrEngine, decoded: DecodedImages
 ) -> Look:
     result = look.extraction
     found = result.fields.get(name) if result is not None else None
@@ -69,13 +74,10 @@ def _settle_one(
     line = _name_line(page, found.bbox) if page is not None else []
     if page is None or not line:
         return look
-    if page.page_no not in decoded:
-        decoded[page.page_no] = load_gray(cleaned_images[page.page_no])
-    image = decoded[page.page_no]
-    ink = unread_ink_beside(image, page, line)
+    ink = unread_ink_beside(decoded.gray(cleaned_images[page.page_no]), page, line)
     if ink is None:
         return look
-    reread = read_crops(cleaned_images[page.page_no], [(ink, ENLARGED)], engine, page.page_no)[0]
+    reread = read_crops(cleaned_images[page.page_no], [(ink, ENLARGED)], engine, page.page_no, decoded)[0]
     extra = _extra_legal_form(line, reread)
     if extra is not None:
         mended = _mended(look, result, name, line, extra)

@@ -71,10 +71,11 @@ def read_document(document: Document, scratch: Path, settings: Settings) -> Read
     if not settings.second_look:
         return Reading(pages, cleaned_images)
     from pipeline.party_ink import settle_party_ink  # OpenCV: loaded only when a page is read from an image
-    from pipeline.second_look import look_again
+    from pipeline.second_look import DecodedImages, look_again
 
     engine = ocr_engine(settings.ocr_engine, second_look_options(settings))
-    look = settle_party_ink(look_again(pages, cleaned_images, engine), cleaned_images, engine)
+    decoded = DecodedImages()  # each page decoded once for all its re-reads
+    look = settle_party_ink(look_again(pages, cleaned_images, engine, decoded), cleaned_images, engine, decoded)
     return Reading(look.pages, cleaned_images, look.extraction, look.outcome)
 
 

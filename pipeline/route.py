@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from pipeline.calibration import CalibrationTable
-from pipeline.corroboration import VETO_CODES, corroboration_issues, field_amount, is_till_receipt
+from pipeline.corroboration import VETO_CODES, corroboration_issues, field_amount, is_till_receipt, unheld_codes
 from pipeline.money import totals_agree
 from schemas import ExtractionRecord, FieldValue, IssueCode, RecordStatus, Severity, ValidationIssue
 
@@ -116,7 +116,7 @@ def route_record(
         routed.blocking_codes = ["failed"]
         return routed
     # A record routed again (after the model's reading, say) gets its veto derived afresh, not stacked.
-    dropped = set(VETO_CODES) | ({IssueCode.MISSING_INVOICE_NUMBER} if is_till_receipt(record.fields) else set())
+    dropped = set(VETO_CODES) | unheld_codes(record.fields)
     record = record.model_copy(update={"issues": [i for i in record.issues if i.code not in dropped]})
     source = record.text_source.value if record.text_source else None
     confidence = record_confidence(record.fields, record.issues, calibration, source)

@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.corroboration import unheld_codes
 from pipeline.engines.ocr import OcrEngine
 from pipeline.extract import extract_invoice
 from pipeline.extract.misreads import UNSURE_WORD_CONFIDENCE, confusable_id_slip
@@ -130,6 +131,14 @@ def check_failures(result: ExtractionResult) -> set[tuple[str, str | None]]:
         if found is not None and (found.evidence is None or Support.LABEL not in found.evidence.support):
             failures.add(("unlabelled", name))
     return failures
+
+
+def failures_that_count(result: ExtractionResult) -> set[tuple[str, str | None]]:
+    """The failed cross-checks that make a second look: those routing holds against the record (not a till
+    receipt's missing invoice number: many print none, and the look read every unsure word of such a
+    receipt again for nothing)."""
+    unheld = {code.value for code in unheld_codes(result.fields)}
+    return {(code, name) for code, name in check_failures(result) if code not in unheld}
 
 
 def reading_key(result: ExtractionResult) -> ReadingKey:
@@ -265,13 +274,33 @@ def _on_page(word: Word, place: Placement, line: tuple[int, int, int]) -> Word:
     )
 
 
+class DecodedImages:
+    """Cleaned page images decoded for one document's re-reads, the latest kept: the second look (gap
+    patches and crops), the ID re-read and the party-ink check cut from the same page, so it is decoded
+    once, and one page is held at a time. The decoded page is read-only: every cut copies."""
+
+    def __init__(self) -> None:
+        self._latest: tuple[Path, GrayImage] | None = None
+
+    def gray(self, path: Path) -> GrayImage:
+        if self._latest is None or self._latest[0] != path:
+            image = load_gray(path)
+            image.setflags(write=False)
+            self._latest = (path, image)
+        return self._latest[1]
+
+
 def read_crops(
-    image_path: Path, boxes: list[tuple[Box, CropStyle]], engine: OcrEngine, page_no: int
+    image_path: Path,
+    boxes: list[tuple[Box, CropStyle]],
+    engine: OcrEngine,
+    page_no: int,
+    decoded: DecodedImages | None = None,
 ) -> list[list[Word]]:
     """The words inside each box of the page image, read in one OCR run over a strip of all the crops,
     in page coordinates (line keys still to be set), left to right."""
     strip_path = image_path.with_name(f"{image_path.stem}-words.pgm")
-    placed = crop_strip(load_gray(image_path), boxes, strip_path)
+    placed = crop_strip((decoded or DecodedImages()).gray(image_path), boxes, strip_path)
     try:
         read = engine.read(strip_path, page_no).words
     finally:
@@ -326,18 +355,20 @@ def reread_page(
     words: list[Word],
     find_gaps: bool,
     styles: Mapping[str, CropStyle] = WORD_STYLES,
+    decoded: DecodedImages | None = None,
 ) -> tuple[dict[str, dict[int, list[Word]]], list[Word]]:
     """One OCR run over `words` (by `word_groups`), cropped in each of `styles`, and, with `find_gaps`, the
     patches of ink where the first reading found no word. Returns, per style, id of each word -> its new
     reading (when `_worth_taking`; a group's first word takes the group's reading, the others none), and the
     words read in the gaps (line keys past the first reading's)."""
-    regions = gap_regions(load_gray(image_path), page) if find_gaps else []
+    decoded = decoded or DecodedImages()
+    regions = gap_regions(decoded.gray(image_path), page) if find_gaps else []
     groups = word_groups(words)
     boxes = [(_group_box(group), style) for style in styles.values() for group in groups]
     boxes += [(region, ENLARGED) for region in regions]
     if not boxes:
         return {}, []
-    read = read_crops(image_path, boxes, engine, page.page_no)
+    read = read_crops(image_path, boxes, engine, page.page_no, decoded)
     readings: dict[str, dict[int, list[Word]]] = {}
     for number, name in enumerate(styles):
         found = read[number * len(groups) : (number + 1) * len(groups)]
@@ -398,21 +429,28 @@ class Look:
     outcome: str
 
 
-def look_again(pages: list[PageText], cleaned_images: Mapping[int, Path], engine: OcrEngine) -> Look:
+def look_again(
+    pages: list[PageText],
+    cleaned_images: Mapping[int, Path],
+    engine: OcrEngine,
+    decoded: DecodedImages | None = None,
+) -> Look:
     """The pages as read, or a second reading of them that passes more of the invoice's cross-checks: the
     first reading with the words found where it read none, with its doubted words read again on their own,
-    or both. One OCR run per page, over crops only."""
+    or both. One OCR run per page, over crops only. `decoded`: the document's decoded pages, shared with the
+    re-reads that follow (pipeline/party_ink.py)."""
     ocr_pages = [page for page in pages if page.source is TextSource.OCR and page.page_no in cleaned_images]
     if not ocr_pages:
         return Look(pages, None, NOT_TAKEN)
     first = extract_invoice(pages)
-    if reading_key(first)[0] == 0:
-        return settle_id_slip(Look(pages, first, PASSED), cleaned_images, engine)
+    if not failures_that_count(first):
+        return settle_id_slip(Look(pages, first, PASSED), cleaned_images, engine, decoded)
     readings: dict[str, dict[int, list[Word]]] = {}
     gaps: dict[int, list[Word]] = {}
+    decoded = decoded or DecodedImages()
     for page in ocr_pages:
         words = doubted_words(page, first)
-        found, in_gaps = reread_page(page, cleaned_images[page.page_no], engine, words, find_gaps=True)
+        found, in_gaps = reread_page(page, cleaned_images[page.page_no], engine, words, True, decoded=decoded)
         for name, taken in found.items():
             readings.setdefault(name, {}).update(taken)
         if in_gaps:
@@ -422,7 +460,7 @@ def look_again(pages: list[PageText], cleaned_images: Mapping[int, Path], engine
         candidates[name] = with_words_reread(pages, taken)
         if gaps:
             candidates[f"{GAPS}+{name}"] = with_words_reread(candidates[GAPS], taken)
-    return settle_id_slip(best_reading(pages, first, candidates), cleaned_images, engine)
+    return settle_id_slip(best_reading(pages, first, candidates), cleaned_images, engine, decoded)
 
 
 def best_reading(pages: list[PageText], first: ExtractionResult, candidates: Mapping[str, list[PageText]]) -> Look:
@@ -474,7 +512,9 @@ def changed_beyond_doubt(first: ExtractionResult, second: ExtractionResult) -> l
     return changed
 
 
-def settle_id_slip(look: Look, cleaned_images: Mapping[int, Path], engine: OcrEngine) -> Look:
+def settle_id_slip(
+    look: Look, cleaned_images: Mapping[int, Path], engine: OcrEngine, decoded: DecodedImages | None = None
+) -> Look:
     """An OCR'd invoice number with a character OCR confuses standing among characters of the other kind
     ("8C-249858", see pipeline/extract/misreads.py) is read again on its own, enlarged. When that reading is
     the other kind's ("BC-249858") and nothing else changes, the value takes it; it keeps a doubt naming
@@ -492,7 +532,8 @@ def settle_id_slip(look: Look, cleaned_images: Mapping[int, Path], engine: OcrEn
     if len(holding) != 1:
         return look  # the number is one word as OCR read it, or it is left as read
     word = holding[0]
-    reread = read_crops(cleaned_images[page.page_no], [(_group_box([word]), ENLARGED)], engine, page.page_no)[0]
+    box = [(_group_box([word]), ENLARGED)]
+    reread = read_crops(cleaned_images[page.page_no], box, engine, page.page_no, decoded)[0]
     read_again = "".join(w.text for w in reread)
     alternative = other_kind_at_slip(word.text, value, alternative, read_again)
     if alternative is None:

@@ -24,12 +24,15 @@ from pipeline.second_look import (
     KEPT,
     NOT_TAKEN,
     PASSED,
+    DecodedImages,
     best_reading,
     changed_beyond_doubt,
     check_failures,
     doubted_fields,
     doubted_words,
+    failures_that_count,
     gap_regions,
+    look_again,
     merged_page,
     reading_key,
     reread_page,
@@ -38,8 +41,9 @@ from pipeline.second_look import (
     with_words_reread,
 )
 from schemas import ExtractionRecord, ExtractionResult, PageText, RecordStatus, TextSource, Word
-from tests.conftest import routed_from_lines
+from tests.conftest import page_from_lines, routed_from_lines
 from tests.test_corroboration import CLEAN
+from tests.test_receipt_evidence import _receipt
 
 # A generated hard scan (seed 3, sample 16: "centered" family) whose totals block Tesseract's automatic
 # page segmentation reads without the total; the sparse-text reading finds it. Not one of the seeds the
@@ -289,6 +293,23 @@ def test_ink_the_first_reading_found_no_word_in_is_read_again_in_place(tmp_path:
     assert [w.text for w in merged.words] == ["Subtotal", "151.22", "Total", "162.00"]
 
 
+def test_a_documents_re_reads_share_one_decoded_page_and_read_the_same_words(tmp_path: Path) -> None:
+    path, page = _two_line_page(tmp_path)
+    other = tmp_path / "other.pgm"
+    cv2.imwrite(str(other), np.full((40, 60), 255, dtype=np.uint8))
+    decoded = DecodedImages()
+    image = decoded.gray(path)
+    assert decoded.gray(path) is image  # decoded once for the look, the ID re-read and the party-ink check
+    assert np.array_equal(image, cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+    with pytest.raises(ValueError):
+        image[0, 0] = 0  # read-only: no re-read can mark the page the next one cuts from
+    assert decoded.gray(other).shape == (40, 60) and decoded.gray(path) is not image  # one page held at a time
+    dropped = page.model_copy(update={"words": [w for w in page.words if w.y0 < 300]})
+    shared = reread_page(dropped, path, _second_engine(), [], True, decoded=decoded)
+    alone = reread_page(dropped, path, _second_engine(), [], True)
+    assert [w.text for w in shared[1]] == [w.text for w in alone[1]] == ["Total", "162.00"]
+
+
 def test_the_values_a_failed_check_doubts_are_read_again_but_no_other_sure_word() -> None:
     from tests.conftest import page_from_lines
 
@@ -317,3 +338,21 @@ def test_equally_good_readings_that_disagree_on_a_field_keep_the_first() -> None
     assert alike.extraction.invoice.invoice_number == "INV-2024-0042"
     split = best_reading(unread, first, {"enlarged": page("INV-2024-0012"), "as_scanned": page("INV-2024-0042")})
     assert split.outcome == KEPT and split.pages is unread and split.extraction is first
+
+
+def test_a_till_receipts_missing_number_alone_makes_no_second_look(tmp_path: Path) -> None:
+    printed = [line for line in _receipt("133.70", "140.00", "6.30") if line[1] not in (500, 560)]  # no number
+    printed += [(150, 560, "Date: 09/03/2018"), (150, 700, "Description"), (900, 700, "Qty"), (1500, 700, "Amount")]
+    printed += [(150, 760, "Bread"), (900, 760, "1"), (1500, 760, "133.70")]
+    pages = [cast(PageText, page_from_lines(printed))]
+    first = extract_invoice(pages)
+    assert first.invoice.invoice_number is None and first.fields["tendered"].value == "140.00"
+    assert check_failures(first) == {("missing_invoice_number", "invoice_number")}  # the check fails...
+    assert failures_that_count(first) == set()  # ...but routing holds none of it against a till receipt
+    engine = _second_engine()
+    look = look_again(pages, {1: tmp_path / "page.pgm"}, engine)
+    assert look.outcome == PASSED and engine.calls == [] and look.extraction == first
+    not_till = [line for line in printed if line[1] < 1000]  # no cash handed over, no change: not a till receipt
+    assert ("missing_invoice_number", "invoice_number") in failures_that_count(
+        extract_invoice([cast(PageText, page_from_lines(not_till))])
+    )

@@ -299,15 +299,16 @@ class PageIndex:
         """Phrases in the next rows that sit under the label (overlapping it, or left-aligned with it)."""
         found: list[Phrase] = []
         row = self.row_of(phrase)
-        below_row = row.y0 + 0.5 * row.height  # once: a row's height is a median over its words
-        following = [r for r in self.rows if r.page_no == row.page_no and r.y0 > below_row]
+        # Heights and edges are medians and minima over words: each is worked out once, not once per row.
+        top, height, left, right = row.y0 + 0.5 * row.height, phrase.height, phrase.x0, phrase.x1
+        following = [r for r in self.rows if r.page_no == row.page_no and r.y0 > top]
         following.sort(key=lambda r: r.y0)
         for candidate_row in following[:max_rows]:
-            if candidate_row.y0 - row.y1 > 4 * max(phrase.height, 1.0) * (1 + len(found)):
+            if candidate_row.y0 - row.y1 > 4 * max(height, 1.0) * (1 + len(found)):
                 break
             for other in candidate_row.phrases:
-                aligned = abs(other.x0 - phrase.x0) < 2 * phrase.height
-                if aligned or horizontal_overlap(phrase.x0, phrase.x1, other.x0, other.x1) > 0.3:
+                aligned = abs(other.x0 - left) < 2 * height
+                if aligned or horizontal_overlap(left, right, other.x0, other.x1) > 0.3:
                     found.append(other)
         return found
 

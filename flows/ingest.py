@@ -20,6 +20,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 from pydantic import BaseModel, Field
 
 from flows.context import ProgressCallback, ProgressListener, RunContext, make_scratch, make_task_runner, open_run
@@ -238,7 +239,11 @@ def submit_in_window(run: RunContext, todo: list[Document]) -> Iterator[Finished
         document = next(waiting, None)
         if document is None:
             return False
-        future = process_document_task.submit(document, run.settings, run.out, run.vlm, run.profiles)
+        # Quoted: Prefect neither walks these models for futures nor copies them, at submission and again when the task
+        # starts (the settings' fields, every vendor profile, for every document): none of them holds a future.
+        future = process_document_task.submit(
+            quote(document), quote(run.settings), run.out, quote(run.vlm), quote(run.profiles), return_state=False
+        )
         future.add_done_callback(lambda done: finished.put((document, done)))
         return True
 

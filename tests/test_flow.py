@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -164,3 +165,26 @@ def test_run_publishes_counts_artifact(ingested: tuple[Path, list[Path], object]
         rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
         totals.append(sum(row["documents"] for row in rows))
     assert summary.processed in totals  # type: ignore[attr-defined]
+
+
+def test_prefect_shows_one_named_task_run_per_document(ingested: tuple[Path, list[Path], object]) -> None:
+    """The flow run and its tasks stay visible in Prefect (the documents are handed to the tasks quoted): one
+    completed `process-<source>` task run per processed document, under the fixture's ingest-batch flow run (the
+    first with these inputs: the rerun test's comes later and runs no task)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    _, inputs, _ = ingested
+    with get_client(sync_client=True) as client:
+        flow_runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["ingest-batch"])), sort=FlowRunSort.START_TIME_ASC
+        )
+        ours = next(run for run in flow_runs if run.parameters.get("inputs") == [str(p) for p in inputs])
+        task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[ours.id])))
+    first_source: dict[str, Path] = {}  # equal bytes are one document, named after its first source
+    for path in inputs:
+        first_source.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), path)
+    processed = [run for run in task_runs if run.name.startswith("process-")]
+    assert sorted(run.name for run in processed) == sorted(f"process-{path}" for path in first_source.values())
+    assert all(run.state is not None and run.state.is_completed() for run in processed)

@@ -8,36 +8,58 @@ from __future__ import annotations
 
 import re
 import statistics
+from bisect import insort
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from schemas import BoundingBox, PageText, TextSource, Word
 
 
+class _measured_once:  # a decorator, like property
+    """A property worked out on first use and kept in the instance (functools.cached_property without its
+    lock, which cost more than most of what it kept)."""
+
+    def __init__(self, measure: Callable[[Any], Any]) -> None:
+        self.measure = measure
+        self.name = measure.__name__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.measure(instance)
+        return value
+
+
 @dataclass
 class Phrase:
+    """Words read as one phrase. Its words never change once it is made (a longer or shorter phrase is a new
+    Phrase), so what is measured on them (text, edges, height) is worked out once, on first use: extraction
+    asks a phrase's text and edges hundreds of thousands of times a document."""
+
     words: list[Word]
     page_no: int
     page_width: float
     page_height: float
     row_index: int = -1
 
-    @property
+    @_measured_once
     def text(self) -> str:
         return " ".join(word.text for word in self.words)
 
-    @property
+    @_measured_once
     def x0(self) -> float:
         return min(word.x0 for word in self.words)
 
-    @property
+    @_measured_once
     def x1(self) -> float:
         return max(word.x1 for word in self.words)
 
-    @property
+    @_measured_once
     def y0(self) -> float:
         return min(word.y0 for word in self.words)
 
-    @property
+    @_measured_once
     def y1(self) -> float:
         return max(word.y1 for word in self.words)
 
@@ -45,9 +67,14 @@ class Phrase:
     def cx(self) -> float:
         return (self.x0 + self.x1) / 2
 
-    @property
+    @_measured_once
     def height(self) -> float:
         return statistics.median(word.height for word in self.words)
+
+    @_measured_once
+    def shape_heights(self) -> dict[tuple[bool, bool], float]:
+        """The median height of each word shape among the words (see `_heights_by_shape`); read-only."""
+        return _heights_by_shape(self.words)
 
     @property
     def confidence(self) -> float:
@@ -111,7 +138,7 @@ def type_size_ratio(
     shape ("Practice" with "Seestrasse": capitals or ascenders, no descenders). With no shape in both lines,
     each word's height is scaled by how tall its shape measures on the page (``scales``, see `shape_scales`);
     None when nothing can be said."""
-    ours, theirs = _heights_by_shape(first.words), _heights_by_shape(second.words)
+    ours, theirs = first.shape_heights, second.shape_heights
     if not ours or not theirs:
         return None  # punctuation only: no letters to measure
     shared = [theirs[shape] / ours[shape] for shape in ours.keys() & theirs.keys() if ours[shape] > 0]
@@ -161,17 +188,26 @@ def _group_rows(words: list[Word]) -> list[list[Word]]:
     rows: list[list[Word]] = []
     centres: list[float] = []
     heights: list[float] = []
+    row_heights: list[float] = []  # the last row's word heights, kept sorted: its median without sorting anew
     for word in sorted(words, key=lambda w: (w.cy, w.x0)):
         if rows and abs(word.cy - centres[-1]) <= 0.5 * max(heights[-1], word.height):
             rows[-1].append(word)
             count = len(rows[-1])
             centres[-1] += (word.cy - centres[-1]) / count
-            heights[-1] = statistics.median(w.height for w in rows[-1])
+            insort(row_heights, word.height)
+            heights[-1] = _sorted_median(row_heights)
         else:
             rows.append([word])
             centres.append(word.cy)
             heights.append(word.height)
+            row_heights = [word.height]
     return rows
+
+
+def _sorted_median(ordered: list[float]) -> float:
+    """statistics.median of values already sorted (the same value: the middle one, or the mean of the two)."""
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 _RULE_MARKS = frozenset({"|", "||", "¦", "│", "[", "]", "!"})

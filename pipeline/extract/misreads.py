@@ -15,6 +15,7 @@ routing (pipeline/corroboration.py) sends the record to review naming the field.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pipeline.parsing import misread_month, misread_month_words, without_accents
 
@@ -92,14 +93,19 @@ def _edits(left: str, right: str, limit: int) -> list[int] | None:
     return None
 
 
+_KNOWN_WORDS = BUSINESS_WORDS | REAL_NEIGHBOURS
+_BUSINESS_WORDS_SORTED = tuple(sorted(BUSINESS_WORDS))
+
+
+@lru_cache(maxsize=4096)  # pure, and asked about the same name words on every reading of a page
 def near_business_word(word: str) -> str | None:
     """The business word that ``word`` nearly spells ("Enaineering" -> "engineering"), or None when it
     spells one exactly, differs only in its inflected tail, or is far from all of them."""
     folded = _fold(word)
-    if len(folded) < _MIN_WORD or not folded.isalpha() or folded in BUSINESS_WORDS | REAL_NEIGHBOURS:
+    if len(folded) < _MIN_WORD or not folded.isalpha() or folded in _KNOWN_WORDS:
         return None
     limit = 2 if len(folded) >= 9 else 1
-    for known in sorted(BUSINESS_WORDS):
+    for known in _BUSINESS_WORDS_SORTED:
         if known.startswith(folded) or folded.startswith(known):
             continue  # a stem or an inflection ("industrie" / "industries")
         positions = _edits(folded, known, limit)

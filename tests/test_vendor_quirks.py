@@ -80,12 +80,17 @@ def _decided(pdf: Path) -> Invoice:
     return Invoice.model_validate({name: truth[name] for name in (*HEADER, "subtotal", "tax", "total")})
 
 
+# The generic reader reads every house date style but the compact one ("20240108"), which it must refuse
+# (a run of eight digits is as likely an invoice number); this seed's first vendor prints its dates so.
+COMPACT_DATE_SEED = 2028
+
+
 def test_a_house_date_format_is_learned_from_a_decision_and_read_with_next_time(
-    stream: tuple[Path, dict[tuple[int, int], StreamInvoice]],
+    tmp_path: Path,
 ) -> None:
-    folder, plan = stream
-    vendor = next(v for v in range(6) if vendor_base(v, SEED).date_style in ("ymd_mon", "ymd_compact"))
-    first, second = (folder / f"{plan[(vendor, rank)].stem}.pdf" for rank in range(2))
+    assert vendor_base(0, COMPACT_DATE_SEED).date_style == "ymd_compact"
+    plan = generate_vendor_stream(tmp_path, vendors=1, per_vendor=2, seed=COMPACT_DATE_SEED, scan_every=0)
+    first, second = (tmp_path / f"{item.stem}.pdf" for item in sorted(plan, key=lambda item: item.rank))
     settings = Settings()
     before = process_document(describe_file(first), settings)
     assert before.vendor_evidence is not None

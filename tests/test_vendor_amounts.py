@@ -23,6 +23,7 @@ from pipeline.vendors import learn_decision
 from pipeline.vendors.memory import place_evidence
 from pipeline.vendors.places import Found, PageStyle, find_at_place, learn_place
 from schemas import PageText, TextSource, Word
+from tests.page_words import row_of_words
 from tests.test_vendors import evidence_of, process, truth_of
 
 SEED = 2027
@@ -94,12 +95,7 @@ def test_a_total_equal_to_its_subtotal_is_learned_at_its_own_label(tmp_path: Pat
 
 
 def _row(y: float, *phrases: tuple[float, str]) -> list[Word]:
-    words = []
-    for x, text in phrases:
-        for word in text.split():
-            words.append(Word(text=word, page_no=1, x0=x, y0=y, x1=x + 8 * len(word), y1=y + 12, confidence=0.9))
-            x += 8 * len(word) + 4
-    return words
+    return row_of_words(y, *phrases, char_width=8, height=12)
 
 
 def test_an_amount_printed_apart_from_its_currency_mark_keeps_the_label_left_of_the_mark() -> None:

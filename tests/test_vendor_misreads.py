@@ -16,18 +16,14 @@ from pipeline.vendors import learn_decision
 from pipeline.vendors.memory import document_evidence, use_vendor_memory
 from schemas import ExtractionResult, Invoice, PageText, TextSource, Word
 from schemas.vendors import VendorProfile
+from tests.page_words import row_of_words
 
 IBAN = "IBAN GB26 BARC 2025 4633 3015 45"
 VENDOR = "Beacon Catering Ltd"
 
 
 def _row(y: float, *phrases: tuple[float, str]) -> list[Word]:
-    words = []
-    for x, text in phrases:
-        for word in text.split():
-            words.append(Word(text=word, page_no=1, x0=x, y0=y, x1=x + 7 * len(word), y1=y + 10, confidence=0.9))
-            x += 7 * len(word) + 4
-    return words
+    return row_of_words(y, *phrases)
 
 
 def _page(customer: str, dated: str, due: str, total_label: str = "Total due:") -> PageText:

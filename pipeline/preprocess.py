@@ -19,12 +19,16 @@ from pipeline.errors import CorruptDocumentError, ImageTooSmallError
 GrayImage = MatLike  # what OpenCV takes and returns; grayscale uint8 throughout
 Histogram = np.ndarray | None  # a page's 256 grey-level counts (float64), or None where not known
 _FLT_EPSILON = float(np.finfo(np.float32).eps)
+_EVEN_BYTES = np.uint64(0x00FF00FF00FF00FF)
+_FOUR_ONES = np.uint64(0x0001000100010001)
 # Connected components by Grana's block-based labelling: the same labels as OpenCV's default, a third of the
 # CPU with statistics on a 2400 x 3400 page (24 ms against 76 ms, one thread).
 LABELLING = cv2.CCL_GRANA
 # When more than one column in MANY_COLUMNS may hold a vertical rule (a receipt's photo, a dark page), the
 # columns are opened as rows of the transposed page: gathering 1,700 columns of a receipt cost 4x the CPU.
 MANY_COLUMNS = 8
+# Copying a run of columns as a slice costs about what gathering RUN_PIXELS pixels one by one does.
+RUN_PIXELS = 2500
 # Light-on-dark bands (a dark letterhead or totals bar with white text) are found on a copy shrunk by
 # BAND_BLOCK (each pixel the mean of a BAND_BLOCK x BAND_BLOCK block): blocks darker than DARK_BLOCK_LEVEL,
 # joined across white letters by a closing of BAND_CLOSE_BLOCKS, make a band when the patch is at least
@@ -309,28 +313,51 @@ def erase_dot_leaders(image: GrayImage, histogram: np.ndarray) -> tuple[GrayImag
 def _small_blobs(ink: GrayImage) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """The ink's small compact components (a dot's shape: at most 12 x 12 pixels and at least 4, width and
     height within 4 of each other), labelled band by band: a band is a run of rows holding ink, so no
-    component crosses from one to the next, and each band is labelled squeezed of its empty columns
-    (`_squeezed`). Labelling with statistics costs per pixel, and the bands so squeezed are about a fifth
-    of a page. Returns the labels of each band with a blob, a row per blob (that band's index, its label,
-    left and top there, left and top on the page, width, height), and the blobs' centroids on the page."""
+    component crosses from one to the next, and each band is labelled squeezed of its empty columns (as
+    `_squeezed` squeezes them; every row of a band holds ink). Labelling with statistics costs per pixel, and
+    the bands so squeezed are about a fifth of a page. Returns the labels of each band with a blob, a row per
+    blob (that band's index, its label, left and top there, left and top on the page, width, height), and the
+    blobs' centroids on the page. The blobs' rows are assembled once for the page, not band by band: hard
+    scans' specks make dozens of bands."""
     occupied = np.concatenate(([False], ink.max(axis=1) > 0, [False]))
     edges = np.flatnonzero(occupied[1:] != occupied[:-1])  # each band's first row, and the row past its last
     band_labels: list[np.ndarray] = []
-    blobs, centroids = [np.empty((0, 8), dtype=np.int64)], [np.empty((0, 2))]
+    found: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for top, bottom in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-        squeezed, _, cols = _squeezed(ink[top:bottom])
+        band = ink[top:bottom]
+        cols = _kept_lines(band.max(axis=0) > 0)
+        squeezed = _columns(band, cols)
         _, labels, stats, middles = cv2.connectedComponentsWithStatsWithAlgorithm(squeezed, 8, cv2.CV_32S, LABELLING)
-        widths, heights, areas = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
-        small = np.flatnonzero((widths <= 12) & (heights <= 12) & (areas >= 4) & (np.abs(widths - heights) <= 4))
-        small = small[small > 0]  # label 0: the paper
-        if not small.size:
-            continue
-        left, up, width, height = stats[small, 0], stats[small, 1], stats[small, 2], stats[small, 3]
-        band = np.full(small.size, len(band_labels))
-        blobs.append(np.column_stack((band, small, left, up, cols[left], top + up, width, height)).astype(np.int64))
-        centroids.append(_page_centroids(stats[small], middles[small], np.arange(top, bottom), cols))
-        band_labels.append(labels)
-    return band_labels, np.vstack(blobs), np.vstack(centroids)
+        small = _dot_shaped(stats)
+        if small.size:
+            found.append((top, cols, small, stats[small], middles[small]))
+            band_labels.append(labels)
+    if not found:
+        return band_labels, np.empty((0, 8), dtype=np.int64), np.empty((0, 2))
+    tops, band_cols, band_small, band_stats, band_middles = zip(*found, strict=True)
+    counts = [small.size for small in band_small]
+    stats, middles = np.vstack(band_stats), np.vstack(band_middles)
+    left, up, width, height = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
+    page_left = np.concatenate([cols[each[:, 0]] for cols, each in zip(band_cols, band_stats, strict=True)])
+    page_top = up + np.repeat(tops, counts)
+    band = np.repeat(np.arange(len(found)), counts)
+    labels = np.concatenate(band_small)
+    blobs = np.column_stack((band, labels, left, up, page_left, page_top, width, height)).astype(np.int64)
+    return band_labels, blobs, _shifted_centroids(stats, middles, np.column_stack((page_left - left, page_top - up)))
+
+
+def _dot_shaped(stats: np.ndarray) -> np.ndarray:
+    """The labels (never 0, the paper) whose component has a dot's shape (`_small_blobs`)."""
+    widths, heights, areas = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
+    small = np.flatnonzero((widths <= 12) & (heights <= 12) & (areas >= 4) & (np.abs(widths - heights) <= 4))
+    return small[small > 0]
+
+
+def _kept_lines(occupied: np.ndarray) -> np.ndarray:
+    """The occupied lines (rows or columns), and the first of each run of empty ones (`_squeezed`)."""
+    first_empty = ~occupied
+    first_empty[1:] &= occupied[:-1]
+    return np.flatnonzero(occupied | first_empty)
 
 
 def _squeezed(ink: GrayImage) -> tuple[GrayImage, np.ndarray, np.ndarray]:
@@ -339,29 +366,34 @@ def _squeezed(ink: GrayImage) -> tuple[GrayImage, np.ndarray, np.ndarray]:
     component never crosses an empty row or column (so its rows and columns stay consecutive), and two
     components apart stay apart by the one kept. Margins and the gaps between lines are most of a page:
     labelling with statistics costs per pixel, and a squeezed page has about a third of them."""
+    rows, cols = _kept_lines(ink.max(axis=1) > 0), _kept_lines(ink.max(axis=0) > 0)
+    return _columns(ink[rows], cols), rows, cols
 
-    def kept(occupied: np.ndarray) -> np.ndarray:  # occupied lines, and the first of each empty run
-        first_empty = ~occupied
-        first_empty[1:] &= occupied[:-1]
-        return np.flatnonzero(occupied | first_empty)
 
-    rows, cols = kept(ink.max(axis=1) > 0), kept(ink.max(axis=0) > 0)
-    breaks = np.flatnonzero(np.diff(cols) != 1) + 1  # runs of consecutive columns: copied as slices
+def _columns(lines: GrayImage, cols: np.ndarray) -> GrayImage:
+    """The columns `cols` (ascending) of `lines`, in C order (OpenCV copies any other order first): each run
+    of consecutive columns copied as a slice, or, when the runs are many for the pixels (more than one in
+    RUN_PIXELS), gathered at once."""
+    breaks = np.flatnonzero(np.diff(cols) != 1) + 1
+    if breaks.size * RUN_PIXELS > lines.size:
+        return np.take(lines, cols, axis=1)
     firsts, lasts = cols[np.concatenate(([0], breaks))], cols[np.concatenate((breaks, [cols.size])) - 1]
-    lines = ink[rows]
-    squeezed = np.hstack([lines[:, first : last + 1] for first, last in zip(firsts, lasts, strict=True)])
-    return squeezed, rows, cols
+    return np.hstack([lines[:, first : last + 1] for first, last in zip(firsts, lasts, strict=True)])
 
 
 def _page_centroids(stats: np.ndarray, centroids: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Components' centroids on the squeezed page (`_squeezed`), moved to the page: each component sits
-    shifted as a whole, and its centroid is computed as OpenCV computes it (the sum of its pixels'
-    coordinates over its area), to the same bits."""
-    areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    """Components' centroids on the squeezed page (`_squeezed`), moved to the page (`_shifted_centroids`)."""
     left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    shift = np.column_stack((cols[left] - left, rows[top] - top)).astype(np.float64)
+    return _shifted_centroids(stats, centroids, np.column_stack((cols[left] - left, rows[top] - top)))
+
+
+def _shifted_centroids(stats: np.ndarray, centroids: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Components' centroids moved by `shift` (x, y per component): each component sits shifted as a whole,
+    and its centroid is computed as OpenCV computes it (the sum of its pixels' coordinates over its area), to
+    the same bits."""
+    areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
     sums = np.rint(centroids * areas[:, None])  # whole numbers, recovered exactly
-    return (sums + shift * areas[:, None]) / areas[:, None]
+    return (sums + shift.astype(np.float64) * areas[:, None]) / areas[:, None]
 
 
 def _dots_in_rows(points: np.ndarray, max_pairs: int = 1 << 20) -> np.ndarray:
@@ -493,16 +525,25 @@ def dark_bands(image: GrayImage) -> list[tuple[int, int, np.ndarray]]:
 
 def _block_means(image: GrayImage) -> GrayImage:
     """The page shrunk by BAND_BLOCK (OpenCV's INTER_AREA, to width // BAND_BLOCK by height // BAND_BLOCK),
-    byte for byte. Where the width is a whole number of blocks, in two passes: across, a whole factor
-    (OpenCV's fast path; on float pixels its means are exact), then down, where OpenCV weighs the rows as
-    it does shrinking both ways at once and rounds the same sums: 70% of the CPU of the one shrink."""
+    byte for byte. Where both sides are whole numbers of blocks, that is OpenCV's fast path. Where only the
+    width is, in two passes: across, the sums of each row's blocks over BAND_BLOCK (exact in float, as
+    OpenCV's whole-factor shrink of float pixels makes them), then down, where OpenCV weighs the rows as it
+    does shrinking both ways at once and rounds the same sums: half the CPU of the one shrink."""
     height, width = image.shape[:2]
     size = (max(width // BAND_BLOCK, 1), max(height // BAND_BLOCK, 1))
-    if width % BAND_BLOCK:
+    if width % BAND_BLOCK or height % BAND_BLOCK == 0:
         return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    across = cv2.resize(image.astype(np.float32), (size[0], height), interpolation=cv2.INTER_AREA)
+    across = _row_block_sums(image).astype(np.float32) * np.float32(1.0 / BAND_BLOCK)
     down = cv2.resize(across, size, interpolation=cv2.INTER_AREA)
     return np.clip(np.rint(down), 0, 255).astype(np.uint8)
+
+
+def _row_block_sums(image: GrayImage) -> np.ndarray:
+    """The sum of each block of BAND_BLOCK (8) pixels along each row, the width a whole number of blocks:
+    eight bytes are one 64-bit word, added in pairs within it, then the four pair sums by one multiply."""
+    words = np.ascontiguousarray(image).view(np.uint64)
+    pairs = (words & _EVEN_BYTES) + ((words >> np.uint64(8)) & _EVEN_BYTES)  # four 16-bit sums of two
+    return (pairs * _FOUR_ONES) >> np.uint64(48)  # their total lands in the top 16 bits
 
 
 def invert_dark_bands(image: GrayImage) -> tuple[GrayImage, int]:

@@ -450,7 +450,9 @@ def _add_line_runs(runs: GrayImage, ink: GrayImage, length: int, axis: int) -> N
     if axis == 1 and lines.size:
         runs[lines] = cv2.bitwise_or(runs[lines], cv2.morphologyEx(ink[lines], cv2.MORPH_OPEN, kernel))
     elif lines.size and lines.size * MANY_COLUMNS < ink.shape[1]:
-        runs[:, lines] = cv2.bitwise_or(runs[:, lines], cv2.morphologyEx(ink[:, lines], cv2.MORPH_OPEN, kernel))
+        # the gathered columns come in column order, so their transpose is rows in C order at no cost, and a
+        # row filter is many times cheaper than a column filter on a strip a few dozen pixels wide
+        runs[:, lines] |= cv2.morphologyEx(ink[:, lines].T, cv2.MORPH_OPEN, kernel.T).T
     elif lines.size:  # many columns: opened as rows of the transposed page (gathering columns is slow)
         across = np.zeros((ink.shape[1], ink.shape[0]), dtype=np.uint8)
         across[lines] = cv2.morphologyEx(cv2.transpose(ink)[lines], cv2.MORPH_OPEN, kernel.T)

@@ -193,6 +193,8 @@ class _RowProfiles:
         self.height, width = ink.shape[:2]
         ys, xs = np.nonzero(ink)
         self.xs, self.ys = xs - width / 2.0, ys - self.height / 2.0
+        self.x_range = (float(self.xs.min()), float(self.xs.max())) if xs.size else (0.0, 0.0)
+        self.y_range = (float(self.ys.min()), float(self.ys.max())) if ys.size else (0.0, 0.0)
         self.seen: dict[tuple[str, float], float] = {}
 
     def projected(self, degrees: float) -> float:
@@ -206,24 +208,37 @@ class _RowProfiles:
         if key not in self.seen:
             if how == "projected":
                 profile = self._projection(np.deg2rad(degrees))
-            else:
-                rows = cv2.reduce(_rotate(self.ink, degrees, 0), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+            else:  # a turn by 0 (to 6 places) moves no pixel: warpAffine returns the ink as it is
+                turned = self.ink if key[1] == 0 else _rotate(self.ink, degrees, 0)
+                rows = cv2.reduce(turned, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
                 profile = rows.astype(np.float64)
             self.seen[key] = float(np.square(np.diff(profile)).sum())
         return self.seen[key]
 
     def _projection(self, radians: float) -> np.ndarray:
         height = self.height
-        rows = self.ys * np.cos(radians) - self.xs * np.sin(radians) + height / 2.0
-        below = np.floor(rows)
-        share = rows - below
-        below = below.astype(np.int64)
-        if below.size and (below.min() < 0 or below.max() >= height - 1):  # ink rotated off the page is not counted
-            inside = (below >= 0) & (below < height - 1)
+        cos, sin = np.cos(radians), np.sin(radians)
+        rows = self.ys * cos - self.xs * sin + height / 2.0
+        if self._within(cos, sin):  # every row in (0, height - 1): flooring is truncating, none falls off
+            below = rows.astype(np.int64)
+            share = rows - below
+        else:
+            below = np.floor(rows)
+            share = rows - below
+            below = below.astype(np.int64)
+            inside = (below >= 0) & (below < height - 1)  # ink rotated off the page is not counted
             below, share = below[inside], share[inside]
         profile = np.bincount(below, weights=1.0 - share, minlength=height)
         profile[1:] += np.bincount(below, weights=share, minlength=height)[: height - 1]
         return profile
+
+    def _within(self, cos: float, sin: float) -> bool:
+        """Whether every ink pixel's rotated row lies in (0, height - 1), by a margin no rounding reaches: the
+        rows are linear in x and y, so their extremes are at the corners of the ink's bounding box."""
+        if not self.xs.size:
+            return False
+        corners = [y * cos - x * sin for x in self.x_range for y in self.y_range]
+        return min(corners) + self.height / 2.0 > 1e-6 and max(corners) + self.height / 2.0 < self.height - 1 - 1e-6
 
 
 def estimate_skew(image: GrayImage, max_degrees: float = 5.0) -> float:
@@ -287,16 +302,19 @@ def remove_dot_leaders(image: GrayImage, histogram: np.ndarray | None = None) ->
     return cleaned, count
 
 
-def erase_dot_leaders(image: GrayImage, histogram: np.ndarray) -> tuple[GrayImage, int, np.ndarray]:
+def erase_dot_leaders(
+    image: GrayImage, histogram: np.ndarray, *, in_place: bool = False
+) -> tuple[GrayImage, int, np.ndarray]:
     """`remove_dot_leaders` given the page's histogram; also returns the cleaned page's histogram (the
-    erased pixels moved to the paper level), so the next step need not count the page again."""
+    erased pixels moved to the paper level), so the next step need not count the page again. `in_place`:
+    erase them in `image` itself (a page nobody else holds) rather than in a copy."""
     band_labels, blobs, centroids = _small_blobs(ink_of(image, histogram))
     if len(blobs) < 5:
         return image, 0, histogram
     leaders = blobs[_dots_in_rows(centroids)]
     if not len(leaders):
         return image, 0, histogram
-    cleaned = image.copy()
+    cleaned = image if in_place else image.copy()
     paper = paper_level(image, histogram)
     erased = np.zeros(256, dtype=np.float64)
     for band, label, left, top, page_left, page_top, width, height in leaders.tolist():
@@ -452,7 +470,8 @@ def _add_line_runs(runs: GrayImage, ink: GrayImage, length: int, axis: int) -> N
     elif lines.size and lines.size * MANY_COLUMNS < ink.shape[1]:
         # the gathered columns come in column order, so their transpose is rows in C order at no cost, and a
         # row filter is many times cheaper than a column filter on a strip a few dozen pixels wide
-        runs[:, lines] |= cv2.morphologyEx(ink[:, lines].T, cv2.MORPH_OPEN, kernel.T).T
+        opened = cv2.morphologyEx(ink[:, lines].T, cv2.MORPH_OPEN, kernel.T)
+        runs[:, lines] = np.bitwise_or(runs[:, lines], opened.T)
     elif lines.size:  # many columns: opened as rows of the transposed page (gathering columns is slow)
         across = np.zeros((ink.shape[1], ink.shape[0]), dtype=np.uint8)
         across[lines] = cv2.morphologyEx(cv2.transpose(ink)[lines], cv2.MORPH_OPEN, kernel.T)
@@ -472,13 +491,15 @@ def _full_blocks(ink: GrayImage, axis: int) -> GrayImage:
     return blocks
 
 
-def remove_rules(image: GrayImage, histogram: np.ndarray | None = None) -> tuple[GrayImage, int]:
+def remove_rules(
+    image: GrayImage, histogram: np.ndarray | None = None, *, in_place: bool = False
+) -> tuple[GrayImage, int]:
     """Erase table rules: ink runs far longer than any character, horizontally or vertically.
 
     Tesseract's page segmentation treats boxed cells as picture regions and can drop a whole ruled
     header row; with the rules gone the same text reads normally. Runs must span 1/25 of the page width
     (horizontal) or 1/40 of its height (vertical); letters, digits and decimal points never do.
-    `histogram`: the page's, when known.
+    `histogram`: the page's, when known. `in_place`: erase them in `image` itself (a page nobody else holds).
     """
     histogram = gray_histogram(image) if histogram is None else histogram
     ink = ink_of(image, histogram)
@@ -497,7 +518,7 @@ def remove_rules(image: GrayImage, histogram: np.ndarray | None = None) -> tuple
     )
     rules = cv2.dilate(runs[top:bottom, left:right], np.ones((3, 3), np.uint8))
     count = int(cv2.connectedComponentsWithAlgorithm(_squeezed(rules)[0], 8, cv2.CV_32S, LABELLING)[0]) - 1
-    cleaned = image.copy()
+    cleaned = image if in_place else image.copy()
     box = cleaned[top:bottom, left:right]  # paper where the rules are (255), the page elsewhere (0)
     cv2.copyTo(np.full_like(rules, paper_level(image, histogram)), rules, box)
     return cleaned, count
@@ -614,9 +635,10 @@ def straighten(
     image: GrayImage, options: PreprocessOptions, steps: list[str], histogram: Histogram = None
 ) -> tuple[GrayImage, float]:
     """Erase dot leaders, deskew, erase table rules; returns the page and its skew. `histogram`: the
-    page's, when known."""
+    page's, when known. The page is cleaned in place: it is a working copy nobody else holds
+    (`preprocess_page`), and copying a page costs as much as counting its histogram."""
     histogram = gray_histogram(image) if histogram is None else histogram
-    image, leader_dots, histogram = erase_dot_leaders(image, histogram)
+    image, leader_dots, histogram = erase_dot_leaders(image, histogram, in_place=True)
     if leader_dots:
         steps.append(f"removed {leader_dots} leader dots")
     skew = estimate_skew(image, options.max_skew_degrees)
@@ -625,7 +647,7 @@ def straighten(
         image, known = _rotate(image, skew, paper_level(image, histogram)), None
         steps.append(f"deskew {skew:+.2f}deg")
     if options.remove_rules:
-        image, rule_count = remove_rules(image, known)
+        image, rule_count = remove_rules(image, known, in_place=True)
         if rule_count:
             steps.append(f"removed {rule_count} table rules")
     return image, skew

@@ -407,3 +407,15 @@ def test_columns_gathered_as_slices_or_at_once_are_the_columns(runs: int) -> Non
     cols = np.unique(np.concatenate([np.arange(start, start + 3) for start in rng.choice(1995, runs)]))
     gathered = _columns(lines, cols)
     assert gathered.flags["C_CONTIGUOUS"] and np.array_equal(gathered, lines[:, cols])
+
+
+def test_row_profiles_take_the_ink_pixels_in_nonzeros_order(page_image: np.ndarray) -> None:
+    from pipeline.preprocess import gray_histogram, ink_of
+
+    inks = [ink_of(image, gray_histogram(image)) for image in [page_image, *_pages_and_variants(page_image)[:10]]]
+    for ink in [*inks, np.zeros((40, 30), dtype=np.uint8)]:  # and a page without ink
+        profiles = _RowProfiles(ink)
+        ys, xs = np.nonzero(ink)
+        assert np.array_equal(profiles.xs, xs - ink.shape[1] / 2.0)
+        assert np.array_equal(profiles.ys, ys - ink.shape[0] / 2.0)
+    assert _RowProfiles(np.zeros((40, 30), dtype=np.uint8)).projected(1.0) == 0.0

@@ -126,6 +126,11 @@ def test_name_word_near_a_business_word(word: str, expected: str | None) -> None
         ("2O24-001", "2024-001"),
         ("INV-2024-0042", None),
         ("INV0042", None),  # a letter prefix closed by digits is an ordinary ID
+        ("INVO26608", "INV026608"),  # ... unless its last letter is one OCR reads for 0 or 1
+        ("FRl88835", "FR188835"),
+        ("PO-12345", None),
+        ("INVO", None),
+        ("ABO7", None),
         ("FA2024/0117", None),
         ("2024-T69672", None),
         ("T-76277", None),

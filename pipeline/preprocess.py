@@ -596,7 +596,9 @@ def invert_dark_bands(image: GrayImage) -> tuple[GrayImage, int]:
 
 def choose_scale(image: GrayImage, options: PreprocessOptions) -> float:
     """The factor the page is resized by for OCR: its short side to `target_short_side_px`, within 0.5-3x;
-    within 15% of 1, the page keeps its size."""
+    within 15% of 1, or with no target (0), the page keeps its size."""
+    if options.target_short_side_px == 0:
+        return 1.0
     scale = options.target_short_side_px / min(image.shape[:2])
     return 1.0 if abs(scale - 1.0) <= 0.15 else float(np.clip(scale, 0.5, 3.0))
 

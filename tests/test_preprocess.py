@@ -116,6 +116,17 @@ def test_clean_page_is_left_alone(page_image: np.ndarray, tmp_path: Path) -> Non
     assert report.skew_degrees == pytest.approx(0.0, abs=0.1)
 
 
+def test_no_target_reads_each_scan_at_its_own_size(page_image: np.ndarray, tmp_path: Path) -> None:
+    # A 1000-px page is far from the default 2400-px target: grown with a target, kept without one.
+    small = cv2.resize(page_image, None, fx=1000 / min(page_image.shape[:2]), fy=1000 / min(page_image.shape[:2]))
+    source = tmp_path / "small.png"
+    cv2.imwrite(str(source), small)
+    grown = preprocess_page(source, tmp_path / "grown.png", PreprocessOptions())
+    kept = preprocess_page(source, tmp_path / "kept.png", PreprocessOptions(target_short_side_px=0))
+    assert grown.scale == pytest.approx(2.4, abs=0.01) and grown.width_px > small.shape[1] * 2
+    assert kept.scale == 1.0 and (kept.width_px, kept.height_px) == (small.shape[1], small.shape[0])
+
+
 def test_dot_leaders_are_erased_but_decimal_points_stay(tmp_path: Path) -> None:
     from pipeline.preprocess import remove_dot_leaders
     from tests.conftest import make_invoice_pdf

@@ -506,7 +506,7 @@ def remove_rules(
     height, width = image.shape[:2]
     runs = _line_runs(ink, width // 25, 1)
     _add_line_runs(runs, ink, height // 40, 0)
-    x, y, box_width, box_height = cv2.boundingRect(runs)
+    x, y, box_width, box_height = _bounding_box(runs)
     if not box_width:
         return image, 0
     # Grown by a pixel (3 x 3) within the runs' box and a pixel around it: nothing outside it changes.
@@ -522,6 +522,17 @@ def remove_rules(
     box = cleaned[top:bottom, left:right]  # paper where the rules are (255), the page elsewhere (0)
     cv2.copyTo(np.full_like(rules, paper_level(image, histogram)), rules, box)
     return cleaned, count
+
+
+def _bounding_box(mask: GrayImage) -> tuple[int, int, int, int]:
+    """cv2.boundingRect of a mask's nonzero pixels (left, top, width, height; zeros when there are none),
+    from its rows' and then its columns' maxima: a third of the CPU on a page that is mostly empty."""
+    rows = np.flatnonzero(mask.max(axis=1))
+    if not rows.size:
+        return 0, 0, 0, 0
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    cols = np.flatnonzero(mask[top:bottom].max(axis=0))
+    return int(cols[0]), top, int(cols[-1]) + 1 - int(cols[0]), bottom - top
 
 
 def dark_bands(image: GrayImage) -> list[tuple[int, int, np.ndarray]]:

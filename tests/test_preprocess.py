@@ -430,3 +430,13 @@ def test_row_profiles_take_the_ink_pixels_in_nonzeros_order(page_image: np.ndarr
         assert np.array_equal(profiles.xs, xs - ink.shape[1] / 2.0)
         assert np.array_equal(profiles.ys, ys - ink.shape[0] / 2.0)
     assert _RowProfiles(np.zeros((40, 30), dtype=np.uint8)).projected(1.0) == 0.0
+
+
+def test_the_bounding_box_is_opencvs() -> None:
+    from pipeline.preprocess import _bounding_box
+
+    rng = np.random.default_rng(77)
+    for _ in range(300):
+        height, width = int(rng.integers(1, 90)), int(rng.integers(1, 90))
+        mask = np.where(rng.random((height, width)) < rng.choice([0.0, 0.001, 0.02, 0.5]), 255, 0).astype(np.uint8)
+        assert _bounding_box(mask) == tuple(cv2.boundingRect(mask))

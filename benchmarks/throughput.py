@@ -8,6 +8,8 @@ In one run: pages per minute for scanned and born-digital pages; time per stage 
 extract, validate, previews, write) with shares; orchestration overhead and start-up time; peak RSS of the
 whole process tree (the run, its Prefect server, every tool it starts); and the reference, bare `tesseract`
 (`OMP_THREAD_LIMIT=1`, TSV output, the same number of processes) on the page images embedded in the same PDFs.
+The reference is read before the run and again after it, and the two are pooled: this machine's speed drifts
+by up to a quarter within half an hour, and a reference on one side only compared the run with another speed.
 It also times a one-invoice `ledgerlens run` with a temporary server and with a server already running.
 
 Every time is given as wall time and as CPU time (user + sys of the run's process and every tool it ran,
@@ -131,6 +133,7 @@ def tree_cpu_seconds(pid: int) -> float:
 
 def bare_tesseract(pdfs: list[Path], scratch: Path, workers: int) -> dict[str, float]:
     """The reference: each page's embedded image (extracted untimed) read by `tesseract`, `workers` at a time."""
+    scratch.mkdir(parents=True, exist_ok=True)
     images: list[Path] = []
     for number, pdf in enumerate(pdfs):
         prefix = scratch / f"d{number:05d}"
@@ -148,6 +151,18 @@ def bare_tesseract(pdfs: list[Path], scratch: Path, workers: int) -> dict[str, f
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     return {"pages": len(images), "seconds": seconds, "pages_per_minute": 60 * len(images) / seconds,
             "cpu_seconds": cpu}  # fmt: skip
+
+
+def bracketed(before: dict[str, float], after: dict[str, float] | None) -> dict[str, Any]:
+    """The reference read before the run and again after it, pooled: this machine's speed drifts by up to a
+    quarter within half an hour, so a reference read on one side of the run alone compares the run with another
+    speed of the machine. Each side's own figures are kept, with how far they differ."""
+    if after is None:
+        return {**before, "sides": {"before": before}}
+    pooled = {key: before[key] + after[key] for key in ("pages", "seconds", "cpu_seconds")}
+    pooled["pages_per_minute"] = 60 * pooled["pages"] / pooled["seconds"]
+    drift = after["cpu_seconds"] / after["pages"] / (before["cpu_seconds"] / before["pages"]) - 1
+    return {**pooled, "sides": {"before": before, "after": after}, "cpu_per_page_drift": drift}
 
 
 def process_kind(process: Any) -> str:
@@ -466,6 +481,11 @@ def summarise(run: dict[str, Any], reference: dict[str, float], workers: int) ->
     }
 
 
+def _reference_sides(reference: dict[str, Any]) -> str:
+    sides = [side["cpu_seconds"] / side["pages"] for side in reference.get("sides", {}).values()]
+    return " / ".join(f"{cpu:.2f}" for cpu in sides) + (" (not read after)" if len(sides) == 1 else "")
+
+
 def _megabytes(by_kind: dict[str, float]) -> str:
     return ", ".join(f"{kind} {mb:.0f} MB" for kind, mb in by_kind.items())
 
@@ -490,6 +510,7 @@ def print_table(figures: dict[str, Any]) -> None:
          f"{figures['scanned_tools_cpu_seconds_per_page']:.2f} / "
          f"{figures['scanned_cpu_seconds_per_page'] - figures['scanned_tools_cpu_seconds_per_page']:.2f}"),
         ("ratio to bare tesseract (CPU)", f"{figures['ratio_to_bare_tesseract_cpu']:.2f}x"),
+        ("bare tesseract CPU s/page, read before / after the run", _reference_sides(figures["reference"])),
         ("born-digital pages/min", f"{figures['born_digital_pages_per_minute']:.1f}"),
         ("born-digital vs scanned (wall)", f"{figures['born_digital_vs_scanned']:.1f}x"),
         ("born-digital vs scanned (CPU per page)", f"{figures['born_digital_vs_scanned_cpu']:.1f}x"),
@@ -551,6 +572,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ledgerlens-throughput")
     parser.add_argument("--skip-one-invoice", action="store_true", help="skip the one-invoice start-up runs")
     parser.add_argument(
+        "--no-bracket",
+        dest="bracket",
+        action="store_false",
+        help="read the reference only before the run, not again after it (half the reference's time)",
+    )
+    parser.add_argument(
         "--one-invoice-only", action="store_true", help="only the one-invoice start-up runs (no batch, no reference)"
     )
     parser.add_argument("--repeat", type=int, default=1, help="one-invoice runs of each kind (the median is shown)")
@@ -572,8 +599,10 @@ def main() -> int:
                                args.distinct_pages, args.seed)  # fmt: skip
     born = make_born_digital_set(args.work / f"born-digital-{args.born_digital}", args.born_digital, args.seed)
     with tempfile.TemporaryDirectory(prefix="ll-reference-") as scratch:
-        reference = bare_tesseract(scanned, Path(scratch), args.workers)
-    run = measure_run(args, scanned[0].parent, born[0].parent)
+        before = bare_tesseract(scanned, Path(scratch) / "before", args.workers)
+        run = measure_run(args, scanned[0].parent, born[0].parent)
+        after = bare_tesseract(scanned, Path(scratch) / "after", args.workers) if args.bracket else None
+    reference = bracketed(before, after)
     figures = summarise(run, reference, args.workers)
     figures["reference"] = reference
     if not args.skip_one_invoice:

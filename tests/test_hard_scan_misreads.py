@@ -158,6 +158,17 @@ def test_an_invoice_number_with_a_confusable_character_is_read_again_and_a_perso
     assert any("'8C-249858' on the page and 'BC-249858' enlarged" in doubt for doubt in doubts)
 
 
+def test_an_invoice_number_whose_letters_end_in_an_o_before_its_digits_is_doubted(tmp_path: Path) -> None:
+    # Tesseract reads this font's "INV026608" as "INVO26608", enlarged too: the O may be the number's first
+    # digit, and nothing on the page tells, so a person confirms it.
+    path, page = _id_page(tmp_path, "INV026608")
+    assert "INVO26608" in [word.text for word in page.words], "this font's 0 is no longer read as O"
+    look, calls = _settled(path, page)
+    assert calls == [1]
+    assert look.extraction is not None and look.extraction.invoice.invoice_number == "INVO26608"
+    assert any("may be 'INV026608'" in d for d in look.extraction.fields["invoice_number"].evidence.doubts)
+
+
 def test_an_invoice_number_read_again_alike_stays_as_read(tmp_path: Path) -> None:
     path, page = _id_page(tmp_path, "8C-249858")  # printed with the digit: the re-read confirms it
     look, calls = _settled(path, page)

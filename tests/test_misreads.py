@@ -126,6 +126,11 @@ def test_name_word_near_a_business_word(word: str, expected: str | None) -> None
         ("2O24-001", "2024-001"),
         ("INV-2024-0042", None),
         ("INV0042", None),  # a letter prefix closed by digits is an ordinary ID
+        ("INVO26608", "INV026608"),  # ... unless its last letter is one OCR reads for 0 or 1
+        ("FRl88835", "FR188835"),
+        ("PO-12345", None),
+        ("INVO", None),
+        ("ABO7", None),
         ("FA2024/0117", None),
         ("2024-T69672", None),
         ("T-76277", None),
@@ -283,3 +288,24 @@ def test_a_fuller_name_in_the_footer_counts_with_its_legal_form_misread(footer: 
     assert record.invoice.vendor_name == "Acme Widgets"
     assert any("may be cut short" in doubt for doubt in _doubts(record, "vendor_name")) is doubted
     assert ("vendor_name" in _vetoed(record)) is doubted
+
+
+def _wordmark_page(footer: str) -> list[tuple[float, float, str]]:
+    """The simple invoice under a wordmark, its registered name printed only in the footer."""
+    page = [(x, y, "REDWOOD" if text == "Acme Widgets Ltd" else text) for x, y, text in SIMPLE_INVOICE]
+    return [(4 * x, 4 * y, text) for x, y, text in [*page, (50, 760, footer)]]
+
+
+def test_wordmark_whose_registered_name_was_misread_goes_to_review() -> None:
+    # OCR read the footer's "S.p.A." as "S_p.A.": no legal name is found, so the wordmark is the vendor, and
+    # the footer that opens with it says the name may be longer.
+    record = cast(ExtractionRecord, routed_from_lines(_wordmark_page("Redwood Trading S_p.A.- REA 40121 Bologna")))
+    assert record.invoice.vendor_name == "REDWOOD"
+    assert any("opens a longer line" in doubt for doubt in _doubts(record, "vendor_name"))
+    assert "vendor_name" in _vetoed(record)
+
+
+@pytest.mark.parametrize("footer", ["Redwood Trading S.p.A. - REA 40121 Bologna", "REDWOOD Registered in Bologna"])
+def test_wordmark_with_its_name_read_or_only_a_register_line_is_not_doubted(footer: str) -> None:
+    record = cast(ExtractionRecord, routed_from_lines(_wordmark_page(footer)))
+    assert not any("opens a longer line" in doubt for doubt in _doubts(record, "vendor_name")), record.invoice

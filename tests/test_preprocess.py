@@ -116,6 +116,17 @@ def test_clean_page_is_left_alone(page_image: np.ndarray, tmp_path: Path) -> Non
     assert report.skew_degrees == pytest.approx(0.0, abs=0.1)
 
 
+def test_no_target_reads_each_scan_at_its_own_size(page_image: np.ndarray, tmp_path: Path) -> None:
+    # A 1000-px page is far from the default 2400-px target: grown with a target, kept without one.
+    small = cv2.resize(page_image, None, fx=1000 / min(page_image.shape[:2]), fy=1000 / min(page_image.shape[:2]))
+    source = tmp_path / "small.png"
+    cv2.imwrite(str(source), small)
+    grown = preprocess_page(source, tmp_path / "grown.png", PreprocessOptions())
+    kept = preprocess_page(source, tmp_path / "kept.png", PreprocessOptions(target_short_side_px=0))
+    assert grown.scale == pytest.approx(2.4, abs=0.01) and grown.width_px > small.shape[1] * 2
+    assert kept.scale == 1.0 and (kept.width_px, kept.height_px) == (small.shape[1], small.shape[0])
+
+
 def test_dot_leaders_are_erased_but_decimal_points_stay(tmp_path: Path) -> None:
     from pipeline.preprocess import remove_dot_leaders
     from tests.conftest import make_invoice_pdf
@@ -337,3 +348,95 @@ def test_vertical_runs_in_many_columns_equal_the_opening_of_the_whole_page() -> 
     expected = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 37)))
     assert cv2.countNonZero(expected) > 400 * 37
     assert np.array_equal(_line_runs(ink, 37, 0), expected)
+
+
+def test_a_turn_by_zero_moves_no_pixel(page_image: np.ndarray) -> None:
+    """The skew search's rotated profile at 0 degrees (to six places, as its candidates are keyed) is read off
+    the ink unrotated: warpAffine by such an angle gives back every pixel as it was."""
+    from pipeline.preprocess import _rotate, gray_histogram, ink_of
+
+    zeros = [0.0, -0.0, float(np.arange(-0.5, 0.55, 0.1)[5]), float(np.arange(-0.1, 0.1125, 0.025)[4]), 4e-7]
+    for image in _pages_and_variants(page_image)[:30]:
+        ink = ink_of(image, gray_histogram(image))
+        for degrees in zeros:
+            assert round(degrees, 6) == 0
+            assert np.array_equal(_rotate(ink, degrees, 0), ink)
+            assert np.array_equal(_rotate(image, degrees, 255), image)
+    profiles = _RowProfiles(ink_of(page_image, gray_histogram(page_image)))
+    rows = cv2.reduce(_rotate(profiles.ink, 1e-9, 0), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    assert profiles.rotated(0.0) == float(np.square(np.diff(rows.astype(np.float64))).sum())
+
+
+def test_projections_inside_the_page_equal_the_floored_and_filtered_ones(page_image: np.ndarray) -> None:
+    """Where every rotated ink row is inside the page the projection truncates and drops nothing: the same
+    profile as flooring each row and dropping those off the page, on pages whose ink reaches the edges too."""
+    from pipeline.preprocess import gray_histogram, ink_of
+
+    edged = page_image.copy()
+    edged[0, 0] = edged[-1, -1] = 0  # ink in the corners: some rotations take it off the page
+    used = 0
+    for image in (page_image, edged, page_image[::7, ::5].copy()):
+        profiles = _RowProfiles(ink_of(image, gray_histogram(image)))
+        height = profiles.height
+        for radians in np.deg2rad(np.arange(-5.0, 5.01, 0.1)):
+            rows = profiles.ys * np.cos(radians) - profiles.xs * np.sin(radians) + height / 2.0
+            below = np.floor(rows)
+            share = rows - below
+            inside = (below >= 0) & (below < height - 1)
+            below, share = below[inside].astype(np.int64), share[inside]
+            expected = np.bincount(below, weights=1.0 - share, minlength=height)
+            expected[1:] += np.bincount(below, weights=share, minlength=height)[: height - 1]
+            assert np.array_equal(profiles._projection(radians), expected)
+            used += profiles._within(np.cos(radians), np.sin(radians))
+    assert 0 < used < 3 * 101
+
+
+def test_cleaning_in_place_gives_the_copys_pixels(page_image: np.ndarray) -> None:
+    from pipeline.preprocess import erase_dot_leaders, gray_histogram, remove_rules
+
+    page = page_image.copy()
+    page[300:304, 100:-100] = 0  # a rule
+    for left in range(200, 1000, 12):  # a row of dots: a leader
+        page[400:403, left : left + 3] = 0
+    histogram = gray_histogram(page)
+    kept, count, after = erase_dot_leaders(page, histogram)
+    ruled, rules = remove_rules(kept)
+    assert count >= 40 and rules >= 1 and not np.array_equal(ruled, page)
+    scratch = page.copy()
+    erased, count_in_place, after_in_place = erase_dot_leaders(scratch, histogram, in_place=True)
+    assert erased is scratch and count_in_place == count and np.array_equal(after_in_place, after)
+    cleaned, rules_in_place = remove_rules(erased, in_place=True)
+    assert cleaned is scratch and rules_in_place == rules and np.array_equal(cleaned, ruled)
+
+
+@pytest.mark.parametrize("runs", [3, 400])
+def test_columns_gathered_as_slices_or_at_once_are_the_columns(runs: int) -> None:
+    from pipeline.preprocess import _columns
+
+    rng = np.random.default_rng(runs)
+    lines = rng.integers(0, 256, size=(37, 2000), dtype=np.uint8)
+    cols = np.unique(np.concatenate([np.arange(start, start + 3) for start in rng.choice(1995, runs)]))
+    gathered = _columns(lines, cols)
+    assert gathered.flags["C_CONTIGUOUS"] and np.array_equal(gathered, lines[:, cols])
+
+
+def test_row_profiles_take_the_ink_pixels_in_nonzeros_order(page_image: np.ndarray) -> None:
+    from pipeline.preprocess import gray_histogram, ink_of
+
+    inks = [ink_of(image, gray_histogram(image)) for image in [page_image, *_pages_and_variants(page_image)[:10]]]
+    for ink in [*inks, np.zeros((40, 30), dtype=np.uint8)]:  # and a page without ink
+        profiles = _RowProfiles(ink)
+        ys, xs = np.nonzero(ink)
+        assert np.array_equal(profiles.xs, xs - ink.shape[1] / 2.0)
+        assert np.array_equal(profiles.ys, ys - ink.shape[0] / 2.0)
+    assert _RowProfiles(np.zeros((40, 30), dtype=np.uint8)).projected(1.0) == 0.0
+
+
+def test_the_bounding_box_is_opencvs() -> None:
+    from pipeline.preprocess import _bounding_box
+
+    rng = np.random.default_rng(77)
+    for _ in range(300):
+        height, width = int(rng.integers(1, 90)), int(rng.integers(1, 90))
+        mask = np.where(rng.random((height, width)) < rng.choice([0.0, 0.001, 0.02, 0.5]), 255, 0).astype(np.uint8)
+        assert _bounding_box(mask) == tuple(cv2.boundingRect(mask))

@@ -504,11 +504,39 @@ def _party_evidence(index: PageIndex, inputs: EvidenceInputs, name: str, chosen:
         found, against = _vendor_corroboration(index, chosen, other_value, customer_rows)
         if continues_an_address(index, chosen.phrase):
             against.append(f"the vendor name {value!r} is printed under a street or postcode: a line of an address")
+        fuller = _fuller_line_elsewhere(index, chosen, value)
+        if fuller is not None:
+            against.append(
+                f"the vendor name {value!r} opens a longer line elsewhere ({fuller!r}): the name may be longer"
+            )
         support += found
         doubts += against
     else:
         doubts += _customer_wraps(index, chosen)
     return FieldEvidence(support=support, doubts=doubts)
+
+
+def _fuller_line_elsewhere(index: PageIndex, chosen: Candidate, value: str) -> str | None:
+    """Another line that opens with the whole name and runs on with a capitalised word that is no address or
+    register word: a wordmark ("REDWOOD") whose registered name OCR misread past recognising ("Redwood Trading
+    S_p.A.- REA ..."), so it was never read as a name. A name with its legal form is already whole."""
+    if _has_legal_form(value):
+        return None
+    name_words = [word.casefold() for word in value.split()]
+    for row in index.rows:
+        for phrase in row.phrases:
+            words = phrase.text.split()
+            if phrase is chosen.phrase or len(words) <= len(name_words):
+                continue
+            after = words[len(name_words)]
+            opens = [word.casefold().rstrip(",.") for word in words[: len(name_words)]] == name_words
+            if opens and after[:2].isalpha() and after[0].isupper() and not _register_or_address(after):
+                return phrase.text[:60]
+    return None
+
+
+def _register_or_address(word: str) -> bool:
+    return LEGAL_LINE.search(word) is not None or ADDRESS_WORDS.search(word) is not None
 
 
 def _customer_wraps(index: PageIndex, chosen: Candidate) -> list[str]:

@@ -148,6 +148,34 @@ def _digit_among_letters(segment: str, i: int) -> str | None:
     return _DIGIT_LOOKS_LIKE.get(segment[i]) if opens else None
 
 
+# Letters OCR reads for 0 and 1 where a run of letters meets a run of digits ("INVO26608" for "INV026608").
+_BOUNDARY_LETTERS = {"O": "0", "o": "0", "I": "1", "l": "1"}
+
+
+def _letter_closing_letters(segment: str, i: int) -> str | None:
+    """A letter that looks like 0 or 1 closing a run of letters right before two or more digits: the
+    printed ID may have its digits start there, and nothing around it tells which."""
+    digits_after = segment[i + 1 : i + 3]
+    closes = i > 0 and segment[i - 1].isalpha() and len(digits_after) == 2 and digits_after.isdigit()
+    return _BOUNDARY_LETTERS.get(segment[i]) if closes else None
+
+
+# An O/0 or I/l/1 where a run of letters meets a run of digits ("FRO88835" / "FR088835"): OCR reads either
+# way, and only a letter or digit run around it is left to tell, which the boundary leaves open.
+_BOUNDARY = re.compile(r"(?<=[A-Za-z])[0O1Il](?=\d)|(?<=\d)[0O1Il](?=[A-Za-z])")
+_SWAP = str.maketrans("0O1Il", "O0l11")
+
+
+def boundary_slip(value: str) -> str | None:
+    """The ID with its 0/O or 1/I/l where letters meet digits read the other way, either way round
+    ("FR088835" -> "FRO88835"): for an ID a vendor's earlier invoices make expected, where even the digit
+    form is worth a look; None when no such character stands there."""
+    found = _BOUNDARY.search(value)
+    if found is None:
+        return None
+    return value[: found.start()] + found.group().translate(_SWAP) + value[found.end() :]
+
+
 # A lone character before a separator opens an ID ("8-41939"): a one-letter prefix ("B-41939") as often.
 _LONE_PREFIX = re.compile(r"^([0-9])(?=[-/.]\w)")
 
@@ -162,9 +190,10 @@ def _lone_digit_prefix(value: str) -> str | None:
 def confusable_id_slip(value: str) -> str | None:
     """The ID as it may be printed when one of its characters sits where OCR's confusions make it
     ambiguous: a letter inside a run of digits ("2O24" -> "2024"), a digit opening or inside a run of
-    letters ("8C-249858" -> "BC-249858"), or a lone digit opening the ID before a separator ("8-41939" ->
-    "B-41939"). None when every character sits among its own kind."""
-    for swap in (_letter_among_digits, _digit_among_letters):
+    letters ("8C-249858" -> "BC-249858"), an O, I or l closing a run of letters before digits ("INVO26608"
+    -> "INV026608"), or a lone digit opening the ID before a separator ("8-41939" -> "B-41939"). None when
+    every character sits among its own kind."""
+    for swap in (_letter_among_digits, _digit_among_letters, _letter_closing_letters):
         for found in _SEGMENT.finditer(value):
             segment = found.group(0)
             for i in range(len(segment)):

@@ -14,7 +14,6 @@ Rules (issue 14):
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -23,7 +22,7 @@ from pipeline.corroboration import field_amount
 from pipeline.extract.evidence import party_doubts
 from pipeline.extract.fields import mend_party_name
 from pipeline.extract.layout import PageLayout, Phrase, build_layout
-from pipeline.extract.misreads import confusable_id_slip, misread_month_doubts, ocr_shape
+from pipeline.extract.misreads import boundary_slip, confusable_id_slip, misread_month_doubts, ocr_shape
 from pipeline.money import totals_agree
 from pipeline.parsing import find_dates, normalise_text
 from pipeline.vendors.adjustments import read_adjustments, read_tax_parts
@@ -149,19 +148,6 @@ def place_evidence(
     return FieldEvidence(support=support, doubts=list(dict.fromkeys(doubts)))
 
 
-# An O/0 or I/l/1 where a run of letters meets a run of digits ("FRO88835" / "FR088835"): OCR reads either
-# way, and only a letter or digit run around it is left to tell, which the boundary leaves open.
-_BOUNDARY = re.compile(r"(?<=[A-Za-z])[0O1Il](?=\d)|(?<=\d)[0O1Il](?=[A-Za-z])")
-_SWAP = str.maketrans("0O1Il", "O0l11")
-
-
-def _boundary_slip(value: str) -> str | None:
-    found = _BOUNDARY.search(value)
-    if found is None:
-        return None
-    return value[: found.start()] + found.group().translate(_SWAP) + value[found.end() :]
-
-
 def _ocr_number_doubts(found: Found) -> list[str]:
     """What makes an invoice number OCR read at its learned place doubtful, as extraction judges its own: a
     character OCR confuses among characters of the other kind ("FRO88835"), a gap OCR may have set inside it
@@ -169,7 +155,7 @@ def _ocr_number_doubts(found: Found) -> list[str]:
     if all(word.confidence >= 1.0 for word in found.words):
         return []
     doubts = []
-    slip = confusable_id_slip(found.value) or _boundary_slip(found.value)
+    slip = confusable_id_slip(found.value) or boundary_slip(found.value)
     if slip is not None:
         doubts.append(
             f"the invoice number {found.value!r} may be {slip!r}: a character OCR confuses stands among "

@@ -17,7 +17,8 @@ The re-reads (the reading path's, `pipeline/reading.py`): the second look's stri
 (`pipeline/second_look.py`, when the first reading fails its cross-checks), the invoice number's confusable
 character read again (`settle_id_slip`) and a party name's unread ink read enlarged (`pipeline/party_ink.py`).
 For each: how many documents it fired on, the OCR worker's CPU and the run process's thread CPU (cropping,
-decoding, the extra extractions) per OCR'd page, and, where a `<stem>.truth.json` lies beside the input,
+decoding, the extra extractions) per OCR'd page, the megapixels the worker read per firing (Tesseract's CPU
+on a strip of crops grows with its pixels), and, where a `<stem>.truth.json` lies beside the input,
 what it bought: header fields turned right or wrong, and records it moved between accepted and review
 (routed as a run routes a first reading: `reading.routed_record`), wrong accepts among them.
 
@@ -179,6 +180,7 @@ def measure_document(path: Path, scratch: Path, settings: Settings, plan: Plan) 
         cost.second_readings += 1
         cost.restarts += int(reading["started"])
         value.worker_cpu_s[kind] = value.worker_cpu_s.get(kind, 0.0) + float(reading["cpu_s"])
+        value.worker_mpx[kind] = value.worker_mpx.get(kind, 0.0) + int(reading["pixels"]) / 1e6
     score_stages(path, len(pages), results, settings, value)
     return costs, value
 
@@ -191,6 +193,7 @@ class DocValue:
     document: str
     ocr_pages: int
     worker_cpu_s: dict[str, float] = field(default_factory=dict)
+    worker_mpx: dict[str, float] = field(default_factory=dict)  # megapixels of the images it read
     run_cpu_s: dict[str, float] = field(default_factory=dict)
     right: dict[str, list[str]] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
@@ -255,7 +258,8 @@ def score_stages(
 
 
 def summarise_value(values: list[DocValue]) -> dict[str, dict[str, float | int]]:
-    """Per re-read: documents it fired on, CPU per OCR'd page (worker, run process), and against the stage
+    """Per re-read: documents it fired on, CPU per OCR'd page (worker, run process), megapixels it had
+    the worker read per firing, and against the stage
     before it the header fields turned right and wrong, records moved to accepted and to review, wrong
     accepts made and avoided."""
     pages = max(sum(v.ocr_pages for v in values), 1)
@@ -270,6 +274,7 @@ def summarise_value(values: list[DocValue]) -> dict[str, dict[str, float | int]]
             "fired_pages": sum(v.ocr_pages for v in fired),
             "worker_cpu_s_per_page": worker / pages,
             "worker_cpu_s_per_firing": worker / max(len(fired), 1),
+            "mpx_per_firing": sum(v.worker_mpx.get(kind, 0.0) for v in values) / max(len(fired), 1),
             "run_cpu_s_per_page": sum(v.run_cpu_s.get(kind, 0.0) for v in values) / pages,
             "fields_fixed": sum(len(set(v.right[kind]) - set(v.right[before])) for v in scored),
             "fields_broken": sum(len(set(v.right[before]) - set(v.right[kind])) for v in scored),
@@ -286,12 +291,12 @@ def print_value(table: dict[str, dict[str, float | int]], documents: int) -> Non
     print(
         f"re-reads on {documents} OCR'd documents (CPU s per OCR'd page; fields and records against the stage before)"
     )
-    print(f"{'re-read':<12} {'fired':>5} {'worker':>6} {'/firing':>7} {'run':>6} {'fixed':>5} {'broken':>6} "
+    print(f"{'re-read':<12} {'fired':>5} {'worker':>6} {'/firing':>7} {'Mpx':>5} {'run':>6} {'fixed':>5} {'broken':>6} "
           f"{'->acc':>5} {'->rev':>5} {'wrong+':>6} {'wrong-':>6}")  # fmt: skip
     for kind, row in table.items():
         print(f"{kind:<12} {row['fired_documents']:>5} {row['worker_cpu_s_per_page']:>6.3f} "
-              f"{row['worker_cpu_s_per_firing']:>7.2f} {row['run_cpu_s_per_page']:>6.3f} {row['fields_fixed']:>5} "
-              f"{row['fields_broken']:>6} {row['to_accepted']:>5} {row['to_review']:>5} "
+              f"{row['worker_cpu_s_per_firing']:>7.2f} {row['mpx_per_firing']:>5.1f} {row['run_cpu_s_per_page']:>6.3f} "
+              f"{row['fields_fixed']:>5} {row['fields_broken']:>6} {row['to_accepted']:>5} {row['to_review']:>5} "
               f"{row['wrong_accepts_made']:>6} {row['wrong_accepts_avoided']:>6}")  # fmt: skip
 
 

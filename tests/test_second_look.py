@@ -21,9 +21,13 @@ from pipeline.extract import extract_invoice
 from pipeline.money import totals_agree
 from pipeline.reading import read_document, read_pages, second_look_options
 from pipeline.second_look import (
+    AS_SCANNED,
+    ENLARGED,
     KEPT,
     NOT_TAKEN,
     PASSED,
+    STRIP_GAP_PX,
+    WIDE_CROP_PX,
     DecodedImages,
     best_reading,
     changed_beyond_doubt,
@@ -34,10 +38,12 @@ from pipeline.second_look import (
     gap_regions,
     look_again,
     merged_page,
+    read_crops,
     reading_key,
     reread_page,
     reread_words,
     second_look,
+    unsure_words,
     with_words_reread,
 )
 from schemas import ExtractionRecord, ExtractionResult, PageText, RecordStatus, TextSource, Word
@@ -291,6 +297,67 @@ def test_ink_the_first_reading_found_no_word_in_is_read_again_in_place(tmp_path:
         assert abs(found.x0 - printed.x0) < 10 and abs(found.y0 - printed.y0) < 10
     merged = merged_page(dropped, dropped.model_copy(update={"words": in_gaps}), second_wins=False)
     assert [w.text for w in merged.words] == ["Subtotal", "151.22", "Total", "162.00"]
+
+
+def test_an_unsure_word_of_letters_only_is_not_read_again() -> None:
+    # A re-read replaces a word only with a digit: an unsure word is cut out when it may hold a value.
+    page = cast(PageText, page_from_lines([(100, 100, "Noruwind Ltd"), (100, 200, "Total A$. 151522 Rechnung:")]))
+    unsure = [w.model_copy(update={"confidence": 0.2}) for w in page.words]
+    page = page.model_copy(update={"words": unsure})
+    assert [w.text for w in unsure_words(page)] == ["A$.", "151522", "Rechnung:"]
+    first = extract_invoice([page])
+    assert {w.text for w in doubted_words(page, first)} >= {"A$.", "151522"}
+    assert not {w.text for w in doubted_words(page, first)} & {"Noruwind", "Ltd", "Total"}
+
+
+@dataclass
+class StripEngine:
+    """The real Tesseract engine, writing down the size of each strip it is asked to read."""
+
+    inner: OcrEngine
+    shapes: list[tuple[int, ...]] = field(default_factory=list)
+    name: str = "strips"
+
+    def read(self, image_path: Path, page_no: int) -> PageText:
+        self.shapes.append(cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE).shape)
+        return self.inner.read(image_path, page_no)
+
+
+def test_a_crop_wider_than_the_rest_is_read_in_a_strip_of_its_own(tmp_path: Path) -> None:
+    # One long line (enlarged past WIDE_CROP_PX) and one short amount: the amount's rows are not made as wide
+    # as the line; each crop's words still come back in place.
+    image = np.full((600, 1900), 255, dtype=np.uint8)
+    cv2.putText(image, "Total 162.00", (80, 200), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    cv2.putText(image, "Subtotal 151.22 Tax 10.78 Total 162.00", (80, 450), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    path = tmp_path / "page.pgm"
+    cv2.imwrite(str(path), image)
+    page = TesseractEngine(OcrOptions()).read(path, 1)
+    short = [w for w in page.words if w.y1 < 300]
+    long = [w for w in page.words if w.y0 > 300]
+    boxes = [_box(short), _box(long)]
+    engine = StripEngine(TesseractEngine(second_look_options(Settings())))
+    found = read_crops(path, [(boxes[0], ENLARGED), (boxes[1], ENLARGED), (boxes[0], AS_SCANNED)], engine, 1)
+    assert len(engine.shapes) == 2  # the narrow crops in one strip, the wide one in another
+    narrow, wide = engine.shapes
+    assert narrow[1] <= WIDE_CROP_PX + 2 * STRIP_GAP_PX < wide[1]
+    texts = [[w.text for w in words] for words in found]
+    assert texts == [["Total", "162.00"], [w.text for w in long], ["Total", "162.00"]]
+    assert len(long) == 6
+    for words, printed in ((found[0], short), (found[1], long), (found[2], short)):
+        assert all(abs(a.x0 - b.x0) < 10 and abs(a.y0 - b.y0) < 10 for a, b in zip(words, printed, strict=True))
+    engine.shapes.clear()
+    read_crops(path, [(boxes[0], ENLARGED), (boxes[0], AS_SCANNED)], engine, 1)
+    assert len(engine.shapes) == 1  # no wide crop: one strip, as wide as its widest crop
+    assert engine.shapes[0] == narrow
+
+
+def _box(words: list[Word]) -> tuple[int, int, int, int]:
+    return (
+        int(min(w.x0 for w in words)),
+        int(min(w.y0 for w in words)),
+        int(max(w.x1 for w in words)),
+        int(max(w.y1 for w in words)),
+    )
 
 
 def test_a_documents_re_reads_share_one_decoded_page_and_read_the_same_words(tmp_path: Path) -> None:

@@ -174,15 +174,22 @@ def test_a_number_ending_in_a_letter_prefix_before_digits_goes_to_review(printed
         assert record.status is RecordStatus.ACCEPTED, record.review_reasons
 
 
+def _printed_page(
+    tmp_path: Path, shape: tuple[int, int], lines: list[tuple[tuple[int, int], str]]
+) -> tuple[Path, PageText]:
+    """A white page of `shape` printing each text at its origin, and its words as real Tesseract reads them."""
+    image = np.full(shape, 255, dtype=np.uint8)
+    for origin, text in lines:
+        cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    path = tmp_path / "page.pgm"
+    cv2.imwrite(str(path), image)
+    return path, TesseractEngine(OcrOptions()).read(path, 1)
+
+
 def test_an_unsure_word_is_read_again_on_its_own_and_put_back_where_it_was(tmp_path: Path) -> None:
     # A page printing "Subtotal 151.22" read by real Tesseract; its amount is then given the slip a
     # degraded scan causes ("151522", unsure): the crop's own reading restores it, in the same place.
-    image = np.full((600, 1400), 255, dtype=np.uint8)
-    cv2.putText(image, "Subtotal", (80, 300), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
-    cv2.putText(image, "151.22", (800, 300), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
-    path = tmp_path / "page.pgm"
-    cv2.imwrite(str(path), image)
-    page = TesseractEngine(OcrOptions()).read(path, 1)
+    path, page = _printed_page(tmp_path, (600, 1400), [((80, 300), "Subtotal"), ((800, 300), "151.22")])
     amount = next(w for w in page.words if "151" in w.text)
     slipped = amount.model_copy(update={"text": "151522", "confidence": 0.3})
     page = page.model_copy(update={"words": [slipped if w is amount else w for w in page.words]})
@@ -326,12 +333,8 @@ class StripEngine:
 def test_a_crop_wider_than_the_rest_is_read_in_a_strip_of_its_own(tmp_path: Path) -> None:
     # One long line (enlarged past WIDE_CROP_PX) and one short amount: the amount's rows are not made as wide
     # as the line; each crop's words still come back in place.
-    image = np.full((600, 1900), 255, dtype=np.uint8)
-    cv2.putText(image, "Total 162.00", (80, 200), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
-    cv2.putText(image, "Subtotal 151.22 Tax 10.78 Total 162.00", (80, 450), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
-    path = tmp_path / "page.pgm"
-    cv2.imwrite(str(path), image)
-    page = TesseractEngine(OcrOptions()).read(path, 1)
+    lines = [((80, 200), "Total 162.00"), ((80, 450), "Subtotal 151.22 Tax 10.78 Total 162.00")]
+    path, page = _printed_page(tmp_path, (600, 1900), lines)
     short = [w for w in page.words if w.y1 < 300]
     long = [w for w in page.words if w.y0 > 300]
     boxes = [_box(short), _box(long)]

@@ -72,8 +72,8 @@ AMOUNT_FIELDS = frozenset({"subtotal", "tax", "total", "line_items", "adjustment
 DATE_FIELDS = frozenset({"invoice_date", "due_date"})
 # Words of the two readings are one printed word when their boxes share this much of the smaller box.
 SAME_WORD_OVERLAP = 0.3
-# A word OCR gave less than UNSURE_WORD_CONFIDENCE (not one of letters only) is read again on its own: cut out
-# with a margin, enlarged and binarised (Otsu), all of a page's such words stacked in one image for one OCR run.
+# A word OCR gave less than UNSURE_WORD_CONFIDENCE is read again on its own: cut out with a margin,
+# enlarged and binarised (Otsu), all of a page's such words stacked in one image for one OCR run.
 CROP_MARGIN_PX = 6
 # Doubted words less than this many text heights apart on one line are cut out and read as one crop.
 GROUP_GAP = 1.0
@@ -183,26 +183,24 @@ def merged_page(first: PageText, second: PageText, second_wins: bool) -> PageTex
 
 
 def unsure_words(page: PageText) -> list[Word]:
-    """Words OCR was unsure of that may hold a value ("A$." for "A$0.00"): the ones worth reading again on
-    their own. Not a word of letters only: its new reading replaces it only with a digit (`_worth_taking`),
-    and on the scans of seven sets (seeds 41, 61, 71, 113, 1009, the throughput set, the real corpus) not one
-    such re-read changed a field, while on till receipts they were most of the crops, and of the CPU."""
-    return [w for w in page.words if w.confidence < UNSURE_WORD_CONFIDENCE and not w.text.isalpha()]
+    """Words OCR was unsure of ("Die" for "2,582"): the ones worth reading again on their own."""
+    return [w for w in page.words if w.confidence < UNSURE_WORD_CONFIDENCE]
 
 
 def doubted_words(page: PageText, first: ExtractionResult) -> list[Word]:
-    """The words worth reading again on their own: the unsure ones (`unsure_words`), and the digit words of
-    every value a failed check puts in doubt (a tax read "28.568" with some confidence, for "28,568", when
-    the sums fail)."""
+    """The words worth reading again on their own: those OCR was unsure of, and the digit words of every
+    value a failed check puts in doubt (a tax read "28.568" with some confidence, for "28,568", when the
+    sums fail)."""
     doubted = doubted_fields(first)
     boxes = [
         found.bbox
         for name, found in first.fields.items()
         if name in doubted and found.page == page.page_no and found.bbox is not None
     ]
-    unsure = {id(w) for w in unsure_words(page)}
     return [
-        w for w in page.words if id(w) in unsure or (any(ch.isdigit() for ch in w.text) and _inside(page, w, boxes))
+        w
+        for w in page.words
+        if w.confidence < UNSURE_WORD_CONFIDENCE or (any(ch.isdigit() for ch in w.text) and _inside(page, w, boxes))
     ]
 
 

@@ -43,7 +43,6 @@ from pipeline.second_look import (
     reread_page,
     reread_words,
     second_look,
-    unsure_words,
     with_words_reread,
 )
 from schemas import ExtractionRecord, ExtractionResult, PageText, RecordStatus, TextSource, Word
@@ -304,17 +303,6 @@ def test_ink_the_first_reading_found_no_word_in_is_read_again_in_place(tmp_path:
         assert abs(found.x0 - printed.x0) < 10 and abs(found.y0 - printed.y0) < 10
     merged = merged_page(dropped, dropped.model_copy(update={"words": in_gaps}), second_wins=False)
     assert [w.text for w in merged.words] == ["Subtotal", "151.22", "Total", "162.00"]
-
-
-def test_an_unsure_word_of_letters_only_is_not_read_again() -> None:
-    # A re-read replaces a word only with a digit: an unsure word is cut out when it may hold a value.
-    page = cast(PageText, page_from_lines([(100, 100, "Noruwind Ltd"), (100, 200, "Total A$. 151522 Rechnung:")]))
-    unsure = [w.model_copy(update={"confidence": 0.2}) for w in page.words]
-    page = page.model_copy(update={"words": unsure})
-    assert [w.text for w in unsure_words(page)] == ["A$.", "151522", "Rechnung:"]
-    first = extract_invoice([page])
-    assert {w.text for w in doubted_words(page, first)} >= {"A$.", "151522"}
-    assert not {w.text for w in doubted_words(page, first)} & {"Noruwind", "Ltd", "Total"}
 
 
 @dataclass

@@ -192,11 +192,13 @@ def _unglued(number: str) -> str:
 
 
 def _printed_elsewhere(index: PageIndex, value: str, chosen: Candidate) -> bool:
+    return any(value in phrase.text.split() for phrase in _other_phrases(index, chosen))
+
+
+def _other_phrases(index: PageIndex, chosen: Candidate) -> Iterator[Phrase]:
+    """Every phrase of the page index but the one the chosen value was read from."""
     for row in index.rows:
-        for phrase in row.phrases:
-            if phrase is not chosen.phrase and value in phrase.text.split():
-                return True
-    return False
+        yield from (phrase for phrase in row.phrases if phrase is not chosen.phrase)
 
 
 def party_doubts(name: str, value: str, other_party: str | None) -> list[str]:
@@ -523,15 +525,14 @@ def _fuller_line_elsewhere(index: PageIndex, chosen: Candidate, value: str) -> s
     if _has_legal_form(value):
         return None
     name_words = [word.casefold() for word in value.split()]
-    for row in index.rows:
-        for phrase in row.phrases:
-            words = phrase.text.split()
-            if phrase is chosen.phrase or len(words) <= len(name_words):
-                continue
-            after = words[len(name_words)]
-            opens = [word.casefold().rstrip(",.") for word in words[: len(name_words)]] == name_words
-            if opens and after[:2].isalpha() and after[0].isupper() and not _register_or_address(after):
-                return phrase.text[:60]
+    for phrase in _other_phrases(index, chosen):
+        words = phrase.text.split()
+        if len(words) <= len(name_words):
+            continue
+        after = words[len(name_words)]
+        opens = [word.casefold().rstrip(",.") for word in words[: len(name_words)]] == name_words
+        if opens and after[:2].isalpha() and after[0].isupper() and not _register_or_address(after):
+            return phrase.text[:60]
     return None
 
 

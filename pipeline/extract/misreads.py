@@ -149,7 +149,7 @@ def _digit_among_letters(segment: str, i: int) -> str | None:
 
 
 # Letters OCR reads for 0 and 1 where a run of letters meets a run of digits ("INVO26608" for "INV026608").
-_BOUNDARY_LETTERS = {"O": "0", "o": "0", "I": "1", "l": "1"}
+_BOUNDARY_LETTERS = {letter: _LETTER_LOOKS_LIKE[letter] for letter in "OoIl"}
 
 
 def _letter_closing_letters(segment: str, i: int) -> str | None:

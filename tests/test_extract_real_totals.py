@@ -350,3 +350,22 @@ def test_a_browsers_print_time_is_not_the_invoice_date() -> None:
 def test_a_date_and_time_on_a_page_without_browser_chrome_is_still_read() -> None:
     lines = _browser_page("23.06.23, 11:09 Invoice | Ganttly", "Thank you for your business")
     assert _value(_route(lines), "invoice_date") == "2023-06-23"
+
+
+def test_a_sum_of_the_priced_items_closes_the_table_and_the_priceless_row_under_it_is_no_item() -> None:
+    # A skewed scan lost the "Subtotal:" and "Tax:" labels: their amounts sit beside a note instead. The
+    # first sums every priced item above it; the row under it prints no quantity or price, so it is the
+    # tax beside the note, not an item that makes the items add up to the total with no tax at all (which
+    # was accepted as a zero-tax invoice). With neither label read, a person checks the totals.
+    lines = [
+        (150, 900, "Description"), (1300, 900, "Qty"), (1700, 900, "Rate"), (2100, 900, "Amount"),
+        (150, 980, "Security audit"), (1300, 980, "1"), (1700, 980, "3,914.70"), (2100, 980, "3,914.70"),
+        (150, 1040, "Software development"), (1300, 1040, "40"), (1700, 1040, "105.00"), (2100, 1040, "4,200.00"),
+        (150, 1160, "Notes:"), (2100, 1160, "8,114.70"),
+        (150, 1220, "Order placed February 20, 2025, thank you!"), (2100, 1220, "669.46"),
+        (1500, 1320, "Total Due:"), (2100, 1320, "$8,784.16"),
+    ]  # fmt: skip
+    record = _route([*HEADER, *lines], "ocr")
+    assert [item.amount for item in record.invoice.line_items] == [Decimal("3914.70"), Decimal("4200.00")]
+    assert record.invoice.subtotal != record.invoice.total
+    assert record.status is RecordStatus.NEEDS_REVIEW

@@ -89,15 +89,22 @@ def drop_running_sums(rows: list[ItemRows], targets: list[Decimal]) -> list[Item
     """A row whose amount is the sum of the rows since the last such row ("Cloud Service Charges 4.11" over
     "Charges 4.11", "PURCHASES" under its lines) closes a group: it is no item, and neither is the same sum
     repeated atop the next page (a running total carried over). Dropped only when the items then add up to
-    what they should and did not before."""
+    what they should and did not before.
+
+    A sum of every item above it, where those items print a quantity or unit price and no row after it does,
+    closes the table: it is the subtotal an unread label stood beside, and the priceless rows under it are the
+    totals block's charges (tax, shipping) beside notes, not items. Only the items above are kept then, even
+    though they no longer add up to the total: validation reports the gap rather than a tax taken for an item."""
     if not rows or not targets or _agrees(rows, targets):
         return rows
     kept: list[ItemRows] = []
     group = Decimal(0)
     carried: ItemRows | None = None  # the running sum just dropped, which the next page may repeat
+    closes_all_above = 0  # how many kept rows the last running sum summed, when it summed them all
     for row in rows:
         amount = row.item.amount
         if kept and amount and group and agree(amount, group):
+            closes_all_above = len(kept) if agree(amount, _sum(kept)) else 0
             group, carried = Decimal(0), row
             continue
         if carried is not None and _page(row) > _page(carried) and agree(amount, carried.item.amount):
@@ -106,7 +113,13 @@ def drop_running_sums(rows: list[ItemRows], targets: list[Decimal]) -> list[Item
         carried = None
         kept.append(row)
         group += amount or Decimal(0)
+    if closes_all_above and _priced(kept[:closes_all_above]) and not _priced(kept[closes_all_above:]):
+        return kept[:closes_all_above]
     return kept if len(kept) < len(rows) and _agrees(kept, targets) else rows
+
+
+def _priced(rows: list[ItemRows]) -> bool:
+    return any(row.item.quantity is not None or row.item.unit_price is not None for row in rows)
 
 
 def _page(row: ItemRows) -> int:

@@ -35,12 +35,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 stamp=.venv/.ledgerlens-installed
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> Creating .venv and installing Ledgerlens (first run takes a few minutes)"
   python3 -m venv .venv
   log=.venv/install.log
-  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev,devtools]'; } >"$log" 2>&1; then
+  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -c constraints.txt -e '.[dev,devtools]'; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "Installing the Python packages failed; the full log is in $log" >&2
     exit 1

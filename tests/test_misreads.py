@@ -11,7 +11,7 @@ import pytest
 from pipeline.config import Settings
 from pipeline.discover import discover_documents
 from pipeline.extract.evidence import party_doubts
-from pipeline.extract.misreads import confusable_id_slip, near_business_word
+from pipeline.extract.misreads import confusable_id_slip, near_business_word, ocr_shape
 from pipeline.process import process_document
 from schemas import ExtractionRecord
 from tests.conftest import SIMPLE_INVOICE, make_invoice_pdf, routed_from_lines
@@ -186,6 +186,21 @@ def test_number_read_without_the_letter_prefix_ocr_split_off_is_doubted() -> Non
     assert any("'INV988722'" in doubt for doubt in doubts), doubts
 
 
+@pytest.mark.parametrize("printed", ["|M062318", "|NV-2024-0042"])
+def test_number_ocr_read_beside_a_stroke_is_doubted(printed: str) -> None:
+    # Found on a held-out clean scan: "JM062318" was read "|M062318", the stroke dropped as punctuation, and
+    # "M062318" accepted. The stroke may be the I, J, l or 1 that was printed.
+    number, doubts = _number_doubts_on_page(printed)
+    assert number == printed[1:]
+    assert any("stroke beside it" in doubt for doubt in doubts), doubts
+
+
+def test_number_without_a_stroke_or_from_a_text_layer_is_not_doubted_for_one() -> None:
+    assert _number_doubts_on_page("JM062318") == ("JM062318", [])
+    _, doubts = _number_doubts_on_page("|M062318", source="text_layer")
+    assert not any("stroke beside it" in doubt for doubt in doubts), doubts
+
+
 def test_number_after_a_label_word_or_from_a_text_layer_is_not_doubted_for_a_prefix() -> None:
     assert _number_doubts_on_page("NO 988722") == ("988722", [])
     assert _number_doubts_on_page("INV 988722", source="text_layer") == ("988722", [])
@@ -303,6 +318,33 @@ def test_wordmark_whose_registered_name_was_misread_goes_to_review() -> None:
     assert record.invoice.vendor_name == "REDWOOD"
     assert any("opens a longer line" in doubt for doubt in _doubts(record, "vendor_name"))
     assert "vendor_name" in _vetoed(record)
+
+
+def test_wordmark_opening_a_longer_line_with_letters_ocr_runs_together_goes_to_review() -> None:
+    # Found on a held-out clean scan: the wordmark "HAWTHORNE" was accepted while the footer printed
+    # "Hawthorne Catering Ltd", read by OCR with its "rn" as an "m".
+    page = [
+        (184, 203, "Tax Invoice"), (1485, 203, "HAWTHORNE"), (1840, 301, "Unit 5, 130 Dock Road"),
+        (1877, 351, "Edinburgh EH2 2ER"), (1760, 452, "billing@ hawthorne.example"),
+        (186, 582, "Invoice to"), (1430, 582, "Invoice Number"), (2016, 582, "HC-253871"),
+        (185, 639, "Kestrel Bakery Ltd"), (1430, 639, "Date"), (2018, 639, "2025-03-22"),
+        (186, 692, "6 Mill Lane"), (1430, 692, "Due Date"), (2018, 692, "2025-04-01"),
+        (206, 990, "Description"), (2040, 990, "Amount"), (206, 1065, "Event staff"), (2071, 1065, "600.00"),
+        (1248, 1308, "Total excl. tax"), (2071, 1308, "600.00"), (1247, 1363, "VAT @ 20%"), (2073, 1363, "120.00"),
+        (1247, 1453, "Amount Due"), (2033, 1453, "£720.00"),
+        (187, 3164, "Hawthome Catering Ltd - Registered in Edinburgh EH2 2ER Company no. 216787"),
+    ]  # fmt: skip
+    record = cast(ExtractionRecord, routed_from_lines(page))
+    assert record.invoice.vendor_name == "HAWTHORNE"
+    assert any("opens a longer line" in doubt for doubt in _doubts(record, "vendor_name"))
+    assert "vendor_name" in _vetoed(record)
+
+
+@pytest.mark.parametrize(
+    ("left", "right"), [("Hawthome", "HAWTHORNE"), ("Hawvvood", "Hawwood"), ("lronbridge", "Ironbridge")]
+)
+def test_readings_ocr_confuses_have_one_shape(left: str, right: str) -> None:
+    assert ocr_shape(left) == ocr_shape(right)
 
 
 @pytest.mark.parametrize("footer", ["Redwood Trading S.p.A. - REA 40121 Bologna", "REDWOOD Registered in Bologna"])

@@ -44,6 +44,8 @@ from pipeline.extract.misreads import (
     confusable_id_slip,
     digits_read_as_letters,
     near_business_word,
+    ocr_shape,
+    stroke_beside,
 )
 from schemas import FieldEvidence, Support
 
@@ -123,6 +125,12 @@ def _number_doubts(index: PageIndex, inputs: EvidenceInputs, chosen: Candidate) 
         doubts.append(f"the invoice number is printed as {value!r} and elsewhere as {differing[0]!r}")
     elif others or _printed_elsewhere(index, value, chosen):
         support.append(Support.REPEATED)
+    stroke = stroke_beside(value, chosen.evidence.text) if _read_by_ocr(chosen) else None
+    if stroke is not None:
+        doubts.append(
+            f"the invoice number {value!r} was read from {stroke!r}: the stroke beside it may be a character "
+            "OCR could not place (I, J, l or 1)"
+        )
     slip = confusable_id_slip(value) if _read_by_ocr(chosen) else None
     if slip is not None:
         doubts.append(
@@ -524,13 +532,14 @@ def _fuller_line_elsewhere(index: PageIndex, chosen: Candidate, value: str) -> s
     S_p.A.- REA ..."), so it was never read as a name. A name with its legal form is already whole."""
     if _has_legal_form(value):
         return None
-    name_words = [word.casefold() for word in value.split()]
+    name_words = value.split()
+    name_shapes = [ocr_shape(word) for word in name_words]  # "Hawthome Catering Ltd" opens with "HAWTHORNE"
     for phrase in _other_phrases(index, chosen):
         words = phrase.text.split()
         if len(words) <= len(name_words):
             continue
         after = words[len(name_words)]
-        opens = [word.casefold().rstrip(",.") for word in words[: len(name_words)]] == name_words
+        opens = [ocr_shape(word.rstrip(",.")) for word in words[: len(name_words)]] == name_shapes
         if opens and after[:2].isalpha() and after[0].isupper() and not _register_or_address(after):
             return phrase.text[:60]
     return None

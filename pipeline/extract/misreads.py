@@ -126,9 +126,32 @@ _SIGN_LOOKS_LIKE = {"$": "S", "|": "I"}
 
 def ocr_shape(text: str) -> str:
     """The text with each character OCR confuses put to one of its kind, case aside: "lronbridge" and
-    "Ironbridge", "0akfield" and "Oakfield", "5mith" and "Smith" come out alike, so one printed text read
-    two ways shows as one."""
-    return digits_read_as_letters(text).casefold().replace("i", "l")
+    "Ironbridge", "0akfield" and "Oakfield", "5mith" and "Smith", "Hawthome" and "Hawthorne" come out
+    alike, so one printed text read two ways shows as one."""
+    shape = digits_read_as_letters(text).casefold().replace("i", "l")
+    for pair, letter in _PAIRS_LOOK_LIKE.items():
+        shape = shape.replace(pair, letter)
+    return shape
+
+
+# Letter pairs OCR reads as one letter when they touch ("rn" / "m", "vv" / "w"), in lower case.
+_PAIRS_LOOK_LIKE = {"rn": "m", "vv": "w"}
+
+# Strokes OCR prints for a letter or digit it could not place at an ID's edge ("|M062318" for "JM062318").
+_STROKE_SIGNS = "|!"
+
+
+def stroke_beside(value: str, printed: str) -> str | None:
+    """The printed token holding ``value`` when a stroke sign touches the value's first or last character
+    there: the value dropped it as punctuation, but it may be the I, J, l or 1 that was printed."""
+    for token in printed.split():
+        at = token.find(value)
+        if at < 0:
+            continue
+        before, after = token[:at], token[at + len(value) :]
+        if before[-1:] in tuple(_STROKE_SIGNS) or after[:1] in tuple(_STROKE_SIGNS):
+            return token
+    return None
 
 
 def digits_read_as_letters(text: str) -> str:

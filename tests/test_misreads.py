@@ -201,6 +201,13 @@ def test_number_without_a_stroke_or_from_a_text_layer_is_not_doubted_for_one() -
     assert not any("stroke beside it" in doubt for doubt in doubts), doubts
 
 
+def test_number_read_without_the_capital_a_speck_split_off_is_doubted() -> None:
+    # Found on a held-out hard scan: "FA/23/37134" was read "=F A/23/37134" and "A/23/37134" accepted.
+    number, doubts = _number_doubts_on_page("=F A/23/37134")
+    assert number == "A/23/37134"
+    assert any("'FA/23/37134'" in doubt for doubt in doubts), doubts
+
+
 def test_number_after_a_label_word_or_from_a_text_layer_is_not_doubted_for_a_prefix() -> None:
     assert _number_doubts_on_page("NO 988722") == ("988722", [])
     assert _number_doubts_on_page("INV 988722", source="text_layer") == ("988722", [])

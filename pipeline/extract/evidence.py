@@ -177,18 +177,24 @@ def _split_continuation(chosen: Candidate) -> str | None:
 
 # Words that close a number's label ("INVOICE NO 12345", "RECHNUNG NR 4711"), never a prefix of the number.
 _NUMBER_WORDS = frozenset({"no", "nr", "nro", "num", "nbr"})
+# Specks OCR reads from a scan's noise before a word ("=F" for "F").
+_SPECKS = "=~-_.,'`"
 
 
 def _split_prefix(chosen: Candidate) -> str | None:
     """The number read without the letter prefix before it at about a space's distance ("INV" "988722"
-    for "INV988722"): an ID takes digits, so the prefix was dropped, and whether it belongs to the
-    number is for a person to say."""
+    for "INV988722", "=F" "A/23/37134" for "FA/23/37134"): an ID takes digits, so the prefix was dropped,
+    and whether it belongs to the number is for a person to say."""
     words, start = chosen.phrase.words, chosen.words_from
     if start == 0 or start >= len(words):
         return None
     before, first = words[start - 1], words[start]
-    prefix = before.text
-    if not prefix.isalpha() or _LETTER_PREFIX.search(prefix) is None or prefix.casefold() in _NUMBER_WORDS:
+    prefix = before.text.lstrip(_SPECKS)
+    if not prefix.isalpha() or prefix.casefold() in _NUMBER_WORDS:
+        return None
+    # One capital before a number that opens with capitals splits a letter run ("F" "A/23/37134").
+    run_split = prefix.isupper() and len(prefix) <= 5 and str(chosen.value)[:1].isupper()
+    if _LETTER_PREFIX.search(prefix) is None and not run_split:
         return None
     close = within_a_space(before, first)
     return f"{prefix}{chosen.value}" if close else None

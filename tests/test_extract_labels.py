@@ -54,6 +54,18 @@ def test_a_label_naming_another_date_is_no_close_spelling_of_a_due_date(text: st
     assert match_label("Duc date") is not None  # a garbled due-date label is still read
 
 
+@pytest.mark.parametrize("text", ["VAT FR40 232379367", "VAT DE123456789", "VAT GB 123 4567 89"])
+def test_a_vat_number_after_vat_is_no_tax_amount(text: str) -> None:
+    # Found on a held-out born-digital credit note: the seller's "VAT FR40 232379367" was read as a tax.
+    assert match_label(text) is None
+
+
+@pytest.mark.parametrize("text", ["VAT AT 20% 16.00", "VAT 20% 16.00", "TVA 5% 83,35", "VAT 1 234 567,00"])
+def test_a_tax_at_a_rate_or_in_spaced_thousands_keeps_its_label(text: str) -> None:
+    found = match_label(text)
+    assert found is not None and found.field == "tax"
+
+
 @pytest.mark.parametrize("text", ["Notes", "Quantity", "Descriptions", "Thank you", "Pallet rental"])
 def test_ordinary_words_are_not_labels(text: str) -> None:
     assert match_label(text) is None

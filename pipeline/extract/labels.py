@@ -12,8 +12,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-# "VAT Reg. GB 383 0882 52", "Tax ID", "GSTIN": registration numbers, not tax amounts.
-_NOT_AN_ID = r"(?!\s*(reg|no\b|no\.|nr|number|num|nummer|id\b|#|registration|identification|in\b))"
+# "VAT Reg. GB 383 0882 52", "Tax ID", "GSTIN", "VAT FR40 232379367": registration numbers, not tax amounts.
+# The last is a VAT number itself: a country code in capitals, then eight or more digits, spaces allowed
+# ("VAT AT 20%" is a rate: its digits stop at the percent sign).
+_VAT_NUMBER = r"(?-i:[A-Z]{2})\s?\d[\d ]{7,}"
+_NOT_AN_ID = rf"(?!\s*(reg|no\b|no\.|nr|number|num|nummer|id\b|#|registration|identification|in\b|{_VAT_NUMBER}))"
 
 _RATE = r"\d{1,2}([.,]\d{1,2})?\s*%"
 # "Total Qty 3", "Total Saving 0.00", "Total items": counts and savings, not the amount to pay.

@@ -138,7 +138,7 @@ def ocr_shape(text: str) -> str:
 _PAIRS_LOOK_LIKE = {"rn": "m", "vv": "w"}
 
 # Strokes OCR prints for a letter or digit it could not place at an ID's edge ("|M062318" for "JM062318").
-_STROKE_SIGNS = "|!"
+_STROKE_SIGNS = frozenset("|!")
 
 
 def stroke_beside(value: str, printed: str) -> str | None:
@@ -149,7 +149,7 @@ def stroke_beside(value: str, printed: str) -> str | None:
         if at < 0:
             continue
         before, after = token[:at], token[at + len(value) :]
-        if before[-1:] in tuple(_STROKE_SIGNS) or after[:1] in tuple(_STROKE_SIGNS):
+        if before[-1:] in _STROKE_SIGNS or after[:1] in _STROKE_SIGNS:
             return token
     return None
 

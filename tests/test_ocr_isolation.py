@@ -176,6 +176,7 @@ def _small_page(path: Path) -> Path:
 # -- the whole flow: a worker killed mid-batch ---------------------------------------------------------------
 
 COMPARED = ["status", "error_code", "vendor_name", "invoice_number", "invoice_date", "total"]
+BATCH_DOCUMENTS = 5
 
 
 def _rows(out: Path) -> pd.DataFrame:
@@ -212,13 +213,16 @@ def _kill_when_busy(
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
-    """Two born-digital and two scanned documents, and their rows from a run where nothing was killed."""
+    """Two born-digital and two scanned documents and a page of dense text, and their rows from a run where
+    nothing was killed. The dense page keeps a worker busy past the killer's mark however fast the machine:
+    on a quiet fast one the samples' pages were read before any worker reached it, and nothing was killed."""
     from devtools.samples import generate_samples
 
     folder = tmp_path_factory.mktemp("isolation")
     generate_samples(folder / "in", count=4, seed=23)
+    _busy_page(folder / "in" / "zz-dense-page.png")
     summary = run_ingest([str(folder / "in")], str(folder / "before"), Settings(workers=1, decode_memory_limit_mb=None))
-    assert summary.processed == 4
+    assert summary.processed == BATCH_DOCUMENTS
     return folder / "in", _rows(folder / "before")
 
 
@@ -239,7 +243,7 @@ def test_a_worker_killed_mid_batch_costs_at_most_its_document(
     stop.set()
     assert len(killed) == 1 + command_too, "not everything was killed"
     assert {child.pid for child in _children(_is_worker)} <= idle  # the run's workers ended with it
-    assert summary.processed == 4
+    assert summary.processed == BATCH_DOCUMENTS
     crashed = re.findall(r"died reading page \d+ \(killed by SIGKILL\), \S*/ll-([0-9a-f]{12})-", caplog.text)
     assert len(crashed) == 1, caplog.text  # the page under way when the worker was killed, in one document
     after = _rows(tmp_path / "out")
@@ -252,8 +256,8 @@ def test_a_worker_killed_mid_batch_costs_at_most_its_document(
         after, before = after.drop(index=hit), before.drop(index=hit)
     pd.testing.assert_frame_equal(after, before)  # every other row (all, when recovered) as without the kill
     rerun = run_ingest([str(inputs)], str(tmp_path / "out"), settings)
-    assert rerun.processed == 0 and rerun.skipped_existing == 4
-    assert len(pd.read_parquet(tmp_path / "out" / "invoices")) == 4
+    assert rerun.processed == 0 and rerun.skipped_existing == BATCH_DOCUMENTS
+    assert len(pd.read_parquet(tmp_path / "out" / "invoices")) == BATCH_DOCUMENTS
 
 
 def test_a_worker_that_grew_past_its_memory_bound_is_replaced_between_pages(

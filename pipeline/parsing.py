@@ -175,6 +175,11 @@ _CURRENCY_TOKENS = set(CURRENCY_SYMBOLS) | set(ISO_4217_CODES)
 # Letters on either side mean the token is part of a word ("TOTAL" contains no "TAL" code).
 _CUR = rf"(?<![^\W\d_])(?:{_alternation(_CURRENCY_TOKENS)})(?![^\W\d_])"
 _CURRENCY_TOKEN = re.compile(_CUR)
+# A dollar's country letters OCR set apart from its sign ("C $891.17" for "C$891.17"): one symbol again.
+_DOLLAR_PREFIXES = sorted(
+    (symbol[:-1] for symbol in CURRENCY_SYMBOLS if len(symbol) > 1 and symbol.endswith("$")), key=len, reverse=True
+)
+_DOLLAR_PREFIX_GAP = re.compile(rf"(?<![^\W\d_])({'|'.join(map(re.escape, _DOLLAR_PREFIXES))})[ {_NBSP}]\$")
 _CURRENCY_LABEL = re.compile(
     r"(?:currency|curr\.?|ccy|w(?:ä|ae)hrung|devise|monnaie|moneda|valuta)\s*[:\-]?\s*(?:\(\s*)?$",
     re.IGNORECASE,
@@ -715,7 +720,7 @@ def find_currencies(text: str) -> list[str]:
     A bare "$" stands for USD only when the text names no other currency, since CAD, AUD and many
     others print "$" too.
     """
-    folded = _fold(text)
+    folded = _DOLLAR_PREFIX_GAP.sub(r"\1$", _fold(text))
     attached: dict[int, str] = {}
     for hit in _amount_hits(folded, "auto"):
         money_like = not hit.body.isdigit()

@@ -344,6 +344,10 @@ def test_infer_day_first(texts: list[str], expected: bool | None) -> None:
         ("CAD $1,234.56", ["CAD"]),  # a bare "$" only counts when nothing more specific is printed
         ("A$ 99.00", ["AUD"]),
         ("US$ 5", ["USD"]),
+        # a dollar's letters OCR set apart from its sign (a clean scan's "C $891.17" was accepted as USD)
+        ("Total C $891.17", ["CAD"]),
+        ("NZ $ 40.00", ["NZD"]),
+        ("pay a $50 fee", ["USD"]),
         ("€12 and £5", ["EUR", "GBP"]),
         ("Amount (CHF)", ["CHF"]),
         ("EUR EUR USD", ["EUR", "EUR", "USD"]),

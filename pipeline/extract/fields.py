@@ -452,9 +452,22 @@ def mend_party_name(name: str) -> str:
 
 
 def repair_legal_form(name: str) -> str:
-    """A legal form OCR garbled past recognition ("SON BHD") spelled as printed ("SDN BHD"), and a capital
-    I that OCR read as a bracket or bar at the end of a capitalised word ("ZHENG HU]")."""
-    return _OCR_CAPITAL_I.sub("I", _OCR_SDN.sub(r"\1D\2", name))
+    """A legal form OCR garbled past recognition ("SON BHD") spelled as printed ("SDN BHD"), a capital
+    I that OCR read as a bracket or bar at the end of a capitalised word ("ZHENG HU]"), and a legal form
+    OCR split at a gap ("SA RL", "Gmb H") joined again."""
+    return _joined_legal_form(_OCR_CAPITAL_I.sub("I", _OCR_SDN.sub(r"\1D\2", name)))
+
+
+def _joined_legal_form(name: str) -> str:
+    """The name's last two words joined when together they are a legal form and the last alone is none:
+    "Kestrel Transport SA RL" was cut to "Kestrel Transport SA" as a name ending in its form."""
+    words = name.split(" ")
+    if len(words) < 3:
+        return name
+    joined = words[-2] + words[-1]
+    if LEGAL_FORM_ONLY.match(joined) and not LEGAL_FORM_ONLY.match(words[-1]) and len(words[-1]) <= 2:
+        return " ".join([*words[:-2], joined])
+    return name
 
 
 # "ATTN: Northwind Labs Limited", "z. Hd. Frau Weber": the words before a name that say who should read it.

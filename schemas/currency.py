@@ -263,4 +263,9 @@ COUNTRY_CURRENCIES: dict[str, str] = {
 }
 
 # Legal forms used in one country only: the issuer's "Sdn. Bhd." says Malaysia as clearly as an address.
-LEGAL_FORM_CURRENCIES: dict[str, str] = {"sdn bhd": "MYR", "pvt ltd": "INR", "private limited": "INR"}
+LEGAL_FORM_CURRENCIES: dict[str, str] = {
+    "sdn bhd": "MYR",
+    "pvt ltd": "INR",
+    "private limited": "INR",
+    "pte ltd": "SGD",
+}

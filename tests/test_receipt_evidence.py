@@ -291,6 +291,38 @@ def test_a_bare_dollar_on_a_till_receipt_from_a_country_paying_in_another_curren
     assert "currency" not in _vetoed(_routed(invoice))  # an invoice may well bill in US dollars
 
 
+def _dollar_invoice(vendor_line: str, extra: Lines = ()) -> Lines:
+    """An invoice in bare dollars from NORTHWIND SUPPLY LTD, the line under its name replaced."""
+    lines = [(x, y, text.replace("RM", "$")) for x, y, text in _receipt("133.70", "140.00", "6.30")]
+    lines = [line for line in lines if line[2] not in ("Cash", "140.00", "Change", "6.30")]
+    moved = {"BENS GROCER SDN BHD": "NORTHWIND SUPPLY LTD", "No 5, Jalan Kenari 2, Puchong": vendor_line}
+    return [(x, y, moved.get(text, text)) for x, y, text in lines] + list(extra)
+
+
+@pytest.mark.parametrize(
+    "vendor_line",
+    [
+        "120 King Street West, Toronto, ON M5V 2T6",
+        "GST/HST No. 123456789RT0001",
+        "Level 3, 88 Pitt Street, Sydney NSW 2000",
+        "ABN 51 824 753 556",
+        "A member of Northwind Holdings Pte. Ltd.",  # a legal form only Singapore uses
+    ],
+)
+def test_a_bare_dollar_beside_a_mark_only_another_dollar_country_prints_is_doubted(vendor_line: str) -> None:
+    # A domestic invoice seldom names its own country: the address or tax number says it instead.
+    record = _routed(_dollar_invoice(vendor_line))
+    assert record.invoice.currency == "USD"
+    assert "currency" in _vetoed(record), record.review_reasons
+
+
+def test_a_us_address_or_a_customers_mark_leaves_a_bare_dollar_undoubted() -> None:
+    assert "currency" not in _vetoed(_routed(_dollar_invoice("500 Congress Ave, Austin, TX 78701")))
+    assert "currency" not in _vetoed(_routed(_dollar_invoice("Lot 12, ACT 40 Road")))  # "ACT" and no postcode
+    customer = [(150, 700, "Bill to:"), (150, 760, "Maple Leaf Foods"), (150, 820, "Toronto, ON M5V 2T6")]
+    assert "currency" not in _vetoed(_routed(_dollar_invoice("500 Congress Ave, Austin, TX 78701", customer)))
+
+
 @pytest.mark.parametrize("label", ["Subscription total (due at renewal):", "Order total:", "Statement total"])
 def test_a_total_named_for_what_it_sums_is_the_total(label: str) -> None:
     lines = [(150, 150, "Northwind Ltd"), (150, 400, "Invoice number: 4711"), (150, 800, label), (1500, 800, "$48.00")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -787,15 +787,40 @@ def _country_code(printed: str) -> str:
     return COUNTRY_CURRENCIES.get(name) or LEGAL_FORM_CURRENCIES[name]
 
 
+# Marks only one country's businesses print, read as that country's name: a domestic invoice seldom spells
+# out its own country, so a Canadian or Australian "$" would otherwise pass for US dollars. Case-sensitive:
+# province and state codes are capitals.
+_COUNTRY_MARKS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # a Canadian address: province, then the postal code ("Toronto, ON M5V 2T6"); Canada's sales taxes
+    (re.compile(r"\b(?:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT)\s+[A-Z]\d[A-Z]\s?\d[A-Z]\d\b"), "CAD"),
+    (re.compile(r"\b(?:GST/HST|HST|QST|TVQ)\b"), "CAD"),
+    # an Australian address: state, then the four-digit postcode ("Sydney NSW 2000"); the business number
+    (re.compile(r"\b(?:NSW|VIC|QLD|TAS|ACT)\s+\d{4}(?!\d)"), "AUD"),
+    (re.compile(r"\bABN\s*:?\s*\d{2}\s?\d{3}\s?\d{3}\s?\d{3}(?!\d)"), "AUD"),
+    (re.compile(r"\bNZBN\b"), "NZD"),
+    (re.compile(r"\bGSTIN\b"), "INR"),
+)
+
+
+def _countries_in(text: str) -> Iterator[str]:
+    """The currencies of the countries a phrase names or marks."""
+    for match in _COUNTRY.finditer(text):
+        yield _country_code(match.group(1))
+    for mark, code in _COUNTRY_MARKS:
+        if mark.search(text):
+            yield code
+
+
 def country_currency(index: PageIndex, customer_rows: set[tuple[int, int]]) -> tuple[str | None, float, Phrase | None]:
-    """The currency of the one country the document names outside the customer's block, if just one."""
+    """The currency of the one country the document names (or marks: _COUNTRY_MARKS) outside the customer's
+    block, if just one."""
     found: dict[str, Phrase] = {}
     for row in index.rows:
         if (row.page_no, row.index) in customer_rows:
             continue
         for phrase in row.phrases:
-            for match in _COUNTRY.finditer(phrase.text):
-                found.setdefault(_country_code(match.group(1)), phrase)
+            for code in _countries_in(phrase.text):
+                found.setdefault(code, phrase)
     if len(found) != 1:
         return None, 0.0, None
     (code, phrase), *_ = found.items()

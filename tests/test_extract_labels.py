@@ -196,3 +196,34 @@ def test_italian_and_spanish_running_sums_between_pages_are_not_line_items(carri
     ]), 2)  # fmt: skip
     items = extract_invoice([first, second]).invoice.line_items
     assert [item.description for item in items] == ["Pallet rental", "Forklift hire"]
+
+
+@pytest.mark.parametrize("separator", ["·", "|", "•"])
+def test_label_value_pairs_on_one_line_split_at_their_separators(separator: str) -> None:
+    # Found on invoice layouts the sample generator does not draw: a text layer gives the whole meta line as
+    # one phrase, and only the first pair's label was read, so the due date was lost.
+    meta = f"Invoice HS-1042 {separator} Issued 03/15/2024 {separator} Due 04/14/2024 {separator} Account 88123"
+    result = extract_invoice([_page([HEADER[0], (150, 400, meta), *TOTALS])])
+    assert result.invoice.invoice_number == "HS-1042"
+    assert str(result.invoice.invoice_date) == "2024-03-15"
+    assert str(result.invoice.due_date) == "2024-04-14"
+    joined = extract_invoice([_page([HEADER[0], (150, 400, meta.replace(f" {separator} ", " ")), *TOTALS])])
+    assert joined.invoice.due_date is None  # without the separators: one run of words, nothing split
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Please pay within 30 days, by 04/14/2024, quoting the invoice number.",
+        "Please remit payment before 04/14/2024.",
+        "Pay the balance in full by 04/14/2024",
+    ],
+)
+def test_a_terms_sentence_asking_for_payment_by_a_date_gives_the_due_date(sentence: str) -> None:
+    result = extract_invoice([_page([*HEADER, *TOTALS, (150, 1500, sentence)])])
+    assert str(result.invoice.due_date) == "2024-04-14"
+    assert Support.LABEL in result.fields["due_date"].evidence.support
+    assert (
+        extract_invoice([_page([*HEADER, *TOTALS, (150, 1500, "Please pay by bank transfer.")])]).invoice.due_date
+        is None
+    )

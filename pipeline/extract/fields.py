@@ -99,8 +99,13 @@ def words_after(phrase: Phrase, char_end: int) -> int:
     return len(phrase.words)
 
 
+# A word that only separates a line's "label value" pairs ("Invoice 123 · Issued 2 May · Due 1 Jun").
+_PAIR_SEPARATORS = frozenset("·•|∙‧")
+
+
 def split_at_inline_labels(row: Row) -> list[Phrase]:
-    """Split "Date: 01.02.2024 Due: 03.03.2024" into two phrases where a colon-ended label starts.
+    """Split "Date: 01.02.2024 Due: 03.03.2024" into two phrases where a colon-ended label starts, and
+    "Issued 2 May 2024 · Due 1 Jun 2024" where a label follows a separator (which belongs to neither).
 
     A split needs a value between the two labels, so multi-word labels such as "Bill To:" stay whole.
     """
@@ -109,12 +114,13 @@ def split_at_inline_labels(row: Row) -> list[Phrase]:
         start = 0
         label_words = _label_words(phrase.words)  # of the words from `start` on: found again at each split
         for index in range(1, len(phrase.words)):
-            if label_words >= index - start:
+            separated = phrase.words[index - 1].text in _PAIR_SEPARATORS
+            if label_words >= index - start - separated:
                 continue  # nothing but label so far: this word still belongs to it
             tail_text = " ".join(word.text for word in phrase.words[index:])
             found = match_label(tail_text)
-            if found is not None and tail_text[: found.end].rstrip().endswith((":", "#")):
-                chunk = phrase.words[start:index]
+            if found is not None and (separated or tail_text[: found.end].rstrip().endswith((":", "#"))):
+                chunk = phrase.words[start : index - separated]
                 result.append(Phrase(chunk, phrase.page_no, phrase.page_width, phrase.page_height, phrase.row_index))
                 start = index
                 label_words = _label_words(phrase.words[start:])

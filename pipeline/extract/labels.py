@@ -74,6 +74,12 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"payment\s*due(\s*(by|on))?", 1.0),
         (r"due(\s*(by|on))?", 0.9),
         (r"pay(able)?\s*by", 0.9),
+        # the request a terms sentence makes: "Please pay within 30 days, by", "Please remit payment before"
+        (
+            r"(please\s*)?(pay|remit\s*payment)(\s*(this|the)\s*(invoice|amount|balance))?(\s*in\s*full)?"
+            r"(\s*within\s*\d{1,3}\s*days)?\s*,?\s*(by|before|until|no\s*later\s*than)",
+            0.9,
+        ),
         (r"f[äa]llig(keitsdatum|\s*am)?", 1.0),
         (r"zahlbar\s*bis", 1.0),
         (r"vervaldatum", 1.0),

@@ -172,7 +172,7 @@ def _summary(page: _Page, spec: InvoiceSpec, rng: random.Random) -> None:
     page.text(w - 40, 50, spec.vendor_name, 13, bold=True, align="right")
     for n, line in enumerate(spec.vendor_lines[:3]):
         page.text(w - 40, 64 + 11 * n, line, 8, align="right")
-    page.text(40, 120, f"{spec.vendor_name} · {spec.vendor_lines[0]}", 6.5, grey=0.3)
+    page.text(40, 120, " · ".join([spec.vendor_name, *spec.vendor_lines[:2]]), 6.5, grey=0.3)
     page.hline(40, 260, 124, 0.4)
     for n, line in enumerate([spec.customer_name, *spec.customer_lines[:3]]):
         page.text(40, 138 + 12 * n, line, 9.5)

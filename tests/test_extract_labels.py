@@ -54,10 +54,13 @@ def test_a_label_naming_another_date_is_no_close_spelling_of_a_due_date(text: st
     assert match_label("Duc date") is not None  # a garbled due-date label is still read
 
 
-@pytest.mark.parametrize("text", ["VAT FR40 232379367", "VAT DE123456789", "VAT GB 123 4567 89"])
+@pytest.mark.parametrize(
+    "text", ["VAT FR40 232379367", "VAT DE123456789", "VAT GB 123 4567 89", "GST/HST No. 836376841RT0001"]
+)
 def test_a_vat_number_after_vat_is_no_tax_amount(text: str) -> None:
     # Found on a held-out born-digital credit note: the seller's "VAT FR40 232379367" was read as a tax.
     assert match_label(text) is None
+    assert match_label("GST/HST 5%") is not None  # the tax itself, named for both its parts
 
 
 @pytest.mark.parametrize("text", ["VAT AT 20% 16.00", "VAT 20% 16.00", "TVA 5% 83,35", "VAT 1 234 567,00"])

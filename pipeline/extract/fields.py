@@ -715,7 +715,7 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
             prominence = phrase.height / layout.median_word_height
             height_share = 1.0 - row.y0 / layout.height
             score = 0.45 * min(prominence / 2.0, 1.0) + 0.25 * height_share
-            if COMPANY_WORD.search(text):
+            if COMPANY_WORD.search(text) or ENDS_IN_LEGAL_FORM.search(text):  # a dotted form too ("S.A.", "N.V.")
                 score += 0.25
             if _registered_below(layout, row):
                 score += 0.25

@@ -107,7 +107,8 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
             1.0,
         ),
         (rf"(total\s*)?vat(\s*amount)?{_NOT_AN_ID}", 1.0),
-        (rf"(total\s*)?(gst|hst|pst|qst){_NOT_AN_ID}", 1.0),
+        # "GST/HST 5%" is the tax; "GST/HST No." is an ID
+        (rf"(total\s*)?(gst|hst|pst|qst)(\s*/\s*(gst|hst|pst|qst))?(?!\s*/){_NOT_AN_ID}", 1.0),
         # "MwSt.", and "zzgl. MwSt. 19%": the German "plus VAT" before the tax's name, its rate after it.
         (r"((zzgl|inkl)\.?\s*)?(mwst|ust|umsatzsteuer|mehrwertsteuer)\.?", 1.0),
         (r"(total(e)?\s*)?(tva|iva)", 1.0),

@@ -62,12 +62,26 @@ def _extract(lines: list[tuple[float, float, str]], source: str = "text_layer") 
         ("Rabatt 10% -19,80", "discount", "10% -19,80"),
         ("Frais de port 9,50", "charge", "9,50"),
         ("Gastos de envío 4,90", "charge", "4,90"),
+        ("Delivery 19,90", "charge", "19,90"),
+        ("Delivery charge 19.90", "charge", "19.90"),
+        ("Handling fee 5.00", "charge", "5.00"),
     ],
 )
 def test_labels_in_five_languages(text: str, field: str, rest: str) -> None:
     found = match_label(text)
     assert found is not None and found.field == field
     assert text[found.end :] == rest
+
+
+def test_a_delivery_row_between_subtotal_and_tax_is_a_charge_not_the_tax() -> None:
+    # Found on a held-out layout: "Delivery 19,90" above "Tax 0% 0,00" was read as the tax, as subtotal plus it
+    # made the total.
+    items = [(150, 980, "Versandkarton"), (1500, 980, "2"), (1800, 980, "50,00"), (2150, 980, "100,00")]
+    totals = [("Subtotal", "100,00"), ("Delivery", "19,90"), ("Tax 0%", "0,00"), ("Total due", "CHF 119,90")]
+    invoice = _extract([*VENDOR, *CUSTOMER, *NUMBER_AND_DATE, *HEADER, *items, *_totals_block(totals)]).invoice
+    assert (invoice.subtotal, invoice.tax, invoice.total) == (Decimal("100.00"), Decimal("0.00"), Decimal("119.90"))
+    assert invoice.adjustments == Decimal("19.90")
+    assert match_label("Delivery date") is None and match_label("Delivery address") is None
 
 
 def test_a_bare_document_title_is_no_label() -> None:

@@ -171,6 +171,9 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
     "charge": [
         (
             r"shipping(\s*(&|and)\s*handling)?|freight|postage|versand(kosten)?|fracht(kosten)?|porto|"
+            # not "Delivery date" or "Handling instructions": no word may follow
+            r"(delivery(\s*(charges?|fees?|costs?))?|handling(\s*(charges?|fees?))?)(?!\s*[a-zäöüéèà])|carriage|"
+            r"lieferkosten|"
             r"frais\s*de\s*(port|livraison)|livraison|verzend(kosten|ing)|gastos\s*de\s*env[íi]o|portes|"
             r"spese\s*di\s*(spedizione|trasporto)|trasporto",
             1.0,

@@ -74,6 +74,34 @@ def test_the_sender_line_above_the_address_window_names_the_issuer_not_the_custo
     assert result.invoice.vendor_name == "Acme Widgets GmbH"
 
 
+def test_the_address_under_a_sender_line_is_the_customers_when_no_label_names_it() -> None:
+    # A letter's address window (DIN 5008): the sender in small type, the recipient's address under it, no
+    # "Bill to". Found on layouts the sample generator does not draw: the customer was left empty.
+    lines = [
+        (150, 340, "Acme Widgets GmbH · Hauptstr. 1 · 10115 Berlin"),
+        (150, 400, "Globex Analytics GmbH"),
+        (150, 460, "Elm Street 12"),
+        (150, 520, "20095 Hamburg"),
+        *NUMBER_AND_DATE,
+        *ITEMS,
+    ]
+    page = page_from_lines(lines)
+    assert isinstance(page, PageText)
+    small = [word.model_copy(update={"y1": word.y0 + 22}) if word.y0 == 340 else word for word in page.words]
+    result = extract_invoice([page.model_copy(update={"words": small})])
+    assert result.invoice.customer_name == "Globex Analytics GmbH"
+    assert result.invoice.vendor_name == "Acme Widgets GmbH"
+    # In the body's own type the line is no sender line over a window: nothing says whose the block is.
+    assert extract_invoice([page]).invoice.customer_name is None
+    # A letterhead: the issuer's identity line over its own wordmark is no address window.
+    wordmark = page_from_lines(
+        [(150, 400, "ACME WIDGETS") if line[1] == 400 and line[0] == 150 else line for line in lines]
+    )
+    assert isinstance(wordmark, PageText)
+    small = [word.model_copy(update={"y1": word.y0 + 22}) if word.y0 == 340 else word for word in wordmark.words]
+    assert extract_invoice([wordmark.model_copy(update={"words": small})]).invoice.customer_name is None
+
+
 def test_a_company_in_the_customer_block_is_never_the_vendor() -> None:
     result = _extract(
         [

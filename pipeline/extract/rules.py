@@ -41,7 +41,7 @@ from pipeline.extract.reconcile import (
 )
 from pipeline.extract.tables import ItemRows, extract_line_items
 from pipeline.extract.till import misread_without_cents, preferred_totals, restore_lost_decimals
-from pipeline.extract.vendor import choose_vendor
+from pipeline.extract.vendor import choose_vendor, window_recipient
 from pipeline.money import (
     IMPLIED_BY,
     MIN_DIGITS_TO_REPAIR,
@@ -568,6 +568,8 @@ def _field_candidates(index: PageIndex, style: DocumentStyle) -> tuple[dict[str,
     by_field["total"] = restore_lost_decimals(index, by_field)
     for candidate in rate_breakdown_candidates(index, style):
         by_field[candidate.field].append(candidate)
+    if not by_field.get("customer_name") and (recipient := window_recipient(index)) is not None:
+        by_field["customer_name"].append(recipient)
     return by_field, unread
 
 

@@ -23,6 +23,7 @@ from pipeline.extract.labels import (
     REGISTER_WORDS,
     is_title,
     match_label,
+    reads_as_street_address,
 )
 from pipeline.extract.layout import Phrase, Row, horizontal_overlap
 
@@ -123,6 +124,40 @@ def _sender_line_name(phrase: Phrase) -> str | None:
     if LEGAL_FORM_ONLY.match(parts[1]):
         head = f"{head}, {parts[1].strip()}"
     return head if _plausible_name(head) and not any(ch.isdigit() for ch in head) else None
+
+
+# A letter's address window: the sender in small type over the recipient's address (DIN 5008 and its kin).
+_WINDOW_TOP_SHARE = 0.5  # the window sits in the top half of the first page
+_SENDER_TYPE_RATIO = 0.9  # the sender line is printed smaller than the recipient's name under it
+_WINDOW_STRENGTH = 0.6  # no label names the block: the window's shape alone says whose it is
+
+
+def window_recipient(index: PageIndex) -> Candidate | None:
+    """The first line of the address under a sender line: the customer's name, when no "Bill to" label
+    names the block. The next rows, left-aligned with the sender line, in larger type, hold the name."""
+    if not index.layouts:
+        return None
+    layout = index.layouts[0]
+    for row in layout.rows:
+        if row.y0 > _WINDOW_TOP_SHARE * layout.height:
+            break
+        for phrase in row.phrases:
+            sender = _sender_line_name(phrase)
+            if sender is None:
+                continue
+            for below in index.below(phrase, max_rows=2):
+                name = below.text.strip()
+                aligned = abs(below.x0 - phrase.x0) < 2 * below.height
+                larger = phrase.height < _SENDER_TYPE_RATIO * below.height
+                # the sender's own name or wordmark under its identity line is a letterhead, not a window
+                senders = _shares_a_start(name_key(name), name_key(sender))
+                if aligned and larger and not senders and _plausible_name(name) and not reads_as_street_address(name):
+                    return Candidate("customer_name", name, _WINDOW_STRENGTH * below.confidence, below)
+    return None
+
+
+def _shares_a_start(first: str, second: str) -> bool:
+    return bool(first) and bool(second) and (first.startswith(second) or second.startswith(first))
 
 
 def _payee_name(index: PageIndex, phrase: Phrase) -> str | None:

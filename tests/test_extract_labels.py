@@ -230,3 +230,26 @@ def test_a_terms_sentence_asking_for_payment_by_a_date_gives_the_due_date(senten
         extract_invoice([_page([*HEADER, *TOTALS, (150, 1500, "Please pay by bank transfer.")])]).invoice.due_date
         is None
     )
+
+
+def test_a_date_word_opening_running_text_is_no_label() -> None:
+    # Found on a held-out clean scan: the item "Data migration services" read as the Italian label "Data", and
+    # the note under it ("Service period ending 25 May 2023.") was accepted as the invoice date.
+    lines = [
+        (150, 150, "Harbor Supplies Ltd"),
+        (150, 400, "Invoice No:"), (600, 400, "HS-1042"),
+        (150, 460, "Date:"), (600, 460, "03/15/2024"),
+        (150, 900, "Description"), (1500, 900, "Qty"), (1800, 900, "Price"), (2150, 900, "Amount"),
+        (150, 980, "Data migration services"), (1500, 980, "2"), (1800, 980, "$50.00"), (2150, 980, "$100.00"),
+        (150, 1040, "Service period ending 02/29/2024."),
+        (1500, 1200, "Subtotal"), (2150, 1200, "$100.00"),
+        (1500, 1260, "Tax"), (2150, 1260, "$10.00"),
+        (1500, 1320, "Total"), (2150, 1320, "$110.00"),
+        (150, 1500, "Due on receipt"), (150, 1560, "04/30/2024"),
+    ]  # fmt: skip
+    page = _page(lines)  # the header's date read at low confidence, as on the scan
+    unsure = [w.model_copy(update={"confidence": 0.5}) if w.text == "03/15/2024" else w for w in page.words]
+    result = extract_invoice([page.model_copy(update={"words": unsure})])
+    assert str(result.invoice.invoice_date) == "2024-03-15"
+    assert result.invoice.due_date is None
+    assert match_label("Data migration services") is not None  # still a label's word: its place decides

@@ -536,7 +536,9 @@ def label_candidates(index: PageIndex, style: DocumentStyle) -> tuple[list[Candi
             if found is not None:
                 candidates.append(found)
                 candidates += _net_and_tax_of_row(index, phrase, found, style)
-            elif label.field in _AMOUNT_LABELS or label.field in _IDENTIFYING_LABELS:
+            elif (label.field in _AMOUNT_LABELS or label.field in _IDENTIFYING_LABELS) and not _words_run_on(
+                phrase, label
+            ):
                 unread.extend(_unread_digits(index, phrase, label))
     return candidates, unread
 
@@ -551,6 +553,8 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     inline = _try_place(index, phrase, label, "inline", parse, style)
     if inline is not None:
         return inline
+    if _words_run_on(phrase, label):
+        return None
     right = _try_place(index, phrase, label, "right", parse, style)
     if label.field in _RIGHT_FIRST | ADJUSTMENTS and right is not None:
         return right
@@ -620,6 +624,13 @@ def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[
             score = label.strength * 0.7 * target.confidence
             found.append(Candidate(label.field, digits, score, target, first, None))
     return found
+
+
+def _words_run_on(phrase: Phrase, label: LabelMatch) -> bool:
+    """A weak date word opening a phrase that runs on in words is text, not a label: "Data migration services"
+    in an item table (Italian "data"), "Due on receipt". A date under or beside it is not its value."""
+    rest = phrase.text[label.end :].lstrip(" :.-")
+    return label.field in ("invoice_date", "due_date") and label.strength < 1.0 and rest[:1].isalpha()
 
 
 def _try_place(

@@ -253,3 +253,10 @@ def test_a_date_word_opening_running_text_is_no_label() -> None:
     assert str(result.invoice.invoice_date) == "2024-03-15"
     assert result.invoice.due_date is None
     assert match_label("Data migration services") is not None  # still a label's word: its place decides
+    # A label OCR garbled past its close spellings still takes the value beside it, and that issue date then
+    # settles a due date whose year OCR misread by a digit (a held-out hard scan).
+    garbled = [
+        HEADER[0], (150, 460, "Fecha de emisidn"), (600, 460, "15/03/2024"),
+        (150, 520, "Vencimiento"), (600, 520, "15/04/2624"), *TOTALS,
+    ]  # fmt: skip
+    assert str(extract_invoice([_page(garbled)]).invoice.due_date) == "2024-04-15"

@@ -536,9 +536,7 @@ def label_candidates(index: PageIndex, style: DocumentStyle) -> tuple[list[Candi
             if found is not None:
                 candidates.append(found)
                 candidates += _net_and_tax_of_row(index, phrase, found, style)
-            elif (label.field in _AMOUNT_LABELS or label.field in _IDENTIFYING_LABELS) and not _words_run_on(
-                phrase, label
-            ):
+            elif label.field in _AMOUNT_LABELS or label.field in _IDENTIFYING_LABELS:
                 unread.extend(_unread_digits(index, phrase, label))
     return candidates, unread
 
@@ -553,9 +551,9 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     inline = _try_place(index, phrase, label, "inline", parse, style)
     if inline is not None:
         return inline
-    if _words_run_on(phrase, label):
-        return None
     right = _try_place(index, phrase, label, "right", parse, style)
+    if _words_run_on(phrase, label):
+        return right  # a garbled label ("Fecha de emisidn") has its value beside it; text has none below it
     if label.field in _RIGHT_FIRST | ADJUSTMENTS and right is not None:
         return right
     if label.field in PAYMENT_FIELDS:
@@ -615,8 +613,8 @@ def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[
     start = words_after(phrase, label.end)
     options = [(phrase, start)] if start < len(phrase.words) else []
     options += [(other, 0) for other in index.right_of(phrase)[:1]]
-    if label.field not in _AMOUNT_LABELS:  # amounts sit right of their labels; dates and numbers also below
-        options += [(other, 0) for other in index.below(phrase)[:1]]
+    if label.field not in _AMOUNT_LABELS and not _words_run_on(phrase, label):
+        options += [(other, 0) for other in index.below(phrase)[:1]]  # amounts sit right; dates, numbers also below
     found = []
     for target, first in options:
         digits = "".join(ch for word in target.words[first:] for ch in word.text if ch.isdigit())
@@ -627,8 +625,9 @@ def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[
 
 
 def _words_run_on(phrase: Phrase, label: LabelMatch) -> bool:
-    """A weak date word opening a phrase that runs on in words is text, not a label: "Data migration services"
-    in an item table (Italian "data"), "Due on receipt". A date under or beside it is not its value."""
+    """A weak date word opening a phrase that runs on in words: text ("Data migration services" in an item
+    table, Italian "data"; "Due on receipt") or a label OCR garbled ("Fecha de emisidn"). Only a value beside
+    it is the label's; a date under it is another line's."""
     rest = phrase.text[label.end :].lstrip(" :.-")
     return label.field in ("invoice_date", "due_date") and label.strength < 1.0 and rest[:1].isalpha()
 

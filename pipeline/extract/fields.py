@@ -552,8 +552,8 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     if inline is not None:
         return inline
     right = _try_place(index, phrase, label, "right", parse, style)
-    if _words_run_on(phrase, label):
-        return right  # a garbled label ("Fecha de emisidn") has its value beside it; text has none below it
+    if _item_text(index, phrase, label):
+        return None
     if label.field in _RIGHT_FIRST | ADJUSTMENTS and right is not None:
         return right
     if label.field in PAYMENT_FIELDS:
@@ -613,7 +613,7 @@ def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[
     start = words_after(phrase, label.end)
     options = [(phrase, start)] if start < len(phrase.words) else []
     options += [(other, 0) for other in index.right_of(phrase)[:1]]
-    if label.field not in _AMOUNT_LABELS and not _words_run_on(phrase, label):
+    if label.field not in _AMOUNT_LABELS and not _item_text(index, phrase, label):
         options += [(other, 0) for other in index.below(phrase)[:1]]  # amounts sit right; dates, numbers also below
     found = []
     for target, first in options:
@@ -624,12 +624,20 @@ def _unread_digits(index: PageIndex, phrase: Phrase, label: LabelMatch) -> list[
     return found
 
 
-def _words_run_on(phrase: Phrase, label: LabelMatch) -> bool:
-    """A weak date word opening a phrase that runs on in words: text ("Data migration services" in an item
-    table, Italian "data"; "Due on receipt") or a label OCR garbled ("Fecha de emisidn"). Only a value beside
-    it is the label's; a date under it is another line's."""
+# An item's row holds at least this many amounts besides its description (quantity, price, amount).
+_ITEM_ROW_AMOUNTS = 2
+
+
+def _item_text(index: PageIndex, phrase: Phrase, label: LabelMatch) -> bool:
+    """A weak date word opening an item's description ("Data migration services": the Italian "data", in a
+    row with its quantity and amounts) is text, not a label, and a date under it is another line's. A label
+    OCR garbled ("Date d'emission" with a curly quote, "Fecha de emisidn") runs on in words too, but no
+    amounts share its row."""
     rest = phrase.text[label.end :].lstrip(" :.-")
-    return label.field in ("invoice_date", "due_date") and label.strength < 1.0 and rest[:1].isalpha()
+    if label.field not in ("invoice_date", "due_date") or label.strength >= 1.0 or not rest[:1].isalpha():
+        return False
+    amounts = [other for other in index.row_of(phrase).phrases if other is not phrase and find_amounts(other.text)]
+    return len(amounts) >= _ITEM_ROW_AMOUNTS
 
 
 def _try_place(

@@ -62,7 +62,7 @@ _LABELS: dict[str, list[tuple[str, float]]] = {
         (r"factuurdatum", 1.0),
         (r"datum", 0.8),
         (r"date\s*de\s*(la\s*)?facture", 1.0),
-        (r"date\s*d['\u2019]\s*[ée]mission", 1.0),
+        (r"date\s*d['\u2019\u2018`]\s*[ée]mission", 1.0),  # OCR curls the apostrophe either way
         (r"belegdatum", 1.0),
         (r"fecha\s*de\s*(la\s*)?(factura|emisi[óo]n|expedici[óo]n)", 1.0),
         (r"data\s*(della\s*|di\s*)?(fattura|emissione|documento)", 1.0),

@@ -102,6 +102,22 @@ def test_the_address_under_a_sender_line_is_the_customers_when_no_label_names_it
     assert extract_invoice([wordmark.model_copy(update={"words": small})]).invoice.customer_name is None
 
 
+def test_the_second_line_of_a_name_printed_over_two_is_no_name_of_its_own() -> None:
+    # Found on a fresh seed's hard scan: "Copperfield Office / Supplies S.A." gave the vendor "Supplies S.A.",
+    # its second line proposed again on its own once a dotted legal form counted as a company word.
+    lines = [(150, 150, "Copperfield Office"), (150, 215, "Supplies S.A."), (150, 300, "Calle de Alcala 154"),
+             (150, 350, "08007 Barcelona"), *CUSTOMER, *NUMBER_AND_DATE, *ITEMS]  # fmt: skip
+    page = page_from_lines(lines)
+    assert isinstance(page, PageText)
+    # display type, its first line read unsure (as on the scan: OCR doubts large letters)
+    heading = [w.model_copy(update={"y1": w.y0 + 52, "x1": w.x0 + 1.6 * (w.x1 - w.x0),
+                                    "confidence": 0.2 if w.y0 == 150 else 0.9}) if w.y0 in (150, 215) else w
+               for w in page.words]  # fmt: skip
+    assert extract_invoice([page.model_copy(update={"words": heading})]).invoice.vendor_name == (
+        "Copperfield Office Supplies S.A."
+    )
+
+
 def test_a_company_in_the_customer_block_is_never_the_vendor() -> None:
     result = _extract(
         [

@@ -712,15 +712,15 @@ def vendor_candidates(index: PageIndex, customer_rows: set[tuple[int, int]]) -> 
         return []
     layout = index.layouts[0]
     candidates: list[Candidate] = []
+    absorbed: set[int] = set()  # words already part of a longer name: to its left, or on the line above
     for row in layout.rows:
         if row.y0 > 0.35 * layout.height or _opens_table(row):
             break  # the vendor is named above the line items
-        absorbed: set[int] = set()
         for original in row.phrases:
             if (row.page_no, row.index) in customer_rows or not index.is_value_like(original):
                 continue
             if id(original.words[0]) in absorbed:
-                continue  # already part of a longer name to its left
+                continue  # the tail of a name printed over two lines is no name of its own
             phrase = index.extend_name_down(index.extend_name(original))
             absorbed.update(id(word) for word in phrase.words)
             text = _REGISTRATION_SUFFIX.sub("", strip_title(mend_party_name(phrase.text.strip())))

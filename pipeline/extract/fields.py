@@ -551,9 +551,9 @@ def _value_for_label(index: PageIndex, phrase: Phrase, label: LabelMatch, style:
     inline = _try_place(index, phrase, label, "inline", parse, style)
     if inline is not None:
         return inline
-    right = _try_place(index, phrase, label, "right", parse, style)
     if _item_text(index, phrase, label):
         return None
+    right = _try_place(index, phrase, label, "right", parse, style)
     if label.field in _RIGHT_FIRST | ADJUSTMENTS and right is not None:
         return right
     if label.field in PAYMENT_FIELDS:

@@ -31,11 +31,13 @@ WORKER_LOG = "pipeline.engines.tesseract_lib"
 
 
 def _busy_page(path: Path) -> Path:
-    """A full A4 page of text at 300 dpi: more than a second of Tesseract, time enough to be interrupted."""
-    image = np.full((3400, 2400), 255, dtype=np.uint8)
-    for row in range(40):
+    """A wide page packed with two columns of text: several seconds of Tesseract (about 4 s on a machine where
+    a plain A4 page of 40 lines took 1.1 s, too close to the 1 s timeout), time enough to be interrupted."""
+    image = np.full((3500, 3800), 255, dtype=np.uint8)
+    for row in range(80):
         line = f"Item {row:02d} Consulting services March 2026 {row * 7 + 3} x 12.50 = {(row * 7 + 3) * 12.5:,.2f}"
-        cv2.putText(image, line, (80, 120 + row * 80), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 0, 3, cv2.LINE_AA)
+        for x in (80, 1980):
+            cv2.putText(image, line, (x, 120 + row * 42), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 2, cv2.LINE_AA)
     cv2.imwrite(str(path), image)
     return path
 
